@@ -1,0 +1,56 @@
+// JsonWriter: a small, allocation-light JSON emitter.
+//
+// Appends to an internal std::string; commas and nesting are tracked so the
+// caller only says what comes next. Strings must be UTF-8 (segd validates all
+// input); control characters, quotes and backslashes are escaped. Not
+// thread-safe; one writer per output.
+#ifndef SEGD_BASE_JSON_WRITER_H_
+#define SEGD_BASE_JSON_WRITER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace segd {
+
+class JsonWriter {
+ public:
+  JsonWriter() = default;
+
+  void BeginObject();
+  void EndObject();
+  void BeginArray();
+  void EndArray();
+  void Key(std::string_view key);
+
+  void String(std::string_view value);
+  void Int(int64_t value);
+  void Uint(uint64_t value);
+  // Shortest representation that reads back to the same double; NaN and
+  // infinities (which JSON cannot carry) are written as null.
+  void Double(double value);
+  void Bool(bool value);
+  void Null();
+  // Inserts already-serialized JSON as one value.
+  void Raw(std::string_view json);
+
+  const std::string& str() const { return out_; }
+  std::string Take() { return std::move(out_); }
+  void Clear();
+
+ private:
+  void BeforeValue();
+
+  std::string out_;
+  // One entry per open object/array: true until its first element is written.
+  std::vector<bool> first_;
+  bool after_key_ = false;
+};
+
+// Appends `value` as a quoted, escaped JSON string.
+void AppendJsonString(std::string& out, std::string_view value);
+
+}  // namespace segd
+
+#endif  // SEGD_BASE_JSON_WRITER_H_

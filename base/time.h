@@ -1,0 +1,47 @@
+// Instants, ISO-8601 text and durations.
+//
+// An instant is milliseconds since 1970-01-01T00:00:00Z (int64). Accepted
+// text (SPEC §1): a whole date `YYYY-MM-DD` (midnight UTC) or a date-time
+// `YYYY-MM-DDTHH:MM[:SS[.fraction]][Z|±HH:MM|±HHMM]`; a date-time without a
+// zone is read as UTC. Fractions beyond milliseconds are truncated. Years run
+// from 0000 to 9999; every field is range-checked (2026-02-30 is not a date).
+#ifndef SEGD_BASE_TIME_H_
+#define SEGD_BASE_TIME_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace segd {
+
+inline constexpr int64_t kMillisPerSecond = 1000;
+inline constexpr int64_t kMillisPerMinute = 60 * kMillisPerSecond;
+inline constexpr int64_t kMillisPerHour = 60 * kMillisPerMinute;
+inline constexpr int64_t kMillisPerDay = 24 * kMillisPerHour;
+
+// Days since 1970-01-01 of a proleptic Gregorian civil date.
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+
+// Parses a whole ISO-8601 date or date-time; nullopt if `text` is anything
+// else (including trailing bytes or out-of-range fields).
+std::optional<int64_t> ParseIsoInstant(std::string_view text);
+
+// Formats as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (milliseconds only when non-zero).
+std::string FormatIsoInstant(int64_t millis);
+
+// Parses a duration `<digits><unit>` with unit s, m, h, d or w.
+std::optional<int64_t> ParseDuration(std::string_view text);
+
+// Parses an absolute instant or a relative one: `now`, `now-7d`, `now+48h`.
+std::optional<int64_t> ParseDateValue(std::string_view text, int64_t now_ms);
+
+// The first millisecond of the UTC day holding `millis`.
+int64_t StartOfUtcDay(int64_t millis);
+
+// The wall clock, in milliseconds since the epoch.
+int64_t NowMillis();
+
+}  // namespace segd
+
+#endif  // SEGD_BASE_TIME_H_

@@ -1,0 +1,720 @@
+#include "engine/binder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "base/ascii.h"
+#include "base/time.h"
+
+namespace segd {
+namespace {
+
+constexpr int64_t kMinInt = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+// A union of more postings than this is built once into a bitmap rather than
+// OR-ed shard by shard.
+constexpr size_t kMaterializeUnionAbove = 32;
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Smallest int64 >= x (> x when strict); nullopt when none exists.
+std::optional<int64_t> CeilInt(const Number& x, bool strict) {
+  if (x.is_int) {
+    if (!strict) return x.i;
+    if (x.i == kMaxInt) return std::nullopt;
+    return x.i + 1;
+  }
+  if (x.d >= 9223372036854775808.0) return std::nullopt;
+  if (x.d < -9223372036854775808.0) return kMinInt;
+  const double c = std::ceil(x.d);
+  int64_t v = static_cast<int64_t>(c);
+  if (strict && c == x.d) {
+    if (v == kMaxInt) return std::nullopt;
+    ++v;
+  }
+  return v;
+}
+
+// Largest int64 <= x (< x when strict); nullopt when none exists.
+std::optional<int64_t> FloorInt(const Number& x, bool strict) {
+  if (x.is_int) {
+    if (!strict) return x.i;
+    if (x.i == kMinInt) return std::nullopt;
+    return x.i - 1;
+  }
+  if (x.d < -9223372036854775808.0) return std::nullopt;
+  if (x.d >= 9223372036854775808.0) return kMaxInt;
+  const double f = std::floor(x.d);
+  int64_t v = static_cast<int64_t>(f);
+  if (strict && f == x.d) {
+    if (v == kMinInt) return std::nullopt;
+    --v;
+  }
+  return v;
+}
+
+std::string NumberText(const Number& n) {
+  if (n.is_int) return std::to_string(n.i);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", n.d);
+  return buf;
+}
+
+class Binder {
+ public:
+  Binder(const Index& index, const BindOptions& options)
+      : index_(index), options_(options) {}
+
+  Result<BoundNode> BindNode(const RuleNode& node, int depth);
+
+ private:
+  Result<BoundNode> BindField(const RuleNode& node);
+  Result<BoundNode> BindString(const RuleNode& node, AttrId attr, Op op);
+  Result<BoundNode> BindNumber(const RuleNode& node, AttrId attr, Op op);
+  Result<BoundNode> BindDate(const RuleNode& node, AttrId attr, Op op);
+  Result<BoundNode> BindEvent(const RuleNode& node);
+  Result<BoundNode> BindSegment(const RuleNode& node, int depth);
+
+  // Leaves.
+  BoundNode BitmapLeaf(const roaring_bitmap_t* bitmap, std::string label) const;
+  BoundNode ValuesLeaf(const StringIndex& strings,
+                       const std::vector<ValueId>& ids, std::string label) const;
+  BoundNode IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
+                         std::optional<int64_t> hi, std::string label) const;
+  BoundNode NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
+                            const Number* hi, bool hi_strict,
+                            std::string label) const;
+
+  // Value readers; errors point at `path`.
+  Result<std::string> ReadString(const std::optional<JsonValue>& v,
+                                 const std::string& path) const;
+  Result<std::vector<std::string>> ReadStrings(const std::optional<JsonValue>& v,
+                                               const std::string& path) const;
+  Result<Number> ReadNumber(const std::optional<JsonValue>& v,
+                            const std::string& path) const;
+  Result<std::vector<Number>> ReadNumbers(const std::optional<JsonValue>& v,
+                                          const std::string& path) const;
+  Result<int64_t> ReadDate(const JsonValue* v, const std::string& path) const;
+  Result<std::pair<int64_t, int64_t>> ReadDatePair(
+      const std::optional<JsonValue>& v, const std::string& path) const;
+  Result<int64_t> ReadDuration(const std::optional<JsonValue>& v,
+                               const std::string& path) const;
+
+  const Index& index_;
+  const BindOptions& options_;
+  std::vector<std::string> segment_stack_;  // for cycle detection
+};
+
+Result<BoundNode> Binder::BindNode(const RuleNode& node, int depth) {
+  if (depth > options_.max_depth) {
+    return Invalid("rule nested deeper than " +
+                       std::to_string(options_.max_depth) + " levels",
+                   node.path);
+  }
+  if (!node.error.ok()) return node.error;
+  switch (node.kind) {
+    case NodeKind::kAll:
+    case NodeKind::kAny: {
+      std::vector<BoundNode> children;
+      children.reserve(node.children.size());
+      for (const RuleNode& child : node.children) {
+        Result<BoundNode> bound = BindNode(child, depth + 1);
+        if (!bound.ok()) return bound.status();
+        children.push_back(std::move(bound).value());
+      }
+      return BoundNode::Group(
+          node.kind == NodeKind::kAll ? BoundKind::kAnd : BoundKind::kOr,
+          std::move(children));
+    }
+    case NodeKind::kNot: {
+      Result<BoundNode> inner = BindNode(node.children[0], depth + 1);
+      if (!inner.ok()) return inner.status();
+      return BoundNode::Not(std::move(inner).value());
+    }
+    case NodeKind::kField:
+      return BindField(node);
+    case NodeKind::kEvent:
+      return BindEvent(node);
+    case NodeKind::kSegment:
+      return BindSegment(node, depth);
+  }
+  return Status(ErrorCode::kInternal, "unknown rule node", node.path);
+}
+
+Result<BoundNode> Binder::BindField(const RuleNode& node) {
+  const std::string field_path = node.path + "/field";
+  const std::string op_path = node.path + "/op";
+  std::optional<AttrId> attr = index_.FindAttribute(node.name);
+  if (!attr) return Invalid("unknown attribute " + Quoted(node.name), field_path);
+  const AttributeIndex& a = index_.attribute(*attr);
+  if (a.type == AttrType::kUnindexable) {
+    return Invalid("attribute " + Quoted(node.name) +
+                       " holds values that fit no type and is not indexable",
+                   field_path);
+  }
+  std::optional<Op> op = ParseOp(node.op);
+  if (!op) return Malformed("unknown operator " + Quoted(node.op), op_path);
+  auto misfit = [&]() {
+    return Invalid("operator " + Quoted(node.op) + " does not apply to " +
+                       AttrTypeName(a.type) + " attribute " + Quoted(node.name),
+                   op_path);
+  };
+  if (*op == Op::kExists || *op == Op::kNotExists) {
+    BoundNode leaf = BitmapLeaf(a.presence.get(), node.name + " exists");
+    return *op == Op::kExists ? std::move(leaf) : BoundNode::Not(std::move(leaf));
+  }
+  switch (a.type) {
+    case AttrType::kString:
+    case AttrType::kStringArray:
+      if (*op == Op::kHasAll && a.type != AttrType::kStringArray) return misfit();
+      switch (*op) {
+        case Op::kEq:
+        case Op::kNeq:
+        case Op::kIn:
+        case Op::kNotIn:
+        case Op::kContains:
+        case Op::kNotContains:
+        case Op::kStartsWith:
+        case Op::kHasAll:
+          return BindString(node, *attr, *op);
+        default:
+          return misfit();
+      }
+    case AttrType::kNumber:
+      switch (*op) {
+        case Op::kEq:
+        case Op::kNeq:
+        case Op::kGt:
+        case Op::kGte:
+        case Op::kLt:
+        case Op::kLte:
+        case Op::kBetween:
+        case Op::kIn:
+        case Op::kNotIn:
+          return BindNumber(node, *attr, *op);
+        default:
+          return misfit();
+      }
+    case AttrType::kDate:
+      switch (*op) {
+        case Op::kBefore:
+        case Op::kAfter:
+        case Op::kBetween:
+        case Op::kOn:
+        case Op::kWithinLast:
+        case Op::kNotWithinLast:
+          return BindDate(node, *attr, *op);
+        default:
+          return misfit();
+      }
+    case AttrType::kBool:
+      if (*op == Op::kIsTrue) {
+        return BitmapLeaf(a.true_rows.get(), node.name + " is_true");
+      }
+      if (*op == Op::kIsFalse) {
+        return BitmapLeaf(a.false_rows.get(), node.name + " is_false");
+      }
+      return misfit();
+    case AttrType::kUnindexable:
+      break;
+  }
+  return misfit();
+}
+
+Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
+  const std::string value_path = node.path + "/value";
+  const AttributeIndex& a = index_.attribute(attr);
+  const StringIndex& strings = *a.strings;
+  const std::string prefix = a.name + " " + OpName(op) + " ";
+  switch (op) {
+    case Op::kEq:
+    case Op::kNeq: {
+      Result<std::string> v = ReadString(node.value, value_path);
+      if (!v.ok()) return v.status();
+      const std::string folded = FoldAscii(*v);
+      std::vector<ValueId> ids;
+      if (auto id = strings.Find(folded)) ids.push_back(*id);
+      BoundNode leaf = ValuesLeaf(strings, ids, a.name + " eq " + folded);
+      return op == Op::kEq ? std::move(leaf) : BoundNode::Not(std::move(leaf));
+    }
+    case Op::kIn:
+    case Op::kNotIn:
+    case Op::kHasAll: {
+      Result<std::vector<std::string>> values = ReadStrings(node.value, value_path);
+      if (!values.ok()) return values.status();
+      std::vector<ValueId> ids;
+      std::string label;
+      bool missing = false;
+      for (const std::string& v : *values) {
+        const std::string folded = FoldAscii(v);
+        label += (label.empty() ? "" : ",") + folded;
+        if (auto id = strings.Find(folded)) {
+          ids.push_back(*id);
+        } else {
+          missing = true;
+        }
+      }
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      if (op == Op::kHasAll) {
+        if (values->empty()) {
+          return BitmapLeaf(a.presence.get(), a.name + " exists");
+        }
+        if (missing) return BoundNode::Const(false);
+        std::vector<BoundNode> parts;
+        for (ValueId id : ids) {
+          parts.push_back(ValuesLeaf(strings, {id},
+                                     a.name + " eq " + std::string(strings.folded(id))));
+        }
+        return BoundNode::Group(BoundKind::kAnd, std::move(parts));
+      }
+      BoundNode leaf = ValuesLeaf(strings, ids, a.name + " in [" + label + "]");
+      return op == Op::kIn ? std::move(leaf) : BoundNode::Not(std::move(leaf));
+    }
+    case Op::kContains:
+    case Op::kNotContains:
+    case Op::kStartsWith: {
+      Result<std::string> v = ReadString(node.value, value_path);
+      if (!v.ok()) return v.status();
+      const std::string folded = FoldAscii(*v);
+      if (folded.empty()) {
+        BoundNode leaf = BitmapLeaf(a.presence.get(), a.name + " exists");
+        return op == Op::kNotContains ? BoundNode::Not(std::move(leaf))
+                                      : std::move(leaf);
+      }
+      const bool prefix_only = op == Op::kStartsWith;
+      std::vector<ValueId> ids =
+          prefix_only ? strings.StartsWith(folded) : strings.Contains(folded);
+      BoundNode leaf = ValuesLeaf(
+          strings, ids,
+          a.name + (prefix_only ? " starts_with " : " contains ") + folded);
+      return op == Op::kNotContains ? BoundNode::Not(std::move(leaf))
+                                    : std::move(leaf);
+    }
+    default:
+      break;
+  }
+  return Status(ErrorCode::kInternal, "unexpected string operator", node.path);
+}
+
+Result<BoundNode> Binder::BindNumber(const RuleNode& node, AttrId attr, Op op) {
+  const std::string value_path = node.path + "/value";
+  const std::string& name = index_.attribute(attr).name;
+  const std::string label = name + " " + OpName(op) + " ";
+  switch (op) {
+    case Op::kEq:
+    case Op::kNeq:
+    case Op::kGt:
+    case Op::kGte:
+    case Op::kLt:
+    case Op::kLte: {
+      Result<Number> v = ReadNumber(node.value, value_path);
+      if (!v.ok()) return v.status();
+      const Number& x = *v;
+      const std::string text = label + NumberText(x);
+      switch (op) {
+        case Op::kEq:
+          return NumberRangeLeaf(attr, &x, false, &x, false, text);
+        case Op::kNeq:
+          return BoundNode::Not(NumberRangeLeaf(attr, &x, false, &x, false,
+                                                name + " eq " + NumberText(x)));
+        case Op::kGt:
+          return NumberRangeLeaf(attr, &x, true, nullptr, false, text);
+        case Op::kGte:
+          return NumberRangeLeaf(attr, &x, false, nullptr, false, text);
+        case Op::kLt:
+          return NumberRangeLeaf(attr, nullptr, false, &x, true, text);
+        default:
+          return NumberRangeLeaf(attr, nullptr, false, &x, false, text);
+      }
+    }
+    case Op::kBetween: {
+      Result<std::vector<Number>> v = ReadNumbers(node.value, value_path);
+      if (!v.ok()) return v.status();
+      if (v->size() != 2) {
+        return Malformed("between takes [low, high]", value_path);
+      }
+      const Number lo = (*v)[0], hi = (*v)[1];
+      return NumberRangeLeaf(attr, &lo, false, &hi, false,
+                             label + NumberText(lo) + ".." + NumberText(hi));
+    }
+    case Op::kIn:
+    case Op::kNotIn: {
+      Result<std::vector<Number>> v = ReadNumbers(node.value, value_path);
+      if (!v.ok()) return v.status();
+      std::vector<BoundNode> parts;
+      for (const Number& x : *v) {
+        parts.push_back(NumberRangeLeaf(attr, &x, false, &x, false,
+                                        name + " eq " + NumberText(x)));
+      }
+      BoundNode any = BoundNode::Group(BoundKind::kOr, std::move(parts));
+      return op == Op::kIn ? std::move(any) : BoundNode::Not(std::move(any));
+    }
+    default:
+      break;
+  }
+  return Status(ErrorCode::kInternal, "unexpected number operator", node.path);
+}
+
+Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
+  const std::string value_path = node.path + "/value";
+  const std::string& name = index_.attribute(attr).name;
+  const int64_t now = options_.now_ms;
+  switch (op) {
+    case Op::kBefore:
+    case Op::kAfter:
+    case Op::kOn: {
+      if (!node.value) return Malformed("missing value", value_path);
+      Result<int64_t> t = ReadDate(&*node.value, value_path);
+      if (!t.ok()) return t.status();
+      if (op == Op::kBefore) {
+        return IntRangeLeaf(attr, std::nullopt,
+                            *t == kMinInt ? std::nullopt : std::optional(*t - 1),
+                            name + " before " + FormatIsoInstant(*t));
+      }
+      if (op == Op::kAfter) {
+        if (*t == kMaxInt) return BoundNode::Const(false);
+        return IntRangeLeaf(attr, *t + 1, std::nullopt,
+                            name + " after " + FormatIsoInstant(*t));
+      }
+      const int64_t day = StartOfUtcDay(*t);
+      return IntRangeLeaf(attr, day, day + kMillisPerDay - 1,
+                          name + " on " + FormatIsoInstant(day).substr(0, 10));
+    }
+    case Op::kBetween: {
+      Result<std::pair<int64_t, int64_t>> r = ReadDatePair(node.value, value_path);
+      if (!r.ok()) return r.status();
+      return IntRangeLeaf(attr, r->first, r->second,
+                          name + " between " + FormatIsoInstant(r->first) + ".." +
+                              FormatIsoInstant(r->second));
+    }
+    case Op::kWithinLast:
+    case Op::kNotWithinLast: {
+      Result<int64_t> d = ReadDuration(node.value, value_path);
+      if (!d.ok()) return d.status();
+      BoundNode leaf = IntRangeLeaf(attr, now - *d, now,
+                                    name + " within_last " + node.value->string);
+      return op == Op::kWithinLast ? std::move(leaf)
+                                   : BoundNode::Not(std::move(leaf));
+    }
+    default:
+      break;
+  }
+  return Status(ErrorCode::kInternal, "unexpected date operator", node.path);
+}
+
+Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
+  int64_t lo = kMinInt, hi = kMaxInt;
+  const int64_t now = options_.now_ms;
+  if (node.within_last) {
+    Result<int64_t> d = ReadDuration(node.within_last, node.path + "/within_last");
+    if (!d.ok()) return d.status();
+    lo = std::max(lo, now - *d);
+    hi = std::min(hi, now);
+  }
+  if (node.after) {
+    Result<int64_t> t = ReadDate(&*node.after, node.path + "/after");
+    if (!t.ok()) return t.status();
+    if (*t == kMaxInt) return BoundNode::Const(false);
+    lo = std::max(lo, *t + 1);
+  }
+  if (node.before) {
+    Result<int64_t> t = ReadDate(&*node.before, node.path + "/before");
+    if (!t.ok()) return t.status();
+    if (*t == kMinInt) return BoundNode::Const(false);
+    hi = std::min(hi, *t - 1);
+  }
+  if (node.between) {
+    Result<std::pair<int64_t, int64_t>> r =
+        ReadDatePair(node.between, node.path + "/between");
+    if (!r.ok()) return r.status();
+    lo = std::max(lo, r->first);
+    hi = std::min(hi, r->second);
+  }
+  CountTest test;
+  std::string count_text = "gte 1";
+  if (node.count) {
+    const JsonValue& c = *node.count;
+    static constexpr std::pair<std::string_view, CmpOp> kCmps[] = {
+        {"eq", CmpOp::kEq}, {"gt", CmpOp::kGt}, {"gte", CmpOp::kGte},
+        {"lt", CmpOp::kLt}, {"lte", CmpOp::kLte}};
+    const auto* entry =
+        c.type == JsonValue::Type::kObject && c.members.size() == 1
+            ? std::find_if(std::begin(kCmps), std::end(kCmps),
+                           [&](const auto& e) { return e.first == c.members[0].first; })
+            : std::end(kCmps);
+    if (entry == std::end(kCmps) ||
+        c.members[0].second.type != JsonValue::Type::kNumber) {
+      return Malformed(
+          "count must be one of {\"eq\"|\"gt\"|\"gte\"|\"lt\"|\"lte\": number}",
+          node.path + "/count");
+    }
+    test.op = entry->second;
+    test.operand = c.members[0].second.number;
+    count_text = std::string(entry->first) + " " + NumberText(test.operand);
+  }
+  // A profile without such events in the window counts 0.
+  const bool zero_matches = test.Matches(0);
+  std::optional<EventId> event = index_.FindEvent(node.name);
+  if (!event || lo > hi) return BoundNode::Const(zero_matches);
+  BoundNode n;
+  n.kind = BoundKind::kLeaf;
+  n.leaf.kind = LeafKind::kEvent;
+  n.leaf.event = *event;
+  n.leaf.lo = lo;
+  n.leaf.hi = hi;
+  n.leaf.count = test;
+  n.label = "event " + FoldAscii(node.name) + " [" +
+            (lo == kMinInt ? "-inf" : FormatIsoInstant(lo)) + ", " +
+            (hi == kMaxInt ? "+inf" : FormatIsoInstant(hi)) + "] count " +
+            count_text;
+  // Estimate: events in the window (an upper bound on profiles), or all
+  // live rows when profiles without events match too.
+  uint64_t events = 0;
+  for (uint32_t s = 0; s < index_.shard_count(); ++s) {
+    const auto& column = index_.shard(s).events[*event];
+    events += std::upper_bound(column.keys.begin(), column.keys.end(), hi) -
+              std::lower_bound(column.keys.begin(), column.keys.end(), lo);
+  }
+  n.estimate = zero_matches ? index_.live_count()
+                            : std::min<uint64_t>(events, index_.live_count());
+  return n;
+}
+
+Result<BoundNode> Binder::BindSegment(const RuleNode& node, int depth) {
+  const std::string path = node.path + "/segment";
+  const RuleNode* rule =
+      options_.segments ? options_.segments->FindRule(node.name) : nullptr;
+  if (rule == nullptr) return Invalid("unknown segment " + Quoted(node.name), path);
+  if (std::find(segment_stack_.begin(), segment_stack_.end(), node.name) !=
+      segment_stack_.end()) {
+    return Invalid("segment " + Quoted(node.name) + " refers to itself", path);
+  }
+  segment_stack_.push_back(node.name);
+  Result<BoundNode> bound = BindNode(*rule, depth);
+  segment_stack_.pop_back();
+  if (!bound.ok()) {
+    return Invalid("segment " + Quoted(node.name) +
+                       " cannot be evaluated: " + bound.status().ToString(),
+                   path);
+  }
+  return bound;
+}
+
+BoundNode Binder::BitmapLeaf(const roaring_bitmap_t* bitmap,
+                             std::string label) const {
+  BoundNode n;
+  n.kind = BoundKind::kLeaf;
+  n.leaf.kind = LeafKind::kBitmap;
+  n.leaf.bitmap = bitmap;
+  n.estimate = roaring_bitmap_get_cardinality(bitmap);
+  n.label = std::move(label);
+  return n;
+}
+
+BoundNode Binder::ValuesLeaf(const StringIndex& strings,
+                             const std::vector<ValueId>& ids,
+                             std::string label) const {
+  if (ids.empty()) return BoundNode::Const(false);
+  auto leaf_of = [&](ValueId id) {
+    const Posting& p = strings.posting(id);
+    BoundNode n;
+    n.kind = BoundKind::kLeaf;
+    if (p.bitmap != nullptr) {
+      n.leaf.kind = LeafKind::kBitmap;
+      n.leaf.bitmap = p.bitmap;
+    } else {
+      n.leaf.kind = LeafKind::kRowList;
+      n.leaf.rows = p.rows;
+    }
+    n.estimate = p.cardinality;
+    return n;
+  };
+  if (ids.size() == 1) {
+    BoundNode n = leaf_of(ids[0]);
+    n.label = std::move(label);
+    return n;
+  }
+  if (ids.size() <= kMaterializeUnionAbove) {
+    std::vector<BoundNode> parts;
+    for (ValueId id : ids) {
+      BoundNode part = leaf_of(id);
+      part.label = label + "#" + std::string(strings.folded(id));
+      parts.push_back(std::move(part));
+    }
+    BoundNode any = BoundNode::Group(BoundKind::kOr, std::move(parts));
+    return any;
+  }
+  // Many values: one union bitmap for this query.
+  std::vector<const roaring_bitmap_t*> bitmaps;
+  std::vector<uint32_t> rows;
+  for (ValueId id : ids) {
+    const Posting& p = strings.posting(id);
+    if (p.bitmap != nullptr) {
+      bitmaps.push_back(p.bitmap);
+    } else {
+      rows.insert(rows.end(), p.rows.begin(), p.rows.end());
+    }
+  }
+  roaring_bitmap_t* u = bitmaps.empty()
+                            ? roaring_bitmap_create()
+                            : roaring_bitmap_or_many(bitmaps.size(), bitmaps.data());
+  roaring_bitmap_add_many(u, rows.size(), rows.data());
+  auto owned = std::make_shared<Bitmap>(u);
+  BoundNode n;
+  n.kind = BoundKind::kLeaf;
+  n.leaf.kind = LeafKind::kBitmap;
+  n.leaf.bitmap = owned->get();
+  n.leaf.owned = std::move(owned);
+  n.estimate = n.leaf.owned->cardinality();
+  n.label = std::move(label);
+  return n;
+}
+
+BoundNode Binder::IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
+                               std::optional<int64_t> hi,
+                               std::string label) const {
+  const int64_t l = lo.value_or(kMinInt), h = hi.value_or(kMaxInt);
+  if (l > h) return BoundNode::Const(false);
+  BoundNode n;
+  n.kind = BoundKind::kLeaf;
+  n.leaf.kind = LeafKind::kIntRange;
+  n.leaf.attr = attr;
+  n.leaf.lo = l;
+  n.leaf.hi = h;
+  n.label = std::move(label);
+  for (uint32_t s = 0; s < index_.shard_count(); ++s) {
+    const auto& keys = index_.shard(s).int_columns[attr].keys;
+    n.estimate += std::upper_bound(keys.begin(), keys.end(), h) -
+                  std::lower_bound(keys.begin(), keys.end(), l);
+  }
+  return n;
+}
+
+BoundNode Binder::NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
+                                  const Number* hi, bool hi_strict,
+                                  std::string label) const {
+  if (index_.attribute(attr).integer_domain) {
+    std::optional<int64_t> l, h;
+    if (lo) {
+      l = CeilInt(*lo, lo_strict);
+      if (!l) return BoundNode::Const(false);
+    }
+    if (hi) {
+      h = FloorInt(*hi, hi_strict);
+      if (!h) return BoundNode::Const(false);
+    }
+    return IntRangeLeaf(attr, l, h, std::move(label));
+  }
+  BoundNode n;
+  n.kind = BoundKind::kLeaf;
+  n.leaf.kind = LeafKind::kDoubleRange;
+  n.leaf.attr = attr;
+  n.leaf.dlo = lo ? lo->AsDouble() : -std::numeric_limits<double>::infinity();
+  n.leaf.dhi = hi ? hi->AsDouble() : std::numeric_limits<double>::infinity();
+  n.leaf.dlo_strict = lo && lo_strict;
+  n.leaf.dhi_strict = hi && hi_strict;
+  if (n.leaf.dlo > n.leaf.dhi ||
+      (n.leaf.dlo == n.leaf.dhi && (n.leaf.dlo_strict || n.leaf.dhi_strict))) {
+    return BoundNode::Const(false);
+  }
+  n.label = std::move(label);
+  for (uint32_t s = 0; s < index_.shard_count(); ++s) {
+    const auto& keys = index_.shard(s).double_columns[attr].keys;
+    auto b = n.leaf.dlo_strict
+                 ? std::upper_bound(keys.begin(), keys.end(), n.leaf.dlo)
+                 : std::lower_bound(keys.begin(), keys.end(), n.leaf.dlo);
+    auto e = n.leaf.dhi_strict
+                 ? std::lower_bound(keys.begin(), keys.end(), n.leaf.dhi)
+                 : std::upper_bound(keys.begin(), keys.end(), n.leaf.dhi);
+    if (e > b) n.estimate += e - b;
+  }
+  return n;
+}
+
+Result<std::string> Binder::ReadString(const std::optional<JsonValue>& v,
+                                       const std::string& path) const {
+  if (!v || v->type != JsonValue::Type::kString) {
+    return Malformed("value must be a string", path);
+  }
+  return v->string;
+}
+
+Result<std::vector<std::string>> Binder::ReadStrings(
+    const std::optional<JsonValue>& v, const std::string& path) const {
+  if (!v || v->type != JsonValue::Type::kArray) {
+    return Malformed("value must be a list of strings", path);
+  }
+  std::vector<std::string> out;
+  for (const JsonValue& item : v->items) {
+    if (item.type != JsonValue::Type::kString) {
+      return Malformed("value must be a list of strings", path);
+    }
+    out.push_back(item.string);
+  }
+  return out;
+}
+
+Result<Number> Binder::ReadNumber(const std::optional<JsonValue>& v,
+                                  const std::string& path) const {
+  if (!v || v->type != JsonValue::Type::kNumber) {
+    return Malformed("value must be a number", path);
+  }
+  return v->number;
+}
+
+Result<std::vector<Number>> Binder::ReadNumbers(
+    const std::optional<JsonValue>& v, const std::string& path) const {
+  if (!v || v->type != JsonValue::Type::kArray) {
+    return Malformed("value must be a list of numbers", path);
+  }
+  std::vector<Number> out;
+  for (const JsonValue& item : v->items) {
+    if (item.type != JsonValue::Type::kNumber) {
+      return Malformed("value must be a list of numbers", path);
+    }
+    out.push_back(item.number);
+  }
+  return out;
+}
+
+Result<int64_t> Binder::ReadDate(const JsonValue* v,
+                                 const std::string& path) const {
+  if (v != nullptr && v->type == JsonValue::Type::kString) {
+    if (auto t = ParseDateValue(v->string, options_.now_ms)) return *t;
+  }
+  return Malformed(
+      "value must be an ISO-8601 date or now, now-7d, now+48h, ...", path);
+}
+
+Result<std::pair<int64_t, int64_t>> Binder::ReadDatePair(
+    const std::optional<JsonValue>& v, const std::string& path) const {
+  if (!v || v->type != JsonValue::Type::kArray || v->items.size() != 2) {
+    return Malformed("between takes [from, to] dates", path);
+  }
+  Result<int64_t> lo = ReadDate(&v->items[0], path);
+  if (!lo.ok()) return lo.status();
+  Result<int64_t> hi = ReadDate(&v->items[1], path);
+  if (!hi.ok()) return hi.status();
+  return std::make_pair(*lo, *hi);
+}
+
+Result<int64_t> Binder::ReadDuration(const std::optional<JsonValue>& v,
+                                     const std::string& path) const {
+  if (v && v->type == JsonValue::Type::kString) {
+    if (auto d = ParseDuration(v->string)) return *d;
+  }
+  return Malformed("value must be a duration such as 48h or 7d", path);
+}
+
+}  // namespace
+
+Result<BoundNode> Bind(const RuleNode& rule, const Index& index,
+                       const BindOptions& options) {
+  Binder binder(index, options);
+  return binder.BindNode(rule, 1);
+}
+
+}  // namespace segd

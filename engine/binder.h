@@ -1,0 +1,42 @@
+// Bind: RuleNode (parsed) + Index -> BoundNode.
+//
+// Resolves attribute, event and segment names, checks each operator against
+// the attribute's type, types the values (relative dates against `now_ms`),
+// and turns each predicate into index leaves. Errors come back in document
+// order with the JSON pointer of the offending member: "/all/2/field" for an
+// unknown attribute, "/all/2/op" for an operator that does not fit,
+// "/all/2/value" for a malformed value.
+#ifndef SEGD_ENGINE_BINDER_H_
+#define SEGD_ENGINE_BINDER_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "base/status.h"
+#include "engine/bound.h"
+#include "engine/rule.h"
+#include "index/index.h"
+
+namespace segd {
+
+// Saved segments as the binder sees them. Implementations must be safe to
+// call from the thread that binds.
+class SegmentResolver {
+ public:
+  virtual ~SegmentResolver() = default;
+  // The rule of dynamic segment `name`, or nullptr if there is none.
+  virtual const RuleNode* FindRule(std::string_view name) const = 0;
+};
+
+struct BindOptions {
+  int64_t now_ms = 0;
+  int max_depth = 64;  // nesting of rule nodes, the root being depth 1
+  const SegmentResolver* segments = nullptr;
+};
+
+Result<BoundNode> Bind(const RuleNode& rule, const Index& index,
+                       const BindOptions& options);
+
+}  // namespace segd
+
+#endif  // SEGD_ENGINE_BINDER_H_

@@ -1,0 +1,76 @@
+// BoundNode: a rule bound to one Index (tantivy's "weight").
+//
+// Names are resolved, values typed and every predicate reduced to a Leaf
+// that can fill one shard's words: a bitmap, a short row list, a range over a
+// sorted column, or an event window with a count test. Negative operators are
+// bound as NOT of their positive twin, so complements are always taken
+// against the live rows. The tree then goes through Normalize (normalizer.h)
+// and Plan (planner.h) before execution.
+//
+// A BoundNode borrows from its Index: it must not outlive it.
+#ifndef SEGD_ENGINE_BOUND_H_
+#define SEGD_ENGINE_BOUND_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "index/bitmap.h"
+#include "index/schema.h"
+#include "index/value.h"
+
+namespace segd {
+
+enum class CmpOp { kEq, kGt, kGte, kLt, kLte };
+
+struct CountTest {
+  CmpOp op = CmpOp::kGte;
+  Number operand = Number::Int(1);
+  bool Matches(uint64_t count) const;
+};
+
+enum class LeafKind {
+  kBitmap,       // rows of a bitmap (index-owned or built for this query)
+  kRowList,      // ascending global rows
+  kIntRange,     // int column of `attr`: lo <= key <= hi (dates, integers)
+  kDoubleRange,  // double column of `attr`: key within (lo, hi) bounds
+  kEvent,        // events `event` in [lo, hi]: count passes `count`
+};
+
+struct Leaf {
+  LeafKind kind = LeafKind::kBitmap;
+  const roaring_bitmap_t* bitmap = nullptr;
+  std::shared_ptr<const Bitmap> owned;  // keeps a query-built bitmap alive
+  std::span<const uint32_t> rows;
+  AttrId attr = 0;
+  EventId event = 0;
+  int64_t lo = 0, hi = 0;  // kIntRange, kEvent: inclusive
+  double dlo = 0, dhi = 0;  // kDoubleRange
+  bool dlo_strict = false, dhi_strict = false;
+  CountTest count;
+};
+
+enum class BoundKind { kAnd, kOr, kNot, kConst, kLeaf };
+
+struct BoundNode {
+  BoundKind kind = BoundKind::kConst;
+  bool constant = false;  // kConst
+  Leaf leaf;              // kLeaf
+  std::vector<BoundNode> children;
+  // Estimated matching rows (exact for most leaves); set by Bind and Plan.
+  uint64_t estimate = 0;
+  std::string label;  // the predicate as text, for explain and tests
+
+  static BoundNode Const(bool value);
+  static BoundNode Not(BoundNode child);
+  static BoundNode Group(BoundKind kind, std::vector<BoundNode> children);
+};
+
+// "AND(city eq pune, NOT(tags eq vip))": a stable text form for tests.
+std::string ToString(const BoundNode& node);
+
+}  // namespace segd
+
+#endif  // SEGD_ENGINE_BOUND_H_

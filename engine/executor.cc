@@ -1,0 +1,251 @@
+#include "engine/executor.h"
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <bit>
+#include <memory>
+
+namespace segd {
+namespace {
+
+// Scratch words for one thread: one shard-sized buffer per plan level, plus
+// per-row event counters.
+struct Scratch {
+  std::vector<uint64_t> words;
+  std::vector<uint32_t> event_counts = std::vector<uint32_t>(kShardRows, 0);
+  std::vector<uint16_t> touched;
+
+  // Makes room for `levels` buffers; call before taking any Level pointer.
+  void Reserve(int levels) {
+    const size_t need = static_cast<size_t>(levels) * kShardWords;
+    if (words.size() < need) words.resize(need);
+  }
+  uint64_t* Level(int level) {
+    return words.data() + static_cast<size_t>(level) * kShardWords;
+  }
+};
+
+class ShardEvaluator {
+ public:
+  ShardEvaluator(const Index& index, uint32_t shard, Scratch& scratch)
+      : index_(index), shard_(shard), scratch_(scratch) {}
+
+  // out = rows of `node` in this shard (not yet restricted to live rows,
+  // except where a complement was taken).
+  void Eval(const BoundNode& node, int level, uint64_t* out) {
+    switch (node.kind) {
+      case BoundKind::kConst:
+        if (node.constant) {
+          LoadShard(index_.live().get(), shard_, out);
+        } else {
+          ClearWords(out);
+        }
+        return;
+      case BoundKind::kLeaf:
+        FillLeaf(node.leaf, out);
+        return;
+      case BoundKind::kNot: {
+        uint64_t* tmp = scratch_.Level(level + 1);
+        Eval(node.children[0], level + 1, tmp);
+        LoadShard(index_.live().get(), shard_, out);
+        AndNotWords(out, tmp);
+        return;
+      }
+      case BoundKind::kAnd:
+        EvalAnd(node, level, out);
+        return;
+      case BoundKind::kOr: {
+        ClearWords(out);
+        uint64_t* tmp = scratch_.Level(level + 1);
+        for (const BoundNode& c : node.children) {
+          if (c.kind == BoundKind::kLeaf && c.leaf.kind == LeafKind::kBitmap) {
+            OrShard(c.leaf.bitmap, shard_, out);
+          } else {
+            Eval(c, level + 1, tmp);
+            OrWords(out, tmp);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+ private:
+  void EvalAnd(const BoundNode& node, int level, uint64_t* out) {
+    uint64_t* tmp = scratch_.Level(level + 1);
+    bool started = false;
+    for (const BoundNode& c : node.children) {
+      if (started && !AnyWords(out)) return;
+      if (c.kind == BoundKind::kNot) {
+        if (!started) {
+          LoadShard(index_.live().get(), shard_, out);
+          started = true;
+        }
+        Eval(c.children[0], level + 1, tmp);
+        AndNotWords(out, tmp);
+        continue;
+      }
+      if (!started) {
+        Eval(c, level, out);
+        started = true;
+        continue;
+      }
+      if (c.kind == BoundKind::kLeaf && c.leaf.kind == LeafKind::kBitmap) {
+        AndShard(c.leaf.bitmap, shard_, out);
+      } else {
+        Eval(c, level + 1, tmp);
+        AndWords(out, tmp);
+      }
+    }
+  }
+
+  template <typename Key>
+  void SetRows(const SortedColumn<Key>& column, size_t begin, size_t end,
+               uint64_t* out) {
+    for (size_t i = begin; i < end; ++i) SetBit(out, column.rows[i]);
+  }
+
+  void FillLeaf(const Leaf& leaf, uint64_t* out) {
+    switch (leaf.kind) {
+      case LeafKind::kBitmap:
+        LoadShard(leaf.bitmap, shard_, out);
+        return;
+      case LeafKind::kRowList: {
+        ClearWords(out);
+        const uint32_t first = shard_ << kShardBits;
+        auto it = std::lower_bound(leaf.rows.begin(), leaf.rows.end(), first);
+        for (; it != leaf.rows.end() && (*it >> kShardBits) == shard_; ++it) {
+          SetBit(out, *it - first);
+        }
+        return;
+      }
+      case LeafKind::kIntRange: {
+        ClearWords(out);
+        const auto& column = index_.shard(shard_).int_columns[leaf.attr];
+        const auto b = std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
+        const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
+        SetRows(column, b - column.keys.begin(), e - column.keys.begin(), out);
+        return;
+      }
+      case LeafKind::kDoubleRange: {
+        ClearWords(out);
+        const auto& column = index_.shard(shard_).double_columns[leaf.attr];
+        const auto& keys = column.keys;
+        const auto b = leaf.dlo_strict
+                           ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)
+                           : std::lower_bound(keys.begin(), keys.end(), leaf.dlo);
+        const auto e = leaf.dhi_strict
+                           ? std::lower_bound(b, keys.end(), leaf.dhi)
+                           : std::upper_bound(b, keys.end(), leaf.dhi);
+        if (e > b) SetRows(column, b - keys.begin(), e - keys.begin(), out);
+        return;
+      }
+      case LeafKind::kEvent:
+        FillEvent(leaf, out);
+        return;
+    }
+  }
+
+  void FillEvent(const Leaf& leaf, uint64_t* out) {
+    const auto& column = index_.shard(shard_).events[leaf.event];
+    const auto b = std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
+    const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
+    const size_t begin = b - column.keys.begin(), end = e - column.keys.begin();
+    const bool plain = leaf.count.op == CmpOp::kGte &&
+                       CompareNumbers(leaf.count.operand, Number::Int(1)) == 0;
+    if (plain) {  // count >= 1: any event in the window
+      ClearWords(out);
+      SetRows(column, begin, end, out);
+      return;
+    }
+    // Count per row, then keep the rows whose count passes; rows without
+    // events count 0.
+    std::vector<uint32_t>& counts = scratch_.event_counts;
+    std::vector<uint16_t>& touched = scratch_.touched;
+    touched.clear();
+    for (size_t i = begin; i < end; ++i) {
+      const uint16_t row = column.rows[i];
+      if (counts[row]++ == 0) touched.push_back(row);
+    }
+    const bool zero_matches = leaf.count.Matches(0);
+    if (zero_matches) {
+      LoadShard(index_.live().get(), shard_, out);
+    } else {
+      ClearWords(out);
+    }
+    for (uint16_t row : touched) {
+      const bool pass = leaf.count.Matches(counts[row]);
+      if (pass != zero_matches) {
+        out[row >> 6] ^= uint64_t{1} << (row & 63);
+      }
+      counts[row] = 0;
+    }
+  }
+
+  const Index& index_;
+  uint32_t shard_;
+  Scratch& scratch_;
+};
+
+void CollectRows(const uint64_t* words, uint32_t shard, size_t limit,
+                 std::vector<uint32_t>* rows) {
+  const uint32_t base = shard << kShardBits;
+  for (size_t w = 0; w < kShardWords && rows->size() < limit; ++w) {
+    uint64_t bits = words[w];
+    while (bits != 0 && rows->size() < limit) {
+      rows->push_back(base + static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
+      bits &= bits - 1;
+    }
+  }
+}
+
+}  // namespace
+
+ExecuteResult Execute(const Plan& plan, const Index& index,
+                      const ExecuteOptions& options) {
+  const uint32_t shards = index.shard_count();
+  tbb::enumerable_thread_specific<Scratch> scratches;
+  // A node evaluated into level L uses level L + 1 for its temporaries.
+  const int levels = plan.depth + 1;
+  auto run_shard = [&](uint32_t s, Scratch& scratch, uint64_t* out) {
+    ShardEvaluator eval(index, s, scratch);
+    eval.Eval(plan.root, 0, out);
+    AndShard(index.live().get(), s, out);
+  };
+
+  ExecuteResult result;
+  if (!options.count) {
+    // Preview only: walk shards in order and stop once `limit` rows are in.
+    Scratch& scratch = scratches.local();
+    scratch.Reserve(levels);
+    for (uint32_t s = 0; s < shards && result.rows.size() < options.limit; ++s) {
+      uint64_t* out = scratch.Level(0);
+      run_shard(s, scratch, out);
+      CollectRows(out, s, options.limit, &result.rows);
+    }
+    return result;
+  }
+
+  std::vector<uint64_t> counts(shards, 0);
+  std::vector<std::vector<uint32_t>> rows(shards);
+  tbb::parallel_for(uint32_t{0}, shards, [&](uint32_t s) {
+    Scratch& scratch = scratches.local();
+    scratch.Reserve(levels);
+    uint64_t* out = scratch.Level(0);
+    run_shard(s, scratch, out);
+    counts[s] = CountWords(out);
+    if (options.limit > 0) CollectRows(out, s, options.limit, &rows[s]);
+  });
+  for (uint32_t s = 0; s < shards; ++s) {
+    result.count += counts[s];
+    for (uint32_t row : rows[s]) {
+      if (result.rows.size() >= options.limit) break;
+      result.rows.push_back(row);
+    }
+  }
+  return result;
+}
+
+}  // namespace segd

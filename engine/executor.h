@@ -1,0 +1,36 @@
+// Execute: runs a Plan over an Index, shard by shard, in parallel (oneTBB).
+//
+// Each shard is evaluated into dense words (8 KiB, cache resident): leaves
+// fill or combine words straight from the index, AND/OR/ANDNOT work word by
+// word, and the result is ANDed with the live rows. Counting pops bits; no
+// bitmap is built for any intermediate result. Members are the first `limit`
+// rows in ascending row order.
+//
+// Per-call state only; a Plan may be executed by many threads at once.
+#ifndef SEGD_ENGINE_EXECUTOR_H_
+#define SEGD_ENGINE_EXECUTOR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/planner.h"
+#include "index/index.h"
+
+namespace segd {
+
+struct ExecuteOptions {
+  size_t limit = 20;  // members to return
+  bool count = true;  // false: stop as soon as `limit` members are found
+};
+
+struct ExecuteResult {
+  uint64_t count = 0;           // valid when options.count
+  std::vector<uint32_t> rows;   // ascending, at most `limit`
+};
+
+ExecuteResult Execute(const Plan& plan, const Index& index,
+                      const ExecuteOptions& options);
+
+}  // namespace segd
+
+#endif  // SEGD_ENGINE_EXECUTOR_H_

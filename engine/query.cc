@@ -1,0 +1,41 @@
+#include "engine/query.h"
+
+#include "base/json_writer.h"
+#include "engine/normalizer.h"
+#include "engine/planner.h"
+#include "engine/preview.h"
+#include "engine/rule.h"
+
+namespace segd {
+
+Result<ExecuteResult> RunQuery(const Index& index, std::string_view rule_json,
+                               const QueryOptions& options) {
+  Result<RuleNode> rule = ParseRule(rule_json);
+  if (!rule.ok()) return rule.status();
+  BindOptions bind_options;
+  bind_options.now_ms = options.now_ms;
+  bind_options.max_depth = options.max_depth;
+  bind_options.segments = options.segments;
+  Result<BoundNode> bound = Bind(*rule, index, bind_options);
+  if (!bound.ok()) return bound.status();
+  const Plan plan = MakePlan(Normalize(std::move(bound).value()), index);
+  ExecuteOptions execute_options;
+  execute_options.limit = options.limit;
+  return Execute(plan, index, execute_options);
+}
+
+std::string RenderQueryResult(const Index& index, const ExecuteResult& result,
+                              const std::vector<std::string>& fields) {
+  JsonWriter out;
+  out.BeginObject();
+  out.Key("count");
+  out.Uint(result.count);
+  out.Key("members");
+  out.BeginArray();
+  for (uint32_t row : result.rows) WriteMember(index, row, fields, out);
+  out.EndArray();
+  out.EndObject();
+  return out.Take();
+}
+
+}  // namespace segd

@@ -1,0 +1,163 @@
+#include "index/bitmap.h"
+
+#include <roaring/containers/containers.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace segd {
+namespace {
+
+// The container holding shard `shard`, unwrapped from copy-on-write sharing;
+// nullptr when the bitmap has no rows there.
+const void* FindContainer(const roaring_bitmap_t* bitmap, uint32_t shard,
+                          uint8_t* typecode) {
+  const roaring_array_t& ra = bitmap->high_low_container;
+  const uint16_t* begin = ra.keys;
+  const uint16_t* end = ra.keys + ra.size;
+  const uint16_t* it = std::lower_bound(begin, end, static_cast<uint16_t>(shard));
+  if (it == end || *it != shard || shard > 0xFFFF) return nullptr;
+  const size_t i = static_cast<size_t>(it - begin);
+  const void* c = ra.containers[i];
+  uint8_t type = ra.typecodes[i];
+  if (type == SHARED_CONTAINER_TYPE_CODE) {
+    const auto* shared = static_cast<const shared_container_t*>(c);
+    c = shared->container;
+    type = shared->typecode;
+  }
+  *typecode = type;
+  return c;
+}
+
+void SetRange(uint64_t* words, uint32_t start, uint32_t end_inclusive) {
+  uint32_t first_word = start >> 6, last_word = end_inclusive >> 6;
+  const uint64_t first_mask = ~uint64_t{0} << (start & 63);
+  const uint64_t last_mask = ~uint64_t{0} >> (63 - (end_inclusive & 63));
+  if (first_word == last_word) {
+    words[first_word] |= first_mask & last_mask;
+    return;
+  }
+  words[first_word] |= first_mask;
+  for (uint32_t w = first_word + 1; w < last_word; ++w) words[w] = ~uint64_t{0};
+  words[last_word] |= last_mask;
+}
+
+// words |= container.
+void OrContainer(const void* c, uint8_t type, uint64_t* words) {
+  switch (type) {
+    case BITSET_CONTAINER_TYPE_CODE: {
+      const auto* b = static_cast<const bitset_container_t*>(c);
+      OrWords(words, b->array);
+      break;
+    }
+    case ARRAY_CONTAINER_TYPE_CODE: {
+      const auto* a = static_cast<const array_container_t*>(c);
+      for (int32_t i = 0; i < a->cardinality; ++i) SetBit(words, a->array[i]);
+      break;
+    }
+    case RUN_CONTAINER_TYPE_CODE: {
+      const auto* r = static_cast<const run_container_t*>(c);
+      for (int32_t i = 0; i < r->n_runs; ++i) {
+        SetRange(words, r->runs[i].value,
+                 static_cast<uint32_t>(r->runs[i].value) + r->runs[i].length);
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+void ClearWords(uint64_t* words) {
+  std::memset(words, 0, kShardWords * sizeof(uint64_t));
+}
+void FillWords(uint64_t* words) {
+  std::memset(words, 0xFF, kShardWords * sizeof(uint64_t));
+}
+void CopyWords(uint64_t* dst, const uint64_t* src) {
+  std::memcpy(dst, src, kShardWords * sizeof(uint64_t));
+}
+void AndWords(uint64_t* dst, const uint64_t* src) {
+  for (size_t i = 0; i < kShardWords; ++i) dst[i] &= src[i];
+}
+void AndNotWords(uint64_t* dst, const uint64_t* src) {
+  for (size_t i = 0; i < kShardWords; ++i) dst[i] &= ~src[i];
+}
+void OrWords(uint64_t* dst, const uint64_t* src) {
+  for (size_t i = 0; i < kShardWords; ++i) dst[i] |= src[i];
+}
+uint64_t CountWords(const uint64_t* words) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < kShardWords; ++i) n += std::popcount(words[i]);
+  return n;
+}
+bool AnyWords(const uint64_t* words) {
+  uint64_t any = 0;
+  for (size_t i = 0; i < kShardWords; ++i) any |= words[i];
+  return any != 0;
+}
+
+bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard,
+               uint64_t* words) {
+  uint8_t type;
+  const void* c = FindContainer(bitmap, shard, &type);
+  if (c == nullptr) {
+    ClearWords(words);
+    return false;
+  }
+  if (type == BITSET_CONTAINER_TYPE_CODE) {
+    CopyWords(words, static_cast<const bitset_container_t*>(c)->array);
+  } else {
+    ClearWords(words);
+    OrContainer(c, type, words);
+  }
+  return true;
+}
+
+void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
+  uint8_t type;
+  const void* c = FindContainer(bitmap, shard, &type);
+  if (c != nullptr) OrContainer(c, type, words);
+}
+
+void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard,
+              uint64_t* words) {
+  uint8_t type;
+  const void* c = FindContainer(bitmap, shard, &type);
+  if (c == nullptr) {
+    ClearWords(words);
+    return;
+  }
+  if (type == BITSET_CONTAINER_TYPE_CODE) {
+    AndWords(words, static_cast<const bitset_container_t*>(c)->array);
+    return;
+  }
+  alignas(64) uint64_t tmp[kShardWords];
+  ClearWords(tmp);
+  OrContainer(c, type, tmp);
+  AndWords(words, tmp);
+}
+
+uint32_t ShardCardinality(const roaring_bitmap_t* bitmap, uint32_t shard) {
+  uint8_t type;
+  const void* c = FindContainer(bitmap, shard, &type);
+  if (c == nullptr) return 0;
+  switch (type) {
+    case BITSET_CONTAINER_TYPE_CODE:
+      return static_cast<uint32_t>(
+          static_cast<const bitset_container_t*>(c)->cardinality);
+    case ARRAY_CONTAINER_TYPE_CODE:
+      return static_cast<uint32_t>(
+          static_cast<const array_container_t*>(c)->cardinality);
+    case RUN_CONTAINER_TYPE_CODE: {
+      const auto* r = static_cast<const run_container_t*>(c);
+      uint32_t n = 0;
+      for (int32_t i = 0; i < r->n_runs; ++i) n += r->runs[i].length + 1u;
+      return n;
+    }
+  }
+  return 0;
+}
+
+}  // namespace segd

@@ -1,0 +1,90 @@
+// Row bitmaps and the shard-at-a-time view of them.
+//
+// A Bitmap owns a CRoaring bitmap of global row numbers. Rows are split into
+// shards of 2^16: shard s holds rows [s << 16, (s + 1) << 16), which is
+// exactly CRoaring's container with key s. Execution works a shard at a time
+// on dense words (kShardWords uint64 = 8 KiB, cache resident), so these
+// helpers turn one container into words without building any bitmap.
+#ifndef SEGD_INDEX_BITMAP_H_
+#define SEGD_INDEX_BITMAP_H_
+
+#include <roaring/roaring.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace segd {
+
+inline constexpr int kShardBits = 16;
+inline constexpr uint32_t kShardRows = 1u << kShardBits;
+inline constexpr size_t kShardWords = kShardRows / 64;
+
+inline uint32_t ShardOf(uint32_t row) { return row >> kShardBits; }
+inline uint32_t ShardCount(uint32_t row_count) {
+  return (row_count + kShardRows - 1) >> kShardBits;
+}
+
+struct RoaringDeleter {
+  void operator()(roaring_bitmap_t* b) const { roaring_bitmap_free(b); }
+};
+
+class Bitmap {
+ public:
+  Bitmap() : bitmap_(roaring_bitmap_create()) {}
+  explicit Bitmap(roaring_bitmap_t* owned) : bitmap_(owned) {}
+  // From ascending or unsorted row numbers.
+  static Bitmap Of(std::span<const uint32_t> rows) {
+    return Bitmap(roaring_bitmap_of_ptr(rows.size(), rows.data()));
+  }
+
+  const roaring_bitmap_t* get() const { return bitmap_.get(); }
+  roaring_bitmap_t* get() { return bitmap_.get(); }
+  uint64_t cardinality() const {
+    return roaring_bitmap_get_cardinality(bitmap_.get());
+  }
+  bool contains(uint32_t row) const {
+    return roaring_bitmap_contains(bitmap_.get(), row);
+  }
+  void Add(uint32_t row) { roaring_bitmap_add(bitmap_.get(), row); }
+  // Converts containers to run form where smaller; call once after building.
+  void Optimize() {
+    roaring_bitmap_run_optimize(bitmap_.get());
+    roaring_bitmap_shrink_to_fit(bitmap_.get());
+  }
+  size_t SizeInBytes() const {
+    return roaring_bitmap_portable_size_in_bytes(bitmap_.get());
+  }
+
+ private:
+  std::unique_ptr<roaring_bitmap_t, RoaringDeleter> bitmap_;
+};
+
+// Dense words of one shard. All functions take `words` of kShardWords.
+void ClearWords(uint64_t* words);
+void FillWords(uint64_t* words);  // all ones
+void CopyWords(uint64_t* dst, const uint64_t* src);
+void AndWords(uint64_t* dst, const uint64_t* src);
+void AndNotWords(uint64_t* dst, const uint64_t* src);
+void OrWords(uint64_t* dst, const uint64_t* src);
+uint64_t CountWords(const uint64_t* words);
+bool AnyWords(const uint64_t* words);
+
+inline void SetBit(uint64_t* words, uint32_t local_row) {
+  words[local_row >> 6] |= uint64_t{1} << (local_row & 63);
+}
+
+// words = shard `shard` of `bitmap` (all zero when it has none). Returns false
+// when the shard is empty.
+bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard,
+               uint64_t* words);
+// words |= shard of bitmap.
+void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
+// words &= shard of bitmap.
+void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
+// Rows of shard `shard` in `bitmap`.
+uint32_t ShardCardinality(const roaring_bitmap_t* bitmap, uint32_t shard);
+
+}  // namespace segd
+
+#endif  // SEGD_INDEX_BITMAP_H_

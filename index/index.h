@@ -1,0 +1,99 @@
+// Index: an immutable, query-ready snapshot of a ProfileStore.
+//
+// Per attribute: a presence bitmap, and by type
+//   string, string array  a StringIndex (dictionary, postings, trigrams)
+//   bool                  bitmaps of true and false rows
+//   number, date          per shard, a column of (value, row) sorted by value
+// Per event name and shard: a column of (instant, row) sorted by instant, so
+// "count of X in window W" reads only the events inside W.
+// Plus the bitmap of live rows.
+//
+// The row space is cut into shards of 2^16 rows (index/bitmap.h); everything
+// per shard is independent so queries run shard by shard in parallel.
+//
+// Threading: immutable after Build; share it as shared_ptr<const Index>.
+// REQUIRES: the ProfileStore it was built from outlives it and is not written
+// while it is in use (stored profiles are read from the store for previews).
+#ifndef SEGD_INDEX_INDEX_H_
+#define SEGD_INDEX_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/bitmap.h"
+#include "index/profile_store.h"
+#include "index/schema.h"
+#include "index/string_index.h"
+
+namespace segd {
+
+// (key, local row) pairs of one shard, ascending by key (then row).
+template <typename Key>
+struct SortedColumn {
+  std::vector<Key> keys;
+  std::vector<uint16_t> rows;
+
+  size_t size() const { return keys.size(); }
+};
+
+struct ShardIndex {
+  // Indexed by AttrId; empty unless the attribute is a date (int64 millis)
+  // or a number (int64 when every value is an integer, else double).
+  std::vector<SortedColumn<int64_t>> int_columns;
+  std::vector<SortedColumn<double>> double_columns;
+  // Indexed by EventId: (instant, local row), one entry per event.
+  std::vector<SortedColumn<int64_t>> events;
+};
+
+struct AttributeIndex {
+  std::string name;
+  AttrType type = AttrType::kString;
+  Bitmap presence;                       // rows with a value
+  std::unique_ptr<StringIndex> strings;  // kString, kStringArray
+  Bitmap true_rows, false_rows;          // kBool
+  bool integer_domain = true;            // kNumber: which column holds it
+};
+
+class Index {
+ public:
+  // Builds the snapshot with oneTBB (parallel over shards, then attributes).
+  static std::shared_ptr<const Index> Build(const ProfileStore& store);
+
+  const ProfileStore& store() const { return *store_; }
+  uint32_t row_count() const { return row_count_; }
+  uint32_t shard_count() const { return ShardCount(row_count_); }
+  const Bitmap& live() const { return live_; }
+  uint64_t live_count() const { return live_.cardinality(); }
+
+  std::optional<AttrId> FindAttribute(std::string_view name) const;
+  const AttributeIndex& attribute(AttrId id) const { return attributes_[id]; }
+  size_t attribute_count() const { return attributes_.size(); }
+
+  std::optional<EventId> FindEvent(std::string_view name) const;
+  uint64_t event_total(EventId id) const { return event_totals_[id]; }
+  const std::string& event_name(EventId id) const { return event_names_[id]; }
+
+  const ShardIndex& shard(uint32_t s) const { return shards_[s]; }
+
+  // Bytes held by index structures (not the stored profiles).
+  size_t MemoryBytes() const;
+
+ private:
+  const ProfileStore* store_ = nullptr;
+  uint32_t row_count_ = 0;
+  Bitmap live_;
+  std::vector<AttributeIndex> attributes_;
+  StringMap<AttrId> attribute_by_name_;
+  std::vector<std::string> event_names_;
+  StringMap<EventId> event_by_folded_name_;
+  std::vector<uint64_t> event_totals_;
+  std::vector<ShardIndex> shards_;
+};
+
+}  // namespace segd
+
+#endif  // SEGD_INDEX_INDEX_H_

@@ -1,0 +1,190 @@
+#include "index/profile_codec.h"
+
+#include <cstring>
+
+namespace segd {
+namespace {
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutFixed64(std::string* out, uint64_t v) {
+  char buf[8];
+  std::memcpy(buf, &v, 8);  // x86-64 and arm64 are little-endian
+  out->append(buf, 8);
+}
+
+void PutString(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+uint64_t ReadFixed64(const char*& p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  p += 8;
+  return v;
+}
+
+}  // namespace
+
+const DecodedValue* DecodedProfile::Find(AttrId attr) const {
+  for (const DecodedValue& v : values) {
+    if (v.attr == attr) return &v;
+  }
+  return nullptr;
+}
+
+void ProfileEncoder::Begin(std::string_view id, uint8_t flags,
+                           size_t attribute_count) {
+  PutString(out_, id);
+  out_->push_back(static_cast<char>(flags));
+  PutVarint(out_, attribute_count);
+}
+
+void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
+  PutVarint(out_, attr);
+  switch (value.type) {
+    case AttrType::kString:
+      out_->push_back(static_cast<char>(ValueTag::kString));
+      PutString(out_, value.text);
+      break;
+    case AttrType::kNumber:
+      if (value.number.is_int) {
+        out_->push_back(static_cast<char>(ValueTag::kInt));
+        PutFixed64(out_, static_cast<uint64_t>(value.number.i));
+      } else {
+        out_->push_back(static_cast<char>(ValueTag::kDouble));
+        uint64_t bits;
+        std::memcpy(&bits, &value.number.d, 8);
+        PutFixed64(out_, bits);
+      }
+      break;
+    case AttrType::kDate:
+      out_->push_back(static_cast<char>(ValueTag::kDate));
+      PutFixed64(out_, static_cast<uint64_t>(value.date_ms));
+      PutString(out_, value.text);
+      break;
+    case AttrType::kBool:
+      out_->push_back(
+          static_cast<char>(value.boolean ? ValueTag::kTrue : ValueTag::kFalse));
+      break;
+    case AttrType::kStringArray:
+      out_->push_back(static_cast<char>(ValueTag::kStringArray));
+      PutVarint(out_, value.strings.size());
+      for (const std::string& s : value.strings) PutString(out_, s);
+      break;
+    case AttrType::kUnindexable:
+      out_->push_back(static_cast<char>(ValueTag::kRaw));
+      PutString(out_, value.text);
+      break;
+  }
+}
+
+void ProfileEncoder::AddDecodedValue(const DecodedValue& value) {
+  PutVarint(out_, value.attr);
+  out_->push_back(static_cast<char>(value.tag));
+  switch (value.tag) {
+    case ValueTag::kString:
+    case ValueTag::kRaw:
+      PutString(out_, value.text);
+      break;
+    case ValueTag::kInt:
+      PutFixed64(out_, static_cast<uint64_t>(value.number.i));
+      break;
+    case ValueTag::kDouble: {
+      uint64_t bits;
+      std::memcpy(&bits, &value.number.d, 8);
+      PutFixed64(out_, bits);
+      break;
+    }
+    case ValueTag::kDate:
+      PutFixed64(out_, static_cast<uint64_t>(value.date_ms));
+      PutString(out_, value.text);
+      break;
+    case ValueTag::kFalse:
+    case ValueTag::kTrue:
+      break;
+    case ValueTag::kStringArray:
+      PutVarint(out_, value.array_count);
+      out_->append(value.array_data);
+      break;
+  }
+}
+
+void ProfileEncoder::AddIdentities(
+    const std::vector<std::pair<std::string_view, std::string_view>>& ids) {
+  PutVarint(out_, ids.size());
+  for (const auto& [channel, handle] : ids) {
+    PutString(out_, channel);
+    PutString(out_, handle);
+  }
+}
+
+void ProfileEncoder::AddEvents(const std::vector<StoredEvent>& events) {
+  PutVarint(out_, events.size());
+  for (const StoredEvent& e : events) {
+    PutVarint(out_, e.name);
+    PutFixed64(out_, static_cast<uint64_t>(e.at_ms));
+  }
+}
+
+void DecodeProfile(std::string_view blob, DecodedProfile* out) {
+  using codec::ReadString;
+  using codec::ReadVarint;
+  const char* p = blob.data();
+  out->id = ReadString(p);
+  out->flags = static_cast<uint8_t>(*p++);
+  out->values.resize(ReadVarint(p));
+  for (DecodedValue& v : out->values) {
+    v.attr = static_cast<AttrId>(ReadVarint(p));
+    v.tag = static_cast<ValueTag>(*p++);
+    switch (v.tag) {
+      case ValueTag::kString:
+      case ValueTag::kRaw:
+        v.text = ReadString(p);
+        break;
+      case ValueTag::kInt:
+        v.number = Number::Int(static_cast<int64_t>(ReadFixed64(p)));
+        break;
+      case ValueTag::kDouble: {
+        const uint64_t bits = ReadFixed64(p);
+        double d;
+        std::memcpy(&d, &bits, 8);
+        v.number = Number::Double(d);
+        break;
+      }
+      case ValueTag::kDate:
+        v.date_ms = static_cast<int64_t>(ReadFixed64(p));
+        v.text = ReadString(p);
+        break;
+      case ValueTag::kFalse:
+      case ValueTag::kTrue:
+        break;
+      case ValueTag::kStringArray: {
+        v.array_count = static_cast<uint32_t>(ReadVarint(p));
+        const char* start = p;
+        for (uint32_t i = 0; i < v.array_count; ++i) ReadString(p);
+        v.array_data = std::string_view(start, p - start);
+        break;
+      }
+    }
+  }
+  out->identities.resize(ReadVarint(p));
+  for (auto& [channel, handle] : out->identities) {
+    channel = ReadString(p);
+    handle = ReadString(p);
+  }
+  out->events.resize(ReadVarint(p));
+  for (StoredEvent& e : out->events) {
+    e.name = static_cast<EventId>(ReadVarint(p));
+    e.at_ms = static_cast<int64_t>(ReadFixed64(p));
+  }
+}
+
+}  // namespace segd

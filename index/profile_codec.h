@@ -1,0 +1,131 @@
+// The stored form of one profile: a compact, self-describing byte string.
+//
+//   varint id length, id bytes
+//   byte   flags (kExplicitCustomerType)
+//   varint attribute count, then per attribute:
+//          varint attribute id, byte tag, payload (see ValueTag)
+//   varint identity count, then per identity: string channel, string handle
+//   varint event count, then per event: varint event id, fixed64 instant
+//
+// Strings are varint length + bytes; fixed64 is little-endian. The encoding is
+// private to segd's memory (never written to disk as is), so it may change.
+#ifndef SEGD_INDEX_PROFILE_CODEC_H_
+#define SEGD_INDEX_PROFILE_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "index/schema.h"
+#include "index/value.h"
+
+namespace segd {
+
+enum class ValueTag : uint8_t {
+  kString = 0,       // string
+  kInt = 1,          // fixed64
+  kDouble = 2,       // fixed64 (bit pattern)
+  kDate = 3,         // fixed64 millis, string original text
+  kFalse = 4,        // no payload
+  kTrue = 5,         // no payload
+  kStringArray = 6,  // varint count, strings
+  kRaw = 7,          // string: JSON text of an unindexable value
+};
+
+struct StoredEvent {
+  EventId name;
+  int64_t at_ms;
+};
+
+inline constexpr uint8_t kExplicitCustomerType = 1;
+
+// One attribute value as decoded: views into the blob.
+struct DecodedValue {
+  AttrId attr = 0;
+  ValueTag tag = ValueTag::kString;
+  std::string_view text;  // kString, kDate (original), kRaw
+  Number number;          // kInt, kDouble
+  int64_t date_ms = 0;    // kDate
+  // kStringArray: `array_count` strings encoded in `array_data`.
+  std::string_view array_data;
+  uint32_t array_count = 0;
+
+  bool boolean() const { return tag == ValueTag::kTrue; }
+  // Calls fn(std::string_view) for each element of a kStringArray value.
+  template <typename Fn>
+  void ForEachString(Fn&& fn) const;
+};
+
+// A decoded profile. Reuse one across many Decode calls to avoid allocation.
+struct DecodedProfile {
+  std::string_view id;
+  uint8_t flags = 0;
+  std::vector<DecodedValue> values;
+  std::vector<std::pair<std::string_view, std::string_view>> identities;
+  std::vector<StoredEvent> events;
+
+  const DecodedValue* Find(AttrId attr) const;
+};
+
+// What a record says about one profile, before it is stored.
+struct ProfileInput {
+  std::string id;
+  std::vector<std::pair<std::string, Value>> attributes;  // flattened names
+  std::vector<std::pair<std::string, std::string>> identities;
+  struct Event {
+    std::string name;
+    int64_t at_ms;
+  };
+  std::vector<Event> events;
+};
+
+// Appends the encoding of one profile to `out`. Values must already carry
+// the attribute's type (a declared string holds its date-looking text).
+class ProfileEncoder {
+ public:
+  explicit ProfileEncoder(std::string* out) : out_(out) {}
+  void Begin(std::string_view id, uint8_t flags, size_t attribute_count);
+  void AddValue(AttrId attr, const Value& value);
+  void AddDecodedValue(const DecodedValue& value);
+  void AddIdentities(
+      const std::vector<std::pair<std::string_view, std::string_view>>& ids);
+  void AddEvents(const std::vector<StoredEvent>& events);
+
+ private:
+  std::string* out_;
+};
+
+// Decodes `blob` (produced by ProfileEncoder) into `out`.
+void DecodeProfile(std::string_view blob, DecodedProfile* out);
+
+// Low-level varint helpers, shared with the decoder.
+namespace codec {
+inline uint64_t ReadVarint(const char*& p) {
+  uint64_t v = 0;
+  int shift = 0;
+  while (true) {
+    const uint8_t byte = static_cast<uint8_t>(*p++);
+    v |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if (!(byte & 0x80)) return v;
+    shift += 7;
+  }
+}
+inline std::string_view ReadString(const char*& p) {
+  const uint64_t n = ReadVarint(p);
+  std::string_view s(p, n);
+  p += n;
+  return s;
+}
+}  // namespace codec
+
+template <typename Fn>
+void DecodedValue::ForEachString(Fn&& fn) const {
+  const char* p = array_data.data();
+  for (uint32_t i = 0; i < array_count; ++i) fn(codec::ReadString(p));
+}
+
+}  // namespace segd
+
+#endif  // SEGD_INDEX_PROFILE_CODEC_H_

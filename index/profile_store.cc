@@ -1,0 +1,236 @@
+#include "index/profile_store.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "base/ascii.h"
+
+namespace segd {
+namespace {
+
+constexpr std::string_view kCustomerType = "customer_type";
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// SPEC §1: customer when customer_id is present or orders >= 1; else lead
+// when email or phone is present; else guest.
+std::string_view DeriveCustomerType(const ProfileInput& input) {
+  bool has_customer_id = false, has_orders = false, has_contact = false;
+  for (const auto& [name, value] : input.attributes) {
+    if (name == "customer_id") has_customer_id = true;
+    if (name == "orders" && value.type == AttrType::kNumber &&
+        CompareNumbers(value.number, Number::Int(1)) >= 0) {
+      has_orders = true;
+    }
+    if (name == "email" || name == "phone") has_contact = true;
+  }
+  if (has_customer_id || has_orders) return "customer";
+  if (has_contact) return "lead";
+  return "guest";
+}
+
+}  // namespace
+
+ProfileStore::ProfileStore() {
+  customer_type_attr_ = *schema_.Add(kCustomerType, AttrType::kString,
+                                     /*declared=*/true);
+}
+
+std::string ProfileStore::IdentityKey(std::string_view channel,
+                                      std::string_view handle) {
+  std::string key;
+  key.reserve(channel.size() + handle.size() + 1);
+  key.append(channel);
+  key.push_back('\0');
+  key.append(handle);
+  return key;
+}
+
+std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
+  auto it = row_by_id_.find(id);
+  if (it == row_by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> ProfileStore::FindIdentity(
+    std::string_view channel, std::string_view handle) const {
+  auto it = identity_owner_.find(IdentityKey(channel, handle));
+  if (it == identity_owner_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
+  if (input.id.empty() || input.id.size() > kMaxIdBytes) {
+    return Malformed("id must be a string of 1 to 256 bytes", "id");
+  }
+  const std::optional<uint32_t> existing = FindRow(input.id);
+
+  // The last occurrence of a name wins. Records hold a few dozen keys, for
+  // which a quadratic scan beats hashing; huge records take the hash path.
+  const auto& attrs = input.attributes;
+  std::vector<bool> superseded(attrs.size(), false);
+  if (attrs.size() <= 64) {
+    for (size_t i = 0; i < attrs.size(); ++i) {
+      for (size_t j = i + 1; j < attrs.size() && !superseded[i]; ++j) {
+        superseded[i] = attrs[j].first == attrs[i].first;
+      }
+    }
+  } else {
+    StringMap<size_t> last;
+    for (size_t i = 0; i < attrs.size(); ++i) {
+      auto [it, inserted] = last.try_emplace(attrs[i].first, i);
+      if (!inserted) {
+        superseded[it->second] = true;
+        it->second = i;
+      }
+    }
+  }
+
+  // Check every value against the schema before changing anything.
+  struct Resolved {
+    std::optional<AttrId> attr;  // empty: a new attribute, added on commit
+    const Value* value;
+    const std::string* name;
+    bool as_string;  // a date-looking value of a declared string attribute
+  };
+  std::vector<Resolved> resolved;
+  resolved.reserve(input.attributes.size() + 1);
+  bool sets_customer_type = false;
+  Value customer_type;
+  for (size_t i = 0; i < input.attributes.size(); ++i) {
+    if (superseded[i]) continue;
+    const auto& [name, value] = input.attributes[i];
+    if (name.empty()) return Malformed("empty attribute name", name);
+    Resolved r{schema_.Find(name), &value, &name, false};
+    if (r.attr) {
+      const AttrType expected = schema_.attribute(*r.attr).type;
+      if (expected == AttrType::kString && value.type == AttrType::kDate) {
+        r.as_string = true;
+      } else if (expected != value.type) {
+        return Invalid("attribute " + Quoted(name) + ": expected " +
+                           AttrTypeName(expected) + ", got " +
+                           AttrTypeName(value.type),
+                       name);
+      }
+    }
+    if (name == kCustomerType) {
+      if (value.type != AttrType::kString && value.type != AttrType::kDate) {
+        return Invalid("attribute \"customer_type\": expected string, got " +
+                           std::string(AttrTypeName(value.type)),
+                       name);
+      }
+      std::string folded = FoldAscii(value.text);
+      if (folded != "guest" && folded != "lead" && folded != "customer") {
+        return Invalid(
+            "customer_type must be \"guest\", \"lead\" or \"customer\", got " +
+                Quoted(value.text),
+            name);
+      }
+      sets_customer_type = true;
+      customer_type.type = AttrType::kString;
+      customer_type.text = std::move(folded);
+      continue;  // encoded below, normalized
+    }
+    resolved.push_back(r);
+  }
+  if (!sets_customer_type) {
+    customer_type.type = AttrType::kString;
+    customer_type.text = std::string(DeriveCustomerType(input));
+  }
+
+  std::vector<std::string> identity_keys;
+  identity_keys.reserve(input.identities.size());
+  for (const auto& [channel, handle] : input.identities) {
+    std::string key = IdentityKey(channel, handle);
+    auto it = identity_owner_.find(key);
+    if (it != identity_owner_.end() && (!existing || it->second != *existing)) {
+      DecodedProfile owner;
+      DecodeProfile(rows_[it->second], &owner);
+      return Status(ErrorCode::kConflict,
+                    "identity " + channel + ":" + handle +
+                        " belongs to profile " + Quoted(owner.id),
+                    "identities/" + channel);
+    }
+    identity_keys.push_back(std::move(key));
+  }
+
+  // Commit: new attributes take the type of their first value.
+  for (Resolved& r : resolved) {
+    if (r.attr) continue;
+    if (auto again = schema_.Find(*r.name)) {  // earlier in this record
+      r.attr = again;
+      continue;
+    }
+    auto added = schema_.Add(*r.name, r.value->type, /*declared=*/false);
+    if (!added.ok()) return added.status();
+    r.attr = *added;
+  }
+  std::vector<StoredEvent> events;
+  events.reserve(input.events.size());
+  for (const ProfileInput::Event& e : input.events) {
+    events.push_back(StoredEvent{schema_.InternEvent(e.name), e.at_ms});
+  }
+
+  std::string blob;
+  ProfileEncoder encoder(&blob);
+  encoder.Begin(input.id, sets_customer_type ? kExplicitCustomerType : 0,
+                resolved.size() + 1);
+  for (const Resolved& r : resolved) {
+    if (r.as_string) {
+      Value text_value;
+      text_value.type = AttrType::kString;
+      text_value.text = r.value->text;
+      encoder.AddValue(*r.attr, text_value);
+    } else {
+      encoder.AddValue(*r.attr, *r.value);
+    }
+  }
+  encoder.AddValue(customer_type_attr_, customer_type);
+  std::vector<std::pair<std::string_view, std::string_view>> identities;
+  for (const auto& [channel, handle] : input.identities) {
+    identities.emplace_back(channel, handle);
+  }
+  encoder.AddIdentities(identities);
+  encoder.AddEvents(events);
+
+  uint32_t row;
+  if (existing) {
+    row = *existing;
+    DecodedProfile old;
+    DecodeProfile(rows_[row], &old);
+    for (const auto& [channel, handle] : old.identities) {
+      identity_owner_.erase(IdentityKey(channel, handle));
+    }
+  } else {
+    row = static_cast<uint32_t>(rows_.size());
+    rows_.emplace_back();
+    row_by_id_.emplace(input.id, row);
+    ++live_count_;
+  }
+  for (std::string& key : identity_keys) {
+    identity_owner_.insert_or_assign(std::move(key), row);
+  }
+  rows_[row] = std::move(blob);
+  return UpsertOutcome{row, !existing.has_value()};
+}
+
+Status ProfileStore::Delete(std::string_view id) {
+  auto it = row_by_id_.find(id);
+  if (it == row_by_id_.end()) {
+    return Status(ErrorCode::kNotFound,
+                  "no profile with id " + Quoted(id));
+  }
+  const uint32_t row = it->second;
+  DecodedProfile old;
+  DecodeProfile(rows_[row], &old);
+  for (const auto& [channel, handle] : old.identities) {
+    identity_owner_.erase(IdentityKey(channel, handle));
+  }
+  rows_[row].clear();
+  rows_[row].shrink_to_fit();
+  row_by_id_.erase(it);
+  --live_count_;
+  return Status::Ok();
+}
+
+}  // namespace segd

@@ -1,0 +1,76 @@
+// ProfileStore: the system of record for profiles, keyed by external id.
+//
+// Each profile lives at a row, fixed when it is first created; replacing a
+// profile keeps its row, deleting it frees nothing (rows are never reused, so
+// row order stays creation order). The store enforces SPEC §1 on every write:
+// types fixed at first sight, customer_type derivation, identities unique
+// across profiles.
+//
+// Threading: one writer at a time, and no reader while it writes. Readers
+// query an Index built from the store (index/index.h), not the store itself.
+#ifndef SEGD_INDEX_PROFILE_STORE_H_
+#define SEGD_INDEX_PROFILE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "index/profile_codec.h"
+#include "index/schema.h"
+
+namespace segd {
+
+inline constexpr size_t kMaxIdBytes = 256;
+
+struct UpsertOutcome {
+  uint32_t row;
+  bool created;  // false when an existing profile was replaced
+};
+
+class ProfileStore {
+ public:
+  ProfileStore();
+
+  const Schema& schema() const { return schema_; }
+  // Declares an attribute type before data arrives (SPEC §1 "schema").
+  Status Declare(std::string_view name, AttrType type) {
+    return schema_.Declare(name, type);
+  }
+
+  // Creates the profile, or replaces the one with the same id in place.
+  // On error nothing changes. Errors name the attribute or identity at fault.
+  Result<UpsertOutcome> Upsert(const ProfileInput& input);
+
+  // Removes the profile; its row stays dead. kNotFound if the id is unknown.
+  Status Delete(std::string_view id);
+
+  std::optional<uint32_t> FindRow(std::string_view id) const;
+  std::optional<uint32_t> FindIdentity(std::string_view channel,
+                                       std::string_view handle) const;
+
+  // Rows ever created, live or not: the size of the row space.
+  uint32_t row_count() const { return static_cast<uint32_t>(rows_.size()); }
+  uint64_t live_count() const { return live_count_; }
+  bool is_live(uint32_t row) const { return !rows_[row].empty(); }
+  // The encoded profile (profile_codec.h); empty for a dead row.
+  std::string_view blob(uint32_t row) const { return rows_[row]; }
+
+ private:
+  // (channel, handle) packed as channel + '\0' + handle.
+  static std::string IdentityKey(std::string_view channel,
+                                 std::string_view handle);
+
+  Schema schema_;
+  AttrId customer_type_attr_;
+  std::vector<std::string> rows_;
+  StringMap<uint32_t> row_by_id_;
+  StringMap<uint32_t> identity_owner_;
+  uint64_t live_count_ = 0;
+};
+
+}  // namespace segd
+
+#endif  // SEGD_INDEX_PROFILE_STORE_H_

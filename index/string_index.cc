@@ -1,0 +1,250 @@
+#include "index/string_index.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "base/ascii.h"
+
+namespace segd {
+namespace {
+
+size_t HashOf(std::string_view s) { return std::hash<std::string_view>()(s); }
+
+uint32_t TrigramKey(const char* p) {
+  return static_cast<uint32_t>(static_cast<uint8_t>(p[0])) << 16 |
+         static_cast<uint32_t>(static_cast<uint8_t>(p[1])) << 8 |
+         static_cast<uint32_t>(static_cast<uint8_t>(p[2]));
+}
+
+// Ascending intersection of two ascending lists.
+std::vector<ValueId> Intersect(std::span<const ValueId> a,
+                               std::span<const ValueId> b) {
+  std::vector<ValueId> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(),
+                        std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+std::string_view StringIndex::folded(ValueId id) const {
+  return std::string_view(folded_arena_)
+      .substr(folded_offsets_[id], folded_offsets_[id + 1] - folded_offsets_[id]);
+}
+
+std::string_view StringIndex::display(ValueId id) const {
+  return std::string_view(display_arena_)
+      .substr(display_offsets_[id],
+              display_offsets_[id + 1] - display_offsets_[id]);
+}
+
+std::optional<ValueId> StringIndex::Find(std::string_view key) const {
+  if (slots_.empty()) return std::nullopt;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = HashOf(key) & mask;; i = (i + 1) & mask) {
+    const ValueId id = slots_[i];
+    if (id == kEmptySlot) return std::nullopt;
+    if (folded(id) == key) return id;
+  }
+}
+
+void StringIndex::Rehash(size_t slot_count) {
+  slots_.assign(slot_count, kEmptySlot);
+  const size_t mask = slot_count - 1;
+  for (ValueId id = 0; id < value_count(); ++id) {
+    size_t i = HashOf(folded(id)) & mask;
+    while (slots_[i] != kEmptySlot) i = (i + 1) & mask;
+    slots_[i] = id;
+  }
+}
+
+ValueId StringIndex::Intern(std::string_view key, std::string_view display) {
+  if (auto id = Find(key)) return *id;
+  const ValueId id = static_cast<ValueId>(value_count());
+  folded_arena_.append(key);
+  folded_offsets_.push_back(folded_arena_.size());
+  display_arena_.append(display);
+  display_offsets_.push_back(display_arena_.size());
+  // Keep the table at most half full.
+  if ((id + 1) * 2 > slots_.size()) {
+    Rehash(std::max<size_t>(16, slots_.size() * 2));
+  } else {
+    const size_t mask = slots_.size() - 1;
+    size_t i = HashOf(key) & mask;
+    while (slots_[i] != kEmptySlot) i = (i + 1) & mask;
+    slots_[i] = id;
+  }
+  return id;
+}
+
+void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
+  folded_.assign(value);
+  FoldAsciiInPlace(folded_);
+  const ValueId id = index_->Intern(folded_, value);
+  if (id == last_row_.size()) last_row_.push_back(~uint32_t{0});
+  if (last_row_[id] == row) return;
+  last_row_[id] = row;
+  occurrences_.emplace_back(id, row);
+}
+
+size_t StringIndex::Builder::value_count() const {
+  return index_->value_count();
+}
+
+std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
+    bool with_trigrams) && {
+  StringIndex& index = *index_;
+  const size_t n = index.value_count();
+  // Counting sort of occurrences by value; rows stay ascending per value.
+  std::vector<uint64_t> start(n + 1, 0);
+  for (const auto& [id, row] : occurrences_) ++start[id + 1];
+  for (size_t i = 0; i < n; ++i) start[i + 1] += start[i];
+  std::vector<uint32_t> rows(occurrences_.size());
+  {
+    std::vector<uint64_t> fill(start.begin(), start.end() - 1);
+    for (const auto& [id, row] : occurrences_) rows[fill[id]++] = row;
+  }
+  occurrences_ = {};
+  last_row_ = {};
+
+  // Rare values keep their row lists; common ones become bitmaps.
+  index.postings_.resize(n);
+  size_t small_total = 0;
+  for (size_t id = 0; id < n; ++id) {
+    const uint64_t count = start[id + 1] - start[id];
+    if (count < kBitmapMinRows) small_total += count;
+  }
+  index.small_rows_.reserve(small_total);
+  std::vector<uint64_t> small_start(n, 0);
+  for (size_t id = 0; id < n; ++id) {
+    const uint64_t count = start[id + 1] - start[id];
+    Posting& p = index.postings_[id];
+    p.cardinality = count;
+    if (count >= kBitmapMinRows) {
+      Bitmap b = Bitmap::Of(std::span(rows).subspan(start[id], count));
+      b.Optimize();
+      p.bitmap = b.get();
+      index.bitmaps_.push_back(std::move(b));
+    } else {
+      small_start[id] = index.small_rows_.size();
+      index.small_rows_.insert(index.small_rows_.end(),
+                               rows.begin() + start[id],
+                               rows.begin() + start[id + 1]);
+    }
+  }
+  // Spans are taken once small_rows_ no longer moves.
+  for (size_t id = 0; id < n; ++id) {
+    Posting& p = index.postings_[id];
+    if (p.bitmap == nullptr) {
+      p.rows = std::span<const uint32_t>(index.small_rows_)
+                   .subspan(small_start[id], p.cardinality);
+    }
+  }
+  index.folded_arena_.shrink_to_fit();
+  index.display_arena_.shrink_to_fit();
+  if (with_trigrams) index.BuildTrigrams();
+  return std::move(index_);
+}
+
+void StringIndex::BuildTrigrams() {
+  // (trigram << 32 | value) for each distinct trigram of each value, made in
+  // ascending value order; a stable LSD radix sort on the 24-bit trigram
+  // then groups them by trigram with values still ascending.
+  std::vector<uint64_t> pairs;
+  std::vector<uint32_t> keys;
+  for (ValueId id = 0; id < value_count(); ++id) {
+    const std::string_view s = folded(id);
+    if (s.size() < 3) continue;
+    keys.clear();
+    for (size_t i = 0; i + 3 <= s.size(); ++i) keys.push_back(TrigramKey(&s[i]));
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (uint32_t k : keys) pairs.push_back(uint64_t{k} << 32 | id);
+  }
+  std::vector<uint64_t> sorted(pairs.size());
+  for (int shift = 32; shift < 56; shift += 8) {
+    size_t bucket_start[257] = {};
+    for (uint64_t p : pairs) ++bucket_start[((p >> shift) & 0xFF) + 1];
+    for (int b = 0; b < 256; ++b) bucket_start[b + 1] += bucket_start[b];
+    for (uint64_t p : pairs) sorted[bucket_start[(p >> shift) & 0xFF]++] = p;
+    pairs.swap(sorted);
+  }
+  sorted = {};
+  trigram_values_.reserve(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const uint32_t key = static_cast<uint32_t>(pairs[i] >> 32);
+    if (i == 0 || key != trigram_keys_.back()) {
+      trigram_keys_.push_back(key);
+      trigram_offsets_.push_back(static_cast<uint32_t>(trigram_values_.size()));
+    }
+    trigram_values_.push_back(static_cast<ValueId>(pairs[i]));
+  }
+  trigram_offsets_.push_back(static_cast<uint32_t>(trigram_values_.size()));
+}
+
+std::vector<ValueId> StringIndex::ScanDictionary(std::string_view needle,
+                                                 bool prefix_only) const {
+  std::vector<ValueId> out;
+  for (ValueId id = 0; id < value_count(); ++id) {
+    const std::string_view s = folded(id);
+    if (prefix_only ? s.substr(0, needle.size()) == needle
+                    : s.find(needle) != std::string_view::npos) {
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
+  if (!has_trigrams() || needle.size() < 3) {
+    return ScanDictionary(needle, /*prefix_only=*/false);
+  }
+  // Candidates: values holding every trigram of the needle, rarest first.
+  std::vector<std::span<const ValueId>> lists;
+  for (size_t i = 0; i + 3 <= needle.size(); ++i) {
+    const uint32_t key = TrigramKey(&needle[i]);
+    auto it = std::lower_bound(trigram_keys_.begin(), trigram_keys_.end(), key);
+    if (it == trigram_keys_.end() || *it != key) return {};
+    const size_t k = static_cast<size_t>(it - trigram_keys_.begin());
+    lists.emplace_back(trigram_values_.data() + trigram_offsets_[k],
+                       trigram_offsets_[k + 1] - trigram_offsets_[k]);
+  }
+  std::sort(lists.begin(), lists.end(),
+            [](auto a, auto b) { return a.size() < b.size(); });
+  std::vector<ValueId> candidates(lists[0].begin(), lists[0].end());
+  for (size_t i = 1; i < lists.size() && i < 4 && !candidates.empty(); ++i) {
+    candidates = Intersect(candidates, lists[i]);
+  }
+  // Trigrams prove nothing about order: verify each candidate.
+  std::erase_if(candidates, [&](ValueId id) {
+    return folded(id).find(needle) == std::string_view::npos;
+  });
+  return candidates;
+}
+
+std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
+  if (!has_trigrams() || prefix.size() < 3) {
+    return ScanDictionary(prefix, /*prefix_only=*/true);
+  }
+  std::vector<ValueId> out = Contains(prefix);
+  std::erase_if(out, [&](ValueId id) {
+    return folded(id).substr(0, prefix.size()) != prefix;
+  });
+  return out;
+}
+
+size_t StringIndex::MemoryBytes() const {
+  size_t bytes = folded_arena_.capacity() + display_arena_.capacity() +
+                 (folded_offsets_.capacity() + display_offsets_.capacity()) * 8 +
+                 slots_.capacity() * sizeof(ValueId) +
+                 postings_.capacity() * sizeof(Posting) +
+                 small_rows_.capacity() * 4 +
+                 (trigram_keys_.capacity() + trigram_offsets_.capacity() +
+                  trigram_values_.capacity()) * 4;
+  for (const Bitmap& b : bitmaps_) {
+    bytes += roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
+  }
+  return bytes;
+}
+
+}  // namespace segd

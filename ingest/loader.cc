@@ -1,0 +1,317 @@
+#include "ingest/loader.h"
+
+#include <simdjson.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "ingest/record_parser.h"
+
+namespace segd {
+namespace {
+
+constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
+constexpr size_t kReadBlockBytes = 32u << 20;
+
+// One record of input: where it is and what it said.
+struct Record {
+  uint64_t line = 0;
+  const char* data = nullptr;
+  size_t length = 0;
+  size_t capacity = 0;  // readable bytes from data (>= length + padding)
+  Status status;        // set up front for records rejected unparsed
+  ProfileInput input;
+};
+
+bool IsBlank(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return false;
+  }
+  return true;
+}
+
+Status TooLarge(size_t length, size_t limit) {
+  return Status(ErrorCode::kTooLarge,
+                "record of " + std::to_string(length) +
+                    " bytes exceeds the limit of " + std::to_string(limit) +
+                    " bytes");
+}
+
+// A reusable list of records: slots keep their buffers between blocks, so a
+// long load does not allocate per record.
+class RecordBatch {
+ public:
+  Record& Add(uint64_t line, const char* data, size_t length, size_t capacity) {
+    if (size_ == records_.size()) records_.emplace_back();
+    Record& r = records_[size_++];
+    r.line = line;
+    r.data = data;
+    r.length = length;
+    r.capacity = capacity;
+    r.status = Status::Ok();
+    return r;
+  }
+  size_t size() const { return size_; }
+  Record& operator[](size_t i) { return records_[i]; }
+  void Clear() { size_ = 0; }
+
+ private:
+  std::vector<Record> records_;
+  size_t size_ = 0;
+};
+
+// Parses records in parallel, then applies them to the store in order.
+class BlockProcessor {
+ public:
+  BlockProcessor(ProfileStore* store, const LoadOptions& options,
+                 LoadReport* report)
+      : store_(store), options_(options), report_(report) {}
+
+  void Process(RecordBatch& batch) {
+    tbb::parallel_for(size_t{0}, batch.size(), [&](size_t i) {
+      Record& r = batch[i];
+      if (!r.status.ok()) return;
+      r.status = parsers_.local().Parse(r.data, r.length, r.capacity, &r.input);
+    });
+    for (size_t i = 0; i < batch.size(); ++i) Apply(batch[i]);
+    batch.Clear();
+    if (options_.progress) options_.progress(*report_);
+  }
+
+ private:
+  void Apply(Record& r) {
+    if (r.status.ok()) {
+      Result<UpsertOutcome> outcome = store_->Upsert(r.input);
+      if (outcome.ok()) {
+        ++report_->accepted;
+        ++(outcome->created ? report_->created : report_->replaced);
+        return;
+      }
+      r.status = outcome.status();
+    }
+    report_->rejected.push_back(
+        RejectedRecord{r.line, r.input.id, std::move(r.status)});
+  }
+
+  ProfileStore* store_;
+  const LoadOptions& options_;
+  LoadReport* report_;
+  tbb::enumerable_thread_specific<RecordParser> parsers_;
+};
+
+// Splits NDJSON text into records. `end` must be followed by kPadding
+// readable bytes. Returns the line number after the last line.
+uint64_t SplitLines(const char* begin, const char* end, uint64_t first_line,
+                    size_t max_record_bytes, RecordBatch* out) {
+  uint64_t line = first_line;
+  const char* p = begin;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    const char* line_end = nl ? nl : end;
+    size_t length = static_cast<size_t>(line_end - p);
+    if (!IsBlank(p, length)) {
+      Record& r =
+          out->Add(line, p, length, static_cast<size_t>(end - p) + kPadding);
+      if (length > max_record_bytes) r.status = TooLarge(length, max_record_bytes);
+    }
+    ++line;
+    p = nl ? nl + 1 : end;
+  }
+  return line;
+}
+
+uint64_t LineOf(const char* begin, const char* at, uint64_t* cursor_line,
+                const char** cursor) {
+  for (const char* p = *cursor; p < at; ++p) *cursor_line += (*p == '\n');
+  *cursor = at;
+  (void)begin;
+  return *cursor_line;
+}
+
+void LoadArray(const char* data, size_t length, BlockProcessor& processor,
+               size_t max_record_bytes, LoadReport* report) {
+  namespace od = simdjson::ondemand;
+  od::parser parser;
+  od::document doc;
+  RecordBatch records;
+  uint64_t cursor_line = 1;
+  const char* cursor = data;
+  auto fail = [&](const char* where, const std::string& message) {
+    Record& r =
+        records.Add(LineOf(data, where, &cursor_line, &cursor), nullptr, 0, 0);
+    r.input.id.clear();
+    r.status = Malformed(message);
+  };
+  od::array array;
+  auto error = parser.iterate(simdjson::padded_string_view(data, length, length + kPadding))
+                   .get(doc);
+  if (!error) error = doc.get_array().get(array);
+  if (error) {
+    fail(data, std::string("malformed JSON array: ") + simdjson::error_message(error));
+  } else {
+    for (auto element : array) {
+      od::value value;
+      std::string_view raw;
+      if ((error = element.get(value)) ||
+          (error = simdjson::to_json_string(value).get(raw))) {
+        const char* where;
+        if (doc.current_location().get(where)) where = data + length;
+        fail(where, std::string("malformed JSON array element: ") +
+                        simdjson::error_message(error) +
+                        "; the rest of the array is not read");
+        break;
+      }
+      Record& r = records.Add(
+          LineOf(data, raw.data(), &cursor_line, &cursor), raw.data(), raw.size(),
+          static_cast<size_t>(data + length - raw.data()) + kPadding);
+      if (r.length > max_record_bytes) r.status = TooLarge(r.length, max_record_bytes);
+      if (records.size() >= 65536) processor.Process(records);
+    }
+  }
+  processor.Process(records);
+}
+
+bool StartsWithBracket(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const char c = p[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '[';
+  }
+  return false;
+}
+
+// Handles records block by block to bound memory.
+void LoadNdjsonBlock(const char* begin, const char* end, uint64_t* line,
+                     BlockProcessor& processor, RecordBatch& batch,
+                     size_t max_record_bytes) {
+  *line = SplitLines(begin, end, *line, max_record_bytes, &batch);
+  processor.Process(batch);
+}
+
+}  // namespace
+
+LoadReport LoadText(std::string_view text, ProfileStore* store,
+                    const LoadOptions& options) {
+  LoadReport report;
+  report.bytes = text.size();
+  BlockProcessor processor(store, options, &report);
+  simdjson::padded_string padded(text);
+  const char* data = padded.data();
+  if (StartsWithBracket(data, text.size())) {
+    LoadArray(data, text.size(), processor, options.max_record_bytes, &report);
+    return report;
+  }
+  // Blocks of about kReadBlockBytes, cut at line ends.
+  RecordBatch batch;
+  uint64_t line = 1;
+  const char* p = data;
+  const char* end = data + text.size();
+  while (p < end) {
+    const char* cut = p + std::min<size_t>(kReadBlockBytes, end - p);
+    if (cut < end) {
+      const char* nl = static_cast<const char*>(std::memchr(cut, '\n', end - cut));
+      cut = nl ? nl + 1 : end;
+    }
+    LoadNdjsonBlock(p, cut, &line, processor, batch, options.max_record_bytes);
+    p = cut;
+  }
+  return report;
+}
+
+Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
+                            const LoadOptions& options) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                             &std::fclose);
+  if (!file) {
+    return Status(ErrorCode::kIo,
+                  "cannot open " + path + ": " + std::strerror(errno));
+  }
+  LoadReport report;
+  BlockProcessor processor(store, options, &report);
+
+  // Sniff the first bytes: a JSON array is read whole.
+  std::vector<char> buffer(kReadBlockBytes + kPadding);
+  const size_t filled =
+      std::fread(buffer.data(), 1, kReadBlockBytes, file.get());
+  if (StartsWithBracket(buffer.data(), filled)) {
+    std::string all(buffer.data(), filled);
+    char chunk[1 << 16];
+    size_t n;
+    while ((n = std::fread(chunk, 1, sizeof(chunk), file.get())) > 0) {
+      all.append(chunk, n);
+    }
+    if (std::ferror(file.get())) {
+      return Status(ErrorCode::kIo, "cannot read " + path);
+    }
+    return LoadText(all, store, options);
+  }
+
+  // NDJSON: process whole lines and carry the partial last line over. A line
+  // longer than the record limit is skipped to its end, never buffered whole.
+  report.bytes = filled;
+  RecordBatch batch;
+  uint64_t line = 1;
+  size_t size = filled;       // bytes of input in buffer[0, size)
+  bool skipping = false;      // inside an over-long line
+  size_t skipped_bytes = 0;
+  bool eof = filled == 0;
+  while (true) {
+    char* data = buffer.data();
+    size_t start = 0;
+    if (skipping) {
+      const char* nl = static_cast<const char*>(std::memchr(data, '\n', size));
+      if (nl == nullptr) {
+        skipped_bytes += size;
+        start = size;
+      } else {
+        skipped_bytes += static_cast<size_t>(nl - data);
+        report.rejected.push_back(RejectedRecord{
+            line++, "", TooLarge(skipped_bytes, options.max_record_bytes)});
+        skipping = false;
+        start = static_cast<size_t>(nl - data) + 1;
+      }
+    }
+    // Complete lines end at the last newline; at end of file, all are.
+    size_t complete = start;
+    if (!skipping) {
+      complete = size;
+      if (!eof) {
+        while (complete > start && data[complete - 1] != '\n') --complete;
+      }
+      if (complete > start) {
+        LoadNdjsonBlock(data + start, data + complete, &line, processor,
+                        batch, options.max_record_bytes);
+      }
+    }
+    size_t rest = size - complete;
+    if (rest > options.max_record_bytes) {
+      skipping = true;
+      skipped_bytes = rest;
+      rest = 0;
+    }
+    if (eof) break;
+    std::memmove(data, data + complete, rest);
+    if (buffer.size() < rest + kReadBlockBytes + kPadding) {
+      buffer.resize(rest + kReadBlockBytes + kPadding);
+    }
+    const size_t n =
+        std::fread(buffer.data() + rest, 1, kReadBlockBytes, file.get());
+    if (std::ferror(file.get())) {
+      return Status(ErrorCode::kIo, "cannot read " + path);
+    }
+    report.bytes += n;
+    size = rest + n;
+    eof = n == 0;
+  }
+  if (skipping) {
+    report.rejected.push_back(RejectedRecord{
+        line, "", TooLarge(skipped_bytes, options.max_record_bytes)});
+  }
+  return report;
+}
+
+}  // namespace segd

@@ -1,0 +1,59 @@
+// Loader: NDJSON or JSON-array input -> ProfileStore.
+//
+// NDJSON is read line by line in large blocks; each block's lines are parsed
+// in parallel (oneTBB) and then applied to the store in line order, so "type
+// fixed at first sight" and replace-by-id follow the file. A bad record never
+// stops a load: it is reported with its line number, id (when known) and
+// reason, and every good record is kept. A JSON array is parsed element by
+// element the same way; a syntax error in the array itself ends the load at
+// that element (nothing after it can be read reliably), keeping what came
+// before.
+//
+// Threading: the loader is the store's only writer while it runs.
+#ifndef SEGD_INGEST_LOADER_H_
+#define SEGD_INGEST_LOADER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "index/profile_store.h"
+
+namespace segd {
+
+struct RejectedRecord {
+  uint64_t line;   // 1-based line of the record's first byte
+  std::string id;  // empty when the record had no readable id
+  Status error;
+};
+
+struct LoadReport {
+  uint64_t accepted = 0;  // created + replaced
+  uint64_t created = 0;
+  uint64_t replaced = 0;
+  uint64_t bytes = 0;
+  std::vector<RejectedRecord> rejected;
+};
+
+struct LoadOptions {
+  // Records longer than this are rejected without being parsed.
+  size_t max_record_bytes = 16u << 20;
+  // Called after each block with the running report; may be empty.
+  std::function<void(const LoadReport&)> progress;
+};
+
+// Loads `text` (NDJSON, or a JSON array when its first non-blank byte is
+// '['). Never fails as a whole: bad records land in the report.
+LoadReport LoadText(std::string_view text, ProfileStore* store,
+                    const LoadOptions& options = {});
+
+// Loads a file; fails only when the file cannot be read.
+Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
+                            const LoadOptions& options = {});
+
+}  // namespace segd
+
+#endif  // SEGD_INGEST_LOADER_H_

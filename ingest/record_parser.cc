@@ -1,0 +1,337 @@
+#include "ingest/record_parser.h"
+
+#include <simdjson.h>
+
+#include <string>
+
+#include "base/time.h"
+
+namespace segd {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+std::string Pointer(const std::string& parent, std::string_view key) {
+  std::string p = parent;
+  p.push_back('/');
+  for (char c : key) {
+    if (c == '~') {
+      p.append("~0");
+    } else if (c == '/') {
+      p.append("~1");
+    } else {
+      p.push_back(c);
+    }
+  }
+  return p;
+}
+
+std::string Pointer(const std::string& parent, size_t index) {
+  return parent + "/" + std::to_string(index);
+}
+
+Status JsonError(simdjson::error_code error, const std::string& path) {
+  std::string message;
+  switch (error) {
+    case simdjson::UTF8_ERROR:
+      message = "invalid UTF-8";
+      break;
+    case simdjson::DEPTH_ERROR:
+      message = "JSON nested too deeply";
+      break;
+    case simdjson::NUMBER_ERROR:
+      message = "number out of range";
+      break;
+    case simdjson::STRING_ERROR:
+    case simdjson::UNESCAPED_CHARS:
+    case simdjson::UNCLOSED_STRING:
+      message = "malformed string";
+      break;
+    default:
+      message = std::string("malformed JSON: ") + simdjson::error_message(error);
+  }
+  return Malformed(std::move(message), path);
+}
+
+}  // namespace
+
+struct RecordParser::Impl {
+  od::parser parser;
+  od::parser array_parser;  // re-reads arrays whose raw text is needed
+  std::string minified;
+
+  Status ParseObject(od::object object, const std::string& prefix,
+                     const std::string& path, int depth, ProfileInput* out);
+  Status ParseValue(od::value value, const std::string& name,
+                    const std::string& path, int depth, ProfileInput* out);
+  Status ParseArray(std::string_view raw, const char* buffer_end,
+                    const std::string& path, Value* value);
+  Status ParseIdentities(od::value value, ProfileInput* out);
+  Status ParseEvents(od::value value, ProfileInput* out);
+};
+
+RecordParser::RecordParser() : impl_(std::make_unique<Impl>()) {}
+RecordParser::~RecordParser() = default;
+
+Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
+                           ProfileInput* out) {
+  out->id.clear();
+  out->attributes.clear();  // keeps its capacity across records
+  out->identities.clear();
+  out->events.clear();
+  od::document doc;
+  auto error = impl_->parser
+                   .iterate(simdjson::padded_string_view(json, length, capacity))
+                   .get(doc);
+  if (error) return JsonError(error, "");
+  od::object object;
+  if (doc.get_object().get(object)) {
+    return Malformed("a profile must be a JSON object", "");
+  }
+  bool has_id = false;
+  for (auto field : object) {
+    std::string_view key;
+    if ((error = field.unescaped_key().get(key))) return JsonError(error, "");
+    od::value value;
+    if ((error = field.value().get(value))) return JsonError(error, Pointer("", key));
+    if (key == "id") {
+      std::string_view id;
+      if (value.get_string().get(id)) {
+        return Malformed("id must be a string", "/id");
+      }
+      if (id.empty() || id.size() > 256) {
+        return Malformed("id must be 1 to 256 bytes", "/id");
+      }
+      out->id.assign(id);
+      has_id = true;
+    } else if (key == "identities") {
+      SEGD_RETURN_IF_ERROR(impl_->ParseIdentities(value, out));
+    } else if (key == "events") {
+      SEGD_RETURN_IF_ERROR(impl_->ParseEvents(value, out));
+    } else {
+      std::string name(key);
+      SEGD_RETURN_IF_ERROR(
+          impl_->ParseValue(value, name, Pointer("", key), 1, out));
+    }
+  }
+  const char* rest;
+  if (!doc.current_location().get(rest)) {
+    return Malformed("trailing content after the record", "");
+  }
+  if (!has_id) return Malformed("missing id", "/id");
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseObject(od::object object,
+                                       const std::string& prefix,
+                                       const std::string& path, int depth,
+                                       ProfileInput* out) {
+  if (depth > kMaxRecordNesting) {
+    return Malformed("objects nested deeper than " +
+                         std::to_string(kMaxRecordNesting) + " levels",
+                     path);
+  }
+  for (auto field : object) {
+    std::string_view key;
+    auto error = field.unescaped_key().get(key);
+    if (error) return JsonError(error, path);
+    od::value value;
+    if ((error = field.value().get(value))) return JsonError(error, Pointer(path, key));
+    std::string name = prefix;
+    name.push_back('.');
+    name.append(key);
+    SEGD_RETURN_IF_ERROR(ParseValue(value, name, Pointer(path, key), depth, out));
+  }
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseValue(od::value value, const std::string& name,
+                                      const std::string& path, int depth,
+                                      ProfileInput* out) {
+  od::json_type type;
+  auto error = value.type().get(type);
+  if (error) return JsonError(error, path);
+  Value v;
+  switch (type) {
+    case od::json_type::null:
+      if (!value.is_null()) return Malformed("malformed JSON value", path);
+      return Status::Ok();  // absent
+    case od::json_type::object: {
+      od::object object;
+      if ((error = value.get_object().get(object))) return JsonError(error, path);
+      return ParseObject(object, name, path, depth + 1, out);
+    }
+    case od::json_type::array: {
+      std::string_view raw;
+      if ((error = simdjson::to_json_string(value).get(raw))) {
+        return JsonError(error, path);
+      }
+      SEGD_RETURN_IF_ERROR(ParseArray(raw, nullptr, path, &v));
+      if (v.type == AttrType::kStringArray && v.strings.empty()) {
+        return Status::Ok();  // [] is absent
+      }
+      break;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if ((error = value.get_string().get(s))) return JsonError(error, path);
+      v.text.assign(s);
+      if (auto ms = ParseIsoInstant(s)) {
+        v.type = AttrType::kDate;
+        v.date_ms = *ms;
+      } else {
+        v.type = AttrType::kString;
+      }
+      break;
+    }
+    case od::json_type::number: {
+      od::number n;
+      if ((error = value.get_number().get(n))) return JsonError(error, path);
+      v.type = AttrType::kNumber;
+      if (n.is_int64()) {
+        v.number = Number::Int(n.get_int64());
+      } else {
+        v.number = Number::Double(n.as_double());
+      }
+      break;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      if ((error = value.get_bool().get(b))) return JsonError(error, path);
+      v.type = AttrType::kBool;
+      v.boolean = b;
+      break;
+    }
+  }
+  out->attributes.emplace_back(name, std::move(v));
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseArray(std::string_view raw, const char*,
+                                      const std::string& path, Value* value) {
+  // `raw` lies inside the padded input buffer, so the padding after it is
+  // readable: re-read it as a document of its own.
+  od::document doc;
+  auto error =
+      array_parser
+          .iterate(simdjson::padded_string_view(
+              raw.data(), raw.size(), raw.size() + simdjson::SIMDJSON_PADDING))
+          .get(doc);
+  if (error) return JsonError(error, path);
+  od::array array;
+  if ((error = doc.get_array().get(array))) return JsonError(error, path);
+  bool all_strings = true;
+  size_t index = 0;
+  for (auto element : array) {
+    od::value item;
+    if ((error = element.get(item))) return JsonError(error, Pointer(path, index));
+    od::json_type type;
+    if ((error = item.type().get(type))) return JsonError(error, Pointer(path, index));
+    if (type == od::json_type::string && all_strings) {
+      std::string_view s;
+      if ((error = item.get_string().get(s))) {
+        return JsonError(error, Pointer(path, index));
+      }
+      value->strings.emplace_back(s);
+    } else {
+      all_strings = false;
+      std::string_view skipped;  // validates the element
+      if ((error = simdjson::to_json_string(item).get(skipped))) {
+        return JsonError(error, Pointer(path, index));
+      }
+    }
+    ++index;
+  }
+  if (all_strings) {
+    value->type = AttrType::kStringArray;
+    return Status::Ok();
+  }
+  value->type = AttrType::kUnindexable;
+  value->strings.clear();
+  minified.resize(raw.size());
+  size_t length = 0;
+  if (simdjson::minify(raw.data(), raw.size(), minified.data(), length)) {
+    value->text.assign(raw);
+  } else {
+    value->text.assign(minified.data(), length);
+  }
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
+  if (value.is_null()) return Status::Ok();
+  od::object object;
+  if (value.get_object().get(object)) {
+    return Malformed("identities must be an object of channel: handle",
+                     "/identities");
+  }
+  for (auto field : object) {
+    std::string_view channel;
+    auto error = field.unescaped_key().get(channel);
+    if (error) return JsonError(error, "/identities");
+    const std::string path = Pointer("/identities", channel);
+    od::value handle_value;
+    if ((error = field.value().get(handle_value))) return JsonError(error, path);
+    if (handle_value.is_null()) continue;
+    std::string_view handle;
+    if (handle_value.get_string().get(handle) || handle.empty() ||
+        channel.empty()) {
+      return Malformed("an identity must map a channel to a non-empty string",
+                       path);
+    }
+    out->identities.emplace_back(std::string(channel), std::string(handle));
+  }
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
+  if (value.is_null()) return Status::Ok();
+  od::array array;
+  if (value.get_array().get(array)) {
+    return Malformed("events must be an array of {name, at}", "/events");
+  }
+  size_t index = 0;
+  for (auto element : array) {
+    const std::string path = Pointer("/events", index++);
+    od::object event;
+    if (element.get_object().get(event)) {
+      return Malformed("an event must be an object with name and at", path);
+    }
+    std::string name;
+    std::optional<int64_t> at;
+    bool has_name = false;
+    for (auto field : event) {
+      std::string_view key;
+      auto error = field.unescaped_key().get(key);
+      if (error) return JsonError(error, path);
+      od::value v;
+      if ((error = field.value().get(v))) return JsonError(error, Pointer(path, key));
+      if (key == "name") {
+        std::string_view s;
+        if (v.get_string().get(s) || s.empty()) {
+          return Malformed("event name must be a non-empty string",
+                           Pointer(path, "name"));
+        }
+        name.assign(s);
+        has_name = true;
+      } else if (key == "at") {
+        std::string_view s;
+        if (v.get_string().get(s) || !(at = ParseIsoInstant(s))) {
+          return Malformed("event at must be an ISO-8601 date",
+                           Pointer(path, "at"));
+        }
+      } else {
+        std::string_view ignored;  // extra keys are allowed, but must parse
+        if ((error = simdjson::to_json_string(v).get(ignored))) {
+          return JsonError(error, Pointer(path, key));
+        }
+      }
+    }
+    if (!has_name) return Malformed("event without a name", path);
+    if (!at) return Malformed("event without an at date", path);
+    out->events.push_back(ProfileInput::Event{std::move(name), *at});
+  }
+  return Status::Ok();
+}
+
+}  // namespace segd

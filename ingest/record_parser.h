@@ -1,0 +1,43 @@
+// RecordParser: one JSON profile record -> ProfileInput (SPEC §1).
+//
+// Flattens nested objects with dots, infers each value's type (ISO-8601
+// strings are dates), treats null and [] as absent, keeps values that fit no
+// type as raw JSON, and reads the reserved keys `id`, `identities` and
+// `events`. Errors carry a JSON pointer into the record ("/events/2/at").
+// Type agreement with earlier records is the store's job, not the parser's.
+//
+// One parser per thread; it reuses its buffers across records.
+#ifndef SEGD_INGEST_RECORD_PARSER_H_
+#define SEGD_INGEST_RECORD_PARSER_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "base/status.h"
+#include "index/profile_codec.h"
+
+namespace segd {
+
+// Nested objects deeper than this are rejected rather than flattened.
+inline constexpr int kMaxRecordNesting = 32;
+
+class RecordParser {
+ public:
+  RecordParser();
+  ~RecordParser();
+
+  // Parses the record at json[0, length). REQUIRES: `capacity` >= length +
+  // simdjson's padding, i.e. the bytes after the record up to `capacity` are
+  // readable (true for a line inside a padded buffer). On error `out` holds
+  // whatever was read so far (out->id may be set).
+  Status Parse(const char* json, size_t length, size_t capacity,
+               ProfileInput* out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace segd
+
+#endif  // SEGD_INGEST_RECORD_PARSER_H_

@@ -1,0 +1,278 @@
+// segd: the command line (SPEC §5).
+//
+//   segd gen --profiles N --seed S [--out FILE] [--now ISO]
+//   segd query --load FILE --rule RULE_JSON_OR_@FILE [--limit N] [--now ISO]
+//              [--fields a,b] [--schema JSON_OR_@FILE]
+//
+// Results go to standard output; errors go to standard error as JSON
+// ({"error": {...}}) with a non-zero exit status.
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+#include "engine/preview.h"
+#include "engine/query.h"
+#include "index/index.h"
+#include "ingest/loader.h"
+#include "tools/gen.h"
+
+namespace segd {
+namespace {
+
+constexpr char kUsage[] =
+    "usage:\n"
+    "  segd gen --profiles N --seed S [--out FILE] [--now ISO]\n"
+    "  segd query --load FILE --rule RULE_JSON|@FILE [--limit N] [--now ISO]\n"
+    "             [--fields a,b,...] [--schema JSON|@FILE]\n";
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "%s\n", status.ToJson().c_str());
+  return status.code() == ErrorCode::kMalformed ||
+                 status.code() == ErrorCode::kInvalid
+             ? 2
+             : 1;
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "segd: %s\n%s", message.c_str(), kUsage);
+  return 64;
+}
+
+// --name value pairs; a flag may appear once.
+Result<std::map<std::string, std::string>> ParseFlags(int argc, char** argv,
+                                                      int first) {
+  std::map<std::string, std::string> flags;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0 || i + 1 >= argc) {
+      return Malformed("expected --flag value, got \"" + arg + "\"");
+    }
+    std::string value = argv[++i];
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      return Malformed("write flags as --flag value, got \"" + arg + "\"");
+    }
+    if (!flags.emplace(arg.substr(2), value).second) {
+      return Malformed("flag " + arg + " given twice");
+    }
+  }
+  return flags;
+}
+
+// The text of a JSON argument, or of the file named after '@'.
+Result<std::string> InlineOrFile(const std::string& arg) {
+  if (arg.empty() || arg[0] != '@') return arg;
+  std::ifstream in(arg.substr(1), std::ios::binary);
+  if (!in) return Status(ErrorCode::kIo, "cannot read " + arg.substr(1));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+Result<uint64_t> ParseCount(const std::string& flag, const std::string& text) {
+  if (text.empty() || text.size() > 19 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return Malformed("--" + flag + " takes a non-negative integer, got \"" +
+                     text + "\"");
+  }
+  return std::stoull(text);
+}
+
+int RunGen(const std::map<std::string, std::string>& flags) {
+  GenOptions options;
+  for (const auto& [name, value] : flags) {
+    if (name == "profiles" || name == "seed") {
+      Result<uint64_t> n = ParseCount(name, value);
+      if (!n.ok()) return UsageError(n.status().message());
+      (name == "profiles" ? options.profiles : options.seed) = *n;
+    } else if (name == "now") {
+      auto now = ParseIsoInstant(value);
+      if (!now) return UsageError("--now takes an ISO-8601 date");
+      options.now_ms = *now;
+    } else if (name != "out") {
+      return UsageError("unknown flag --" + name + " for gen");
+    }
+  }
+  if (!flags.count("profiles")) return UsageError("gen needs --profiles N");
+  std::FILE* out = stdout;
+  auto it = flags.find("out");
+  if (it != flags.end()) {
+    out = std::fopen(it->second.c_str(), "wb");
+    if (out == nullptr) {
+      return Fail(Status(ErrorCode::kIo, "cannot write " + it->second + ": " +
+                                             std::strerror(errno)));
+    }
+  }
+  const bool ok = GenerateProfiles(options, out);
+  if (out != stdout && std::fclose(out) != 0) {
+    return Fail(Status(ErrorCode::kIo, "cannot write " + it->second));
+  }
+  if (!ok) return Fail(Status(ErrorCode::kIo, "writing profiles failed"));
+  return 0;
+}
+
+std::vector<std::string> SplitFields(const std::string& text) {
+  std::vector<std::string> fields;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) fields.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return fields;
+}
+
+// --schema {"signed_up": "string", ...}: declared types.
+Status DeclareSchema(const std::string& json, ProfileStore* store) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(json).get(object)) {
+    return Malformed("--schema takes a JSON object of attribute: type");
+  }
+  for (auto [name, value] : object) {
+    std::string_view type_name;
+    std::optional<AttrType> type;
+    if (!value.get_string().get(type_name)) type = ParseAttrType(type_name);
+    if (!type) {
+      return Invalid("--schema: the type of \"" + std::string(name) +
+                     "\" must be one of string, number, date, bool, "
+                     "string_array");
+    }
+    SEGD_RETURN_IF_ERROR(store->Declare(name, *type));
+  }
+  return Status::Ok();
+}
+
+void ReportRejected(const LoadReport& report) {
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < report.rejected.size() && i < kShown; ++i) {
+    const RejectedRecord& r = report.rejected[i];
+    std::fprintf(stderr, "segd: line %llu%s%s%s: rejected: %s\n",
+                 static_cast<unsigned long long>(r.line),
+                 r.id.empty() ? "" : " (id \"", r.id.c_str(),
+                 r.id.empty() ? "" : "\")", r.error.ToString().c_str());
+  }
+  if (report.rejected.size() > kShown) {
+    std::fprintf(stderr, "segd: ... and %zu more rejected records\n",
+                 report.rejected.size() - kShown);
+  }
+}
+
+int RunQueryCommand(const std::map<std::string, std::string>& flags) {
+  static const char* kKnown[] = {"load", "rule", "limit", "now", "fields", "schema"};
+  for (const auto& [name, value] : flags) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
+      return UsageError("unknown flag --" + name + " for query");
+    }
+  }
+  if (!flags.count("load")) return UsageError("query needs --load FILE");
+  if (!flags.count("rule")) return UsageError("query needs --rule JSON|@FILE");
+
+  QueryOptions options;
+  options.now_ms = NowMillis();
+  if (auto it = flags.find("now"); it != flags.end()) {
+    auto now = ParseIsoInstant(it->second);
+    if (!now) return Fail(Malformed("--now takes an ISO-8601 date", "--now"));
+    options.now_ms = *now;
+  }
+  if (auto it = flags.find("limit"); it != flags.end()) {
+    Result<uint64_t> n = ParseCount("limit", it->second);
+    if (!n.ok()) return Fail(n.status());
+    options.limit = *n;
+  }
+  std::vector<std::string> fields = DefaultPreviewFields();
+  if (auto it = flags.find("fields"); it != flags.end()) {
+    fields = SplitFields(it->second);
+  }
+  Result<std::string> rule = InlineOrFile(flags.at("rule"));
+  if (!rule.ok()) return Fail(rule.status());
+
+  ProfileStore store;
+  if (auto it = flags.find("schema"); it != flags.end()) {
+    Result<std::string> schema = InlineOrFile(it->second);
+    if (!schema.ok()) return Fail(schema.status());
+    Status declared = DeclareSchema(*schema, &store);
+    if (!declared.ok()) return Fail(declared);
+  }
+
+  LoadOptions load_options;
+  const bool tty = isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  if (tty) {
+    load_options.progress = [&](const LoadReport& r) {
+      const double s = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      std::fprintf(stderr, "\rloading: %llu profiles, %.0f MB, %.1f s",
+                   static_cast<unsigned long long>(r.accepted),
+                   r.bytes / 1e6, s);
+      std::fflush(stderr);
+    };
+  }
+  Result<LoadReport> report = LoadFile(flags.at("load"), &store, load_options);
+  if (tty) std::fprintf(stderr, "\n");
+  if (!report.ok()) return Fail(report.status());
+  ReportRejected(*report);
+
+  const auto loaded = std::chrono::steady_clock::now();
+  std::shared_ptr<const Index> index = Index::Build(store);
+  const auto indexed = std::chrono::steady_clock::now();
+  Result<ExecuteResult> result = RunQuery(*index, *rule, options);
+  if (!result.ok()) return Fail(result.status());
+  const auto queried = std::chrono::steady_clock::now();
+  if (tty) {
+    auto ms = [](auto a, auto b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    std::fprintf(stderr,
+                 "loaded %llu profiles in %.0f ms, indexed in %.0f ms "
+                 "(%.1f MB index), queried in %.2f ms\n",
+                 static_cast<unsigned long long>(report->accepted),
+                 ms(start, loaded), ms(loaded, indexed),
+                 index->MemoryBytes() / 1e6, ms(indexed, queried));
+  }
+  const std::string json = RenderQueryResult(*index, *result, fields);
+  std::fwrite(json.data(), 1, json.size(), stdout);
+  std::fputc('\n', stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) return UsageError("missing command");
+  const std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  auto flags = ParseFlags(argc, argv, 2);
+  if (!flags.ok()) return UsageError(flags.status().message());
+  if (command == "gen") return RunGen(*flags);
+  if (command == "query") return RunQueryCommand(*flags);
+  return UsageError("unknown command \"" + command + "\"");
+}
+
+}  // namespace
+}  // namespace segd
+
+int main(int argc, char** argv) {
+  try {
+    return segd::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n",
+                 segd::Status(segd::ErrorCode::kInternal, e.what()).ToJson().c_str());
+    return 1;
+  }
+}
