@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 
 #include "ingest/record_parser.h"
@@ -132,47 +133,104 @@ uint64_t LineOf(const char* begin, const char* at, uint64_t* cursor_line,
   return *cursor_line;
 }
 
-void LoadArray(const char* data, size_t length, BlockProcessor& processor,
-               size_t max_record_bytes, LoadReport* report) {
-  namespace od = simdjson::ondemand;
-  od::parser parser;
-  od::document doc;
-  RecordBatch records;
-  uint64_t cursor_line = 1;
-  const char* cursor = data;
-  auto fail = [&](const char* where, const std::string& message) {
-    Record& r =
-        records.Add(LineOf(data, where, &cursor_line, &cursor), nullptr, 0, 0);
-    r.input.id.clear();
-    r.status = Malformed(message);
+// Finds the top-level elements of a JSON array without parsing them, so
+// that each element is parsed (and fails) on its own. Stops at the first
+// structural error: elements before it are kept.
+struct ArrayElements {
+  std::vector<std::pair<size_t, size_t>> spans;  // (offset, length)
+  size_t error_offset = 0;
+  std::string error;  // empty when the array is well formed
+};
+
+ArrayElements SplitArray(const char* data, size_t length) {
+  ArrayElements out;
+  size_t pos = 0;
+  auto skip_space = [&] {
+    while (pos < length && (data[pos] == ' ' || data[pos] == '\t' ||
+                            data[pos] == '\n' || data[pos] == '\r')) {
+      ++pos;
+    }
   };
-  od::array array;
-  auto error = parser.iterate(simdjson::padded_string_view(data, length, length + kPadding))
-                   .get(doc);
-  if (!error) error = doc.get_array().get(array);
-  if (error) {
-    fail(data, std::string("malformed JSON array: ") + simdjson::error_message(error));
+  auto fail = [&](size_t at, std::string message) {
+    out.error_offset = at;
+    out.error = std::move(message);
+    return out;
+  };
+  skip_space();
+  if (pos >= length || data[pos] != '[') return fail(pos, "expected '['");
+  ++pos;
+  skip_space();
+  if (pos < length && data[pos] == ']') {
+    ++pos;
   } else {
-    for (auto element : array) {
-      od::value value;
-      std::string_view raw;
-      if ((error = element.get(value)) ||
-          (error = simdjson::to_json_string(value).get(raw))) {
-        const char* where;
-        if (doc.current_location().get(where)) where = data + length;
-        fail(where, std::string("malformed JSON array element: ") +
-                        simdjson::error_message(error) +
-                        "; the rest of the array is not read");
-        break;
+    while (true) {
+      skip_space();
+      const size_t start = pos;
+      int depth = 0;
+      bool in_string = false;
+      for (; pos < length; ++pos) {
+        const char c = data[pos];
+        if (in_string) {
+          if (c == '\\') {
+            ++pos;
+          } else if (c == '"') {
+            in_string = false;
+          }
+          continue;
+        }
+        if (c == '"') {
+          in_string = true;
+        } else if (c == '{' || c == '[') {
+          ++depth;
+        } else if (c == '}' || c == ']') {
+          if (depth == 0) break;  // the array's own ']'
+          --depth;
+        } else if (c == ',' && depth == 0) {
+          break;
+        }
       }
-      Record& r = records.Add(
-          LineOf(data, raw.data(), &cursor_line, &cursor), raw.data(), raw.size(),
-          static_cast<size_t>(data + length - raw.data()) + kPadding);
-      if (r.length > max_record_bytes) r.status = TooLarge(r.length, max_record_bytes);
-      if (records.size() >= 65536) processor.Process(records);
+      if (pos >= length) {
+        return fail(start, "the array ends in the middle of an element");
+      }
+      size_t end = pos;
+      while (end > start && (data[end - 1] == ' ' || data[end - 1] == '\t' ||
+                             data[end - 1] == '\n' || data[end - 1] == '\r')) {
+        --end;
+      }
+      if (end == start) return fail(start, "empty array element");
+      out.spans.emplace_back(start, end - start);
+      if (data[pos++] == ']') break;
     }
   }
-  processor.Process(records);
+  skip_space();
+  if (pos != length) return fail(pos, "unexpected content after the array");
+  return out;
+}
+
+void LoadArray(const char* data, size_t length, BlockProcessor& processor,
+               size_t max_record_bytes) {
+  const ArrayElements elements = SplitArray(data, length);
+  RecordBatch batch;
+  uint64_t line = 1;
+  size_t counted = 0;  // newlines are counted up to this offset
+  auto line_at = [&](size_t offset) {
+    line += std::count(data + counted, data + offset, '\n');
+    counted = offset;
+    return line;
+  };
+  for (const auto& [offset, size] : elements.spans) {
+    Record& r = batch.Add(line_at(offset), data + offset, size,
+                          length - offset + kPadding);
+    if (size > max_record_bytes) r.status = TooLarge(size, max_record_bytes);
+    if (batch.size() >= 65536) processor.Process(batch);
+  }
+  if (!elements.error.empty()) {
+    Record& r = batch.Add(line_at(elements.error_offset), nullptr, 0, 0);
+    r.input.id.clear();
+    r.status = Malformed("malformed JSON array: " + elements.error +
+                         "; nothing after this point is read");
+  }
+  processor.Process(batch);
 }
 
 bool StartsWithBracket(const char* p, size_t n) {
@@ -202,7 +260,7 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
   simdjson::padded_string padded(text);
   const char* data = padded.data();
   if (StartsWithBracket(data, text.size())) {
-    LoadArray(data, text.size(), processor, options.max_record_bytes, &report);
+    LoadArray(data, text.size(), processor, options.max_record_bytes);
     return report;
   }
   // Blocks of about kReadBlockBytes, cut at line ends.

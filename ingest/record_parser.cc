@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <string>
 
 #include "base/time.h"
@@ -45,7 +46,7 @@ Status JsonError(simdjson::error_code error, const std::string& path) {
     case simdjson::STRING_ERROR:
     case simdjson::UNESCAPED_CHARS:
     case simdjson::UNCLOSED_STRING:
-      message = "malformed string";
+      message = "malformed JSON: bad or unterminated string";
       break;
     default:
       message = std::string("malformed JSON: ") + simdjson::error_message(error);
@@ -64,8 +65,7 @@ struct RecordParser::Impl {
                      const std::string& path, int depth, ProfileInput* out);
   Status ParseValue(od::value value, const std::string& name,
                     const std::string& path, int depth, ProfileInput* out);
-  Status ParseArray(std::string_view raw, const char* buffer_end,
-                    const std::string& path, Value* value);
+  Status ParseArray(std::string_view raw, const std::string& path, Value* value);
   Status ParseIdentities(od::value value, ProfileInput* out);
   Status ParseEvents(od::value value, ProfileInput* out);
 };
@@ -166,7 +166,7 @@ Status RecordParser::Impl::ParseValue(od::value value, const std::string& name,
       if ((error = simdjson::to_json_string(value).get(raw))) {
         return JsonError(error, path);
       }
-      SEGD_RETURN_IF_ERROR(ParseArray(raw, nullptr, path, &v));
+      SEGD_RETURN_IF_ERROR(ParseArray(raw, path, &v));
       if (v.type == AttrType::kStringArray && v.strings.empty()) {
         return Status::Ok();  // [] is absent
       }
@@ -207,8 +207,36 @@ Status RecordParser::Impl::ParseValue(od::value value, const std::string& name,
   return Status::Ok();
 }
 
-Status RecordParser::Impl::ParseArray(std::string_view raw, const char*,
+// Deepest nesting of arrays and objects in `json`, strings skipped.
+int NestingDepth(std::string_view json) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+Status RecordParser::Impl::ParseArray(std::string_view raw,
                                       const std::string& path, Value* value) {
+  if (NestingDepth(raw) > kMaxRecordNesting) {
+    return Malformed("arrays nested deeper than " +
+                         std::to_string(kMaxRecordNesting) + " levels",
+                     path);
+  }
   // `raw` lies inside the padded input buffer, so the padding after it is
   // readable: re-read it as a document of its own.
   od::document doc;

@@ -1,0 +1,341 @@
+// Ingest: every rule of SPEC §1 and every kind of bad input.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "index/index.h"
+#include "index/profile_codec.h"
+#include "index/profile_store.h"
+#include "ingest/loader.h"
+
+namespace segd {
+namespace {
+
+class IngestTest : public ::testing::Test {
+ protected:
+  LoadReport Load(std::string_view text, LoadOptions options = {}) {
+    return LoadText(text, &store_, options);
+  }
+  AttrType TypeOf(std::string_view name) {
+    auto id = store_.schema().Find(name);
+    EXPECT_TRUE(id.has_value()) << name;
+    return id ? store_.schema().attribute(*id).type : AttrType::kUnindexable;
+  }
+  // The decoded profile with `id`.
+  DecodedProfile Profile(std::string_view id) {
+    auto row = store_.FindRow(id);
+    EXPECT_TRUE(row.has_value()) << id;
+    DecodedProfile p;
+    if (row) DecodeProfile(store_.blob(*row), &p);
+    return p;
+  }
+  const DecodedValue* Value(const DecodedProfile& p, std::string_view name) {
+    auto attr = store_.schema().Find(name);
+    return attr ? p.Find(*attr) : nullptr;
+  }
+  std::string ErrorOf(const LoadReport& r, size_t i = 0) {
+    return i < r.rejected.size() ? r.rejected[i].error.ToString() : "";
+  }
+
+  ProfileStore store_;
+};
+
+TEST_F(IngestTest, FlattensNestedObjectsWithDots) {
+  LoadReport r =
+      Load(R"({"id":"a","address":{"city":"Pune","geo":{"lat":18.5}},"x":{}})");
+  ASSERT_EQ(r.accepted, 1u) << ErrorOf(r);
+  DecodedProfile p = Profile("a");
+  ASSERT_NE(Value(p, "address.city"), nullptr);
+  EXPECT_EQ(Value(p, "address.city")->text, "Pune");
+  EXPECT_EQ(Value(p, "address.geo.lat")->number.d, 18.5);
+  EXPECT_FALSE(store_.schema().Find("x").has_value());
+  EXPECT_FALSE(store_.schema().Find("address").has_value());
+}
+
+TEST_F(IngestTest, InfersTypesAndDetectsIsoDates) {
+  LoadReport r = Load(
+      R"({"id":"a","s":"Pune","n":3,"f":4.5,"b":true,"t":["vip","new"],)"
+      R"("d1":"2026-11-19","d2":"2026-11-19T08:00:00Z","d3":"2026-11-19T13:30:00+05:30",)"
+      R"("d4":"2026-11-19T08:00:00.123Z","nd":"2026-02-30","nd2":"2026-11-19 08:00"})");
+  ASSERT_EQ(r.accepted, 1u) << ErrorOf(r);
+  EXPECT_EQ(TypeOf("s"), AttrType::kString);
+  EXPECT_EQ(TypeOf("n"), AttrType::kNumber);
+  EXPECT_EQ(TypeOf("f"), AttrType::kNumber);
+  EXPECT_EQ(TypeOf("b"), AttrType::kBool);
+  EXPECT_EQ(TypeOf("t"), AttrType::kStringArray);
+  for (const char* d : {"d1", "d2", "d3", "d4"})
+    EXPECT_EQ(TypeOf(d), AttrType::kDate) << d;
+  EXPECT_EQ(TypeOf("nd"), AttrType::kString);
+  EXPECT_EQ(TypeOf("nd2"), AttrType::kString);
+  DecodedProfile p = Profile("a");
+  EXPECT_EQ(Value(p, "d2")->date_ms, Value(p, "d3")->date_ms);
+  EXPECT_EQ(Value(p, "d4")->date_ms - Value(p, "d2")->date_ms, 123);
+  EXPECT_EQ(Value(p, "d2")->date_ms - Value(p, "d1")->date_ms, 8 * 3600 * 1000);
+}
+
+TEST_F(IngestTest, NullAndEmptyArrayAreAbsentAndFixNoType) {
+  LoadReport r = Load(R"({"id":"a","x":null,"t":[]})"
+                      "\n"
+                      R"({"id":"b","x":5,"t":"str"})");
+  ASSERT_EQ(r.accepted, 2u) << ErrorOf(r);
+  EXPECT_EQ(TypeOf("x"), AttrType::kNumber);
+  EXPECT_EQ(TypeOf("t"), AttrType::kString);
+  EXPECT_EQ(Value(Profile("a"), "x"), nullptr);
+}
+
+TEST_F(IngestTest, ConflictingTypeRejectsRecordNamingAttributeAndTypes) {
+  LoadReport r = Load(R"({"id":"a","orders":3})"
+                      "\n"
+                      R"({"id":"b","orders":"many","city":"Pune"})"
+                      "\n"
+                      R"({"id":"c","orders":4})");
+  EXPECT_EQ(r.accepted, 2u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_EQ(r.rejected[0].id, "b");
+  EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kInvalid);
+  const std::string message = r.rejected[0].error.message();
+  EXPECT_NE(message.find("orders"), std::string::npos) << message;
+  EXPECT_NE(message.find("number"), std::string::npos) << message;
+  EXPECT_NE(message.find("string"), std::string::npos) << message;
+  // The rejected record left nothing behind, not even its new attribute.
+  EXPECT_FALSE(store_.FindRow("b").has_value());
+  EXPECT_FALSE(store_.schema().Find("city").has_value());
+}
+
+TEST_F(IngestTest, StringAndDateAndArrayKindsConflict) {
+  LoadReport r = Load(R"({"id":"a","d":"2026-01-01","t":["x"]})"
+                      "\n"
+                      R"({"id":"b","d":"soon"})"
+                      "\n"
+                      R"({"id":"c","t":"x"})");
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_NE(ErrorOf(r, 0).find("expected date, got string"), std::string::npos)
+      << ErrorOf(r, 0);
+  EXPECT_NE(ErrorOf(r, 1).find("expected string array, got string"),
+            std::string::npos)
+      << ErrorOf(r, 1);
+}
+
+TEST_F(IngestTest, DeclaredStringKeepsDateLookingText) {
+  ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
+  LoadReport r = Load(R"({"id":"a","code":"2026-01-01"})"
+                      "\n"
+                      R"({"id":"b","code":"X-1"})");
+  ASSERT_EQ(r.accepted, 2u) << ErrorOf(r);
+  EXPECT_EQ(Value(Profile("a"), "code")->tag, ValueTag::kString);
+}
+
+TEST_F(IngestTest, UnindexableValuesAreKeptAsJson) {
+  LoadReport r = Load(
+      R"({"id":"a","scores":[1, 2,3],"items":[{"sku":"x"}],"mixed":["a",1]})");
+  ASSERT_EQ(r.accepted, 1u) << ErrorOf(r);
+  EXPECT_EQ(TypeOf("scores"), AttrType::kUnindexable);
+  DecodedProfile p = Profile("a");
+  EXPECT_EQ(Value(p, "scores")->text, "[1,2,3]");
+  EXPECT_EQ(Value(p, "items")->text, R"([{"sku":"x"}])");
+  EXPECT_EQ(Value(p, "mixed")->text, R"(["a",1])");
+}
+
+TEST_F(IngestTest, DerivesCustomerTypeUnlessSet) {
+  LoadReport r = Load(R"({"id":"g"})"
+                      "\n"
+                      R"({"id":"l1","email":"a@x.com"})"
+                      "\n"
+                      R"({"id":"l2","phone":"+91","orders":0})"
+                      "\n"
+                      R"({"id":"c1","orders":1})"
+                      "\n"
+                      R"({"id":"c2","customer_id":"shop-1"})"
+                      "\n"
+                      R"({"id":"c3","orders":0.5,"email":"b@x.com"})"
+                      "\n"
+                      R"({"id":"s","orders":9,"customer_type":"GUEST"})"
+                      "\n"
+                      R"({"id":"bad","customer_type":"vip"})");
+  EXPECT_EQ(r.accepted, 7u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].id, "bad");
+  auto type_of = [&](const char* id) {
+    return std::string(Value(Profile(id), "customer_type")->text);
+  };
+  EXPECT_EQ(type_of("g"), "guest");
+  EXPECT_EQ(type_of("l1"), "lead");
+  EXPECT_EQ(type_of("l2"), "lead");
+  EXPECT_EQ(type_of("c1"), "customer");
+  EXPECT_EQ(type_of("c2"), "customer");
+  EXPECT_EQ(type_of("c3"), "lead");
+  EXPECT_EQ(type_of("s"), "guest");
+}
+
+TEST_F(IngestTest, IdentitiesAreUniqueAcrossProfiles) {
+  LoadReport r =
+      Load(R"({"id":"a","identities":{"whatsapp":"+91","email":"a@x"}})"
+           "\n"
+           R"({"id":"b","identities":{"whatsapp":"+91"}})"
+           "\n"
+           R"({"id":"a","identities":{"email":"a@x"}})"
+           "\n"
+           R"({"id":"c","identities":{"whatsapp":"+91"}})");
+  EXPECT_EQ(r.accepted, 3u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kConflict);
+  EXPECT_NE(r.rejected[0].error.message().find("\"a\""), std::string::npos);
+  // "a" was replaced without its whatsapp identity, which "c" then took.
+  EXPECT_EQ(store_.FindIdentity("whatsapp", "+91"), store_.FindRow("c"));
+  EXPECT_EQ(store_.FindIdentity("email", "a@x"), store_.FindRow("a"));
+}
+
+TEST_F(IngestTest, ReplaceByIdKeepsTheRowAndDropsOldValues) {
+  LoadReport r = Load(R"({"id":"a","city":"Pune","tags":["x"]})"
+                      "\n"
+                      R"({"id":"b"})"
+                      "\n"
+                      R"({"id":"a","orders":2})");
+  EXPECT_EQ(r.created, 2u);
+  EXPECT_EQ(r.replaced, 1u);
+  EXPECT_EQ(store_.FindRow("a"), 0u);
+  DecodedProfile p = Profile("a");
+  EXPECT_EQ(Value(p, "city"), nullptr);
+  EXPECT_EQ(Value(p, "tags"), nullptr);
+  EXPECT_EQ(Value(p, "orders")->number.i, 2);
+}
+
+TEST_F(IngestTest, EventsAreStored) {
+  LoadReport r = Load(
+      R"({"id":"a","events":[{"name":"order","at":"2026-01-01"},{"name":"Order","at":"2026-01-02T00:00:00Z","extra":[1]}]})");
+  ASSERT_EQ(r.accepted, 1u) << ErrorOf(r);
+  DecodedProfile p = Profile("a");
+  ASSERT_EQ(p.events.size(), 2u);
+  EXPECT_EQ(p.events[0].name, p.events[1].name);  // names fold ASCII case
+}
+
+TEST_F(IngestTest, BadRecordsAreReportedWithLineAndReasonAndNeverStopALoad) {
+  const std::string input =
+      R"({"id":"ok1"})"
+      "\n"
+      R"({"id":"trunc","city":"Pu)"
+      "\n"
+      "\n"  // blank lines are skipped but counted
+      R"([1,2])"
+      "\n"
+      R"({"city":"Pune"})"
+      "\n"
+      R"({"id":""})"
+      "\n"
+      R"({"id":7})"
+      "\n"
+      R"({"id":"x","identities":["a"]})"
+      "\n"
+      R"({"id":"x","identities":{"email":5}})"
+      "\n"
+      R"({"id":"x","events":{"name":"a"}})"
+      "\n"
+      R"({"id":"x","events":[{"name":"a","at":"yesterday"}]})"
+      "\n"
+      R"({"id":"x","events":[{"at":"2026-01-01"}]})"
+      "\n"
+      R"({"id":"x"} {"id":"y"})"
+      "\n"
+      R"({"id":"x","n":1e999})"
+      "\n"
+      "{\"id\":\"bad-utf8\",\"name\":\"\xC3\x28\"}"
+      "\n"
+      R"({"id":"ok2"})"
+      "\r\n"
+      R"({"id":"ok3"})";
+  LoadReport r = Load(input);
+  EXPECT_EQ(r.accepted, 3u);
+  std::vector<uint64_t> lines;
+  for (const RejectedRecord& rej : r.rejected) {
+    lines.push_back(rej.line);
+    EXPECT_FALSE(rej.error.message().empty());
+  }
+  EXPECT_EQ(lines, (std::vector<uint64_t>{2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                          14, 15}));
+  EXPECT_NE(ErrorOf(r, 0).find("JSON"), std::string::npos) << ErrorOf(r, 0);
+  EXPECT_EQ(r.rejected[3].error.path(), "/id");
+  EXPECT_EQ(r.rejected[8].error.path(), "/events/0/at");
+  EXPECT_NE(ErrorOf(r, 12).find("UTF-8"), std::string::npos) << ErrorOf(r, 12);
+  EXPECT_TRUE(store_.FindRow("ok3").has_value());
+}
+
+TEST_F(IngestTest, DeeplyNestedRecordsAreRejectedNotCrashed) {
+  std::string deep = R"({"id":"deep","a":)";
+  for (int i = 0; i < 100; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < 101; ++i) deep += "}";
+  std::string deeper = R"({"id":"deeper","a":)" + std::string(100000, '[') +
+                       std::string(100000, ']') + "}";
+  LoadReport r = Load(deep + "\n" + deeper + "\n" + R"({"id":"ok"})");
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_NE(ErrorOf(r, 0).find("nested"), std::string::npos) << ErrorOf(r, 0);
+  EXPECT_NE(ErrorOf(r, 1).find("deep"), std::string::npos) << ErrorOf(r, 1);
+}
+
+TEST_F(IngestTest, OverLongLinesAreRejectedWithoutStoppingTheLoad) {
+  LoadOptions options;
+  options.max_record_bytes = 1000;
+  const std::string big =
+      R"({"id":"big","x":")" + std::string(5000, 'a') + "\"}";
+  LoadReport r = Load(R"({"id":"a"})"
+                      "\n" +
+                          big + "\n" + R"({"id":"b"})",
+                      options);
+  EXPECT_EQ(r.accepted, 2u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kTooLarge);
+}
+
+TEST_F(IngestTest, LoadsJsonArrays) {
+  LoadReport r = Load(
+      "[\n"
+      R"({"id":"a","n":1},)"
+      "\n"
+      R"({"id":"b","n":"x"},)"
+      "\n"
+      R"({"id":"c"})"
+      "\n]");
+  EXPECT_EQ(r.accepted, 2u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 3u);
+}
+
+TEST_F(IngestTest, BrokenJsonArrayKeepsWhatCameBefore) {
+  LoadReport r = Load("[{\"id\":\"a\"},\n{\"id\":\"b\",\"x\":[1}, {\"id\": ");
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_NE(ErrorOf(r, 0).find("nothing after"), std::string::npos)
+      << ErrorOf(r, 0);
+  EXPECT_TRUE(store_.FindRow("a").has_value());
+}
+
+TEST_F(IngestTest, LoadFileStreamsBlocksAndReportsMissingFiles) {
+  Result<LoadReport> missing = LoadFile("/nonexistent/segd.ndjson", &store_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kIo);
+
+  const std::string path = ::testing::TempDir() + "/ingest_test.ndjson";
+  {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    for (int i = 0; i < 20000; ++i) {
+      std::fprintf(f, "{\"id\":\"p%d\",\"n\":%d}\n", i, i);
+    }
+    std::fprintf(f, "{\"id\":\"last\"}");  // no trailing newline
+    std::fclose(f);
+  }
+  Result<LoadReport> r = LoadFile(path, &store_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->accepted, 20001u);
+  EXPECT_TRUE(r->rejected.empty());
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace segd

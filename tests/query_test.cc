@@ -1,0 +1,213 @@
+// The rule pipeline end to end on small hand-made data: semantics of SPEC
+// §2, error pointers, previews, and results that cross shard boundaries.
+#include "engine/query.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "base/time.h"
+#include "engine/preview.h"
+#include "index/index.h"
+#include "ingest/loader.h"
+
+namespace segd {
+namespace {
+
+const int64_t kNow = *ParseIsoInstant("2026-11-20T12:00:00Z");
+
+class QueryTest : public ::testing::Test {
+ protected:
+  void Load(std::string_view ndjson) {
+    LoadReport r = LoadText(ndjson, &store_);
+    ASSERT_TRUE(r.rejected.empty()) << r.rejected[0].error.ToString();
+    index_ = Index::Build(store_);
+  }
+  // Matching ids, in row order, or "error:<code>:<path>".
+  std::string Ids(std::string_view rule, size_t limit = 100) {
+    QueryOptions options;
+    options.now_ms = kNow;
+    options.limit = limit;
+    Result<ExecuteResult> r = RunQuery(*index_, rule, options);
+    if (!r.ok()) {
+      return std::string("error:") + ErrorCodeName(r.status().code()) + ":" +
+             r.status().path();
+    }
+    std::string out;
+    DecodedProfile p;
+    for (uint32_t row : r->rows) {
+      DecodeProfile(store_.blob(row), &p);
+      out += (out.empty() ? "" : ",") + std::string(p.id);
+    }
+    return out;
+  }
+  uint64_t Count(std::string_view rule) {
+    QueryOptions options;
+    options.now_ms = kNow;
+    options.limit = 0;
+    Result<ExecuteResult> r = RunQuery(*index_, rule, options);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->count : ~uint64_t{0};
+  }
+
+  ProfileStore store_;
+  std::shared_ptr<const Index> index_;
+};
+
+constexpr char kPeople[] =
+    R"({"id":"a","city":"Pune","tags":["vip","new"],"orders":5,"csat":4.5,"signed_up":"2026-11-19","trial":true,"email":"Asha@Example.com","events":[{"name":"order","at":"2026-11-19T10:00:00Z"},{"name":"order","at":"2026-11-18T10:00:00Z"}]})"
+    "\n"
+    R"({"id":"b","city":"pune","tags":["new"],"orders":0,"signed_up":"2026-01-01T00:00:00Z","trial":false,"events":[{"name":"cart_abandoned","at":"2026-11-19T12:00:00Z"}]})"
+    "\n"
+    R"({"id":"c","city":"Mumbai","orders":12,"csat":2,"email":"c@shop.in"})"
+    "\n"
+    R"({"id":"d","tags":["VIP"],"orders":1.5})"
+    "\n"
+    R"({"id":"e"})";
+
+TEST_F(QueryTest, StringEqualityFoldsAsciiCase) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"field":"city","op":"eq","value":"PUNE"})"), "a,b");
+  EXPECT_EQ(Ids(R"({"field":"city","op":"in","value":["mumbai","x"]})"), "c");
+  EXPECT_EQ(Ids(R"({"field":"tags","op":"eq","value":"vip"})"), "a,d");
+}
+
+TEST_F(QueryTest, NegativeOperatorsIncludeProfilesWithoutTheAttribute) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"field":"city","op":"neq","value":"pune"})"), "c,d,e");
+  EXPECT_EQ(Ids(R"({"field":"tags","op":"not_in","value":["new"]})"), "c,d,e");
+  EXPECT_EQ(Ids(R"({"field":"email","op":"not_contains","value":"example"})"),
+            "b,c,d,e");
+  EXPECT_EQ(Ids(R"({"field":"city","op":"not_exists"})"), "d,e");
+  EXPECT_EQ(Ids(R"({"not":{"field":"orders","op":"gt","value":1}})"), "b,e");
+}
+
+TEST_F(QueryTest, ArraysMatchWhenAnyElementMatches) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"field":"tags","op":"has_all","value":["new","VIP"]})"), "a");
+  EXPECT_EQ(Ids(R"({"field":"tags","op":"starts_with","value":"Ne"})"), "a,b");
+  EXPECT_EQ(Ids(R"({"field":"tags","op":"has_all","value":[]})"), "a,b,d");
+}
+
+TEST_F(QueryTest, NumbersCompareAcrossIntegersAndDoubles) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"field":"orders","op":"gte","value":1.5})"), "a,c,d");
+  EXPECT_EQ(Ids(R"({"field":"orders","op":"between","value":[1,5]})"), "a,d");
+  EXPECT_EQ(Ids(R"({"field":"orders","op":"between","value":[5,1]})"), "");
+  EXPECT_EQ(Ids(R"({"field":"csat","op":"in","value":[2,4.5]})"), "a,c");
+  EXPECT_EQ(Ids(R"({"field":"orders","op":"lt","value":1.5})"), "b");
+}
+
+TEST_F(QueryTest, DateOperators) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"within_last","value":"7d"})"), "a");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"not_within_last","value":"7d"})"),
+            "b,c,d,e");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"on","value":"2026-11-19T23:59:59+00:00"})"),
+            "a");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"after","value":"2026-11-19"})"), "");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"before","value":"now-30d"})"), "b");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"between","value":["2026-01-01","2026-11-19"]})"),
+            "a,b");
+}
+
+TEST_F(QueryTest, EventCountsAndWindows) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"event":"order"})"), "a");
+  EXPECT_EQ(Ids(R"({"event":"ORDER","count":{"gte":2},"within_last":"7d"})"), "a");
+  EXPECT_EQ(Ids(R"({"event":"order","count":{"eq":1},"after":"2026-11-18T10:00:00Z"})"),
+            "a");
+  EXPECT_EQ(Ids(R"({"event":"order","count":{"lt":1}})"), "b,c,d,e");
+  EXPECT_EQ(Ids(R"({"event":"cart_abandoned","within_last":"48h"})"), "b");
+  EXPECT_EQ(Ids(R"({"event":"never_seen"})"), "");
+  EXPECT_EQ(Ids(R"({"event":"never_seen","count":{"lte":0}})"), "a,b,c,d,e");
+}
+
+TEST_F(QueryTest, GroupsAndConstants) {
+  Load(kPeople);
+  EXPECT_EQ(Count(R"({"all":[]})"), 5u);
+  EXPECT_EQ(Count(R"({"any":[]})"), 0u);
+  EXPECT_EQ(Ids(R"({"all":[{"field":"city","op":"eq","value":"pune"},
+                         {"not":{"field":"trial","op":"is_true"}}]})"),
+            "b");
+  EXPECT_EQ(Ids(R"({"any":[{"field":"trial","op":"is_false"},{"field":"orders","op":"gt","value":10}]})"),
+            "b,c");
+}
+
+TEST_F(QueryTest, LimitKeepsRowOrderAndCountStaysExact) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"all":[]})", 2), "a,b");
+  EXPECT_EQ(Ids(R"({"all":[]})", 0), "");
+}
+
+TEST_F(QueryTest, ErrorsPointAtTheOffendingNode) {
+  Load(kPeople);
+  EXPECT_EQ(Ids(R"({"all":[{"field":"city","op":"eq","value":"x"},{"field":"nope","op":"eq","value":1}]})"),
+            "error:invalid:/all/1/field");
+  EXPECT_EQ(Ids(R"({"any":[{"field":"city","op":"gt","value":1}]})"),
+            "error:invalid:/any/0/op");
+  EXPECT_EQ(Ids(R"({"field":"city","op":"equals","value":"x"})"),
+            "error:malformed:/op");
+  EXPECT_EQ(Ids(R"({"field":"orders","op":"eq","value":"5"})"),
+            "error:malformed:/value");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"after","value":"2026-02-30"})"),
+            "error:malformed:/value");
+  EXPECT_EQ(Ids(R"({"not":{"event":"x","within_last":"7 days"}})"),
+            "error:malformed:/not/within_last");
+  EXPECT_EQ(Ids(R"({"event":"x","count":{"atleast":1}})"), "error:malformed:/count");
+  EXPECT_EQ(Ids(R"({"segment":"vips"})"), "error:invalid:/segment");
+  EXPECT_EQ(Ids(R"({"all":[{"field":"city","op":"eq","value":"x","extra":1}]})"),
+            "error:malformed:/all/0/extra");
+  EXPECT_EQ(Ids(R"([])"), "error:malformed:");
+  EXPECT_EQ(Ids(R"({"all":)"), "error:malformed:");
+}
+
+TEST_F(QueryTest, DepthIsLimited) {
+  Load(kPeople);
+  std::string ok, deep;
+  for (int i = 0; i < 63; ++i) ok += R"({"not":)";
+  ok += R"({"all":[]})" + std::string(63, '}');
+  EXPECT_EQ(Count(ok), 0u);  // 63 NOTs over everything
+  for (int i = 0; i < 64; ++i) deep += R"({"not":)";
+  deep += R"({"all":[]})" + std::string(64, '}');
+  std::string path;
+  for (int i = 0; i < 64; ++i) path += "/not";
+  EXPECT_EQ(Ids(deep), "error:invalid:" + path);
+  std::string huge(100000, '[');
+  EXPECT_EQ(Ids(huge), "error:malformed:");
+}
+
+TEST_F(QueryTest, UnindexableAttributesAreRejected) {
+  Load(R"({"id":"a","scores":[1,2]})");
+  EXPECT_EQ(Ids(R"({"field":"scores","op":"exists"})"), "error:invalid:/field");
+}
+
+TEST_F(QueryTest, ResultsCrossShardBoundaries) {
+  std::string data;
+  const int n = 3 * 65536 + 100;
+  for (int i = 0; i < n; ++i) {
+    data += "{\"id\":\"p" + std::to_string(i) + "\",\"n\":" + std::to_string(i % 7) +
+            (i % 3 == 0 ? ",\"tags\":[\"x\"]" : "") + "}\n";
+  }
+  Load(data);
+  uint64_t expected = 0;
+  for (int i = 0; i < n; ++i) expected += (i % 7 == 3 && i % 3 != 0);
+  EXPECT_EQ(Count(R"({"all":[{"field":"n","op":"eq","value":3},{"not":{"field":"tags","op":"exists"}}]})"),
+            expected);
+  EXPECT_EQ(Ids(R"({"field":"n","op":"eq","value":3})", 3), "p3,p10,p17");
+}
+
+TEST_F(QueryTest, PreviewShowsRequestedFieldsAndNestedObjects) {
+  Load(R"({"id":"a","name":"Zoë \"Z\"","address":{"city":"Pune","zip":"411001"},"orders":2,"identities":{"email":"z@x"}})");
+  QueryOptions options;
+  options.now_ms = kNow;
+  Result<ExecuteResult> r = RunQuery(*index_, R"({"all":[]})", options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(RenderQueryResult(*index_, *r, DefaultPreviewFields()),
+            R"({"count":1,"members":[{"id":"a","name":"Zoë \"Z\"","email":null,"phone":null,"customer_type":"customer"}]})");
+  EXPECT_EQ(RenderQueryResult(*index_, *r, {"address", "address.zip", "orders", "identities"}),
+            R"({"count":1,"members":[{"id":"a","address":{"city":"Pune","zip":"411001"},"address.zip":"411001","orders":2,"identities":{"email":"z@x"}}]})");
+}
+
+}  // namespace
+}  // namespace segd
