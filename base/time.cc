@@ -64,7 +64,7 @@ std::optional<int64_t> ParseIsoInstant(std::string_view s) {
   }
   int64_t millis = DaysFromCivil(year, month, day) * kMillisPerDay;
   if (s.size() == 10) return millis;
-  if (s[10] != 'T' && s[10] != 't') return std::nullopt;
+  if (s[10] != 'T') return std::nullopt;
 
   int hour, minute, second = 0, frac_ms = 0;
   if (!ReadDigits(s, 11, 2, &hour) || s.size() < 16 || s[13] != ':' ||
@@ -75,7 +75,7 @@ std::optional<int64_t> ParseIsoInstant(std::string_view s) {
   if (pos < s.size() && s[pos] == ':') {
     if (!ReadDigits(s, pos + 1, 2, &second) || second > 59) return std::nullopt;
     pos += 3;
-    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+    if (pos < s.size() && s[pos] == '.') {
       ++pos;
       size_t digits = 0;
       while (pos < s.size() && IsDigit(s[pos])) {
@@ -90,7 +90,7 @@ std::optional<int64_t> ParseIsoInstant(std::string_view s) {
   int64_t offset_minutes = 0;
   if (pos < s.size()) {
     const char zone = s[pos];
-    if (zone == 'Z' || zone == 'z') {
+    if (zone == 'Z') {
       ++pos;
     } else if (zone == '+' || zone == '-') {
       int oh, om;

@@ -610,10 +610,15 @@ BoundNode Binder::NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
   }
   BoundNode n;
   n.kind = BoundKind::kLeaf;
-  n.leaf.kind = LeafKind::kDoubleRange;
+  n.leaf.kind = LeafKind::kMixedRange;
   n.leaf.attr = attr;
-  n.leaf.dlo = lo ? lo->AsDouble() : -std::numeric_limits<double>::infinity();
-  n.leaf.dhi = hi ? hi->AsDouble() : std::numeric_limits<double>::infinity();
+  constexpr long double kInf = std::numeric_limits<long double>::infinity();
+  auto exact = [](const Number& x) {
+    return x.is_int ? static_cast<long double>(x.i)
+                    : static_cast<long double>(x.d);
+  };
+  n.leaf.dlo = lo ? exact(*lo) : -kInf;
+  n.leaf.dhi = hi ? exact(*hi) : kInf;
   n.leaf.dlo_strict = lo && lo_strict;
   n.leaf.dhi_strict = hi && hi_strict;
   if (n.leaf.dlo > n.leaf.dhi ||
@@ -622,7 +627,7 @@ BoundNode Binder::NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
   }
   n.label = std::move(label);
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
-    const auto& keys = index_.shard(s).double_columns[attr].keys;
+    const auto& keys = index_.shard(s).mixed_columns[attr].keys;
     auto b = n.leaf.dlo_strict
                  ? std::upper_bound(keys.begin(), keys.end(), n.leaf.dlo)
                  : std::lower_bound(keys.begin(), keys.end(), n.leaf.dlo);

@@ -35,7 +35,7 @@ enum class LeafKind {
   kBitmap,       // rows of a bitmap (index-owned or built for this query)
   kRowList,      // ascending global rows
   kIntRange,     // int column of `attr`: lo <= key <= hi (dates, integers)
-  kDoubleRange,  // double column of `attr`: key within (lo, hi) bounds
+  kMixedRange,   // mixed number column of `attr`: key within dlo..dhi
   kEvent,        // events `event` in [lo, hi]: count passes `count`
 };
 
@@ -47,7 +47,7 @@ struct Leaf {
   AttrId attr = 0;
   EventId event = 0;
   int64_t lo = 0, hi = 0;  // kIntRange, kEvent: inclusive
-  double dlo = 0, dhi = 0;  // kDoubleRange
+  long double dlo = 0, dhi = 0;  // kMixedRange, exact
   bool dlo_strict = false, dhi_strict = false;
   CountTest count;
 };

@@ -129,9 +129,9 @@ class ShardEvaluator {
         SetRows(column, b - column.keys.begin(), e - column.keys.begin(), out);
         return;
       }
-      case LeafKind::kDoubleRange: {
+      case LeafKind::kMixedRange: {
         ClearWords(out);
-        const auto& column = index_.shard(shard_).double_columns[leaf.attr];
+        const auto& column = index_.shard(shard_).mixed_columns[leaf.attr];
         const auto& keys = column.keys;
         const auto b = leaf.dlo_strict
                            ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)

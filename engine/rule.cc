@@ -120,26 +120,38 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
   if (json.type != JsonValue::Type::kObject) {
     return ShapeError(std::move(node), "a rule must be a JSON object", path);
   }
+  // Of duplicate keys the last wins, as in the profile records.
   auto find = [&](std::string_view key) -> const JsonValue* {
+    const JsonValue* found = nullptr;
     for (const auto& [k, v] : json.members) {
-      if (k == key) return &v;
+      if (k == key) found = &v;
     }
-    return nullptr;
+    return found;
   };
+  // The first form key written decides the form.
+  std::string_view form;
+  for (const auto& [k, v] : json.members) {
+    if (k == "all" || k == "any" || k == "not" || k == "field" ||
+        k == "event" || k == "segment") {
+      form = k;
+      break;
+    }
+  }
   // The form is decided by which key is present; every other key must
   // belong to that form.
   std::vector<std::string_view> allowed;
-  if (const JsonValue* list = find("all")) {
+  if (const JsonValue* list = form == "all" ? find("all") : nullptr) {
     node = ParseGroup(NodeKind::kAll, *list, path, std::move(node));
     allowed = {"all"};
-  } else if (const JsonValue* list = find("any")) {
+  } else if (const JsonValue* list = form == "any" ? find("any") : nullptr) {
     node = ParseGroup(NodeKind::kAny, *list, path, std::move(node));
     allowed = {"any"};
-  } else if (const JsonValue* inner = find("not")) {
+  } else if (const JsonValue* inner = form == "not" ? find("not") : nullptr) {
     node.kind = NodeKind::kNot;
     node.children.push_back(ParseNode(*inner, Pointer(path, "not")));
     allowed = {"not"};
-  } else if (const JsonValue* field = find("field")) {
+  } else if (const JsonValue* field =
+                 form == "field" ? find("field") : nullptr) {
     node.kind = NodeKind::kField;
     allowed = {"field", "op", "value"};
     if (field->type != JsonValue::Type::kString) {
@@ -154,7 +166,8 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
     }
     node.op = op->string;
     if (const JsonValue* value = find("value")) node.value = *value;
-  } else if (const JsonValue* event = find("event")) {
+  } else if (const JsonValue* event =
+                 form == "event" ? find("event") : nullptr) {
     node.kind = NodeKind::kEvent;
     allowed = {"event", "within_last", "after", "before", "between", "count"};
     if (event->type != JsonValue::Type::kString) {
@@ -170,7 +183,8 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
     copy("before", node.before);
     copy("between", node.between);
     copy("count", node.count);
-  } else if (const JsonValue* segment = find("segment")) {
+  } else if (const JsonValue* segment =
+                 form == "segment" ? find("segment") : nullptr) {
     node.kind = NodeKind::kSegment;
     allowed = {"segment"};
     if (segment->type != JsonValue::Type::kString) {

@@ -3,6 +3,8 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <numeric>
 
 #include "base/ascii.h"
@@ -141,7 +143,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
       for (const StoredEvent& e : p.events) events[e.name].emplace_back(e.at_ms, local);
     }
     shard.int_columns.resize(attr_count);
-    shard.double_columns.resize(attr_count);
+    shard.mixed_columns.resize(attr_count);
     for (AttrId a = 0; a < attr_count; ++a) {
       if (!dates[a].empty()) shard.int_columns[a] = ToColumn(dates[a]);
     }
@@ -151,6 +153,13 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     }
   });
 
+  auto T = [](const char* what) {
+    static auto last = std::chrono::steady_clock::now();
+    auto now = std::chrono::steady_clock::now();
+    if (getenv("SEGD_T")) fprintf(stderr, "%s %.0f ms\n", what, std::chrono::duration<double, std::milli>(now - last).count());
+    last = now;
+  };
+  T("pass1");
   ix.live_ = Concatenate(scratch, &ShardScratch::live);
   ix.event_totals_.assign(event_count, 0);
   for (const ShardIndex& shard : ix.shards_) {
@@ -160,7 +169,10 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
   }
 
   // Pass 2, per attribute: dictionaries, bitmaps, number columns.
+  T("live");
   tbb::parallel_for(size_t{0}, attr_count, [&](size_t a) {
+    auto t0 = std::chrono::steady_clock::now();
+    struct Done { std::chrono::steady_clock::time_point t0; const std::string& name; ~Done() { if (getenv("SEGD_T")) fprintf(stderr, "  attr %s %.0f ms\n", name.c_str(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()); } } done{t0, ix.attributes_[a].name};
     AttributeIndex& attr = ix.attributes_[a];
     attr.presence = ConcatenatePerAttribute(scratch, &ShardScratch::presence,
                                             static_cast<AttrId>(a));
@@ -200,9 +212,10 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
               column.rows.push_back(row);
             }
           } else {
-            auto& column = shard.double_columns[a];
+            auto& column = shard.mixed_columns[a];
             for (const auto& [n, row] : pairs) {
-              column.keys.push_back(n.AsDouble());
+              column.keys.push_back(n.is_int ? static_cast<long double>(n.i)
+                                             : static_cast<long double>(n.d));
               column.rows.push_back(row);
             }
           }
@@ -215,6 +228,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
         break;
     }
   });
+  T("pass2");
   return index;
 }
 
@@ -242,7 +256,7 @@ size_t Index::MemoryBytes() const {
   }
   for (const ShardIndex& s : shards_) {
     for (const auto& c : s.int_columns) bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
-    for (const auto& c : s.double_columns) bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
+    for (const auto& c : s.mixed_columns) bytes += c.keys.capacity() * sizeof(long double) + c.rows.capacity() * 2;
     for (const auto& c : s.events) bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
   }
   return bytes;

@@ -42,9 +42,11 @@ struct SortedColumn {
 
 struct ShardIndex {
   // Indexed by AttrId; empty unless the attribute is a date (int64 millis)
-  // or a number (int64 when every value is an integer, else double).
+  // or a number: int64 when every value is an integer, else long double,
+  // which holds every int64 and every double exactly (x86-64: 64-bit
+  // mantissa), so mixed integers and doubles still compare exactly.
   std::vector<SortedColumn<int64_t>> int_columns;
-  std::vector<SortedColumn<double>> double_columns;
+  std::vector<SortedColumn<long double>> mixed_columns;
   // Indexed by EventId: (instant, local row), one entry per event.
   std::vector<SortedColumn<int64_t>> events;
 };

@@ -103,8 +103,12 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     if (name.empty()) return Malformed("empty attribute name", name);
     Resolved r{schema_.Find(name), &value, &name, false};
     if (r.attr) {
-      const AttrType expected = schema_.attribute(*r.attr).type;
-      if (expected == AttrType::kString && value.type == AttrType::kDate) {
+      const Attribute& attr = schema_.attribute(*r.attr);
+      const AttrType expected = attr.type;
+      // Only a declared string takes date-looking text as text; otherwise
+      // a date is a date (SPEC §1) and conflicts like any other type.
+      if (expected == AttrType::kString && value.type == AttrType::kDate &&
+          attr.declared) {
         r.as_string = true;
       } else if (expected != value.type) {
         return Invalid("attribute " + Quoted(name) + ": expected " +
@@ -171,7 +175,9 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     events.push_back(StoredEvent{schema_.InternEvent(e.name), e.at_ms});
   }
 
-  std::string blob;
+  // Encode into a reused buffer, then copy once at the exact size.
+  std::string& blob = encode_buffer_;
+  blob.clear();
   ProfileEncoder encoder(&blob);
   encoder.Begin(input.id, sets_customer_type ? kExplicitCustomerType : 0,
                 resolved.size() + 1);
@@ -210,7 +216,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   for (std::string& key : identity_keys) {
     identity_owner_.insert_or_assign(std::move(key), row);
   }
-  rows_[row] = std::move(blob);
+  rows_[row].assign(blob);
   return UpsertOutcome{row, !existing.has_value()};
 }
 

@@ -69,6 +69,7 @@ class ProfileStore {
   StringMap<uint32_t> row_by_id_;
   StringMap<uint32_t> identity_owner_;
   uint64_t live_count_ = 0;
+  std::string encode_buffer_;  // scratch for Upsert
 };
 
 }  // namespace segd

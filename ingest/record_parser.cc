@@ -63,8 +63,14 @@ struct RecordParser::Impl {
 
   Status ParseObject(od::object object, const std::string& prefix,
                      const std::string& path, int depth, ProfileInput* out);
-  Status ParseValue(od::value value, const std::string& name,
-                    const std::string& path, int depth, ProfileInput* out);
+  // `path` + "/" + `key` points at the value; built only for errors.
+  Status ParseValue(od::value value, std::string_view name,
+                    const std::string& path, std::string_view key, int depth,
+                    ProfileInput* out);
+  // The next attribute slot of `out`. Slots are reused from record to
+  // record, so their strings keep their buffers and parsing rarely allocates.
+  Value& NextSlot(std::string_view name, ProfileInput* out);
+  size_t used = 0;  // slots of out->attributes filled for this record
   Status ParseArray(std::string_view raw, const std::string& path, Value* value);
   Status ParseIdentities(od::value value, ProfileInput* out);
   Status ParseEvents(od::value value, ProfileInput* out);
@@ -76,7 +82,7 @@ RecordParser::~RecordParser() = default;
 Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
                            ProfileInput* out) {
   out->id.clear();
-  out->attributes.clear();  // keeps its capacity across records
+  impl_->used = 0;
   out->identities.clear();
   out->events.clear();
   od::document doc;
@@ -109,11 +115,10 @@ Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
     } else if (key == "events") {
       SEGD_RETURN_IF_ERROR(impl_->ParseEvents(value, out));
     } else {
-      std::string name(key);
-      SEGD_RETURN_IF_ERROR(
-          impl_->ParseValue(value, name, Pointer("", key), 1, out));
+      SEGD_RETURN_IF_ERROR(impl_->ParseValue(value, key, "", key, 1, out));
     }
   }
+  out->attributes.resize(impl_->used);
   const char* rest;
   if (!doc.current_location().get(rest)) {
     return Malformed("trailing content after the record", "");
@@ -140,41 +145,56 @@ Status RecordParser::Impl::ParseObject(od::object object,
     std::string name = prefix;
     name.push_back('.');
     name.append(key);
-    SEGD_RETURN_IF_ERROR(ParseValue(value, name, Pointer(path, key), depth, out));
+    SEGD_RETURN_IF_ERROR(ParseValue(value, name, path, key, depth, out));
   }
   return Status::Ok();
 }
 
-Status RecordParser::Impl::ParseValue(od::value value, const std::string& name,
-                                      const std::string& path, int depth,
+Value& RecordParser::Impl::NextSlot(std::string_view name, ProfileInput* out) {
+  if (used == out->attributes.size()) out->attributes.emplace_back();
+  auto& [slot_name, value] = out->attributes[used++];
+  slot_name.assign(name);
+  value.text.clear();
+  value.strings.clear();
+  return value;
+}
+
+Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
+                                      const std::string& parent,
+                                      std::string_view key, int depth,
                                       ProfileInput* out) {
+  auto path = [&] { return Pointer(parent, key); };
   od::json_type type;
   auto error = value.type().get(type);
-  if (error) return JsonError(error, path);
-  Value v;
+  if (error) return JsonError(error, path());
   switch (type) {
     case od::json_type::null:
-      if (!value.is_null()) return Malformed("malformed JSON value", path);
+      if (!value.is_null()) return Malformed("malformed JSON value", path());
       return Status::Ok();  // absent
     case od::json_type::object: {
       od::object object;
-      if ((error = value.get_object().get(object))) return JsonError(error, path);
-      return ParseObject(object, name, path, depth + 1, out);
+      if ((error = value.get_object().get(object))) {
+        return JsonError(error, path());
+      }
+      return ParseObject(object, std::string(name), path(), depth + 1, out);
     }
     case od::json_type::array: {
       std::string_view raw;
       if ((error = simdjson::to_json_string(value).get(raw))) {
-        return JsonError(error, path);
+        return JsonError(error, path());
       }
-      SEGD_RETURN_IF_ERROR(ParseArray(raw, path, &v));
-      if (v.type == AttrType::kStringArray && v.strings.empty()) {
-        return Status::Ok();  // [] is absent
+      Value& v = NextSlot(name, out);
+      Status status = ParseArray(raw, path(), &v);
+      if (!status.ok() ||
+          (v.type == AttrType::kStringArray && v.strings.empty())) {
+        --used;  // [] is absent
       }
-      break;
+      return status;
     }
     case od::json_type::string: {
       std::string_view s;
-      if ((error = value.get_string().get(s))) return JsonError(error, path);
+      if ((error = value.get_string().get(s))) return JsonError(error, path());
+      Value& v = NextSlot(name, out);
       v.text.assign(s);
       if (auto ms = ParseIsoInstant(s)) {
         v.type = AttrType::kDate;
@@ -182,29 +202,27 @@ Status RecordParser::Impl::ParseValue(od::value value, const std::string& name,
       } else {
         v.type = AttrType::kString;
       }
-      break;
+      return Status::Ok();
     }
     case od::json_type::number: {
       od::number n;
-      if ((error = value.get_number().get(n))) return JsonError(error, path);
+      if ((error = value.get_number().get(n))) return JsonError(error, path());
+      Value& v = NextSlot(name, out);
       v.type = AttrType::kNumber;
-      if (n.is_int64()) {
-        v.number = Number::Int(n.get_int64());
-      } else {
-        v.number = Number::Double(n.as_double());
-      }
-      break;
+      v.number = n.is_int64() ? Number::Int(n.get_int64())
+                              : Number::Double(n.as_double());
+      return Status::Ok();
     }
     case od::json_type::boolean: {
       bool b;
-      if ((error = value.get_bool().get(b))) return JsonError(error, path);
+      if ((error = value.get_bool().get(b))) return JsonError(error, path());
+      Value& v = NextSlot(name, out);
       v.type = AttrType::kBool;
       v.boolean = b;
-      break;
+      return Status::Ok();
     }
   }
-  out->attributes.emplace_back(name, std::move(v));
-  return Status::Ok();
+  return Malformed("malformed JSON value", path());
 }
 
 // Deepest nesting of arrays and objects in `json`, strings skipped.
@@ -302,8 +320,7 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     if ((error = field.value().get(handle_value))) return JsonError(error, path);
     if (handle_value.is_null()) continue;
     std::string_view handle;
-    if (handle_value.get_string().get(handle) || handle.empty() ||
-        channel.empty()) {
+    if (handle_value.get_string().get(handle) || handle.empty()) {
       return Malformed("an identity must map a channel to a non-empty string",
                        path);
     }
