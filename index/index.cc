@@ -3,8 +3,6 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <numeric>
 
 #include "base/ascii.h"
@@ -153,13 +151,6 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     }
   });
 
-  auto T = [](const char* what) {
-    static auto last = std::chrono::steady_clock::now();
-    auto now = std::chrono::steady_clock::now();
-    if (getenv("SEGD_T")) fprintf(stderr, "%s %.0f ms\n", what, std::chrono::duration<double, std::milli>(now - last).count());
-    last = now;
-  };
-  T("pass1");
   ix.live_ = Concatenate(scratch, &ShardScratch::live);
   ix.event_totals_.assign(event_count, 0);
   for (const ShardIndex& shard : ix.shards_) {
@@ -169,10 +160,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
   }
 
   // Pass 2, per attribute: dictionaries, bitmaps, number columns.
-  T("live");
   tbb::parallel_for(size_t{0}, attr_count, [&](size_t a) {
-    auto t0 = std::chrono::steady_clock::now();
-    struct Done { std::chrono::steady_clock::time_point t0; const std::string& name; ~Done() { if (getenv("SEGD_T")) fprintf(stderr, "  attr %s %.0f ms\n", name.c_str(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()); } } done{t0, ix.attributes_[a].name};
     AttributeIndex& attr = ix.attributes_[a];
     attr.presence = ConcatenatePerAttribute(scratch, &ShardScratch::presence,
                                             static_cast<AttrId>(a));
@@ -228,7 +216,6 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
         break;
     }
   });
-  T("pass2");
   return index;
 }
 

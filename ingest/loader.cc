@@ -4,7 +4,6 @@
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 
-#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -74,16 +73,12 @@ class BlockProcessor {
       : store_(store), options_(options), report_(report) {}
 
   void Process(RecordBatch& batch) {
-    auto t0 = std::chrono::steady_clock::now();
     tbb::parallel_for(size_t{0}, batch.size(), [&](size_t i) {
       Record& r = batch[i];
       if (!r.status.ok()) return;
       r.status = parsers_.local().Parse(r.data, r.length, r.capacity, &r.input);
     });
-    auto t1 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < batch.size(); ++i) Apply(batch[i]);
-    auto t2 = std::chrono::steady_clock::now();
-    if (getenv("SEGD_T")) fprintf(stderr, "parse %.0f ms apply %.0f ms (%zu)\n", std::chrono::duration<double,std::milli>(t1-t0).count(), std::chrono::duration<double,std::milli>(t2-t1).count(), batch.size());
     batch.Clear();
     if (options_.progress) options_.progress(*report_);
   }

@@ -26,8 +26,8 @@ TEST(JsonWriterTest, NestsAndSeparates) {
 
 TEST(JsonWriterTest, EscapesControlCharactersQuotesAndBackslashes) {
   std::string out;
-  AppendJsonString(out, std::string("a\"b\\c\n\t\x01\x1f", 10));
-  EXPECT_EQ(out, R"("a\"b\\c\n\t\u0001\u001f")");
+  AppendJsonString(out, std::string("a\"b\\c\n\t\x01\x1f\0", 10));
+  EXPECT_EQ(out, R"("a\"b\\c\n\t\u0001\u001f\u0000")");
 }
 
 TEST(JsonWriterTest, KeepsUtf8AsIs) {

@@ -503,12 +503,15 @@ TEST(ReferenceEvaluatorTest, BoolOperatorsSkipAbsentValues) {
             (Ids{"p3"}));
 }
 
-TEST(ReferenceEvaluatorTest, OperatorsWithoutValueRejectOne) {
+TEST(ReferenceEvaluatorTest, OperatorsWithoutValueIgnoreOne) {
+  // Rule builders often send a value with every operator; exists and
+  // is_true have no use for it.
   ReferenceStore store;
   store.LoadNdjson(kCities);
-  EXPECT_EQ(
-      ErrorOf(store, R"({"field": "city", "op": "exists", "value": true})"),
-      "malformed /value");
+  EXPECT_EQ(Matching(store, R"({"field": "city", "op": "exists", "value": null})"),
+            Matching(store, R"({"field": "city", "op": "exists"})"));
+  EXPECT_EQ(ErrorOf(store, R"({"field": "nope", "op": "exists", "value": 1})"),
+            "invalid /field");
 }
 
 // --------------------------------------------------------------- Groups
