@@ -36,27 +36,44 @@ ProfileStore::ProfileStore() {
                                      /*declared=*/true);
 }
 
-std::string ProfileStore::IdentityKey(std::string_view channel,
-                                      std::string_view handle) {
-  std::string key;
-  key.reserve(channel.size() + handle.size() + 1);
-  key.append(channel);
-  key.push_back('\0');
-  key.append(handle);
-  return key;
+uint64_t ProfileStore::IdHash(std::string_view id) {
+  return std::hash<std::string_view>()(id);
+}
+
+uint64_t ProfileStore::IdentityHash(std::string_view channel,
+                                    std::string_view handle) {
+  const std::hash<std::string_view> h;
+  return h(channel) * 0x9E3779B97F4A7C15ull ^ h(handle);
+}
+
+bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
+                               std::string_view handle) const {
+  DecodeProfile(rows_[row], &decoded_);
+  for (const auto& [c, h] : decoded_.identities) {
+    if (c == channel && h == handle) return true;
+  }
+  return false;
+}
+
+void ProfileStore::ReleaseIdentities(uint32_t row) {
+  DecodeProfile(rows_[row], &decoded_);
+  for (const auto& [channel, handle] : decoded_.identities) {
+    identity_owner_.Erase(IdentityHash(channel, handle), row);
+  }
 }
 
 std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
-  auto it = row_by_id_.find(id);
-  if (it == row_by_id_.end()) return std::nullopt;
-  return it->second;
+  return row_by_id_.Find(IdHash(id), [&](uint32_t row) {
+    const char* p = rows_[row].data();
+    return codec::ReadString(p) == id;
+  });
 }
 
 std::optional<uint32_t> ProfileStore::FindIdentity(
     std::string_view channel, std::string_view handle) const {
-  auto it = identity_owner_.find(IdentityKey(channel, handle));
-  if (it == identity_owner_.end()) return std::nullopt;
-  return it->second;
+  return identity_owner_.Find(IdentityHash(channel, handle), [&](uint32_t row) {
+    return HasIdentity(row, channel, handle);
+  });
 }
 
 Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
@@ -142,20 +159,15 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     customer_type.text = std::string(DeriveCustomerType(input));
   }
 
-  std::vector<std::string> identity_keys;
-  identity_keys.reserve(input.identities.size());
   for (const auto& [channel, handle] : input.identities) {
-    std::string key = IdentityKey(channel, handle);
-    auto it = identity_owner_.find(key);
-    if (it != identity_owner_.end() && (!existing || it->second != *existing)) {
-      DecodedProfile owner;
-      DecodeProfile(rows_[it->second], &owner);
+    std::optional<uint32_t> owner = FindIdentity(channel, handle);
+    if (owner && owner != existing) {
+      const char* p = rows_[*owner].data();
       return Status(ErrorCode::kConflict,
                     "identity " + channel + ":" + handle +
-                        " belongs to profile " + Quoted(owner.id),
-                    "identities/" + channel);
+                        " belongs to profile " + Quoted(codec::ReadString(p)),
+                    "/identities/" + channel);
     }
-    identity_keys.push_back(std::move(key));
   }
 
   // Commit: new attributes take the type of their first value.
@@ -202,39 +214,32 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   uint32_t row;
   if (existing) {
     row = *existing;
-    DecodedProfile old;
-    DecodeProfile(rows_[row], &old);
-    for (const auto& [channel, handle] : old.identities) {
-      identity_owner_.erase(IdentityKey(channel, handle));
-    }
+    ReleaseIdentities(row);
   } else {
     row = static_cast<uint32_t>(rows_.size());
     rows_.emplace_back();
-    row_by_id_.emplace(input.id, row);
+    row_by_id_.Insert(IdHash(input.id), row);
     ++live_count_;
   }
-  for (std::string& key : identity_keys) {
-    identity_owner_.insert_or_assign(std::move(key), row);
-  }
   rows_[row].assign(blob);
+  // A record may name the same pair twice; claim it once.
+  const auto& ids = input.identities;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (std::find(ids.begin(), ids.begin() + i, ids[i]) != ids.begin() + i) {
+      continue;
+    }
+    identity_owner_.Insert(IdentityHash(ids[i].first, ids[i].second), row);
+  }
   return UpsertOutcome{row, !existing.has_value()};
 }
 
 Status ProfileStore::Delete(std::string_view id) {
-  auto it = row_by_id_.find(id);
-  if (it == row_by_id_.end()) {
-    return Status(ErrorCode::kNotFound,
-                  "no profile with id " + Quoted(id));
-  }
-  const uint32_t row = it->second;
-  DecodedProfile old;
-  DecodeProfile(rows_[row], &old);
-  for (const auto& [channel, handle] : old.identities) {
-    identity_owner_.erase(IdentityKey(channel, handle));
-  }
-  rows_[row].clear();
-  rows_[row].shrink_to_fit();
-  row_by_id_.erase(it);
+  std::optional<uint32_t> row = FindRow(id);
+  if (!row) return Status(ErrorCode::kNotFound, "no profile with id " + Quoted(id));
+  ReleaseIdentities(*row);
+  row_by_id_.Erase(IdHash(id), *row);
+  rows_[*row].clear();
+  rows_[*row].shrink_to_fit();
   --live_count_;
   return Status::Ok();
 }

@@ -19,6 +19,7 @@
 
 #include "base/status.h"
 #include "index/profile_codec.h"
+#include "index/row_table.h"
 #include "index/schema.h"
 
 namespace segd {
@@ -59,17 +60,22 @@ class ProfileStore {
   std::string_view blob(uint32_t row) const { return rows_[row]; }
 
  private:
-  // (channel, handle) packed as channel + '\0' + handle.
-  static std::string IdentityKey(std::string_view channel,
-                                 std::string_view handle);
+  static uint64_t IdHash(std::string_view id);
+  static uint64_t IdentityHash(std::string_view channel, std::string_view handle);
+  // Whether the profile at `row` claims (channel, handle).
+  bool HasIdentity(uint32_t row, std::string_view channel,
+                   std::string_view handle) const;
+  void ReleaseIdentities(uint32_t row);
 
   Schema schema_;
   AttrId customer_type_attr_;
   std::vector<std::string> rows_;
-  StringMap<uint32_t> row_by_id_;
-  StringMap<uint32_t> identity_owner_;
+  // Keys live in the stored profiles; the tables hold hashes and rows.
+  RowTable row_by_id_;
+  RowTable identity_owner_;
   uint64_t live_count_ = 0;
   std::string encode_buffer_;  // scratch for Upsert
+  mutable DecodedProfile decoded_;  // scratch for identity checks
 };
 
 }  // namespace segd

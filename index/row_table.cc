@@ -1,0 +1,53 @@
+#include "index/row_table.h"
+
+namespace segd {
+
+void RowTable::Insert(uint64_t hash, uint32_t row) {
+  if ((size_ + 1) * 2 > slots_.size()) {
+    Rehash(slots_.empty() ? 16 : slots_.size() * 2);
+  }
+  const uint32_t tag = TagOf(hash);
+  size_t i = tag & mask();
+  while (slots_[i].row != kEmpty) i = (i + 1) & mask();
+  slots_[i] = Slot{tag, row};
+  ++size_;
+}
+
+void RowTable::Erase(uint64_t hash, uint32_t row) {
+  if (slots_.empty()) return;
+  const uint32_t tag = TagOf(hash);
+  size_t i = tag & mask();
+  while (slots_[i].row != kEmpty &&
+         !(slots_[i].tag == tag && slots_[i].row == row)) {
+    i = (i + 1) & mask();
+  }
+  if (slots_[i].row == kEmpty) return;
+  // Backward shift: pull later slots of the same probe run into the hole.
+  size_t j = i;
+  while (true) {
+    j = (j + 1) & mask();
+    if (slots_[j].row == kEmpty) break;
+    const size_t home = slots_[j].tag & mask();
+    // The slot at j may stay if its home lies cyclically in (i, j].
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    slots_[i] = slots_[j];
+    i = j;
+  }
+  slots_[i] = Slot{};
+  --size_;
+}
+
+void RowTable::Rehash(size_t slot_count) {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(slot_count, Slot{});
+  for (const Slot& s : old) {
+    if (s.row == kEmpty) continue;
+    size_t i = s.tag & mask();
+    while (slots_[i].row != kEmpty) i = (i + 1) & mask();
+    slots_[i] = s;
+  }
+}
+
+}  // namespace segd

@@ -1,0 +1,58 @@
+// RowTable: an open-addressing hash table from key hashes to rows.
+//
+// The keys themselves (profile ids, identities) already live in the stored
+// profiles, so the table keeps only 32 bits of each key's hash and the row:
+// 8 bytes a slot, one cache miss a lookup. Find confirms a candidate with a
+// caller-supplied predicate that compares the real key. Linear probing with
+// backward-shift deletion, so no tombstones build up.
+//
+// Not thread-safe; owned by the ProfileStore's writer.
+#ifndef SEGD_INDEX_ROW_TABLE_H_
+#define SEGD_INDEX_ROW_TABLE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace segd {
+
+class RowTable {
+ public:
+  // Returns the first row whose slot matches `hash` and satisfies
+  // `matches(row)`.
+  template <typename Matches>
+  std::optional<uint32_t> Find(uint64_t hash, Matches&& matches) const {
+    if (slots_.empty()) return std::nullopt;
+    const uint32_t tag = TagOf(hash);
+    for (size_t i = tag & mask(); slots_[i].row != kEmpty; i = (i + 1) & mask()) {
+      if (slots_[i].tag == tag && matches(slots_[i].row)) return slots_[i].row;
+    }
+    return std::nullopt;
+  }
+
+  void Insert(uint64_t hash, uint32_t row);
+  // Removes the slot holding (hash, row); no-op when there is none.
+  void Erase(uint64_t hash, uint32_t row);
+
+  size_t size() const { return size_; }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  static constexpr uint32_t kEmpty = ~uint32_t{0};
+  struct Slot {
+    uint32_t tag;
+    uint32_t row = kEmpty;
+  };
+  // The high half of the hash: its low bits pick the home slot, all of it
+  // filters candidates (std::hash mixes the high half well).
+  static uint32_t TagOf(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
+  size_t mask() const { return slots_.size() - 1; }
+  void Rehash(size_t slot_count);
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+}  // namespace segd
+
+#endif  // SEGD_INDEX_ROW_TABLE_H_

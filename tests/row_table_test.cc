@@ -1,0 +1,68 @@
+// RowTable against a plain multimap twin, with hashes chosen to collide.
+#include "index/row_table.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+namespace segd {
+namespace {
+
+TEST(RowTableTest, FindsInsertedRowsAndForgetsErasedOnes) {
+  RowTable table;
+  table.Insert(1ull << 32, 7);
+  table.Insert(2ull << 32, 8);
+  auto is = [](uint32_t want) { return [want](uint32_t row) { return row == want; }; };
+  EXPECT_EQ(table.Find(1ull << 32, is(7)), 7u);
+  EXPECT_FALSE(table.Find(1ull << 32, is(8)).has_value());
+  table.Erase(1ull << 32, 7);
+  EXPECT_FALSE(table.Find(1ull << 32, is(7)).has_value());
+  EXPECT_EQ(table.Find(2ull << 32, is(8)), 8u);
+  EXPECT_EQ(table.size(), 1u);
+}
+
+TEST(RowTableTest, AgreesWithAMultimapUnderRandomChurn) {
+  // Few distinct hashes so that probe runs are long and wrap around, and
+  // deletions must shift entries back across them.
+  std::mt19937_64 rng(7);
+  RowTable table;
+  std::multimap<uint64_t, uint32_t> twin;
+  std::set<uint32_t> live_rows;
+  uint32_t next_row = 0;
+  for (int step = 0; step < 30000; ++step) {
+    const uint64_t hash = (rng() % 97) << 32 | (rng() & 0xFF);
+    if (rng() % 3 != 0 || twin.empty()) {
+      table.Insert(hash, next_row);
+      twin.emplace(hash, next_row);
+      live_rows.insert(next_row++);
+    } else {
+      auto it = twin.begin();
+      std::advance(it, rng() % std::min<size_t>(twin.size(), 50));
+      table.Erase(it->first, it->second);
+      live_rows.erase(it->second);
+      twin.erase(it);
+    }
+    ASSERT_EQ(table.size(), twin.size());
+    if (step % 3000 == 0) {
+      for (const auto& [h, row] : twin) {
+        const uint32_t want = row;
+        ASSERT_EQ(table.Find(h, [&](uint32_t r) { return r == want; }), want);
+      }
+    }
+  }
+  // Rows erased are gone everywhere.
+  for (uint32_t row = 0; row < next_row; ++row) {
+    if (live_rows.count(row)) continue;
+    for (uint64_t h = 0; h < 97; ++h) {
+      for (uint64_t low = 0; low < 256; low += 85) {
+        ASSERT_FALSE(table.Find(h << 32 | low, [&](uint32_t r) { return r == row; }));
+      }
+    }
+    if (row > 300) break;
+  }
+}
+
+}  // namespace
+}  // namespace segd
