@@ -39,12 +39,20 @@ std::string_view StringIndex::display(ValueId id) const {
 }
 
 std::optional<ValueId> StringIndex::Find(std::string_view key) const {
+  return FindHashed(key, HashOf(key));
+}
+
+std::optional<ValueId> StringIndex::FindHashed(std::string_view key,
+                                               size_t hash) const {
   if (slots_.empty()) return std::nullopt;
   const size_t mask = slots_.size() - 1;
-  for (size_t i = HashOf(key) & mask;; i = (i + 1) & mask) {
+  const uint32_t check = static_cast<uint32_t>(hash);
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const ValueId id = slots_[i];
     if (id == kEmptySlot) return std::nullopt;
-    if (folded(id) == key) return id;
+    // The stored hash spares most string comparisons (and their cache
+    // misses into the arena).
+    if (hashes_[id] == check && folded(id) == key) return id;
   }
 }
 
@@ -52,25 +60,29 @@ void StringIndex::Rehash(size_t slot_count) {
   slots_.assign(slot_count, kEmptySlot);
   const size_t mask = slot_count - 1;
   for (ValueId id = 0; id < value_count(); ++id) {
-    size_t i = HashOf(folded(id)) & mask;
+    // Only the low 32 bits are kept, which is enough for tables of up to
+    // 2^32 slots.
+    size_t i = hashes_[id] & mask;
     while (slots_[i] != kEmptySlot) i = (i + 1) & mask;
     slots_[i] = id;
   }
 }
 
 ValueId StringIndex::Intern(std::string_view key, std::string_view display) {
-  if (auto id = Find(key)) return *id;
+  const size_t hash = HashOf(key);
+  if (auto id = FindHashed(key, hash)) return *id;
   const ValueId id = static_cast<ValueId>(value_count());
   folded_arena_.append(key);
   folded_offsets_.push_back(folded_arena_.size());
   display_arena_.append(display);
   display_offsets_.push_back(display_arena_.size());
+  hashes_.push_back(static_cast<uint32_t>(hash));
   // Keep the table at most half full.
   if ((id + 1) * 2 > slots_.size()) {
     Rehash(std::max<size_t>(16, slots_.size() * 2));
   } else {
     const size_t mask = slots_.size() - 1;
-    size_t i = HashOf(key) & mask;
+    size_t i = hash & mask;
     while (slots_[i] != kEmptySlot) i = (i + 1) & mask;
     slots_[i] = id;
   }
@@ -147,19 +159,17 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
 }
 
 void StringIndex::BuildTrigrams() {
-  // (trigram << 32 | value) for each distinct trigram of each value, made in
+  // (trigram << 32 | value) for each trigram of each value, made in
   // ascending value order; a stable LSD radix sort on the 24-bit trigram
-  // then groups them by trigram with values still ascending.
+  // then groups them by trigram with values still ascending, and a value's
+  // repeated trigrams end up adjacent, to be dropped below.
   std::vector<uint64_t> pairs;
-  std::vector<uint32_t> keys;
+  pairs.reserve(folded_arena_.size());  // at most one per byte
   for (ValueId id = 0; id < value_count(); ++id) {
     const std::string_view s = folded(id);
-    if (s.size() < 3) continue;
-    keys.clear();
-    for (size_t i = 0; i + 3 <= s.size(); ++i) keys.push_back(TrigramKey(&s[i]));
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    for (uint32_t k : keys) pairs.push_back(uint64_t{k} << 32 | id);
+    for (size_t i = 0; i + 3 <= s.size(); ++i) {
+      pairs.push_back(uint64_t{TrigramKey(&s[i])} << 32 | id);
+    }
   }
   std::vector<uint64_t> sorted(pairs.size());
   for (int shift = 32; shift < 56; shift += 8) {
@@ -172,6 +182,7 @@ void StringIndex::BuildTrigrams() {
   sorted = {};
   trigram_values_.reserve(pairs.size());
   for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i > 0 && pairs[i] == pairs[i - 1]) continue;
     const uint32_t key = static_cast<uint32_t>(pairs[i] >> 32);
     if (i == 0 || key != trigram_keys_.back()) {
       trigram_keys_.push_back(key);
@@ -236,7 +247,7 @@ std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
 size_t StringIndex::MemoryBytes() const {
   size_t bytes = folded_arena_.capacity() + display_arena_.capacity() +
                  (folded_offsets_.capacity() + display_offsets_.capacity()) * 8 +
-                 slots_.capacity() * sizeof(ValueId) +
+                 (slots_.capacity() + hashes_.capacity()) * sizeof(ValueId) +
                  postings_.capacity() * sizeof(Posting) +
                  small_rows_.capacity() * 4 +
                  (trigram_keys_.capacity() + trigram_offsets_.capacity() +

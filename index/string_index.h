@@ -72,6 +72,7 @@ class StringIndex {
 
  private:
   ValueId Intern(std::string_view folded, std::string_view display);
+  std::optional<ValueId> FindHashed(std::string_view folded, size_t hash) const;
   void Rehash(size_t slot_count);
   void BuildTrigrams();
   std::vector<ValueId> ScanDictionary(std::string_view needle,
@@ -86,6 +87,7 @@ class StringIndex {
   // Open-addressing table of value ids (kEmptySlot when free).
   static constexpr ValueId kEmptySlot = ~ValueId{0};
   std::vector<ValueId> slots_;
+  std::vector<uint32_t> hashes_;  // low 32 bits of each value's hash
 
   std::vector<Posting> postings_;
   std::vector<Bitmap> bitmaps_;       // owners of the bitmap postings

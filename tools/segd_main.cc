@@ -212,10 +212,13 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
   const bool tty = isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   if (tty) {
+    double shown = 0;
     load_options.progress = [&](const LoadReport& r) {
       const double s = std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - start)
                            .count();
+      if (s - shown < 0.1) return;  // ten updates a second are plenty
+      shown = s;
       std::fprintf(stderr, "\rloading: %llu profiles, %.0f MB, %.1f s",
                    static_cast<unsigned long long>(r.accepted),
                    r.bytes / 1e6, s);
