@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/json_pointer.h"
+
 namespace segd {
 namespace {
 
@@ -26,21 +28,6 @@ constexpr OpEntry kOps[] = {
     {"within_last", Op::kWithinLast}, {"not_within_last", Op::kNotWithinLast},
     {"is_true", Op::kIsTrue},         {"is_false", Op::kIsFalse},
 };
-
-std::string Pointer(const std::string& parent, std::string_view key) {
-  std::string p = parent;
-  p.push_back('/');
-  for (char c : key) {
-    if (c == '~') {
-      p.append("~0");
-    } else if (c == '/') {
-      p.append("~1");
-    } else {
-      p.push_back(c);
-    }
-  }
-  return p;
-}
 
 JsonValue Convert(dom::element e) {
   JsonValue v;
@@ -101,7 +88,7 @@ RuleNode ParseGroup(NodeKind kind, const JsonValue& list,
                     const std::string& path, RuleNode node) {
   node.kind = kind;
   const char* key = kind == NodeKind::kAll ? "all" : "any";
-  const std::string list_path = Pointer(path, key);
+  const std::string list_path = JsonPointerChild(path, key);
   if (list.type != JsonValue::Type::kArray) {
     return ShapeError(std::move(node),
                       std::string("\"") + key + "\" must be a list of rules",
@@ -148,7 +135,7 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
     allowed = {"any"};
   } else if (const JsonValue* inner = form == "not" ? find("not") : nullptr) {
     node.kind = NodeKind::kNot;
-    node.children.push_back(ParseNode(*inner, Pointer(path, "not")));
+    node.children.push_back(ParseNode(*inner, JsonPointerChild(path, "not")));
     allowed = {"not"};
   } else if (const JsonValue* field =
                  form == "field" ? find("field") : nullptr) {
@@ -156,13 +143,13 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
     allowed = {"field", "op", "value"};
     if (field->type != JsonValue::Type::kString) {
       return ShapeError(std::move(node), "\"field\" must be a string",
-                        Pointer(path, "field"));
+                        JsonPointerChild(path, "field"));
     }
     node.name = field->string;
     const JsonValue* op = find("op");
     if (op == nullptr || op->type != JsonValue::Type::kString) {
       return ShapeError(std::move(node), "\"op\" must be an operator name",
-                        Pointer(path, "op"));
+                        JsonPointerChild(path, "op"));
     }
     node.op = op->string;
     if (const JsonValue* value = find("value")) node.value = *value;
@@ -172,7 +159,7 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
     allowed = {"event", "within_last", "after", "before", "between", "count"};
     if (event->type != JsonValue::Type::kString) {
       return ShapeError(std::move(node), "\"event\" must be a string",
-                        Pointer(path, "event"));
+                        JsonPointerChild(path, "event"));
     }
     node.name = event->string;
     auto copy = [&](std::string_view key, std::optional<JsonValue>& out) {
@@ -189,7 +176,7 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
     allowed = {"segment"};
     if (segment->type != JsonValue::Type::kString) {
       return ShapeError(std::move(node), "\"segment\" must be a string",
-                        Pointer(path, "segment"));
+                        JsonPointerChild(path, "segment"));
     }
     node.name = segment->string;
   } else {
@@ -202,7 +189,7 @@ RuleNode ParseNode(const JsonValue& json, const std::string& path) {
   for (const auto& [key, v] : json.members) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       return ShapeError(std::move(node), "unexpected key \"" + key + "\"",
-                        Pointer(path, key));
+                        JsonPointerChild(path, key));
     }
   }
   return node;

@@ -5,31 +5,13 @@
 #include <algorithm>
 #include <string>
 
+#include "base/json_pointer.h"
 #include "base/time.h"
 
 namespace segd {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-std::string Pointer(const std::string& parent, std::string_view key) {
-  std::string p = parent;
-  p.push_back('/');
-  for (char c : key) {
-    if (c == '~') {
-      p.append("~0");
-    } else if (c == '/') {
-      p.append("~1");
-    } else {
-      p.push_back(c);
-    }
-  }
-  return p;
-}
-
-std::string Pointer(const std::string& parent, size_t index) {
-  return parent + "/" + std::to_string(index);
-}
 
 Status JsonError(simdjson::error_code error, const std::string& path) {
   std::string message;
@@ -99,7 +81,7 @@ Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
     std::string_view key;
     if ((error = field.unescaped_key().get(key))) return JsonError(error, "");
     od::value value;
-    if ((error = field.value().get(value))) return JsonError(error, Pointer("", key));
+    if ((error = field.value().get(value))) return JsonError(error, JsonPointerChild("", key));
     if (key == "id") {
       std::string_view id;
       if (value.get_string().get(id)) {
@@ -141,7 +123,7 @@ Status RecordParser::Impl::ParseObject(od::object object,
     auto error = field.unescaped_key().get(key);
     if (error) return JsonError(error, path);
     od::value value;
-    if ((error = field.value().get(value))) return JsonError(error, Pointer(path, key));
+    if ((error = field.value().get(value))) return JsonError(error, JsonPointerChild(path, key));
     std::string name = prefix;
     name.push_back('.');
     name.append(key);
@@ -163,7 +145,7 @@ Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
                                       const std::string& parent,
                                       std::string_view key, int depth,
                                       ProfileInput* out) {
-  auto path = [&] { return Pointer(parent, key); };
+  auto path = [&] { return JsonPointerChild(parent, key); };
   od::json_type type;
   auto error = value.type().get(type);
   if (error) return JsonError(error, path());
@@ -270,20 +252,20 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
   size_t index = 0;
   for (auto element : array) {
     od::value item;
-    if ((error = element.get(item))) return JsonError(error, Pointer(path, index));
+    if ((error = element.get(item))) return JsonError(error, JsonPointerChild(path, index));
     od::json_type type;
-    if ((error = item.type().get(type))) return JsonError(error, Pointer(path, index));
+    if ((error = item.type().get(type))) return JsonError(error, JsonPointerChild(path, index));
     if (type == od::json_type::string && all_strings) {
       std::string_view s;
       if ((error = item.get_string().get(s))) {
-        return JsonError(error, Pointer(path, index));
+        return JsonError(error, JsonPointerChild(path, index));
       }
       value->strings.emplace_back(s);
     } else {
       all_strings = false;
       std::string_view skipped;  // validates the element
       if ((error = simdjson::to_json_string(item).get(skipped))) {
-        return JsonError(error, Pointer(path, index));
+        return JsonError(error, JsonPointerChild(path, index));
       }
     }
     ++index;
@@ -315,7 +297,7 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     std::string_view channel;
     auto error = field.unescaped_key().get(channel);
     if (error) return JsonError(error, "/identities");
-    const std::string path = Pointer("/identities", channel);
+    const std::string path = JsonPointerChild("/identities", channel);
     od::value handle_value;
     if ((error = field.value().get(handle_value))) return JsonError(error, path);
     if (handle_value.is_null()) continue;
@@ -337,7 +319,7 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
   }
   size_t index = 0;
   for (auto element : array) {
-    const std::string path = Pointer("/events", index++);
+    const std::string path = JsonPointerChild("/events", index++);
     od::object event;
     if (element.get_object().get(event)) {
       return Malformed("an event must be an object with name and at", path);
@@ -350,12 +332,12 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
       auto error = field.unescaped_key().get(key);
       if (error) return JsonError(error, path);
       od::value v;
-      if ((error = field.value().get(v))) return JsonError(error, Pointer(path, key));
+      if ((error = field.value().get(v))) return JsonError(error, JsonPointerChild(path, key));
       if (key == "name") {
         std::string_view s;
         if (v.get_string().get(s) || s.empty()) {
           return Malformed("event name must be a non-empty string",
-                           Pointer(path, "name"));
+                           JsonPointerChild(path, "name"));
         }
         name.assign(s);
         has_name = true;
@@ -363,12 +345,12 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
         std::string_view s;
         if (v.get_string().get(s) || !(at = ParseIsoInstant(s))) {
           return Malformed("event at must be an ISO-8601 date",
-                           Pointer(path, "at"));
+                           JsonPointerChild(path, "at"));
         }
       } else {
         std::string_view ignored;  // extra keys are allowed, but must parse
         if ((error = simdjson::to_json_string(v).get(ignored))) {
-          return JsonError(error, Pointer(path, key));
+          return JsonError(error, JsonPointerChild(path, key));
         }
       }
     }
