@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -68,25 +69,62 @@ class RecordBatch {
   size_t size_ = 0;
 };
 
-// Parses records in parallel, then applies them to the store in order.
+// Parses records in parallel and applies them to the store in order. Two
+// batches take turns: while one is parsed (by oneTBB's workers), the one
+// parsed before it is applied by the calling thread, so parsing and the
+// store's single writer overlap.
 class BlockProcessor {
  public:
   BlockProcessor(ProfileStore* store, const LoadOptions& options,
                  LoadReport* report)
       : store_(store), options_(options), report_(report) {}
+  // The batch to fill next; call Flush when it is full.
+  RecordBatch& batch() { return batches_[filling_]; }
 
-  void Process(RecordBatch& batch) {
+  // Parses the filled batch, applying the previous one meanwhile. On return
+  // the filled batch is parsed (it no longer needs its input bytes) and
+  // batch() is an empty one.
+  void Flush() {
+    RecordBatch& fresh = batches_[filling_];
+    RecordBatch& parsed = batches_[1 - filling_];
+    tbb::task_group parsing;
+    parsing.run([&] { Parse(fresh); });
+    ApplyAll(parsed);
+    parsing.wait();
+    filling_ = 1 - filling_;
+  }
+
+  // Reports a record rejected before parsing, in line order with the rest.
+  void Reject(uint64_t line, Status status) {
+    Record& r = batch().Add(line, nullptr, 0, 0);
+    r.input.id.clear();
+    r.status = std::move(status);
+    if (batch().size() == kBatchRecords) Flush();
+  }
+
+  // Applies whatever is parsed or filled but not yet applied. Call once
+  // the input is exhausted, before reading the report.
+  void Finish() {
+    Flush();
+    ApplyAll(batches_[1 - filling_]);
+  }
+
+ private:
+  void Parse(RecordBatch& batch) {
     tbb::parallel_for(size_t{0}, batch.size(), [&](size_t i) {
       Record& r = batch[i];
       if (!r.status.ok()) return;
       r.status = parsers_.local().Parse(r.data, r.length, r.capacity, &r.input);
     });
+  }
+
+  void ApplyAll(RecordBatch& batch) {
+    if (batch.size() == 0) return;
     for (size_t i = 0; i < batch.size(); ++i) Apply(batch[i]);
     batch.Clear();
     if (options_.progress) options_.progress(*report_);
   }
 
- private:
   void Apply(Record& r) {
     if (r.status.ok()) {
       Result<UpsertOutcome> outcome = store_->Upsert(r.input);
@@ -105,14 +143,15 @@ class BlockProcessor {
   const LoadOptions& options_;
   LoadReport* report_;
   tbb::enumerable_thread_specific<RecordParser> parsers_;
+  RecordBatch batches_[2];
+  int filling_ = 0;
 };
 
 // Splits NDJSON text into records. `end` must be followed by kPadding
 // readable bytes. Returns the line number after the last line.
 // Hands the records to `processor` a batch at a time.
 uint64_t SplitLines(const char* begin, const char* end, uint64_t first_line,
-                    size_t max_record_bytes, RecordBatch* out,
-                    BlockProcessor& processor) {
+                    size_t max_record_bytes, BlockProcessor& processor) {
   uint64_t line = first_line;
   const char* p = begin;
   while (p < end) {
@@ -120,10 +159,11 @@ uint64_t SplitLines(const char* begin, const char* end, uint64_t first_line,
     const char* line_end = nl ? nl : end;
     size_t length = static_cast<size_t>(line_end - p);
     if (!IsBlank(p, length)) {
+      RecordBatch& batch = processor.batch();
       Record& r =
-          out->Add(line, p, length, static_cast<size_t>(end - p) + kPadding);
+          batch.Add(line, p, length, static_cast<size_t>(end - p) + kPadding);
       if (length > max_record_bytes) r.status = TooLarge(length, max_record_bytes);
-      if (out->size() == kBatchRecords) processor.Process(*out);
+      if (batch.size() == kBatchRecords) processor.Flush();
     }
     ++line;
     p = nl ? nl + 1 : end;
@@ -216,7 +256,6 @@ ArrayElements SplitArray(const char* data, size_t length) {
 void LoadArray(const char* data, size_t length, BlockProcessor& processor,
                size_t max_record_bytes) {
   const ArrayElements elements = SplitArray(data, length);
-  RecordBatch batch;
   uint64_t line = 1;
   size_t counted = 0;  // newlines are counted up to this offset
   auto line_at = [&](size_t offset) {
@@ -225,18 +264,17 @@ void LoadArray(const char* data, size_t length, BlockProcessor& processor,
     return line;
   };
   for (const auto& [offset, size] : elements.spans) {
-    Record& r = batch.Add(line_at(offset), data + offset, size,
-                          length - offset + kPadding);
+    Record& r = processor.batch().Add(line_at(offset), data + offset, size,
+                                      length - offset + kPadding);
     if (size > max_record_bytes) r.status = TooLarge(size, max_record_bytes);
-    if (batch.size() == kBatchRecords) processor.Process(batch);
+    if (processor.batch().size() == kBatchRecords) processor.Flush();
   }
   if (!elements.error.empty()) {
-    Record& r = batch.Add(line_at(elements.error_offset), nullptr, 0, 0);
-    r.input.id.clear();
-    r.status = Malformed("malformed JSON array: " + elements.error +
-                         "; nothing after this point is read");
+    processor.Reject(line_at(elements.error_offset),
+                     Malformed("malformed JSON array: " + elements.error +
+                               "; nothing after this point is read"));
   }
-  processor.Process(batch);
+  processor.Flush();
 }
 
 bool StartsWithBracket(const char* p, size_t n) {
@@ -250,10 +288,9 @@ bool StartsWithBracket(const char* p, size_t n) {
 
 // Handles records block by block to bound memory.
 void LoadNdjsonBlock(const char* begin, const char* end, uint64_t* line,
-                     BlockProcessor& processor, RecordBatch& batch,
-                     size_t max_record_bytes) {
-  *line = SplitLines(begin, end, *line, max_record_bytes, &batch, processor);
-  processor.Process(batch);
+                     BlockProcessor& processor, size_t max_record_bytes) {
+  *line = SplitLines(begin, end, *line, max_record_bytes, processor);
+  processor.Flush();
 }
 
 }  // namespace
@@ -267,10 +304,10 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
   const char* data = padded.data();
   if (StartsWithBracket(data, text.size())) {
     LoadArray(data, text.size(), processor, options.max_record_bytes);
+    processor.Finish();
     return report;
   }
   // Blocks of about kReadBlockBytes, cut at line ends.
-  RecordBatch batch;
   uint64_t line = 1;
   const char* p = data;
   const char* end = data + text.size();
@@ -280,9 +317,10 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
       const char* nl = static_cast<const char*>(std::memchr(cut, '\n', end - cut));
       cut = nl ? nl + 1 : end;
     }
-    LoadNdjsonBlock(p, cut, &line, processor, batch, options.max_record_bytes);
+    LoadNdjsonBlock(p, cut, &line, processor, options.max_record_bytes);
     p = cut;
   }
+  processor.Finish();
   return report;
 }
 
@@ -317,7 +355,6 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
   // NDJSON: process whole lines and carry the partial last line over. A line
   // longer than the record limit is skipped to its end, never buffered whole.
   report.bytes = filled;
-  RecordBatch batch;
   uint64_t line = 1;
   size_t size = filled;       // bytes of input in buffer[0, size)
   bool skipping = false;      // inside an over-long line
@@ -333,8 +370,8 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
         start = size;
       } else {
         skipped_bytes += static_cast<size_t>(nl - data);
-        report.rejected.push_back(RejectedRecord{
-            line++, "", TooLarge(skipped_bytes, options.max_record_bytes)});
+        processor.Reject(line++,
+                         TooLarge(skipped_bytes, options.max_record_bytes));
         skipping = false;
         start = static_cast<size_t>(nl - data) + 1;
       }
@@ -348,7 +385,7 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
       }
       if (complete > start) {
         LoadNdjsonBlock(data + start, data + complete, &line, processor,
-                        batch, options.max_record_bytes);
+                        options.max_record_bytes);
       }
     }
     size_t rest = size - complete;
@@ -372,9 +409,9 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
     eof = n == 0;
   }
   if (skipping) {
-    report.rejected.push_back(RejectedRecord{
-        line, "", TooLarge(skipped_bytes, options.max_record_bytes)});
+    processor.Reject(line, TooLarge(skipped_bytes, options.max_record_bytes));
   }
+  processor.Finish();
   return report;
 }
 

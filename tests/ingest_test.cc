@@ -291,6 +291,30 @@ TEST_F(IngestTest, OverLongLinesAreRejectedWithoutStoppingTheLoad) {
   EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kTooLarge);
 }
 
+TEST_F(IngestTest, LoadFileSkipsLinesLongerThanTheLimitUnbuffered) {
+  // A 40 MB line spans two 32 MiB read blocks and passes the 16 MiB limit.
+  const std::string path = ::testing::TempDir() + "/ingest_long_line.ndjson";
+  {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("{\"id\":\"a\"}\n{\"id\":\"huge\",\"x\":\"", f);
+    const std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 40; ++i) std::fwrite(chunk.data(), 1, chunk.size(), f);
+    std::fputs("\"}\n{\"id\":\"b\",\"n\":\"bad\"}\n{\"id\":\"c\"}", f);
+    std::fclose(f);
+  }
+  ASSERT_TRUE(store_.Declare("n", AttrType::kNumber).ok());
+  Result<LoadReport> r = LoadFile(path, &store_);
+  std::remove(path.c_str());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->accepted, 2u);
+  ASSERT_EQ(r->rejected.size(), 2u);
+  EXPECT_EQ(r->rejected[0].line, 2u);
+  EXPECT_EQ(r->rejected[0].error.code(), ErrorCode::kTooLarge);
+  EXPECT_EQ(r->rejected[1].line, 3u);
+  EXPECT_TRUE(store_.FindRow("c").has_value());
+}
+
 TEST_F(IngestTest, LoadsJsonArrays) {
   LoadReport r = Load(
       "[\n"
