@@ -89,9 +89,9 @@ class Result {
 
 }  // namespace segd
 
-#define SEGD_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    ::segd::Status segd_status_ = (expr);   \
+#define SEGD_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::segd::Status segd_status_ = (expr);        \
     if (!segd_status_.ok()) return segd_status_; \
   } while (0)
 

@@ -43,7 +43,7 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
   // Shift the year to start in March so the leap day is the last day.
   year -= month <= 2 ? 1 : 0;
   const int64_t era = FloorDiv(year, 400);
-  const int64_t year_of_era = year - era * 400;                 // [0, 399]
+  const int64_t year_of_era = year - era * 400;                     // [0, 399]
   const int64_t shifted_month = month > 2 ? month - 3 : month + 9;  // [0, 11]
   const int64_t day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
   const int64_t day_of_era =
@@ -119,9 +119,9 @@ std::string FormatIsoInstant(int64_t millis) {
   const int64_t z = days + 719468;
   const int64_t era = FloorDiv(z, 146097);
   const int64_t day_of_era = z - era * 146097;
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 -
-       day_of_era / 146096) / 365;
+  const int64_t year_of_era = (day_of_era - day_of_era / 1460 +
+                               day_of_era / 36524 - day_of_era / 146096) /
+                              365;
   const int64_t day_of_year =
       day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const int64_t mp = (5 * day_of_year + 2) / 153;
@@ -137,17 +137,18 @@ std::string FormatIsoInstant(int64_t millis) {
   const int64_t ms = rem % kMillisPerSecond;
   char buf[96];
   if (ms != 0) {
-    std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+    std::snprintf(buf, sizeof(buf),
+                  "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
                   static_cast<long long>(year), static_cast<long long>(month),
                   static_cast<long long>(day), static_cast<long long>(hour),
                   static_cast<long long>(minute),
                   static_cast<long long>(second), static_cast<long long>(ms));
   } else {
-    std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(year), static_cast<long long>(month),
-                  static_cast<long long>(day), static_cast<long long>(hour),
-                  static_cast<long long>(minute),
-                  static_cast<long long>(second));
+    std::snprintf(
+        buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
+        static_cast<long long>(year), static_cast<long long>(month),
+        static_cast<long long>(day), static_cast<long long>(hour),
+        static_cast<long long>(minute), static_cast<long long>(second));
   }
   return buf;
 }
@@ -179,7 +180,8 @@ std::optional<int64_t> ParseDuration(std::string_view s) {
     if (!IsDigit(s[i])) return std::nullopt;
     n = n * 10 + (s[i] - '0');
     // Durations past ~292 million years overflow int64 milliseconds.
-    if (n > std::numeric_limits<int64_t>::max() / unit / 10) return std::nullopt;
+    if (n > std::numeric_limits<int64_t>::max() / unit / 10)
+      return std::nullopt;
   }
   return n * unit;
 }

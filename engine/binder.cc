@@ -80,7 +80,8 @@ class Binder {
   // Leaves.
   BoundNode BitmapLeaf(const roaring_bitmap_t* bitmap, std::string label) const;
   BoundNode ValuesLeaf(const StringIndex& strings,
-                       const std::vector<ValueId>& ids, std::string label) const;
+                       const std::vector<ValueId>& ids,
+                       std::string label) const;
   BoundNode IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
                          std::optional<int64_t> hi, std::string label) const;
   BoundNode NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
@@ -90,8 +91,8 @@ class Binder {
   // Value readers; errors point at `path`.
   Result<std::string> ReadString(const std::optional<JsonValue>& v,
                                  const std::string& path) const;
-  Result<std::vector<std::string>> ReadStrings(const std::optional<JsonValue>& v,
-                                               const std::string& path) const;
+  Result<std::vector<std::string>> ReadStrings(
+      const std::optional<JsonValue>& v, const std::string& path) const;
   Result<Number> ReadNumber(const std::optional<JsonValue>& v,
                             const std::string& path) const;
   Result<std::vector<Number>> ReadNumbers(const std::optional<JsonValue>& v,
@@ -147,7 +148,8 @@ Result<BoundNode> Binder::BindField(const RuleNode& node) {
   const std::string field_path = node.path + "/field";
   const std::string op_path = node.path + "/op";
   std::optional<AttrId> attr = index_.FindAttribute(node.name);
-  if (!attr) return Invalid("unknown attribute " + Quoted(node.name), field_path);
+  if (!attr)
+    return Invalid("unknown attribute " + Quoted(node.name), field_path);
   const AttributeIndex& a = index_.attribute(*attr);
   if (a.type == AttrType::kUnindexable) {
     return Invalid("attribute " + Quoted(node.name) +
@@ -163,12 +165,14 @@ Result<BoundNode> Binder::BindField(const RuleNode& node) {
   };
   if (*op == Op::kExists || *op == Op::kNotExists) {
     BoundNode leaf = BitmapLeaf(a.presence.get(), node.name + " exists");
-    return *op == Op::kExists ? std::move(leaf) : BoundNode::Not(std::move(leaf));
+    return *op == Op::kExists ? std::move(leaf)
+                              : BoundNode::Not(std::move(leaf));
   }
   switch (a.type) {
     case AttrType::kString:
     case AttrType::kStringArray:
-      if (*op == Op::kHasAll && a.type != AttrType::kStringArray) return misfit();
+      if (*op == Op::kHasAll && a.type != AttrType::kStringArray)
+        return misfit();
       switch (*op) {
         case Op::kEq:
         case Op::kNeq:
@@ -242,7 +246,8 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
     case Op::kIn:
     case Op::kNotIn:
     case Op::kHasAll: {
-      Result<std::vector<std::string>> values = ReadStrings(node.value, value_path);
+      Result<std::vector<std::string>> values =
+          ReadStrings(node.value, value_path);
       if (!values.ok()) return values.status();
       std::vector<ValueId> ids;
       std::string label;
@@ -265,8 +270,9 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
         if (missing) return BoundNode::Const(false);
         std::vector<BoundNode> parts;
         for (ValueId id : ids) {
-          parts.push_back(ValuesLeaf(strings, {id},
-                                     a.name + " eq " + std::string(strings.folded(id))));
+          parts.push_back(
+              ValuesLeaf(strings, {id},
+                         a.name + " eq " + std::string(strings.folded(id))));
         }
         return BoundNode::Group(BoundKind::kAnd, std::move(parts));
       }
@@ -370,9 +376,10 @@ Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
       Result<int64_t> t = ReadDate(&*node.value, value_path);
       if (!t.ok()) return t.status();
       if (op == Op::kBefore) {
-        return IntRangeLeaf(attr, std::nullopt,
-                            *t == kMinInt ? std::nullopt : std::optional(*t - 1),
-                            name + " before " + FormatIsoInstant(*t));
+        return IntRangeLeaf(
+            attr, std::nullopt,
+            *t == kMinInt ? std::nullopt : std::optional(*t - 1),
+            name + " before " + FormatIsoInstant(*t));
       }
       if (op == Op::kAfter) {
         if (*t == kMaxInt) return BoundNode::Const(false);
@@ -384,18 +391,19 @@ Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
                           name + " on " + FormatIsoInstant(day).substr(0, 10));
     }
     case Op::kBetween: {
-      Result<std::pair<int64_t, int64_t>> r = ReadDatePair(node.value, value_path);
+      Result<std::pair<int64_t, int64_t>> r =
+          ReadDatePair(node.value, value_path);
       if (!r.ok()) return r.status();
       return IntRangeLeaf(attr, r->first, r->second,
-                          name + " between " + FormatIsoInstant(r->first) + ".." +
-                              FormatIsoInstant(r->second));
+                          name + " between " + FormatIsoInstant(r->first) +
+                              ".." + FormatIsoInstant(r->second));
     }
     case Op::kWithinLast:
     case Op::kNotWithinLast: {
       Result<int64_t> d = ReadDuration(node.value, value_path);
       if (!d.ok()) return d.status();
-      BoundNode leaf = IntRangeLeaf(attr, now - *d, now,
-                                    name + " within_last " + node.value->string);
+      BoundNode leaf = IntRangeLeaf(
+          attr, now - *d, now, name + " within_last " + node.value->string);
       return op == Op::kWithinLast ? std::move(leaf)
                                    : BoundNode::Not(std::move(leaf));
     }
@@ -409,7 +417,8 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   int64_t lo = kMinInt, hi = kMaxInt;
   const int64_t now = options_.now_ms;
   if (node.within_last) {
-    Result<int64_t> d = ReadDuration(node.within_last, node.path + "/within_last");
+    Result<int64_t> d =
+        ReadDuration(node.within_last, node.path + "/within_last");
     if (!d.ok()) return d.status();
     lo = std::max(lo, now - *d);
     hi = std::min(hi, now);
@@ -438,12 +447,16 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   if (node.count) {
     const JsonValue& c = *node.count;
     static constexpr std::pair<std::string_view, CmpOp> kCmps[] = {
-        {"eq", CmpOp::kEq}, {"gt", CmpOp::kGt}, {"gte", CmpOp::kGte},
-        {"lt", CmpOp::kLt}, {"lte", CmpOp::kLte}};
+        {"eq", CmpOp::kEq},
+        {"gt", CmpOp::kGt},
+        {"gte", CmpOp::kGte},
+        {"lt", CmpOp::kLt},
+        {"lte", CmpOp::kLte}};
     const auto* entry =
         c.type == JsonValue::Type::kObject && c.members.size() == 1
-            ? std::find_if(std::begin(kCmps), std::end(kCmps),
-                           [&](const auto& e) { return e.first == c.members[0].first; })
+            ? std::find_if(
+                  std::begin(kCmps), std::end(kCmps),
+                  [&](const auto& e) { return e.first == c.members[0].first; })
             : std::end(kCmps);
     if (entry == std::end(kCmps) ||
         c.members[0].second.type != JsonValue::Type::kNumber) {
@@ -487,7 +500,8 @@ Result<BoundNode> Binder::BindSegment(const RuleNode& node, int depth) {
   const std::string path = node.path + "/segment";
   const RuleNode* rule =
       options_.segments ? options_.segments->FindRule(node.name) : nullptr;
-  if (rule == nullptr) return Invalid("unknown segment " + Quoted(node.name), path);
+  if (rule == nullptr)
+    return Invalid("unknown segment " + Quoted(node.name), path);
   if (std::find(segment_stack_.begin(), segment_stack_.end(), node.name) !=
       segment_stack_.end()) {
     return Invalid("segment " + Quoted(node.name) + " refers to itself", path);
@@ -558,9 +572,9 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
       rows.insert(rows.end(), p.rows.begin(), p.rows.end());
     }
   }
-  roaring_bitmap_t* u = bitmaps.empty()
-                            ? roaring_bitmap_create()
-                            : roaring_bitmap_or_many(bitmaps.size(), bitmaps.data());
+  roaring_bitmap_t* u =
+      bitmaps.empty() ? roaring_bitmap_create()
+                      : roaring_bitmap_or_many(bitmaps.size(), bitmaps.data());
   roaring_bitmap_add_many(u, rows.size(), rows.data());
   auto owned = std::make_shared<Bitmap>(u);
   BoundNode n;

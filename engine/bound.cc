@@ -3,7 +3,8 @@
 namespace segd {
 
 bool CountTest::Matches(uint64_t count) const {
-  const int c = CompareNumbers(Number::Int(static_cast<int64_t>(count)), operand);
+  const int c =
+      CompareNumbers(Number::Int(static_cast<int64_t>(count)), operand);
   switch (op) {
     case CmpOp::kEq:
       return c == 0;

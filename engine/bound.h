@@ -32,11 +32,11 @@ struct CountTest {
 };
 
 enum class LeafKind {
-  kBitmap,       // rows of a bitmap (index-owned or built for this query)
-  kRowList,      // ascending global rows
-  kIntRange,     // int column of `attr`: lo <= key <= hi (dates, integers)
-  kMixedRange,   // mixed number column of `attr`: key within dlo..dhi
-  kEvent,        // events `event` in [lo, hi]: count passes `count`
+  kBitmap,      // rows of a bitmap (index-owned or built for this query)
+  kRowList,     // ascending global rows
+  kIntRange,    // int column of `attr`: lo <= key <= hi (dates, integers)
+  kMixedRange,  // mixed number column of `attr`: key within dlo..dhi
+  kEvent,       // events `event` in [lo, hi]: count passes `count`
 };
 
 struct Leaf {
@@ -46,7 +46,7 @@ struct Leaf {
   std::span<const uint32_t> rows;
   AttrId attr = 0;
   EventId event = 0;
-  int64_t lo = 0, hi = 0;  // kIntRange, kEvent: inclusive
+  int64_t lo = 0, hi = 0;        // kIntRange, kEvent: inclusive
   long double dlo = 0, dhi = 0;  // kMixedRange, exact
   bool dlo_strict = false, dhi_strict = false;
   CountTest count;

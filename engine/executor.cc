@@ -124,7 +124,8 @@ class ShardEvaluator {
       case LeafKind::kIntRange: {
         ClearWords(out);
         const auto& column = index_.shard(shard_).int_columns[leaf.attr];
-        const auto b = std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
+        const auto b =
+            std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
         const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
         SetRows(column, b - column.keys.begin(), e - column.keys.begin(), out);
         return;
@@ -133,9 +134,10 @@ class ShardEvaluator {
         ClearWords(out);
         const auto& column = index_.shard(shard_).mixed_columns[leaf.attr];
         const auto& keys = column.keys;
-        const auto b = leaf.dlo_strict
-                           ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)
-                           : std::lower_bound(keys.begin(), keys.end(), leaf.dlo);
+        const auto b =
+            leaf.dlo_strict
+                ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)
+                : std::lower_bound(keys.begin(), keys.end(), leaf.dlo);
         const auto e = leaf.dhi_strict
                            ? std::lower_bound(b, keys.end(), leaf.dhi)
                            : std::upper_bound(b, keys.end(), leaf.dhi);
@@ -150,7 +152,8 @@ class ShardEvaluator {
 
   void FillEvent(const Leaf& leaf, uint64_t* out) {
     const auto& column = index_.shard(shard_).events[leaf.event];
-    const auto b = std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
+    const auto b =
+        std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
     const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
     const size_t begin = b - column.keys.begin(), end = e - column.keys.begin();
     const bool plain = leaf.count.op == CmpOp::kGte &&
@@ -195,7 +198,8 @@ void CollectRows(const uint64_t* words, uint32_t shard, size_t limit,
   for (size_t w = 0; w < kShardWords && rows->size() < limit; ++w) {
     uint64_t bits = words[w];
     while (bits != 0 && rows->size() < limit) {
-      rows->push_back(base + static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
+      rows->push_back(base +
+                      static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
       bits &= bits - 1;
     }
   }
@@ -220,7 +224,8 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     // Preview only: walk shards in order and stop once `limit` rows are in.
     Scratch& scratch = scratches.local();
     scratch.Reserve(levels);
-    for (uint32_t s = 0; s < shards && result.rows.size() < options.limit; ++s) {
+    for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
+         ++s) {
       uint64_t* out = scratch.Level(0);
       run_shard(s, scratch, out);
       CollectRows(out, s, options.limit, &result.rows);

@@ -24,8 +24,8 @@ struct ExecuteOptions {
 };
 
 struct ExecuteResult {
-  uint64_t count = 0;           // valid when options.count
-  std::vector<uint32_t> rows;   // ascending, at most `limit`
+  uint64_t count = 0;          // valid when options.count
+  std::vector<uint32_t> rows;  // ascending, at most `limit`
 };
 
 ExecuteResult Execute(const Plan& plan, const Index& index,

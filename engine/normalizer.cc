@@ -18,7 +18,8 @@ BoundNode Negate(BoundNode node) {
     case BoundKind::kOr: {
       std::vector<BoundNode> children;
       children.reserve(node.children.size());
-      for (BoundNode& c : node.children) children.push_back(Negate(std::move(c)));
+      for (BoundNode& c : node.children)
+        children.push_back(Negate(std::move(c)));
       return BoundNode::Group(Dual(node.kind), std::move(children));
     }
     case BoundKind::kLeaf:
@@ -67,7 +68,8 @@ BoundNode FoldConstants(BoundNode node) {
   switch (node.kind) {
     case BoundKind::kNot: {
       BoundNode child = FoldConstants(std::move(node.children[0]));
-      if (child.kind == BoundKind::kConst) return BoundNode::Const(!child.constant);
+      if (child.kind == BoundKind::kConst)
+        return BoundNode::Const(!child.constant);
       node.children[0] = std::move(child);
       return node;
     }
@@ -99,7 +101,8 @@ BoundNode FoldConstants(BoundNode node) {
 BoundNode Normalize(BoundNode node) {
   // Folding can expose nested groups of the same kind (AND(a, OR(b)) ->
   // AND(a, b)), so flatten once more afterwards.
-  return FlattenGroups(FoldConstants(FlattenGroups(PushNotDown(std::move(node)))));
+  return FlattenGroups(
+      FoldConstants(FlattenGroups(PushNotDown(std::move(node)))));
 }
 
 }  // namespace segd

@@ -8,7 +8,8 @@ namespace {
 // Orders children and fills in group estimates; returns the subtree depth.
 int Order(BoundNode& node, uint64_t live) {
   int depth = 1;
-  for (BoundNode& c : node.children) depth = std::max(depth, 1 + Order(c, live));
+  for (BoundNode& c : node.children)
+    depth = std::max(depth, 1 + Order(c, live));
   switch (node.kind) {
     case BoundKind::kAnd: {
       std::stable_sort(node.children.begin(), node.children.end(),

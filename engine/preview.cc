@@ -60,7 +60,8 @@ void WriteMembers(std::vector<Entry> entries, JsonWriter& out) {
     std::vector<Entry> inner;
     for (size_t j = i; j < entries.size(); ++j) {
       const std::string_view r = entries[j].rest;
-      if (!done[j] && r.size() > dot && r.substr(0, dot) == head && r[dot] == '.') {
+      if (!done[j] && r.size() > dot && r.substr(0, dot) == head &&
+          r[dot] == '.') {
         inner.push_back(Entry{r.substr(dot + 1), entries[j].value});
         done[j] = true;
       }
@@ -122,9 +123,11 @@ void WriteField(const Index& index, const DecodedProfile& p,
   std::vector<Entry> nested;
   for (const DecodedValue& v : p.values) {
     const std::string& name = index.attribute(v.attr).name;
-    if (name.size() > field.size() && name.compare(0, field.size(), field) == 0 &&
+    if (name.size() > field.size() &&
+        name.compare(0, field.size(), field) == 0 &&
         name[field.size()] == '.') {
-      nested.push_back(Entry{std::string_view(name).substr(field.size() + 1), &v});
+      nested.push_back(
+          Entry{std::string_view(name).substr(field.size() + 1), &v});
     }
   }
   if (nested.empty()) {

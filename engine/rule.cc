@@ -16,17 +16,28 @@ struct OpEntry {
   Op op;
 };
 constexpr OpEntry kOps[] = {
-    {"exists", Op::kExists},          {"not_exists", Op::kNotExists},
-    {"eq", Op::kEq},                  {"neq", Op::kNeq},
-    {"in", Op::kIn},                  {"not_in", Op::kNotIn},
-    {"contains", Op::kContains},      {"not_contains", Op::kNotContains},
-    {"starts_with", Op::kStartsWith}, {"has_all", Op::kHasAll},
-    {"gt", Op::kGt},                  {"gte", Op::kGte},
-    {"lt", Op::kLt},                  {"lte", Op::kLte},
-    {"between", Op::kBetween},        {"before", Op::kBefore},
-    {"after", Op::kAfter},            {"on", Op::kOn},
-    {"within_last", Op::kWithinLast}, {"not_within_last", Op::kNotWithinLast},
-    {"is_true", Op::kIsTrue},         {"is_false", Op::kIsFalse},
+    {"exists", Op::kExists},
+    {"not_exists", Op::kNotExists},
+    {"eq", Op::kEq},
+    {"neq", Op::kNeq},
+    {"in", Op::kIn},
+    {"not_in", Op::kNotIn},
+    {"contains", Op::kContains},
+    {"not_contains", Op::kNotContains},
+    {"starts_with", Op::kStartsWith},
+    {"has_all", Op::kHasAll},
+    {"gt", Op::kGt},
+    {"gte", Op::kGte},
+    {"lt", Op::kLt},
+    {"lte", Op::kLte},
+    {"between", Op::kBetween},
+    {"before", Op::kBefore},
+    {"after", Op::kAfter},
+    {"on", Op::kOn},
+    {"within_last", Op::kWithinLast},
+    {"not_within_last", Op::kNotWithinLast},
+    {"is_true", Op::kIsTrue},
+    {"is_false", Op::kIsFalse},
 };
 
 JsonValue Convert(dom::element e) {
@@ -37,18 +48,21 @@ JsonValue Convert(dom::element e) {
       break;
     case dom::element_type::BOOL:
       v.type = JsonValue::Type::kBool;
-      if (e.get_bool().get(v.boolean)) break;  // cannot fail: type checked above
+      if (e.get_bool().get(v.boolean))
+        break;  // cannot fail: type checked above
       break;
     case dom::element_type::INT64:
       v.type = JsonValue::Type::kNumber;
-      if (e.get_int64().get(v.number.i)) break;  // cannot fail: type checked above
+      if (e.get_int64().get(v.number.i))
+        break;  // cannot fail: type checked above
       v.number.is_int = true;
       break;
     case dom::element_type::UINT64:
     case dom::element_type::DOUBLE:
       v.type = JsonValue::Type::kNumber;
       v.number.is_int = false;
-      if (e.get_double().get(v.number.d)) break;  // cannot fail: type checked above
+      if (e.get_double().get(v.number.d))
+        break;  // cannot fail: type checked above
       break;
     case dom::element_type::STRING: {
       v.type = JsonValue::Type::kString;

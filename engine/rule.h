@@ -28,7 +28,7 @@ struct JsonValue {
   bool boolean = false;
   Number number;
   std::string string;
-  std::vector<JsonValue> items;                             // kArray
+  std::vector<JsonValue> items;                            // kArray
   std::vector<std::pair<std::string, JsonValue>> members;  // kObject
 };
 
@@ -69,8 +69,8 @@ struct RuleNode {
 
   std::vector<RuleNode> children;  // kAll, kAny; kNot has exactly one
 
-  std::string name;  // the field, event or segment name
-  std::string op;    // kField: the operator as written
+  std::string name;                // the field, event or segment name
+  std::string op;                  // kField: the operator as written
   std::optional<JsonValue> value;  // kField
   // kEvent: the window parts and the count, as written.
   std::optional<JsonValue> within_last, after, before, between, count;

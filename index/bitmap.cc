@@ -16,7 +16,8 @@ const void* FindContainer(const roaring_bitmap_t* bitmap, uint32_t shard,
   const roaring_array_t& ra = bitmap->high_low_container;
   const uint16_t* begin = ra.keys;
   const uint16_t* end = ra.keys + ra.size;
-  const uint16_t* it = std::lower_bound(begin, end, static_cast<uint16_t>(shard));
+  const uint16_t* it =
+      std::lower_bound(begin, end, static_cast<uint16_t>(shard));
   if (it == end || *it != shard || shard > 0xFFFF) return nullptr;
   const size_t i = static_cast<size_t>(it - begin);
   const void* c = ra.containers[i];
@@ -121,8 +122,7 @@ void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
   if (c != nullptr) OrContainer(c, type, words);
 }
 
-void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard,
-              uint64_t* words) {
+void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
   uint8_t type;
   const void* c = FindContainer(bitmap, shard, &type);
   if (c == nullptr) {

@@ -76,8 +76,7 @@ inline void SetBit(uint64_t* words, uint32_t local_row) {
 
 // words = shard `shard` of `bitmap` (all zero when it has none). Returns false
 // when the shard is empty.
-bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard,
-               uint64_t* words);
+bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
 // words |= shard of bitmap.
 void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
 // words &= shard of bitmap.

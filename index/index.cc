@@ -16,12 +16,12 @@ constexpr size_t kTrigramMinValues = 2048;
 
 // What one shard contributes, gathered in a single decode of its profiles.
 struct ShardScratch {
-  std::vector<uint32_t> live;                               // global rows
-  std::vector<std::vector<uint32_t>> presence;              // per attribute
+  std::vector<uint32_t> live;                   // global rows
+  std::vector<std::vector<uint32_t>> presence;  // per attribute
   std::vector<std::vector<std::pair<uint32_t, std::string_view>>> strings;
   std::vector<std::vector<uint32_t>> true_rows, false_rows;
   std::vector<std::vector<std::pair<Number, uint16_t>>> numbers;
-  std::vector<bool> all_int;                                // per attribute
+  std::vector<bool> all_int;  // per attribute
 };
 
 template <typename Key>
@@ -138,7 +138,8 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
         }
         sc.presence[v.attr].push_back(row);
       }
-      for (const StoredEvent& e : p.events) events[e.name].emplace_back(e.at_ms, local);
+      for (const StoredEvent& e : p.events)
+        events[e.name].emplace_back(e.at_ms, local);
     }
     shard.int_columns.resize(attr_count);
     shard.mixed_columns.resize(attr_count);
@@ -183,15 +184,16 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
             scratch, &ShardScratch::false_rows, static_cast<AttrId>(a));
         break;
       case AttrType::kNumber: {
-        attr.integer_domain = std::all_of(
-            scratch.begin(), scratch.end(),
-            [&](const ShardScratch& sc) { return sc.all_int[a]; });
+        attr.integer_domain =
+            std::all_of(scratch.begin(), scratch.end(),
+                        [&](const ShardScratch& sc) { return sc.all_int[a]; });
         for (uint32_t s = 0; s < shard_count; ++s) {
           auto& pairs = scratch[s].numbers[a];
-          std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
-            const int c = CompareNumbers(x.first, y.first);
-            return c != 0 ? c < 0 : x.second < y.second;
-          });
+          std::sort(pairs.begin(), pairs.end(),
+                    [](const auto& x, const auto& y) {
+                      const int c = CompareNumbers(x.first, y.first);
+                      return c != 0 ? c < 0 : x.second < y.second;
+                    });
           ShardIndex& shard = ix.shards_[s];
           if (attr.integer_domain) {
             auto& column = shard.int_columns[a];
@@ -242,9 +244,12 @@ size_t Index::MemoryBytes() const {
     if (a.strings) bytes += a.strings->MemoryBytes();
   }
   for (const ShardIndex& s : shards_) {
-    for (const auto& c : s.int_columns) bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
-    for (const auto& c : s.mixed_columns) bytes += c.keys.capacity() * sizeof(long double) + c.rows.capacity() * 2;
-    for (const auto& c : s.events) bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
+    for (const auto& c : s.int_columns)
+      bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
+    for (const auto& c : s.mixed_columns)
+      bytes += c.keys.capacity() * sizeof(long double) + c.rows.capacity() * 2;
+    for (const auto& c : s.events)
+      bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
   }
   return bytes;
 }

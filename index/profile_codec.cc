@@ -71,8 +71,8 @@ void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
       PutString(out_, value.text);
       break;
     case AttrType::kBool:
-      out_->push_back(
-          static_cast<char>(value.boolean ? ValueTag::kTrue : ValueTag::kFalse));
+      out_->push_back(static_cast<char>(value.boolean ? ValueTag::kTrue
+                                                      : ValueTag::kFalse));
       break;
     case AttrType::kStringArray:
       out_->push_back(static_cast<char>(ValueTag::kStringArray));

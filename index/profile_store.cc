@@ -235,7 +235,8 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
 
 Status ProfileStore::Delete(std::string_view id) {
   std::optional<uint32_t> row = FindRow(id);
-  if (!row) return Status(ErrorCode::kNotFound, "no profile with id " + Quoted(id));
+  if (!row)
+    return Status(ErrorCode::kNotFound, "no profile with id " + Quoted(id));
   ReleaseIdentities(*row);
   row_by_id_.Erase(IdHash(id), *row);
   rows_[*row].clear();

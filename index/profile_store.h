@@ -61,7 +61,8 @@ class ProfileStore {
 
  private:
   static uint64_t IdHash(std::string_view id);
-  static uint64_t IdentityHash(std::string_view channel, std::string_view handle);
+  static uint64_t IdentityHash(std::string_view channel,
+                               std::string_view handle);
   // Whether the profile at `row` claims (channel, handle).
   bool HasIdentity(uint32_t row, std::string_view channel,
                    std::string_view handle) const;
@@ -74,7 +75,7 @@ class ProfileStore {
   RowTable row_by_id_;
   RowTable identity_owner_;
   uint64_t live_count_ = 0;
-  std::string encode_buffer_;  // scratch for Upsert
+  std::string encode_buffer_;       // scratch for Upsert
   mutable DecodedProfile decoded_;  // scratch for identity checks
 };
 

@@ -29,7 +29,8 @@ void RowTable::Erase(uint64_t hash, uint32_t row) {
     if (slots_[j].row == kEmpty) break;
     const size_t home = slots_[j].tag & mask();
     // The slot at j may stay if its home lies cyclically in (i, j].
-    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    const bool stays =
+        i <= j ? (i < home && home <= j) : (i < home || home <= j);
     if (stays) continue;
     slots_[i] = slots_[j];
     i = j;

@@ -24,7 +24,8 @@ class RowTable {
   std::optional<uint32_t> Find(uint64_t hash, Matches&& matches) const {
     if (slots_.empty()) return std::nullopt;
     const uint32_t tag = TagOf(hash);
-    for (size_t i = tag & mask(); slots_[i].row != kEmpty; i = (i + 1) & mask()) {
+    for (size_t i = tag & mask(); slots_[i].row != kEmpty;
+         i = (i + 1) & mask()) {
       if (slots_[i].tag == tag && matches(slots_[i].row)) return slots_[i].row;
     }
     return std::nullopt;
@@ -45,7 +46,9 @@ class RowTable {
   };
   // The high half of the hash: its low bits pick the home slot, all of it
   // filters candidates (std::hash mixes the high half well).
-  static uint32_t TagOf(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
+  static uint32_t TagOf(uint64_t hash) {
+    return static_cast<uint32_t>(hash >> 32);
+  }
   size_t mask() const { return slots_.size() - 1; }
   void Rehash(size_t slot_count);
 

@@ -50,7 +50,8 @@ struct StringHash {
   }
 };
 template <typename V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+using StringMap =
+    std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 class Schema {
  public:

@@ -29,7 +29,8 @@ std::vector<ValueId> Intersect(std::span<const ValueId> a,
 
 std::string_view StringIndex::folded(ValueId id) const {
   return std::string_view(folded_arena_)
-      .substr(folded_offsets_[id], folded_offsets_[id + 1] - folded_offsets_[id]);
+      .substr(folded_offsets_[id],
+              folded_offsets_[id + 1] - folded_offsets_[id]);
 }
 
 std::string_view StringIndex::display(ValueId id) const {
@@ -245,13 +246,14 @@ std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
 }
 
 size_t StringIndex::MemoryBytes() const {
-  size_t bytes = folded_arena_.capacity() + display_arena_.capacity() +
-                 (folded_offsets_.capacity() + display_offsets_.capacity()) * 8 +
-                 (slots_.capacity() + hashes_.capacity()) * sizeof(ValueId) +
-                 postings_.capacity() * sizeof(Posting) +
-                 small_rows_.capacity() * 4 +
-                 (trigram_keys_.capacity() + trigram_offsets_.capacity() +
-                  trigram_values_.capacity()) * 4;
+  size_t bytes =
+      folded_arena_.capacity() + display_arena_.capacity() +
+      (folded_offsets_.capacity() + display_offsets_.capacity()) * 8 +
+      (slots_.capacity() + hashes_.capacity()) * sizeof(ValueId) +
+      postings_.capacity() * sizeof(Posting) + small_rows_.capacity() * 4 +
+      (trigram_keys_.capacity() + trigram_offsets_.capacity() +
+       trigram_values_.capacity()) *
+          4;
   for (const Bitmap& b : bitmaps_) {
     bytes += roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
   }

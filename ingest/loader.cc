@@ -5,10 +5,10 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <memory>
 
 #include "ingest/record_parser.h"
@@ -40,10 +40,9 @@ bool IsBlank(const char* p, size_t n) {
 }
 
 Status TooLarge(size_t length, size_t limit) {
-  return Status(ErrorCode::kTooLarge,
-                "record of " + std::to_string(length) +
-                    " bytes exceeds the limit of " + std::to_string(limit) +
-                    " bytes");
+  return Status(ErrorCode::kTooLarge, "record of " + std::to_string(length) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(limit) + " bytes");
 }
 
 // A reusable list of records: slots keep their buffers between blocks, so a
@@ -162,7 +161,8 @@ uint64_t SplitLines(const char* begin, const char* end, uint64_t first_line,
       RecordBatch& batch = processor.batch();
       Record& r =
           batch.Add(line, p, length, static_cast<size_t>(end - p) + kPadding);
-      if (length > max_record_bytes) r.status = TooLarge(length, max_record_bytes);
+      if (length > max_record_bytes)
+        r.status = TooLarge(length, max_record_bytes);
       if (batch.size() == kBatchRecords) processor.Flush();
     }
     ++line;
@@ -314,7 +314,8 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
   while (p < end) {
     const char* cut = p + std::min<size_t>(kReadBlockBytes, end - p);
     if (cut < end) {
-      const char* nl = static_cast<const char*>(std::memchr(cut, '\n', end - cut));
+      const char* nl =
+          static_cast<const char*>(std::memchr(cut, '\n', end - cut));
       cut = nl ? nl + 1 : end;
     }
     LoadNdjsonBlock(p, cut, &line, processor, options.max_record_bytes);
@@ -356,8 +357,8 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
   // longer than the record limit is skipped to its end, never buffered whole.
   report.bytes = filled;
   uint64_t line = 1;
-  size_t size = filled;       // bytes of input in buffer[0, size)
-  bool skipping = false;      // inside an over-long line
+  size_t size = filled;   // bytes of input in buffer[0, size)
+  bool skipping = false;  // inside an over-long line
   size_t skipped_bytes = 0;
   bool eof = filled == 0;
   while (true) {

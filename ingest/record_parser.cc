@@ -31,7 +31,8 @@ Status JsonError(simdjson::error_code error, const std::string& path) {
       message = "malformed JSON: bad or unterminated string";
       break;
     default:
-      message = std::string("malformed JSON: ") + simdjson::error_message(error);
+      message =
+          std::string("malformed JSON: ") + simdjson::error_message(error);
   }
   return Malformed(std::move(message), path);
 }
@@ -53,7 +54,8 @@ struct RecordParser::Impl {
   // record, so their strings keep their buffers and parsing rarely allocates.
   Value& NextSlot(std::string_view name, ProfileInput* out);
   size_t used = 0;  // slots of out->attributes filled for this record
-  Status ParseArray(std::string_view raw, const std::string& path, Value* value);
+  Status ParseArray(std::string_view raw, const std::string& path,
+                    Value* value);
   Status ParseIdentities(od::value value, ProfileInput* out);
   Status ParseEvents(od::value value, ProfileInput* out);
 };
@@ -68,9 +70,10 @@ Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
   out->identities.clear();
   out->events.clear();
   od::document doc;
-  auto error = impl_->parser
-                   .iterate(simdjson::padded_string_view(json, length, capacity))
-                   .get(doc);
+  auto error =
+      impl_->parser
+          .iterate(simdjson::padded_string_view(json, length, capacity))
+          .get(doc);
   if (error) return JsonError(error, "");
   od::object object;
   if (doc.get_object().get(object)) {
@@ -81,7 +84,8 @@ Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
     std::string_view key;
     if ((error = field.unescaped_key().get(key))) return JsonError(error, "");
     od::value value;
-    if ((error = field.value().get(value))) return JsonError(error, JsonPointerChild("", key));
+    if ((error = field.value().get(value)))
+      return JsonError(error, JsonPointerChild("", key));
     if (key == "id") {
       std::string_view id;
       if (value.get_string().get(id)) {
@@ -123,7 +127,8 @@ Status RecordParser::Impl::ParseObject(od::object object,
     auto error = field.unescaped_key().get(key);
     if (error) return JsonError(error, path);
     od::value value;
-    if ((error = field.value().get(value))) return JsonError(error, JsonPointerChild(path, key));
+    if ((error = field.value().get(value)))
+      return JsonError(error, JsonPointerChild(path, key));
     std::string name = prefix;
     name.push_back('.');
     name.append(key);
@@ -252,9 +257,11 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
   size_t index = 0;
   for (auto element : array) {
     od::value item;
-    if ((error = element.get(item))) return JsonError(error, JsonPointerChild(path, index));
+    if ((error = element.get(item)))
+      return JsonError(error, JsonPointerChild(path, index));
     od::json_type type;
-    if ((error = item.type().get(type))) return JsonError(error, JsonPointerChild(path, index));
+    if ((error = item.type().get(type)))
+      return JsonError(error, JsonPointerChild(path, index));
     if (type == od::json_type::string && all_strings) {
       std::string_view s;
       if ((error = item.get_string().get(s))) {
@@ -299,7 +306,8 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     if (error) return JsonError(error, "/identities");
     const std::string path = JsonPointerChild("/identities", channel);
     od::value handle_value;
-    if ((error = field.value().get(handle_value))) return JsonError(error, path);
+    if ((error = field.value().get(handle_value)))
+      return JsonError(error, path);
     if (handle_value.is_null()) continue;
     std::string_view handle;
     if (handle_value.get_string().get(handle) || handle.empty()) {
@@ -332,7 +340,8 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
       auto error = field.unescaped_key().get(key);
       if (error) return JsonError(error, path);
       od::value v;
-      if ((error = field.value().get(v))) return JsonError(error, JsonPointerChild(path, key));
+      if ((error = field.value().get(v)))
+        return JsonError(error, JsonPointerChild(path, key));
       if (key == "name") {
         std::string_view s;
         if (v.get_string().get(s) || s.empty()) {

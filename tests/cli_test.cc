@@ -17,11 +17,12 @@ struct CommandResult {
 
 CommandResult Segd(const std::string& args) {
   // ctest runs tests in parallel: name the capture files after the test.
-  const std::string base = ::testing::TempDir() + "/" +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::string base =
+      ::testing::TempDir() + "/" +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name();
   const std::string out = base + ".out", err = base + ".err";
-  const std::string command = std::string(SEGD_BINARY) + " " + args + " >" +
-                              out + " 2>" + err;
+  const std::string command =
+      std::string(SEGD_BINARY) + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(command.c_str());
   auto slurp = [](const std::string& path) {
     std::ifstream in(path);
@@ -37,41 +38,43 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 }
 
 TEST(CliTest, QueryPrintsCountAndMembers) {
-  const std::string data = WriteFile(
-      "cli.ndjson",
-      R"({"id":"a","city":"Pune","name":"Asha"})"
-      "\n"
-      R"({"id":"b","city":"Mumbai"})"
-      "\n"
-      R"({"id":"c","city":"pune","email":"c@x"})"
-      "\n");
-  CommandResult r = Segd("query --load " + data +
-               R"( --rule '{"field":"city","op":"eq","value":"Pune"}' --fields name,city)");
+  const std::string data =
+      WriteFile("cli.ndjson", R"({"id":"a","city":"Pune","name":"Asha"})"
+                              "\n"
+                              R"({"id":"b","city":"Mumbai"})"
+                              "\n"
+                              R"({"id":"c","city":"pune","email":"c@x"})"
+                              "\n");
+  CommandResult r = Segd(
+      "query --load " + data +
+      R"( --rule '{"field":"city","op":"eq","value":"Pune"}' --fields name,city)");
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out,
-            R"({"count":2,"members":[{"id":"a","name":"Asha","city":"Pune"},{"id":"c","name":null,"city":"pune"}]})"
-            "\n");
+  EXPECT_EQ(
+      r.out,
+      R"({"count":2,"members":[{"id":"a","name":"Asha","city":"Pune"},{"id":"c","name":null,"city":"pune"}]})"
+      "\n");
 }
 
 TEST(CliTest, RuleFromFileLimitAndNow) {
-  const std::string data = WriteFile(
-      "cli_now.ndjson",
-      R"({"id":"a","signed_up":"2026-11-19"})"
-      "\n"
-      R"({"id":"b","signed_up":"2026-10-01"})"
-      "\n");
-  const std::string rule =
-      WriteFile("rule.json", R"({"field":"signed_up","op":"within_last","value":"7d"})");
+  const std::string data =
+      WriteFile("cli_now.ndjson", R"({"id":"a","signed_up":"2026-11-19"})"
+                                  "\n"
+                                  R"({"id":"b","signed_up":"2026-10-01"})"
+                                  "\n");
+  const std::string rule = WriteFile(
+      "rule.json", R"({"field":"signed_up","op":"within_last","value":"7d"})");
   CommandResult r = Segd("query --load " + data + " --rule @" + rule +
-               " --now 2026-11-20T00:00:00Z --limit 0");
+                         " --now 2026-11-20T00:00:00Z --limit 0");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "{\"count\":1,\"members\":[]}\n");
 }
 
 TEST(CliTest, RuleErrorsGoToStderrAsJsonWithTheNodePointer) {
-  const std::string data = WriteFile("cli_err.ndjson", R"({"id":"a","city":"Pune"})");
-  CommandResult r = Segd("query --load " + data +
-               R"( --rule '{"all":[{"field":"town","op":"eq","value":"x"}]}')");
+  const std::string data =
+      WriteFile("cli_err.ndjson", R"({"id":"a","city":"Pune"})");
+  CommandResult r =
+      Segd("query --load " + data +
+           R"( --rule '{"all":[{"field":"town","op":"eq","value":"x"}]}')");
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(r.out.empty());
   EXPECT_NE(r.err.find(R"("code":"invalid")"), std::string::npos) << r.err;
@@ -79,16 +82,17 @@ TEST(CliTest, RuleErrorsGoToStderrAsJsonWithTheNodePointer) {
 }
 
 TEST(CliTest, RejectedRecordsAreListedAndTheQueryStillRuns) {
-  const std::string data = WriteFile("cli_bad.ndjson",
-                                     R"({"id":"a","n":1})"
-                                     "\n"
-                                     R"({"id":"b","n":"x"})"
-                                     "\n"
-                                     "{broken\n");
+  const std::string data = WriteFile("cli_bad.ndjson", R"({"id":"a","n":1})"
+                                                       "\n"
+                                                       R"({"id":"b","n":"x"})"
+                                                       "\n"
+                                                       "{broken\n");
   CommandResult r = Segd("query --load " + data + R"( --rule '{"all":[]}')");
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, R"({"count":1,"members":[{"id":"a","name":null,"email":null,"phone":null,"customer_type":"guest"}]})"
-                   "\n");
+  EXPECT_EQ(
+      r.out,
+      R"({"count":1,"members":[{"id":"a","name":null,"email":null,"phone":null,"customer_type":"guest"}]})"
+      "\n");
   EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
 }
@@ -110,7 +114,8 @@ TEST(CliTest, GenIsDeterministicAndLoadsCleanly) {
   const std::string ta(std::istreambuf_iterator<char>(fa), {});
   const std::string tb(std::istreambuf_iterator<char>(fb), {});
   EXPECT_EQ(ta, tb);
-  CommandResult r = Segd("query --load " + a + R"( --rule '{"all":[]}' --limit 0)");
+  CommandResult r =
+      Segd("query --load " + a + R"( --rule '{"all":[]}' --limit 0)");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "{\"count\":2000,\"members\":[]}\n");
   EXPECT_TRUE(r.err.empty()) << r.err;  // every generated record is valid

@@ -39,10 +39,8 @@ void PrintTo(const Dataset& dataset, std::ostream* out) {
 
 // 9300 random rules in all. The last dataset spans three shards of 2^16
 // rows, so results are merged across shard boundaries.
-constexpr Dataset kDatasets[] = {{101, 500, 2000},
-                                 {202, 1500, 3000},
-                                 {303, 3000, 4000},
-                                 {404, 140000, 300}};
+constexpr Dataset kDatasets[] = {
+    {101, 500, 2000}, {202, 1500, 3000}, {303, 3000, 4000}, {404, 140000, 300}};
 constexpr size_t kLimits[] = {0, 1, 20, 1000};
 constexpr int kMaxRuleDepth = 6;
 constexpr int kMaxMismatches = 5;

@@ -21,7 +21,8 @@ TEST(JsonWriterTest, NestsAndSeparates) {
   w.Key("c");
   w.Uint(18446744073709551615ull);
   w.EndObject();
-  EXPECT_EQ(w.str(), R"({"a":-1,"b":[true,null,1.5,{}],"c":18446744073709551615})");
+  EXPECT_EQ(w.str(),
+            R"({"a":-1,"b":[true,null,1.5,{}],"c":18446744073709551615})");
 }
 
 TEST(JsonWriterTest, EscapesControlCharactersQuotesAndBackslashes) {

@@ -23,8 +23,9 @@ BoundNode T() { return BoundNode::Const(true); }
 BoundNode F() { return BoundNode::Const(false); }
 
 TEST(FlattenGroupsTest, MergesNestedGroupsOfTheSameKind) {
-  EXPECT_EQ(ToString(FlattenGroups(And({L("a"), And({L("b"), And({L("c")})})}))),
-            "AND(a, b, c)");
+  EXPECT_EQ(
+      ToString(FlattenGroups(And({L("a"), And({L("b"), And({L("c")})})}))),
+      "AND(a, b, c)");
   EXPECT_EQ(ToString(FlattenGroups(Or({Or({L("a"), L("b")}), L("c")}))),
             "OR(a, b, c)");
 }
@@ -60,8 +61,9 @@ TEST(PushNotDownTest, NegatesConstants) {
 }
 
 TEST(PushNotDownTest, ReachesNestedNots) {
-  EXPECT_EQ(ToString(PushNotDown(And({L("a"), Not(Or({L("b"), Not(L("c"))}))}))),
-            "AND(a, AND(NOT(b), c))");
+  EXPECT_EQ(
+      ToString(PushNotDown(And({L("a"), Not(Or({L("b"), Not(L("c"))}))}))),
+      "AND(a, AND(NOT(b), c))");
 }
 
 TEST(FoldConstantsTest, AbsorbingElements) {
@@ -90,8 +92,9 @@ TEST(NormalizeTest, LeavesNotOnlyAboveLeaves) {
 }
 
 TEST(NormalizeTest, FoldingExposesGroupsToFlatten) {
-  EXPECT_EQ(ToString(Normalize(And({L("a"), Or({And({L("b"), L("c")}), F()})}))),
-            "AND(a, b, c)");
+  EXPECT_EQ(
+      ToString(Normalize(And({L("a"), Or({And({L("b"), L("c")}), F()})}))),
+      "AND(a, b, c)");
 }
 
 TEST(NormalizeTest, AndNotShape) {

@@ -84,7 +84,8 @@ TEST_F(QueryTest, NegativeOperatorsIncludeProfilesWithoutTheAttribute) {
 
 TEST_F(QueryTest, ArraysMatchWhenAnyElementMatches) {
   Load(kPeople);
-  EXPECT_EQ(Ids(R"({"field":"tags","op":"has_all","value":["new","VIP"]})"), "a");
+  EXPECT_EQ(Ids(R"({"field":"tags","op":"has_all","value":["new","VIP"]})"),
+            "a");
   EXPECT_EQ(Ids(R"({"field":"tags","op":"starts_with","value":"Ne"})"), "a,b");
   EXPECT_EQ(Ids(R"({"field":"tags","op":"has_all","value":[]})"), "a,b,d");
 }
@@ -100,23 +101,30 @@ TEST_F(QueryTest, NumbersCompareAcrossIntegersAndDoubles) {
 
 TEST_F(QueryTest, DateOperators) {
   Load(kPeople);
-  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"within_last","value":"7d"})"), "a");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"within_last","value":"7d"})"),
+            "a");
   EXPECT_EQ(Ids(R"({"field":"signed_up","op":"not_within_last","value":"7d"})"),
             "b,c,d,e");
-  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"on","value":"2026-11-19T23:59:59+00:00"})"),
-            "a");
-  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"after","value":"2026-11-19"})"), "");
-  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"before","value":"now-30d"})"), "b");
-  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"between","value":["2026-01-01","2026-11-19"]})"),
-            "a,b");
+  EXPECT_EQ(
+      Ids(R"({"field":"signed_up","op":"on","value":"2026-11-19T23:59:59+00:00"})"),
+      "a");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"after","value":"2026-11-19"})"),
+            "");
+  EXPECT_EQ(Ids(R"({"field":"signed_up","op":"before","value":"now-30d"})"),
+            "b");
+  EXPECT_EQ(
+      Ids(R"({"field":"signed_up","op":"between","value":["2026-01-01","2026-11-19"]})"),
+      "a,b");
 }
 
 TEST_F(QueryTest, EventCountsAndWindows) {
   Load(kPeople);
   EXPECT_EQ(Ids(R"({"event":"order"})"), "a");
-  EXPECT_EQ(Ids(R"({"event":"ORDER","count":{"gte":2},"within_last":"7d"})"), "a");
-  EXPECT_EQ(Ids(R"({"event":"order","count":{"eq":1},"after":"2026-11-18T10:00:00Z"})"),
+  EXPECT_EQ(Ids(R"({"event":"ORDER","count":{"gte":2},"within_last":"7d"})"),
             "a");
+  EXPECT_EQ(
+      Ids(R"({"event":"order","count":{"eq":1},"after":"2026-11-18T10:00:00Z"})"),
+      "a");
   EXPECT_EQ(Ids(R"({"event":"order","count":{"lt":1}})"), "b,c,d,e");
   EXPECT_EQ(Ids(R"({"event":"cart_abandoned","within_last":"48h"})"), "b");
   EXPECT_EQ(Ids(R"({"event":"never_seen"})"), "");
@@ -130,8 +138,9 @@ TEST_F(QueryTest, GroupsAndConstants) {
   EXPECT_EQ(Ids(R"({"all":[{"field":"city","op":"eq","value":"pune"},
                          {"not":{"field":"trial","op":"is_true"}}]})"),
             "b");
-  EXPECT_EQ(Ids(R"({"any":[{"field":"trial","op":"is_false"},{"field":"orders","op":"gt","value":10}]})"),
-            "b,c");
+  EXPECT_EQ(
+      Ids(R"({"any":[{"field":"trial","op":"is_false"},{"field":"orders","op":"gt","value":10}]})"),
+      "b,c");
 }
 
 TEST_F(QueryTest, LimitKeepsRowOrderAndCountStaysExact) {
@@ -142,8 +151,9 @@ TEST_F(QueryTest, LimitKeepsRowOrderAndCountStaysExact) {
 
 TEST_F(QueryTest, ErrorsPointAtTheOffendingNode) {
   Load(kPeople);
-  EXPECT_EQ(Ids(R"({"all":[{"field":"city","op":"eq","value":"x"},{"field":"nope","op":"eq","value":1}]})"),
-            "error:invalid:/all/1/field");
+  EXPECT_EQ(
+      Ids(R"({"all":[{"field":"city","op":"eq","value":"x"},{"field":"nope","op":"eq","value":1}]})"),
+      "error:invalid:/all/1/field");
   EXPECT_EQ(Ids(R"({"any":[{"field":"city","op":"gt","value":1}]})"),
             "error:invalid:/any/0/op");
   EXPECT_EQ(Ids(R"({"field":"city","op":"equals","value":"x"})"),
@@ -154,10 +164,12 @@ TEST_F(QueryTest, ErrorsPointAtTheOffendingNode) {
             "error:malformed:/value");
   EXPECT_EQ(Ids(R"({"not":{"event":"x","within_last":"7 days"}})"),
             "error:malformed:/not/within_last");
-  EXPECT_EQ(Ids(R"({"event":"x","count":{"atleast":1}})"), "error:malformed:/count");
+  EXPECT_EQ(Ids(R"({"event":"x","count":{"atleast":1}})"),
+            "error:malformed:/count");
   EXPECT_EQ(Ids(R"({"segment":"vips"})"), "error:invalid:/segment");
-  EXPECT_EQ(Ids(R"({"all":[{"field":"city","op":"eq","value":"x","extra":1}]})"),
-            "error:malformed:/all/0/extra");
+  EXPECT_EQ(
+      Ids(R"({"all":[{"field":"city","op":"eq","value":"x","extra":1}]})"),
+      "error:malformed:/all/0/extra");
   EXPECT_EQ(Ids(R"([])"), "error:malformed:");
   EXPECT_EQ(Ids(R"({"all":)"), "error:malformed:");
 }
@@ -186,27 +198,34 @@ TEST_F(QueryTest, ResultsCrossShardBoundaries) {
   std::string data;
   const int n = 3 * 65536 + 100;
   for (int i = 0; i < n; ++i) {
-    data += "{\"id\":\"p" + std::to_string(i) + "\",\"n\":" + std::to_string(i % 7) +
+    data += "{\"id\":\"p" + std::to_string(i) +
+            "\",\"n\":" + std::to_string(i % 7) +
             (i % 3 == 0 ? ",\"tags\":[\"x\"]" : "") + "}\n";
   }
   Load(data);
   uint64_t expected = 0;
   for (int i = 0; i < n; ++i) expected += (i % 7 == 3 && i % 3 != 0);
-  EXPECT_EQ(Count(R"({"all":[{"field":"n","op":"eq","value":3},{"not":{"field":"tags","op":"exists"}}]})"),
-            expected);
+  EXPECT_EQ(
+      Count(
+          R"({"all":[{"field":"n","op":"eq","value":3},{"not":{"field":"tags","op":"exists"}}]})"),
+      expected);
   EXPECT_EQ(Ids(R"({"field":"n","op":"eq","value":3})", 3), "p3,p10,p17");
 }
 
 TEST_F(QueryTest, PreviewShowsRequestedFieldsAndNestedObjects) {
-  Load(R"({"id":"a","name":"Zoë \"Z\"","address":{"city":"Pune","zip":"411001"},"orders":2,"identities":{"email":"z@x"}})");
+  Load(
+      R"({"id":"a","name":"Zoë \"Z\"","address":{"city":"Pune","zip":"411001"},"orders":2,"identities":{"email":"z@x"}})");
   QueryOptions options;
   options.now_ms = kNow;
   Result<ExecuteResult> r = RunQuery(*index_, R"({"all":[]})", options);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(RenderQueryResult(*index_, *r, DefaultPreviewFields()),
-            R"({"count":1,"members":[{"id":"a","name":"Zoë \"Z\"","email":null,"phone":null,"customer_type":"customer"}]})");
-  EXPECT_EQ(RenderQueryResult(*index_, *r, {"address", "address.zip", "orders", "identities"}),
-            R"({"count":1,"members":[{"id":"a","address":{"city":"Pune","zip":"411001"},"address.zip":"411001","orders":2,"identities":{"email":"z@x"}}]})");
+  EXPECT_EQ(
+      RenderQueryResult(*index_, *r, DefaultPreviewFields()),
+      R"({"count":1,"members":[{"id":"a","name":"Zoë \"Z\"","email":null,"phone":null,"customer_type":"customer"}]})");
+  EXPECT_EQ(
+      RenderQueryResult(*index_, *r,
+                        {"address", "address.zip", "orders", "identities"}),
+      R"({"count":1,"members":[{"id":"a","address":{"city":"Pune","zip":"411001"},"address.zip":"411001","orders":2,"identities":{"email":"z@x"}}]})");
 }
 
 }  // namespace

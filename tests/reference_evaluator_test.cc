@@ -508,8 +508,9 @@ TEST(ReferenceEvaluatorTest, OperatorsWithoutValueIgnoreOne) {
   // is_true have no use for it.
   ReferenceStore store;
   store.LoadNdjson(kCities);
-  EXPECT_EQ(Matching(store, R"({"field": "city", "op": "exists", "value": null})"),
-            Matching(store, R"({"field": "city", "op": "exists"})"));
+  EXPECT_EQ(
+      Matching(store, R"({"field": "city", "op": "exists", "value": null})"),
+      Matching(store, R"({"field": "city", "op": "exists"})"));
   EXPECT_EQ(ErrorOf(store, R"({"field": "nope", "op": "exists", "value": 1})"),
             "invalid /field");
 }

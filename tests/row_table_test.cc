@@ -14,7 +14,9 @@ TEST(RowTableTest, FindsInsertedRowsAndForgetsErasedOnes) {
   RowTable table;
   table.Insert(1ull << 32, 7);
   table.Insert(2ull << 32, 8);
-  auto is = [](uint32_t want) { return [want](uint32_t row) { return row == want; }; };
+  auto is = [](uint32_t want) {
+    return [want](uint32_t row) { return row == want; };
+  };
   EXPECT_EQ(table.Find(1ull << 32, is(7)), 7u);
   EXPECT_FALSE(table.Find(1ull << 32, is(8)).has_value());
   table.Erase(1ull << 32, 7);
@@ -57,7 +59,8 @@ TEST(RowTableTest, AgreesWithAMultimapUnderRandomChurn) {
     if (live_rows.count(row)) continue;
     for (uint64_t h = 0; h < 97; ++h) {
       for (uint64_t low = 0; low < 256; low += 85) {
-        ASSERT_FALSE(table.Find(h << 32 | low, [&](uint32_t r) { return r == row; }));
+        ASSERT_FALSE(
+            table.Find(h << 32 | low, [&](uint32_t r) { return r == row; }));
       }
     }
     if (row > 300) break;

@@ -12,7 +12,8 @@ TEST(TimeTest, DateOnlyIsMidnightUtc) {
 }
 
 TEST(TimeTest, DateTimeWithZoneOffsetsAndFractions) {
-  EXPECT_EQ(ParseIsoInstant("2026-11-19T08:00:00Z"), 1795046400000 + 8 * kMillisPerHour);
+  EXPECT_EQ(ParseIsoInstant("2026-11-19T08:00:00Z"),
+            1795046400000 + 8 * kMillisPerHour);
   EXPECT_EQ(ParseIsoInstant("2026-11-19T13:30:00+05:30"),
             1795046400000 + 8 * kMillisPerHour);
   EXPECT_EQ(ParseIsoInstant("2026-11-19T03:00:00-0500"),
@@ -38,7 +39,8 @@ TEST(TimeTest, RejectsAnythingThatIsNotAWholeDate) {
 TEST(TimeTest, FormatRoundTrips) {
   for (int64_t ms : {int64_t{0}, int64_t{-500}, int64_t{1795046400123},
                      int64_t{-62135596800000}, int64_t{253402300799999}}) {
-    EXPECT_EQ(ParseIsoInstant(FormatIsoInstant(ms)), ms) << FormatIsoInstant(ms);
+    EXPECT_EQ(ParseIsoInstant(FormatIsoInstant(ms)), ms)
+        << FormatIsoInstant(ms);
   }
   EXPECT_EQ(FormatIsoInstant(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(FormatIsoInstant(1), "1970-01-01T00:00:00.001Z");

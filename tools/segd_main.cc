@@ -11,12 +11,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -172,9 +172,11 @@ void ReportRejected(const LoadReport& report) {
 }
 
 int RunQueryCommand(const std::map<std::string, std::string>& flags) {
-  static const char* kKnown[] = {"load", "rule", "limit", "now", "fields", "schema"};
+  static const char* kKnown[] = {"load", "rule",   "limit",
+                                 "now",  "fields", "schema"};
   for (const auto& [name, value] : flags) {
-    if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) ==
+        std::end(kKnown)) {
       return UsageError("unknown flag --" + name + " for query");
     }
   }
@@ -220,8 +222,8 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
       if (s - shown < 0.1) return;  // ten updates a second are plenty
       shown = s;
       std::fprintf(stderr, "\rloading: %llu profiles, %.0f MB, %.1f s",
-                   static_cast<unsigned long long>(r.accepted),
-                   r.bytes / 1e6, s);
+                   static_cast<unsigned long long>(r.accepted), r.bytes / 1e6,
+                   s);
       std::fflush(stderr);
     };
   }
@@ -274,8 +276,9 @@ int main(int argc, char** argv) {
   try {
     return segd::Main(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n",
-                 segd::Status(segd::ErrorCode::kInternal, e.what()).ToJson().c_str());
+    std::fprintf(
+        stderr, "%s\n",
+        segd::Status(segd::ErrorCode::kInternal, e.what()).ToJson().c_str());
     return 1;
   }
 }
