@@ -1,0 +1,190 @@
+// Index structures against their plain twins: the string dictionary and its
+// trigram search against a scan, shard word loading against CRoaring's own
+// operations, and the profile encoding round trip.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/ascii.h"
+#include "index/bitmap.h"
+#include "index/profile_codec.h"
+#include "index/string_index.h"
+
+namespace segd {
+namespace {
+
+std::string RandomWord(std::mt19937_64& rng) {
+  static constexpr char kAlphabet[] = "abcAB.@-12é";
+  std::string s;
+  const size_t n = rng() % 9;
+  for (size_t i = 0; i < n; ++i)
+    s.push_back(kAlphabet[rng() % (sizeof(kAlphabet) - 1)]);
+  return s;
+}
+
+TEST(StringIndexTest, TrigramSearchAgreesWithAScan) {
+  std::mt19937_64 rng(3);
+  StringIndex::Builder builder;
+  std::vector<std::string> values;
+  for (uint32_t row = 0; row < 20000; ++row) {
+    values.push_back(RandomWord(rng));
+    builder.Add(row, values.back());
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  ASSERT_TRUE(index->has_trigrams());
+  for (int probe = 0; probe < 300; ++probe) {
+    const std::string needle = FoldAscii(RandomWord(rng));
+    std::set<std::string> want_contains, want_prefix, got_contains, got_prefix;
+    for (const std::string& v : values) {
+      const std::string f = FoldAscii(v);
+      if (f.find(needle) != std::string::npos) want_contains.insert(f);
+      if (f.rfind(needle, 0) == 0) want_prefix.insert(f);
+    }
+    for (ValueId id : index->Contains(needle))
+      got_contains.emplace(index->folded(id));
+    for (ValueId id : index->StartsWith(needle))
+      got_prefix.emplace(index->folded(id));
+    EXPECT_EQ(got_contains, want_contains) << needle;
+    EXPECT_EQ(got_prefix, want_prefix) << needle;
+  }
+}
+
+TEST(StringIndexTest, PostingsHoldEveryRowOnceAndFoldCase) {
+  StringIndex::Builder builder;
+  for (uint32_t row = 0; row < 1000; ++row) {
+    builder.Add(row, row % 2 ? "Pune" : "PUNE");
+    if (row % 10 == 0) builder.Add(row, "pune");  // repeat within a row
+    builder.Add(row, "r" + std::to_string(row));
+  }
+  std::unique_ptr<StringIndex> index = std::move(builder).Finish(false);
+  const std::optional<ValueId> pune = index->Find("pune");
+  ASSERT_TRUE(pune.has_value());
+  EXPECT_EQ(index->display(*pune), "PUNE");  // the first spelling
+  const Posting& p = index->posting(*pune);
+  ASSERT_NE(p.bitmap, nullptr);  // common values get a bitmap
+  EXPECT_EQ(p.cardinality, 1000u);
+  EXPECT_EQ(roaring_bitmap_get_cardinality(p.bitmap), 1000u);
+  const Posting& rare = index->posting(*index->Find("r7"));
+  EXPECT_EQ(rare.bitmap, nullptr);
+  ASSERT_EQ(rare.rows.size(), 1u);
+  EXPECT_EQ(rare.rows[0], 7u);
+  EXPECT_FALSE(index->Find("Pune").has_value());  // keys are folded
+}
+
+// Shards of bitmaps in every container form, loaded into words and combined,
+// against the same operations done by CRoaring.
+TEST(BitmapTest, ShardWordsAgreeWithRoaring) {
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 30; ++trial) {
+    Bitmap a, b;
+    const uint32_t shard = static_cast<uint32_t>(rng() % 3);
+    const uint32_t base = shard << kShardBits;
+    // Sparse (array), dense (bitset) and runs, by trial.
+    for (int i = 0; i < (trial % 3 == 0 ? 100 : 30000); ++i) {
+      a.Add(base + static_cast<uint32_t>(rng() % kShardRows));
+    }
+    roaring_bitmap_add_range(b.get(), base + rng() % 1000,
+                             base + 20000 + rng() % 1000);
+    b.Add(base + 65535);
+    if (trial % 2) b.Optimize();  // run containers
+    a.Add(base + kShardRows);     // a row of the next shard must not leak in
+
+    alignas(64) uint64_t words[kShardWords], other[kShardWords];
+    LoadShard(a.get(), shard, words);
+    EXPECT_EQ(CountWords(words), ShardCardinality(a.get(), shard));
+    LoadShard(b.get(), shard, other);
+    EXPECT_EQ(CountWords(other), ShardCardinality(b.get(), shard));
+
+    auto in_shard = [&](roaring_bitmap_t* r) {
+      roaring_bitmap_t* range =
+          roaring_bitmap_from_range(base, base + kShardRows, 1);
+      roaring_bitmap_and_inplace(r, range);
+      roaring_bitmap_free(range);
+      return roaring_bitmap_get_cardinality(r);
+    };
+    uint64_t and_words[kShardWords];
+    CopyWords(and_words, words);
+    AndShard(b.get(), shard, and_words);
+    roaring_bitmap_t* expected_and = roaring_bitmap_and(a.get(), b.get());
+    EXPECT_EQ(CountWords(and_words), in_shard(expected_and));
+    roaring_bitmap_free(expected_and);
+
+    uint64_t or_words[kShardWords];
+    CopyWords(or_words, words);
+    OrShard(b.get(), shard, or_words);
+    roaring_bitmap_t* expected_or = roaring_bitmap_or(a.get(), b.get());
+    EXPECT_EQ(CountWords(or_words), in_shard(expected_or));
+    roaring_bitmap_free(expected_or);
+
+    EXPECT_FALSE(LoadShard(a.get(), shard + 5, words));
+    EXPECT_FALSE(AnyWords(words));
+  }
+}
+
+TEST(ProfileCodecTest, RoundTripsEveryValueKind) {
+  std::string blob;
+  ProfileEncoder encoder(&blob);
+  encoder.Begin("c-1", kExplicitCustomerType, 7);
+  Value s;
+  s.type = AttrType::kString;
+  s.text = std::string("Zoë\0x", 6);
+  encoder.AddValue(0, s);
+  Value i;
+  i.type = AttrType::kNumber;
+  i.number = Number::Int(-9223372036854775807 - 1);
+  encoder.AddValue(1, i);
+  Value d;
+  d.type = AttrType::kNumber;
+  d.number = Number::Double(-0.5);
+  encoder.AddValue(2, d);
+  Value t;
+  t.type = AttrType::kDate;
+  t.date_ms = -1;
+  t.text = "1969-12-31T23:59:59.999Z";
+  encoder.AddValue(3, t);
+  Value b;
+  b.type = AttrType::kBool;
+  b.boolean = true;
+  encoder.AddValue(4, b);
+  Value a;
+  a.type = AttrType::kStringArray;
+  a.strings = {"vip", "", "new"};
+  encoder.AddValue(300, a);
+  Value raw;
+  raw.type = AttrType::kUnindexable;
+  raw.text = "[1,2]";
+  encoder.AddValue(70000, raw);
+  encoder.AddIdentities({{"email", "a@x"}});
+  encoder.AddEvents({{3, 1795046400000}, {0, -5}});
+
+  DecodedProfile p;
+  DecodeProfile(blob, &p);
+  EXPECT_EQ(p.id, "c-1");
+  EXPECT_EQ(p.flags, kExplicitCustomerType);
+  ASSERT_EQ(p.values.size(), 7u);
+  EXPECT_EQ(p.values[0].text, s.text);
+  EXPECT_EQ(p.values[1].number.i, i.number.i);
+  EXPECT_EQ(p.values[2].number.d, -0.5);
+  EXPECT_EQ(p.values[3].date_ms, -1);
+  EXPECT_EQ(p.values[3].text, t.text);
+  EXPECT_TRUE(p.values[4].boolean());
+  std::vector<std::string> elements;
+  p.values[5].ForEachString(
+      [&](std::string_view e) { elements.emplace_back(e); });
+  EXPECT_EQ(elements, a.strings);
+  EXPECT_EQ(p.values[5].attr, 300u);
+  EXPECT_EQ(p.values[6].attr, 70000u);
+  EXPECT_EQ(p.values[6].text, "[1,2]");
+  ASSERT_EQ(p.identities.size(), 1u);
+  EXPECT_EQ(p.identities[0].second, "a@x");
+  ASSERT_EQ(p.events.size(), 2u);
+  EXPECT_EQ(p.events[1].at_ms, -5);
+}
+
+}  // namespace
+}  // namespace segd
