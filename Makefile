@@ -3,6 +3,8 @@ BUILD ?= build
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
 
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all deps configure build test run bench clean
 
 all: build
@@ -19,8 +21,13 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-run: build
+run: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target segd
 	@scripts/run_demo.sh $(BUILD)
+
+bench: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target segd_bench
+	@$(BUILD)/bench/segd_bench
 
 clean:
 	rm -rf $(BUILD)
