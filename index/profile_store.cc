@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "base/ascii.h"
+#include "base/json_pointer.h"
 
 namespace segd {
 namespace {
@@ -12,21 +13,16 @@ constexpr std::string_view kCustomerType = "customer_type";
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-// SPEC §1: customer when customer_id is present or orders >= 1; else lead
-// when email or phone is present; else guest.
-std::string_view DeriveCustomerType(const ProfileInput& input) {
-  bool has_customer_id = false, has_orders = false, has_contact = false;
-  for (const auto& [name, value] : input.attributes) {
-    if (name == "customer_id") has_customer_id = true;
-    if (name == "orders" && value.type == AttrType::kNumber &&
-        CompareNumbers(value.number, Number::Int(1)) >= 0) {
-      has_orders = true;
-    }
-    if (name == "email" || name == "phone") has_contact = true;
+// The JSON pointer of a flattened attribute: address.city -> /address/city.
+std::string AttributePointer(std::string_view name) {
+  std::string pointer;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = name.find('.', start);
+    pointer = JsonPointerChild(pointer, name.substr(start, dot - start));
+    if (dot == std::string_view::npos) return pointer;
+    start = dot + 1;
   }
-  if (has_customer_id || has_orders) return "customer";
-  if (has_contact) return "lead";
-  return "guest";
 }
 
 }  // namespace
@@ -78,7 +74,7 @@ std::optional<uint32_t> ProfileStore::FindIdentity(
 
 Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   if (input.id.empty() || input.id.size() > kMaxIdBytes) {
-    return Malformed("id must be a string of 1 to 256 bytes", "id");
+    return Malformed("id must be a string of 1 to 256 bytes", "/id");
   }
   const std::optional<uint32_t> existing = FindRow(input.id);
 
@@ -114,11 +110,22 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   resolved.reserve(input.attributes.size() + 1);
   bool sets_customer_type = false;
   Value customer_type;
+  // SPEC §1 derivation inputs, from the values that survive.
+  bool has_customer_id = false, has_orders = false, has_contact = false;
+  size_t new_attributes = 0;
   for (size_t i = 0; i < input.attributes.size(); ++i) {
     if (superseded[i]) continue;
     const auto& [name, value] = input.attributes[i];
-    if (name.empty()) return Malformed("empty attribute name", name);
+    if (value.absent) continue;  // null or [] written last
+    if (name.empty()) {
+      return Malformed("empty attribute name", AttributePointer(name));
+    }
+    has_customer_id |= name == "customer_id";
+    has_contact |= name == "email" || name == "phone";
+    has_orders |= name == "orders" && value.type == AttrType::kNumber &&
+                  CompareNumbers(value.number, Number::Int(1)) >= 0;
     Resolved r{schema_.Find(name), &value, &name, false};
+    new_attributes += !r.attr;
     if (r.attr) {
       const Attribute& attr = schema_.attribute(*r.attr);
       const AttrType expected = attr.type;
@@ -131,21 +138,21 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
         return Invalid("attribute " + Quoted(name) + ": expected " +
                            AttrTypeName(expected) + ", got " +
                            AttrTypeName(value.type),
-                       name);
+                       AttributePointer(name));
       }
     }
     if (name == kCustomerType) {
       if (value.type != AttrType::kString && value.type != AttrType::kDate) {
         return Invalid("attribute \"customer_type\": expected string, got " +
                            std::string(AttrTypeName(value.type)),
-                       name);
+                       AttributePointer(name));
       }
       std::string folded = FoldAscii(value.text);
       if (folded != "guest" && folded != "lead" && folded != "customer") {
         return Invalid(
             "customer_type must be \"guest\", \"lead\" or \"customer\", got " +
                 Quoted(value.text),
-            name);
+            AttributePointer(name));
       }
       sets_customer_type = true;
       customer_type.type = AttrType::kString;
@@ -155,8 +162,17 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     resolved.push_back(r);
   }
   if (!sets_customer_type) {
+    // SPEC §1: customer when customer_id is present or orders >= 1; else
+    // lead when email or phone is present; else guest.
     customer_type.type = AttrType::kString;
-    customer_type.text = std::string(DeriveCustomerType(input));
+    customer_type.text = has_customer_id || has_orders ? "customer"
+                         : has_contact                 ? "lead"
+                                                       : "guest";
+  }
+  if (schema_.size() + new_attributes > Schema::kMaxAttributes) {
+    return Status(ErrorCode::kTooLarge,
+                  "too many distinct attributes (limit " +
+                      std::to_string(Schema::kMaxAttributes) + ")");
   }
 
   for (const auto& [channel, handle] : input.identities) {
@@ -166,7 +182,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
       return Status(ErrorCode::kConflict,
                     "identity " + channel + ":" + handle +
                         " belongs to profile " + Quoted(codec::ReadString(p)),
-                    "/identities/" + channel);
+                    JsonPointerChild("/identities", channel));
     }
   }
 

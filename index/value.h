@@ -34,6 +34,9 @@ struct Value {
   Number number;                     // kNumber
   int64_t date_ms = 0;               // kDate
   bool boolean = false;              // kBool
+  // null or []: no value, but it still overrides an earlier duplicate key
+  // of the same record (the last duplicate wins).
+  bool absent = false;
 };
 
 }  // namespace segd

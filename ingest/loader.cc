@@ -18,6 +18,8 @@ namespace {
 
 constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
 constexpr size_t kReadBlockBytes = 32u << 20;
+// Some editors start UTF-8 files with a byte order mark; it is not JSON.
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 // Records parsed together before they are applied: enough to keep every
 // core busy, few enough that their parsed values stay in cache.
 constexpr size_t kBatchRecords = 2048;
@@ -57,6 +59,7 @@ class RecordBatch {
     r.length = length;
     r.capacity = capacity;
     r.status = Status::Ok();
+    r.input.id.clear();  // the slot may hold an earlier record's id
     return r;
   }
   size_t size() const { return size_; }
@@ -96,7 +99,6 @@ class BlockProcessor {
   // Reports a record rejected before parsing, in line order with the rest.
   void Reject(uint64_t line, Status status) {
     Record& r = batch().Add(line, nullptr, 0, 0);
-    r.input.id.clear();
     r.status = std::move(status);
     if (batch().size() == kBatchRecords) Flush();
   }
@@ -229,7 +231,8 @@ ArrayElements SplitArray(const char* data, size_t length) {
         } else if (c == '{' || c == '[') {
           ++depth;
         } else if (c == '}' || c == ']') {
-          if (depth == 0) break;  // the array's own ']'
+          if (depth == 0) break;  // the array's own ']', or a stray '}'
+
           --depth;
         } else if (c == ',' && depth == 0) {
           break;
@@ -245,6 +248,7 @@ ArrayElements SplitArray(const char* data, size_t length) {
       }
       if (end == start) return fail(start, "empty array element");
       out.spans.emplace_back(start, end - start);
+      if (data[pos] == '}') return fail(pos, "unexpected '}'");
       if (data[pos++] == ']') break;
     }
   }
@@ -297,6 +301,7 @@ void LoadNdjsonBlock(const char* begin, const char* end, uint64_t* line,
 
 LoadReport LoadText(std::string_view text, ProfileStore* store,
                     const LoadOptions& options) {
+  if (text.substr(0, 3) == kUtf8Bom) text.remove_prefix(3);
   LoadReport report;
   report.bytes = text.size();
   BlockProcessor processor(store, options, &report);
@@ -338,8 +343,15 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
 
   // Sniff the first bytes: a JSON array is read whole.
   std::vector<char> buffer(kReadBlockBytes + kPadding);
-  const size_t filled =
-      std::fread(buffer.data(), 1, kReadBlockBytes, file.get());
+  size_t filled = std::fread(buffer.data(), 1, kReadBlockBytes, file.get());
+  if (std::ferror(file.get())) {
+    return Status(ErrorCode::kIo,
+                  "cannot read " + path + ": " + std::strerror(errno));
+  }
+  if (std::string_view(buffer.data(), filled).substr(0, 3) == kUtf8Bom) {
+    std::memmove(buffer.data(), buffer.data() + 3, filled - 3);
+    filled -= 3;
+  }
   if (StartsWithBracket(buffer.data(), filled)) {
     std::string all(buffer.data(), filled);
     char chunk[1 << 16];

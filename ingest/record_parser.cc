@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "base/json_pointer.h"
@@ -37,12 +39,36 @@ Status JsonError(simdjson::error_code error, const std::string& path) {
   return Malformed(std::move(message), path);
 }
 
+// An integer too long for 64 bits (valid JSON, e.g. 1e30 written out in
+// digits) as the nearest double; nullopt for anything malformed.
+std::optional<double> BigInteger(od::value& value) {
+  std::string_view token = value.raw_json_token();
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
+                            token.back() == '\r' || token.back() == '\n')) {
+    token.remove_suffix(1);
+  }
+  const size_t digits_from = !token.empty() && token[0] == '-' ? 1 : 0;
+  if (token.size() <= digits_from + 19 || token[digits_from] == '0') {
+    return std::nullopt;
+  }
+  for (size_t i = digits_from; i < token.size(); ++i) {
+    if (token[i] < '0' || token[i] > '9') return std::nullopt;
+  }
+  return std::strtod(std::string(token).c_str(), nullptr);
+}
+
+// A null token; false for anything else, including a malformed token (the
+// caller then reports it). Never throws.
+bool IsNull(od::value& value) {
+  bool is_null = false;
+  return !value.is_null().get(is_null) && is_null;
+}
+
 }  // namespace
 
 struct RecordParser::Impl {
   od::parser parser;
-  od::parser array_parser;  // re-reads arrays whose raw text is needed
-  std::string minified;
+  simdjson::dom::parser array_parser;  // validates arrays in full
 
   Status ParseObject(od::object object, const std::string& prefix,
                      const std::string& path, int depth, ProfileInput* out);
@@ -129,6 +155,9 @@ Status RecordParser::Impl::ParseObject(od::object object,
     od::value value;
     if ((error = field.value().get(value)))
       return JsonError(error, JsonPointerChild(path, key));
+    if (key.empty()) {
+      return Malformed("empty attribute name", JsonPointerChild(path, key));
+    }
     std::string name = prefix;
     name.push_back('.');
     name.append(key);
@@ -143,6 +172,7 @@ Value& RecordParser::Impl::NextSlot(std::string_view name, ProfileInput* out) {
   slot_name.assign(name);
   value.text.clear();
   value.strings.clear();
+  value.absent = false;
   return value;
 }
 
@@ -156,8 +186,9 @@ Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
   if (error) return JsonError(error, path());
   switch (type) {
     case od::json_type::null:
-      if (!value.is_null()) return Malformed("malformed JSON value", path());
-      return Status::Ok();  // absent
+      if (!IsNull(value)) return Malformed("malformed JSON value", path());
+      NextSlot(name, out).absent = true;  // supersedes an earlier duplicate
+      return Status::Ok();
     case od::json_type::object: {
       od::object object;
       if ((error = value.get_object().get(object))) {
@@ -172,10 +203,9 @@ Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
       }
       Value& v = NextSlot(name, out);
       Status status = ParseArray(raw, path(), &v);
-      if (!status.ok() ||
-          (v.type == AttrType::kStringArray && v.strings.empty())) {
-        --used;  // [] is absent
-      }
+      // [] is absent, and supersedes an earlier duplicate.
+      if (v.type == AttrType::kStringArray && v.strings.empty())
+        v.absent = true;
       return status;
     }
     case od::json_type::string: {
@@ -193,11 +223,18 @@ Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
     }
     case od::json_type::number: {
       od::number n;
-      if ((error = value.get_number().get(n))) return JsonError(error, path());
+      Number number;
+      if (!value.get_number().get(n)) {
+        number = n.is_int64() ? Number::Int(n.get_int64())
+                              : Number::Double(n.as_double());
+      } else if (auto big = BigInteger(value)) {
+        number = Number::Double(*big);  // beyond 64 bits: the nearest double
+      } else {
+        return Malformed("malformed or out-of-range number", path());
+      }
       Value& v = NextSlot(name, out);
       v.type = AttrType::kNumber;
-      v.number = n.is_int64() ? Number::Int(n.get_int64())
-                              : Number::Double(n.as_double());
+      v.number = number;
       return Status::Ok();
     }
     case od::json_type::boolean: {
@@ -242,40 +279,20 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
                          std::to_string(kMaxRecordNesting) + " levels",
                      path);
   }
-  // `raw` lies inside the padded input buffer, so the padding after it is
-  // readable: re-read it as a document of its own.
-  od::document doc;
-  auto error =
-      array_parser
-          .iterate(simdjson::padded_string_view(
-              raw.data(), raw.size(), raw.size() + simdjson::SIMDJSON_PADDING))
-          .get(doc);
+  // On Demand skipped over the array checking only its brackets; the DOM
+  // parser validates every atom. `raw` lies inside the padded input buffer,
+  // so the padding after it is readable and nothing is copied.
+  simdjson::dom::array array;
+  auto error = array_parser.parse(raw.data(), raw.size(), false).get(array);
   if (error) return JsonError(error, path);
-  od::array array;
-  if ((error = doc.get_array().get(array))) return JsonError(error, path);
   bool all_strings = true;
-  size_t index = 0;
-  for (auto element : array) {
-    od::value item;
-    if ((error = element.get(item)))
-      return JsonError(error, JsonPointerChild(path, index));
-    od::json_type type;
-    if ((error = item.type().get(type)))
-      return JsonError(error, JsonPointerChild(path, index));
-    if (type == od::json_type::string && all_strings) {
-      std::string_view s;
-      if ((error = item.get_string().get(s))) {
-        return JsonError(error, JsonPointerChild(path, index));
-      }
-      value->strings.emplace_back(s);
-    } else {
+  for (simdjson::dom::element element : array) {
+    std::string_view s;
+    if (element.get_string().get(s)) {
       all_strings = false;
-      std::string_view skipped;  // validates the element
-      if ((error = simdjson::to_json_string(item).get(skipped))) {
-        return JsonError(error, JsonPointerChild(path, index));
-      }
+      break;
     }
-    ++index;
+    value->strings.emplace_back(s);
   }
   if (all_strings) {
     value->type = AttrType::kStringArray;
@@ -283,18 +300,12 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
   }
   value->type = AttrType::kUnindexable;
   value->strings.clear();
-  minified.resize(raw.size());
-  size_t length = 0;
-  if (simdjson::minify(raw.data(), raw.size(), minified.data(), length)) {
-    value->text.assign(raw);
-  } else {
-    value->text.assign(minified.data(), length);
-  }
+  value->text = simdjson::minify(array);
   return Status::Ok();
 }
 
 Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
-  if (value.is_null()) return Status::Ok();
+  if (IsNull(value)) return Status::Ok();
   od::object object;
   if (value.get_object().get(object)) {
     return Malformed("identities must be an object of channel: handle",
@@ -308,7 +319,10 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     od::value handle_value;
     if ((error = field.value().get(handle_value)))
       return JsonError(error, path);
-    if (handle_value.is_null()) continue;
+    // Of duplicate channels the last wins, as for attributes.
+    std::erase_if(out->identities,
+                  [&](const auto& pair) { return pair.first == channel; });
+    if (IsNull(handle_value)) continue;
     std::string_view handle;
     if (handle_value.get_string().get(handle) || handle.empty()) {
       return Malformed("an identity must map a channel to a non-empty string",
@@ -320,7 +334,7 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
 }
 
 Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
-  if (value.is_null()) return Status::Ok();
+  if (IsNull(value)) return Status::Ok();
   od::array array;
   if (value.get_array().get(array)) {
     return Malformed("events must be an array of {name, at}", "/events");

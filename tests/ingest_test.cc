@@ -315,6 +315,91 @@ TEST_F(IngestTest, LoadFileSkipsLinesLongerThanTheLimitUnbuffered) {
   EXPECT_TRUE(store_.FindRow("c").has_value());
 }
 
+TEST_F(IngestTest, MalformedAtomsAreRejectedPerRecordNeverThrown) {
+  LoadReport r = Load(R"({"id":"a","w":null12})"
+                      "\n"
+                      R"({"id":"b","identities":null1})"
+                      "\n"
+                      R"({"id":"c","identities":{"email":nulx}})"
+                      "\n"
+                      R"({"id":"d","events":nul})"
+                      "\n"
+                      R"({"id":"e","w":[1,2x,tru,{"x":nulx}]})"
+                      "\n"
+                      R"({"id":"f","w":[1,"\u12"]})"
+                      "\n"
+                      R"({"id":"ok","w":[1,{"x":null},"s"]})");
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.rejected.size(), 6u);
+  EXPECT_EQ(Value(Profile("ok"), "w")->text, R"([1,{"x":null},"s"])");
+}
+
+TEST_F(IngestTest, LaterNullOrEmptyArrayRemovesAnEarlierDuplicate) {
+  LoadReport r =
+      Load(R"({"id":"x","city":"Pune","city":null,"tags":["a"],"tags":[]})"
+           "\n"
+           R"({"id":"z","orders":5,"orders":0,"email":"z@x"})"
+           "\n"
+           R"({"id":"w","identities":{"email":"a@x","email":"b@x"}})");
+  ASSERT_EQ(r.accepted, 3u) << ErrorOf(r);
+  DecodedProfile x = Profile("x");
+  EXPECT_EQ(Value(x, "city"), nullptr);
+  EXPECT_EQ(Value(x, "tags"), nullptr);
+  EXPECT_EQ(Value(Profile("z"), "customer_type")->text, "lead");
+  EXPECT_FALSE(store_.FindIdentity("email", "a@x").has_value());
+  EXPECT_EQ(store_.FindIdentity("email", "b@x"), store_.FindRow("w"));
+}
+
+TEST_F(IngestTest, IntegersBeyond64BitsBecomeDoubles) {
+  LoadReport r = Load(
+      R"({"id":"h","n":100000000000000000000000000000,"m":-18446744073709551616})");
+  ASSERT_EQ(r.accepted, 1u) << ErrorOf(r);
+  EXPECT_EQ(Value(Profile("h"), "n")->number.d, 1e29);
+  EXPECT_EQ(Value(Profile("h"), "m")->number.d, -18446744073709551616.0);
+  EXPECT_EQ(Load(R"({"id":"g","n":1.})").rejected.size(), 1u);
+}
+
+TEST_F(IngestTest, RecordErrorsPointIntoTheRecord) {
+  LoadReport r = Load(R"({"id":"a","address":{"city":"Pune"}})"
+                      "\n"
+                      R"({"id":"b","address":{"city":7}})"
+                      "\n"
+                      R"({"id":"c","a":{"":1}})");
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_EQ(r.rejected[0].error.path(), "/address/city");
+  EXPECT_EQ(r.rejected[1].error.path(), "/a/");
+}
+
+TEST_F(IngestTest, ByteOrderMarkIsSkipped) {
+  LoadReport r = Load("\xEF\xBB\xBF{\"id\":\"a\"}\n{\"id\":\"b\"}");
+  EXPECT_EQ(r.accepted, 2u) << ErrorOf(r);
+}
+
+TEST_F(IngestTest, RecordsRejectedUnreadCarryNoStaleId) {
+  LoadOptions options;
+  options.max_record_bytes = 100;
+  std::string input;
+  for (int i = 0; i < 5000; ++i)
+    input += "{\"id\":\"p" + std::to_string(i) + "\"}\n";
+  input += "{\"id\":\"long\",\"x\":\"" + std::string(200, 'x') + "\"}\n";
+  LoadReport r = Load(input, options);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 5001u);
+  EXPECT_EQ(r.rejected[0].id, "");
+}
+
+TEST_F(IngestTest, ReadingADirectoryIsAnIoError) {
+  Result<LoadReport> r = LoadFile(::testing::TempDir(), &store_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kIo);
+}
+
+TEST_F(IngestTest, ArrayElementsMustBeSeparatedByCommas) {
+  LoadReport r = Load(R"([{"id":"a"}}{"id":"b"}])");
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.rejected.size(), 1u);
+}
+
 TEST_F(IngestTest, LoadsJsonArrays) {
   LoadReport r = Load(
       "[\n"

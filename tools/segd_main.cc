@@ -129,7 +129,11 @@ std::vector<std::string> SplitFields(const std::string& text) {
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
     if (comma == std::string::npos) comma = text.size();
-    if (comma > start) fields.push_back(text.substr(start, comma - start));
+    std::string field = text.substr(start, comma - start);
+    if (!field.empty() &&
+        std::find(fields.begin(), fields.end(), field) == fields.end()) {
+      fields.push_back(std::move(field));
+    }
     start = comma + 1;
   }
   return fields;

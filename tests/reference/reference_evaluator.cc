@@ -410,8 +410,8 @@ std::vector<Member> UniqueMembers(dom::object object) {
 using AttributeValues = std::map<std::string, Value, std::less<>>;
 
 // Adds the attributes of `element` under `name`, flattening objects with
-// dots. Absent values and empty objects add nothing. If two members flatten
-// to the same name (`"a.b"` and `"a": {"b"}`), the later one wins.
+// dots. Empty objects add nothing. If two members flatten to the same name
+// (`"a.b"` and `"a": {"b"}`), the later one wins, even when it is null.
 void FlattenInto(const std::string& name, dom::element element,
                  AttributeValues* out) {
   dom::object object;
@@ -423,6 +423,8 @@ void FlattenInto(const std::string& name, dom::element element,
   }
   if (std::optional<Value> value = AttributeValue(element)) {
     (*out)[name] = std::move(*value);
+  } else {
+    out->erase(name);  // a later null or [] removes an earlier value
   }
 }
 
