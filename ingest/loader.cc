@@ -115,7 +115,15 @@ class BlockProcessor {
     tbb::parallel_for(size_t{0}, batch.size(), [&](size_t i) {
       Record& r = batch[i];
       if (!r.status.ok()) return;
-      r.status = parsers_.local().Parse(r.data, r.length, r.capacity, &r.input);
+      try {
+        r.status =
+            parsers_.local().Parse(r.data, r.length, r.capacity, &r.input);
+      } catch (const std::exception& e) {
+        // The parser reports errors as values; this net keeps one record's
+        // surprise (an exception from a library, memory) from ending a load.
+        r.status =
+            Malformed(std::string("record could not be parsed: ") + e.what());
+      }
     });
   }
 
