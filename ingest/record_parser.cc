@@ -68,7 +68,8 @@ bool IsNull(od::value& value) {
 
 struct RecordParser::Impl {
   od::parser parser;
-  simdjson::dom::parser array_parser;  // validates arrays in full
+  od::parser string_parser;            // re-reads arrays of strings
+  simdjson::dom::parser array_parser;  // validates other arrays in full
 
   Status ParseObject(od::object object, const std::string& prefix,
                      const std::string& path, int depth, ProfileInput* out);
@@ -279,25 +280,34 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
                          std::to_string(kMaxRecordNesting) + " levels",
                      path);
   }
-  // On Demand skipped over the array checking only its brackets; the DOM
-  // parser validates every atom. `raw` lies inside the padded input buffer,
-  // so the padding after it is readable and nothing is copied.
-  simdjson::dom::array array;
-  auto error = array_parser.parse(raw.data(), raw.size(), false).get(array);
-  if (error) return JsonError(error, path);
-  bool all_strings = true;
-  for (simdjson::dom::element element : array) {
-    std::string_view s;
-    if (element.get_string().get(s)) {
-      all_strings = false;
-      break;
+  // `raw` lies inside the padded input buffer, so the padding after it is
+  // readable and it can be re-read in place. Most arrays hold only strings
+  // (tags): On Demand reads those, checking every string it returns.
+  const simdjson::padded_string_view padded(
+      raw.data(), raw.size(), raw.size() + simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  od::array strings;
+  bool all_strings =
+      !string_parser.iterate(padded).get(doc) && !doc.get_array().get(strings);
+  if (all_strings) {
+    for (auto element : strings) {
+      std::string_view s;
+      if (element.get_string().get(s)) {
+        all_strings = false;
+        break;
+      }
+      value->strings.emplace_back(s);
     }
-    value->strings.emplace_back(s);
   }
   if (all_strings) {
     value->type = AttrType::kStringArray;
     return Status::Ok();
   }
+  // Anything else is kept as JSON; On Demand checked only its brackets, so
+  // the DOM parser validates every atom before it is stored.
+  simdjson::dom::array array;
+  auto error = array_parser.parse(raw.data(), raw.size(), false).get(array);
+  if (error) return JsonError(error, path);
   value->type = AttrType::kUnindexable;
   value->strings.clear();
   value->text = simdjson::minify(array);
