@@ -25,9 +25,12 @@ run: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target segd
 	@scripts/run_demo.sh $(BUILD)
 
+# The full suite on 10M profiles (SPEC §7); PROFILES=1000000 for a quick run.
+PROFILES ?= 10000000
 bench: configure
-	@cmake --build $(BUILD) -j$(JOBS) --target segd_bench
-	@$(BUILD)/bench/segd_bench
+	@scripts/install_deps.sh bench
+	@cmake --build $(BUILD) -j$(JOBS) --target segd segd_bench
+	@$(BUILD)/tools/segd bench --profiles $(PROFILES)
 
 clean:
 	rm -rf $(BUILD)

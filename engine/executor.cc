@@ -253,4 +253,42 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   return result;
 }
 
+namespace {
+
+uint64_t NodeBytes(const BoundNode& node, const Index& index) {
+  uint64_t bytes = 0;
+  for (const BoundNode& c : node.children) bytes += NodeBytes(c, index);
+  switch (node.kind) {
+    case BoundKind::kLeaf:
+      switch (node.leaf.kind) {
+        case LeafKind::kBitmap:
+          return roaring_bitmap_size_in_bytes(node.leaf.bitmap);
+        case LeafKind::kRowList:
+          return node.leaf.rows.size() * sizeof(uint32_t);
+        case LeafKind::kIntRange:
+          return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
+        case LeafKind::kMixedRange:
+          return node.estimate * (sizeof(long double) + sizeof(uint16_t));
+        case LeafKind::kEvent:
+          return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
+      }
+      return 0;
+    case BoundKind::kNot:
+    case BoundKind::kConst:
+      return bytes + roaring_bitmap_size_in_bytes(index.live().get());
+    case BoundKind::kAnd:
+    case BoundKind::kOr:
+      return bytes;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+uint64_t BytesTouched(const Plan& plan, const Index& index) {
+  // Every shard's result is ANDed with the live rows.
+  return NodeBytes(plan.root, index) +
+         roaring_bitmap_size_in_bytes(index.live().get());
+}
+
 }  // namespace segd

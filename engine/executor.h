@@ -31,6 +31,11 @@ struct ExecuteResult {
 ExecuteResult Execute(const Plan& plan, const Index& index,
                       const ExecuteOptions& options);
 
+// Bytes of index data a full execution reads (an upper bound: an AND that
+// empties early reads less). Benchmarks divide it by time to compare with
+// the machine's memory bandwidth.
+uint64_t BytesTouched(const Plan& plan, const Index& index);
+
 }  // namespace segd
 
 #endif  // SEGD_ENGINE_EXECUTOR_H_

@@ -8,8 +8,8 @@
 
 namespace segd {
 
-Result<ExecuteResult> RunQuery(const Index& index, std::string_view rule_json,
-                               const QueryOptions& options) {
+Result<Plan> PlanQuery(const Index& index, std::string_view rule_json,
+                       const QueryOptions& options) {
   Result<RuleNode> rule = ParseRule(rule_json);
   if (!rule.ok()) return rule.status();
   BindOptions bind_options;
@@ -18,10 +18,17 @@ Result<ExecuteResult> RunQuery(const Index& index, std::string_view rule_json,
   bind_options.segments = options.segments;
   Result<BoundNode> bound = Bind(*rule, index, bind_options);
   if (!bound.ok()) return bound.status();
-  const Plan plan = MakePlan(Normalize(std::move(bound).value()), index);
+  return MakePlan(Normalize(std::move(bound).value()), index);
+}
+
+Result<ExecuteResult> RunQuery(const Index& index, std::string_view rule_json,
+                               const QueryOptions& options) {
+  Result<Plan> plan = PlanQuery(index, rule_json, options);
+  if (!plan.ok()) return plan.status();
   ExecuteOptions execute_options;
   execute_options.limit = options.limit;
-  return Execute(plan, index, execute_options);
+  execute_options.count = options.count;
+  return Execute(*plan, index, execute_options);
 }
 
 std::string RenderQueryResult(const Index& index, const ExecuteResult& result,

@@ -19,6 +19,7 @@ namespace segd {
 
 struct QueryOptions {
   size_t limit = 20;
+  bool count = true;   // false: a preview only, which may stop early
   int64_t now_ms = 0;  // the clock relative dates are read against
   int max_depth = 64;
   const SegmentResolver* segments = nullptr;
@@ -27,6 +28,10 @@ struct QueryOptions {
 // Evaluates `rule_json`; errors carry the JSON pointer of the bad node.
 Result<ExecuteResult> RunQuery(const Index& index, std::string_view rule_json,
                                const QueryOptions& options);
+
+// The plan of `rule_json`, for explain and benchmarks.
+Result<Plan> PlanQuery(const Index& index, std::string_view rule_json,
+                       const QueryOptions& options);
 
 // {"count": N, "members": [{"id": ..., fields...}, ...]}
 std::string RenderQueryResult(const Index& index, const ExecuteResult& result,

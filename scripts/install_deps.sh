@@ -3,8 +3,10 @@
 # As root it runs apt-get itself; otherwise it prints the exact command.
 set -euo pipefail
 
-packages=(cmake make g++ pkg-config libroaring-dev libsimdjson-dev libtbb-dev
+packages=(cmake make g++ libroaring-dev libsimdjson-dev libtbb-dev
           libbenchmark-dev libgtest-dev)
+# `install_deps.sh bench` adds gnuplot, which draws the benchmark chart.
+[ "${1:-}" = bench ] && packages+=(gnuplot-nox)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@
 //   segd gen --profiles N --seed S [--out FILE] [--now ISO]
 //   segd query --load FILE --rule RULE_JSON_OR_@FILE [--limit N] [--now ISO]
 //              [--fields a,b] [--schema JSON_OR_@FILE]
+//   segd bench [--profiles N] [--seed S] [--runs R] ...   (bench/suite.h)
 //
 // Results go to standard output; errors go to standard error as JSON
 // ({"error": {...}}) with a non-zero exit status.
@@ -23,6 +24,7 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "bench/suite.h"
 #include "engine/preview.h"
 #include "engine/query.h"
 #include "index/index.h"
@@ -36,7 +38,9 @@ constexpr char kUsage[] =
     "usage:\n"
     "  segd gen --profiles N --seed S [--out FILE] [--now ISO]\n"
     "  segd query --load FILE --rule RULE_JSON|@FILE [--limit N] [--now ISO]\n"
-    "             [--fields a,b,...] [--schema JSON|@FILE]\n";
+    "             [--fields a,b,...] [--schema JSON|@FILE]\n"
+    "  segd bench [--profiles N] [--seed S] [--runs R] [--data-dir DIR]\n"
+    "             [--report FILE.md] [--chart FILE.png]\n";
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "%s\n", status.ToJson().c_str());
@@ -259,6 +263,30 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+int RunBench(const std::map<std::string, std::string>& flags) {
+  BenchOptions options;
+  for (const auto& [name, value] : flags) {
+    if (name == "profiles" || name == "seed" || name == "runs") {
+      Result<uint64_t> n = ParseCount(name, value);
+      if (!n.ok()) return UsageError(n.status().message());
+      if (name == "profiles") options.profiles = *n;
+      if (name == "seed") options.seed = *n;
+      if (name == "runs")
+        options.runs = static_cast<int>(std::max<uint64_t>(*n, 1));
+    } else if (name == "data-dir") {
+      options.data_dir = value;
+    } else if (name == "report") {
+      options.report = value;
+    } else if (name == "chart") {
+      options.chart = value;
+    } else {
+      return UsageError("unknown flag --" + name + " for bench");
+    }
+  }
+  Status status = RunBenchmarkSuite(options);
+  return status.ok() ? 0 : Fail(status);
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2) return UsageError("missing command");
   const std::string command = argv[1];
@@ -270,6 +298,7 @@ int Main(int argc, char** argv) {
   if (!flags.ok()) return UsageError(flags.status().message());
   if (command == "gen") return RunGen(*flags);
   if (command == "query") return RunQueryCommand(*flags);
+  if (command == "bench") return RunBench(*flags);
   return UsageError("unknown command \"" + command + "\"");
 }
 

@@ -1,0 +1,438 @@
+#include "bench/suite.h"
+
+#include <malloc.h>
+#include <sys/utsname.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/query.h"
+#include "index/index.h"
+#include "ingest/loader.h"
+#include "tools/gen.h"
+
+namespace segd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The query mix: rules marketers build every day, over `segd gen` data.
+struct MixRule {
+  const char* name;
+  const char* json;
+};
+
+constexpr MixRule kMix[] = {
+    {"signed up in the last 7 days",
+     R"({"field":"signed_up","op":"within_last","value":"7d"})"},
+    {"cart abandoned in the last 48 h",
+     R"({"event":"cart_abandoned","within_last":"48h"})"},
+    {"city in Pune, Mumbai, Nagpur",
+     R"({"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]})"},
+    {"leads in 3 cities signed up in 7 days",
+     R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
+        {"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]},
+        {"field":"signed_up","op":"within_last","value":"7d"}]})"},
+    {"high intent: pricing + demo in 30 d, leads",
+     R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
+        {"event":"visited_pricing_page","within_last":"30d"},
+        {"event":"requested_demo","within_last":"30d"}]})"},
+    {"no WhatsApp reply for 15 days",
+     R"({"all":[{"field":"channel","op":"eq","value":"whatsapp"},
+        {"event":"replied_whatsapp","within_last":"15d","count":{"lt":1}}]})"},
+    {"5+ orders and vip",
+     R"({"all":[{"field":"orders","op":"gte","value":5},
+        {"field":"tags","op":"eq","value":"vip"}]})"},
+    {"5 predicates (city, tag, window, orders, not churned)",
+     R"({"all":[{"field":"city","op":"in","value":["Pune","Mumbai","Delhi"]},
+        {"field":"tags","op":"eq","value":"vip"},
+        {"field":"signed_up","op":"within_last","value":"365d"},
+        {"field":"orders","op":"gte","value":5},
+        {"not":{"field":"lifecycle","op":"eq","value":"churned"}}]})"},
+    {"name contains patil",
+     R"({"field":"name","op":"contains","value":"patil"})"},
+    {"email contains gmail",
+     R"({"field":"email","op":"contains","value":"gmail"})"},
+    {"phone starts with +9198",
+     R"({"field":"phone","op":"starts_with","value":"+9198"})"},
+    {"lifecycle active", R"({"field":"lifecycle","op":"eq","value":"active"})"},
+    {"tags has_all vip, returning",
+     R"({"field":"tags","op":"has_all","value":["vip","returning"]})"},
+    {"last seen in 30 days (dense date range)",
+     R"({"field":"last_seen","op":"within_last","value":"30d"})"},
+    {"first seen over a year ago (dense date range)",
+     R"({"field":"first_seen","op":"before","value":"now-365d"})"},
+    {"web sessions >= 20 (number range)",
+     R"({"field":"web_sessions","op":"gte","value":20})"},
+    {"lead score 50..100",
+     R"({"field":"lead_score","op":"between","value":[50,100]})"},
+    {"csat < 3", R"({"field":"csat","op":"lt","value":3})"},
+    {"3+ orders in a year",
+     R"({"event":"order","within_last":"365d","count":{"gte":3}})"},
+    {"trial users on pro",
+     R"({"all":[{"field":"trial_user","op":"is_true"},
+        {"field":"plan","op":"eq","value":"pro"}]})"},
+    {"no email", R"({"field":"email","op":"not_exists"})"},
+    {"wide OR: 50 cities",
+     R"({"field":"city","op":"in","value":["Mumbai","Delhi","Bengaluru","Pune",
+        "Hyderabad","Chennai","Kolkata","Ahmedabad","Jaipur","Nagpur","Surat",
+        "Lucknow","Indore","Nashik","Kanpur","Bhopal","Patna","Vadodara",
+        "Ludhiana","Agra","Coimbatore","Kochi","Visakhapatnam","Thane","Rajkot",
+        "Madurai","Varanasi","Meerut","Srinagar","Aurangabad","Dhanbad",
+        "Amritsar","Ranchi","Jodhpur","Raipur","Guwahati","Chandigarh","Mysuru",
+        "Gwalior","Dubai","London","Singapore","New York","São Paulo","Zürich",
+        "München","Toronto","Sydney","Paris","Berlin"]})"},
+    {"deep AND/OR/NOT tree",
+     R"({"all":[{"any":[{"field":"city","op":"in","value":["Pune","Mumbai"]},
+        {"all":[{"field":"country","op":"neq","value":"IN"},
+                {"field":"orders","op":"gte","value":2}]}]},
+        {"not":{"any":[{"field":"lifecycle","op":"eq","value":"churned"},
+                       {"field":"tags","op":"eq","value":"unsubscribed"}]}},
+        {"any":[{"event":"opened_email","within_last":"30d"},
+                {"event":"clicked_link","within_last":"30d"},
+                {"not":{"field":"trial_user","op":"is_false"}}]},
+        {"field":"signed_up","op":"after","value":"2025-01-01"}]})"},
+    {"everyone", R"({"all":[]})"},
+};
+
+struct Latency {
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+template <typename Fn>
+Latency Time(int runs, Fn&& fn) {
+  for (int i = 0; i < 3; ++i) fn();  // warm up
+  std::vector<double> ms;
+  ms.reserve(runs);
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    fn();
+    ms.push_back(SecondsSince(start) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
+  return Latency{at(0.5), at(0.99), ms.back()};
+}
+
+// Reads a buffer far larger than the caches with `threads` threads; the best
+// of several passes, in bytes per second.
+double MeasureBandwidth(int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                            threads);
+  constexpr size_t kWords = (size_t{1} << 30) / sizeof(uint64_t);  // 1 GiB
+  std::vector<uint64_t> buffer(kWords, 1);
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    const auto start = Clock::now();
+    std::vector<uint64_t> sums(threads * 8, 0);
+    tbb::parallel_for(0, threads, [&](int t) {
+      const size_t begin = kWords / threads * t;
+      const size_t end = t + 1 == threads ? kWords : kWords / threads * (t + 1);
+      uint64_t a = 0, b = 0, c = 0, d = 0;
+      for (size_t i = begin; i + 4 <= end; i += 4) {
+        a += buffer[i];
+        b += buffer[i + 1];
+        c += buffer[i + 2];
+        d += buffer[i + 3];
+      }
+      sums[t * 8] = a + b + c + d;
+    });
+    const double seconds = SecondsSince(start);
+    static volatile uint64_t sink;  // keeps the reads from being optimized out
+    for (uint64_t s : sums) sink = sink + s;
+    best = std::max(best, kWords * sizeof(uint64_t) / seconds);
+  }
+  return best;
+}
+
+// Resident memory now and at its peak, from /proc (Linux).
+struct Rss {
+  uint64_t current = 0, peak = 0;
+};
+
+Rss ReadRss() {
+  Rss rss;
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  uint64_t kb;
+  while (status >> key) {
+    if (key == "VmRSS:" && status >> kb) rss.current = kb * 1024;
+    if (key == "VmHWM:" && status >> kb) rss.peak = kb * 1024;
+  }
+  return rss;
+}
+
+// Forgets the peak so far, so the next peak is this phase's own.
+void ResetPeakRss() {
+  malloc_trim(0);
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+struct LoadFigures {
+  double load_seconds = 0;
+  double index_seconds = 0;
+  uint64_t profiles = 0;
+  uint64_t bytes = 0;
+};
+
+Result<LoadFigures> Load(const std::string& path, int threads,
+                         ProfileStore* store,
+                         std::shared_ptr<const Index>* index) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                            threads);
+  LoadFigures figures;
+  auto start = Clock::now();
+  Result<LoadReport> report = LoadFile(path, store);
+  if (!report.ok()) return report.status();
+  figures.load_seconds = SecondsSince(start);
+  figures.profiles = report->accepted;
+  figures.bytes = report->bytes;
+  start = Clock::now();
+  *index = Index::Build(*store);
+  figures.index_seconds = SecondsSince(start);
+  return figures;
+}
+
+std::string Machine() {
+  std::string cpu = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "%s, %ld cores, %.0f GiB RAM, %s %s",
+                cpu.c_str(), sysconf(_SC_NPROCESSORS_ONLN),
+                static_cast<double>(pages) * page / (1 << 30), u.sysname,
+                u.release);
+  return buf;
+}
+
+struct RuleFigures {
+  std::string name;
+  uint64_t count = 0;
+  uint64_t bytes_touched = 0;
+  Latency count_latency[2], preview_latency[2];  // by threads - 1
+};
+
+std::string Fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  return buf;
+}
+
+void WriteChart(const std::vector<RuleFigures>& rules, const std::string& png) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    std::printf("gnuplot not found: no chart (apt-get install gnuplot-nox)\n");
+    return;
+  }
+  const std::string data = png + ".dat", script = png + ".gp";
+  {
+    std::ofstream out(data);
+    for (size_t i = 0; i < rules.size(); ++i) {
+      out << i + 1 << " " << rules[i].count_latency[0].p50_ms << " "
+          << rules[i].count_latency[1].p50_ms << " "
+          << rules[i].preview_latency[1].p50_ms << "\n";
+    }
+  }
+  {
+    std::ofstream gp(script);
+    gp << "set terminal png size 1200,650\n"
+       << "set output '" << png << "'\n"
+       << "set title 'segd: p50 latency per rule of the query mix'\n"
+       << "set xlabel 'rule (see the table)'\nset ylabel 'ms (log scale)'\n"
+       << "set logscale y\nset grid ytics\nset key top left\n"
+       << "set style data histograms\nset style histogram clustered gap 1\n"
+       << "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+       << "plot '" << data << "' using 2:xtic(1) title 'count, 1 thread', "
+       << "'' using 3 title 'count, 2 threads', "
+       << "'' using 4 title 'preview(20), 2 threads'\n";
+  }
+  const std::string command = "gnuplot " + script;
+  if (std::system(command.c_str()) != 0) {
+    std::printf("gnuplot failed: no chart\n");
+  }
+  std::remove(data.c_str());
+  std::remove(script.c_str());
+}
+
+}  // namespace
+
+Status RunBenchmarkSuite(const BenchOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  const std::string path = options.data_dir + "/bench-" +
+                           std::to_string(options.profiles) + "-" +
+                           std::to_string(options.seed) + ".ndjson";
+  GenOptions gen;
+  gen.profiles = options.profiles;
+  gen.seed = options.seed;
+  if (!fs::exists(path)) {
+    std::printf("generating %llu profiles into %s ...\n",
+                static_cast<unsigned long long>(options.profiles),
+                path.c_str());
+    std::fflush(stdout);
+    std::FILE* out = std::fopen(path.c_str(), "wb");
+    if (out == nullptr || !GenerateProfiles(gen, out) ||
+        std::fclose(out) != 0) {
+      return Status(ErrorCode::kIo, "cannot write " + path);
+    }
+  }
+
+  const std::string machine = Machine();
+  std::printf("machine: %s\n", machine.c_str());
+  const double bandwidth[2] = {MeasureBandwidth(1), MeasureBandwidth(2)};
+  std::printf("memory bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n",
+              bandwidth[0] / 1e9, bandwidth[1] / 1e9);
+
+  LoadFigures load[2];
+  {
+    ProfileStore store;
+    std::shared_ptr<const Index> index;
+    Result<LoadFigures> one = Load(path, 1, &store, &index);
+    if (!one.ok()) return one.status();
+    load[0] = *one;
+  }
+  ResetPeakRss();
+  ProfileStore store;
+  std::shared_ptr<const Index> index;
+  Result<LoadFigures> two = Load(path, 2, &store, &index);
+  if (!two.ok()) return two.status();
+  load[1] = *two;
+  const Rss rss = ReadRss();
+  const uint64_t profiles = load[1].profiles;
+  for (int t = 0; t < 2; ++t) {
+    const double total = load[t].load_seconds + load[t].index_seconds;
+    std::printf(
+        "load, %d thread%s: %.2f s parse+store, %.2f s index: %.0f profiles/s, "
+        "%.0f MB/s\n",
+        t + 1, t ? "s" : "", load[t].load_seconds, load[t].index_seconds,
+        profiles / total, load[t].bytes / total / 1e6);
+  }
+  const double index_bytes = static_cast<double>(index->MemoryBytes());
+  std::printf("memory: index %.0f B/profile, process peak %.0f B/profile\n",
+              index_bytes / profiles, static_cast<double>(rss.peak) / profiles);
+
+  std::vector<RuleFigures> rules;
+  QueryOptions query;
+  query.now_ms = gen.now_ms;
+  for (const MixRule& rule : kMix) {
+    RuleFigures f;
+    f.name = rule.name;
+    Result<Plan> plan = PlanQuery(*index, rule.json, query);
+    if (!plan.ok()) return plan.status();
+    f.bytes_touched = BytesTouched(*plan, *index);
+    for (int t = 0; t < 2; ++t) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                t + 1);
+      QueryOptions count = query;
+      count.limit = 0;
+      QueryOptions preview = query;
+      preview.limit = 20;
+      preview.count = false;
+      Result<ExecuteResult> first = RunQuery(*index, rule.json, count);
+      if (!first.ok()) return first.status();
+      f.count = first->count;
+      f.count_latency[t] =
+          Time(options.runs, [&] { (void)RunQuery(*index, rule.json, count); });
+      f.preview_latency[t] = Time(
+          options.runs, [&] { (void)RunQuery(*index, rule.json, preview); });
+    }
+    std::printf(
+        "%-55s %10llu  count p50 %8.3f ms (1t) %8.3f ms (2t)  preview %8.3f "
+        "ms\n",
+        f.name.c_str(), static_cast<unsigned long long>(f.count),
+        f.count_latency[0].p50_ms, f.count_latency[1].p50_ms,
+        f.preview_latency[1].p50_ms);
+    std::fflush(stdout);
+    rules.push_back(f);
+  }
+
+  // The report.
+  std::ostringstream md;
+  md << "# segd benchmarks\n\n"
+     << "Written by `segd bench --profiles " << options.profiles << " --seed "
+     << options.seed << "` (`make bench`); every figure below comes from that "
+     << "one run.\n\n"
+     << "- Machine: " << machine << "\n"
+     << "- Data: `segd gen --profiles " << options.profiles << " --seed "
+     << options.seed << "`, " << Fixed(load[1].bytes / 1e6, 0)
+     << " MB of NDJSON\n"
+     << "- Memory bandwidth (sequential read, measured in the run): "
+     << Fixed(bandwidth[0] / 1e9, 1) << " GB/s with 1 thread, "
+     << Fixed(bandwidth[1] / 1e9, 1) << " GB/s with 2\n\n"
+     << "## Load and memory\n\n"
+     << "| threads | parse + store | index build | profiles/s | MB/s |\n"
+     << "|---|---|---|---|---|\n";
+  for (int t = 0; t < 2; ++t) {
+    const double total = load[t].load_seconds + load[t].index_seconds;
+    md << "| " << t + 1 << " | " << Fixed(load[t].load_seconds, 2) << " s | "
+       << Fixed(load[t].index_seconds, 2) << " s | "
+       << Fixed(profiles / total, 0) << " | "
+       << Fixed(load[t].bytes / total / 1e6, 0) << " |\n";
+  }
+  md << "\n| memory | bytes per profile |\n|---|---|\n"
+     << "| index structures | " << Fixed(index_bytes / profiles, 0) << " |\n"
+     << "| whole process, peak RSS during the 2-thread load | "
+     << Fixed(static_cast<double>(rss.peak) / profiles, 0) << " |\n"
+     << "| whole process, RSS after it | "
+     << Fixed(static_cast<double>(rss.current) / profiles, 0) << " |\n\n"
+     << "## Query mix\n\n"
+     << "Latency in ms over " << options.runs
+     << " warm runs each, parse and plan included. *count*: the exact count, "
+     << "no members. *preview*: the first 20 members, no count. *bytes*: index "
+     << "data the count reads (an upper bound), and that divided by the "
+        "2-thread "
+     << "p50, as a share of the 2-thread memory bandwidth.\n\n"
+     << "| # | rule | matches | count p50 1t | count p50 2t | count p99 2t | "
+        "count max 2t | preview p50 2t | preview p99 2t | 2t speed-up | bytes "
+        "| "
+        "share of bandwidth |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const RuleFigures& f = rules[i];
+    const double seconds = f.count_latency[1].p50_ms / 1e3;
+    md << "| " << i + 1 << " | " << f.name << " | " << f.count << " | "
+       << Fixed(f.count_latency[0].p50_ms, 3) << " | "
+       << Fixed(f.count_latency[1].p50_ms, 3) << " | "
+       << Fixed(f.count_latency[1].p99_ms, 3) << " | "
+       << Fixed(f.count_latency[1].max_ms, 3) << " | "
+       << Fixed(f.preview_latency[1].p50_ms, 3) << " | "
+       << Fixed(f.preview_latency[1].p99_ms, 3) << " | "
+       << Fixed(f.count_latency[0].p50_ms / f.count_latency[1].p50_ms, 2)
+       << "× | " << Fixed(f.bytes_touched / 1e6, 1) << " MB | "
+       << Fixed(100.0 * f.bytes_touched / seconds / bandwidth[1], 1) << "% |\n";
+  }
+  WriteChart(rules, options.chart);
+  if (fs::exists(options.chart)) {
+    md << "\n![p50 latency per rule]("
+       << fs::path(options.chart).filename().string() << ")\n";
+  }
+  std::ofstream(options.report) << md.str();
+  std::printf("wrote %s\n", options.report.c_str());
+  return Status::Ok();
+}
+
+}  // namespace segd

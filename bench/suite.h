@@ -1,0 +1,32 @@
+// The benchmark suite behind `segd bench`: generate profiles, load them with
+// one and two threads, then time a fixed mix of campaign rules, and write
+// the figures as Markdown (and a chart, when gnuplot is installed).
+//
+// Every figure it prints comes from the run that prints it: the machine's
+// memory bandwidth is measured in the same run, so each query's bytes
+// touched per second can be read as a share of what the hardware allows.
+#ifndef SEGD_BENCH_SUITE_H_
+#define SEGD_BENCH_SUITE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace segd {
+
+struct BenchOptions {
+  uint64_t profiles = 10'000'000;
+  uint64_t seed = 42;
+  int runs = 30;                  // warm runs per rule and thread count
+  std::string data_dir = "data";  // where the generated NDJSON is kept
+  std::string report = "BENCHMARKS.md";
+  std::string chart = "BENCHMARKS.png";  // written when gnuplot is present
+};
+
+// Runs the suite, prints progress and results to stdout, writes the report.
+Status RunBenchmarkSuite(const BenchOptions& options);
+
+}  // namespace segd
+
+#endif  // SEGD_BENCH_SUITE_H_
