@@ -1,16 +1,22 @@
-// Query benchmarks on generated profiles (segd gen, seed 42).
+// Micro-benchmarks of segd's hot paths, on generated profiles (segd gen,
+// seed 42) and on synthetic bitmaps.
 //
-// Each benchmark checks its answer against the plain path once before timing
-// and reports rows per second. Data size: SEGD_BENCH_PROFILES (default
-// 200000), so `make bench` stays quick; the 10M figures come from the
-// benchmark suite of the performance work.
+// Each benchmark checks its answer once against a plain twin before it is
+// timed (a std::set of rows, a loop over stored profiles) and reports items
+// per second and bytes touched per second. Data size: SEGD_BENCH_PROFILES
+// (default 200000) so that a run stays short; `segd bench` has the 10M
+// end-to-end figures.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "engine/query.h"
+#include "engine/rule.h"
+#include "index/bitmap.h"
 #include "index/index.h"
 #include "ingest/loader.h"
 #include "tools/gen.h"
@@ -21,7 +27,7 @@ namespace {
 struct Fixture {
   ProfileStore store;
   std::shared_ptr<const Index> index;
-  int64_t now_ms;
+  int64_t now_ms = kGenDefaultNowMs;
 };
 
 const Fixture& Data() {
@@ -30,8 +36,6 @@ const Fixture& Data() {
     GenOptions options;
     const char* env = std::getenv("SEGD_BENCH_PROFILES");
     options.profiles = env ? std::strtoull(env, nullptr, 10) : 200000;
-    options.seed = 42;
-    f->now_ms = options.now_ms;
     LoadText(GenerateProfilesToString(options), &f->store);
     f->index = Index::Build(f->store);
     return f;
@@ -39,22 +43,78 @@ const Fixture& Data() {
   return *fixture;
 }
 
-void RunRule(benchmark::State& state, const char* rule) {
+// ---------------------------------------------------------------- Kernels
+
+// A bitmap over one shard with the given density, in roaring form.
+Bitmap RandomShard(double density, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::bernoulli_distribution keep(density);
+  std::vector<uint32_t> rows;
+  for (uint32_t r = 0; r < kShardRows; ++r) {
+    if (keep(rng)) rows.push_back(r);
+  }
+  Bitmap b = Bitmap::Of(rows);
+  b.Optimize();
+  return b;
+}
+
+// words &= shard, then count: the inner step of every AND.
+void BM_AndShardAndCount(benchmark::State& state) {
+  const double density = static_cast<double>(state.range(0)) / 1000;
+  const Bitmap a = RandomShard(0.5, 1), b = RandomShard(density, 2);
+  alignas(64) uint64_t words[kShardWords];
+  // Check against CRoaring once.
+  LoadShard(a.get(), 0, words);
+  AndShard(b.get(), 0, words);
+  if (CountWords(words) != roaring_bitmap_and_cardinality(a.get(), b.get())) {
+    state.SkipWithError(
+        "AndShard disagrees with roaring_bitmap_and_cardinality");
+    return;
+  }
+  for (auto _ : state) {
+    LoadShard(a.get(), 0, words);
+    AndShard(b.get(), 0, words);
+    benchmark::DoNotOptimize(CountWords(words));
+  }
+  state.SetItemsProcessed(state.iterations() * kShardRows);
+  state.SetBytesProcessed(
+      state.iterations() *
+      (a.SizeInBytes() + b.SizeInBytes() + 2 * sizeof(words)));
+}
+BENCHMARK(BM_AndShardAndCount)->Arg(1)->Arg(10)->Arg(100)->Arg(500)->Arg(900);
+
+// ---------------------------------------------------------------- Queries
+
+void RunRule(benchmark::State& state, const char* rule, bool count = true) {
   const Fixture& data = Data();
   QueryOptions options;
   options.now_ms = data.now_ms;
   options.limit = static_cast<size_t>(state.range(0));
+  options.count = count;
+  Result<Plan> plan = PlanQuery(*data.index, rule, options);
+  if (!plan.ok()) {
+    state.SkipWithError(plan.status().ToString().c_str());
+    return;
+  }
+  // The plain twin: the same rule through the executor's count versus a
+  // preview walk of every row (different code paths must agree).
   Result<ExecuteResult> first = RunQuery(*data.index, rule, options);
-  if (!first.ok()) {
-    state.SkipWithError(first.status().ToString().c_str());
+  QueryOptions all = options;
+  all.limit = data.index->row_count();
+  all.count = false;
+  Result<ExecuteResult> every = RunQuery(*data.index, rule, all);
+  if (count && every->rows.size() != first->count) {
+    state.SkipWithError("count disagrees with the rows a full preview finds");
     return;
   }
   for (auto _ : state) {
     Result<ExecuteResult> r = RunQuery(*data.index, rule, options);
     benchmark::DoNotOptimize(r);
   }
-  state.counters["matches"] = static_cast<double>(first->count);
+  state.counters["matches"] = static_cast<double>(every->rows.size());
   state.SetItemsProcessed(state.iterations() * data.index->live_count());
+  state.SetBytesProcessed(state.iterations() *
+                          BytesTouched(*plan, *data.index));
 }
 
 void BM_CityIn(benchmark::State& state) {
@@ -73,15 +133,61 @@ void BM_FivePredicates(benchmark::State& state) {
 }
 BENCHMARK(BM_FivePredicates)->Arg(0)->Arg(20);
 
+void BM_DenseDateRange(benchmark::State& state) {
+  RunRule(state, R"({"field":"first_seen","op":"before","value":"now-365d"})");
+}
+BENCHMARK(BM_DenseDateRange)->Arg(0);
+
+void BM_NumberRange(benchmark::State& state) {
+  RunRule(state, R"({"field":"web_sessions","op":"gte","value":20})");
+}
+BENCHMARK(BM_NumberRange)->Arg(0);
+
 void BM_EventWindow(benchmark::State& state) {
   RunRule(state, R"({"event":"cart_abandoned","within_last":"48h"})");
 }
-BENCHMARK(BM_EventWindow)->Arg(20);
+BENCHMARK(BM_EventWindow)->Arg(0)->Arg(20);
+
+void BM_EventCount(benchmark::State& state) {
+  RunRule(state, R"({"event":"order","within_last":"365d","count":{"gte":3}})");
+}
+BENCHMARK(BM_EventCount)->Arg(0);
 
 void BM_ContainsEmail(benchmark::State& state) {
   RunRule(state, R"({"field":"email","op":"contains","value":"patil"})");
 }
 BENCHMARK(BM_ContainsEmail)->Arg(20);
+
+void BM_PreviewOnly(benchmark::State& state) {
+  RunRule(state, R"({"field":"lifecycle","op":"eq","value":"active"})",
+          /*count=*/false);
+}
+BENCHMARK(BM_PreviewOnly)->Arg(20);
+
+// ---------------------------------------------------------------- Planning
+
+// Parse, bind, normalize and plan, without executing: the fixed cost every
+// query pays.
+void BM_ParseAndPlan(benchmark::State& state) {
+  const Fixture& data = Data();
+  constexpr char kRule[] = R"({"all":[
+    {"any":[{"field":"city","op":"in","value":["Pune","Mumbai"]},
+            {"all":[{"field":"country","op":"neq","value":"IN"},
+                    {"field":"orders","op":"gte","value":2}]}]},
+    {"not":{"field":"lifecycle","op":"eq","value":"churned"}},
+    {"event":"opened_email","within_last":"30d"}]})";
+  QueryOptions options;
+  options.now_ms = data.now_ms;
+  if (!PlanQuery(*data.index, kRule, options).ok()) {
+    state.SkipWithError("the rule does not plan");
+    return;
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(PlanQuery(*data.index, kRule, options));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseAndPlan);
 
 }  // namespace
 }  // namespace segd
