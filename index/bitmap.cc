@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 namespace segd {
 namespace {
@@ -146,16 +148,23 @@ uint64_t CountAvx512(const uint64_t* words) {
 }
 #endif
 
+// SEGD_KERNELS=generic|popcnt|avx2 caps the choice, so that tests can run
+// every version on a machine that has them all.
 WordKernels PickKernels() {
   WordKernels k{AndGeneric, AndNotGeneric, OrGeneric, CountGeneric};
 #if defined(__x86_64__) && defined(__GNUC__)
+  const char* cap_env = std::getenv("SEGD_KERNELS");
+  const std::string_view cap = cap_env ? cap_env : "";
+  if (cap == "generic") return k;
   __builtin_cpu_init();
+  if (__builtin_cpu_supports("popcnt")) k.count_words = CountPopcnt;
+  if (cap == "popcnt") return k;
   if (__builtin_cpu_supports("avx2")) {
     k.and_words = AndAvx2;
     k.and_not_words = AndNotAvx2;
     k.or_words = OrAvx2;
   }
-  if (__builtin_cpu_supports("popcnt")) k.count_words = CountPopcnt;
+  if (cap == "avx2") return k;
   if (__builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512vpopcntdq")) {
     k.count_words = CountAvx512;
