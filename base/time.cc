@@ -112,22 +112,27 @@ std::optional<int64_t> ParseIsoInstant(std::string_view s) {
   return millis - offset_minutes * kMillisPerMinute;
 }
 
-std::string FormatIsoInstant(int64_t millis) {
-  const int64_t days = FloorDiv(millis, kMillisPerDay);
-  int64_t rem = millis - days * kMillisPerDay;
-  // Civil date from days since the epoch (inverse of DaysFromCivil).
+CivilDate CivilFromDays(int64_t days) {
+  // Count from 0000-03-01 so that the leap day ends each year.
   const int64_t z = days + 719468;
   const int64_t era = FloorDiv(z, 146097);
-  const int64_t day_of_era = z - era * 146097;
+  const int64_t day_of_era = z - era * 146097;  // [0, 146096]
   const int64_t year_of_era = (day_of_era - day_of_era / 1460 +
                                day_of_era / 36524 - day_of_era / 146096) /
                               365;
   const int64_t day_of_year =
       day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const int64_t mp = (5 * day_of_year + 2) / 153;
-  const int64_t day = day_of_year - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  const auto day = static_cast<unsigned>(day_of_year - (153 * mp + 2) / 5 + 1);
+  const auto month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+  return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+std::string FormatIsoInstant(int64_t millis) {
+  const int64_t days = FloorDiv(millis, kMillisPerDay);
+  int64_t rem = millis - days * kMillisPerDay;
+  const CivilDate date = CivilFromDays(days);
+  const int64_t year = date.year, month = date.month, day = date.day;
 
   const int64_t hour = rem / kMillisPerHour;
   rem %= kMillisPerHour;

@@ -23,6 +23,15 @@ inline constexpr int64_t kMillisPerDay = 24 * kMillisPerHour;
 // Days since 1970-01-01 of a proleptic Gregorian civil date.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 
+struct CivilDate {
+  int64_t year;
+  unsigned month;  // 1..12
+  unsigned day;    // 1..31
+};
+
+// The civil date `days` after 1970-01-01 (the inverse of DaysFromCivil).
+CivilDate CivilFromDays(int64_t days);
+
 // Parses a whole ISO-8601 date or date-time; nullopt if `text` is anything
 // else (including trailing bytes or out-of-range fields).
 std::optional<int64_t> ParseIsoInstant(std::string_view text);

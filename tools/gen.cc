@@ -556,28 +556,6 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 // How a date-time is written: SPEC §1 accepts all three.
 enum class TimeStyle : uint8_t { kUtc, kUtcMillis, kIndiaOffset };
 
-struct CivilDate {
-  int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-// The inverse of DaysFromCivil (H. Hinnant's algorithm).
-CivilDate CivilFromDays(int64_t days) {
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t day_of_era = z - era * 146097;
-  const int64_t year_of_era = (day_of_era - day_of_era / 1460 +
-                               day_of_era / 36524 - day_of_era / 146096) /
-                              365;
-  const int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const int64_t mp = (5 * day_of_year + 2) / 153;
-  const auto day = static_cast<unsigned>(day_of_year - (153 * mp + 2) / 5 + 1);
-  const auto month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
-  return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
 // Writes `value` as exactly `width` digits (zero-padded) and returns the end.
 char* PutDigits(char* p, uint64_t value, int width) {
   for (int i = width - 1; i >= 0; --i) {
