@@ -123,6 +123,18 @@ void BM_CityIn(benchmark::State& state) {
 }
 BENCHMARK(BM_CityIn)->Arg(0)->Arg(20);
 
+void BM_WideOr(benchmark::State& state) {
+  RunRule(state, R"({"field":"city","op":"in","value":["Mumbai","Delhi",
+    "Bengaluru","Pune","Hyderabad","Chennai","Kolkata","Ahmedabad","Jaipur",
+    "Nagpur","Surat","Lucknow","Indore","Nashik","Kanpur","Bhopal","Patna",
+    "Vadodara","Ludhiana","Agra","Coimbatore","Kochi","Visakhapatnam","Thane",
+    "Rajkot","Madurai","Varanasi","Meerut","Srinagar","Aurangabad","Dhanbad",
+    "Amritsar","Ranchi","Jodhpur","Raipur","Guwahati","Chandigarh","Mysuru",
+    "Gwalior","Dubai","London","Singapore","New York","São Paulo","Zürich",
+    "München","Toronto","Sydney","Paris","Berlin"]})");
+}
+BENCHMARK(BM_WideOr)->Arg(0)->Arg(20);
+
 void BM_FivePredicates(benchmark::State& state) {
   RunRule(state, R"({"all":[
     {"field":"city","op":"in","value":["Pune","Mumbai","Delhi"]},

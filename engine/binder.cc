@@ -13,9 +13,12 @@ namespace {
 
 constexpr int64_t kMinInt = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
-// A union of more postings than this is built once into a bitmap rather than
-// OR-ed shard by shard.
-constexpr size_t kMaterializeUnionAbove = 32;
+// Unions of string values (in, contains, starts_with): up to this many
+// common values are OR-ed shard by shard; more are built into one bitmap.
+constexpr size_t kMaxLazyBitmaps = 256;
+// Up to this many rare values (short row lists) are leaves of their own;
+// more are merged into one bitmap.
+constexpr size_t kMaxRowListLeaves = 8;
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -551,40 +554,63 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
     n.label = std::move(label);
     return n;
   }
-  if (ids.size() <= kMaterializeUnionAbove) {
-    std::vector<BoundNode> parts;
+  // Common values stay separate bitmap leaves, OR-ed shard by shard in
+  // parallel. Rare values (row lists) are few rows each: beyond a handful
+  // they are merged into one bitmap for this query. So is an extreme number
+  // of common values, where a per-shard OR would look up too many
+  // containers.
+  std::vector<BoundNode> parts;
+  std::vector<const roaring_bitmap_t*> common;
+  std::vector<ValueId> rare;
+  for (ValueId id : ids) {
+    if (strings.posting(id).bitmap != nullptr) {
+      common.push_back(strings.posting(id).bitmap);
+    } else {
+      rare.push_back(id);
+    }
+  }
+  auto owned_leaf = [&](roaring_bitmap_t* bitmap) {
+    auto owned = std::make_shared<Bitmap>(bitmap);
+    BoundNode n;
+    n.kind = BoundKind::kLeaf;
+    n.leaf.kind = LeafKind::kBitmap;
+    n.leaf.bitmap = owned->get();
+    n.estimate = owned->cardinality();
+    n.leaf.owned = std::move(owned);
+    n.label = label + "#union";
+    return n;
+  };
+  if (common.size() > kMaxLazyBitmaps) {
+    parts.push_back(
+        owned_leaf(roaring_bitmap_or_many(common.size(), common.data())));
+  } else {
     for (ValueId id : ids) {
+      if (strings.posting(id).bitmap == nullptr) continue;
       BoundNode part = leaf_of(id);
       part.label = label + "#" + std::string(strings.folded(id));
       parts.push_back(std::move(part));
     }
-    BoundNode any = BoundNode::Group(BoundKind::kOr, std::move(parts));
-    return any;
   }
-  // Many values: one union bitmap for this query.
-  std::vector<const roaring_bitmap_t*> bitmaps;
-  std::vector<uint32_t> rows;
-  for (ValueId id : ids) {
-    const Posting& p = strings.posting(id);
-    if (p.bitmap != nullptr) {
-      bitmaps.push_back(p.bitmap);
-    } else {
+  if (rare.size() > kMaxRowListLeaves) {
+    std::vector<uint32_t> rows;
+    for (ValueId id : rare) {
+      const Posting& p = strings.posting(id);
       rows.insert(rows.end(), p.rows.begin(), p.rows.end());
     }
+    parts.push_back(
+        owned_leaf(roaring_bitmap_of_ptr(rows.size(), rows.data())));
+  } else {
+    for (ValueId id : rare) {
+      BoundNode part = leaf_of(id);
+      part.label = label + "#" + std::string(strings.folded(id));
+      parts.push_back(std::move(part));
+    }
   }
-  roaring_bitmap_t* u =
-      bitmaps.empty() ? roaring_bitmap_create()
-                      : roaring_bitmap_or_many(bitmaps.size(), bitmaps.data());
-  roaring_bitmap_add_many(u, rows.size(), rows.data());
-  auto owned = std::make_shared<Bitmap>(u);
-  BoundNode n;
-  n.kind = BoundKind::kLeaf;
-  n.leaf.kind = LeafKind::kBitmap;
-  n.leaf.bitmap = owned->get();
-  n.leaf.owned = std::move(owned);
-  n.estimate = n.leaf.owned->cardinality();
-  n.label = std::move(label);
-  return n;
+  if (parts.size() == 1) {
+    parts[0].label = std::move(label);
+    return std::move(parts[0]);
+  }
+  return BoundNode::Group(BoundKind::kOr, std::move(parts));
 }
 
 BoundNode Binder::IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
