@@ -1,6 +1,5 @@
 #include "engine/executor.h"
 
-#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
@@ -26,6 +25,14 @@ struct Scratch {
     return words.data() + static_cast<size_t>(level) * kShardWords;
   }
 };
+
+// One Scratch per thread, kept across queries: oneTBB's workers live as
+// long as the process, and a query should not pay for 300 KB of fresh
+// buffers. A thread runs one shard at a time, so nothing else shares it.
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
 
 class ShardEvaluator {
  public:
@@ -210,7 +217,6 @@ void CollectRows(const uint64_t* words, uint32_t shard, size_t limit,
 ExecuteResult Execute(const Plan& plan, const Index& index,
                       const ExecuteOptions& options) {
   const uint32_t shards = index.shard_count();
-  tbb::enumerable_thread_specific<Scratch> scratches;
   // A node evaluated into level L uses level L + 1 for its temporaries.
   const int levels = plan.depth + 1;
   auto run_shard = [&](uint32_t s, Scratch& scratch, uint64_t* out) {
@@ -222,7 +228,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   ExecuteResult result;
   if (!options.count) {
     // Preview only: walk shards in order and stop once `limit` rows are in.
-    Scratch& scratch = scratches.local();
+    Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
     for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
          ++s) {
@@ -236,7 +242,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   std::vector<uint64_t> counts(shards, 0);
   std::vector<std::vector<uint32_t>> rows(shards);
   tbb::parallel_for(uint32_t{0}, shards, [&](uint32_t s) {
-    Scratch& scratch = scratches.local();
+    Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
     uint64_t* out = scratch.Level(0);
     run_shard(s, scratch, out);
