@@ -114,6 +114,29 @@ class ShardEvaluator {
     for (size_t i = begin; i < end; ++i) SetBit(out, column.rows[i]);
   }
 
+  // out = rows at column positions [begin, end): from the range buckets
+  // when the range spans whole buckets, else row by row.
+  template <typename Key>
+  void RangeRows(const SortedColumn<Key>& column, size_t begin, size_t end,
+                 uint64_t* out) {
+    constexpr size_t kBuckets = SortedColumn<Key>::kRangeBuckets;
+    if (!column.prefix.empty() && end > begin) {
+      size_t i = 0;  // first bucket edge at or after begin
+      while (column.edge(i) < begin) ++i;
+      size_t j = kBuckets;  // last bucket edge at or before end
+      while (column.edge(j) > end) --j;
+      if (i < j) {
+        CopyWords(out, column.prefix_words(j));
+        if (i > 0) AndNotWords(out, column.prefix_words(i));
+        SetRows(column, begin, column.edge(i), out);
+        SetRows(column, column.edge(j), end, out);
+        return;
+      }
+    }
+    ClearWords(out);
+    SetRows(column, begin, end, out);
+  }
+
   void FillLeaf(const Leaf& leaf, uint64_t* out) {
     switch (leaf.kind) {
       case LeafKind::kBitmap:
@@ -129,16 +152,15 @@ class ShardEvaluator {
         return;
       }
       case LeafKind::kIntRange: {
-        ClearWords(out);
         const auto& column = index_.shard(shard_).int_columns[leaf.attr];
         const auto b =
             std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
         const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
-        SetRows(column, b - column.keys.begin(), e - column.keys.begin(), out);
+        RangeRows(column, b - column.keys.begin(), e - column.keys.begin(),
+                  out);
         return;
       }
       case LeafKind::kMixedRange: {
-        ClearWords(out);
         const auto& column = index_.shard(shard_).mixed_columns[leaf.attr];
         const auto& keys = column.keys;
         const auto b =
@@ -148,7 +170,7 @@ class ShardEvaluator {
         const auto e = leaf.dhi_strict
                            ? std::lower_bound(b, keys.end(), leaf.dhi)
                            : std::upper_bound(b, keys.end(), leaf.dhi);
-        if (e > b) SetRows(column, b - keys.begin(), e - keys.begin(), out);
+        RangeRows(column, b - keys.begin(), std::max(b, e) - keys.begin(), out);
         return;
       }
       case LeafKind::kEvent:

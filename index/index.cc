@@ -38,6 +38,15 @@ SortedColumn<Key> ToColumn(std::vector<std::pair<Key, uint16_t>>& pairs) {
   return column;
 }
 
+// Columns this dense get range buckets (index.h); sparser ones are cheap
+// to scan row by row.
+constexpr size_t kRangeBucketMinRows = 4096;
+
+template <typename Key>
+void MaybeBuildRangeBuckets(SortedColumn<Key>& column) {
+  if (column.size() >= kRangeBucketMinRows) column.BuildRangeBuckets();
+}
+
 Bitmap Concatenate(const std::vector<ShardScratch>& shards,
                    std::vector<uint32_t> ShardScratch::*field) {
   std::vector<uint32_t> rows;
@@ -144,7 +153,10 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     shard.int_columns.resize(attr_count);
     shard.mixed_columns.resize(attr_count);
     for (AttrId a = 0; a < attr_count; ++a) {
-      if (!dates[a].empty()) shard.int_columns[a] = ToColumn(dates[a]);
+      if (!dates[a].empty()) {
+        shard.int_columns[a] = ToColumn(dates[a]);
+        MaybeBuildRangeBuckets(shard.int_columns[a]);
+      }
     }
     shard.events.resize(event_count);
     for (EventId e = 0; e < event_count; ++e) {
@@ -210,6 +222,8 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
             }
           }
           pairs = {};
+          MaybeBuildRangeBuckets(shard.int_columns[a]);
+          MaybeBuildRangeBuckets(shard.mixed_columns[a]);
         }
         break;
       }
@@ -245,9 +259,11 @@ size_t Index::MemoryBytes() const {
   }
   for (const ShardIndex& s : shards_) {
     for (const auto& c : s.int_columns)
-      bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
+      bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2 +
+               c.prefix.capacity() * 8;
     for (const auto& c : s.mixed_columns)
-      bytes += c.keys.capacity() * sizeof(long double) + c.rows.capacity() * 2;
+      bytes += c.keys.capacity() * sizeof(long double) + c.rows.capacity() * 2 +
+               c.prefix.capacity() * 8;
     for (const auto& c : s.events)
       bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
   }

@@ -32,13 +32,40 @@
 namespace segd {
 
 // (key, local row) pairs of one shard, ascending by key (then row).
+//
+// A dense column of a single-valued attribute also keeps range buckets:
+// prefix(k) is the bitset of the rows at positions [0, k * size / B) of the
+// column. Rows at positions [p, q) are then prefix(j) AND NOT prefix(i) for
+// the bucket edges inside [p, q), plus the few rows between p, q and those
+// edges: a wide range costs two word operations, not a bit per row.
 template <typename Key>
 struct SortedColumn {
+  static constexpr size_t kRangeBuckets = 16;
+
   std::vector<Key> keys;
   std::vector<uint16_t> rows;
+  // kRangeBuckets bitsets of kShardWords each (k = 1..B), or empty.
+  std::vector<uint64_t> prefix;
 
   size_t size() const { return keys.size(); }
+  // Position where bucket k starts, k in [0, B].
+  size_t edge(size_t k) const { return k * size() / kRangeBuckets; }
+  const uint64_t* prefix_words(size_t k) const {
+    return prefix.data() + (k - 1) * kShardWords;
+  }
+  // Builds `prefix`. REQUIRES: each row appears at most once.
+  void BuildRangeBuckets();
 };
+
+template <typename Key>
+void SortedColumn<Key>::BuildRangeBuckets() {
+  prefix.assign(kRangeBuckets * kShardWords, 0);
+  for (size_t k = 1; k <= kRangeBuckets; ++k) {
+    uint64_t* words = prefix.data() + (k - 1) * kShardWords;
+    if (k > 1) CopyWords(words, words - kShardWords);
+    for (size_t i = edge(k - 1); i < edge(k); ++i) SetBit(words, rows[i]);
+  }
+}
 
 struct ShardIndex {
   // Indexed by AttrId; empty unless the attribute is a date (int64 millis)
