@@ -34,9 +34,30 @@ std::string_view StringIndex::folded(ValueId id) const {
 }
 
 std::string_view StringIndex::display(ValueId id) const {
-  return std::string_view(display_arena_)
-      .substr(display_offsets_[id],
-              display_offsets_[id + 1] - display_offsets_[id]);
+  auto it = std::lower_bound(displays_.begin(), displays_.end(), id,
+                             [](const std::pair<ValueId, uint32_t>& e,
+                                ValueId v) { return e.first < v; });
+  if (it == displays_.end() || it->first != id) return folded(id);
+  const uint32_t end = it + 1 == displays_.end()
+                           ? static_cast<uint32_t>(display_arena_.size())
+                           : (it + 1)->second;
+  return std::string_view(display_arena_).substr(it->second, end - it->second);
+}
+
+Posting StringIndex::posting(ValueId id) const {
+  Posting p;
+  const uint32_t begin = row_start_[id], end = row_start_[id + 1];
+  if (end > begin) {
+    p.rows = std::span<const uint32_t>(small_rows_).subspan(begin, end - begin);
+    p.cardinality = end - begin;
+    return p;
+  }
+  auto it = std::lower_bound(bitmaps_.begin(), bitmaps_.end(), id,
+                             [](const std::pair<ValueId, Bitmap>& e,
+                                ValueId v) { return e.first < v; });
+  p.bitmap = it->second.get();
+  p.cardinality = it->second.cardinality();
+  return p;
 }
 
 std::optional<ValueId> StringIndex::Find(std::string_view key) const {
@@ -74,9 +95,11 @@ ValueId StringIndex::Intern(std::string_view key, std::string_view display) {
   if (auto id = FindHashed(key, hash)) return *id;
   const ValueId id = static_cast<ValueId>(value_count());
   folded_arena_.append(key);
-  folded_offsets_.push_back(folded_arena_.size());
-  display_arena_.append(display);
-  display_offsets_.push_back(display_arena_.size());
+  folded_offsets_.push_back(static_cast<uint32_t>(folded_arena_.size()));
+  if (display != key) {
+    displays_.emplace_back(id, static_cast<uint32_t>(display_arena_.size()));
+    display_arena_.append(display);
+  }
   hashes_.push_back(static_cast<uint32_t>(hash));
   // Keep the table at most half full.
   if ((id + 1) * 2 > slots_.size()) {
@@ -121,38 +144,24 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   last_row_ = {};
 
   // Rare values keep their row lists; common ones become bitmaps.
-  index.postings_.resize(n);
-  size_t small_total = 0;
+  index.row_start_.assign(n + 1, 0);
   for (size_t id = 0; id < n; ++id) {
     const uint64_t count = start[id + 1] - start[id];
-    if (count < kBitmapMinRows) small_total += count;
-  }
-  index.small_rows_.reserve(small_total);
-  std::vector<uint64_t> small_start(n, 0);
-  for (size_t id = 0; id < n; ++id) {
-    const uint64_t count = start[id + 1] - start[id];
-    Posting& p = index.postings_[id];
-    p.cardinality = count;
+    index.row_start_[id] = static_cast<uint32_t>(index.small_rows_.size());
     if (count >= kBitmapMinRows) {
       Bitmap b = Bitmap::Of(std::span(rows).subspan(start[id], count));
       b.Optimize();
-      p.bitmap = b.get();
-      index.bitmaps_.push_back(std::move(b));
+      index.bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
     } else {
-      small_start[id] = index.small_rows_.size();
       index.small_rows_.insert(index.small_rows_.end(),
                                rows.begin() + start[id],
                                rows.begin() + start[id + 1]);
     }
   }
-  // Spans are taken once small_rows_ no longer moves.
-  for (size_t id = 0; id < n; ++id) {
-    Posting& p = index.postings_[id];
-    if (p.bitmap == nullptr) {
-      p.rows = std::span<const uint32_t>(index.small_rows_)
-                   .subspan(small_start[id], p.cardinality);
-    }
-  }
+  index.row_start_[n] = static_cast<uint32_t>(index.small_rows_.size());
+  index.small_rows_.shrink_to_fit();
+  index.folded_offsets_.shrink_to_fit();
+  index.hashes_.shrink_to_fit();
   index.folded_arena_.shrink_to_fit();
   index.display_arena_.shrink_to_fit();
   if (with_trigrams) index.BuildTrigrams();
@@ -181,17 +190,46 @@ void StringIndex::BuildTrigrams() {
     pairs.swap(sorted);
   }
   sorted = {};
-  trigram_values_.reserve(pairs.size());
+  // Each list as deltas between ascending values, 7 bits a byte: common
+  // trigrams have small gaps and take about a byte a value.
+  ValueId previous = 0;
   for (size_t i = 0; i < pairs.size(); ++i) {
     if (i > 0 && pairs[i] == pairs[i - 1]) continue;
     const uint32_t key = static_cast<uint32_t>(pairs[i] >> 32);
-    if (i == 0 || key != trigram_keys_.back()) {
+    const ValueId value = static_cast<ValueId>(pairs[i]);
+    if (trigram_keys_.empty() || key != trigram_keys_.back()) {
       trigram_keys_.push_back(key);
-      trigram_offsets_.push_back(static_cast<uint32_t>(trigram_values_.size()));
+      trigram_counts_.push_back(0);
+      trigram_offsets_.push_back(trigram_data_.size());
+      previous = 0;
     }
-    trigram_values_.push_back(static_cast<ValueId>(pairs[i]));
+    uint32_t delta = value - previous;
+    previous = value;
+    while (delta >= 0x80) {
+      trigram_data_.push_back(static_cast<uint8_t>(delta | 0x80));
+      delta >>= 7;
+    }
+    trigram_data_.push_back(static_cast<uint8_t>(delta));
+    ++trigram_counts_.back();
   }
-  trigram_offsets_.push_back(static_cast<uint32_t>(trigram_values_.size()));
+  trigram_data_.shrink_to_fit();
+}
+
+std::vector<ValueId> StringIndex::TrigramValues(size_t k) const {
+  std::vector<ValueId> values(trigram_counts_[k]);
+  const uint8_t* p = trigram_data_.data() + trigram_offsets_[k];
+  ValueId value = 0;
+  for (ValueId& v : values) {
+    uint32_t delta = 0;
+    for (int shift = 0;; shift += 7) {
+      const uint8_t byte = *p++;
+      delta |= static_cast<uint32_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    value += delta;
+    v = value;
+  }
+  return values;
 }
 
 std::vector<ValueId> StringIndex::ScanDictionary(std::string_view needle,
@@ -212,20 +250,20 @@ std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
     return ScanDictionary(needle, /*prefix_only=*/false);
   }
   // Candidates: values holding every trigram of the needle, rarest first.
-  std::vector<std::span<const ValueId>> lists;
+  std::vector<size_t> lists;
   for (size_t i = 0; i + 3 <= needle.size(); ++i) {
     const uint32_t key = TrigramKey(&needle[i]);
     auto it = std::lower_bound(trigram_keys_.begin(), trigram_keys_.end(), key);
     if (it == trigram_keys_.end() || *it != key) return {};
-    const size_t k = static_cast<size_t>(it - trigram_keys_.begin());
-    lists.emplace_back(trigram_values_.data() + trigram_offsets_[k],
-                       trigram_offsets_[k + 1] - trigram_offsets_[k]);
+    lists.push_back(static_cast<size_t>(it - trigram_keys_.begin()));
   }
-  std::sort(lists.begin(), lists.end(),
-            [](auto a, auto b) { return a.size() < b.size(); });
-  std::vector<ValueId> candidates(lists[0].begin(), lists[0].end());
+  std::sort(lists.begin(), lists.end(), [&](size_t a, size_t b) {
+    return trigram_counts_[a] < trigram_counts_[b];
+  });
+  lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
+  std::vector<ValueId> candidates = TrigramValues(lists[0]);
   for (size_t i = 1; i < lists.size() && i < 4 && !candidates.empty(); ++i) {
-    candidates = Intersect(candidates, lists[i]);
+    candidates = Intersect(candidates, TrigramValues(lists[i]));
   }
   // Trigrams prove nothing about order: verify each candidate.
   std::erase_if(candidates, [&](ValueId id) {
@@ -248,14 +286,16 @@ std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
 size_t StringIndex::MemoryBytes() const {
   size_t bytes =
       folded_arena_.capacity() + display_arena_.capacity() +
-      (folded_offsets_.capacity() + display_offsets_.capacity()) * 8 +
-      (slots_.capacity() + hashes_.capacity()) * sizeof(ValueId) +
-      postings_.capacity() * sizeof(Posting) + small_rows_.capacity() * 4 +
-      (trigram_keys_.capacity() + trigram_offsets_.capacity() +
-       trigram_values_.capacity()) *
-          4;
-  for (const Bitmap& b : bitmaps_) {
-    bytes += roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
+      folded_offsets_.capacity() * sizeof(uint32_t) +
+      displays_.capacity() * sizeof(displays_[0]) +
+      (slots_.capacity() + hashes_.capacity()) * sizeof(uint32_t) +
+      (row_start_.capacity() + small_rows_.capacity()) * sizeof(uint32_t) +
+      (trigram_keys_.capacity() + trigram_counts_.capacity()) *
+          sizeof(uint32_t) +
+      trigram_offsets_.capacity() * sizeof(uint64_t) + trigram_data_.capacity();
+  for (const auto& [id, b] : bitmaps_) {
+    bytes += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +
+             sizeof(roaring_bitmap_t);
   }
   return bytes;
 }

@@ -57,9 +57,10 @@ class StringIndex {
   size_t value_count() const { return folded_offsets_.size() - 1; }
   std::optional<ValueId> Find(std::string_view folded) const;
   std::string_view folded(ValueId id) const;
+  // The first spelling seen.
   std::string_view display(ValueId id) const;
-  const Posting& posting(ValueId id) const { return postings_[id]; }
-  bool has_trigrams() const { return !trigram_offsets_.empty(); }
+  Posting posting(ValueId id) const;
+  bool has_trigrams() const { return !trigram_keys_.empty(); }
 
   // Values whose folded text contains `folded_needle`, ascending ids.
   std::vector<ValueId> Contains(std::string_view folded_needle) const;
@@ -75,28 +76,38 @@ class StringIndex {
   std::optional<ValueId> FindHashed(std::string_view folded, size_t hash) const;
   void Rehash(size_t slot_count);
   void BuildTrigrams();
+  // Ascending values of trigram list `k`.
+  std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle,
                                       bool prefix_only) const;
 
-  // Dictionary: value id -> folded text in one arena; display spellings in
-  // another. Offsets have value_count() + 1 entries.
+  // Memory is per value, so a million one-row emails stay cheap: the
+  // folded text, a 4-byte offset, a 4-byte hash, a hash slot or two and a
+  // 4-byte posting start, plus the trigram entries.
   std::string folded_arena_;
-  std::vector<uint64_t> folded_offsets_{0};
+  std::vector<uint32_t> folded_offsets_{0};
+  // Spellings that differ from the folded text ("Pune" for "pune"), as
+  // (value, offset into display_arena_), ascending by value.
+  std::vector<std::pair<ValueId, uint32_t>> displays_;
   std::string display_arena_;
-  std::vector<uint64_t> display_offsets_{0};
   // Open-addressing table of value ids (kEmptySlot when free).
   static constexpr ValueId kEmptySlot = ~ValueId{0};
   std::vector<ValueId> slots_;
   std::vector<uint32_t> hashes_;  // low 32 bits of each value's hash
 
-  std::vector<Posting> postings_;
-  std::vector<Bitmap> bitmaps_;       // owners of the bitmap postings
-  std::vector<uint32_t> small_rows_;  // backing store of row-list postings
+  // Rows of rare values: small_rows_[row_start_[v], row_start_[v + 1]).
+  // Common values have an empty range there and a bitmap in bitmaps_,
+  // ascending by value.
+  std::vector<uint32_t> row_start_;
+  std::vector<uint32_t> small_rows_;
+  std::vector<std::pair<ValueId, Bitmap>> bitmaps_;
 
-  // Trigram -> ascending value ids (CSR over sorted trigram keys).
+  // Trigram -> ascending value ids, delta- and varint-coded: list k is
+  // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
   std::vector<uint32_t> trigram_keys_;
-  std::vector<uint32_t> trigram_offsets_;
-  std::vector<ValueId> trigram_values_;
+  std::vector<uint32_t> trigram_counts_;
+  std::vector<uint64_t> trigram_offsets_;
+  std::vector<uint8_t> trigram_data_;
 };
 
 }  // namespace segd
