@@ -181,14 +181,6 @@ uint64_t SplitLines(const char* begin, const char* end, uint64_t first_line,
   return line;
 }
 
-uint64_t LineOf(const char* begin, const char* at, uint64_t* cursor_line,
-                const char** cursor) {
-  for (const char* p = *cursor; p < at; ++p) *cursor_line += (*p == '\n');
-  *cursor = at;
-  (void)begin;
-  return *cursor_line;
-}
-
 // Finds the top-level elements of a JSON array without parsing them, so
 // that each element is parsed (and fails) on its own. Stops at the first
 // structural error: elements before it are kept.
