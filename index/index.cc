@@ -1,6 +1,7 @@
 #include "index/index.h"
 
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <numeric>
@@ -14,16 +15,6 @@ namespace {
 // Distinct values from which a string attribute gets a trigram index.
 constexpr size_t kTrigramMinValues = 2048;
 
-// What one shard contributes, gathered in a single decode of its profiles.
-struct ShardScratch {
-  std::vector<uint32_t> live;                   // global rows
-  std::vector<std::vector<uint32_t>> presence;  // per attribute
-  std::vector<std::vector<std::pair<uint32_t, std::string_view>>> strings;
-  std::vector<std::vector<uint32_t>> true_rows, false_rows;
-  std::vector<std::vector<std::pair<Number, uint16_t>>> numbers;
-  std::vector<bool> all_int;  // per attribute
-};
-
 template <typename Key>
 SortedColumn<Key> ToColumn(std::vector<std::pair<Key, uint16_t>>& pairs) {
   std::sort(pairs.begin(), pairs.end());
@@ -34,7 +25,7 @@ SortedColumn<Key> ToColumn(std::vector<std::pair<Key, uint16_t>>& pairs) {
     column.keys.push_back(key);
     column.rows.push_back(row);
   }
-  pairs = {};
+  pairs.clear();
   return column;
 }
 
@@ -47,28 +38,77 @@ void MaybeBuildRangeBuckets(SortedColumn<Key>& column) {
   if (column.size() >= kRangeBucketMinRows) column.BuildRangeBuckets();
 }
 
-Bitmap Concatenate(const std::vector<ShardScratch>& shards,
-                   std::vector<uint32_t> ShardScratch::*field) {
-  std::vector<uint32_t> rows;
-  for (const ShardScratch& s : shards) {
-    rows.insert(rows.end(), (s.*field).begin(), (s.*field).end());
-  }
+// The bitmap of `rows` (ascending), and `rows` emptied for reuse.
+Bitmap TakeBitmap(std::vector<uint32_t>& rows) {
   Bitmap b = Bitmap::Of(rows);
-  b.Optimize();
+  rows.clear();
   return b;
 }
 
-Bitmap ConcatenatePerAttribute(
-    const std::vector<ShardScratch>& shards,
-    std::vector<std::vector<uint32_t>> ShardScratch::*field, AttrId attr) {
-  std::vector<uint32_t> rows;
-  for (const ShardScratch& s : shards) {
-    const auto& part = (s.*field)[attr];
-    rows.insert(rows.end(), part.begin(), part.end());
+// One bitmap from per-shard parts, whose rows do not overlap.
+Bitmap Union(std::vector<Bitmap>& parts) {
+  std::vector<const roaring_bitmap_t*> ptrs;
+  for (const Bitmap& b : parts) ptrs.push_back(b.get());
+  Bitmap all(ptrs.empty() ? roaring_bitmap_create()
+                          : roaring_bitmap_or_many(ptrs.size(), ptrs.data()));
+  all.Optimize();
+  parts.clear();
+  return all;
+}
+
+// Numbers of one shard sorted exactly, as an int64 column when they are all
+// integers, else as a long double column.
+void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
+                        SortedColumn<int64_t>* ints,
+                        SortedColumn<long double>* mixed) {
+  std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+    const int c = CompareNumbers(x.first, y.first);
+    return c != 0 ? c < 0 : x.second < y.second;
+  });
+  const bool all_int = std::all_of(
+      pairs.begin(), pairs.end(), [](const auto& p) { return p.first.is_int; });
+  for (const auto& [n, row] : pairs) {
+    if (all_int) {
+      ints->keys.push_back(n.i);
+      ints->rows.push_back(row);
+    } else {
+      mixed->keys.push_back(n.is_int ? static_cast<long double>(n.i)
+                                     : static_cast<long double>(n.d));
+      mixed->rows.push_back(row);
+    }
   }
-  Bitmap b = Bitmap::Of(rows);
-  b.Optimize();
-  return b;
+  pairs.clear();
+}
+
+// Moves an int64 column into the long double form (exact).
+void WidenColumn(SortedColumn<int64_t>* ints,
+                 SortedColumn<long double>* mixed) {
+  mixed->keys.assign(ints->keys.begin(), ints->keys.end());
+  mixed->rows = std::move(ints->rows);
+  *ints = SortedColumn<int64_t>();
+}
+
+// Splits string attributes into `groups` sets of about equal work (rows
+// holding a value), one set per thread of the string pass.
+std::vector<std::vector<AttrId>> GroupStringAttributes(
+    const std::vector<AttributeIndex>& attributes, size_t groups) {
+  std::vector<AttrId> ids;
+  for (AttrId a = 0; a < attributes.size(); ++a) {
+    const AttrType t = attributes[a].type;
+    if (t == AttrType::kString || t == AttrType::kStringArray) ids.push_back(a);
+  }
+  std::sort(ids.begin(), ids.end(), [&](AttrId x, AttrId y) {
+    return attributes[x].presence.cardinality() >
+           attributes[y].presence.cardinality();
+  });
+  std::vector<std::vector<AttrId>> out(std::max<size_t>(1, groups));
+  std::vector<uint64_t> load(out.size(), 0);
+  for (AttrId a : ids) {
+    const size_t g = std::min_element(load.begin(), load.end()) - load.begin();
+    out[g].push_back(a);
+    load[g] += attributes[a].presence.cardinality() + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -94,19 +134,25 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     ix.event_by_folded_name_.emplace(FoldAscii(schema.event_name(e)), e);
   }
 
-  // Pass 1, per shard: decode every profile once; build the sorted date and
-  // event columns; gather everything else for pass 2.
-  std::vector<ShardScratch> scratch(shard_count);
+  // Pass 1, per shard: decode every profile once and build what lives per
+  // shard (number, date and event columns) and each shard's part of the
+  // live, presence and bool bitmaps. Scratch is per shard and short-lived,
+  // so the build needs little memory beyond the index itself.
   ix.shards_.resize(shard_count);
+  std::vector<Bitmap> live_parts(shard_count);
+  std::vector<std::vector<Bitmap>> presence_parts(attr_count),
+      true_parts(attr_count), false_parts(attr_count);
+  for (AttrId a = 0; a < attr_count; ++a) {
+    presence_parts[a].resize(shard_count);
+    true_parts[a].resize(shard_count);
+    false_parts[a].resize(shard_count);
+  }
   tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
-    ShardScratch& sc = scratch[s];
     ShardIndex& shard = ix.shards_[s];
-    sc.presence.resize(attr_count);
-    sc.strings.resize(attr_count);
-    sc.true_rows.resize(attr_count);
-    sc.false_rows.resize(attr_count);
-    sc.numbers.resize(attr_count);
-    sc.all_int.assign(attr_count, true);
+    std::vector<uint32_t> live;
+    std::vector<std::vector<uint32_t>> presence(attr_count), trues(attr_count),
+        falses(attr_count);
+    std::vector<std::vector<std::pair<Number, uint16_t>>> numbers(attr_count);
     std::vector<std::vector<std::pair<int64_t, uint16_t>>> dates(attr_count);
     std::vector<std::vector<std::pair<int64_t, uint16_t>>> events(event_count);
 
@@ -116,46 +162,46 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     for (uint32_t row = first; row < last; ++row) {
       if (!store.is_live(row)) continue;
       const uint16_t local = static_cast<uint16_t>(row - first);
-      sc.live.push_back(row);
+      live.push_back(row);
       DecodeProfile(store.blob(row), &p);
       for (const DecodedValue& v : p.values) {
         switch (v.tag) {
           case ValueTag::kRaw:
             continue;  // not indexable: no presence either
           case ValueTag::kString:
-            sc.strings[v.attr].emplace_back(row, v.text);
-            break;
           case ValueTag::kStringArray:
-            v.ForEachString([&](std::string_view s) {
-              sc.strings[v.attr].emplace_back(row, s);
-            });
-            break;
+            break;  // the string pass reads these
           case ValueTag::kInt:
           case ValueTag::kDouble:
-            if (v.tag == ValueTag::kDouble) sc.all_int[v.attr] = false;
-            sc.numbers[v.attr].emplace_back(v.number, local);
+            numbers[v.attr].emplace_back(v.number, local);
             break;
           case ValueTag::kDate:
             dates[v.attr].emplace_back(v.date_ms, local);
             break;
           case ValueTag::kTrue:
-            sc.true_rows[v.attr].push_back(row);
+            trues[v.attr].push_back(row);
             break;
           case ValueTag::kFalse:
-            sc.false_rows[v.attr].push_back(row);
+            falses[v.attr].push_back(row);
             break;
         }
-        sc.presence[v.attr].push_back(row);
+        presence[v.attr].push_back(row);
       }
-      for (const StoredEvent& e : p.events)
+      for (const StoredEvent& e : p.events) {
         events[e.name].emplace_back(e.at_ms, local);
+      }
     }
+    live_parts[s] = TakeBitmap(live);
     shard.int_columns.resize(attr_count);
     shard.mixed_columns.resize(attr_count);
     for (AttrId a = 0; a < attr_count; ++a) {
-      if (!dates[a].empty()) {
-        shard.int_columns[a] = ToColumn(dates[a]);
-        MaybeBuildRangeBuckets(shard.int_columns[a]);
+      if (!presence[a].empty()) presence_parts[a][s] = TakeBitmap(presence[a]);
+      if (!trues[a].empty()) true_parts[a][s] = TakeBitmap(trues[a]);
+      if (!falses[a].empty()) false_parts[a][s] = TakeBitmap(falses[a]);
+      if (!dates[a].empty()) shard.int_columns[a] = ToColumn(dates[a]);
+      if (!numbers[a].empty()) {
+        BuildNumberColumns(numbers[a], &shard.int_columns[a],
+                           &shard.mixed_columns[a]);
       }
     }
     shard.events.resize(event_count);
@@ -164,7 +210,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     }
   });
 
-  ix.live_ = Concatenate(scratch, &ShardScratch::live);
+  ix.live_ = Union(live_parts);
   ix.event_totals_.assign(event_count, 0);
   for (const ShardIndex& shard : ix.shards_) {
     for (EventId e = 0; e < event_count; ++e) {
@@ -172,64 +218,63 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     }
   }
 
-  // Pass 2, per attribute: dictionaries, bitmaps, number columns.
+  // Pass 2, per attribute: whole bitmaps from the shards' parts; a number
+  // attribute holding any non-integer takes the exact long double form in
+  // every shard; dense columns get range buckets.
   tbb::parallel_for(size_t{0}, attr_count, [&](size_t a) {
     AttributeIndex& attr = ix.attributes_[a];
-    attr.presence = ConcatenatePerAttribute(scratch, &ShardScratch::presence,
-                                            static_cast<AttrId>(a));
-    switch (attr.type) {
-      case AttrType::kString:
-      case AttrType::kStringArray: {
-        StringIndex::Builder builder;
-        for (ShardScratch& sc : scratch) {
-          for (const auto& [row, text] : sc.strings[a]) builder.Add(row, text);
-          sc.strings[a] = {};
-        }
-        const bool trigrams = builder.value_count() >= kTrigramMinValues;
-        attr.strings = std::move(builder).Finish(trigrams);
-        break;
-      }
-      case AttrType::kBool:
-        attr.true_rows = ConcatenatePerAttribute(
-            scratch, &ShardScratch::true_rows, static_cast<AttrId>(a));
-        attr.false_rows = ConcatenatePerAttribute(
-            scratch, &ShardScratch::false_rows, static_cast<AttrId>(a));
-        break;
-      case AttrType::kNumber: {
-        attr.integer_domain =
-            std::all_of(scratch.begin(), scratch.end(),
-                        [&](const ShardScratch& sc) { return sc.all_int[a]; });
-        for (uint32_t s = 0; s < shard_count; ++s) {
-          auto& pairs = scratch[s].numbers[a];
-          std::sort(pairs.begin(), pairs.end(),
-                    [](const auto& x, const auto& y) {
-                      const int c = CompareNumbers(x.first, y.first);
-                      return c != 0 ? c < 0 : x.second < y.second;
-                    });
-          ShardIndex& shard = ix.shards_[s];
-          if (attr.integer_domain) {
-            auto& column = shard.int_columns[a];
-            for (const auto& [n, row] : pairs) {
-              column.keys.push_back(n.i);
-              column.rows.push_back(row);
-            }
-          } else {
-            auto& column = shard.mixed_columns[a];
-            for (const auto& [n, row] : pairs) {
-              column.keys.push_back(n.is_int ? static_cast<long double>(n.i)
-                                             : static_cast<long double>(n.d));
-              column.rows.push_back(row);
-            }
+    attr.presence = Union(presence_parts[a]);
+    if (attr.type == AttrType::kBool) {
+      attr.true_rows = Union(true_parts[a]);
+      attr.false_rows = Union(false_parts[a]);
+    }
+    if (attr.type == AttrType::kNumber) {
+      attr.integer_domain = std::none_of(
+          ix.shards_.begin(), ix.shards_.end(),
+          [&](const ShardIndex& sh) { return sh.mixed_columns[a].size() > 0; });
+      if (!attr.integer_domain) {
+        for (ShardIndex& sh : ix.shards_) {
+          if (sh.int_columns[a].size() > 0) {
+            WidenColumn(&sh.int_columns[a], &sh.mixed_columns[a]);
           }
-          pairs = {};
-          MaybeBuildRangeBuckets(shard.int_columns[a]);
-          MaybeBuildRangeBuckets(shard.mixed_columns[a]);
         }
-        break;
       }
-      case AttrType::kDate:
-      case AttrType::kUnindexable:
-        break;
+    }
+    for (ShardIndex& sh : ix.shards_) {
+      MaybeBuildRangeBuckets(sh.int_columns[a]);
+      MaybeBuildRangeBuckets(sh.mixed_columns[a]);
+    }
+  });
+
+  // Pass 3, strings: a dictionary takes values in row order, so each thread
+  // reads every profile once for its share of the string attributes.
+  const std::vector<std::vector<AttrId>> groups = GroupStringAttributes(
+      ix.attributes_,
+      static_cast<size_t>(tbb::this_task_arena::max_concurrency()));
+  tbb::parallel_for(size_t{0}, groups.size(), [&](size_t g) {
+    const std::vector<AttrId>& mine = groups[g];
+    if (mine.empty()) return;
+    std::vector<StringIndex::Builder> builders(mine.size());
+    std::vector<int> slot(attr_count, -1);
+    for (size_t i = 0; i < mine.size(); ++i)
+      slot[mine[i]] = static_cast<int>(i);
+    DecodedProfile p;
+    for (uint32_t row = 0; row < ix.row_count_; ++row) {
+      if (!store.is_live(row)) continue;
+      DecodeProfile(store.blob(row), &p);
+      for (const DecodedValue& v : p.values) {
+        const int i = slot[v.attr];
+        if (i < 0) continue;
+        if (v.tag == ValueTag::kString) {
+          builders[i].Add(row, v.text);
+        } else if (v.tag == ValueTag::kStringArray) {
+          v.ForEachString([&](std::string_view s) { builders[i].Add(row, s); });
+        }
+      }
+    }
+    for (size_t i = 0; i < mine.size(); ++i) {
+      const bool trigrams = builders[i].value_count() >= kTrigramMinValues;
+      ix.attributes_[mine[i]].strings = std::move(builders[i]).Finish(trigrams);
     }
   });
   return index;
