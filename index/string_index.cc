@@ -169,50 +169,51 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
 }
 
 void StringIndex::BuildTrigrams() {
-  // (trigram << 32 | value) for each trigram of each value, made in
-  // ascending value order; a stable LSD radix sort on the 24-bit trigram
-  // then groups them by trigram with values still ascending, and a value's
-  // repeated trigrams end up adjacent, to be dropped below.
-  std::vector<uint64_t> pairs;
-  pairs.reserve(folded_arena_.size());  // at most one per byte
-  for (ValueId id = 0; id < value_count(); ++id) {
+  // A counting sort on the 24-bit trigram: count the trigrams, lay the lists
+  // out by prefix sums, then fill them in value order, so every list comes
+  // out ascending and a value's repeated trigram lands next to itself, to
+  // be dropped when the list is encoded. The transient memory is the 64 MiB
+  // count table and 4 bytes per trigram, not a sort's two copies.
+  constexpr size_t kKeys = size_t{1} << 24;
+  std::vector<uint32_t> start(kKeys + 1, 0);
+  auto for_each_trigram = [&](ValueId id, auto&& fn) {
     const std::string_view s = folded(id);
-    for (size_t i = 0; i + 3 <= s.size(); ++i) {
-      pairs.push_back(uint64_t{TrigramKey(&s[i])} << 32 | id);
+    for (size_t i = 0; i + 3 <= s.size(); ++i) fn(TrigramKey(&s[i]));
+  };
+  for (ValueId id = 0; id < value_count(); ++id) {
+    for_each_trigram(id, [&](uint32_t k) { ++start[k + 1]; });
+  }
+  for (size_t k = 0; k < kKeys; ++k) start[k + 1] += start[k];
+  std::vector<ValueId> lists(start[kKeys]);
+  {
+    std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+    for (ValueId id = 0; id < value_count(); ++id) {
+      for_each_trigram(id, [&](uint32_t k) { lists[fill[k]++] = id; });
     }
   }
-  std::vector<uint64_t> sorted(pairs.size());
-  for (int shift = 32; shift < 56; shift += 8) {
-    size_t bucket_start[257] = {};
-    for (uint64_t p : pairs) ++bucket_start[((p >> shift) & 0xFF) + 1];
-    for (int b = 0; b < 256; ++b) bucket_start[b + 1] += bucket_start[b];
-    for (uint64_t p : pairs) sorted[bucket_start[(p >> shift) & 0xFF]++] = p;
-    pairs.swap(sorted);
-  }
-  sorted = {};
   // Each list as deltas between ascending values, 7 bits a byte: common
   // trigrams have small gaps and take about a byte a value.
-  ValueId previous = 0;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    if (i > 0 && pairs[i] == pairs[i - 1]) continue;
-    const uint32_t key = static_cast<uint32_t>(pairs[i] >> 32);
-    const ValueId value = static_cast<ValueId>(pairs[i]);
-    if (trigram_keys_.empty() || key != trigram_keys_.back()) {
-      trigram_keys_.push_back(key);
-      trigram_counts_.push_back(0);
-      trigram_offsets_.push_back(trigram_data_.size());
-      previous = 0;
+  for (uint32_t key = 0; key < kKeys; ++key) {
+    if (start[key] == start[key + 1]) continue;
+    trigram_keys_.push_back(key);
+    trigram_offsets_.push_back(trigram_data_.size());
+    uint32_t count = 0;
+    for (uint32_t i = start[key]; i < start[key + 1]; ++i) {
+      if (i > start[key] && lists[i] == lists[i - 1]) continue;
+      uint32_t delta = lists[i] - (count == 0 ? 0 : lists[i - 1]);
+      ++count;
+      while (delta >= 0x80) {
+        trigram_data_.push_back(static_cast<uint8_t>(delta | 0x80));
+        delta >>= 7;
+      }
+      trigram_data_.push_back(static_cast<uint8_t>(delta));
     }
-    uint32_t delta = value - previous;
-    previous = value;
-    while (delta >= 0x80) {
-      trigram_data_.push_back(static_cast<uint8_t>(delta | 0x80));
-      delta >>= 7;
-    }
-    trigram_data_.push_back(static_cast<uint8_t>(delta));
-    ++trigram_counts_.back();
+    trigram_counts_.push_back(count);
   }
   trigram_data_.shrink_to_fit();
+  trigram_keys_.shrink_to_fit();
+  trigram_counts_.shrink_to_fit();
+  trigram_offsets_.shrink_to_fit();
 }
 
 std::vector<ValueId> StringIndex::TrigramValues(size_t k) const {
