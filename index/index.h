@@ -89,7 +89,8 @@ struct AttributeIndex {
 
 class Index {
  public:
-  // Builds the snapshot with oneTBB (parallel over shards, then attributes).
+  // Builds the snapshot with oneTBB: shards in parallel, then attributes,
+  // then the string dictionaries, shared out between threads.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
 
   const ProfileStore& store() const { return *store_; }
