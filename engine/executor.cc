@@ -39,13 +39,21 @@ class ShardEvaluator {
   ShardEvaluator(const Index& index, uint32_t shard, Scratch& scratch)
       : index_(index), shard_(shard), scratch_(scratch) {}
 
+  void LoadLive(uint64_t* out) {
+    if (index_.shard_full(shard_)) {
+      FillWords(out);
+    } else {
+      LoadShard(index_.live().get(), shard_, out);
+    }
+  }
+
   // out = rows of `node` in this shard (not yet restricted to live rows,
   // except where a complement was taken).
   void Eval(const BoundNode& node, int level, uint64_t* out) {
     switch (node.kind) {
       case BoundKind::kConst:
         if (node.constant) {
-          LoadShard(index_.live().get(), shard_, out);
+          LoadLive(out);
         } else {
           ClearWords(out);
         }
@@ -56,7 +64,7 @@ class ShardEvaluator {
       case BoundKind::kNot: {
         uint64_t* tmp = scratch_.Level(level + 1);
         Eval(node.children[0], level + 1, tmp);
-        LoadShard(index_.live().get(), shard_, out);
+        LoadLive(out);
         AndNotWords(out, tmp);
         return;
       }
@@ -87,7 +95,7 @@ class ShardEvaluator {
       if (started && !AnyWords(out)) return;
       if (c.kind == BoundKind::kNot) {
         if (!started) {
-          LoadShard(index_.live().get(), shard_, out);
+          LoadLive(out);
           started = true;
         }
         Eval(c.children[0], level + 1, tmp);
@@ -203,7 +211,7 @@ class ShardEvaluator {
     }
     const bool zero_matches = leaf.count.Matches(0);
     if (zero_matches) {
-      LoadShard(index_.live().get(), shard_, out);
+      LoadLive(out);
     } else {
       ClearWords(out);
     }
@@ -244,7 +252,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   auto run_shard = [&](uint32_t s, Scratch& scratch, uint64_t* out) {
     ShardEvaluator eval(index, s, scratch);
     eval.Eval(plan.root, 0, out);
-    AndShard(index.live().get(), s, out);
+    if (!index.shard_full(s)) AndShard(index.live().get(), s, out);
   };
 
   ExecuteResult result;

@@ -211,6 +211,10 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
   });
 
   ix.live_ = Union(live_parts);
+  ix.full_shards_.resize(shard_count);
+  for (uint32_t s = 0; s < shard_count; ++s) {
+    ix.full_shards_[s] = ShardCardinality(ix.live_.get(), s) == kShardRows;
+  }
   ix.event_totals_.assign(event_count, 0);
   for (const ShardIndex& shard : ix.shards_) {
     for (EventId e = 0; e < event_count; ++e) {

@@ -108,6 +108,9 @@ class Index {
   const std::string& event_name(EventId id) const { return event_names_[id]; }
 
   const ShardIndex& shard(uint32_t s) const { return shards_[s]; }
+  // Whether every one of the shard's 2^16 rows is live, so that ANDing with
+  // the live rows can be skipped.
+  bool shard_full(uint32_t s) const { return full_shards_[s]; }
 
   // Bytes held by index structures (not the stored profiles).
   size_t MemoryBytes() const;
@@ -122,6 +125,7 @@ class Index {
   StringMap<EventId> event_by_folded_name_;
   std::vector<uint64_t> event_totals_;
   std::vector<ShardIndex> shards_;
+  std::vector<bool> full_shards_;
 };
 
 }  // namespace segd
