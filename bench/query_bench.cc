@@ -170,6 +170,13 @@ void BM_ContainsEmail(benchmark::State& state) {
 }
 BENCHMARK(BM_ContainsEmail)->Arg(20);
 
+// A substring most emails hold: hundreds of thousands of matching values.
+void BM_ContainsCommon(benchmark::State& state) {
+  RunRule(state, R"({"field":"email","op":"contains","value":"gmail"})",
+          state.range(0) == 0);
+}
+BENCHMARK(BM_ContainsCommon)->Arg(0)->Arg(20);
+
 void BM_PreviewOnly(benchmark::State& state) {
   RunRule(state, R"({"field":"lifecycle","op":"eq","value":"active"})",
           /*count=*/false);

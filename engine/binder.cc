@@ -19,6 +19,10 @@ constexpr size_t kMaxLazyBitmaps = 256;
 // Up to this many rare values (short row lists) are leaves of their own;
 // more are merged into one bitmap.
 constexpr size_t kMaxRowListLeaves = 8;
+// From this many matching values on (contains, starts_with), an attribute
+// that keeps its occurrences in row order is tested row by row against a
+// bitset of the matches, in parallel, rather than through a union.
+constexpr size_t kMinValueSet = 1024;
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -551,6 +555,22 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   };
   if (ids.size() == 1) {
     BoundNode n = leaf_of(ids[0]);
+    n.label = std::move(label);
+    return n;
+  }
+  if (ids.size() >= kMinValueSet && !strings.occurrence_rows().empty()) {
+    auto bits = std::make_shared<std::vector<uint64_t>>(
+        (strings.value_count() + 63) / 64, 0);
+    BoundNode n;
+    for (ValueId id : ids) {
+      (*bits)[id >> 6] |= uint64_t{1} << (id & 63);
+      n.estimate += strings.posting(id).cardinality;
+    }
+    n.kind = BoundKind::kLeaf;
+    n.leaf.kind = LeafKind::kValueSet;
+    n.leaf.rows = strings.occurrence_rows();
+    n.leaf.values = strings.occurrence_values();
+    n.leaf.value_bits = std::move(bits);
     n.label = std::move(label);
     return n;
   }

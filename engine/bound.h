@@ -37,13 +37,17 @@ enum class LeafKind {
   kIntRange,    // int column of `attr`: lo <= key <= hi (dates, integers)
   kMixedRange,  // mixed number column of `attr`: key within dlo..dhi
   kEvent,       // events `event` in [lo, hi]: count passes `count`
+  kValueSet,    // rows whose value (`rows`/`values`, row order) is in
+                // the bitset `value_bits`
 };
 
 struct Leaf {
   LeafKind kind = LeafKind::kBitmap;
   const roaring_bitmap_t* bitmap = nullptr;
   std::shared_ptr<const Bitmap> owned;  // keeps a query-built bitmap alive
-  std::span<const uint32_t> rows;
+  std::span<const uint32_t> rows;       // kRowList; kValueSet: occurrence rows
+  std::span<const uint32_t> values;     // kValueSet: occurrence values
+  std::shared_ptr<const std::vector<uint64_t>> value_bits;  // kValueSet
   AttrId attr = 0;
   EventId event = 0;
   int64_t lo = 0, hi = 0;        // kIntRange, kEvent: inclusive

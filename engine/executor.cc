@@ -184,6 +184,22 @@ class ShardEvaluator {
       case LeafKind::kEvent:
         FillEvent(leaf, out);
         return;
+      case LeafKind::kValueSet: {
+        ClearWords(out);
+        const uint32_t first = shard_ << kShardBits;
+        const auto& rows = leaf.rows;
+        const size_t b =
+            std::lower_bound(rows.begin(), rows.end(), first) - rows.begin();
+        const size_t e =
+            std::lower_bound(rows.begin() + b, rows.end(), first + kShardRows) -
+            rows.begin();
+        const uint64_t* bits = leaf.value_bits->data();
+        for (size_t i = b; i < e; ++i) {
+          const uint32_t v = leaf.values[i];
+          if (bits[v >> 6] >> (v & 63) & 1) SetBit(out, rows[i] - first);
+        }
+        return;
+      }
     }
   }
 
@@ -307,6 +323,9 @@ uint64_t NodeBytes(const BoundNode& node, const Index& index) {
           return node.estimate * (sizeof(long double) + sizeof(uint16_t));
         case LeafKind::kEvent:
           return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
+        case LeafKind::kValueSet:
+          return node.leaf.rows.size() * 2 * sizeof(uint32_t) +
+                 node.leaf.value_bits->size() * sizeof(uint64_t);
       }
       return 0;
     case BoundKind::kNot:

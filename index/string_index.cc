@@ -140,6 +140,14 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     std::vector<uint64_t> fill(start.begin(), start.end() - 1);
     for (const auto& [id, row] : occurrences_) rows[fill[id]++] = row;
   }
+  if (with_trigrams) {
+    index.occurrence_rows_.reserve(occurrences_.size());
+    index.occurrence_values_.reserve(occurrences_.size());
+    for (const auto& [id, row] : occurrences_) {
+      index.occurrence_rows_.push_back(row);
+      index.occurrence_values_.push_back(id);
+    }
+  }
   occurrences_ = {};
   last_row_ = {};
 
@@ -293,7 +301,10 @@ size_t StringIndex::MemoryBytes() const {
       (row_start_.capacity() + small_rows_.capacity()) * sizeof(uint32_t) +
       (trigram_keys_.capacity() + trigram_counts_.capacity()) *
           sizeof(uint32_t) +
-      trigram_offsets_.capacity() * sizeof(uint64_t) + trigram_data_.capacity();
+      trigram_offsets_.capacity() * sizeof(uint64_t) +
+      trigram_data_.capacity() +
+      (occurrence_rows_.capacity() + occurrence_values_.capacity()) *
+          sizeof(uint32_t);
   for (const auto& [id, b] : bitmaps_) {
     bytes += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +
              sizeof(roaring_bitmap_t);

@@ -67,6 +67,15 @@ class StringIndex {
   // Values whose folded text starts with `folded_prefix`, ascending ids.
   std::vector<ValueId> StartsWith(std::string_view folded_prefix) const;
 
+  // Every (row, value) pair in row order, kept when the index has trigrams:
+  // a contains that matches many values then tests each row's value
+  // against a bitset of matches, shard by shard, instead of building the
+  // union of their rows. Empty otherwise.
+  std::span<const uint32_t> occurrence_rows() const { return occurrence_rows_; }
+  std::span<const ValueId> occurrence_values() const {
+    return occurrence_values_;
+  }
+
   size_t MemoryBytes() const;
 
   StringIndex() = default;
@@ -104,6 +113,9 @@ class StringIndex {
 
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
+  std::vector<uint32_t> occurrence_rows_;
+  std::vector<ValueId> occurrence_values_;
+
   std::vector<uint32_t> trigram_keys_;
   std::vector<uint32_t> trigram_counts_;
   std::vector<uint64_t> trigram_offsets_;

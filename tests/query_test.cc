@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/ascii.h"
 #include "base/time.h"
 #include "engine/preview.h"
 #include "index/index.h"
@@ -256,6 +257,57 @@ TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
                     FormatIsoInstant(int64_t{hi} * 86400000) + "\"}"),
               want_before)
         << range;
+  }
+}
+
+TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
+  // Enough distinct values for a trigram index, and needles matching so
+  // many that the rows are tested against a bitset of values, shard by
+  // shard (with arrays: several values per row).
+  std::string data;
+  const int n = 65536 + 9000;
+  std::vector<std::string> emails(n);
+  for (int i = 0; i < n; ++i) {
+    emails[i] = "user" + std::to_string(i * 7 % 5003) + "@" +
+                (i % 3 ? "gmail.com" : "Shop.IN");
+  }
+  for (int i = 0; i < n; ++i) {
+    data += "{\"id\":\"p" + std::to_string(i) + "\",\"email\":\"" + emails[i] +
+            "\"" +
+            (i % 2 ? ",\"alts\":[\"" + emails[(i + 1) % n] + "\",\"x" +
+                         std::to_string(i) + "\"]"
+                   : "") +
+            "}\n";
+  }
+  Load(data);
+  for (const char* needle : {"gmail", "shop", "user1", "1@", "9", "@"}) {
+    const std::string folded = FoldAscii(needle);
+    uint64_t want = 0, want_alts = 0, want_not = 0;
+    for (int i = 0; i < n; ++i) {
+      const bool hit = FoldAscii(emails[i]).find(folded) != std::string::npos;
+      want += hit;
+      want_not += !hit;
+      if (i % 2) {
+        want_alts +=
+            FoldAscii(emails[(i + 1) % n]).find(folded) != std::string::npos ||
+            ("x" + std::to_string(i)).find(folded) != std::string::npos;
+      }
+    }
+    EXPECT_EQ(
+        Count(std::string(R"({"field":"email","op":"contains","value":")") +
+              needle + "\"}"),
+        want)
+        << needle;
+    EXPECT_EQ(
+        Count(std::string(R"({"field":"email","op":"not_contains","value":")") +
+              needle + "\"}"),
+        want_not)
+        << needle;
+    EXPECT_EQ(
+        Count(std::string(R"({"field":"alts","op":"contains","value":")") +
+              needle + "\"}"),
+        want_alts)
+        << needle;
   }
 }
 
