@@ -23,6 +23,8 @@ constexpr size_t kMaxRowListLeaves = 8;
 // that keeps its occurrences in row order is tested row by row against a
 // bitset of the matches, in parallel, rather than through a union.
 constexpr size_t kMinValueSet = 1024;
+// ... and when they hold at least 1/kValueSetMinShare of all occurrences.
+constexpr uint64_t kValueSetMinShare = 16;
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -558,14 +560,20 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
     n.label = std::move(label);
     return n;
   }
-  if (ids.size() >= kMinValueSet && !strings.occurrence_rows().empty()) {
+  uint64_t matched_rows = 0;
+  if (ids.size() >= kMinValueSet) {
+    for (ValueId id : ids) matched_rows += strings.posting(id).cardinality;
+  }
+  // Testing every occurrence pays off once the matches are a fair share of
+  // them; a few thousand rows are cheaper to gather into one bitmap.
+  if (ids.size() >= kMinValueSet &&
+      matched_rows * kValueSetMinShare >= strings.occurrence_rows().size() &&
+      !strings.occurrence_rows().empty()) {
     auto bits = std::make_shared<std::vector<uint64_t>>(
         (strings.value_count() + 63) / 64, 0);
     BoundNode n;
-    for (ValueId id : ids) {
-      (*bits)[id >> 6] |= uint64_t{1} << (id & 63);
-      n.estimate += strings.posting(id).cardinality;
-    }
+    n.estimate = matched_rows;
+    for (ValueId id : ids) (*bits)[id >> 6] |= uint64_t{1} << (id & 63);
     n.kind = BoundKind::kLeaf;
     n.leaf.kind = LeafKind::kValueSet;
     n.leaf.rows = strings.occurrence_rows();

@@ -271,7 +271,9 @@ std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
   });
   lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
   std::vector<ValueId> candidates = TrigramValues(lists[0]);
-  for (size_t i = 1; i < lists.size() && i < 4 && !candidates.empty(); ++i) {
+  // Two lists narrow enough; verification below settles the rest, and
+  // decoding a long common list would cost more than it saves.
+  for (size_t i = 1; i < lists.size() && i < 2 && !candidates.empty(); ++i) {
     candidates = Intersect(candidates, TrigramValues(lists[i]));
   }
   // Trigrams prove nothing about order: verify each candidate.
