@@ -39,14 +39,6 @@ class ShardEvaluator {
   ShardEvaluator(const Index& index, uint32_t shard, Scratch& scratch)
       : index_(index), shard_(shard), scratch_(scratch) {}
 
-  void LoadLive(uint64_t* out) {
-    if (index_.shard_full(shard_)) {
-      FillWords(out);
-    } else {
-      LoadShard(index_.live().get(), shard_, out);
-    }
-  }
-
   // out = rows of `node` in this shard (not yet restricted to live rows,
   // except where a complement was taken).
   void Eval(const BoundNode& node, int level, uint64_t* out) {
@@ -88,6 +80,15 @@ class ShardEvaluator {
   }
 
  private:
+  // out = the live rows of this shard.
+  void LoadLive(uint64_t* out) {
+    if (index_.shard_full(shard_)) {
+      FillWords(out);
+    } else {
+      LoadShard(index_.live().get(), shard_, out);
+    }
+  }
+
   void EvalAnd(const BoundNode& node, int level, uint64_t* out) {
     uint64_t* tmp = scratch_.Level(level + 1);
     bool started = false;
