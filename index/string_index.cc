@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <numeric>
 
 #include "base/ascii.h"
 
@@ -172,7 +173,15 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   index.hashes_.shrink_to_fit();
   index.folded_arena_.shrink_to_fit();
   index.display_arena_.shrink_to_fit();
-  if (with_trigrams) index.BuildTrigrams();
+  if (with_trigrams) {
+    index.BuildTrigrams();
+    index.sorted_.resize(n);
+    std::iota(index.sorted_.begin(), index.sorted_.end(), ValueId{0});
+    std::sort(index.sorted_.begin(), index.sorted_.end(),
+              [&](ValueId a, ValueId b) {
+                return index.folded(a) < index.folded(b);
+              });
+  }
   return std::move(index_);
 }
 
@@ -284,13 +293,18 @@ std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
 }
 
 std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
-  if (!has_trigrams() || prefix.size() < 3) {
-    return ScanDictionary(prefix, /*prefix_only=*/true);
-  }
-  std::vector<ValueId> out = Contains(prefix);
-  std::erase_if(out, [&](ValueId id) {
-    return folded(id).substr(0, prefix.size()) != prefix;
-  });
+  if (sorted_.empty()) return ScanDictionary(prefix, /*prefix_only=*/true);
+  // The values with this prefix are one run of the sorted dictionary.
+  auto less = [&](ValueId id, std::string_view p) {
+    return folded(id).substr(0, p.size()) < p;
+  };
+  auto begin = std::lower_bound(sorted_.begin(), sorted_.end(), prefix, less);
+  auto end = std::upper_bound(begin, sorted_.end(), prefix,
+                              [&](std::string_view p, ValueId id) {
+                                return p < folded(id).substr(0, p.size());
+                              });
+  std::vector<ValueId> out(begin, end);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -305,7 +319,8 @@ size_t StringIndex::MemoryBytes() const {
           sizeof(uint32_t) +
       trigram_offsets_.capacity() * sizeof(uint64_t) +
       trigram_data_.capacity() +
-      (occurrence_rows_.capacity() + occurrence_values_.capacity()) *
+      (occurrence_rows_.capacity() + occurrence_values_.capacity() +
+       sorted_.capacity()) *
           sizeof(uint32_t);
   for (const auto& [id, b] : bitmaps_) {
     bytes += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +

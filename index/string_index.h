@@ -113,6 +113,8 @@ class StringIndex {
 
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
+  // Value ids in folded-text order, for starts_with (with the trigrams).
+  std::vector<ValueId> sorted_;
   std::vector<uint32_t> occurrence_rows_;
   std::vector<ValueId> occurrence_values_;
 
