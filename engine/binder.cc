@@ -542,7 +542,7 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
                              std::string label) const {
   if (ids.empty()) return BoundNode::Const(false);
   auto leaf_of = [&](ValueId id) {
-    const Posting& p = strings.posting(id);
+    const Posting p = strings.posting(id);
     BoundNode n;
     n.kind = BoundKind::kLeaf;
     if (p.bitmap != nullptr) {
@@ -587,15 +587,9 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   // they are merged into one bitmap for this query. So is an extreme number
   // of common values, where a per-shard OR would look up too many
   // containers.
-  std::vector<BoundNode> parts;
-  std::vector<const roaring_bitmap_t*> common;
-  std::vector<ValueId> rare;
+  std::vector<ValueId> common, rare;
   for (ValueId id : ids) {
-    if (strings.posting(id).bitmap != nullptr) {
-      common.push_back(strings.posting(id).bitmap);
-    } else {
-      rare.push_back(id);
-    }
+    (strings.posting(id).bitmap != nullptr ? common : rare).push_back(id);
   }
   auto owned_leaf = [&](roaring_bitmap_t* bitmap) {
     auto owned = std::make_shared<Bitmap>(bitmap);
@@ -608,32 +602,33 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
     n.label = label + "#union";
     return n;
   };
-  if (common.size() > kMaxLazyBitmaps) {
-    parts.push_back(
-        owned_leaf(roaring_bitmap_or_many(common.size(), common.data())));
-  } else {
-    for (ValueId id : ids) {
-      if (strings.posting(id).bitmap == nullptr) continue;
+  // Values as leaves of their own, or, past `limit`, merged by `merge`.
+  std::vector<BoundNode> parts;
+  auto add = [&](const std::vector<ValueId>& values, size_t limit,
+                 auto&& merge) {
+    if (values.size() > limit) {
+      parts.push_back(owned_leaf(merge(values)));
+      return;
+    }
+    for (ValueId id : values) {
       BoundNode part = leaf_of(id);
       part.label = label + "#" + std::string(strings.folded(id));
       parts.push_back(std::move(part));
     }
-  }
-  if (rare.size() > kMaxRowListLeaves) {
+  };
+  add(common, kMaxLazyBitmaps, [&](const std::vector<ValueId>& values) {
+    std::vector<const roaring_bitmap_t*> bitmaps;
+    for (ValueId id : values) bitmaps.push_back(strings.posting(id).bitmap);
+    return roaring_bitmap_or_many(bitmaps.size(), bitmaps.data());
+  });
+  add(rare, kMaxRowListLeaves, [&](const std::vector<ValueId>& values) {
     std::vector<uint32_t> rows;
-    for (ValueId id : rare) {
-      const Posting& p = strings.posting(id);
+    for (ValueId id : values) {
+      const Posting p = strings.posting(id);
       rows.insert(rows.end(), p.rows.begin(), p.rows.end());
     }
-    parts.push_back(
-        owned_leaf(roaring_bitmap_of_ptr(rows.size(), rows.data())));
-  } else {
-    for (ValueId id : rare) {
-      BoundNode part = leaf_of(id);
-      part.label = label + "#" + std::string(strings.folded(id));
-      parts.push_back(std::move(part));
-    }
-  }
+    return roaring_bitmap_of_ptr(rows.size(), rows.data());
+  });
   if (parts.size() == 1) {
     parts[0].label = std::move(label);
     return std::move(parts[0]);

@@ -17,10 +17,10 @@ int Order(BoundNode& node, uint64_t live) {
                          const bool a_not = a.kind == BoundKind::kNot;
                          const bool b_not = b.kind == BoundKind::kNot;
                          if (a_not != b_not) return b_not;
-                         // Positives: smallest first. Negatives: the one
-                         // removing most rows first.
-                         return a_not ? a.estimate < b.estimate
-                                      : a.estimate < b.estimate;
+                         // Positives: smallest first. Negatives (whose
+                         // estimate is what they keep): the one removing most
+                         // rows first, which is again the smallest.
+                         return a.estimate < b.estimate;
                        });
       uint64_t est = live;
       for (const BoundNode& c : node.children) est = std::min(est, c.estimate);

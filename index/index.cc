@@ -4,7 +4,6 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
-#include <numeric>
 
 #include "base/ascii.h"
 #include "index/profile_codec.h"

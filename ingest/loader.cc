@@ -338,9 +338,6 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
     return Status(ErrorCode::kIo,
                   "cannot open " + path + ": " + std::strerror(errno));
   }
-  LoadReport report;
-  BlockProcessor processor(store, options, &report);
-
   // Sniff the first bytes: a JSON array is read whole.
   std::vector<char> buffer(kReadBlockBytes + kPadding);
   size_t filled = std::fread(buffer.data(), 1, kReadBlockBytes, file.get());
@@ -367,6 +364,8 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
 
   // NDJSON: process whole lines and carry the partial last line over. A line
   // longer than the record limit is skipped to its end, never buffered whole.
+  LoadReport report;
+  BlockProcessor processor(store, options, &report);
   report.bytes = filled;
   uint64_t line = 1;
   size_t size = filled;   // bytes of input in buffer[0, size)
