@@ -22,6 +22,10 @@ struct BenchOptions {
   std::string data_dir = "data";  // where the generated NDJSON is kept
   std::string report = "BENCHMARKS.md";
   std::string chart = "BENCHMARKS.png";  // written when gnuplot is present
+  // Rules whose name contains this text; empty: the whole mix.
+  std::string rules;
+  // Load once, with two threads only (the 1-thread load row is left out).
+  bool quick = false;
 };
 
 // Runs the suite, prints progress and results to stdout, writes the report.

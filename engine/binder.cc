@@ -88,9 +88,11 @@ class Binder {
 
   // Leaves.
   BoundNode BitmapLeaf(const roaring_bitmap_t* bitmap, std::string label) const;
+  // Rows holding any of `ids`. `single_valued`: each row holds one value
+  // of the attribute, so the values' rows never overlap.
   BoundNode ValuesLeaf(const StringIndex& strings,
-                       const std::vector<ValueId>& ids,
-                       std::string label) const;
+                       const std::vector<ValueId>& ids, std::string label,
+                       bool single_valued) const;
   BoundNode IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
                          std::optional<int64_t> hi, std::string label) const;
   BoundNode NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
@@ -240,6 +242,7 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
   const std::string value_path = node.path + "/value";
   const AttributeIndex& a = index_.attribute(attr);
   const StringIndex& strings = *a.strings;
+  const bool single_valued = a.type == AttrType::kString;
   const std::string prefix = a.name + " " + OpName(op) + " ";
   switch (op) {
     case Op::kEq:
@@ -249,7 +252,8 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
       const std::string folded = FoldAscii(*v);
       std::vector<ValueId> ids;
       if (auto id = strings.Find(folded)) ids.push_back(*id);
-      BoundNode leaf = ValuesLeaf(strings, ids, a.name + " eq " + folded);
+      BoundNode leaf =
+          ValuesLeaf(strings, ids, a.name + " eq " + folded, single_valued);
       return op == Op::kEq ? std::move(leaf) : BoundNode::Not(std::move(leaf));
     }
     case Op::kIn:
@@ -279,13 +283,14 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
         if (missing) return BoundNode::Const(false);
         std::vector<BoundNode> parts;
         for (ValueId id : ids) {
-          parts.push_back(
-              ValuesLeaf(strings, {id},
-                         a.name + " eq " + std::string(strings.folded(id))));
+          parts.push_back(ValuesLeaf(
+              strings, {id}, a.name + " eq " + std::string(strings.folded(id)),
+              single_valued));
         }
         return BoundNode::Group(BoundKind::kAnd, std::move(parts));
       }
-      BoundNode leaf = ValuesLeaf(strings, ids, a.name + " in [" + label + "]");
+      BoundNode leaf = ValuesLeaf(strings, ids, a.name + " in [" + label + "]",
+                                  single_valued);
       return op == Op::kIn ? std::move(leaf) : BoundNode::Not(std::move(leaf));
     }
     case Op::kContains:
@@ -304,7 +309,8 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
           prefix_only ? strings.StartsWith(folded) : strings.Contains(folded);
       BoundNode leaf = ValuesLeaf(
           strings, ids,
-          a.name + (prefix_only ? " starts_with " : " contains ") + folded);
+          a.name + (prefix_only ? " starts_with " : " contains ") + folded,
+          single_valued);
       return op == Op::kNotContains ? BoundNode::Not(std::move(leaf))
                                     : std::move(leaf);
     }
@@ -538,8 +544,8 @@ BoundNode Binder::BitmapLeaf(const roaring_bitmap_t* bitmap,
 }
 
 BoundNode Binder::ValuesLeaf(const StringIndex& strings,
-                             const std::vector<ValueId>& ids,
-                             std::string label) const {
+                             const std::vector<ValueId>& ids, std::string label,
+                             bool single_valued) const {
   if (ids.empty()) return BoundNode::Const(false);
   auto leaf_of = [&](ValueId id) {
     const Posting p = strings.posting(id);
@@ -633,7 +639,9 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
     parts[0].label = std::move(label);
     return std::move(parts[0]);
   }
-  return BoundNode::Group(BoundKind::kOr, std::move(parts));
+  BoundNode any = BoundNode::Group(BoundKind::kOr, std::move(parts));
+  any.disjoint = single_valued;
+  return any;
 }
 
 BoundNode Binder::IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,

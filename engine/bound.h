@@ -61,6 +61,7 @@ enum class BoundKind { kAnd, kOr, kNot, kConst, kLeaf };
 struct BoundNode {
   BoundKind kind = BoundKind::kConst;
   bool constant = false;  // kConst
+  bool disjoint = false;  // kOr: no two children share a row
   Leaf leaf;              // kLeaf
   std::vector<BoundNode> children;
   // Estimated matching rows (exact for most leaves); set by Bind and Plan.

@@ -79,7 +79,75 @@ class ShardEvaluator {
     }
   }
 
+  // Rows of `node` in this shard. Where the index already knows the figure
+  // no words are filled: a bitmap's container cardinality, a sum over
+  // disjoint values, live rows less a complement, and the last child of an
+  // AND counted as it is combined. `out` is scratch at `level`.
+  uint64_t Count(const BoundNode& node, int level, uint64_t* out) {
+    switch (node.kind) {
+      case BoundKind::kConst:
+        return node.constant ? LiveCount() : 0;
+      case BoundKind::kLeaf:
+        if (node.leaf.kind == LeafKind::kBitmap) {
+          return ShardCardinality(node.leaf.bitmap, shard_);
+        }
+        if (node.leaf.kind == LeafKind::kRowList)
+          return RowListCount(node.leaf);
+        break;
+      case BoundKind::kNot:
+        return LiveCount() - Count(node.children[0], level, out);
+      case BoundKind::kOr:
+        if (node.disjoint) {
+          uint64_t n = 0;
+          for (const BoundNode& c : node.children) n += Count(c, level, out);
+          return n;
+        }
+        break;
+      case BoundKind::kAnd:
+        return CountAnd(node, level, out);
+    }
+    Eval(node, level, out);
+    return CountWords(out);
+  }
+
  private:
+  uint64_t LiveCount() const {
+    return index_.shard_full(shard_)
+               ? kShardRows
+               : ShardCardinality(index_.live().get(), shard_);
+  }
+
+  uint64_t RowListCount(const Leaf& leaf) const {
+    const uint32_t first = shard_ << kShardBits;
+    const auto b = std::lower_bound(leaf.rows.begin(), leaf.rows.end(), first);
+    const auto e = std::lower_bound(b, leaf.rows.end(), first + kShardRows);
+    return static_cast<uint64_t>(e - b);
+  }
+
+  // The AND of all children but the last into `out`, then the last one
+  // counted against it: a bitmap in place, a complement as a difference.
+  uint64_t CountAnd(const BoundNode& node, int level, uint64_t* out) {
+    if (node.children.empty()) return LiveCount();
+    const BoundNode& last = node.children.back();
+    if (node.children.size() == 1) return Count(last, level, out);
+    EvalAndPrefix(node, node.children.size() - 1, level, out);
+    if (last.kind == BoundKind::kLeaf && last.leaf.kind == LeafKind::kBitmap) {
+      return AndCountShard(last.leaf.bitmap, shard_, out);
+    }
+    uint64_t* tmp = scratch_.Level(level + 1);
+    if (last.kind == BoundKind::kNot) {
+      const BoundNode& inner = last.children[0];
+      if (inner.kind == BoundKind::kLeaf &&
+          inner.leaf.kind == LeafKind::kBitmap) {
+        return CountWords(out) - AndCountShard(inner.leaf.bitmap, shard_, out);
+      }
+      Eval(inner, level + 1, tmp);
+      return CountWords(out) - AndCountWords(out, tmp);
+    }
+    Eval(last, level + 1, tmp);
+    return AndCountWords(out, tmp);
+  }
+
   // out = the live rows of this shard.
   void LoadLive(uint64_t* out) {
     if (index_.shard_full(shard_)) {
@@ -90,9 +158,17 @@ class ShardEvaluator {
   }
 
   void EvalAnd(const BoundNode& node, int level, uint64_t* out) {
+    EvalAndPrefix(node, node.children.size(), level, out);
+  }
+
+  // out = the AND of the first `n` children (n >= 1: a kAnd node has two
+  // children or more).
+  void EvalAndPrefix(const BoundNode& node, size_t n, int level,
+                     uint64_t* out) {
     uint64_t* tmp = scratch_.Level(level + 1);
     bool started = false;
-    for (const BoundNode& c : node.children) {
+    for (size_t i = 0; i < n; ++i) {
+      const BoundNode& c = node.children[i];
       if (started && !AnyWords(out)) return;
       if (c.kind == BoundKind::kNot) {
         if (!started) {
@@ -266,43 +342,29 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   const uint32_t shards = index.shard_count();
   // A node evaluated into level L uses level L + 1 for its temporaries.
   const int levels = plan.depth + 1;
-  auto run_shard = [&](uint32_t s, Scratch& scratch, uint64_t* out) {
-    ShardEvaluator eval(index, s, scratch);
-    eval.Eval(plan.root, 0, out);
-    if (!index.shard_full(s)) AndShard(index.live().get(), s, out);
-  };
 
   ExecuteResult result;
-  if (!options.count) {
-    // Preview only: walk shards in order and stop once `limit` rows are in.
+  // Members: walk shards in order and stop once `limit` rows are in.
+  if (options.limit > 0) {
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
     for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
          ++s) {
       uint64_t* out = scratch.Level(0);
-      run_shard(s, scratch, out);
+      ShardEvaluator(index, s, scratch).Eval(plan.root, 0, out);
       CollectRows(out, s, options.limit, &result.rows);
     }
-    return result;
   }
+  if (!options.count) return result;
 
   std::vector<uint64_t> counts(shards, 0);
-  std::vector<std::vector<uint32_t>> rows(shards);
   tbb::parallel_for(uint32_t{0}, shards, [&](uint32_t s) {
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
-    uint64_t* out = scratch.Level(0);
-    run_shard(s, scratch, out);
-    counts[s] = CountWords(out);
-    if (options.limit > 0) CollectRows(out, s, options.limit, &rows[s]);
+    counts[s] =
+        ShardEvaluator(index, s, scratch).Count(plan.root, 0, scratch.Level(0));
   });
-  for (uint32_t s = 0; s < shards; ++s) {
-    result.count += counts[s];
-    for (uint32_t row : rows[s]) {
-      if (result.rows.size() >= options.limit) break;
-      result.rows.push_back(row);
-    }
-  }
+  for (uint64_t n : counts) result.count += n;
   return result;
 }
 
@@ -342,9 +404,7 @@ uint64_t NodeBytes(const BoundNode& node, const Index& index) {
 }  // namespace
 
 uint64_t BytesTouched(const Plan& plan, const Index& index) {
-  // Every shard's result is ANDed with the live rows.
-  return NodeBytes(plan.root, index) +
-         roaring_bitmap_size_in_bytes(index.live().get());
+  return NodeBytes(plan.root, index);
 }
 
 }  // namespace segd

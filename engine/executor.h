@@ -1,10 +1,13 @@
 // Execute: runs a Plan over an Index, shard by shard, in parallel (oneTBB).
 //
 // Each shard is evaluated into dense words (8 KiB, cache resident): leaves
-// fill or combine words straight from the index, AND/OR/ANDNOT work word by
-// word, and the result is ANDed with the live rows. Counting pops bits; no
-// bitmap is built for any intermediate result. Members are the first `limit`
-// rows in ascending row order.
+// fill or combine words straight from the index, and AND/OR/ANDNOT work word
+// by word. Every leaf holds live rows only (the index is built from them),
+// and complements are taken against the live rows, so results need no
+// final AND. Counting pops bits, or reads the figure off the index where it
+// is known (a bitmap's cardinality, disjoint values); no bitmap is built for
+// any intermediate result. Members are the first `limit` rows in ascending
+// row order, found shard by shard until there are enough.
 //
 // Per-call state only; a Plan may be executed by many threads at once.
 #ifndef SEGD_ENGINE_EXECUTOR_H_

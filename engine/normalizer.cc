@@ -56,6 +56,7 @@ BoundNode FlattenGroups(BoundNode node) {
     BoundNode child = FlattenGroups(std::move(c));
     if (child.kind == node.kind) {
       for (BoundNode& g : child.children) flat.push_back(std::move(g));
+      node.disjoint = false;  // the spliced rows may overlap the others
     } else {
       flat.push_back(std::move(child));
     }

@@ -1,6 +1,7 @@
 #include "index/bitmap.h"
 
 #include <roaring/containers/containers.h>
+#include <roaring/containers/convert.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -94,6 +95,7 @@ struct WordKernels {
   void (*and_not_words)(uint64_t*, const uint64_t*);
   void (*or_words)(uint64_t*, const uint64_t*);
   uint64_t (*count_words)(const uint64_t*);
+  uint64_t (*and_count_words)(const uint64_t*, const uint64_t*);
 };
 
 void AndGeneric(uint64_t* dst, const uint64_t* src) {
@@ -108,6 +110,11 @@ void OrGeneric(uint64_t* dst, const uint64_t* src) {
 uint64_t CountGeneric(const uint64_t* words) {
   uint64_t n = 0;
   for (size_t i = 0; i < kShardWords; ++i) n += std::popcount(words[i]);
+  return n;
+}
+uint64_t AndCountGeneric(const uint64_t* a, const uint64_t* b) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < kShardWords; ++i) n += std::popcount(a[i] & b[i]);
   return n;
 }
 
@@ -134,6 +141,30 @@ SEGD_TARGET("popcnt") uint64_t CountPopcnt(const uint64_t* words) {
   }
   return a + b + c + d;
 }
+SEGD_TARGET("popcnt")
+uint64_t AndCountPopcnt(const uint64_t* x, const uint64_t* y) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  for (size_t i = 0; i < kShardWords; i += 4) {
+    a += __builtin_popcountll(x[i] & y[i]);
+    b += __builtin_popcountll(x[i + 1] & y[i + 1]);
+    c += __builtin_popcountll(x[i + 2] & y[i + 2]);
+    d += __builtin_popcountll(x[i + 3] & y[i + 3]);
+  }
+  return a + b + c + d;
+}
+SEGD_TARGET("avx512f,avx512vpopcntdq")
+uint64_t AndCountAvx512(const uint64_t* x, const uint64_t* y) {
+  __m512i sum = _mm512_setzero_si512();
+  for (size_t i = 0; i < kShardWords; i += 8) {
+    const __m512i both =
+        _mm512_and_si512(_mm512_loadu_si512(x + i), _mm512_loadu_si512(y + i));
+    sum = _mm512_add_epi64(sum, _mm512_popcnt_epi64(both));
+  }
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, sum);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] +
+         lanes[6] + lanes[7];
+}
 SEGD_TARGET("avx512f,avx512vpopcntdq")
 uint64_t CountAvx512(const uint64_t* words) {
   __m512i sum = _mm512_setzero_si512();
@@ -151,13 +182,17 @@ uint64_t CountAvx512(const uint64_t* words) {
 // SEGD_KERNELS=generic|popcnt|avx2 caps the choice, so that tests can run
 // every version on a machine that has them all.
 WordKernels PickKernels() {
-  WordKernels k{AndGeneric, AndNotGeneric, OrGeneric, CountGeneric};
+  WordKernels k{AndGeneric, AndNotGeneric, OrGeneric, CountGeneric,
+                AndCountGeneric};
 #if defined(__x86_64__) && defined(__GNUC__)
   const char* cap_env = std::getenv("SEGD_KERNELS");
   const std::string_view cap = cap_env ? cap_env : "";
   if (cap == "generic") return k;
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("popcnt")) k.count_words = CountPopcnt;
+  if (__builtin_cpu_supports("popcnt")) {
+    k.count_words = CountPopcnt;
+    k.and_count_words = AndCountPopcnt;
+  }
   if (cap == "popcnt") return k;
   if (__builtin_cpu_supports("avx2")) {
     k.and_words = AndAvx2;
@@ -168,6 +203,7 @@ WordKernels PickKernels() {
   if (__builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512vpopcntdq")) {
     k.count_words = CountAvx512;
+    k.and_count_words = AndCountAvx512;
   }
 #endif
   return k;
@@ -201,10 +237,27 @@ void OrWords(uint64_t* dst, const uint64_t* src) {
 uint64_t CountWords(const uint64_t* words) {
   return Kernels().count_words(words);
 }
+uint64_t AndCountWords(const uint64_t* a, const uint64_t* b) {
+  return Kernels().and_count_words(a, b);
+}
 bool AnyWords(const uint64_t* words) {
   uint64_t any = 0;
   for (size_t i = 0; i < kShardWords; ++i) any |= words[i];
   return any != 0;
+}
+
+void Bitmap::Optimize() {
+  roaring_bitmap_run_optimize(bitmap_.get());
+  roaring_bitmap_shrink_to_fit(bitmap_.get());
+  roaring_array_t& ra = bitmap_->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i) {
+    if (ra.typecodes[i] != ARRAY_CONTAINER_TYPE_CODE) continue;
+    auto* array = static_cast<array_container_t*>(ra.containers[i]);
+    if (array->cardinality < kDenseArrayRows) continue;
+    ra.containers[i] = bitset_container_from_array(array);
+    ra.typecodes[i] = BITSET_CONTAINER_TYPE_CODE;
+    array_container_free(array);
+  }
 }
 
 bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard,
@@ -245,6 +298,35 @@ void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
   ClearWords(tmp);
   OrContainer(c, type, tmp);
   AndWords(words, tmp);
+}
+
+uint64_t AndCountShard(const roaring_bitmap_t* bitmap, uint32_t shard,
+                       const uint64_t* words) {
+  uint8_t type;
+  const void* c = FindContainer(bitmap, shard, &type);
+  if (c == nullptr) return 0;
+  switch (type) {
+    case BITSET_CONTAINER_TYPE_CODE:
+      return AndCountWords(words,
+                           static_cast<const bitset_container_t*>(c)->array);
+    case ARRAY_CONTAINER_TYPE_CODE: {
+      const auto* a = static_cast<const array_container_t*>(c);
+      uint64_t n = 0;
+      for (int32_t i = 0; i < a->cardinality; ++i) {
+        const uint16_t row = a->array[i];
+        n += words[row >> 6] >> (row & 63) & 1;
+      }
+      return n;
+    }
+    case RUN_CONTAINER_TYPE_CODE: {
+      const auto* r = static_cast<const run_container_t*>(c);
+      alignas(64) uint64_t runs[kShardWords];
+      ClearWords(runs);
+      OrContainer(r, RUN_CONTAINER_TYPE_CODE, runs);
+      return AndCountWords(words, runs);
+    }
+  }
+  return 0;
 }
 
 uint32_t ShardCardinality(const roaring_bitmap_t* bitmap, uint32_t shard) {

@@ -47,11 +47,9 @@ class Bitmap {
     return roaring_bitmap_contains(bitmap_.get(), row);
   }
   void Add(uint32_t row) { roaring_bitmap_add(bitmap_.get(), row); }
-  // Converts containers to run form where smaller; call once after building.
-  void Optimize() {
-    roaring_bitmap_run_optimize(bitmap_.get());
-    roaring_bitmap_shrink_to_fit(bitmap_.get());
-  }
+  // Converts containers to run form where smaller, and array containers of
+  // kDenseArrayRows or more to bitsets; call once after building.
+  void Optimize();
   size_t SizeInBytes() const {
     return roaring_bitmap_portable_size_in_bytes(bitmap_.get());
   }
@@ -59,6 +57,15 @@ class Bitmap {
  private:
   std::unique_ptr<roaring_bitmap_t, RoaringDeleter> bitmap_;
 };
+
+// Array containers from this many rows up are kept as bitsets. Scattering
+// an array into words costs about 0.7 ns a row (2.8 us for 4096 rows), while
+// a bitset is one 8 KiB pass (about 0.15 us), and counts and ANDs read it in
+// place. The price is at most 6 KiB more for a shard between 1024 and 4096
+// rows. Such bitsets are what CRoaring's lazy operations leave behind:
+// every operation accepts them, but a bitmap holding them must go through
+// roaring_bitmap_repair_after_lazy before portable serialization.
+inline constexpr int32_t kDenseArrayRows = 1024;
 
 // Dense words of one shard. All functions take `words` of kShardWords.
 void ClearWords(uint64_t* words);
@@ -68,6 +75,7 @@ void AndWords(uint64_t* dst, const uint64_t* src);
 void AndNotWords(uint64_t* dst, const uint64_t* src);
 void OrWords(uint64_t* dst, const uint64_t* src);
 uint64_t CountWords(const uint64_t* words);
+uint64_t AndCountWords(const uint64_t* a, const uint64_t* b);  // |a & b|
 bool AnyWords(const uint64_t* words);
 
 inline void SetBit(uint64_t* words, uint32_t local_row) {
@@ -81,6 +89,9 @@ bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
 void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
 // words &= shard of bitmap.
 void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
+// |words & shard of bitmap|, reading the container in place.
+uint64_t AndCountShard(const roaring_bitmap_t* bitmap, uint32_t shard,
+                       const uint64_t* words);
 // Rows of shard `shard` in `bitmap`.
 uint32_t ShardCardinality(const roaring_bitmap_t* bitmap, uint32_t shard);
 

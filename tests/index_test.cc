@@ -2,6 +2,7 @@
 // trigram search against a scan, shard word loading against CRoaring's own
 // operations, and the profile encoding round trip.
 #include <gtest/gtest.h>
+#include <roaring/containers/containers.h>
 
 #include <algorithm>
 #include <random>
@@ -123,6 +124,51 @@ TEST(BitmapTest, ShardWordsAgreeWithRoaring) {
 
     EXPECT_FALSE(LoadShard(a.get(), shard + 5, words));
     EXPECT_FALSE(AnyWords(words));
+  }
+}
+
+// Optimize keeps arrays of kDenseArrayRows or more as bitsets; counting an
+// AND in place must agree with CRoaring for every container form, those
+// bitsets included, and CRoaring's own operations must still hold on them.
+TEST(BitmapTest, AndCountsAgreeWithRoaringInEveryContainerForm) {
+  std::mt19937_64 rng(11);
+  const int sizes[] = {10, kDenseArrayRows - 1, kDenseArrayRows, 3000, 30000};
+  for (int trial = 0; trial < 40; ++trial) {
+    const uint32_t shard = static_cast<uint32_t>(rng() % 3);
+    const uint32_t base = shard << kShardBits;
+    Bitmap a, b;
+    for (int i = 0; i < sizes[trial % 5]; ++i) {
+      a.Add(base + static_cast<uint32_t>(rng() % kShardRows));
+    }
+    if (trial % 2) {  // runs
+      roaring_bitmap_add_range(b.get(), base + rng() % 5000,
+                               base + 30000 + rng() % 5000);
+    } else {
+      for (int i = 0; i < sizes[(trial / 2) % 5]; ++i) {
+        b.Add(base + static_cast<uint32_t>(rng() % kShardRows));
+      }
+    }
+    b.Add(base + kShardRows);  // the next shard must not leak in
+    const uint64_t expected = roaring_bitmap_and_cardinality(a.get(), b.get());
+    const uint64_t a_rows = a.cardinality();
+    a.Optimize();
+    b.Optimize();
+    EXPECT_EQ(a.cardinality(), a_rows);
+    const roaring_array_t& ra = a.get()->high_low_container;
+    if (a_rows >= static_cast<uint64_t>(kDenseArrayRows)) {
+      EXPECT_NE(ra.typecodes[0], ARRAY_CONTAINER_TYPE_CODE) << a_rows;
+    } else {
+      EXPECT_EQ(ra.typecodes[0], ARRAY_CONTAINER_TYPE_CODE) << a_rows;
+    }
+    EXPECT_EQ(roaring_bitmap_and_cardinality(a.get(), b.get()), expected);
+
+    alignas(64) uint64_t words[kShardWords], other[kShardWords];
+    LoadShard(a.get(), shard, words);
+    LoadShard(b.get(), shard, other);
+    EXPECT_EQ(AndCountShard(b.get(), shard, words), expected);
+    EXPECT_EQ(AndCountShard(a.get(), shard, other), expected);
+    EXPECT_EQ(AndCountWords(words, other), expected);
+    EXPECT_EQ(AndCountShard(a.get(), shard + 7, other), 0u);
   }
 }
 

@@ -40,7 +40,8 @@ constexpr char kUsage[] =
     "  segd query --load FILE --rule RULE_JSON|@FILE [--limit N] [--now ISO]\n"
     "             [--fields a,b,...] [--schema JSON|@FILE]\n"
     "  segd bench [--profiles N] [--seed S] [--runs R] [--data-dir DIR]\n"
-    "             [--report FILE.md] [--chart FILE.png]\n";
+    "             [--report FILE.md] [--chart FILE.png] [--rules TEXT]\n"
+    "             [--loads 1,2|2]\n";
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "%s\n", status.ToJson().c_str());
@@ -279,6 +280,15 @@ int RunBench(const std::map<std::string, std::string>& flags) {
       options.report = value;
     } else if (name == "chart") {
       options.chart = value;
+    } else if (name == "rules") {
+      options.rules = value;
+    } else if (name == "loads") {
+      if (value != "1,2" && value != "2") {
+        return UsageError(
+            "--loads takes 1,2 (both loads) or 2 (only the "
+            "2-thread load)");
+      }
+      options.quick = value == "2";
     } else {
       return UsageError("unknown flag --" + name + " for bench");
     }
