@@ -26,7 +26,12 @@ constexpr size_t kMinValueSet = 1024;
 // ... and when they hold at least 1/kValueSetMinShare of all occurrences.
 constexpr uint64_t kValueSetMinShare = 16;
 
-std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string Quoted(std::string_view s) {
+  std::string quoted;
+  quoted.reserve(s.size() + 2);
+  quoted.append(1, '"').append(s).append(1, '"');
+  return quoted;
+}
 
 // Smallest int64 >= x (> x when strict); nullopt when none exists.
 std::optional<int64_t> CeilInt(const Number& x, bool strict) {
@@ -458,7 +463,6 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
     hi = std::min(hi, r->second);
   }
   CountTest test;
-  std::string count_text = "gte 1";
   if (node.count) {
     const JsonValue& c = *node.count;
     static constexpr std::pair<std::string_view, CmpOp> kCmps[] = {
@@ -481,34 +485,43 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
     }
     test.op = entry->second;
     test.operand = c.members[0].second.number;
-    count_text = std::string(entry->first) + " " + NumberText(test.operand);
   }
   // A profile without such events in the window counts 0.
-  const bool zero_matches = test.Matches(0);
+  const CountRange counts = PassingCounts(test);
+  const bool zero_matches = !counts.empty() && counts.min == 0;
   std::optional<EventId> event = index_.FindEvent(node.name);
-  if (!event || lo > hi) return BoundNode::Const(zero_matches);
+  if (counts.empty() || !event || lo > hi) {
+    return BoundNode::Const(zero_matches);
+  }
+  if (zero_matches && counts.max == INT64_MAX) return BoundNode::Const(true);
+  // A test that passes 0 is the complement of the rows counting more, so
+  // the leaf itself only ever selects rows that have events.
   BoundNode n;
   n.kind = BoundKind::kLeaf;
   n.leaf.kind = LeafKind::kEvent;
   n.leaf.event = *event;
   n.leaf.lo = lo;
   n.leaf.hi = hi;
-  n.leaf.count = test;
+  n.leaf.count =
+      zero_matches ? CountRange{counts.max + 1, INT64_MAX} : counts;
+  const std::string range_text =
+      n.leaf.count.max == INT64_MAX
+          ? "count >= " + std::to_string(n.leaf.count.min)
+          : "count " + std::to_string(n.leaf.count.min) + ".." +
+                std::to_string(n.leaf.count.max);
   n.label = "event " + FoldAscii(node.name) + " [" +
             (lo == kMinInt ? "-inf" : FormatIsoInstant(lo)) + ", " +
-            (hi == kMaxInt ? "+inf" : FormatIsoInstant(hi)) + "] count " +
-            count_text;
-  // Estimate: events in the window (an upper bound on profiles), or all
-  // live rows when profiles without events match too.
+            (hi == kMaxInt ? "+inf" : FormatIsoInstant(hi)) + "] " +
+            range_text;
+  // Estimate: events in the window, an upper bound on the profiles.
   uint64_t events = 0;
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
     const auto& column = index_.shard(s).events[*event];
     events += std::upper_bound(column.keys.begin(), column.keys.end(), hi) -
               std::lower_bound(column.keys.begin(), column.keys.end(), lo);
   }
-  n.estimate = zero_matches ? index_.live_count()
-                            : std::min<uint64_t>(events, index_.live_count());
-  return n;
+  n.estimate = std::min<uint64_t>(events, index_.live_count());
+  return zero_matches ? BoundNode::Not(std::move(n)) : n;
 }
 
 Result<BoundNode> Binder::BindSegment(const RuleNode& node, int depth) {

@@ -20,6 +20,51 @@ bool CountTest::Matches(uint64_t count) const {
   return false;
 }
 
+CountRange PassingCounts(const CountTest& test) {
+  // The tests are monotone in the count (eq is a point), so the interval's
+  // ends are found by binary search over Matches, exact for any operand.
+  auto first_passing = [&](int64_t lo, int64_t hi, auto&& pass) {
+    // Smallest c in [lo, hi] with pass(c); hi + 1 when none. pass is
+    // false then true over the range.
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (pass(mid)) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return pass(lo) ? lo : hi + (hi < INT64_MAX ? 1 : 0);
+  };
+  auto matches = [&](int64_t c) {
+    return test.Matches(static_cast<uint64_t>(c));
+  };
+  CountRange r;
+  switch (test.op) {
+    case CmpOp::kGt:
+    case CmpOp::kGte:
+      r.min = first_passing(0, INT64_MAX, matches);
+      if (!matches(r.min)) r = CountRange{1, 0};
+      return r;
+    case CmpOp::kLt:
+    case CmpOp::kLte:
+      r.min = 0;
+      r.max = first_passing(0, INT64_MAX, [&](int64_t c) {
+                return !matches(c);
+              }) - 1;
+      if (!matches(INT64_MAX)) return r;
+      r.max = INT64_MAX;
+      return r;
+    case CmpOp::kEq: {
+      const int64_t c = first_passing(0, INT64_MAX, [&](int64_t n) {
+        return CompareNumbers(Number::Int(n), test.operand) >= 0;
+      });
+      return matches(c) ? CountRange{c, c} : CountRange{1, 0};
+    }
+  }
+  return CountRange{1, 0};
+}
+
 BoundNode BoundNode::Const(bool value) {
   BoundNode n;
   n.kind = BoundKind::kConst;

@@ -31,12 +31,22 @@ struct CountTest {
   bool Matches(uint64_t count) const;
 };
 
+// The counts a CountTest passes, as one interval [min, max] of int64 counts
+// (every test passes an interval); empty when min > max.
+struct CountRange {
+  int64_t min = 1;
+  int64_t max = INT64_MAX;
+  bool empty() const { return min > max; }
+};
+CountRange PassingCounts(const CountTest& test);
+
 enum class LeafKind {
   kBitmap,      // rows of a bitmap (index-owned or built for this query)
   kRowList,     // ascending global rows
   kIntRange,    // int column of `attr`: lo <= key <= hi (dates, integers)
   kMixedRange,  // mixed number column of `attr`: key within dlo..dhi
-  kEvent,       // events `event` in [lo, hi]: count passes `count`
+  kEvent,       // rows with count.min..count.max events `event` in
+                // [lo, hi]; count.min >= 1
   kValueSet,    // rows whose value (`rows`/`values`, row order) is in
                 // the bitset `value_bits`
 };
@@ -53,7 +63,7 @@ struct Leaf {
   int64_t lo = 0, hi = 0;        // kIntRange, kEvent: inclusive
   long double dlo = 0, dhi = 0;  // kMixedRange, exact
   bool dlo_strict = false, dhi_strict = false;
-  CountTest count;
+  CountRange count;  // kEvent
 };
 
 enum class BoundKind { kAnd, kOr, kNot, kConst, kLeaf };

@@ -4,15 +4,17 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <memory>
 
 namespace segd {
 namespace {
 
 // Scratch words for one thread: one shard-sized buffer per plan level, plus
-// per-row event counters.
+// per-row event counters (kept zero between uses).
 struct Scratch {
   std::vector<uint64_t> words;
+  std::vector<uint8_t> event_bytes = std::vector<uint8_t>(kShardRows, 0);
   std::vector<uint32_t> event_counts = std::vector<uint32_t>(kShardRows, 0);
   std::vector<uint16_t> touched;
 
@@ -286,15 +288,33 @@ class ShardEvaluator {
         std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
     const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
     const size_t begin = b - column.keys.begin(), end = e - column.keys.begin();
-    const bool plain = leaf.count.op == CmpOp::kGte &&
-                       CompareNumbers(leaf.count.operand, Number::Int(1)) == 0;
-    if (plain) {  // count >= 1: any event in the window
-      ClearWords(out);
+    const CountRange& want = leaf.count;  // want.min >= 1
+    ClearWords(out);
+    if (want.min == 1 && want.max == INT64_MAX) {  // any event in the window
       SetRows(column, begin, end, out);
       return;
     }
-    // Count per row, then keep the rows whose count passes; rows without
-    // events count 0.
+    if (static_cast<uint64_t>(want.min) > end - begin) return;
+    // Count per row in bytes that stop at 255, then test every row's byte
+    // in one vector pass. A byte of 255 means 255 or more, which settles
+    // any test whose upper end is below 255 or unbounded.
+    if (want.max < 255 || (want.min <= 255 && want.max == INT64_MAX)) {
+      uint8_t* counts = scratch_.event_bytes.data();
+      for (size_t i = begin; i < end; ++i) {
+        const uint16_t row = column.rows[i];
+        counts[row] += counts[row] != 255;
+      }
+      BytesInRangeWords(counts, static_cast<uint8_t>(want.min),
+                        static_cast<uint8_t>(std::min<int64_t>(want.max, 255)),
+                        out);
+      if ((end - begin) * 16 < kShardRows) {
+        for (size_t i = begin; i < end; ++i) counts[column.rows[i]] = 0;
+      } else {
+        std::memset(counts, 0, kShardRows);
+      }
+      return;
+    }
+    // Counts past 255 matter: exact 32-bit counters for the rows touched.
     std::vector<uint32_t>& counts = scratch_.event_counts;
     std::vector<uint16_t>& touched = scratch_.touched;
     touched.clear();
@@ -302,17 +322,8 @@ class ShardEvaluator {
       const uint16_t row = column.rows[i];
       if (counts[row]++ == 0) touched.push_back(row);
     }
-    const bool zero_matches = leaf.count.Matches(0);
-    if (zero_matches) {
-      LoadLive(out);
-    } else {
-      ClearWords(out);
-    }
     for (uint16_t row : touched) {
-      const bool pass = leaf.count.Matches(counts[row]);
-      if (pass != zero_matches) {
-        out[row >> 6] ^= uint64_t{1} << (row & 63);
-      }
+      if (counts[row] >= want.min && counts[row] <= want.max) SetBit(out, row);
       counts[row] = 0;
     }
   }

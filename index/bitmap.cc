@@ -96,6 +96,7 @@ struct WordKernels {
   void (*or_words)(uint64_t*, const uint64_t*);
   uint64_t (*count_words)(const uint64_t*);
   uint64_t (*and_count_words)(const uint64_t*, const uint64_t*);
+  void (*bytes_in_range)(const uint8_t*, uint8_t, uint8_t, uint64_t*);
 };
 
 void AndGeneric(uint64_t* dst, const uint64_t* src) {
@@ -118,8 +119,51 @@ uint64_t AndCountGeneric(const uint64_t* a, const uint64_t* b) {
   return n;
 }
 
+// In range as unsigned bytes: b - lo <= hi - lo, wrapping.
+void BytesInRangeGeneric(const uint8_t* bytes, uint8_t lo, uint8_t hi,
+                         uint64_t* words) {
+  const uint8_t span = static_cast<uint8_t>(hi - lo);
+  for (size_t w = 0; w < kShardWords; ++w) {
+    uint64_t bits = 0;
+    for (int j = 0; j < 64; ++j) {
+      const uint8_t x = static_cast<uint8_t>(bytes[w * 64 + j] - lo);
+      bits |= static_cast<uint64_t>(x <= span) << j;
+    }
+    words[w] = bits;
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SEGD_TARGET(isa) __attribute__((target(isa)))
+
+SEGD_TARGET("avx2")
+inline uint64_t InRangeMask32(const uint8_t* p, __m256i low, __m256i span) {
+  const __m256i x = _mm256_sub_epi8(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), low);
+  const __m256i in = _mm256_cmpeq_epi8(_mm256_max_epu8(x, span), span);
+  return static_cast<uint32_t>(_mm256_movemask_epi8(in));
+}
+SEGD_TARGET("avx2")
+void BytesInRangeAvx2(const uint8_t* bytes, uint8_t lo, uint8_t hi,
+                      uint64_t* words) {
+  const __m256i low = _mm256_set1_epi8(static_cast<char>(lo));
+  const __m256i span = _mm256_set1_epi8(static_cast<char>(hi - lo));
+  for (size_t w = 0; w < kShardWords; ++w) {
+    const uint8_t* p = bytes + w * 64;
+    words[w] = InRangeMask32(p, low, span) |
+               InRangeMask32(p + 32, low, span) << 32;
+  }
+}
+SEGD_TARGET("avx512f,avx512bw")
+void BytesInRangeAvx512(const uint8_t* bytes, uint8_t lo, uint8_t hi,
+                        uint64_t* words) {
+  const __m512i low = _mm512_set1_epi8(static_cast<char>(lo));
+  const __m512i span = _mm512_set1_epi8(static_cast<char>(hi - lo));
+  for (size_t w = 0; w < kShardWords; ++w) {
+    const __m512i x = _mm512_sub_epi8(_mm512_loadu_si512(bytes + w * 64), low);
+    words[w] = _mm512_cmple_epu8_mask(x, span);
+  }
+}
 
 SEGD_TARGET("avx2") void AndAvx2(uint64_t* dst, const uint64_t* src) {
   Combine(dst, src, [](uint64_t a, uint64_t b) { return a & b; });
@@ -182,8 +226,8 @@ uint64_t CountAvx512(const uint64_t* words) {
 // SEGD_KERNELS=generic|popcnt|avx2 caps the choice, so that tests can run
 // every version on a machine that has them all.
 WordKernels PickKernels() {
-  WordKernels k{AndGeneric, AndNotGeneric, OrGeneric, CountGeneric,
-                AndCountGeneric};
+  WordKernels k{AndGeneric,   AndNotGeneric,   OrGeneric,
+                CountGeneric, AndCountGeneric, BytesInRangeGeneric};
 #if defined(__x86_64__) && defined(__GNUC__)
   const char* cap_env = std::getenv("SEGD_KERNELS");
   const std::string_view cap = cap_env ? cap_env : "";
@@ -198,12 +242,16 @@ WordKernels PickKernels() {
     k.and_words = AndAvx2;
     k.and_not_words = AndNotAvx2;
     k.or_words = OrAvx2;
+    k.bytes_in_range = BytesInRangeAvx2;
   }
   if (cap == "avx2") return k;
   if (__builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512vpopcntdq")) {
     k.count_words = CountAvx512;
     k.and_count_words = AndCountAvx512;
+  }
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    k.bytes_in_range = BytesInRangeAvx512;
   }
 #endif
   return k;
@@ -239,6 +287,10 @@ uint64_t CountWords(const uint64_t* words) {
 }
 uint64_t AndCountWords(const uint64_t* a, const uint64_t* b) {
   return Kernels().and_count_words(a, b);
+}
+void BytesInRangeWords(const uint8_t* bytes, uint8_t lo, uint8_t hi,
+                       uint64_t* words) {
+  Kernels().bytes_in_range(bytes, lo, hi, words);
 }
 bool AnyWords(const uint64_t* words) {
   uint64_t any = 0;

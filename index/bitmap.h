@@ -77,6 +77,10 @@ void OrWords(uint64_t* dst, const uint64_t* src);
 uint64_t CountWords(const uint64_t* words);
 uint64_t AndCountWords(const uint64_t* a, const uint64_t* b);  // |a & b|
 bool AnyWords(const uint64_t* words);
+// words = the rows whose byte in `bytes` (kShardRows of them) is within
+// [lo, hi].
+void BytesInRangeWords(const uint8_t* bytes, uint8_t lo, uint8_t hi,
+                       uint64_t* words);
 
 inline void SetBit(uint64_t* words, uint32_t local_row) {
   words[local_row >> 6] |= uint64_t{1} << (local_row & 63);
