@@ -1,6 +1,7 @@
 #include "engine/binder.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -98,6 +99,9 @@ class Binder {
   BoundNode ValuesLeaf(const StringIndex& strings,
                        const std::vector<ValueId>& ids, std::string label,
                        bool single_valued) const;
+  // The same for values given as a set.
+  BoundNode ValueSetLeaf(const StringIndex& strings, ValueSet set,
+                         std::string label, bool single_valued) const;
   BoundNode IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
                          std::optional<int64_t> hi, std::string label) const;
   BoundNode NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
@@ -310,12 +314,13 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
                                       : std::move(leaf);
       }
       const bool prefix_only = op == Op::kStartsWith;
-      std::vector<ValueId> ids =
-          prefix_only ? strings.StartsWith(folded) : strings.Contains(folded);
-      BoundNode leaf = ValuesLeaf(
-          strings, ids,
-          a.name + (prefix_only ? " starts_with " : " contains ") + folded,
-          single_valued);
+      std::string label =
+          a.name + (prefix_only ? " starts_with " : " contains ") + folded;
+      BoundNode leaf = prefix_only
+                           ? ValuesLeaf(strings, strings.StartsWith(folded),
+                                        std::move(label), single_valued)
+                           : ValueSetLeaf(strings, strings.ContainsSet(folded),
+                                          std::move(label), single_valued);
       return op == Op::kNotContains ? BoundNode::Not(std::move(leaf))
                                     : std::move(leaf);
     }
@@ -502,8 +507,7 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   n.leaf.event = *event;
   n.leaf.lo = lo;
   n.leaf.hi = hi;
-  n.leaf.count =
-      zero_matches ? CountRange{counts.max + 1, INT64_MAX} : counts;
+  n.leaf.count = zero_matches ? CountRange{counts.max + 1, INT64_MAX} : counts;
   const std::string range_text =
       n.leaf.count.max == INT64_MAX
           ? "count >= " + std::to_string(n.leaf.count.min)
@@ -511,8 +515,7 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
                 std::to_string(n.leaf.count.max);
   n.label = "event " + FoldAscii(node.name) + " [" +
             (lo == kMinInt ? "-inf" : FormatIsoInstant(lo)) + ", " +
-            (hi == kMaxInt ? "+inf" : FormatIsoInstant(hi)) + "] " +
-            range_text;
+            (hi == kMaxInt ? "+inf" : FormatIsoInstant(hi)) + "] " + range_text;
   // Estimate: events in the window, an upper bound on the profiles.
   uint64_t events = 0;
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
@@ -655,6 +658,35 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   BoundNode any = BoundNode::Group(BoundKind::kOr, std::move(parts));
   any.disjoint = single_valued;
   return any;
+}
+
+BoundNode Binder::ValueSetLeaf(const StringIndex& strings, ValueSet set,
+                               std::string label, bool single_valued) const {
+  const uint64_t occurrences = strings.occurrence_rows().size();
+  if (set.count >= kMinValueSet && occurrences > 0) {
+    // Occurrences per value on average: exact enough to choose the route.
+    const uint64_t estimate = set.count * occurrences / strings.value_count();
+    if (estimate * kValueSetMinShare >= occurrences) {
+      BoundNode n;
+      n.kind = BoundKind::kLeaf;
+      n.estimate = estimate;
+      n.leaf.kind = LeafKind::kValueSet;
+      n.leaf.rows = strings.occurrence_rows();
+      n.leaf.values = strings.occurrence_values();
+      n.leaf.value_bits =
+          std::make_shared<std::vector<uint64_t>>(std::move(set.bits));
+      n.label = std::move(label);
+      return n;
+    }
+  }
+  std::vector<ValueId> ids;
+  ids.reserve(set.count);
+  for (size_t w = 0; w < set.bits.size(); ++w) {
+    for (uint64_t bits = set.bits[w]; bits != 0; bits &= bits - 1) {
+      ids.push_back(static_cast<ValueId>(w * 64 + std::countr_zero(bits)));
+    }
+  }
+  return ValuesLeaf(strings, ids, std::move(label), single_valued);
 }
 
 BoundNode Binder::IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,

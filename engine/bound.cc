@@ -49,9 +49,9 @@ CountRange PassingCounts(const CountTest& test) {
     case CmpOp::kLt:
     case CmpOp::kLte:
       r.min = 0;
-      r.max = first_passing(0, INT64_MAX, [&](int64_t c) {
-                return !matches(c);
-              }) - 1;
+      r.max =
+          first_passing(0, INT64_MAX, [&](int64_t c) { return !matches(c); }) -
+          1;
       if (!matches(INT64_MAX)) return r;
       r.max = INT64_MAX;
       return r;

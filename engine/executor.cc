@@ -272,11 +272,22 @@ class ShardEvaluator {
         const size_t e =
             std::lower_bound(rows.begin() + b, rows.end(), first + kShardRows) -
             rows.begin();
+        // Rows ascend, so each word's bits gather in a register, without
+        // a branch on the test.
         const uint64_t* bits = leaf.value_bits->data();
+        uint32_t word = 0;
+        uint64_t acc = 0;
         for (size_t i = b; i < e; ++i) {
           const uint32_t v = leaf.values[i];
-          if (bits[v >> 6] >> (v & 63) & 1) SetBit(out, rows[i] - first);
+          const uint32_t row = rows[i] - first;
+          if (row >> 6 != word) {
+            out[word] |= acc;
+            acc = 0;
+            word = row >> 6;
+          }
+          acc |= (bits[v >> 6] >> (v & 63) & 1) << (row & 63);
         }
+        out[word] |= acc;
         return;
       }
     }

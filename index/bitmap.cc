@@ -150,8 +150,8 @@ void BytesInRangeAvx2(const uint8_t* bytes, uint8_t lo, uint8_t hi,
   const __m256i span = _mm256_set1_epi8(static_cast<char>(hi - lo));
   for (size_t w = 0; w < kShardWords; ++w) {
     const uint8_t* p = bytes + w * 64;
-    words[w] = InRangeMask32(p, low, span) |
-               InRangeMask32(p + 32, low, span) << 32;
+    words[w] = InRangeMask32(p, low, span) | InRangeMask32(p + 32, low, span)
+                                                 << 32;
   }
 }
 SEGD_TARGET("avx512f,avx512bw")

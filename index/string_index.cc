@@ -1,10 +1,14 @@
 #include "index/string_index.h"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <numeric>
 
 #include "base/ascii.h"
+#include "index/substring.h"
 
 namespace segd {
 namespace {
@@ -290,6 +294,63 @@ std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
     return folded(id).find(needle) == std::string_view::npos;
   });
   return candidates;
+}
+
+uint64_t StringIndex::TrigramListSize(uint32_t key) const {
+  auto it = std::lower_bound(trigram_keys_.begin(), trigram_keys_.end(), key);
+  if (it == trigram_keys_.end() || *it != key) return 0;
+  return trigram_counts_[it - trigram_keys_.begin()];
+}
+
+uint64_t StringIndex::ScanValues(std::string_view needle, ValueId first,
+                                 ValueId last, uint64_t* bits) const {
+  ValueId id = first;
+  uint64_t count = 0;
+  ForEachMatch(folded_arena_.data(), folded_offsets_[last], needle,
+               folded_offsets_[first], [&](size_t at) -> size_t {
+                 while (folded_offsets_[id + 1] <= at) ++id;
+                 const size_t end = folded_offsets_[id + 1];
+                 if (at + needle.size() > end) return at + 1;  // straddles
+                 bits[id >> 6] |= uint64_t{1} << (id & 63);
+                 ++count;
+                 return end;  // on to the next value
+               });
+  return count;
+}
+
+ValueSet StringIndex::ContainsSet(std::string_view needle) const {
+  ValueSet set;
+  set.bits.assign((value_count() + 63) / 64, 0);
+  // The trigram route costs about a verification per candidate of the
+  // rarest trigram; a scan about a pass over the text, at a few bytes per
+  // nanosecond. Verifications are random reads, worth some 100 bytes each.
+  constexpr uint64_t kBytesPerCandidate = 100;
+  bool scan = !has_trigrams() || needle.size() < 3;
+  if (!scan) {
+    uint64_t rarest = UINT64_MAX;
+    for (size_t i = 0; i + 3 <= needle.size(); ++i) {
+      rarest = std::min(rarest, TrigramListSize(TrigramKey(&needle[i])));
+    }
+    scan = rarest * kBytesPerCandidate > folded_arena_.size();
+  }
+  if (!scan) {
+    for (ValueId id : Contains(needle)) {
+      set.bits[id >> 6] |= uint64_t{1} << (id & 63);
+      ++set.count;
+    }
+    return set;
+  }
+  // Chunks of whole bitset words, so no two threads write one word.
+  constexpr ValueId kChunk = 1 << 14;
+  const ValueId values = static_cast<ValueId>(value_count());
+  std::atomic<uint64_t> count{0};
+  tbb::parallel_for(ValueId{0}, (values + kChunk - 1) / kChunk, [&](ValueId c) {
+    const ValueId first = c * kChunk;
+    const ValueId last = std::min(values, first + kChunk);
+    count += ScanValues(needle, first, last, set.bits.data());
+  });
+  set.count = count;
+  return set;
 }
 
 std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {

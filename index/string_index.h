@@ -32,6 +32,12 @@ struct Posting {
   uint64_t cardinality = 0;
 };
 
+// A set of values as a bitset over value ids.
+struct ValueSet {
+  std::vector<uint64_t> bits;
+  uint64_t count = 0;  // values in the set
+};
+
 class StringIndex {
  public:
   // Values with at least this many rows get a roaring bitmap.
@@ -64,6 +70,10 @@ class StringIndex {
 
   // Values whose folded text contains `folded_needle`, ascending ids.
   std::vector<ValueId> Contains(std::string_view folded_needle) const;
+  // The same as a set. When the needle's trigrams are common, candidates
+  // would outnumber what a scan reads, so the dictionary text is scanned
+  // instead, in parallel.
+  ValueSet ContainsSet(std::string_view folded_needle) const;
   // Values whose folded text starts with `folded_prefix`, ascending ids.
   std::vector<ValueId> StartsWith(std::string_view folded_prefix) const;
 
@@ -89,6 +99,11 @@ class StringIndex {
   std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle,
                                       bool prefix_only) const;
+  // Values first..last - 1 holding `needle` into `bits`; returns how many.
+  uint64_t ScanValues(std::string_view needle, ValueId first, ValueId last,
+                      uint64_t* bits) const;
+  // Values on trigram list `k` (0 when the trigram has no list).
+  uint64_t TrigramListSize(uint32_t key) const;
 
   // Memory is per value, so a million one-row emails stay cheap: the
   // folded text, a 4-byte offset, a 4-byte hash, a hash slot or two and a

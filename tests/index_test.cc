@@ -52,6 +52,44 @@ TEST(StringIndexTest, TrigramSearchAgreesWithAScan) {
       got_prefix.emplace(index->folded(id));
     EXPECT_EQ(got_contains, want_contains) << needle;
     EXPECT_EQ(got_prefix, want_prefix) << needle;
+    if (needle.empty()) continue;
+    std::set<std::string> got_set;
+    const ValueSet set = index->ContainsSet(needle);
+    for (ValueId id = 0; id < index->value_count(); ++id) {
+      if (set.bits[id >> 6] >> (id & 63) & 1)
+        got_set.emplace(index->folded(id));
+    }
+    EXPECT_EQ(got_set, want_contains) << needle;
+    EXPECT_EQ(set.count, want_contains.size()) << needle;
+  }
+}
+
+// Needles made of common trigrams send ContainsSet to a scan of the
+// dictionary text, where a match may also straddle two adjacent values.
+TEST(StringIndexTest, DictionaryScanFindsWholeMatchesOnly) {
+  StringIndex::Builder builder;
+  std::vector<std::string> values;
+  const char* domains[] = {"@gmail.com", "@yahoo.co.in", "@globex.com"};
+  for (uint32_t row = 0; row < 30000; ++row) {
+    values.push_back("user" + std::to_string(row * 7919 % 100003) +
+                     domains[row % 3]);
+    builder.Add(row, values.back());
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  for (const std::string needle :
+       {"gmail", "@", "l.co", "comuser", "inuser1", "o.co.in", "user12",
+        "9@gmail.com", "xyz", "m", "user1234@globex.com"}) {
+    std::set<std::string> want, got;
+    for (const std::string& v : values) {
+      if (v.find(needle) != std::string::npos) want.insert(v);
+    }
+    const ValueSet set = index->ContainsSet(needle);
+    for (ValueId id = 0; id < index->value_count(); ++id) {
+      if (set.bits[id >> 6] >> (id & 63) & 1) got.emplace(index->folded(id));
+    }
+    EXPECT_EQ(got, want) << needle;
+    EXPECT_EQ(set.count, want.size()) << needle;
   }
 }
 
