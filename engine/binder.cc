@@ -102,6 +102,13 @@ class Binder {
   // The same for values given as a set.
   BoundNode ValueSetLeaf(const StringIndex& strings, ValueSet set,
                          std::string label, bool single_valued) const;
+  // Rows whose value contains `needle` (folded, not empty).
+  BoundNode ContainsLeaf(const StringIndex& strings, const std::string& needle,
+                         std::string label, bool single_valued) const;
+  // A kValueSet leaf: each occurrence's value tested against `matches`.
+  BoundNode ValueSetNode(const StringIndex& strings,
+                         std::shared_ptr<const ValueMatches> matches,
+                         uint64_t estimate, std::string label) const;
   BoundNode IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
                          std::optional<int64_t> hi, std::string label) const;
   BoundNode NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
@@ -316,11 +323,11 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
       const bool prefix_only = op == Op::kStartsWith;
       std::string label =
           a.name + (prefix_only ? " starts_with " : " contains ") + folded;
-      BoundNode leaf = prefix_only
-                           ? ValuesLeaf(strings, strings.StartsWith(folded),
-                                        std::move(label), single_valued)
-                           : ValueSetLeaf(strings, strings.ContainsSet(folded),
-                                          std::move(label), single_valued);
+      BoundNode leaf =
+          prefix_only
+              ? ValuesLeaf(strings, strings.StartsWith(folded),
+                           std::move(label), single_valued)
+              : ContainsLeaf(strings, folded, std::move(label), single_valued);
       return op == Op::kNotContains ? BoundNode::Not(std::move(leaf))
                                     : std::move(leaf);
     }
@@ -591,18 +598,11 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   if (ids.size() >= kMinValueSet &&
       matched_rows * kValueSetMinShare >= strings.occurrence_rows().size() &&
       !strings.occurrence_rows().empty()) {
-    auto bits = std::make_shared<std::vector<uint64_t>>(
-        (strings.value_count() + 63) / 64, 0);
-    BoundNode n;
-    n.estimate = matched_rows;
-    for (ValueId id : ids) (*bits)[id >> 6] |= uint64_t{1} << (id & 63);
-    n.kind = BoundKind::kLeaf;
-    n.leaf.kind = LeafKind::kValueSet;
-    n.leaf.rows = strings.occurrence_rows();
-    n.leaf.values = strings.occurrence_values();
-    n.leaf.value_bits = std::move(bits);
-    n.label = std::move(label);
-    return n;
+    std::vector<uint64_t> bits((strings.value_count() + 63) / 64, 0);
+    for (ValueId id : ids) bits[id >> 6] |= uint64_t{1} << (id & 63);
+    return ValueSetNode(strings,
+                        std::make_shared<ValueMatches>(std::move(bits)),
+                        matched_rows, std::move(label));
   }
   // Common values stay separate bitmap leaves, OR-ed shard by shard in
   // parallel. Rare values (row lists) are few rows each: beyond a handful
@@ -660,6 +660,41 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   return any;
 }
 
+BoundNode Binder::ValueSetNode(const StringIndex& strings,
+                               std::shared_ptr<const ValueMatches> matches,
+                               uint64_t estimate, std::string label) const {
+  BoundNode n;
+  n.kind = BoundKind::kLeaf;
+  n.estimate = estimate;
+  n.leaf.kind = LeafKind::kValueSet;
+  n.leaf.rows = strings.occurrence_rows();
+  n.leaf.values = strings.occurrence_values();
+  n.leaf.matches = std::move(matches);
+  n.label = std::move(label);
+  return n;
+}
+
+BoundNode Binder::ContainsLeaf(const StringIndex& strings,
+                               const std::string& needle, std::string label,
+                               bool single_valued) const {
+  // When the needle's rarest trigram promises many matches among an
+  // attribute that keeps its occurrences, the set is left to be found
+  // when needed: a preview tests only the rows it reads.
+  const uint64_t occurrences = strings.occurrence_rows().size();
+  if (occurrences > 0) {
+    const uint64_t candidates = strings.ContainsCandidates(needle);
+    const uint64_t estimate = candidates * occurrences / strings.value_count();
+    if (candidates >= kMinValueSet &&
+        estimate * kValueSetMinShare >= occurrences) {
+      return ValueSetNode(strings,
+                          std::make_shared<ValueMatches>(strings, needle),
+                          estimate, std::move(label));
+    }
+  }
+  return ValueSetLeaf(strings, strings.ContainsSet(needle), std::move(label),
+                      single_valued);
+}
+
 BoundNode Binder::ValueSetLeaf(const StringIndex& strings, ValueSet set,
                                std::string label, bool single_valued) const {
   const uint64_t occurrences = strings.occurrence_rows().size();
@@ -667,16 +702,9 @@ BoundNode Binder::ValueSetLeaf(const StringIndex& strings, ValueSet set,
     // Occurrences per value on average: exact enough to choose the route.
     const uint64_t estimate = set.count * occurrences / strings.value_count();
     if (estimate * kValueSetMinShare >= occurrences) {
-      BoundNode n;
-      n.kind = BoundKind::kLeaf;
-      n.estimate = estimate;
-      n.leaf.kind = LeafKind::kValueSet;
-      n.leaf.rows = strings.occurrence_rows();
-      n.leaf.values = strings.occurrence_values();
-      n.leaf.value_bits =
-          std::make_shared<std::vector<uint64_t>>(std::move(set.bits));
-      n.label = std::move(label);
-      return n;
+      return ValueSetNode(strings,
+                          std::make_shared<ValueMatches>(std::move(set.bits)),
+                          estimate, std::move(label));
     }
   }
   std::vector<ValueId> ids;

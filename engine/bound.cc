@@ -65,6 +65,29 @@ CountRange PassingCounts(const CountTest& test) {
   return CountRange{1, 0};
 }
 
+ValueMatches::ValueMatches(std::vector<uint64_t> bits)
+    : bits_(std::move(bits)), known_(true) {}
+
+ValueMatches::ValueMatches(const StringIndex& strings, std::string needle)
+    : strings_(&strings), needle_(std::move(needle)) {}
+
+const std::vector<uint64_t>& ValueMatches::bits() const {
+  if (!known_.load(std::memory_order_acquire)) {
+    std::call_once(once_, [&] {
+      bits_ = strings_->ContainsSet(needle_).bits;
+      known_.store(true, std::memory_order_release);
+    });
+  }
+  return bits_;
+}
+
+bool ValueMatches::Test(ValueId v) const {
+  if (known_.load(std::memory_order_acquire)) {
+    return bits_[v >> 6] >> (v & 63) & 1;
+  }
+  return strings_->folded(v).find(needle_) != std::string_view::npos;
+}
+
 BoundNode BoundNode::Const(bool value) {
   BoundNode n;
   n.kind = BoundKind::kConst;

@@ -11,14 +11,17 @@
 #ifndef SEGD_ENGINE_BOUND_H_
 #define SEGD_ENGINE_BOUND_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "index/bitmap.h"
 #include "index/schema.h"
+#include "index/string_index.h"
 #include "index/value.h"
 
 namespace segd {
@@ -40,6 +43,30 @@ struct CountRange {
 };
 CountRange PassingCounts(const CountTest& test);
 
+// The values of a string attribute that a kValueSet leaf selects: a set
+// known when bound, or the values containing a needle, found on first need.
+// A count takes the whole set (a parallel scan of the dictionary); a
+// preview only tests the values of the few rows it reads.
+class ValueMatches {
+ public:
+  explicit ValueMatches(std::vector<uint64_t> bits);
+  ValueMatches(const StringIndex& strings, std::string needle);
+
+  // The set as a bitset over value ids; the first call finds it. Call it
+  // before sharing the work among threads, so that the scan is parallel.
+  const std::vector<uint64_t>& bits() const;
+  // Whether value `v` is in the set, without finding the whole set.
+  bool Test(ValueId v) const;
+  bool known() const { return known_.load(std::memory_order_acquire); }
+
+ private:
+  const StringIndex* strings_ = nullptr;
+  std::string needle_;  // folded
+  mutable std::once_flag once_;
+  mutable std::vector<uint64_t> bits_;
+  mutable std::atomic<bool> known_{false};
+};
+
 enum class LeafKind {
   kBitmap,      // rows of a bitmap (index-owned or built for this query)
   kRowList,     // ascending global rows
@@ -48,7 +75,7 @@ enum class LeafKind {
   kEvent,       // rows with count.min..count.max events `event` in
                 // [lo, hi]; count.min >= 1
   kValueSet,    // rows whose value (`rows`/`values`, row order) is in
-                // the bitset `value_bits`
+                // `matches`
 };
 
 struct Leaf {
@@ -57,7 +84,7 @@ struct Leaf {
   std::shared_ptr<const Bitmap> owned;  // keeps a query-built bitmap alive
   std::span<const uint32_t> rows;       // kRowList; kValueSet: occurrence rows
   std::span<const uint32_t> values;     // kValueSet: occurrence values
-  std::shared_ptr<const std::vector<uint64_t>> value_bits;  // kValueSet
+  std::shared_ptr<const ValueMatches> matches;  // kValueSet
   AttrId attr = 0;
   EventId event = 0;
   int64_t lo = 0, hi = 0;        // kIntRange, kEvent: inclusive

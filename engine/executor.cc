@@ -38,8 +38,11 @@ Scratch& ThreadScratch() {
 
 class ShardEvaluator {
  public:
-  ShardEvaluator(const Index& index, uint32_t shard, Scratch& scratch)
-      : index_(index), shard_(shard), scratch_(scratch) {}
+  // Rows from `row_end` up (within the shard) may come out wrong: leaves
+  // that pay per row skip them. Previews read a shard's first rows first.
+  ShardEvaluator(const Index& index, uint32_t shard, Scratch& scratch,
+                 uint32_t row_end = kShardRows)
+      : index_(index), shard_(shard), scratch_(scratch), row_end_(row_end) {}
 
   // out = rows of `node` in this shard (not yet restricted to live rows,
   // except where a complement was taken).
@@ -270,11 +273,18 @@ class ShardEvaluator {
         const size_t b =
             std::lower_bound(rows.begin(), rows.end(), first) - rows.begin();
         const size_t e =
-            std::lower_bound(rows.begin() + b, rows.end(), first + kShardRows) -
+            std::lower_bound(rows.begin() + b, rows.end(), first + row_end_) -
             rows.begin();
+        if (!leaf.matches->known()) {  // a preview: test the few rows read
+          for (size_t i = b; i < e; ++i) {
+            if (leaf.matches->Test(leaf.values[i]))
+              SetBit(out, rows[i] - first);
+          }
+          return;
+        }
         // Rows ascend, so each word's bits gather in a register, without
         // a branch on the test.
-        const uint64_t* bits = leaf.value_bits->data();
+        const uint64_t* bits = leaf.matches->bits().data();
         uint32_t word = 0;
         uint64_t acc = 0;
         for (size_t i = b; i < e; ++i) {
@@ -342,12 +352,15 @@ class ShardEvaluator {
   const Index& index_;
   uint32_t shard_;
   Scratch& scratch_;
+  uint32_t row_end_;
 };
 
-void CollectRows(const uint64_t* words, uint32_t shard, size_t limit,
-                 std::vector<uint32_t>* rows) {
+// Appends the rows of `words` below local row `row_end` (a multiple of 64)
+// until `rows` holds `limit`.
+void CollectRows(const uint64_t* words, uint32_t shard, uint32_t row_end,
+                 size_t limit, std::vector<uint32_t>* rows) {
   const uint32_t base = shard << kShardBits;
-  for (size_t w = 0; w < kShardWords && rows->size() < limit; ++w) {
+  for (size_t w = 0; w < row_end / 64 && rows->size() < limit; ++w) {
     uint64_t bits = words[w];
     while (bits != 0 && rows->size() < limit) {
       rows->push_back(base +
@@ -355,6 +368,23 @@ void CollectRows(const uint64_t* words, uint32_t shard, size_t limit,
       bits &= bits - 1;
     }
   }
+}
+
+// Whether a leaf of `node` tests values row by row (a set not yet found).
+bool TestsRows(const BoundNode& node) {
+  if (node.kind == BoundKind::kLeaf) {
+    return node.leaf.kind == LeafKind::kValueSet && !node.leaf.matches->known();
+  }
+  return std::any_of(node.children.begin(), node.children.end(), TestsRows);
+}
+
+// Finds every value set a count needs, each with a parallel scan, before
+// the shards are shared out.
+void FindValueSets(const BoundNode& node) {
+  if (node.kind == BoundKind::kLeaf && node.leaf.kind == LeafKind::kValueSet) {
+    node.leaf.matches->bits();
+  }
+  for (const BoundNode& c : node.children) FindValueSets(c);
 }
 
 }  // namespace
@@ -366,18 +396,27 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   const int levels = plan.depth + 1;
 
   ExecuteResult result;
-  // Members: walk shards in order and stop once `limit` rows are in.
+  // Members: walk shards in order and stop once `limit` rows are in. Where
+  // a leaf tests values row by row, a shard is read in growing windows of
+  // its first rows, and a dense match stops within the first one.
   if (options.limit > 0) {
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
+    const uint32_t first_window = TestsRows(plan.root) ? 1024 : kShardRows;
     for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
          ++s) {
-      uint64_t* out = scratch.Level(0);
-      ShardEvaluator(index, s, scratch).Eval(plan.root, 0, out);
-      CollectRows(out, s, options.limit, &result.rows);
+      const size_t before = result.rows.size();
+      for (uint32_t end = first_window;; end = std::min(end * 8, kShardRows)) {
+        uint64_t* out = scratch.Level(0);
+        ShardEvaluator(index, s, scratch, end).Eval(plan.root, 0, out);
+        result.rows.resize(before);
+        CollectRows(out, s, end, options.limit, &result.rows);
+        if (result.rows.size() >= options.limit || end == kShardRows) break;
+      }
     }
   }
   if (!options.count) return result;
+  FindValueSets(plan.root);
 
   std::vector<uint64_t> counts(shards, 0);
   tbb::parallel_for(uint32_t{0}, shards, [&](uint32_t s) {
@@ -410,7 +449,7 @@ uint64_t NodeBytes(const BoundNode& node, const Index& index) {
           return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
         case LeafKind::kValueSet:
           return node.leaf.rows.size() * 2 * sizeof(uint32_t) +
-                 node.leaf.value_bits->size() * sizeof(uint64_t);
+                 node.leaf.matches->bits().size() * sizeof(uint64_t);
       }
       return 0;
     case BoundKind::kNot:

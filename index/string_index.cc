@@ -318,6 +318,15 @@ uint64_t StringIndex::ScanValues(std::string_view needle, ValueId first,
   return count;
 }
 
+uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
+  if (!has_trigrams() || needle.size() < 3) return value_count();
+  uint64_t rarest = UINT64_MAX;
+  for (size_t i = 0; i + 3 <= needle.size(); ++i) {
+    rarest = std::min(rarest, TrigramListSize(TrigramKey(&needle[i])));
+  }
+  return rarest;
+}
+
 ValueSet StringIndex::ContainsSet(std::string_view needle) const {
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);
@@ -325,14 +334,9 @@ ValueSet StringIndex::ContainsSet(std::string_view needle) const {
   // rarest trigram; a scan about a pass over the text, at a few bytes per
   // nanosecond. Verifications are random reads, worth some 100 bytes each.
   constexpr uint64_t kBytesPerCandidate = 100;
-  bool scan = !has_trigrams() || needle.size() < 3;
-  if (!scan) {
-    uint64_t rarest = UINT64_MAX;
-    for (size_t i = 0; i + 3 <= needle.size(); ++i) {
-      rarest = std::min(rarest, TrigramListSize(TrigramKey(&needle[i])));
-    }
-    scan = rarest * kBytesPerCandidate > folded_arena_.size();
-  }
+  const bool scan =
+      !has_trigrams() || needle.size() < 3 ||
+      ContainsCandidates(needle) * kBytesPerCandidate > folded_arena_.size();
   if (!scan) {
     for (ValueId id : Contains(needle)) {
       set.bits[id >> 6] |= uint64_t{1} << (id & 63);

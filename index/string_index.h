@@ -74,6 +74,10 @@ class StringIndex {
   // would outnumber what a scan reads, so the dictionary text is scanned
   // instead, in parallel.
   ValueSet ContainsSet(std::string_view folded_needle) const;
+  // An upper bound on the values Contains finds: the size of the needle's
+  // rarest trigram list (every value, for needles under three bytes or
+  // without trigrams).
+  uint64_t ContainsCandidates(std::string_view folded_needle) const;
   // Values whose folded text starts with `folded_prefix`, ascending ids.
   std::vector<ValueId> StartsWith(std::string_view folded_prefix) const;
 

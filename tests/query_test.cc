@@ -26,11 +26,14 @@ class QueryTest : public ::testing::Test {
     ASSERT_TRUE(r.rejected.empty()) << r.rejected[0].error.ToString();
     index_ = Index::Build(store_);
   }
-  // Matching ids, in row order, or "error:<code>:<path>".
-  std::string Ids(std::string_view rule, size_t limit = 100) {
+  // Matching ids, in row order, or "error:<code>:<path>". `count`: whether
+  // the count is asked for too.
+  std::string Ids(std::string_view rule, size_t limit = 100,
+                  bool count = true) {
     QueryOptions options;
     options.now_ms = kNow;
     options.limit = limit;
+    options.count = count;
     Result<ExecuteResult> r = RunQuery(*index_, rule, options);
     if (!r.ok()) {
       return std::string("error:") + ErrorCodeName(r.status().code()) + ":" +
@@ -308,6 +311,33 @@ TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
               needle + "\"}"),
         want_alts)
         << needle;
+    // Members, found by testing rows one by one in growing windows when
+    // only a preview is asked for: the same first rows as a scan, within
+    // the first window, across it and past the first shard.
+    for (size_t limit : {size_t{20}, size_t{3000}, size_t{70000}}) {
+      std::string want_ids, want_and_ids;
+      size_t found = 0, found_and = 0;
+      for (int i = 0; i < n; ++i) {
+        const bool hit = FoldAscii(emails[i]).find(folded) != std::string::npos;
+        if (hit && found < limit) {
+          want_ids += (found++ ? "," : "") + ("p" + std::to_string(i));
+        }
+        if (!hit && i % 2 && found_and < limit) {
+          want_and_ids += (found_and++ ? "," : "") + ("p" + std::to_string(i));
+        }
+      }
+      const std::string contains =
+          std::string(R"({"field":"email","op":"contains","value":")") +
+          needle + "\"}";
+      const std::string and_not =
+          std::string(R"({"all":[{"field":"alts","op":"exists"},)") +
+          R"({"field":"email","op":"not_contains","value":")" + needle +
+          "\"}]}";
+      for (bool count : {false, true}) {
+        EXPECT_EQ(Ids(contains, limit, count), want_ids) << needle << limit;
+        EXPECT_EQ(Ids(and_not, limit, count), want_and_ids) << needle << limit;
+      }
+    }
   }
 }
 
