@@ -25,7 +25,7 @@ constexpr size_t kMaxRowListLeaves = 8;
 // bitset of the matches, in parallel, rather than through a union.
 constexpr size_t kMinValueSet = 1024;
 // ... and when they hold at least 1/kValueSetMinShare of all occurrences.
-constexpr uint64_t kValueSetMinShare = 16;
+constexpr uint64_t kValueSetMinShare = 128;
 
 std::string Quoted(std::string_view s) {
   std::string quoted;
@@ -102,9 +102,10 @@ class Binder {
   // The same for values given as a set.
   BoundNode ValueSetLeaf(const StringIndex& strings, ValueSet set,
                          std::string label, bool single_valued) const;
-  // Rows whose value contains `needle` (folded, not empty).
-  BoundNode ContainsLeaf(const StringIndex& strings, const std::string& needle,
-                         std::string label, bool single_valued) const;
+  // Rows whose value contains or starts with `needle` (folded, not empty).
+  BoundNode TextLeaf(const StringIndex& strings, const std::string& needle,
+                     ValueMatches::Kind kind, std::string label,
+                     bool single_valued) const;
   // A kValueSet leaf: each occurrence's value tested against `matches`.
   BoundNode ValueSetNode(const StringIndex& strings,
                          std::shared_ptr<const ValueMatches> matches,
@@ -321,13 +322,12 @@ Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
                                       : std::move(leaf);
       }
       const bool prefix_only = op == Op::kStartsWith;
-      std::string label =
-          a.name + (prefix_only ? " starts_with " : " contains ") + folded;
-      BoundNode leaf =
-          prefix_only
-              ? ValuesLeaf(strings, strings.StartsWith(folded),
-                           std::move(label), single_valued)
-              : ContainsLeaf(strings, folded, std::move(label), single_valued);
+      BoundNode leaf = TextLeaf(
+          strings, folded,
+          prefix_only ? ValueMatches::Kind::kStartsWith
+                      : ValueMatches::Kind::kContains,
+          a.name + (prefix_only ? " starts_with " : " contains ") + folded,
+          single_valued);
       return op == Op::kNotContains ? BoundNode::Not(std::move(leaf))
                                     : std::move(leaf);
     }
@@ -674,25 +674,29 @@ BoundNode Binder::ValueSetNode(const StringIndex& strings,
   return n;
 }
 
-BoundNode Binder::ContainsLeaf(const StringIndex& strings,
-                               const std::string& needle, std::string label,
-                               bool single_valued) const {
-  // When the needle's rarest trigram promises many matches among an
-  // attribute that keeps its occurrences, the set is left to be found
-  // when needed: a preview tests only the rows it reads.
+BoundNode Binder::TextLeaf(const StringIndex& strings,
+                           const std::string& needle, ValueMatches::Kind kind,
+                           std::string label, bool single_valued) const {
+  const bool contains = kind == ValueMatches::Kind::kContains;
+  // When many values may match, among an attribute that keeps its
+  // occurrences, the set is left to be found when needed: a preview tests
+  // only the rows it reads.
   const uint64_t occurrences = strings.occurrence_rows().size();
   if (occurrences > 0) {
-    const uint64_t candidates = strings.ContainsCandidates(needle);
+    const uint64_t candidates = contains ? strings.ContainsCandidates(needle)
+                                         : strings.StartsWithCount(needle);
     const uint64_t estimate = candidates * occurrences / strings.value_count();
     if (candidates >= kMinValueSet &&
         estimate * kValueSetMinShare >= occurrences) {
       return ValueSetNode(strings,
-                          std::make_shared<ValueMatches>(strings, needle),
+                          std::make_shared<ValueMatches>(strings, needle, kind),
                           estimate, std::move(label));
     }
   }
-  return ValueSetLeaf(strings, strings.ContainsSet(needle), std::move(label),
-                      single_valued);
+  return ValueSetLeaf(
+      strings,
+      contains ? strings.ContainsSet(needle) : strings.StartsWith(needle),
+      std::move(label), single_valued);
 }
 
 BoundNode Binder::ValueSetLeaf(const StringIndex& strings, ValueSet set,

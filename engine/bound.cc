@@ -68,13 +68,15 @@ CountRange PassingCounts(const CountTest& test) {
 ValueMatches::ValueMatches(std::vector<uint64_t> bits)
     : bits_(std::move(bits)), known_(true) {}
 
-ValueMatches::ValueMatches(const StringIndex& strings, std::string needle)
-    : strings_(&strings), needle_(std::move(needle)) {}
+ValueMatches::ValueMatches(const StringIndex& strings, std::string needle,
+                           Kind kind)
+    : strings_(&strings), needle_(std::move(needle)), kind_(kind) {}
 
 const std::vector<uint64_t>& ValueMatches::bits() const {
   if (!known_.load(std::memory_order_acquire)) {
     std::call_once(once_, [&] {
-      bits_ = strings_->ContainsSet(needle_).bits;
+      bits_ = kind_ == Kind::kContains ? strings_->ContainsSet(needle_).bits
+                                       : strings_->StartsWith(needle_).bits;
       known_.store(true, std::memory_order_release);
     });
   }
@@ -85,7 +87,9 @@ bool ValueMatches::Test(ValueId v) const {
   if (known_.load(std::memory_order_acquire)) {
     return bits_[v >> 6] >> (v & 63) & 1;
   }
-  return strings_->folded(v).find(needle_) != std::string_view::npos;
+  const std::string_view text = strings_->folded(v);
+  return kind_ == Kind::kContains ? text.find(needle_) != std::string_view::npos
+                                  : text.substr(0, needle_.size()) == needle_;
 }
 
 BoundNode BoundNode::Const(bool value) {

@@ -44,13 +44,15 @@ struct CountRange {
 CountRange PassingCounts(const CountTest& test);
 
 // The values of a string attribute that a kValueSet leaf selects: a set
-// known when bound, or the values containing a needle, found on first need.
+// known when bound, or the values containing (or starting with) a needle,
+// found on first need.
 // A count takes the whole set (a parallel scan of the dictionary); a
 // preview only tests the values of the few rows it reads.
 class ValueMatches {
  public:
   explicit ValueMatches(std::vector<uint64_t> bits);
-  ValueMatches(const StringIndex& strings, std::string needle);
+  enum class Kind { kContains, kStartsWith };
+  ValueMatches(const StringIndex& strings, std::string needle, Kind kind);
 
   // The set as a bitset over value ids; the first call finds it. Call it
   // before sharing the work among threads, so that the scan is parallel.
@@ -62,6 +64,7 @@ class ValueMatches {
  private:
   const StringIndex* strings_ = nullptr;
   std::string needle_;  // folded
+  Kind kind_ = Kind::kContains;
   mutable std::once_flag once_;
   mutable std::vector<uint64_t> bits_;
   mutable std::atomic<bool> known_{false};

@@ -357,9 +357,8 @@ ValueSet StringIndex::ContainsSet(std::string_view needle) const {
   return set;
 }
 
-std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
-  if (sorted_.empty()) return ScanDictionary(prefix, /*prefix_only=*/true);
-  // The values with this prefix are one run of the sorted dictionary.
+std::pair<size_t, size_t> StringIndex::PrefixRun(
+    std::string_view prefix) const {
   auto less = [&](ValueId id, std::string_view p) {
     return folded(id).substr(0, p.size()) < p;
   };
@@ -368,9 +367,32 @@ std::vector<ValueId> StringIndex::StartsWith(std::string_view prefix) const {
                               [&](std::string_view p, ValueId id) {
                                 return p < folded(id).substr(0, p.size());
                               });
-  std::vector<ValueId> out(begin, end);
-  std::sort(out.begin(), out.end());
-  return out;
+  return {static_cast<size_t>(begin - sorted_.begin()),
+          static_cast<size_t>(end - sorted_.begin())};
+}
+
+uint64_t StringIndex::StartsWithCount(std::string_view prefix) const {
+  if (sorted_.empty())
+    return ScanDictionary(prefix, /*prefix_only=*/true).size();
+  const auto [begin, end] = PrefixRun(prefix);
+  return end - begin;
+}
+
+ValueSet StringIndex::StartsWith(std::string_view prefix) const {
+  ValueSet set;
+  set.bits.assign((value_count() + 63) / 64, 0);
+  auto add = [&](ValueId id) {
+    set.bits[id >> 6] |= uint64_t{1} << (id & 63);
+    ++set.count;
+  };
+  if (sorted_.empty()) {
+    for (ValueId id : ScanDictionary(prefix, /*prefix_only=*/true)) add(id);
+    return set;
+  }
+  // The values with this prefix are one run of the sorted dictionary.
+  const auto [begin, end] = PrefixRun(prefix);
+  std::for_each(sorted_.begin() + begin, sorted_.begin() + end, add);
+  return set;
 }
 
 size_t StringIndex::MemoryBytes() const {

@@ -78,8 +78,10 @@ class StringIndex {
   // rarest trigram list (every value, for needles under three bytes or
   // without trigrams).
   uint64_t ContainsCandidates(std::string_view folded_needle) const;
-  // Values whose folded text starts with `folded_prefix`, ascending ids.
-  std::vector<ValueId> StartsWith(std::string_view folded_prefix) const;
+  // Values whose folded text starts with `folded_prefix`.
+  ValueSet StartsWith(std::string_view folded_prefix) const;
+  // How many there are, without building the set.
+  uint64_t StartsWithCount(std::string_view folded_prefix) const;
 
   // Every (row, value) pair in row order, kept when the index has trigrams:
   // a contains that matches many values then tests each row's value
@@ -103,6 +105,8 @@ class StringIndex {
   std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle,
                                       bool prefix_only) const;
+  // Positions [first, last) of sorted_ whose values start with `prefix`.
+  std::pair<size_t, size_t> PrefixRun(std::string_view prefix) const;
   // Values first..last - 1 holding `needle` into `bits`; returns how many.
   uint64_t ScanValues(std::string_view needle, ValueId first, ValueId last,
                       uint64_t* bits) const;

@@ -283,7 +283,8 @@ TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
             "}\n";
   }
   Load(data);
-  for (const char* needle : {"gmail", "shop", "user1", "1@", "9", "@"}) {
+  for (const char* needle :
+       {"gmail", "shop", "user1", "1@", "9", "@", "user", "USER4"}) {
     const std::string folded = FoldAscii(needle);
     uint64_t want = 0, want_alts = 0, want_not = 0;
     for (int i = 0; i < n; ++i) {
@@ -333,7 +334,25 @@ TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
           std::string(R"({"all":[{"field":"alts","op":"exists"},)") +
           R"({"field":"email","op":"not_contains","value":")" + needle +
           "\"}]}";
+      std::string want_prefix_ids;
+      size_t found_prefix = 0;
+      for (int i = 0; i < n && found_prefix < limit; ++i) {
+        if (FoldAscii(emails[i]).rfind(folded, 0) == 0) {
+          want_prefix_ids +=
+              (found_prefix++ ? "," : "") + ("p" + std::to_string(i));
+        }
+      }
+      const std::string prefixed =
+          std::string(R"({"field":"email","op":"starts_with","value":")") +
+          needle + "\"}";
+      const uint64_t want_prefix_count = std::count_if(
+          emails.begin(), emails.end(), [&](const std::string& e) {
+            return FoldAscii(e).rfind(folded, 0) == 0;
+          });
+      EXPECT_EQ(Count(prefixed), want_prefix_count) << needle;
       for (bool count : {false, true}) {
+        EXPECT_EQ(Ids(prefixed, limit, count), want_prefix_ids)
+            << needle << limit;
         EXPECT_EQ(Ids(contains, limit, count), want_ids) << needle << limit;
         EXPECT_EQ(Ids(and_not, limit, count), want_and_ids) << needle << limit;
       }
