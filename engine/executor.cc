@@ -56,7 +56,7 @@ class ShardEvaluator {
         }
         return;
       case BoundKind::kLeaf:
-        FillLeaf(node.leaf, out);
+        FillLeaf(node.leaf, level, out);
         return;
       case BoundKind::kNot: {
         uint64_t* tmp = scratch_.Level(level + 1);
@@ -227,7 +227,8 @@ class ShardEvaluator {
     SetRows(column, begin, end, out);
   }
 
-  void FillLeaf(const Leaf& leaf, uint64_t* out) {
+  // `level`: the level `out` is at; the one below is free for temporaries.
+  void FillLeaf(const Leaf& leaf, int level, uint64_t* out) {
     switch (leaf.kind) {
       case LeafKind::kBitmap:
         LoadShard(leaf.bitmap, shard_, out);
@@ -264,7 +265,7 @@ class ShardEvaluator {
         return;
       }
       case LeafKind::kEvent:
-        FillEvent(leaf, out);
+        FillEvent(leaf, level, out);
         return;
       case LeafKind::kValueSet: {
         ClearWords(out);
@@ -303,13 +304,34 @@ class ShardEvaluator {
     }
   }
 
-  void FillEvent(const Leaf& leaf, uint64_t* out) {
+  // out = rows with k or more events `event` from `lo` on (k >= 2), from
+  // the recency ladder.
+  void RecentAtLeast(EventId event, int64_t k, int64_t lo, uint64_t* out) {
+    const auto& ladder = index_.shard(shard_).recency[event][k - 2];
+    const auto b = std::lower_bound(ladder.keys.begin(), ladder.keys.end(), lo);
+    RangeRows(ladder, b - ladder.keys.begin(), ladder.size(), out);
+  }
+
+  void FillEvent(const Leaf& leaf, int level, uint64_t* out) {
     const auto& column = index_.shard(shard_).events[leaf.event];
     const auto b =
         std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
     const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
     const size_t begin = b - column.keys.begin(), end = e - column.keys.begin();
     const CountRange& want = leaf.count;  // want.min >= 1
+    // A window reaching past the shard's last event counts the events from
+    // its start on, which the recency ladders answer for small counts.
+    constexpr int64_t kDepth = ShardIndex::kRecencyDepth;
+    if (end == column.size() && want.min >= 2 && want.min <= kDepth &&
+        (want.max == INT64_MAX || want.max < kDepth)) {
+      RecentAtLeast(leaf.event, want.min, leaf.lo, out);
+      if (want.max != INT64_MAX) {
+        uint64_t* more = scratch_.Level(level + 1);
+        RecentAtLeast(leaf.event, want.max + 1, leaf.lo, more);
+        AndNotWords(out, more);
+      }
+      return;
+    }
     ClearWords(out);
     if (want.min == 1 && want.max == INT64_MAX) {  // any event in the window
       SetRows(column, begin, end, out);

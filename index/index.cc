@@ -55,6 +55,30 @@ Bitmap Union(std::vector<Bitmap>& parts) {
   return all;
 }
 
+// The recency ladders of one event name in one shard (ShardIndex::recency)
+// from its (instant, row) pairs, which are left in another order.
+void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
+                  std::vector<SortedColumn<int64_t>>* ladders) {
+  constexpr int kDepth = ShardIndex::kRecencyDepth;
+  ladders->resize(kDepth - 1);
+  std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+    return x.second != y.second ? x.second < y.second : x.first > y.first;
+  });
+  std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth - 1];
+  for (size_t i = 0; i < pairs.size();) {
+    size_t j = i;  // pairs[i, j): one row, latest first
+    while (j < pairs.size() && pairs[j].second == pairs[i].second) ++j;
+    for (size_t k = 2; k <= std::min<size_t>(j - i, kDepth); ++k) {
+      rungs[k - 2].push_back(pairs[i + k - 1]);
+    }
+    i = j;
+  }
+  for (int k = 0; k < kDepth - 1; ++k) {
+    (*ladders)[k] = ToColumn(rungs[k]);
+    MaybeBuildRangeBuckets((*ladders)[k]);
+  }
+}
+
 // Numbers of one shard sorted exactly, as an int64 column when they are all
 // integers, else as a long double column.
 void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
@@ -204,7 +228,9 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
       }
     }
     shard.events.resize(event_count);
+    shard.recency.resize(event_count);
     for (EventId e = 0; e < event_count; ++e) {
+      BuildRecency(events[e], &shard.recency[e]);
       shard.events[e] = ToColumn(events[e]);
     }
   });
@@ -314,6 +340,12 @@ size_t Index::MemoryBytes() const {
                c.prefix.capacity() * 8;
     for (const auto& c : s.events)
       bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
+    for (const auto& ladders : s.recency) {
+      for (const auto& c : ladders) {
+        bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2 +
+                 c.prefix.capacity() * 8;
+      }
+    }
   }
   return bytes;
 }

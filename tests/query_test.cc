@@ -137,6 +137,54 @@ TEST_F(QueryTest, EventCountsAndWindows) {
   EXPECT_EQ(Ids(R"({"event":"never_seen","count":{"lte":0}})"), "a,b,c,d,e");
 }
 
+// Event counts over windows, against a count of the events themselves:
+// windows reaching the present take the recency ladders (counts 2..5),
+// others, larger counts and the shard holding events after `now` count
+// event by event.
+TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
+  constexpr int64_t kDay = 86'400'000;
+  const int n = 65536 + 5000;
+  std::vector<std::vector<int64_t>> times(n);
+  std::string data;
+  for (int i = 0; i < n; ++i) {
+    const int events = (i * 7) % 9;
+    for (int j = 0; j < events; ++j) {
+      times[i].push_back(kNow - ((i * 31 + j * 97) % 400) * kDay -
+                         j * 3'600'000);
+    }
+    if (i >= 65536 && i % 50 == 0) times[i].push_back(kNow + kDay);
+    data += "{\"id\":\"p" + std::to_string(i) + "\",\"events\":[";
+    for (size_t j = 0; j < times[i].size(); ++j) {
+      data += std::string(j ? "," : "") + "{\"name\":\"order\",\"at\":\"" +
+              FormatIsoInstant(times[i][j]) + "\"}";
+    }
+    data += "]}\n";
+  }
+  Load(data);
+  const char* ops[] = {"eq", "gt", "gte", "lt", "lte"};
+  for (int days : {1, 30, 200, 365, 1000}) {
+    for (const char* op : ops) {
+      for (int k = 0; k <= 7; ++k) {
+        uint64_t want = 0;
+        for (int i = 0; i < n; ++i) {
+          int64_t c = 0;
+          for (int64_t t : times[i]) c += t >= kNow - days * kDay && t <= kNow;
+          const std::string o = op;
+          want += o == "eq"    ? c == k
+                  : o == "gt"  ? c > k
+                  : o == "gte" ? c >= k
+                  : o == "lt"  ? c < k
+                               : c <= k;
+        }
+        const std::string rule = R"({"event":"order","within_last":")" +
+                                 std::to_string(days) + R"(d","count":{")" +
+                                 op + "\":" + std::to_string(k) + "}}";
+        EXPECT_EQ(Count(rule), want) << rule;
+      }
+    }
+  }
+}
+
 TEST_F(QueryTest, GroupsAndConstants) {
   Load(kPeople);
   EXPECT_EQ(Count(R"({"all":[]})"), 5u);
