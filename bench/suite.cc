@@ -332,9 +332,29 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
         t + 1, t ? "s" : "", load[t].load_seconds, load[t].index_seconds,
         profiles / total, load[t].bytes / total / 1e6);
   }
-  const double index_bytes = static_cast<double>(index->MemoryBytes());
+  const Index::Memory memory = index->MemoryUse();
+  const double index_bytes = static_cast<double>(memory.total());
   std::printf("memory: index %.0f B/profile, process peak %.0f B/profile\n",
               index_bytes / profiles, static_cast<double>(rss.peak) / profiles);
+  // Where the index's bytes go, and the stored profiles beside it.
+  const std::pair<const char*, size_t> parts[] = {
+      {"string dictionaries (text, offsets, hashes)",
+       memory.strings.dictionary},
+      {"string postings (bitmaps, row lists)", memory.strings.postings},
+      {"trigram lists, sorted permutation", memory.strings.trigrams},
+      {"occurrences in row order (contains, starts_with)",
+       memory.strings.occurrences},
+      {"number and date columns, range buckets", memory.number_columns},
+      {"event columns", memory.events},
+      {"event recency ladders", memory.recency},
+      {"live, presence and boolean bitmaps", memory.bitmaps},
+  };
+  for (const auto& [name, bytes] : parts) {
+    std::printf("  %-50s %6.1f B/profile\n", name,
+                static_cast<double>(bytes) / profiles);
+  }
+  const double stored = static_cast<double>(store.MemoryBytes());
+  std::printf("memory: stored profiles %.0f B/profile\n", stored / profiles);
 
   std::vector<RuleFigures> rules;
   QueryOptions query;
@@ -399,7 +419,13 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
        << Fixed(load[t].bytes / total / 1e6, 0) << " |\n";
   }
   md << "\n| memory | bytes per profile |\n|---|---|\n"
-     << "| index structures | " << Fixed(index_bytes / profiles, 0) << " |\n"
+     << "| index structures | " << Fixed(index_bytes / profiles, 0) << " |\n";
+  for (const auto& [name, bytes] : parts) {
+    md << "| &nbsp;&nbsp;" << name << " | "
+       << Fixed(static_cast<double>(bytes) / profiles, 1) << " |\n";
+  }
+  md << "| stored profiles (encoded records, id and identity tables) | "
+     << Fixed(stored / profiles, 0) << " |\n"
      << "| whole process, peak RSS during the 2-thread load | "
      << Fixed(static_cast<double>(rss.peak) / profiles, 0) << " |\n"
      << "| whole process, RSS after it | "

@@ -321,33 +321,37 @@ std::optional<EventId> Index::FindEvent(std::string_view name) const {
   return it->second;
 }
 
-size_t Index::MemoryBytes() const {
+Index::Memory Index::MemoryUse() const {
   auto bitmap_bytes = [](const Bitmap& b) {
     return roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
   };
-  size_t bytes = bitmap_bytes(live_);
+  auto column_bytes = [](const auto& c) {
+    return c.keys.capacity() * sizeof(c.keys[0]) +
+           c.rows.capacity() * sizeof(uint16_t) +
+           c.prefix.capacity() * sizeof(uint64_t);
+  };
+  Memory m;
+  m.bitmaps = bitmap_bytes(live_);
   for (const AttributeIndex& a : attributes_) {
-    bytes += bitmap_bytes(a.presence) + bitmap_bytes(a.true_rows) +
-             bitmap_bytes(a.false_rows);
-    if (a.strings) bytes += a.strings->MemoryBytes();
-  }
-  for (const ShardIndex& s : shards_) {
-    for (const auto& c : s.int_columns)
-      bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2 +
-               c.prefix.capacity() * 8;
-    for (const auto& c : s.mixed_columns)
-      bytes += c.keys.capacity() * sizeof(long double) + c.rows.capacity() * 2 +
-               c.prefix.capacity() * 8;
-    for (const auto& c : s.events)
-      bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2;
-    for (const auto& ladders : s.recency) {
-      for (const auto& c : ladders) {
-        bytes += c.keys.capacity() * 8 + c.rows.capacity() * 2 +
-                 c.prefix.capacity() * 8;
-      }
+    m.bitmaps += bitmap_bytes(a.presence) + bitmap_bytes(a.true_rows) +
+                 bitmap_bytes(a.false_rows);
+    if (a.strings) {
+      const StringIndex::Memory s = a.strings->MemoryUse();
+      m.strings.dictionary += s.dictionary;
+      m.strings.postings += s.postings;
+      m.strings.trigrams += s.trigrams;
+      m.strings.occurrences += s.occurrences;
     }
   }
-  return bytes;
+  for (const ShardIndex& s : shards_) {
+    for (const auto& c : s.int_columns) m.number_columns += column_bytes(c);
+    for (const auto& c : s.mixed_columns) m.number_columns += column_bytes(c);
+    for (const auto& c : s.events) m.events += column_bytes(c);
+    for (const auto& ladders : s.recency) {
+      for (const auto& c : ladders) m.recency += column_bytes(c);
+    }
+  }
+  return m;
 }
 
 }  // namespace segd

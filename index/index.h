@@ -119,7 +119,19 @@ class Index {
   bool shard_full(uint32_t s) const { return full_shards_[s]; }
 
   // Bytes held by index structures (not the stored profiles).
-  size_t MemoryBytes() const;
+  // Bytes held, by part.
+  struct Memory {
+    size_t bitmaps = 0;  // live, presence and true/false bitmaps
+    StringIndex::Memory strings;
+    size_t number_columns = 0;  // number and date columns, range buckets
+    size_t events = 0;          // event columns
+    size_t recency = 0;         // recency ladders
+    size_t total() const {
+      return bitmaps + strings.total() + number_columns + events + recency;
+    }
+  };
+  Memory MemoryUse() const;
+  size_t MemoryBytes() const { return MemoryUse().total(); }
 
  private:
   const ProfileStore* store_ = nullptr;

@@ -44,7 +44,7 @@ uint64_t ProfileStore::IdentityHash(std::string_view channel,
 
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
                                std::string_view handle) const {
-  DecodeProfile(rows_[row], &decoded_);
+  DecodeProfile(rows_.Get(row), &decoded_);
   for (const auto& [c, h] : decoded_.identities) {
     if (c == channel && h == handle) return true;
   }
@@ -52,7 +52,7 @@ bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
 }
 
 void ProfileStore::ReleaseIdentities(uint32_t row) {
-  DecodeProfile(rows_[row], &decoded_);
+  DecodeProfile(rows_.Get(row), &decoded_);
   for (const auto& [channel, handle] : decoded_.identities) {
     identity_owner_.Erase(IdentityHash(channel, handle), row);
   }
@@ -60,7 +60,7 @@ void ProfileStore::ReleaseIdentities(uint32_t row) {
 
 std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
   return row_by_id_.Find(IdHash(id), [&](uint32_t row) {
-    const char* p = rows_[row].data();
+    const char* p = rows_.Get(row).data();
     return codec::ReadString(p) == id;
   });
 }
@@ -178,7 +178,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   for (const auto& [channel, handle] : input.identities) {
     std::optional<uint32_t> owner = FindIdentity(channel, handle);
     if (owner && owner != existing) {
-      const char* p = rows_[*owner].data();
+      const char* p = rows_.Get(*owner).data();
       return Status(ErrorCode::kConflict,
                     "identity " + channel + ":" + handle +
                         " belongs to profile " + Quoted(codec::ReadString(p)),
@@ -232,12 +232,11 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     row = *existing;
     ReleaseIdentities(row);
   } else {
-    row = static_cast<uint32_t>(rows_.size());
-    rows_.emplace_back();
+    row = rows_.size();
     row_by_id_.Insert(IdHash(input.id), row);
     ++live_count_;
   }
-  rows_[row].assign(blob);
+  rows_.Set(row, blob);
   // A record may name the same pair twice; claim it once.
   const auto& ids = input.identities;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -255,8 +254,7 @@ Status ProfileStore::Delete(std::string_view id) {
     return Status(ErrorCode::kNotFound, "no profile with id " + Quoted(id));
   ReleaseIdentities(*row);
   row_by_id_.Erase(IdHash(id), *row);
-  rows_[*row].clear();
-  rows_[*row].shrink_to_fit();
+  rows_.Clear(*row);
   --live_count_;
   return Status::Ok();
 }

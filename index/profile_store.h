@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "index/blob_arena.h"
 #include "index/profile_codec.h"
 #include "index/row_table.h"
 #include "index/schema.h"
@@ -53,11 +54,17 @@ class ProfileStore {
                                        std::string_view handle) const;
 
   // Rows ever created, live or not: the size of the row space.
-  uint32_t row_count() const { return static_cast<uint32_t>(rows_.size()); }
+  uint32_t row_count() const { return rows_.size(); }
   uint64_t live_count() const { return live_count_; }
-  bool is_live(uint32_t row) const { return !rows_[row].empty(); }
+  bool is_live(uint32_t row) const { return !rows_.Get(row).empty(); }
   // The encoded profile (profile_codec.h); empty for a dead row.
-  std::string_view blob(uint32_t row) const { return rows_[row]; }
+  std::string_view blob(uint32_t row) const { return rows_.Get(row); }
+
+  // Bytes held: the encoded profiles and the id and identity tables.
+  size_t MemoryBytes() const {
+    return rows_.MemoryBytes() + row_by_id_.MemoryBytes() +
+           identity_owner_.MemoryBytes();
+  }
 
  private:
   static uint64_t IdHash(std::string_view id);
@@ -70,7 +77,7 @@ class ProfileStore {
 
   Schema schema_;
   AttrId customer_type_attr_;
-  std::vector<std::string> rows_;
+  BlobArena rows_;
   // Keys live in the stored profiles; the tables hold hashes and rows.
   RowTable row_by_id_;
   RowTable identity_owner_;

@@ -395,25 +395,27 @@ ValueSet StringIndex::StartsWith(std::string_view prefix) const {
   return set;
 }
 
-size_t StringIndex::MemoryBytes() const {
-  size_t bytes =
-      folded_arena_.capacity() + display_arena_.capacity() +
-      folded_offsets_.capacity() * sizeof(uint32_t) +
-      displays_.capacity() * sizeof(displays_[0]) +
-      (slots_.capacity() + hashes_.capacity()) * sizeof(uint32_t) +
-      (row_start_.capacity() + small_rows_.capacity()) * sizeof(uint32_t) +
-      (trigram_keys_.capacity() + trigram_counts_.capacity()) *
-          sizeof(uint32_t) +
-      trigram_offsets_.capacity() * sizeof(uint64_t) +
-      trigram_data_.capacity() +
-      (occurrence_rows_.capacity() + occurrence_values_.capacity() +
-       sorted_.capacity()) *
-          sizeof(uint32_t);
+StringIndex::Memory StringIndex::MemoryUse() const {
+  Memory m;
+  m.dictionary = folded_arena_.capacity() + display_arena_.capacity() +
+                 folded_offsets_.capacity() * sizeof(uint32_t) +
+                 displays_.capacity() * sizeof(displays_[0]) +
+                 (slots_.capacity() + hashes_.capacity()) * sizeof(uint32_t);
+  m.postings =
+      (row_start_.capacity() + small_rows_.capacity()) * sizeof(uint32_t);
   for (const auto& [id, b] : bitmaps_) {
-    bytes += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +
-             sizeof(roaring_bitmap_t);
+    m.postings += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +
+                  sizeof(roaring_bitmap_t);
   }
-  return bytes;
+  m.trigrams = (trigram_keys_.capacity() + trigram_counts_.capacity() +
+                sorted_.capacity()) *
+                   sizeof(uint32_t) +
+               trigram_offsets_.capacity() * sizeof(uint64_t) +
+               trigram_data_.capacity();
+  m.occurrences =
+      (occurrence_rows_.capacity() + occurrence_values_.capacity()) *
+      sizeof(uint32_t);
+  return m;
 }
 
 }  // namespace segd

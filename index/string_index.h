@@ -92,7 +92,18 @@ class StringIndex {
     return occurrence_values_;
   }
 
-  size_t MemoryBytes() const;
+  // Bytes held, by part.
+  struct Memory {
+    size_t dictionary = 0;   // text, offsets, hashes, hash slots, spellings
+    size_t postings = 0;     // bitmaps and row lists
+    size_t trigrams = 0;     // trigram lists and the sorted permutation
+    size_t occurrences = 0;  // (row, value) pairs in row order
+    size_t total() const {
+      return dictionary + postings + trigrams + occurrences;
+    }
+  };
+  Memory MemoryUse() const;
+  size_t MemoryBytes() const { return MemoryUse().total(); }
 
   StringIndex() = default;
 
