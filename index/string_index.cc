@@ -193,45 +193,75 @@ void StringIndex::BuildTrigrams() {
   // A counting sort on the 24-bit trigram: count the trigrams, lay the lists
   // out by prefix sums, then fill them in value order, so every list comes
   // out ascending and a value's repeated trigram lands next to itself, to
-  // be dropped when the list is encoded. The transient memory is the 64 MiB
-  // count table and 4 bytes per trigram, not a sort's two copies.
+  // be dropped when the list is encoded. Lists are filled and encoded a
+  // slice of keys at a time, so the transient memory is the 64 MiB table
+  // and 4 bytes per trigram of one slice, not a sort's two copies of all.
   constexpr size_t kKeys = size_t{1} << 24;
-  std::vector<uint32_t> start(kKeys + 1, 0);
+  constexpr uint64_t kSlices = 4;
   auto for_each_trigram = [&](ValueId id, auto&& fn) {
     const std::string_view s = folded(id);
     for (size_t i = 0; i + 3 <= s.size(); ++i) fn(TrigramKey(&s[i]));
   };
+  auto varint_size = [](uint32_t v) {
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7) ++n;
+    return n;
+  };
+  // next[k]: where list k starts; during a slice's fill, where its next
+  // entry goes, so that afterwards list k ends at next[k].
+  std::vector<uint32_t> next(kKeys + 1, 0);
   for (ValueId id = 0; id < value_count(); ++id) {
-    for_each_trigram(id, [&](uint32_t k) { ++start[k + 1]; });
+    for_each_trigram(id, [&](uint32_t k) { ++next[k + 1]; });
   }
-  for (size_t k = 0; k < kKeys; ++k) start[k + 1] += start[k];
-  std::vector<ValueId> lists(start[kKeys]);
-  {
-    std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+  for (size_t k = 0; k < kKeys; ++k) next[k + 1] += next[k];
+  const uint64_t total = next[kKeys];
+  std::vector<ValueId> lists;
+  for (size_t lo = 0; lo < kKeys;) {
+    size_t hi = lo + 1;  // keys [lo, hi): about total / kSlices trigrams
+    while (hi < kKeys && (next[hi] - next[lo]) * kSlices < total) ++hi;
+    const uint32_t base = next[lo];
+    lists.assign(next[hi] - base, 0);
     for (ValueId id = 0; id < value_count(); ++id) {
-      for_each_trigram(id, [&](uint32_t k) { lists[fill[k]++] = id; });
+      for_each_trigram(id, [&](uint32_t k) {
+        if (k >= lo && k < hi) lists[next[k]++ - base] = id;
+      });
     }
-  }
-  // Each list as deltas between ascending values, 7 bits a byte: common
-  // trigrams have small gaps and take about a byte a value.
-  for (uint32_t key = 0; key < kKeys; ++key) {
-    if (start[key] == start[key + 1]) continue;
-    trigram_keys_.push_back(key);
-    trigram_offsets_.push_back(trigram_data_.size());
-    uint32_t count = 0;
-    for (uint32_t i = start[key]; i < start[key + 1]; ++i) {
-      if (i > start[key] && lists[i] == lists[i - 1]) continue;
-      uint32_t delta = lists[i] - (count == 0 ? 0 : lists[i - 1]);
-      ++count;
-      while (delta >= 0x80) {
-        trigram_data_.push_back(static_cast<uint8_t>(delta | 0x80));
-        delta >>= 7;
+    // Each list as deltas between ascending values, 7 bits a byte: common
+    // trigrams have small gaps and take about a byte a value. The bytes
+    // are counted first and reserved exactly.
+    auto for_each_delta = [&](size_t k, auto&& fn) {
+      const uint32_t b = (k == lo ? base : next[k - 1]) - base;
+      const uint32_t e = next[k] - base;
+      for (uint32_t i = b; i < e; ++i) {
+        if (i == b) {
+          fn(lists[i]);
+        } else if (lists[i] != lists[i - 1]) {
+          fn(lists[i] - lists[i - 1]);
+        }
       }
-      trigram_data_.push_back(static_cast<uint8_t>(delta));
+    };
+    size_t bytes = 0;
+    for (size_t k = lo; k < hi; ++k) {
+      for_each_delta(k, [&](uint32_t d) { bytes += varint_size(d); });
     }
-    trigram_counts_.push_back(count);
+    trigram_data_.reserve(trigram_data_.size() + bytes);
+    for (size_t k = lo; k < hi; ++k) {
+      uint32_t count = 0;
+      const size_t offset = trigram_data_.size();
+      for_each_delta(k, [&](uint32_t delta) {
+        ++count;
+        for (; delta >= 0x80; delta >>= 7) {
+          trigram_data_.push_back(static_cast<uint8_t>(delta | 0x80));
+        }
+        trigram_data_.push_back(static_cast<uint8_t>(delta));
+      });
+      if (count == 0) continue;
+      trigram_keys_.push_back(static_cast<uint32_t>(k));
+      trigram_counts_.push_back(count);
+      trigram_offsets_.push_back(offset);
+    }
+    lo = hi;
   }
-  trigram_data_.shrink_to_fit();
   trigram_keys_.shrink_to_fit();
   trigram_counts_.shrink_to_fit();
   trigram_offsets_.shrink_to_fit();
