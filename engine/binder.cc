@@ -527,8 +527,7 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   uint64_t events = 0;
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
     const auto& column = index_.shard(s).events[*event];
-    events += std::upper_bound(column.keys.begin(), column.keys.end(), hi) -
-              std::lower_bound(column.keys.begin(), column.keys.end(), lo);
+    events += column.keys.UpperBound(hi) - column.keys.LowerBound(lo);
   }
   n.estimate = std::min<uint64_t>(events, index_.live_count());
   return zero_matches ? BoundNode::Not(std::move(n)) : n;
@@ -734,9 +733,9 @@ BoundNode Binder::IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
   n.leaf.hi = h;
   n.label = std::move(label);
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
-    const auto& keys = index_.shard(s).int_columns[attr].keys;
-    n.estimate += std::upper_bound(keys.begin(), keys.end(), h) -
-                  std::lower_bound(keys.begin(), keys.end(), l);
+    const IntKeys& keys = index_.shard(s).int_columns[attr].keys;
+    const size_t b = keys.LowerBound(l);
+    n.estimate += std::max(b, keys.UpperBound(h)) - b;
   }
   return n;
 }

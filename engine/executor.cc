@@ -244,11 +244,8 @@ class ShardEvaluator {
       }
       case LeafKind::kIntRange: {
         const auto& column = index_.shard(shard_).int_columns[leaf.attr];
-        const auto b =
-            std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
-        const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
-        RangeRows(column, b - column.keys.begin(), e - column.keys.begin(),
-                  out);
+        const size_t b = column.keys.LowerBound(leaf.lo);
+        RangeRows(column, b, std::max(b, column.keys.UpperBound(leaf.hi)), out);
         return;
       }
       case LeafKind::kMixedRange: {
@@ -308,16 +305,13 @@ class ShardEvaluator {
   // the recency ladder.
   void RecentAtLeast(EventId event, int64_t k, int64_t lo, uint64_t* out) {
     const auto& ladder = index_.shard(shard_).recency[event][k - 2];
-    const auto b = std::lower_bound(ladder.keys.begin(), ladder.keys.end(), lo);
-    RangeRows(ladder, b - ladder.keys.begin(), ladder.size(), out);
+    RangeRows(ladder, ladder.keys.LowerBound(lo), ladder.size(), out);
   }
 
   void FillEvent(const Leaf& leaf, int level, uint64_t* out) {
     const auto& column = index_.shard(shard_).events[leaf.event];
-    const auto b =
-        std::lower_bound(column.keys.begin(), column.keys.end(), leaf.lo);
-    const auto e = std::upper_bound(b, column.keys.end(), leaf.hi);
-    const size_t begin = b - column.keys.begin(), end = e - column.keys.begin();
+    const size_t begin = column.keys.LowerBound(leaf.lo);
+    const size_t end = std::max(begin, column.keys.UpperBound(leaf.hi));
     const CountRange& want = leaf.count;  // want.min >= 1
     // A window reaching past the shard's last event counts the events from
     // its start on, which the recency ladders answer for small counts.

@@ -14,16 +14,18 @@ namespace {
 // Distinct values from which a string attribute gets a trigram index.
 constexpr size_t kTrigramMinValues = 2048;
 
-template <typename Key>
-SortedColumn<Key> ToColumn(std::vector<std::pair<Key, uint16_t>>& pairs) {
+SortedColumn<int64_t> ToColumn(
+    std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   std::sort(pairs.begin(), pairs.end());
-  SortedColumn<Key> column;
-  column.keys.reserve(pairs.size());
+  SortedColumn<int64_t> column;
+  std::vector<int64_t> keys;
+  keys.reserve(pairs.size());
   column.rows.reserve(pairs.size());
   for (const auto& [key, row] : pairs) {
-    column.keys.push_back(key);
+    keys.push_back(key);
     column.rows.push_back(row);
   }
+  column.keys = IntKeys(keys);
   pairs.clear();
   return column;
 }
@@ -90,9 +92,10 @@ void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
   });
   const bool all_int = std::all_of(
       pairs.begin(), pairs.end(), [](const auto& p) { return p.first.is_int; });
+  std::vector<int64_t> int_keys;
   for (const auto& [n, row] : pairs) {
     if (all_int) {
-      ints->keys.push_back(n.i);
+      int_keys.push_back(n.i);
       ints->rows.push_back(row);
     } else {
       mixed->keys.push_back(n.is_int ? static_cast<long double>(n.i)
@@ -100,13 +103,15 @@ void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
       mixed->rows.push_back(row);
     }
   }
+  if (all_int) ints->keys = IntKeys(int_keys);
   pairs.clear();
 }
 
 // Moves an int64 column into the long double form (exact).
 void WidenColumn(SortedColumn<int64_t>* ints,
                  SortedColumn<long double>* mixed) {
-  mixed->keys.assign(ints->keys.begin(), ints->keys.end());
+  mixed->keys.resize(ints->keys.size());
+  for (size_t i = 0; i < ints->keys.size(); ++i) mixed->keys[i] = ints->keys[i];
   mixed->rows = std::move(ints->rows);
   *ints = SortedColumn<int64_t>();
 }
@@ -326,8 +331,13 @@ Index::Memory Index::MemoryUse() const {
     return roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
   };
   auto column_bytes = [](const auto& c) {
-    return c.keys.capacity() * sizeof(c.keys[0]) +
-           c.rows.capacity() * sizeof(uint16_t) +
+    size_t key_bytes;
+    if constexpr (std::is_same_v<std::decay_t<decltype(c.keys)>, IntKeys>) {
+      key_bytes = c.keys.MemoryBytes();
+    } else {
+      key_bytes = c.keys.capacity() * sizeof(c.keys[0]);
+    }
+    return key_bytes + c.rows.capacity() * sizeof(uint16_t) +
            c.prefix.capacity() * sizeof(uint64_t);
   };
   Memory m;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "index/bitmap.h"
+#include "index/int_keys.h"
 #include "index/profile_store.h"
 #include "index/schema.h"
 #include "index/string_index.h"
@@ -38,11 +39,21 @@ namespace segd {
 // column. Rows at positions [p, q) are then prefix(j) AND NOT prefix(i) for
 // the bucket edges inside [p, q), plus the few rows between p, q and those
 // edges: a wide range costs two word operations, not a bit per row.
+// int64 keys (dates, integers, event instants) take 32 bits where they can.
+template <typename Key>
+struct KeyStore {
+  using type = std::vector<Key>;
+};
+template <>
+struct KeyStore<int64_t> {
+  using type = IntKeys;
+};
+
 template <typename Key>
 struct SortedColumn {
   static constexpr size_t kRangeBuckets = 16;
 
-  std::vector<Key> keys;
+  typename KeyStore<Key>::type keys;
   std::vector<uint16_t> rows;
   // kRangeBuckets bitsets of kShardWords each (k = 1..B), or empty.
   std::vector<uint64_t> prefix;

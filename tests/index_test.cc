@@ -12,6 +12,7 @@
 
 #include "base/ascii.h"
 #include "index/bitmap.h"
+#include "index/int_keys.h"
 #include "index/profile_codec.h"
 #include "index/string_index.h"
 
@@ -212,6 +213,47 @@ TEST(BitmapTest, AndCountsAgreeWithRoaringInEveryContainerForm) {
     EXPECT_EQ(AndCountShard(a.get(), shard, other), expected);
     EXPECT_EQ(AndCountWords(words, other), expected);
     EXPECT_EQ(AndCountShard(a.get(), shard + 7, other), 0u);
+  }
+}
+
+// Keys in 32 bits (base + unit * k) or 64: searches agree with a binary
+// search of the plain keys for any int64 bound, at the extremes too.
+TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
+  std::mt19937_64 rng(17);
+  const int64_t kMin = INT64_MIN, kMax = INT64_MAX;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::vector<int64_t> keys;
+    const int64_t unit =
+        std::vector<int64_t>{1, 1000, 86'400'000, 7}[trial % 4];
+    const int64_t base = trial % 5 == 0
+                             ? kMin + 3
+                             : static_cast<int64_t>(rng() % 2'000'000'000'000) -
+                                   1'000'000'000'000;
+    for (int i = 0; i < 300; ++i) {
+      keys.push_back(base + unit * static_cast<int64_t>(rng() % 100'000));
+    }
+    if (trial % 3 == 0) keys.push_back(kMax);  // too wide for 32 bits
+    if (trial % 7 == 0) keys.assign(5, base);  // one key, repeated
+    std::sort(keys.begin(), keys.end());
+    const IntKeys compact(keys);
+    EXPECT_EQ(compact.narrow(), trial % 3 != 0 || trial % 7 == 0) << trial;
+    ASSERT_EQ(compact.size(), keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(compact[i], keys[i]);
+    std::vector<int64_t> probes = {kMin, kMax, kMin + 1, kMax - 1, 0};
+    for (int64_t k : keys) {
+      for (int64_t d : {-1, 0, 1}) {
+        if ((d < 0 && k == kMin) || (d > 0 && k == kMax)) continue;
+        probes.push_back(k + d);
+      }
+    }
+    for (int64_t x : probes) {
+      EXPECT_EQ(compact.LowerBound(x),
+                std::lower_bound(keys.begin(), keys.end(), x) - keys.begin())
+          << trial << " " << x;
+      EXPECT_EQ(compact.UpperBound(x),
+                std::upper_bound(keys.begin(), keys.end(), x) - keys.begin())
+          << trial << " " << x;
+    }
   }
 }
 
