@@ -61,7 +61,7 @@ Posting StringIndex::posting(ValueId id) const {
                              [](const std::pair<ValueId, Bitmap>& e,
                                 ValueId v) { return e.first < v; });
   p.bitmap = it->second.get();
-  p.cardinality = it->second.cardinality();
+  p.cardinality = bitmap_rows_[it - bitmaps_.begin()];
   return p;
 }
 
@@ -164,6 +164,7 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     if (count >= kBitmapMinRows) {
       Bitmap b = Bitmap::Of(std::span(rows).subspan(start[id], count));
       b.Optimize();
+      index.bitmap_rows_.push_back(static_cast<uint32_t>(count));
       index.bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
     } else {
       index.small_rows_.insert(index.small_rows_.end(),

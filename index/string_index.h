@@ -144,6 +144,7 @@ class StringIndex {
   std::vector<uint32_t> row_start_;
   std::vector<uint32_t> small_rows_;
   std::vector<std::pair<ValueId, Bitmap>> bitmaps_;
+  std::vector<uint32_t> bitmap_rows_;  // each bitmap's cardinality
 
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
