@@ -96,8 +96,27 @@ class ShardEvaluator {
         if (node.leaf.kind == LeafKind::kBitmap) {
           return ShardCardinality(node.leaf.bitmap, shard_);
         }
-        if (node.leaf.kind == LeafKind::kRowList)
+        if (node.leaf.kind == LeafKind::kRowList) {
           return RowListCount(node.leaf);
+        }
+        // A number or date column holds a row once: a range's rows are
+        // its positions.
+        if (node.leaf.kind == LeafKind::kIntRange) {
+          const auto [b, e] = IntRange(node.leaf);
+          return e - b;
+        }
+        if (node.leaf.kind == LeafKind::kMixedRange) {
+          const auto [b, e] = MixedRange(node.leaf);
+          return e - b;
+        }
+        if (node.leaf.kind == LeafKind::kEvent && UsesRecency(node.leaf)) {
+          const Leaf& leaf = node.leaf;
+          uint64_t n = RecentAtLeastCount(leaf.event, leaf.count.min, leaf.lo);
+          if (leaf.count.max != INT64_MAX) {
+            n -= RecentAtLeastCount(leaf.event, leaf.count.max + 1, leaf.lo);
+          }
+          return n;
+        }
         break;
       case BoundKind::kNot:
         return LiveCount() - Count(node.children[0], level, out);
@@ -227,6 +246,42 @@ class ShardEvaluator {
     SetRows(column, begin, end, out);
   }
 
+  // Column positions [begin, end) of a range leaf in this shard.
+  std::pair<size_t, size_t> IntRange(const Leaf& leaf) const {
+    const IntKeys& keys = index_.shard(shard_).int_columns[leaf.attr].keys;
+    const size_t b = keys.LowerBound(leaf.lo);
+    return {b, std::max(b, keys.UpperBound(leaf.hi))};
+  }
+  std::pair<size_t, size_t> MixedRange(const Leaf& leaf) const {
+    const auto& keys = index_.shard(shard_).mixed_columns[leaf.attr].keys;
+    const auto b = leaf.dlo_strict
+                       ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)
+                       : std::lower_bound(keys.begin(), keys.end(), leaf.dlo);
+    const auto e = leaf.dhi_strict ? std::lower_bound(b, keys.end(), leaf.dhi)
+                                   : std::upper_bound(b, keys.end(), leaf.dhi);
+    return {static_cast<size_t>(b - keys.begin()),
+            static_cast<size_t>(std::max(b, e) - keys.begin())};
+  }
+
+  // Whether an event leaf reads the recency ladders in this shard: its
+  // window reaches past the shard's last event, so it counts the events
+  // from its start on, and its counts are within the ladders' depth.
+  bool UsesRecency(const Leaf& leaf) const {
+    constexpr int64_t kDepth = ShardIndex::kRecencyDepth;
+    const CountRange& want = leaf.count;
+    if (want.min < 2 || want.min > kDepth ||
+        (want.max != INT64_MAX && want.max >= kDepth)) {
+      return false;
+    }
+    const IntKeys& keys = index_.shard(shard_).events[leaf.event].keys;
+    return keys.UpperBound(leaf.hi) == keys.size();
+  }
+  // Rows with k or more events `event` from `lo` on (k >= 2).
+  uint64_t RecentAtLeastCount(EventId event, int64_t k, int64_t lo) const {
+    const auto& ladder = index_.shard(shard_).recency[event][k - 2];
+    return ladder.size() - ladder.keys.LowerBound(lo);
+  }
+
   // `level`: the level `out` is at; the one below is free for temporaries.
   void FillLeaf(const Leaf& leaf, int level, uint64_t* out) {
     switch (leaf.kind) {
@@ -243,22 +298,13 @@ class ShardEvaluator {
         return;
       }
       case LeafKind::kIntRange: {
-        const auto& column = index_.shard(shard_).int_columns[leaf.attr];
-        const size_t b = column.keys.LowerBound(leaf.lo);
-        RangeRows(column, b, std::max(b, column.keys.UpperBound(leaf.hi)), out);
+        const auto [b, e] = IntRange(leaf);
+        RangeRows(index_.shard(shard_).int_columns[leaf.attr], b, e, out);
         return;
       }
       case LeafKind::kMixedRange: {
-        const auto& column = index_.shard(shard_).mixed_columns[leaf.attr];
-        const auto& keys = column.keys;
-        const auto b =
-            leaf.dlo_strict
-                ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)
-                : std::lower_bound(keys.begin(), keys.end(), leaf.dlo);
-        const auto e = leaf.dhi_strict
-                           ? std::lower_bound(b, keys.end(), leaf.dhi)
-                           : std::upper_bound(b, keys.end(), leaf.dhi);
-        RangeRows(column, b - keys.begin(), std::max(b, e) - keys.begin(), out);
+        const auto [b, e] = MixedRange(leaf);
+        RangeRows(index_.shard(shard_).mixed_columns[leaf.attr], b, e, out);
         return;
       }
       case LeafKind::kEvent:
@@ -313,11 +359,7 @@ class ShardEvaluator {
     const size_t begin = column.keys.LowerBound(leaf.lo);
     const size_t end = std::max(begin, column.keys.UpperBound(leaf.hi));
     const CountRange& want = leaf.count;  // want.min >= 1
-    // A window reaching past the shard's last event counts the events from
-    // its start on, which the recency ladders answer for small counts.
-    constexpr int64_t kDepth = ShardIndex::kRecencyDepth;
-    if (end == column.size() && want.min >= 2 && want.min <= kDepth &&
-        (want.max == INT64_MAX || want.max < kDepth)) {
+    if (UsesRecency(leaf)) {
       RecentAtLeast(leaf.event, want.min, leaf.lo, out);
       if (want.max != INT64_MAX) {
         uint64_t* more = scratch_.Level(level + 1);
