@@ -480,8 +480,14 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   tbb::parallel_for(uint32_t{0}, shards, [&](uint32_t s) {
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
-    counts[s] =
-        ShardEvaluator(index, s, scratch).Count(plan.root, 0, scratch.Level(0));
+    ShardEvaluator eval(index, s, scratch);
+    uint64_t* out = scratch.Level(0);
+    if (options.count_from_words) {
+      eval.Eval(plan.root, 0, out);
+      counts[s] = CountWords(out);
+    } else {
+      counts[s] = eval.Count(plan.root, 0, out);
+    }
   });
   for (uint64_t n : counts) result.count += n;
   return result;

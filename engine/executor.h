@@ -24,6 +24,9 @@ namespace segd {
 struct ExecuteOptions {
   size_t limit = 20;  // members to return
   bool count = true;  // false: stop as soon as `limit` members are found
+  // Evaluate every shard into words and pop the bits, even where the index
+  // knows the count (benchmarks: the cost of the result as a bitmap).
+  bool count_from_words = false;
 };
 
 struct ExecuteResult {

@@ -28,6 +28,7 @@ Result<ExecuteResult> RunQuery(const Index& index, std::string_view rule_json,
   ExecuteOptions execute_options;
   execute_options.limit = options.limit;
   execute_options.count = options.count;
+  execute_options.count_from_words = options.count_from_words;
   return Execute(*plan, index, execute_options);
 }
 
