@@ -338,7 +338,8 @@ Index::Memory Index::MemoryUse() const {
       key_bytes = c.keys.capacity() * sizeof(c.keys[0]);
     }
     return key_bytes + c.rows.capacity() * sizeof(uint16_t) +
-           c.prefix.capacity() * sizeof(uint64_t);
+           c.prefix.capacity() * sizeof(uint64_t) +
+           c.edges.capacity() * sizeof(uint32_t);
   };
   Memory m;
   m.bitmaps = bitmap_bytes(live_);

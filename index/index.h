@@ -17,11 +17,13 @@
 #ifndef SEGD_INDEX_INDEX_H_
 #define SEGD_INDEX_INDEX_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "index/bitmap.h"
@@ -32,13 +34,6 @@
 
 namespace segd {
 
-// (key, local row) pairs of one shard, ascending by key (then row).
-//
-// A dense column of a single-valued attribute also keeps range buckets:
-// prefix(k) is the bitset of the rows at positions [0, k * size / B) of the
-// column. Rows at positions [p, q) are then prefix(j) AND NOT prefix(i) for
-// the bucket edges inside [p, q), plus the few rows between p, q and those
-// edges: a wide range costs two word operations, not a bit per row.
 // int64 keys (dates, integers, event instants) take 32 bits where they can.
 template <typename Key>
 struct KeyStore {
@@ -49,6 +44,16 @@ struct KeyStore<int64_t> {
   using type = IntKeys;
 };
 
+// (key, local row) pairs of one shard, ascending by key (then row).
+//
+// A dense column of a single-valued attribute also keeps range buckets:
+// prefix(k) is the bitset of the rows at positions [0, edge(k)) of the
+// column, for B + 1 edges from 0 to size. Rows at positions [p, q) are then
+// prefix(j) AND NOT prefix(i) for the bucket edges inside [p, q), plus the
+// few rows between p, q and those edges: a wide range costs two word
+// operations, not a bit per row. Edges sit about size / B apart, moved to
+// the nearest place where the key changes, so that on a column of few
+// distinct values (counts, scores) a range often starts and ends on edges.
 template <typename Key>
 struct SortedColumn {
   static constexpr size_t kRangeBuckets = 16;
@@ -57,19 +62,46 @@ struct SortedColumn {
   std::vector<uint16_t> rows;
   // kRangeBuckets bitsets of kShardWords each (k = 1..B), or empty.
   std::vector<uint64_t> prefix;
+  std::vector<uint32_t> edges;  // B + 1 positions, with `prefix`
 
-  size_t size() const { return keys.size(); }
+  size_t size() const { return rows.size(); }
   // Position where bucket k starts, k in [0, B].
-  size_t edge(size_t k) const { return k * size() / kRangeBuckets; }
+  size_t edge(size_t k) const { return edges[k]; }
   const uint64_t* prefix_words(size_t k) const {
     return prefix.data() + (k - 1) * kShardWords;
   }
-  // Builds `prefix`. REQUIRES: each row appears at most once.
+  // Builds `edges` and `prefix`. REQUIRES: each row appears at most once.
   void BuildRangeBuckets();
+
+ private:
+  // The first position of the key at `p`, and the first after its run.
+  std::pair<size_t, size_t> Run(size_t p) const;
 };
 
 template <typename Key>
+std::pair<size_t, size_t> SortedColumn<Key>::Run(size_t p) const {
+  if constexpr (std::is_same_v<Key, int64_t>) {
+    return {keys.LowerBound(keys[p]), keys.UpperBound(keys[p])};
+  } else {
+    return {
+        static_cast<size_t>(
+            std::lower_bound(keys.begin(), keys.end(), keys[p]) - keys.begin()),
+        static_cast<size_t>(
+            std::upper_bound(keys.begin(), keys.end(), keys[p]) -
+            keys.begin())};
+  }
+}
+
+template <typename Key>
 void SortedColumn<Key>::BuildRangeBuckets() {
+  const size_t n = size();
+  edges.assign(kRangeBuckets + 1, 0);
+  edges[kRangeBuckets] = static_cast<uint32_t>(n);
+  for (size_t k = 1; k < kRangeBuckets; ++k) {
+    const size_t p = k * n / kRangeBuckets;
+    const auto [first, last] = Run(p);
+    edges[k] = static_cast<uint32_t>(p - first <= last - p ? first : last);
+  }
   prefix.assign(kRangeBuckets * kShardWords, 0);
   for (size_t k = 1; k <= kRangeBuckets; ++k) {
     uint64_t* words = prefix.data() + (k - 1) * kShardWords;
