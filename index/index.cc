@@ -290,8 +290,11 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     if (mine.empty()) return;
     std::vector<StringIndex::Builder> builders(mine.size());
     std::vector<int> slot(attr_count, -1);
-    for (size_t i = 0; i < mine.size(); ++i)
+    for (size_t i = 0; i < mine.size(); ++i) {
       slot[mine[i]] = static_cast<int>(i);
+      // One occurrence per row holding the attribute (more for arrays).
+      builders[i].Reserve(ix.attributes_[mine[i]].presence.cardinality());
+    }
     DecodedProfile p;
     for (uint32_t row = 0; row < ix.row_count_; ++row) {
       if (!store.is_live(row)) continue;

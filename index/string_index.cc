@@ -128,6 +128,10 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
   occurrences_.emplace_back(id, row);
 }
 
+void StringIndex::Builder::Reserve(size_t occurrences) {
+  occurrences_.reserve(occurrences);
+}
+
 size_t StringIndex::Builder::value_count() const {
   return index_->value_count();
 }
@@ -136,15 +140,9 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     bool with_trigrams) && {
   StringIndex& index = *index_;
   const size_t n = index.value_count();
-  // Counting sort of occurrences by value; rows stay ascending per value.
-  std::vector<uint64_t> start(n + 1, 0);
-  for (const auto& [id, row] : occurrences_) ++start[id + 1];
-  for (size_t i = 0; i < n; ++i) start[i + 1] += start[i];
-  std::vector<uint32_t> rows(occurrences_.size());
-  {
-    std::vector<uint64_t> fill(start.begin(), start.end() - 1);
-    for (const auto& [id, row] : occurrences_) rows[fill[id]++] = row;
-  }
+  last_row_ = {};
+  // The build holds the pairs, then rows by value, then the postings: each
+  // is sized exactly and the one before it freed as soon as it is read.
   if (with_trigrams) {
     index.occurrence_rows_.reserve(occurrences_.size());
     index.occurrence_values_.reserve(occurrences_.size());
@@ -153,27 +151,41 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
       index.occurrence_values_.push_back(id);
     }
   }
+  // Counting sort of occurrences by value; rows stay ascending per value.
+  // next[id] starts as where value id's rows begin and ends as where they
+  // end, so value id's rows are [id ? next[id - 1] : 0, next[id]).
+  std::vector<uint64_t> next(n + 1, 0);
+  for (const auto& [id, row] : occurrences_) ++next[id + 1];
+  for (size_t i = 0; i < n; ++i) next[i + 1] += next[i];
+  std::vector<uint32_t> rows(occurrences_.size());
+  for (const auto& [id, row] : occurrences_) rows[next[id]++] = row;
   occurrences_ = {};
-  last_row_ = {};
+  auto begin_of = [&](size_t id) { return id == 0 ? 0 : next[id - 1]; };
 
   // Rare values keep their row lists; common ones become bitmaps.
+  size_t small = 0;
+  for (size_t id = 0; id < n; ++id) {
+    const uint64_t count = next[id] - begin_of(id);
+    if (count < kBitmapMinRows) small += count;
+  }
+  index.small_rows_.reserve(small);
   index.row_start_.assign(n + 1, 0);
   for (size_t id = 0; id < n; ++id) {
-    const uint64_t count = start[id + 1] - start[id];
+    const uint64_t first = begin_of(id), count = next[id] - first;
     index.row_start_[id] = static_cast<uint32_t>(index.small_rows_.size());
     if (count >= kBitmapMinRows) {
-      Bitmap b = Bitmap::Of(std::span(rows).subspan(start[id], count));
+      Bitmap b = Bitmap::Of(std::span(rows).subspan(first, count));
       b.Optimize();
       index.bitmap_rows_.push_back(static_cast<uint32_t>(count));
       index.bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
     } else {
-      index.small_rows_.insert(index.small_rows_.end(),
-                               rows.begin() + start[id],
-                               rows.begin() + start[id + 1]);
+      index.small_rows_.insert(index.small_rows_.end(), rows.begin() + first,
+                               rows.begin() + first + count);
     }
   }
+  rows = {};
+  next = {};
   index.row_start_[n] = static_cast<uint32_t>(index.small_rows_.size());
-  index.small_rows_.shrink_to_fit();
   index.folded_offsets_.shrink_to_fit();
   index.hashes_.shrink_to_fit();
   index.folded_arena_.shrink_to_fit();

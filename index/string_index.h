@@ -48,6 +48,8 @@ class StringIndex {
     // Feed occurrences in ascending row order; repeats of a value within one
     // row are ignored.
     void Add(uint32_t row, std::string_view value);
+    // Room for this many occurrences, so the pairs grow without copies.
+    void Reserve(size_t occurrences);
     // `with_trigrams`: build the trigram index (for high-cardinality use).
     std::unique_ptr<StringIndex> Finish(bool with_trigrams) &&;
     size_t value_count() const;
