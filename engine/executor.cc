@@ -154,6 +154,21 @@ class ShardEvaluator {
     if (node.children.empty()) return LiveCount();
     const BoundNode& last = node.children.back();
     if (node.children.size() == 1) return Count(last, level, out);
+    // A bitmap and one other child: the other is evaluated and the bitmap
+    // counted against it in place, never copied; a complement is the
+    // bitmap's cardinality less that count.
+    const BoundNode& first = node.children[0];
+    if (node.children.size() == 2 && first.kind == BoundKind::kLeaf &&
+        first.leaf.kind == LeafKind::kBitmap) {
+      const roaring_bitmap_t* bitmap = first.leaf.bitmap;
+      if (last.kind == BoundKind::kNot) {
+        Eval(last.children[0], level, out);
+        return ShardCardinality(bitmap, shard_) -
+               AndCountShard(bitmap, shard_, out);
+      }
+      Eval(last, level, out);
+      return AndCountShard(bitmap, shard_, out);
+    }
     EvalAndPrefix(node, node.children.size() - 1, level, out);
     if (last.kind == BoundKind::kLeaf && last.leaf.kind == LeafKind::kBitmap) {
       return AndCountShard(last.leaf.bitmap, shard_, out);
