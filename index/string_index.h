@@ -114,6 +114,7 @@ class StringIndex {
   std::optional<ValueId> FindHashed(std::string_view folded, size_t hash) const;
   void Rehash(size_t slot_count);
   void BuildTrigrams();
+  void BuildSortedOrder();  // sorted_
   // Ascending values of trigram list `k`.
   std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle,
