@@ -284,16 +284,15 @@ class ShardEvaluator {
   bool UsesRecency(const Leaf& leaf) const {
     constexpr int64_t kDepth = ShardIndex::kRecencyDepth;
     const CountRange& want = leaf.count;
-    if (want.min < 2 || want.min > kDepth ||
-        (want.max != INT64_MAX && want.max >= kDepth)) {
+    if (want.min > kDepth || (want.max != INT64_MAX && want.max >= kDepth)) {
       return false;
     }
     const IntKeys& keys = index_.shard(shard_).events[leaf.event].keys;
     return keys.UpperBound(leaf.hi) == keys.size();
   }
-  // Rows with k or more events `event` from `lo` on (k >= 2).
+  // Rows with k or more events `event` from `lo` on (k >= 1).
   uint64_t RecentAtLeastCount(EventId event, int64_t k, int64_t lo) const {
-    const auto& ladder = index_.shard(shard_).recency[event][k - 2];
+    const auto& ladder = index_.shard(shard_).recency[event][k - 1];
     return ladder.size() - ladder.keys.LowerBound(lo);
   }
 
@@ -362,10 +361,10 @@ class ShardEvaluator {
     }
   }
 
-  // out = rows with k or more events `event` from `lo` on (k >= 2), from
+  // out = rows with k or more events `event` from `lo` on (k >= 1), from
   // the recency ladder.
   void RecentAtLeast(EventId event, int64_t k, int64_t lo, uint64_t* out) {
-    const auto& ladder = index_.shard(shard_).recency[event][k - 2];
+    const auto& ladder = index_.shard(shard_).recency[event][k - 1];
     RangeRows(ladder, ladder.keys.LowerBound(lo), ladder.size(), out);
   }
 

@@ -62,20 +62,20 @@ Bitmap Union(std::vector<Bitmap>& parts) {
 void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
                   std::vector<SortedColumn<int64_t>>* ladders) {
   constexpr int kDepth = ShardIndex::kRecencyDepth;
-  ladders->resize(kDepth - 1);
+  ladders->resize(kDepth);
   std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
     return x.second != y.second ? x.second < y.second : x.first > y.first;
   });
-  std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth - 1];
+  std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth];
   for (size_t i = 0; i < pairs.size();) {
     size_t j = i;  // pairs[i, j): one row, latest first
     while (j < pairs.size() && pairs[j].second == pairs[i].second) ++j;
-    for (size_t k = 2; k <= std::min<size_t>(j - i, kDepth); ++k) {
-      rungs[k - 2].push_back(pairs[i + k - 1]);
+    for (size_t k = 1; k <= std::min<size_t>(j - i, kDepth); ++k) {
+      rungs[k - 1].push_back(pairs[i + k - 1]);
     }
     i = j;
   }
-  for (int k = 0; k < kDepth - 1; ++k) {
+  for (int k = 0; k < kDepth; ++k) {
     (*ladders)[k] = ToColumn(rungs[k]);
     MaybeBuildRangeBuckets((*ladders)[k]);
   }

@@ -119,7 +119,7 @@ struct ShardIndex {
   std::vector<SortedColumn<long double>> mixed_columns;
   // Indexed by EventId: (instant, local row), one entry per event.
   std::vector<SortedColumn<int64_t>> events;
-  // Indexed by EventId, then k - 2 for k in 2..kRecencyDepth: the rows with
+  // Indexed by EventId, then k - 1 for k in 1..kRecencyDepth: the rows with
   // k or more such events, keyed by the instant of their k-th latest. A row
   // has k events at or after t exactly when that instant is >= t, so "k or
   // more in a window reaching past the shard's last event" is one range.

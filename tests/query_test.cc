@@ -138,7 +138,7 @@ TEST_F(QueryTest, EventCountsAndWindows) {
 }
 
 // Event counts over windows, against a count of the events themselves:
-// windows reaching the present take the recency ladders (counts 2..5),
+// windows reaching the present take the recency ladders (counts 1..5),
 // others, larger counts and the shard holding events after `now` count
 // event by event.
 TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
