@@ -125,11 +125,13 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
   if (id == last_row_.size()) last_row_.push_back(~uint32_t{0});
   if (last_row_[id] == row) return;
   last_row_[id] = row;
-  occurrences_.emplace_back(id, row);
+  occurrence_rows_.push_back(row);
+  occurrence_values_.push_back(id);
 }
 
 void StringIndex::Builder::Reserve(size_t occurrences) {
-  occurrences_.reserve(occurrences);
+  occurrence_rows_.reserve(occurrences);
+  occurrence_values_.reserve(occurrences);
 }
 
 size_t StringIndex::Builder::value_count() const {
@@ -141,25 +143,27 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   StringIndex& index = *index_;
   const size_t n = index.value_count();
   last_row_ = {};
-  // The build holds the pairs, then rows by value, then the postings: each
-  // is sized exactly and the one before it freed as soon as it is read.
-  if (with_trigrams) {
-    index.occurrence_rows_.reserve(occurrences_.size());
-    index.occurrence_values_.reserve(occurrences_.size());
-    for (const auto& [id, row] : occurrences_) {
-      index.occurrence_rows_.push_back(row);
-      index.occurrence_values_.push_back(id);
-    }
-  }
+  // The build holds the occurrences, then rows by value, then the
+  // postings: each is sized exactly, and freed as soon as it is read unless
+  // the index keeps it.
+  //
   // Counting sort of occurrences by value; rows stay ascending per value.
   // next[id] starts as where value id's rows begin and ends as where they
   // end, so value id's rows are [id ? next[id - 1] : 0, next[id]).
   std::vector<uint64_t> next(n + 1, 0);
-  for (const auto& [id, row] : occurrences_) ++next[id + 1];
+  for (ValueId id : occurrence_values_) ++next[id + 1];
   for (size_t i = 0; i < n; ++i) next[i + 1] += next[i];
-  std::vector<uint32_t> rows(occurrences_.size());
-  for (const auto& [id, row] : occurrences_) rows[next[id]++] = row;
-  occurrences_ = {};
+  std::vector<uint32_t> rows(occurrence_rows_.size());
+  for (size_t i = 0; i < occurrence_rows_.size(); ++i) {
+    rows[next[occurrence_values_[i]]++] = occurrence_rows_[i];
+  }
+  // The occurrences in row order are the index's own when it keeps them.
+  if (with_trigrams) {
+    index.occurrence_rows_ = std::move(occurrence_rows_);
+    index.occurrence_values_ = std::move(occurrence_values_);
+  }
+  occurrence_rows_ = {};
+  occurrence_values_ = {};
   auto begin_of = [&](size_t id) { return id == 0 ? 0 : next[id - 1]; };
 
   // Rare values keep their row lists; common ones become bitmaps.

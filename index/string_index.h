@@ -57,9 +57,11 @@ class StringIndex {
    private:
     friend class StringIndex;
     std::unique_ptr<StringIndex> index_ = std::make_unique<StringIndex>();
-    std::vector<uint32_t> last_row_;                         // per value
-    std::vector<std::pair<ValueId, uint32_t>> occurrences_;  // (value, row)
-    std::string folded_;                                     // scratch
+    std::vector<uint32_t> last_row_;  // per value
+    // Every (row, value) pair, in row order.
+    std::vector<uint32_t> occurrence_rows_;
+    std::vector<ValueId> occurrence_values_;
+    std::string folded_;  // scratch
   };
 
   size_t value_count() const { return folded_offsets_.size() - 1; }
