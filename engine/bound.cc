@@ -1,5 +1,7 @@
 #include "engine/bound.h"
 
+#include <tbb/task_arena.h>
+
 namespace segd {
 
 bool CountTest::Matches(uint64_t count) const {
@@ -74,9 +76,13 @@ ValueMatches::ValueMatches(const StringIndex& strings, std::string needle,
 
 const std::vector<uint64_t>& ValueMatches::bits() const {
   if (!known_.load(std::memory_order_acquire)) {
+    // Isolated: while its parallel scan waits, this thread must not pick
+    // up another task that could wait on the same once_flag.
     std::call_once(once_, [&] {
-      bits_ = kind_ == Kind::kContains ? strings_->ContainsSet(needle_).bits
-                                       : strings_->StartsWith(needle_).bits;
+      tbb::this_task_arena::isolate([&] {
+        bits_ = kind_ == Kind::kContains ? strings_->ContainsSet(needle_).bits
+                                         : strings_->StartsWith(needle_).bits;
+      });
       known_.store(true, std::memory_order_release);
     });
   }

@@ -475,6 +475,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
     const uint32_t first_window = TestsRows(plan.root) ? 1024 : kShardRows;
+    uint64_t walked = 0;  // rows of the shards read in full
     for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
          ++s) {
       const size_t before = result.rows.size();
@@ -483,8 +484,15 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
         ShardEvaluator(index, s, scratch, end).Eval(plan.root, 0, out);
         result.rows.resize(before);
         CollectRows(out, s, end, options.limit, &result.rows);
+        if (end == kShardRows) walked += CountWords(out);
         if (result.rows.size() >= options.limit || end == kShardRows) break;
       }
+    }
+    // Fewer members than asked for: every shard was read in full, and the
+    // walk has the count.
+    if (result.rows.size() < options.limit) {
+      result.count = walked;
+      return result;
     }
   }
   if (!options.count) return result;

@@ -23,8 +23,10 @@ class IntKeys {
     return narrow_.empty() ? wide_.size() : narrow_.size();
   }
   int64_t operator[](size_t i) const {
+    // In unsigned arithmetic: the offset may exceed INT64_MAX.
     return narrow_.empty() ? wide_[i]
-                           : base_ + static_cast<int64_t>(unit_ * narrow_[i]);
+                           : static_cast<int64_t>(static_cast<uint64_t>(base_) +
+                                                  unit_ * narrow_[i]);
   }
   // The first position whose key is >= x, and > x.
   size_t LowerBound(int64_t x) const;

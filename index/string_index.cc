@@ -255,6 +255,7 @@ void StringIndex::BuildTrigrams() {
   }
   for (size_t k = 0; k < kKeys; ++k) next[k + 1] += next[k];
   const uint64_t total = next[kKeys];
+  if (total == 0) return;  // every value under three bytes
   std::vector<ValueId> lists;
   for (size_t lo = 0; lo < kKeys;) {
     size_t hi = lo + 1;  // keys [lo, hi): about total / kSlices trigrams

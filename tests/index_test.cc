@@ -70,6 +70,27 @@ TEST(StringIndexTest, TrigramSearchAgreesWithAScan) {
   }
 }
 
+// A dictionary large enough for a trigram index whose values are all
+// under three bytes has no trigram at all: the build must still finish
+// at once, and searches fall back to the text.
+TEST(StringIndexTest, TrigramIndexOfShortValuesOnly) {
+  StringIndex::Builder builder;
+  const std::string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::vector<std::string> values;
+  for (char x : alphabet) {
+    for (char y : alphabet) values.push_back(std::string{x, y});
+  }
+  for (uint32_t row = 0; row < values.size(); ++row) {
+    builder.Add(row, values[row]);
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  EXPECT_FALSE(index->has_trigrams());
+  const ValueSet set = index->ContainsSet("a");
+  EXPECT_EQ(set.count, 2 * alphabet.size() - 1);  // "a?" and "?a"
+  EXPECT_EQ(index->StartsWith("z").count, alphabet.size());
+}
+
 // Needles made of common trigrams send ContainsSet to a scan of the
 // dictionary text, where a match may also straddle two adjacent values.
 TEST(StringIndexTest, DictionaryScanFindsWholeMatchesOnly) {
@@ -221,6 +242,13 @@ TEST(BitmapTest, AndCountsAgreeWithRoaringInEveryContainerForm) {
 TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
   std::mt19937_64 rng(17);
   const int64_t kMin = INT64_MIN, kMax = INT64_MAX;
+  // A span past INT64_MAX that still fits 32 bits: two keys, one unit.
+  const IntKeys extremes(std::vector<int64_t>{-5'000'000'000'000'000'000,
+                                              5'000'000'000'000'000'000});
+  EXPECT_TRUE(extremes.narrow());
+  EXPECT_EQ(extremes[1], 5'000'000'000'000'000'000);
+  EXPECT_EQ(extremes.LowerBound(0), 1u);
+  EXPECT_EQ(extremes.UpperBound(kMax), 2u);
   for (int trial = 0; trial < 60; ++trial) {
     std::vector<int64_t> keys;
     const int64_t unit =

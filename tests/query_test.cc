@@ -185,6 +185,24 @@ TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
   }
 }
 
+// Asking for more members than there are reads every shard in order, and
+// the count comes from that walk: it must equal the count alone.
+TEST_F(QueryTest, CountStaysExactWhenMembersRunOut) {
+  Load(kPeople);
+  for (const char* rule :
+       {R"({"field":"city","op":"in","value":["Pune","Delhi"]})",
+        R"({"not":{"field":"tags","op":"eq","value":"vip"}})",
+        R"({"event":"order","count":{"lt":2}})", R"({"all":[]})"}) {
+    QueryOptions options;
+    options.now_ms = kNow;
+    options.limit = 1000;
+    Result<ExecuteResult> walked = RunQuery(*index_, rule, options);
+    ASSERT_TRUE(walked.ok());
+    EXPECT_EQ(walked->count, Count(rule)) << rule;
+    EXPECT_EQ(walked->rows.size(), walked->count) << rule;
+  }
+}
+
 TEST_F(QueryTest, GroupsAndConstants) {
   Load(kPeople);
   EXPECT_EQ(Count(R"({"all":[]})"), 5u);
