@@ -100,7 +100,7 @@ class Binder {
                        const std::vector<ValueId>& ids, std::string label,
                        bool single_valued) const;
   // The same for values given as a set.
-  BoundNode ValueSetLeaf(const StringIndex& strings, ValueSet set,
+  BoundNode ValueSetLeaf(const StringIndex& strings, const ValueSet& set,
                          std::string label, bool single_valued) const;
   // Rows whose value contains or starts with `needle` (folded, not empty).
   BoundNode TextLeaf(const StringIndex& strings, const std::string& needle,
@@ -698,18 +698,8 @@ BoundNode Binder::TextLeaf(const StringIndex& strings,
       std::move(label), single_valued);
 }
 
-BoundNode Binder::ValueSetLeaf(const StringIndex& strings, ValueSet set,
+BoundNode Binder::ValueSetLeaf(const StringIndex& strings, const ValueSet& set,
                                std::string label, bool single_valued) const {
-  const uint64_t occurrences = strings.occurrence_rows().size();
-  if (set.count >= kMinValueSet && occurrences > 0) {
-    // Occurrences per value on average: exact enough to choose the route.
-    const uint64_t estimate = set.count * occurrences / strings.value_count();
-    if (estimate * kValueSetMinShare >= occurrences) {
-      return ValueSetNode(strings,
-                          std::make_shared<ValueMatches>(std::move(set.bits)),
-                          estimate, std::move(label));
-    }
-  }
   std::vector<ValueId> ids;
   ids.reserve(set.count);
   for (size_t w = 0; w < set.bits.size(); ++w) {

@@ -44,8 +44,8 @@ class ShardEvaluator {
                  uint32_t row_end = kShardRows)
       : index_(index), shard_(shard), scratch_(scratch), row_end_(row_end) {}
 
-  // out = rows of `node` in this shard (not yet restricted to live rows,
-  // except where a complement was taken).
+  // out = rows of `node` in this shard (all live: leaves hold live rows and
+  // complements are taken against them).
   void Eval(const BoundNode& node, int level, uint64_t* out) {
     switch (node.kind) {
       case BoundKind::kConst:

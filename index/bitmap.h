@@ -58,13 +58,15 @@ class Bitmap {
   std::unique_ptr<roaring_bitmap_t, RoaringDeleter> bitmap_;
 };
 
-// Array containers from this many rows up are kept as bitsets. Scattering
-// an array into words costs about 0.7 ns a row (2.8 us for 4096 rows), while
-// a bitset is one 8 KiB pass (about 0.15 us), and counts and ANDs read it in
-// place. The price is at most 6 KiB more for a shard between 1024 and 4096
-// rows. Such bitsets are what CRoaring's lazy operations leave behind:
-// every operation accepts them, but a bitmap holding them must go through
-// roaring_bitmap_repair_after_lazy before portable serialization.
+// Array containers from this many rows up are kept as bitsets. An array
+// is scattered into words a row at a time, a bitset is one 8 KiB pass read
+// in place: AND and count of one shard take 1.1 us for a 983-row array and
+// 0.28 us for a 1311-row bitset (build/bench/segd_bench
+// --benchmark_filter=AndShard, 15 and 20 per mille). The price is at most 6 KiB
+// more for a shard between 1024 and 4096 rows. Such bitsets are what CRoaring's
+// lazy operations leave behind: every operation accepts them, but a bitmap
+// holding them must go through roaring_bitmap_repair_after_lazy before portable
+// serialization.
 inline constexpr int32_t kDenseArrayRows = 1024;
 
 // Dense words of one shard. All functions take `words` of kShardWords.
