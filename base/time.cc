@@ -128,34 +128,135 @@ CivilDate CivilFromDays(int64_t days) {
   return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
 }
 
-std::string FormatIsoInstant(int64_t millis) {
-  const int64_t days = FloorDiv(millis, kMillisPerDay);
-  int64_t rem = millis - days * kMillisPerDay;
-  const CivilDate date = CivilFromDays(days);
-  const int64_t year = date.year, month = date.month, day = date.day;
+namespace {
 
-  const int64_t hour = rem / kMillisPerHour;
-  rem %= kMillisPerHour;
-  const int64_t minute = rem / kMillisPerMinute;
-  rem %= kMillisPerMinute;
-  const int64_t second = rem / kMillisPerSecond;
-  const int64_t ms = rem % kMillisPerSecond;
-  char buf[96];
-  if (ms != 0) {
-    std::snprintf(buf, sizeof(buf),
-                  "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
-                  static_cast<long long>(year), static_cast<long long>(month),
-                  static_cast<long long>(day), static_cast<long long>(hour),
-                  static_cast<long long>(minute),
-                  static_cast<long long>(second), static_cast<long long>(ms));
-  } else {
-    std::snprintf(
-        buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-        static_cast<long long>(year), static_cast<long long>(month),
-        static_cast<long long>(day), static_cast<long long>(hour),
-        static_cast<long long>(minute), static_cast<long long>(second));
+// Layout codes: bits 0-1 the clock, bits 2-4 the zone, the rest the offset
+// in minutes (0 to 23:59).
+enum Clock : uint32_t { kDateOnly, kMinutes, kSeconds, kMillis };
+enum Zone : uint32_t { kNoZone, kZulu, kPlusColon, kMinusColon, kPlus, kMinus };
+
+uint32_t LayoutCode(Clock clock, Zone zone, uint32_t offset_minutes) {
+  return clock | zone << 2 | offset_minutes << 5;
+}
+
+char* Put2(char* p, int64_t v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+// Years 0 to 9999 as four digits; others as printf's %04lld would.
+char* PutYear(char* p, int64_t year) {
+  if (year >= 0 && year <= 9999) {
+    p = Put2(p, year / 100);
+    return Put2(p, year % 100);
   }
-  return buf;
+  return p + std::snprintf(p, 24, "%04lld", static_cast<long long>(year));
+}
+
+}  // namespace
+
+int64_t IsoLayoutUnit(uint32_t code) {
+  static constexpr int64_t kUnits[] = {kMillisPerDay, kMillisPerMinute,
+                                       kMillisPerSecond, 1};
+  return kUnits[code & 3];
+}
+
+size_t FormatIsoLayout(int64_t millis, uint32_t code, char* out) {
+  const auto clock = static_cast<Clock>(code & 3);
+  const auto zone = static_cast<Zone>((code >> 2) & 7);
+  const int64_t offset = code >> 5;
+  const bool ahead = zone == kPlusColon || zone == kPlus;
+  const int64_t local = millis + (ahead ? offset : -offset) * kMillisPerMinute;
+  const int64_t days = FloorDiv(local, kMillisPerDay);
+  int64_t rem = local - days * kMillisPerDay;
+  const CivilDate date = CivilFromDays(days);
+  char* p = PutYear(out, date.year);
+  *p++ = '-';
+  p = Put2(p, date.month);
+  *p++ = '-';
+  p = Put2(p, date.day);
+  if (clock == kDateOnly) return static_cast<size_t>(p - out);
+  *p++ = 'T';
+  p = Put2(p, rem / kMillisPerHour);
+  rem %= kMillisPerHour;
+  *p++ = ':';
+  p = Put2(p, rem / kMillisPerMinute);
+  rem %= kMillisPerMinute;
+  if (clock >= kSeconds) {
+    *p++ = ':';
+    p = Put2(p, rem / kMillisPerSecond);
+  }
+  if (clock == kMillis) {
+    const int64_t ms = rem % kMillisPerSecond;
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + ms / 100);
+    p = Put2(p, ms % 100);
+  }
+  switch (zone) {
+    case kNoZone:
+      break;
+    case kZulu:
+      *p++ = 'Z';
+      break;
+    default:
+      *p++ = ahead ? '+' : '-';
+      p = Put2(p, offset / 60);
+      if (zone == kPlusColon || zone == kMinusColon) *p++ = ':';
+      p = Put2(p, offset % 60);
+  }
+  return static_cast<size_t>(p - out);
+}
+
+std::optional<uint32_t> IsoLayoutOf(std::string_view text, int64_t millis) {
+  // `text` parsed, so its fields sit where ParseIsoInstant found them.
+  Clock clock = kDateOnly;
+  size_t pos = 10;
+  if (text.size() > 10) {
+    clock = kMinutes;
+    pos = 16;
+    if (pos < text.size() && text[pos] == ':') {
+      clock = kSeconds;
+      pos = 19;
+      if (pos < text.size() && text[pos] == '.') {
+        if (text.size() < 24 || !IsDigit(text[22]) || IsDigit(text[23])) {
+          return std::nullopt;  // not exactly 3 digits of fraction
+        }
+        clock = kMillis;
+        pos = 23;
+      }
+    }
+  }
+  Zone zone = kNoZone;
+  int hours = 0, minutes = 0;
+  if (pos < text.size()) {
+    const char c = text[pos];
+    if (c == 'Z') {
+      zone = kZulu;
+    } else {
+      const bool colon = pos + 3 < text.size() && text[pos + 3] == ':';
+      zone = c == '+' ? (colon ? kPlusColon : kPlus)
+                      : (colon ? kMinusColon : kMinus);
+      if (!ReadDigits(text, pos + 1, 2, &hours) ||
+          !ReadDigits(text, pos + (colon ? 4 : 3), 2, &minutes)) {
+        return std::nullopt;
+      }
+    }
+  }
+  const uint32_t code =
+      LayoutCode(clock, zone, static_cast<uint32_t>(hours * 60 + minutes));
+  if (millis % IsoLayoutUnit(code) != 0) return std::nullopt;
+  char buf[kMaxIsoText];
+  const size_t n = FormatIsoLayout(millis, code, buf);
+  if (std::string_view(buf, n) != text) return std::nullopt;
+  return code;
+}
+
+std::string FormatIsoInstant(int64_t millis) {
+  const Clock clock = millis % kMillisPerSecond != 0 ? kMillis : kSeconds;
+  char buf[kMaxIsoText];
+  return std::string(buf,
+                     FormatIsoLayout(millis, LayoutCode(clock, kZulu, 0), buf));
 }
 
 std::optional<int64_t> ParseDuration(std::string_view s) {

@@ -39,6 +39,26 @@ std::optional<int64_t> ParseIsoInstant(std::string_view text);
 // Formats as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (milliseconds only when non-zero).
 std::string FormatIsoInstant(int64_t millis);
 
+// The layout of an ISO-8601 text, as a small code: the clock part (none,
+// HH:MM, HH:MM:SS or HH:MM:SS.mmm), the zone (none, Z, or an offset with or
+// without a colon) and the offset. With the instant it rebuilds the text
+// byte for byte, so a stored profile keeps a code and an instant instead of
+// the text.
+inline constexpr size_t kMaxIsoText = 48;  // room for any layout and year
+
+// The layout code of `text`, which ParseIsoInstant read as `millis`, when
+// FormatIsoLayout(millis, code) rebuilds `text` exactly; nullopt for the
+// forms it cannot (a fraction of other than 3 digits, say).
+std::optional<uint32_t> IsoLayoutOf(std::string_view text, int64_t millis);
+
+// Writes `millis` in the layout `code` (from IsoLayoutOf) to `out`, which
+// has room for kMaxIsoText bytes; returns the length.
+size_t FormatIsoLayout(int64_t millis, uint32_t code, char* out);
+
+// The unit the instant of a layout is a whole multiple of: a day, a minute,
+// a second or a millisecond.
+int64_t IsoLayoutUnit(uint32_t code);
+
 // Parses a duration `<digits><unit>` with unit s, m, h, d or w.
 std::optional<int64_t> ParseDuration(std::string_view text);
 

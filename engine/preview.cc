@@ -11,9 +11,15 @@ namespace {
 void WriteValue(const DecodedValue& v, JsonWriter& out) {
   switch (v.tag) {
     case ValueTag::kString:
-    case ValueTag::kDate:
       out.String(v.text);
       return;
+    case ValueTag::kDate: {
+      char buffer[kMaxIsoText];
+      out.String(v.DateText(buffer));
+      return;
+    }
+    case ValueTag::kDateLayout:
+      break;  // decoded as kDate
     case ValueTag::kInt:
       out.Int(v.number.i);
       return;

@@ -204,6 +204,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
             numbers[v.attr].emplace_back(v.number, local);
             break;
           case ValueTag::kDate:
+          case ValueTag::kDateLayout:  // decoded as kDate
             dates[v.attr].emplace_back(v.date_ms, local);
             break;
           case ValueTag::kTrue:

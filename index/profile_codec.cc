@@ -24,6 +24,17 @@ void PutString(std::string* out, std::string_view s) {
   out->append(s);
 }
 
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+// Event instant forms (the low 2 bits of the varint).
+constexpr uint64_t kEventSeconds = 0, kEventMillis = 1, kEventAbsolute = 2;
+
 uint64_t ReadFixed64(const char*& p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
@@ -32,6 +43,12 @@ uint64_t ReadFixed64(const char*& p) {
 }
 
 }  // namespace
+
+std::string_view DecodedValue::DateText(char (&buffer)[kMaxIsoText]) const {
+  if (date_layout == kVerbatimDate) return text;
+  return std::string_view(buffer,
+                          FormatIsoLayout(date_ms, date_layout, buffer));
+}
 
 const DecodedValue* DecodedProfile::Find(AttrId attr) const {
   for (const DecodedValue& v : values) {
@@ -57,7 +74,7 @@ void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
     case AttrType::kNumber:
       if (value.number.is_int) {
         out_->push_back(static_cast<char>(ValueTag::kInt));
-        PutFixed64(out_, static_cast<uint64_t>(value.number.i));
+        PutVarint(out_, ZigZag(value.number.i));
       } else {
         out_->push_back(static_cast<char>(ValueTag::kDouble));
         uint64_t bits;
@@ -66,9 +83,15 @@ void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
       }
       break;
     case AttrType::kDate:
-      out_->push_back(static_cast<char>(ValueTag::kDate));
-      PutFixed64(out_, static_cast<uint64_t>(value.date_ms));
-      PutString(out_, value.text);
+      if (auto layout = IsoLayoutOf(value.text, value.date_ms)) {
+        out_->push_back(static_cast<char>(ValueTag::kDateLayout));
+        PutVarint(out_, *layout);
+        PutVarint(out_, ZigZag(value.date_ms / IsoLayoutUnit(*layout)));
+      } else {
+        out_->push_back(static_cast<char>(ValueTag::kDate));
+        PutFixed64(out_, static_cast<uint64_t>(value.date_ms));
+        PutString(out_, value.text);
+      }
       break;
     case AttrType::kBool:
       out_->push_back(static_cast<char>(value.boolean ? ValueTag::kTrue
@@ -86,37 +109,6 @@ void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
   }
 }
 
-void ProfileEncoder::AddDecodedValue(const DecodedValue& value) {
-  PutVarint(out_, value.attr);
-  out_->push_back(static_cast<char>(value.tag));
-  switch (value.tag) {
-    case ValueTag::kString:
-    case ValueTag::kRaw:
-      PutString(out_, value.text);
-      break;
-    case ValueTag::kInt:
-      PutFixed64(out_, static_cast<uint64_t>(value.number.i));
-      break;
-    case ValueTag::kDouble: {
-      uint64_t bits;
-      std::memcpy(&bits, &value.number.d, 8);
-      PutFixed64(out_, bits);
-      break;
-    }
-    case ValueTag::kDate:
-      PutFixed64(out_, static_cast<uint64_t>(value.date_ms));
-      PutString(out_, value.text);
-      break;
-    case ValueTag::kFalse:
-    case ValueTag::kTrue:
-      break;
-    case ValueTag::kStringArray:
-      PutVarint(out_, value.array_count);
-      out_->append(value.array_data);
-      break;
-  }
-}
-
 void ProfileEncoder::AddIdentities(
     const std::vector<std::pair<std::string_view, std::string_view>>& ids) {
   PutVarint(out_, ids.size());
@@ -128,9 +120,21 @@ void ProfileEncoder::AddIdentities(
 
 void ProfileEncoder::AddEvents(const std::vector<StoredEvent>& events) {
   PutVarint(out_, events.size());
+  uint64_t previous = 0;
   for (const StoredEvent& e : events) {
     PutVarint(out_, e.name);
-    PutFixed64(out_, static_cast<uint64_t>(e.at_ms));
+    const uint64_t at = static_cast<uint64_t>(e.at_ms);
+    // Wrapping arithmetic: any two instants have a difference that adds back.
+    const auto delta = static_cast<int64_t>(at - previous);
+    previous = at;
+    if (delta % kMillisPerSecond == 0) {
+      PutVarint(out_, ZigZag(delta / kMillisPerSecond) << 2 | kEventSeconds);
+    } else if (ZigZag(delta) >> 62 == 0) {
+      PutVarint(out_, ZigZag(delta) << 2 | kEventMillis);
+    } else {
+      PutVarint(out_, kEventAbsolute);
+      PutFixed64(out_, at);
+    }
   }
 }
 
@@ -150,7 +154,7 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out) {
         v.text = ReadString(p);
         break;
       case ValueTag::kInt:
-        v.number = Number::Int(static_cast<int64_t>(ReadFixed64(p)));
+        v.number = Number::Int(UnZigZag(ReadVarint(p)));
         break;
       case ValueTag::kDouble: {
         const uint64_t bits = ReadFixed64(p);
@@ -161,7 +165,14 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out) {
       }
       case ValueTag::kDate:
         v.date_ms = static_cast<int64_t>(ReadFixed64(p));
+        v.date_layout = kVerbatimDate;
         v.text = ReadString(p);
+        break;
+      case ValueTag::kDateLayout:
+        v.tag = ValueTag::kDate;
+        v.date_layout = static_cast<uint32_t>(ReadVarint(p));
+        v.date_ms = UnZigZag(ReadVarint(p)) * IsoLayoutUnit(v.date_layout);
+        v.text = {};
         break;
       case ValueTag::kFalse:
       case ValueTag::kTrue:
@@ -181,9 +192,22 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out) {
     handle = ReadString(p);
   }
   out->events.resize(ReadVarint(p));
+  uint64_t previous = 0;
   for (StoredEvent& e : out->events) {
     e.name = static_cast<EventId>(ReadVarint(p));
-    e.at_ms = static_cast<int64_t>(ReadFixed64(p));
+    const uint64_t v = ReadVarint(p);
+    const int64_t delta = UnZigZag(v >> 2);
+    switch (v & 3) {
+      case kEventSeconds:
+        previous += static_cast<uint64_t>(delta * kMillisPerSecond);
+        break;
+      case kEventMillis:
+        previous += static_cast<uint64_t>(delta);
+        break;
+      default:
+        previous = ReadFixed64(p);
+    }
+    e.at_ms = static_cast<int64_t>(previous);
   }
 }
 

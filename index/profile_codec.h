@@ -5,9 +5,15 @@
 //   varint attribute count, then per attribute:
 //          varint attribute id, byte tag, payload (see ValueTag)
 //   varint identity count, then per identity: string channel, string handle
-//   varint event count, then per event: varint event id, fixed64 instant
+//   varint event count, then per event: varint event id, instant (below)
 //
-// Strings are varint length + bytes; fixed64 is little-endian. The encoding is
+// Strings are varint length + bytes; fixed64 is little-endian; integers are
+// zigzag varints. A date whose text has a layout base/time.h can rebuild is
+// kept as that layout and the instant in the layout's unit (seconds, say):
+// about 6 bytes instead of 30. An event's instant is the difference from the
+// previous event's (from 0 for the first), as a zigzag varint shifted left by
+// 2 over a 2-bit form: 0 whole seconds, 1 milliseconds, 2 absolute fixed64
+// milliseconds follow (a difference too wide for the varint). The encoding is
 // private to segd's memory (never written to disk as is), so it may change.
 #ifndef SEGD_INDEX_PROFILE_CODEC_H_
 #define SEGD_INDEX_PROFILE_CODEC_H_
@@ -18,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/time.h"
 #include "index/schema.h"
 #include "index/value.h"
 
@@ -25,14 +32,20 @@ namespace segd {
 
 enum class ValueTag : uint8_t {
   kString = 0,       // string
-  kInt = 1,          // fixed64
+  kInt = 1,          // zigzag varint
   kDouble = 2,       // fixed64 (bit pattern)
   kDate = 3,         // fixed64 millis, string original text
   kFalse = 4,        // no payload
   kTrue = 5,         // no payload
   kStringArray = 6,  // varint count, strings
   kRaw = 7,          // string: JSON text of an unindexable value
+  // Stored only: varint layout code, zigzag varint instant in the layout's
+  // unit. Decodes as kDate.
+  kDateLayout = 8,
 };
+
+// DecodedValue::date_layout of a date stored with its text.
+inline constexpr uint32_t kVerbatimDate = ~uint32_t{0};
 
 struct StoredEvent {
   EventId name;
@@ -45,14 +58,17 @@ inline constexpr uint8_t kExplicitCustomerType = 1;
 struct DecodedValue {
   AttrId attr = 0;
   ValueTag tag = ValueTag::kString;
-  std::string_view text;  // kString, kDate (original), kRaw
-  Number number;          // kInt, kDouble
-  int64_t date_ms = 0;    // kDate
+  std::string_view text;                 // kString, kRaw, kDate stored verbatim
+  Number number;                         // kInt, kDouble
+  int64_t date_ms = 0;                   // kDate
+  uint32_t date_layout = kVerbatimDate;  // kDate: rebuilds the text
   // kStringArray: `array_count` strings encoded in `array_data`.
   std::string_view array_data;
   uint32_t array_count = 0;
 
   bool boolean() const { return tag == ValueTag::kTrue; }
+  // The original text of a kDate value; may point into `buffer`.
+  std::string_view DateText(char (&buffer)[kMaxIsoText]) const;
   // Calls fn(std::string_view) for each element of a kStringArray value.
   template <typename Fn>
   void ForEachString(Fn&& fn) const;
@@ -88,7 +104,6 @@ class ProfileEncoder {
   explicit ProfileEncoder(std::string* out) : out_(out) {}
   void Begin(std::string_view id, uint8_t flags, size_t attribute_count);
   void AddValue(AttrId attr, const Value& value);
-  void AddDecodedValue(const DecodedValue& value);
   void AddIdentities(
       const std::vector<std::pair<std::string_view, std::string_view>>& ids);
   void AddEvents(const std::vector<StoredEvent>& events);

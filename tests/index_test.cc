@@ -5,12 +5,15 @@
 #include <roaring/containers/containers.h>
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/ascii.h"
+#include "base/time.h"
 #include "index/bitmap.h"
 #include "index/int_keys.h"
 #include "index/profile_codec.h"
@@ -334,7 +337,8 @@ TEST(ProfileCodecTest, RoundTripsEveryValueKind) {
   EXPECT_EQ(p.values[1].number.i, i.number.i);
   EXPECT_EQ(p.values[2].number.d, -0.5);
   EXPECT_EQ(p.values[3].date_ms, -1);
-  EXPECT_EQ(p.values[3].text, t.text);
+  char buffer[kMaxIsoText];
+  EXPECT_EQ(p.values[3].DateText(buffer), t.text);
   EXPECT_TRUE(p.values[4].boolean());
   std::vector<std::string> elements;
   p.values[5].ForEachString(
@@ -347,6 +351,90 @@ TEST(ProfileCodecTest, RoundTripsEveryValueKind) {
   EXPECT_EQ(p.identities[0].second, "a@x");
   ASSERT_EQ(p.events.size(), 2u);
   EXPECT_EQ(p.events[1].at_ms, -5);
+}
+
+// Dates keep a layout code and an instant instead of their text; every
+// accepted form must come back byte for byte, and the instant exactly.
+TEST(ProfileCodecTest, DatesComeBackAsWritten) {
+  const std::vector<std::string> texts = {
+      "2026-11-24",
+      "0000-01-01",
+      "9999-12-31",
+      "1969-12-31T23:59:59.999Z",
+      "2024-02-29T12:00Z",
+      "2024-02-29T12:00",
+      "2024-02-29T12:00:05",
+      "2023-10-08T01:44:57+05:30",
+      "2023-10-08T01:44:57-05:30",
+      "2023-10-08T01:44:57+0530",
+      "2023-10-08T01:44:57-0000",
+      "2023-10-08T01:44:57+00:00",
+      "2023-10-08T01:44:57.120-23:59",
+      "0000-01-01T00:00:00+01:00",  // the instant falls in year -1
+      "9999-12-31T23:59:59-23:59",  // the instant falls in year 10000
+      "2023-10-08T01:44:57.1Z",     // fractions of other lengths: verbatim
+      "2023-10-08T01:44:57.123456Z",
+      "2023-10-08T01:44:57.000Z",
+  };
+  for (const std::string& text : texts) {
+    const std::optional<int64_t> ms = ParseIsoInstant(text);
+    ASSERT_TRUE(ms) << text;
+    std::string blob;
+    ProfileEncoder encoder(&blob);
+    encoder.Begin("d", 0, 1);
+    Value v;
+    v.type = AttrType::kDate;
+    v.date_ms = *ms;
+    v.text = text;
+    encoder.AddValue(9, v);
+    encoder.AddIdentities({});
+    encoder.AddEvents({});
+    DecodedProfile p;
+    DecodeProfile(blob, &p);
+    ASSERT_EQ(p.values.size(), 1u) << text;
+    EXPECT_EQ(p.values[0].tag, ValueTag::kDate) << text;
+    EXPECT_EQ(p.values[0].date_ms, *ms) << text;
+    char buffer[kMaxIsoText];
+    EXPECT_EQ(p.values[0].DateText(buffer), text);
+  }
+  // The common form costs a few bytes, not the text.
+  std::string blob;
+  ProfileEncoder encoder(&blob);
+  Value v;
+  v.type = AttrType::kDate;
+  v.text = "2026-11-18T06:42:49Z";
+  v.date_ms = *ParseIsoInstant(v.text);
+  encoder.AddValue(9, v);
+  EXPECT_LE(blob.size(), 8u);
+}
+
+TEST(ProfileCodecTest, EventInstantsRoundTripAtEveryDistance) {
+  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  const int64_t kMax = std::numeric_limits<int64_t>::max();
+  const std::vector<StoredEvent> events = {{0, 1795046400000},
+                                           {1, 1795046400000},
+                                           {2, 1795046399999},
+                                           {3, 0},
+                                           {4, kMax},
+                                           {5, kMin},
+                                           {6, kMax},
+                                           {7, -5},
+                                           {8, kMin + 1},
+                                           {9, 4611686018427387904},
+                                           {10, -4611686018427387905},
+                                           {11, 1795046401000}};
+  std::string blob;
+  ProfileEncoder encoder(&blob);
+  encoder.Begin("e", 0, 0);
+  encoder.AddIdentities({});
+  encoder.AddEvents(events);
+  DecodedProfile p;
+  DecodeProfile(blob, &p);
+  ASSERT_EQ(p.events.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(p.events[i].name, events[i].name) << i;
+    EXPECT_EQ(p.events[i].at_ms, events[i].at_ms) << i;
+  }
 }
 
 }  // namespace
