@@ -7,6 +7,7 @@
 // (default 200000) so that a run stays short; `segd bench` has the 10M
 // end-to-end figures.
 #include <benchmark/benchmark.h>
+#include <tbb/task_arena.h>
 
 #include <cstdlib>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "index/bitmap.h"
 #include "index/index.h"
 #include "ingest/loader.h"
+#include "ingest/record_parser.h"
 #include "tools/gen.h"
 
 namespace segd {
@@ -232,6 +234,115 @@ void BM_ParseAndPlan(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ParseAndPlan);
+
+// ---------------------------------------------------------------- Loading
+
+// The load path a stage at a time, on one thread: parse, store, index.
+struct LoadFixture {
+  std::string text;  // NDJSON with simdjson's padding after it
+  std::vector<std::pair<size_t, size_t>> lines;  // (offset, length)
+  std::vector<ProfileInput> inputs;              // every record, parsed
+};
+
+const LoadFixture& LoadData() {
+  static const LoadFixture* fixture = [] {
+    auto* f = new LoadFixture;
+    GenOptions options;
+    options.profiles = 20000;
+    f->text = GenerateProfilesToString(options);
+    for (size_t at = 0; at < f->text.size();) {
+      size_t end = f->text.find('\n', at);
+      if (end == std::string::npos) end = f->text.size();
+      if (end > at) f->lines.emplace_back(at, end - at);
+      at = end + 1;
+    }
+    f->text.append(64, ' ');  // simdjson reads up to 64 bytes past a record
+    RecordParser parser;
+    f->inputs.resize(f->lines.size());
+    for (size_t i = 0; i < f->lines.size(); ++i) {
+      const auto [at, length] = f->lines[i];
+      if (!parser
+               .Parse(f->text.data() + at, length, f->text.size() - at,
+                      &f->inputs[i])
+               .ok()) {
+        f->inputs.clear();  // reported by the benchmarks
+        break;
+      }
+    }
+    return f;
+  }();
+  return *fixture;
+}
+
+void BM_ParseRecords(benchmark::State& state) {
+  const LoadFixture& data = LoadData();
+  if (data.inputs.size() != data.lines.size()) {
+    state.SkipWithError("a generated record does not parse");
+    return;
+  }
+  RecordParser parser;
+  ProfileInput input;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    for (const auto& [at, length] : data.lines) {
+      benchmark::DoNotOptimize(parser.Parse(data.text.data() + at, length,
+                                            data.text.size() - at, &input));
+      bytes += length;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * data.lines.size());
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_ParseRecords)->Unit(benchmark::kMillisecond);
+
+void BM_StoreUpsert(benchmark::State& state) {
+  const LoadFixture& data = LoadData();
+  if (data.inputs.size() != data.lines.size()) {
+    state.SkipWithError("a generated record does not parse");
+    return;
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto store = std::make_unique<ProfileStore>();
+    state.ResumeTiming();
+    for (const ProfileInput& input : data.inputs) {
+      if (!store->Upsert(input).ok()) {
+        state.SkipWithError("a generated record is rejected");
+        return;
+      }
+    }
+    state.PauseTiming();
+    if (store->live_count() != data.inputs.size()) {
+      state.SkipWithError("the store lost profiles");
+    }
+    store.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * data.inputs.size());
+}
+BENCHMARK(BM_StoreUpsert)->Unit(benchmark::kMillisecond);
+
+void BM_IndexBuild(benchmark::State& state) {
+  const LoadFixture& data = LoadData();
+  ProfileStore store;
+  for (const ProfileInput& input : data.inputs) {
+    if (!store.Upsert(input).ok()) {
+      state.SkipWithError("a generated record is rejected");
+      return;
+    }
+  }
+  tbb::task_arena one_thread(1);  // per core, like the other load stages
+  for (auto _ : state) {
+    one_thread.execute([&] {
+      auto index = Index::Build(store);
+      if (index->live().cardinality() != store.live_count()) {
+        state.SkipWithError("the index lost profiles");
+      }
+    });
+  }
+  state.SetItemsProcessed(state.iterations() * store.live_count());
+}
+BENCHMARK(BM_IndexBuild)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace segd

@@ -1,7 +1,7 @@
 #include "index/profile_store.h"
 
 #include <algorithm>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "base/ascii.h"
 #include "base/json_pointer.h"
@@ -78,44 +78,45 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   }
   const std::optional<uint32_t> existing = FindRow(input.id);
 
-  // The last occurrence of a name wins. Records hold a few dozen keys, for
-  // which a quadratic scan beats hashing; huge records take the hash path.
+  // Names to attributes, and which values survive: of a name given twice,
+  // the last wins. Known names compare by id (a stamp per attribute); new
+  // names, rare after the first records, by text.
   const auto& attrs = input.attributes;
-  std::vector<bool> superseded(attrs.size(), false);
-  if (attrs.size() <= 64) {
-    for (size_t i = 0; i < attrs.size(); ++i) {
-      for (size_t j = i + 1; j < attrs.size() && !superseded[i]; ++j) {
-        superseded[i] = attrs[j].first == attrs[i].first;
+  if (stamp_.size() < schema_.size()) stamp_.resize(schema_.size(), 0);
+  if (++generation_ == 0) {  // wrapped: clear every stamp
+    std::fill(stamp_.begin(), stamp_.end(), 0);
+    generation_ = 1;
+  }
+  ids_.resize(attrs.size());
+  superseded_.assign(attrs.size(), 0);
+  std::unordered_set<std::string_view> new_names;  // when there are many
+  for (size_t i = attrs.size(); i-- > 0;) {
+    const std::string& name = attrs[i].first;
+    const std::optional<AttrId> id = schema_.Find(name);
+    ids_[i] = id;
+    if (id) {
+      superseded_[i] = stamp_[*id] == generation_;
+      stamp_[*id] = generation_;
+    } else if (attrs.size() <= 64) {
+      for (size_t j = i + 1; j < attrs.size() && !superseded_[i]; ++j) {
+        superseded_[i] = !ids_[j] && attrs[j].first == name;
       }
-    }
-  } else {
-    StringMap<size_t> last;
-    for (size_t i = 0; i < attrs.size(); ++i) {
-      auto [it, inserted] = last.try_emplace(attrs[i].first, i);
-      if (!inserted) {
-        superseded[it->second] = true;
-        it->second = i;
-      }
+    } else {
+      superseded_[i] = !new_names.insert(name).second;
     }
   }
 
   // Check every value against the schema before changing anything.
-  struct Resolved {
-    std::optional<AttrId> attr;  // empty: a new attribute, added on commit
-    const Value* value;
-    const std::string* name;
-    bool as_string;  // a date-looking value of a declared string attribute
-  };
-  std::vector<Resolved> resolved;
-  resolved.reserve(input.attributes.size() + 1);
+  std::vector<Resolved>& resolved = resolved_;
+  resolved.clear();
   bool sets_customer_type = false;
   Value customer_type;
   // SPEC §1 derivation inputs, from the values that survive.
   bool has_customer_id = false, has_orders = false, has_contact = false;
   size_t new_attributes = 0;
-  for (size_t i = 0; i < input.attributes.size(); ++i) {
-    if (superseded[i]) continue;
-    const auto& [name, value] = input.attributes[i];
+  for (size_t i = 0; i < attrs.size(); ++i) {
+    if (superseded_[i]) continue;
+    const auto& [name, value] = attrs[i];
     if (value.absent) continue;  // null or [] written last
     if (name.empty()) {
       return Malformed("empty attribute name", AttributePointer(name));
@@ -124,7 +125,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     has_contact |= name == "email" || name == "phone";
     has_orders |= name == "orders" && value.type == AttrType::kNumber &&
                   CompareNumbers(value.number, Number::Int(1)) >= 0;
-    Resolved r{schema_.Find(name), &value, &name, false};
+    Resolved r{ids_[i], &value, &name, false};
     new_attributes += !r.attr;
     if (r.attr) {
       const Attribute& attr = schema_.attribute(*r.attr);
@@ -197,8 +198,8 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     if (!added.ok()) return added.status();
     r.attr = *added;
   }
-  std::vector<StoredEvent> events;
-  events.reserve(input.events.size());
+  std::vector<StoredEvent>& events = events_;
+  events.clear();
   for (const ProfileInput::Event& e : input.events) {
     events.push_back(StoredEvent{schema_.InternEvent(e.name), e.at_ms});
   }
@@ -220,7 +221,8 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     }
   }
   encoder.AddValue(customer_type_attr_, customer_type);
-  std::vector<std::pair<std::string_view, std::string_view>> identities;
+  auto& identities = identity_views_;
+  identities.clear();
   for (const auto& [channel, handle] : input.identities) {
     identities.emplace_back(channel, handle);
   }

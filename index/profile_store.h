@@ -82,7 +82,21 @@ class ProfileStore {
   RowTable row_by_id_;
   RowTable identity_owner_;
   uint64_t live_count_ = 0;
-  std::string encode_buffer_;       // scratch for Upsert
+  // Scratch for Upsert, kept between calls so that it rarely allocates.
+  struct Resolved {
+    std::optional<AttrId> attr;  // empty: a new attribute, added on commit
+    const Value* value;
+    const std::string* name;
+    bool as_string;  // a date-looking value of a declared string attribute
+  };
+  std::vector<std::optional<AttrId>> ids_;  // per input attribute
+  std::vector<uint8_t> superseded_;         // per input attribute
+  std::vector<uint32_t> stamp_;  // per attribute: last generation naming it
+  uint32_t generation_ = 0;
+  std::vector<Resolved> resolved_;
+  std::vector<StoredEvent> events_;
+  std::vector<std::pair<std::string_view, std::string_view>> identity_views_;
+  std::string encode_buffer_;
   mutable DecodedProfile decoded_;  // scratch for identity checks
 };
 

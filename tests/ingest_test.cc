@@ -350,6 +350,32 @@ TEST_F(IngestTest, LaterNullOrEmptyArrayRemovesAnEarlierDuplicate) {
   EXPECT_EQ(store_.FindIdentity("email", "b@x"), store_.FindRow("w"));
 }
 
+// The last of duplicate names wins whether the name is known already, new,
+// or one of many in a wide record.
+TEST_F(IngestTest, LastDuplicateWinsForKnownNewAndWideRecords) {
+  ASSERT_EQ(Load(R"({"id":"a","city":"Pune","plan":"free"})").accepted, 1u);
+  std::string wide = R"({"id":"w","fresh":"one","city":"Agra")";
+  for (int i = 0; i < 70; ++i) wide += ",\"k" + std::to_string(i) + "\":1";
+  wide += R"(,"fresh":"two","city":"Goa"})";
+  LoadReport r = Load(R"({"id":"b","city":"Delhi","plan":"pro","city":"Kochi"})"
+                      "\n"
+                      R"({"id":"c","city":"Nagpur","plan":"team"})"
+                      "\n" +
+                      wide);
+  ASSERT_EQ(r.accepted, 3u) << ErrorOf(r);
+  EXPECT_EQ(Value(Profile("b"), "city")->text, "Kochi");
+  EXPECT_EQ(Value(Profile("b"), "plan")->text, "pro");
+  EXPECT_EQ(Value(Profile("c"), "city")->text, "Nagpur");
+  const DecodedProfile w = Profile("w");
+  EXPECT_EQ(Value(w, "city")->text, "Goa");
+  EXPECT_EQ(Value(w, "fresh")->text, "two");
+  EXPECT_EQ(Value(w, "k69")->number.i, 1);
+  size_t cities = 0;
+  for (const DecodedValue& v : w.values)
+    cities += v.attr == Value(w, "city")->attr;
+  EXPECT_EQ(cities, 1u);
+}
+
 TEST_F(IngestTest, IntegersBeyond64BitsBecomeDoubles) {
   LoadReport r = Load(
       R"({"id":"h","n":100000000000000000000000000000,"m":-18446744073709551616})");
