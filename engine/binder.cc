@@ -109,7 +109,8 @@ class Binder {
   // A kValueSet leaf: each occurrence's value tested against `matches`.
   BoundNode ValueSetNode(const StringIndex& strings,
                          std::shared_ptr<const ValueMatches> matches,
-                         uint64_t estimate, std::string label) const;
+                         uint64_t estimate, std::string label,
+                         bool single_valued) const;
   BoundNode IntRangeLeaf(AttrId attr, std::optional<int64_t> lo,
                          std::optional<int64_t> hi, std::string label) const;
   BoundNode NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
@@ -599,9 +600,9 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
       !strings.occurrence_rows().empty()) {
     std::vector<uint64_t> bits((strings.value_count() + 63) / 64, 0);
     for (ValueId id : ids) bits[id >> 6] |= uint64_t{1} << (id & 63);
-    return ValueSetNode(strings,
-                        std::make_shared<ValueMatches>(std::move(bits)),
-                        matched_rows, std::move(label));
+    return ValueSetNode(
+        strings, std::make_shared<ValueMatches>(strings, std::move(bits)),
+        matched_rows, std::move(label), single_valued);
   }
   // Common values stay separate bitmap leaves, OR-ed shard by shard in
   // parallel. Rare values (row lists) are few rows each: beyond a handful
@@ -661,7 +662,8 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
 
 BoundNode Binder::ValueSetNode(const StringIndex& strings,
                                std::shared_ptr<const ValueMatches> matches,
-                               uint64_t estimate, std::string label) const {
+                               uint64_t estimate, std::string label,
+                               bool single_valued) const {
   BoundNode n;
   n.kind = BoundKind::kLeaf;
   n.estimate = estimate;
@@ -669,6 +671,7 @@ BoundNode Binder::ValueSetNode(const StringIndex& strings,
   n.leaf.rows = strings.occurrence_rows();
   n.leaf.values = strings.occurrence_values();
   n.leaf.matches = std::move(matches);
+  n.leaf.single_valued = single_valued;
   n.label = std::move(label);
   return n;
 }
@@ -689,7 +692,7 @@ BoundNode Binder::TextLeaf(const StringIndex& strings,
         estimate * kValueSetMinShare >= occurrences) {
       return ValueSetNode(strings,
                           std::make_shared<ValueMatches>(strings, needle, kind),
-                          estimate, std::move(label));
+                          estimate, std::move(label), single_valued);
     }
   }
   return ValueSetLeaf(

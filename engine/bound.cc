@@ -67,8 +67,9 @@ CountRange PassingCounts(const CountTest& test) {
   return CountRange{1, 0};
 }
 
-ValueMatches::ValueMatches(std::vector<uint64_t> bits)
-    : bits_(std::move(bits)), known_(true) {}
+ValueMatches::ValueMatches(const StringIndex& strings,
+                           std::vector<uint64_t> bits)
+    : strings_(&strings), bits_(std::move(bits)), known_(true) {}
 
 ValueMatches::ValueMatches(const StringIndex& strings, std::string needle,
                            Kind kind)
@@ -87,6 +88,13 @@ const std::vector<uint64_t>& ValueMatches::bits() const {
     });
   }
   return bits_;
+}
+
+uint64_t ValueMatches::Occurrences() const {
+  if (!known() && kind_ == Kind::kStartsWith) {
+    return strings_->StartsWithOccurrences(needle_);
+  }
+  return strings_->OccurrencesOf(bits());
 }
 
 bool ValueMatches::Test(ValueId v) const {

@@ -50,7 +50,7 @@ CountRange PassingCounts(const CountTest& test);
 // preview only tests the values of the few rows it reads.
 class ValueMatches {
  public:
-  explicit ValueMatches(std::vector<uint64_t> bits);
+  ValueMatches(const StringIndex& strings, std::vector<uint64_t> bits);
   enum class Kind { kContains, kStartsWith };
   ValueMatches(const StringIndex& strings, std::string needle, Kind kind);
 
@@ -60,6 +60,10 @@ class ValueMatches {
   // Whether value `v` is in the set, without finding the whole set.
   bool Test(ValueId v) const;
   bool known() const { return known_.load(std::memory_order_acquire); }
+  // Occurrences of the matching values: the rows that match, when the
+  // attribute holds one value per row. A starts_with reads it from the
+  // sorted dictionary; a contains sums over the set.
+  uint64_t Occurrences() const;
 
  private:
   const StringIndex* strings_ = nullptr;
@@ -94,6 +98,9 @@ struct Leaf {
   long double dlo = 0, dhi = 0;  // kMixedRange, exact
   bool dlo_strict = false, dhi_strict = false;
   CountRange count;  // kEvent
+  // kValueSet: each row holds at most one value, so the rows that match
+  // are the occurrences of the matching values.
+  bool single_valued = false;
 };
 
 enum class BoundKind { kAnd, kOr, kNot, kConst, kLeaf };

@@ -459,6 +459,21 @@ void FindValueSets(const BoundNode& node) {
   for (const BoundNode& c : node.children) FindValueSets(c);
 }
 
+// The count of `node` when the index knows it whole, without reading a
+// shard: a value set of a single-valued attribute, or NOT of one.
+std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index) {
+  if (node.kind == BoundKind::kNot) {
+    const std::optional<uint64_t> n = WholeCount(node.children[0], index);
+    if (!n) return std::nullopt;
+    return index.live().cardinality() - *n;
+  }
+  if (node.kind == BoundKind::kLeaf && node.leaf.kind == LeafKind::kValueSet &&
+      node.leaf.single_valued) {
+    return node.leaf.matches->Occurrences();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ExecuteResult Execute(const Plan& plan, const Index& index,
@@ -496,6 +511,12 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     }
   }
   if (!options.count) return result;
+  if (!options.count_from_words) {
+    if (const std::optional<uint64_t> n = WholeCount(plan.root, index)) {
+      result.count = *n;
+      return result;
+    }
+  }
   FindValueSets(plan.root);
 
   std::vector<uint64_t> counts(shards, 0);

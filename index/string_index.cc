@@ -1,9 +1,11 @@
 #include "index/string_index.h"
 
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <functional>
 #include <numeric>
 
@@ -227,6 +229,19 @@ void StringIndex::BuildSortedOrder() {
     }
     i = j;
   }
+  keyed = {};
+  std::vector<uint32_t> rows_of(n);
+  for (ValueId id = 0; id < n; ++id) {
+    rows_of[id] = row_start_[id + 1] - row_start_[id];
+  }
+  for (size_t i = 0; i < bitmaps_.size(); ++i) {
+    rows_of[bitmaps_[i].first] = bitmap_rows_[i];
+  }
+  sorted_occurrences_.resize(n + 1);
+  sorted_occurrences_[0] = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sorted_occurrences_[i + 1] = sorted_occurrences_[i] + rows_of[sorted_[i]];
+  }
 }
 
 void StringIndex::BuildTrigrams() {
@@ -449,6 +464,36 @@ uint64_t StringIndex::StartsWithCount(std::string_view prefix) const {
   return end - begin;
 }
 
+uint64_t StringIndex::StartsWithOccurrences(std::string_view prefix) const {
+  if (sorted_.empty()) return OccurrencesOf(StartsWith(prefix).bits);
+  const auto [begin, end] = PrefixRun(prefix);
+  return static_cast<uint32_t>(sorted_occurrences_[end] -
+                               sorted_occurrences_[begin]);
+}
+
+uint64_t StringIndex::OccurrencesOf(std::span<const uint64_t> bits) const {
+  // Values with a bitmap have an empty row list: their rows come from the
+  // bitmaps' cached counts.
+  constexpr size_t kWordsPerTask = 4096;
+  uint64_t total = tbb::parallel_reduce(
+      tbb::blocked_range<size_t>(0, bits.size(), kWordsPerTask), uint64_t{0},
+      [&](const tbb::blocked_range<size_t>& words, uint64_t n) {
+        for (size_t w = words.begin(); w < words.end(); ++w) {
+          for (uint64_t b = bits[w]; b != 0; b &= b - 1) {
+            const size_t id = w * 64 + std::countr_zero(b);
+            n += row_start_[id + 1] - row_start_[id];
+          }
+        }
+        return n;
+      },
+      std::plus<>());
+  for (size_t i = 0; i < bitmaps_.size(); ++i) {
+    const ValueId id = bitmaps_[i].first;
+    if (bits[id >> 6] >> (id & 63) & 1) total += bitmap_rows_[i];
+  }
+  return total;
+}
+
 ValueSet StringIndex::StartsWith(std::string_view prefix) const {
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);
@@ -479,7 +524,7 @@ StringIndex::Memory StringIndex::MemoryUse() const {
                   sizeof(roaring_bitmap_t);
   }
   m.trigrams = (trigram_keys_.capacity() + trigram_counts_.capacity() +
-                sorted_.capacity()) *
+                sorted_.capacity() + sorted_occurrences_.capacity()) *
                    sizeof(uint32_t) +
                trigram_offsets_.capacity() * sizeof(uint64_t) +
                trigram_data_.capacity();

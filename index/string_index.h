@@ -87,6 +87,13 @@ class StringIndex {
   // How many there are, without building the set.
   uint64_t StartsWithCount(std::string_view folded_prefix) const;
 
+  // Occurrences (row, value pairs) of the values starting with
+  // `folded_prefix`: for an attribute holding at most one value per row,
+  // the rows that match. Two lookups along the sorted order.
+  uint64_t StartsWithOccurrences(std::string_view folded_prefix) const;
+  // Occurrences of the values in `bits`, a bitset over value ids.
+  uint64_t OccurrencesOf(std::span<const uint64_t> bits) const;
+
   // Every (row, value) pair in row order, kept when the index has trigrams:
   // a contains that matches many values then tests each row's value
   // against a bitset of matches, shard by shard, instead of building the
@@ -155,6 +162,10 @@ class StringIndex {
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
   // Value ids in folded-text order, for starts_with (with the trigrams).
   std::vector<ValueId> sorted_;
+  // sorted_occurrences_[i]: occurrences of the values sorted_[0, i), modulo
+  // 2^32. A difference of two is exact whenever the true one fits 32 bits,
+  // as every count of rows does.
+  std::vector<uint32_t> sorted_occurrences_;
   std::vector<uint32_t> occurrence_rows_;
   std::vector<ValueId> occurrence_values_;
 

@@ -329,6 +329,45 @@ TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
   }
 }
 
+// Counts of contains and starts_with on a single-valued attribute come
+// from the matching values' occurrences (row lists and bitmaps, summed
+// along the sorted dictionary for a prefix); they must equal a scan.
+TEST_F(QueryTest, TextCountsFromOccurrencesAgreeWithAScan) {
+  // Every fourth row holds one of ten common values (bitmaps); the others
+  // hold a value of their own (row lists), enough for a trigram index.
+  const int n = 30000;
+  std::vector<std::string> codes(n);
+  std::string data;
+  for (int i = 0; i < n; ++i) {
+    codes[i] = "v" + std::to_string(i % 4 == 0 ? i % 40 * 100 : i);
+    data += "{\"id\":\"p" + std::to_string(i) + "\",\"code\":\"" + codes[i] +
+            "\"}\n";
+  }
+  Load(data);
+  for (const char* needle : {"v", "v1", "v12", "v36", "V2", "v29999"}) {
+    uint64_t want = 0;
+    for (const std::string& c : codes)
+      want += c.rfind(FoldAscii(needle), 0) == 0;
+    const std::string value = std::string(R"(,"value":")") + needle + "\"}";
+    EXPECT_EQ(Count(R"({"field":"code","op":"starts_with")" + value), want)
+        << needle;
+    EXPECT_EQ(
+        Count(R"({"not":{"field":"code","op":"starts_with")" + value + "}"),
+        n - want)
+        << needle;
+  }
+  for (const char* needle : {"00", "1", "36", "v", "999"}) {
+    uint64_t want = 0;
+    for (const std::string& c : codes)
+      want += c.find(needle) != std::string::npos;
+    const std::string value = std::string(R"(,"value":")") + needle + "\"}";
+    EXPECT_EQ(Count(R"({"field":"code","op":"contains")" + value), want)
+        << needle;
+    EXPECT_EQ(Count(R"({"field":"code","op":"not_contains")" + value), n - want)
+        << needle;
+  }
+}
+
 TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
   // Enough distinct values for a trigram index, and needles matching so
   // many that the rows are tested against a bitset of values, shard by
