@@ -86,12 +86,19 @@ void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
 void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
                         SortedColumn<int64_t>* ints,
                         SortedColumn<long double>* mixed) {
-  std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
-    const int c = CompareNumbers(x.first, y.first);
-    return c != 0 ? c < 0 : x.second < y.second;
-  });
   const bool all_int = std::all_of(
       pairs.begin(), pairs.end(), [](const auto& p) { return p.first.is_int; });
+  if (all_int) {  // the common case: integers compare as they are
+    std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+      return x.first.i != y.first.i ? x.first.i < y.first.i
+                                    : x.second < y.second;
+    });
+  } else {
+    std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+      const int c = CompareNumbers(x.first, y.first);
+      return c != 0 ? c < 0 : x.second < y.second;
+    });
+  }
   std::vector<int64_t> int_keys;
   for (const auto& [n, row] : pairs) {
     if (all_int) {
