@@ -262,57 +262,67 @@ void StringIndex::BuildTrigrams() {
     for (; v >= 0x80; v >>= 7) ++n;
     return n;
   };
-  // next[k]: where list k starts; during a slice's fill, where its next
-  // entry goes, so that afterwards list k ends at next[k].
-  std::vector<uint32_t> next(kKeys + 1, 0);
+  // next[k]: how many values hold trigram k; then where list k starts;
+  // during its slice's fill, where its next entry goes.
+  std::vector<uint32_t> next(kKeys, 0);
   for (ValueId id = 0; id < value_count(); ++id) {
-    for_each_trigram(id, [&](uint32_t k) { ++next[k + 1]; });
+    for_each_trigram(id, [&](uint32_t k) { ++next[k]; });
   }
-  for (size_t k = 0; k < kKeys; ++k) next[k + 1] += next[k];
-  const uint64_t total = next[kKeys];
+  // The trigrams that occur, ascending, with their list sizes: only these
+  // are visited from here on, not the whole key space.
+  std::vector<uint32_t> keys, sizes;
+  uint32_t total = 0;
+  for (uint32_t k = 0; k < kKeys; ++k) {
+    if (next[k] == 0) continue;
+    keys.push_back(k);
+    sizes.push_back(next[k]);
+    next[k] = total;
+    total += sizes.back();
+  }
   if (total == 0) return;  // every value under three bytes
   std::vector<ValueId> lists;
-  for (size_t lo = 0; lo < kKeys;) {
-    size_t hi = lo + 1;  // keys [lo, hi): about total / kSlices trigrams
-    while (hi < kKeys && (next[hi] - next[lo]) * kSlices < total) ++hi;
-    const uint32_t base = next[lo];
-    lists.assign(next[hi] - base, 0);
+  for (size_t lo = 0; lo < keys.size();) {
+    // Keys [lo, hi) of `keys`: about total / kSlices trigrams.
+    const uint32_t base = next[keys[lo]];
+    size_t hi = lo;
+    uint64_t slice = 0;
+    while (hi < keys.size() && slice * kSlices < total) slice += sizes[hi++];
+    const uint32_t first_key = keys[lo], last_key = keys[hi - 1];
+    lists.assign(slice, 0);
     for (ValueId id = 0; id < value_count(); ++id) {
       for_each_trigram(id, [&](uint32_t k) {
-        if (k >= lo && k < hi) lists[next[k]++ - base] = id;
+        if (k >= first_key && k <= last_key) lists[next[k]++ - base] = id;
       });
     }
     // Each list as deltas between ascending values, 7 bits a byte: common
     // trigrams have small gaps and take about a byte a value. The bytes
     // are counted first and reserved exactly.
-    auto for_each_delta = [&](size_t k, auto&& fn) {
-      const uint32_t b = (k == lo ? base : next[k - 1]) - base;
-      const uint32_t e = next[k] - base;
-      for (uint32_t i = b; i < e; ++i) {
-        if (i == b) {
-          fn(lists[i]);
-        } else if (lists[i] != lists[i - 1]) {
-          fn(lists[i] - lists[i - 1]);
+    auto for_each_delta = [&](size_t i, auto&& fn) {
+      const uint32_t e = next[keys[i]] - base, b = e - sizes[i];
+      for (uint32_t j = b; j < e; ++j) {
+        if (j == b) {
+          fn(lists[j]);
+        } else if (lists[j] != lists[j - 1]) {
+          fn(lists[j] - lists[j - 1]);
         }
       }
     };
     size_t bytes = 0;
-    for (size_t k = lo; k < hi; ++k) {
-      for_each_delta(k, [&](uint32_t d) { bytes += varint_size(d); });
+    for (size_t i = lo; i < hi; ++i) {
+      for_each_delta(i, [&](uint32_t d) { bytes += varint_size(d); });
     }
     trigram_data_.reserve(trigram_data_.size() + bytes);
-    for (size_t k = lo; k < hi; ++k) {
+    for (size_t i = lo; i < hi; ++i) {
       uint32_t count = 0;
       const size_t offset = trigram_data_.size();
-      for_each_delta(k, [&](uint32_t delta) {
+      for_each_delta(i, [&](uint32_t delta) {
         ++count;
         for (; delta >= 0x80; delta >>= 7) {
           trigram_data_.push_back(static_cast<uint8_t>(delta | 0x80));
         }
         trigram_data_.push_back(static_cast<uint8_t>(delta));
       });
-      if (count == 0) continue;
-      trigram_keys_.push_back(static_cast<uint32_t>(k));
+      trigram_keys_.push_back(keys[i]);
       trigram_counts_.push_back(count);
       trigram_offsets_.push_back(offset);
     }
