@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "base/ascii.h"
 #include "index/profile_codec.h"
@@ -14,9 +15,41 @@ namespace {
 // Distinct values from which a string attribute gets a trigram index.
 constexpr size_t kTrigramMinValues = 2048;
 
+// Sorts (key, row) pairs that arrive in ascending row order by key, rows
+// ascending among equal keys: a stable LSD radix sort on the key's offset
+// from the smallest, a byte at a time, skipping the bytes every key shares
+// (dates of a few years differ in 5 of 8).
+void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
+  if (pairs.size() < 64) {
+    std::stable_sort(
+        pairs.begin(), pairs.end(),
+        [](const auto& x, const auto& y) { return x.first < y.first; });
+    return;
+  }
+  int64_t min = pairs[0].first;
+  for (const auto& p : pairs) min = std::min(min, p.first);
+  auto offset = [min](const std::pair<int64_t, uint16_t>& p) {
+    return static_cast<uint64_t>(p.first) - static_cast<uint64_t>(min);
+  };
+  uint32_t counts[8][256] = {};
+  for (const auto& p : pairs) {
+    const uint64_t v = offset(p);
+    for (int d = 0; d < 8; ++d) ++counts[d][v >> (8 * d) & 0xFF];
+  }
+  std::vector<std::pair<int64_t, uint16_t>> other(pairs.size());
+  for (int d = 0; d < 8; ++d) {
+    uint32_t* count = counts[d];
+    if (*std::max_element(count, count + 256) == pairs.size()) continue;
+    uint32_t start = 0;
+    for (int b = 0; b < 256; ++b) start += std::exchange(count[b], start);
+    for (const auto& p : pairs) other[count[offset(p) >> (8 * d) & 0xFF]++] = p;
+    pairs.swap(other);
+  }
+}
+
 SortedColumn<int64_t> ToColumn(
     std::vector<std::pair<int64_t, uint16_t>>& pairs) {
-  std::sort(pairs.begin(), pairs.end());
+  SortByKey(pairs);
   SortedColumn<int64_t> column;
   std::vector<int64_t> keys;
   keys.reserve(pairs.size());
@@ -63,9 +96,17 @@ void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
                   std::vector<SortedColumn<int64_t>>* ladders) {
   constexpr int kDepth = ShardIndex::kRecencyDepth;
   ladders->resize(kDepth);
-  std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
-    return x.second != y.second ? x.second < y.second : x.first > y.first;
-  });
+  // Pairs arrive grouped by row, in ascending row order: only each row's
+  // few events need ordering, latest first.
+  for (size_t i = 0; i < pairs.size();) {
+    size_t j = i + 1;
+    while (j < pairs.size() && pairs[j].second == pairs[i].second) ++j;
+    if (j - i > 1) {
+      std::sort(pairs.begin() + i, pairs.begin() + j,
+                [](const auto& x, const auto& y) { return x.first > y.first; });
+    }
+    i = j;
+  }
   std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth];
   for (size_t i = 0; i < pairs.size();) {
     size_t j = i;  // pairs[i, j): one row, latest first
