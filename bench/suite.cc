@@ -342,7 +342,7 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
       {"string dictionaries (text, offsets, hashes)",
        memory.strings.dictionary},
       {"string postings (bitmaps, row lists)", memory.strings.postings},
-      {"trigram lists, sorted permutation", memory.strings.trigrams},
+      {"trigram lists, sorted order with row counts", memory.strings.trigrams},
       {"occurrences in row order (contains, starts_with)",
        memory.strings.occurrences},
       {"number and date columns, range buckets", memory.number_columns},

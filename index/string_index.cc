@@ -230,17 +230,12 @@ void StringIndex::BuildSortedOrder() {
     i = j;
   }
   keyed = {};
-  std::vector<uint32_t> rows_of(n);
-  for (ValueId id = 0; id < n; ++id) {
-    rows_of[id] = row_start_[id + 1] - row_start_[id];
-  }
-  for (size_t i = 0; i < bitmaps_.size(); ++i) {
-    rows_of[bitmaps_[i].first] = bitmap_rows_[i];
-  }
   sorted_occurrences_.resize(n + 1);
   sorted_occurrences_[0] = 0;
   for (size_t i = 0; i < n; ++i) {
-    sorted_occurrences_[i + 1] = sorted_occurrences_[i] + rows_of[sorted_[i]];
+    sorted_occurrences_[i + 1] =
+        sorted_occurrences_[i] +
+        static_cast<uint32_t>(posting(sorted_[i]).cardinality);
   }
 }
 

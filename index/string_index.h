@@ -107,7 +107,7 @@ class StringIndex {
   struct Memory {
     size_t dictionary = 0;   // text, offsets, hashes, hash slots, spellings
     size_t postings = 0;     // bitmaps and row lists
-    size_t trigrams = 0;     // trigram lists and the sorted permutation
+    size_t trigrams = 0;     // trigram lists, sorted order, its row counts
     size_t occurrences = 0;  // (row, value) pairs in row order
     size_t total() const {
       return dictionary + postings + trigrams + occurrences;
