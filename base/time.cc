@@ -219,7 +219,8 @@ std::optional<uint32_t> IsoLayoutOf(std::string_view text, int64_t millis) {
       clock = kSeconds;
       pos = 19;
       if (pos < text.size() && text[pos] == '.') {
-        if (text.size() < 24 || !IsDigit(text[22]) || IsDigit(text[23])) {
+        if (text.size() < 23 || !IsDigit(text[22]) ||
+            (text.size() > 23 && IsDigit(text[23]))) {
           return std::nullopt;  // not exactly 3 digits of fraction
         }
         clock = kMillis;

@@ -364,6 +364,7 @@ TEST(ProfileCodecTest, DatesComeBackAsWritten) {
       "2024-02-29T12:00Z",
       "2024-02-29T12:00",
       "2024-02-29T12:00:05",
+      "2024-02-29T12:00:05.123",
       "2023-10-08T01:44:57+05:30",
       "2023-10-08T01:44:57-05:30",
       "2023-10-08T01:44:57+0530",
@@ -397,15 +398,19 @@ TEST(ProfileCodecTest, DatesComeBackAsWritten) {
     char buffer[kMaxIsoText];
     EXPECT_EQ(p.values[0].DateText(buffer), text);
   }
-  // The common form costs a few bytes, not the text.
-  std::string blob;
-  ProfileEncoder encoder(&blob);
-  Value v;
-  v.type = AttrType::kDate;
-  v.text = "2026-11-18T06:42:49Z";
-  v.date_ms = *ParseIsoInstant(v.text);
-  encoder.AddValue(9, v);
-  EXPECT_LE(blob.size(), 8u);
+  // Layouts cost a few bytes, not the text; other forms keep the text.
+  for (const char* text :
+       {"2026-11-18T06:42:49Z", "2026-11-18", "2026-11-18T06:42:49.120+05:30",
+        "2026-11-18T06:42:49.120"}) {
+    std::string blob;
+    ProfileEncoder encoder(&blob);
+    Value v;
+    v.type = AttrType::kDate;
+    v.text = text;
+    v.date_ms = *ParseIsoInstant(v.text);
+    encoder.AddValue(9, v);
+    EXPECT_LE(blob.size(), 12u) << text;
+  }
 }
 
 TEST(ProfileCodecTest, EventInstantsRoundTripAtEveryDistance) {
