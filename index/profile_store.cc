@@ -72,6 +72,13 @@ std::optional<uint32_t> ProfileStore::FindIdentity(
   });
 }
 
+void ProfileStore::Prefetch(const ProfileInput& input) const {
+  row_by_id_.Prefetch(IdHash(input.id));
+  for (const auto& [channel, handle] : input.identities) {
+    identity_owner_.Prefetch(IdentityHash(channel, handle));
+  }
+}
+
 Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   if (input.id.empty() || input.id.size() > kMaxIdBytes) {
     return Malformed("id must be a string of 1 to 256 bytes", "/id");

@@ -46,6 +46,10 @@ class ProfileStore {
   // On error nothing changes. Errors name the attribute or identity at fault.
   Result<UpsertOutcome> Upsert(const ProfileInput& input);
 
+  // Starts loading the table slots an Upsert of `input` will probe, so that
+  // a loader can overlap those memory reads with earlier records' work.
+  void Prefetch(const ProfileInput& input) const;
+
   // Removes the profile; its row stays dead. kNotFound if the id is unknown.
   Status Delete(std::string_view id);
 

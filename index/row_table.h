@@ -31,6 +31,11 @@ class RowTable {
     return std::nullopt;
   }
 
+  // Starts loading the home slot of `hash`, for a Find or Insert soon.
+  void Prefetch(uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[TagOf(hash) & mask()]);
+  }
+
   void Insert(uint64_t hash, uint32_t row);
   // Removes the slot holding (hash, row); no-op when there is none.
   void Erase(uint64_t hash, uint32_t row);

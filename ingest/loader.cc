@@ -132,7 +132,15 @@ class BlockProcessor {
 
   void ApplyAll(RecordBatch& batch) {
     if (batch.size() == 0) return;
-    for (size_t i = 0; i < batch.size(); ++i) Apply(batch[i]);
+    // The store's tables are large and probed at random: their slots for a
+    // record a few places ahead are requested while this one is applied.
+    constexpr size_t kAhead = 8;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (i + kAhead < batch.size() && batch[i + kAhead].status.ok()) {
+        store_->Prefetch(batch[i + kAhead].input);
+      }
+      Apply(batch[i]);
+    }
     batch.Clear();
     if (options_.progress) options_.progress(*report_);
   }
