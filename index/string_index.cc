@@ -86,6 +86,7 @@ std::optional<ValueId> StringIndex::FindHashed(std::string_view key,
 }
 
 void StringIndex::Rehash(size_t slot_count) {
+  slots_ = {};  // the old table goes before the new one is allocated
   slots_.assign(slot_count, kEmptySlot);
   const size_t mask = slot_count - 1;
   for (ValueId id = 0; id < value_count(); ++id) {
@@ -145,6 +146,12 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   StringIndex& index = *index_;
   const size_t n = index.value_count();
   last_row_ = {};
+  // No value comes after this: the hash table may run fuller, up to 0.8 of
+  // its slots, since lookups are few from now on. That halves the table of
+  // most large dictionaries.
+  size_t slots = 16;
+  while (slots * 4 < n * 5) slots *= 2;
+  if (slots < index.slots_.size()) index.Rehash(slots);
   // The build holds the occurrences, then rows by value, then the
   // postings: each is sized exactly, and freed as soon as it is read unless
   // the index keeps it.
