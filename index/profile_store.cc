@@ -1,6 +1,7 @@
 #include "index/profile_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 #include "base/ascii.h"
@@ -10,6 +11,21 @@ namespace segd {
 namespace {
 
 constexpr std::string_view kCustomerType = "customer_type";
+// The names SPEC §1 derives customer_type from. As string_views, a compare
+// with a name of another length costs no memcmp.
+constexpr std::string_view kCustomerId = "customer_id", kEmail = "email",
+                           kPhone = "phone", kOrders = "orders";
+
+// A cheap hash of a name for the attribute cache: its length and its first
+// and last eight bytes.
+size_t QuickHash(std::string_view name) {
+  uint64_t head = 0, tail = 0;
+  std::memcpy(&head, name.data(), std::min<size_t>(8, name.size()));
+  if (name.size() > 8) std::memcpy(&tail, name.data() + name.size() - 8, 8);
+  uint64_t h = (head ^ tail * 0x9E3779B97F4A7C15ull ^ name.size()) *
+               0xFF51AFD7ED558CCDull;
+  return static_cast<size_t>(h ^ h >> 32);
+}
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -28,6 +44,8 @@ std::string AttributePointer(std::string_view name) {
 }  // namespace
 
 ProfileStore::ProfileStore() {
+  attribute_cache_.fill(kNoId);
+  event_cache_.fill(kNoId);
   customer_type_attr_ = *schema_.Add(kCustomerType, AttrType::kString,
                                      /*declared=*/true);
 }
@@ -72,6 +90,24 @@ std::optional<uint32_t> ProfileStore::FindIdentity(
   });
 }
 
+std::optional<AttrId> ProfileStore::FindAttribute(std::string_view name) {
+  AttrId& cached = attribute_cache_[QuickHash(name) % kCacheSlots];
+  if (cached < schema_.size() && schema_.attribute(cached).name == name) {
+    return cached;
+  }
+  const std::optional<AttrId> id = schema_.Find(name);
+  if (id) cached = *id;
+  return id;
+}
+
+EventId ProfileStore::InternEvent(std::string_view name) {
+  EventId& cached = event_cache_[QuickHash(name) % kCacheSlots];
+  if (cached < schema_.event_count() && schema_.event_name(cached) == name) {
+    return cached;
+  }
+  return cached = schema_.InternEvent(name);
+}
+
 void ProfileStore::Prefetch(const ProfileInput& input) const {
   row_by_id_.Prefetch(IdHash(input.id));
   for (const auto& [channel, handle] : input.identities) {
@@ -99,7 +135,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   std::unordered_set<std::string_view> new_names;  // when there are many
   for (size_t i = attrs.size(); i-- > 0;) {
     const std::string& name = attrs[i].first;
-    const std::optional<AttrId> id = schema_.Find(name);
+    const std::optional<AttrId> id = FindAttribute(name);
     ids_[i] = id;
     if (id) {
       superseded_[i] = stamp_[*id] == generation_;
@@ -128,9 +164,10 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     if (name.empty()) {
       return Malformed("empty attribute name", AttributePointer(name));
     }
-    has_customer_id |= name == "customer_id";
-    has_contact |= name == "email" || name == "phone";
-    has_orders |= name == "orders" && value.type == AttrType::kNumber &&
+    const std::string_view n = name;
+    has_customer_id |= n == kCustomerId;
+    has_contact |= n == kEmail || n == kPhone;
+    has_orders |= n == kOrders && value.type == AttrType::kNumber &&
                   CompareNumbers(value.number, Number::Int(1)) >= 0;
     Resolved r{ids_[i], &value, &name, false};
     new_attributes += !r.attr;
@@ -149,7 +186,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
                        AttributePointer(name));
       }
     }
-    if (name == kCustomerType) {
+    if (n == kCustomerType) {
       if (value.type != AttrType::kString && value.type != AttrType::kDate) {
         return Invalid("attribute \"customer_type\": expected string, got " +
                            std::string(AttrTypeName(value.type)),
@@ -208,7 +245,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   std::vector<StoredEvent>& events = events_;
   events.clear();
   for (const ProfileInput::Event& e : input.events) {
-    events.push_back(StoredEvent{schema_.InternEvent(e.name), e.at_ms});
+    events.push_back(StoredEvent{InternEvent(e.name), e.at_ms});
   }
 
   // Encode into a reused buffer, then copy once at the exact size.

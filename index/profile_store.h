@@ -11,6 +11,7 @@
 #ifndef SEGD_INDEX_PROFILE_STORE_H_
 #define SEGD_INDEX_PROFILE_STORE_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -86,6 +87,15 @@ class ProfileStore {
   RowTable row_by_id_;
   RowTable identity_owner_;
   uint64_t live_count_ = 0;
+  // Attribute and event ids by name, through a small direct-mapped cache
+  // ahead of the schema's maps: records repeat the same few dozen names.
+  std::optional<AttrId> FindAttribute(std::string_view name);
+  EventId InternEvent(std::string_view name);
+  static constexpr size_t kCacheSlots = 1024;
+  static constexpr uint32_t kNoId = ~uint32_t{0};
+  std::array<AttrId, kCacheSlots> attribute_cache_;
+  std::array<EventId, kCacheSlots> event_cache_;
+
   // Scratch for Upsert, kept between calls so that it rarely allocates.
   struct Resolved {
     std::optional<AttrId> attr;  // empty: a new attribute, added on commit
