@@ -88,8 +88,9 @@ struct RecordParser::Impl {
   // record, so their strings keep their buffers and parsing rarely allocates.
   Value& NextSlot(std::string_view name, ProfileInput* out);
   size_t used = 0;  // slots of out->attributes filled for this record
-  Status ParseArray(std::string_view raw, const std::string& path,
-                    Value* value);
+  // `parent` + "/" + `key` points at the array; built only for errors.
+  Status ParseArray(std::string_view raw, const std::string& parent,
+                    std::string_view key, Value* value);
   Status ParseIdentities(od::value value, ProfileInput* out);
   Status ParseEvents(od::value value, ProfileInput* out);
 };
@@ -210,7 +211,7 @@ Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
         return JsonError(error, path());
       }
       Value& v = NextSlot(name, out);
-      Status status = ParseArray(raw, path(), &v);
+      Status status = ParseArray(raw, parent, key, &v);
       // [] is absent, and supersedes an earlier duplicate.
       if (v.type == AttrType::kStringArray && v.strings.empty())
         v.absent = true;
@@ -281,11 +282,13 @@ int NestingDepth(std::string_view json) {
 }
 
 Status RecordParser::Impl::ParseArray(std::string_view raw,
-                                      const std::string& path, Value* value) {
+                                      const std::string& parent,
+                                      std::string_view key, Value* value) {
+  auto path = [&] { return JsonPointerChild(parent, key); };
   if (NestingDepth(raw) > kMaxRecordNesting) {
     return Malformed("arrays nested deeper than " +
                          std::to_string(kMaxRecordNesting) + " levels",
-                     path);
+                     path());
   }
   // `raw` lies inside the padded input buffer, so the padding after it is
   // readable and it can be re-read in place. Most arrays hold only strings
@@ -314,7 +317,7 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
   // the DOM parser validates every atom before it is stored.
   simdjson::dom::array array;
   auto error = array_parser.parse(raw.data(), raw.size(), false).get(array);
-  if (error) return JsonError(error, path);
+  if (error) return JsonError(error, path());
   value->type = AttrType::kUnindexable;
   value->strings.clear();
   value->text = simdjson::minify(array);
@@ -332,10 +335,10 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     std::string_view channel;
     auto error = field.unescaped_key().get(channel);
     if (error) return JsonError(error, "/identities");
-    const std::string path = JsonPointerChild("/identities", channel);
+    auto path = [&] { return JsonPointerChild("/identities", channel); };
     od::value handle_value;
     if ((error = field.value().get(handle_value)))
-      return JsonError(error, path);
+      return JsonError(error, path());
     // Of duplicate channels the last wins, as for attributes.
     std::erase_if(out->identities,
                   [&](const auto& pair) { return pair.first == channel; });
@@ -343,7 +346,7 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     std::string_view handle;
     if (handle_value.get_string().get(handle) || handle.empty()) {
       return Malformed("an identity must map a channel to a non-empty string",
-                       path);
+                       path());
     }
     out->identities.emplace_back(std::string(channel), std::string(handle));
   }
@@ -358,10 +361,11 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
   }
   size_t index = 0;
   for (auto element : array) {
-    const std::string path = JsonPointerChild("/events", index++);
+    const size_t position = index++;
+    auto path = [&] { return JsonPointerChild("/events", position); };
     od::object event;
     if (element.get_object().get(event)) {
-      return Malformed("an event must be an object with name and at", path);
+      return Malformed("an event must be an object with name and at", path());
     }
     std::string name;
     std::optional<int64_t> at;
@@ -369,15 +373,15 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
     for (auto field : event) {
       std::string_view key;
       auto error = field.unescaped_key().get(key);
-      if (error) return JsonError(error, path);
+      if (error) return JsonError(error, path());
       od::value v;
       if ((error = field.value().get(v)))
-        return JsonError(error, JsonPointerChild(path, key));
+        return JsonError(error, JsonPointerChild(path(), key));
       if (key == "name") {
         std::string_view s;
         if (v.get_string().get(s) || s.empty()) {
           return Malformed("event name must be a non-empty string",
-                           JsonPointerChild(path, "name"));
+                           JsonPointerChild(path(), "name"));
         }
         name.assign(s);
         has_name = true;
@@ -385,17 +389,17 @@ Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
         std::string_view s;
         if (v.get_string().get(s) || !(at = ParseIsoInstant(s))) {
           return Malformed("event at must be an ISO-8601 date",
-                           JsonPointerChild(path, "at"));
+                           JsonPointerChild(path(), "at"));
         }
       } else {
         std::string_view ignored;  // extra keys are allowed, but must parse
         if ((error = simdjson::to_json_string(v).get(ignored))) {
-          return JsonError(error, JsonPointerChild(path, key));
+          return JsonError(error, JsonPointerChild(path(), key));
         }
       }
     }
-    if (!has_name) return Malformed("event without a name", path);
-    if (!at) return Malformed("event without an at date", path);
+    if (!has_name) return Malformed("event without a name", path());
+    if (!at) return Malformed("event without an at date", path());
     out->events.push_back(ProfileInput::Event{std::move(name), *at});
   }
   return Status::Ok();
