@@ -129,29 +129,24 @@ void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
                         SortedColumn<long double>* mixed) {
   const bool all_int = std::all_of(
       pairs.begin(), pairs.end(), [](const auto& p) { return p.first.is_int; });
-  if (all_int) {  // the common case: integers compare as they are
-    std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
-      return x.first.i != y.first.i ? x.first.i < y.first.i
-                                    : x.second < y.second;
-    });
-  } else {
-    std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
-      const int c = CompareNumbers(x.first, y.first);
-      return c != 0 ? c < 0 : x.second < y.second;
-    });
-  }
-  std::vector<int64_t> int_keys;
-  for (const auto& [n, row] : pairs) {
-    if (all_int) {
-      int_keys.push_back(n.i);
-      ints->rows.push_back(row);
-    } else {
-      mixed->keys.push_back(n.is_int ? static_cast<long double>(n.i)
-                                     : static_cast<long double>(n.d));
-      mixed->rows.push_back(row);
+  if (all_int) {  // the common case: a column like a date's
+    std::vector<std::pair<int64_t, uint16_t>> keyed(pairs.size());
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      keyed[i] = {pairs[i].first.i, pairs[i].second};
     }
+    pairs.clear();
+    *ints = ToColumn(keyed);
+    return;
   }
-  if (all_int) ints->keys = IntKeys(int_keys);
+  std::sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+    const int c = CompareNumbers(x.first, y.first);
+    return c != 0 ? c < 0 : x.second < y.second;
+  });
+  for (const auto& [n, row] : pairs) {
+    mixed->keys.push_back(n.is_int ? static_cast<long double>(n.i)
+                                   : static_cast<long double>(n.d));
+    mixed->rows.push_back(row);
+  }
   pairs.clear();
 }
 
