@@ -79,6 +79,9 @@ class ProfileStore {
   bool HasIdentity(uint32_t row, std::string_view channel,
                    std::string_view handle) const;
   void ReleaseIdentities(uint32_t row);
+  // The schema's lookups, through attribute_cache_ and event_cache_.
+  std::optional<AttrId> FindAttribute(std::string_view name);
+  EventId InternEvent(std::string_view name);
 
   Schema schema_;
   AttrId customer_type_attr_;
@@ -89,8 +92,6 @@ class ProfileStore {
   uint64_t live_count_ = 0;
   // Attribute and event ids by name, through a small direct-mapped cache
   // ahead of the schema's maps: records repeat the same few dozen names.
-  std::optional<AttrId> FindAttribute(std::string_view name);
-  EventId InternEvent(std::string_view name);
   static constexpr size_t kCacheSlots = 1024;
   static constexpr uint32_t kNoId = ~uint32_t{0};
   std::array<AttrId, kCacheSlots> attribute_cache_;

@@ -76,18 +76,13 @@ std::optional<EventId> Schema::FindEvent(std::string_view name) const {
 }
 
 EventId Schema::InternEvent(std::string_view name) {
-  // Most events repeat a spelling already seen: no folding needed.
-  if (auto it = events_by_spelling_.find(name);
-      it != events_by_spelling_.end()) {
-    return it->second;
-  }
-  const auto [it, added] = events_by_folded_name_.try_emplace(
-      FoldAscii(name), static_cast<EventId>(event_names_.size()));
-  if (added) event_names_.emplace_back(name);
-  if (events_by_spelling_.size() < kMaxEventSpellings) {
-    events_by_spelling_.emplace(name, it->second);
-  }
-  return it->second;
+  std::string folded = FoldAscii(name);
+  auto it = events_by_folded_name_.find(folded);
+  if (it != events_by_folded_name_.end()) return it->second;
+  const EventId id = static_cast<EventId>(event_names_.size());
+  event_names_.emplace_back(name);
+  events_by_folded_name_.emplace(std::move(folded), id);
+  return id;
 }
 
 }  // namespace segd

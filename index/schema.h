@@ -83,10 +83,6 @@ class Schema {
   StringMap<AttrId> by_name_;
   std::vector<std::string> event_names_;
   StringMap<EventId> events_by_folded_name_;
-  // Spellings seen, to skip folding; capped, since each case variant of a
-  // name is one more entry.
-  static constexpr size_t kMaxEventSpellings = 4096;
-  StringMap<EventId> events_by_spelling_;
 };
 
 }  // namespace segd
