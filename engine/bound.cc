@@ -73,7 +73,9 @@ ValueMatches::ValueMatches(const StringIndex& strings,
 
 ValueMatches::ValueMatches(const StringIndex& strings, std::string needle,
                            Kind kind)
-    : strings_(&strings), needle_(std::move(needle)), kind_(kind) {}
+    : strings_(&strings), needle_(std::move(needle)), kind_(kind) {
+  if (kind_ == Kind::kStartsWith) prefixed_ = strings.PrefixRange(needle_);
+}
 
 const std::vector<uint64_t>& ValueMatches::bits() const {
   if (!known_.load(std::memory_order_acquire)) {
@@ -91,8 +93,8 @@ const std::vector<uint64_t>& ValueMatches::bits() const {
 }
 
 uint64_t ValueMatches::Occurrences() const {
-  if (!known() && kind_ == Kind::kStartsWith) {
-    return strings_->StartsWithOccurrences(needle_);
+  if (kind_ == Kind::kStartsWith) {
+    return strings_->OccurrencesIn(prefixed_.first, prefixed_.second);
   }
   return strings_->OccurrencesOf(bits());
 }
@@ -101,9 +103,10 @@ bool ValueMatches::Test(ValueId v) const {
   if (known_.load(std::memory_order_acquire)) {
     return bits_[v >> 6] >> (v & 63) & 1;
   }
-  const std::string_view text = strings_->folded(v);
-  return kind_ == Kind::kContains ? text.find(needle_) != std::string_view::npos
-                                  : text.substr(0, needle_.size()) == needle_;
+  if (kind_ == Kind::kStartsWith) {
+    return v >= prefixed_.first && v < prefixed_.second;
+  }
+  return strings_->folded(v).find(needle_) != std::string_view::npos;
 }
 
 BoundNode BoundNode::Const(bool value) {

@@ -15,8 +15,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "index/bitmap.h"
@@ -60,15 +62,22 @@ class ValueMatches {
   // Whether value `v` is in the set, without finding the whole set.
   bool Test(ValueId v) const;
   bool known() const { return known_.load(std::memory_order_acquire); }
+  // A starts_with's matches: one run of ids, [first, second), known from
+  // the start, which tests a value without the set.
+  std::optional<std::pair<ValueId, ValueId>> id_range() const {
+    if (kind_ != Kind::kStartsWith) return std::nullopt;
+    return prefixed_;
+  }
   // Occurrences of the matching values: the rows that match, when the
   // attribute holds one value per row. A starts_with reads it from the
-  // sorted dictionary; a contains sums over the set.
+  // running row counts of its run of ids; a contains sums over the set.
   uint64_t Occurrences() const;
 
  private:
   const StringIndex* strings_ = nullptr;
   std::string needle_;  // folded
   Kind kind_ = Kind::kContains;
+  std::pair<ValueId, ValueId> prefixed_;  // kStartsWith: the ids matching
   mutable std::once_flag once_;
   mutable std::vector<uint64_t> bits_;
   mutable std::atomic<bool> known_{false};

@@ -36,6 +36,26 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
+// Sets into `out` the rows of a value-set leaf's occurrences [b, e), all in
+// one shard, whose value passes `test` (0 or 1). Rows ascend, so each
+// word's bits gather in a register, without a branch on the test.
+template <typename Test>
+void GatherRows(const Leaf& leaf, size_t b, size_t e, uint64_t* out,
+                Test&& test) {
+  uint32_t word = 0;
+  uint64_t acc = 0;
+  for (size_t i = b; i < e; ++i) {
+    const uint32_t row = leaf.rows[i] & (kShardRows - 1);
+    if (row >> 6 != word) {
+      out[word] |= acc;
+      acc = 0;
+      word = row >> 6;
+    }
+    acc |= test(leaf.values[i]) << (row & 63);
+  }
+  out[word] |= acc;
+}
+
 class ShardEvaluator {
  public:
   // Rows from `row_end` up (within the shard) may come out wrong: leaves
@@ -333,29 +353,22 @@ class ShardEvaluator {
         const size_t e =
             std::lower_bound(rows.begin() + b, rows.end(), first + row_end_) -
             rows.begin();
-        if (!leaf.matches->known()) {  // a preview: test the few rows read
+        const ValueMatches& matches = *leaf.matches;
+        if (const auto ids = matches.id_range()) {
+          const uint32_t lo = ids->first, width = ids->second - ids->first;
+          GatherRows(leaf, b, e, out,
+                     [&](uint32_t v) { return uint64_t{v - lo < width}; });
+          return;
+        }
+        if (!matches.known()) {  // a preview: test the few rows read
           for (size_t i = b; i < e; ++i) {
-            if (leaf.matches->Test(leaf.values[i]))
-              SetBit(out, rows[i] - first);
+            if (matches.Test(leaf.values[i])) SetBit(out, rows[i] - first);
           }
           return;
         }
-        // Rows ascend, so each word's bits gather in a register, without
-        // a branch on the test.
-        const uint64_t* bits = leaf.matches->bits().data();
-        uint32_t word = 0;
-        uint64_t acc = 0;
-        for (size_t i = b; i < e; ++i) {
-          const uint32_t v = leaf.values[i];
-          const uint32_t row = rows[i] - first;
-          if (row >> 6 != word) {
-            out[word] |= acc;
-            acc = 0;
-            word = row >> 6;
-          }
-          acc |= (bits[v >> 6] >> (v & 63) & 1) << (row & 63);
-        }
-        out[word] |= acc;
+        const uint64_t* bits = matches.bits().data();
+        GatherRows(leaf, b, e, out,
+                   [&](uint32_t v) { return bits[v >> 6] >> (v & 63) & 1; });
         return;
       }
     }
@@ -442,10 +455,12 @@ void CollectRows(const uint64_t* words, uint32_t shard, uint32_t row_end,
   }
 }
 
-// Whether a leaf of `node` tests values row by row (a set not yet found).
+// Whether a leaf of `node` tests values row by row: a set not yet found,
+// or a run of ids.
 bool TestsRows(const BoundNode& node) {
   if (node.kind == BoundKind::kLeaf) {
-    return node.leaf.kind == LeafKind::kValueSet && !node.leaf.matches->known();
+    return node.leaf.kind == LeafKind::kValueSet &&
+           (!node.leaf.matches->known() || node.leaf.matches->id_range());
   }
   return std::any_of(node.children.begin(), node.children.end(), TestsRows);
 }
@@ -453,7 +468,8 @@ bool TestsRows(const BoundNode& node) {
 // Finds every value set a count needs, each with a parallel scan, before
 // the shards are shared out.
 void FindValueSets(const BoundNode& node) {
-  if (node.kind == BoundKind::kLeaf && node.leaf.kind == LeafKind::kValueSet) {
+  if (node.kind == BoundKind::kLeaf && node.leaf.kind == LeafKind::kValueSet &&
+      !node.leaf.matches->id_range()) {
     node.leaf.matches->bits();
   }
   for (const BoundNode& c : node.children) FindValueSets(c);
@@ -556,7 +572,9 @@ uint64_t NodeBytes(const BoundNode& node, const Index& index) {
           return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
         case LeafKind::kValueSet:
           return node.leaf.rows.size() * 2 * sizeof(uint32_t) +
-                 node.leaf.matches->bits().size() * sizeof(uint64_t);
+                 (node.leaf.matches->id_range()
+                      ? 0
+                      : node.leaf.matches->bits().size() * sizeof(uint64_t));
       }
       return 0;
     case BoundKind::kNot:

@@ -8,6 +8,7 @@
 #include <bit>
 #include <functional>
 #include <numeric>
+#include <ranges>
 
 #include "base/ascii.h"
 #include "index/substring.h"
@@ -63,7 +64,7 @@ Posting StringIndex::posting(ValueId id) const {
                              [](const std::pair<ValueId, Bitmap>& e,
                                 ValueId v) { return e.first < v; });
   p.bitmap = it->second.get();
-  p.cardinality = bitmap_rows_[it - bitmaps_.begin()];
+  p.cardinality = OccurrencesIn(id, id + 1);
   return p;
 }
 
@@ -146,6 +147,7 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   StringIndex& index = *index_;
   const size_t n = index.value_count();
   last_row_ = {};
+  index.SortValues(occurrence_values_);
   // No value comes after this: the hash table may run fuller, up to 0.8 of
   // its slots, since lookups are few from now on. That halves the table of
   // most large dictionaries.
@@ -183,13 +185,14 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   }
   index.small_rows_.reserve(small);
   index.row_start_.assign(n + 1, 0);
+  index.occurrences_before_.assign(n + 1, 0);
   for (size_t id = 0; id < n; ++id) {
     const uint64_t first = begin_of(id), count = next[id] - first;
     index.row_start_[id] = static_cast<uint32_t>(index.small_rows_.size());
+    index.occurrences_before_[id + 1] = static_cast<uint32_t>(next[id]);
     if (count >= kBitmapMinRows) {
       Bitmap b = Bitmap::Of(std::span(rows).subspan(first, count));
       b.Optimize();
-      index.bitmap_rows_.push_back(static_cast<uint32_t>(count));
       index.bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
     } else {
       index.small_rows_.insert(index.small_rows_.end(), rows.begin() + first,
@@ -199,51 +202,90 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   rows = {};
   next = {};
   index.row_start_[n] = static_cast<uint32_t>(index.small_rows_.size());
-  index.folded_offsets_.shrink_to_fit();
-  index.hashes_.shrink_to_fit();
-  index.folded_arena_.shrink_to_fit();
-  index.display_arena_.shrink_to_fit();
-  if (with_trigrams) {
-    index.BuildTrigrams();
-    index.BuildSortedOrder();
-  }
+  if (with_trigrams) index.BuildTrigrams();
   return std::move(index_);
 }
 
-void StringIndex::BuildSortedOrder() {
+void StringIndex::SortValues(std::span<ValueId> occurrence_values) {
   // Sorted by the first eight bytes as one big-endian integer (zero padded,
   // which orders like the text), then runs of equal prefixes by the rest:
   // integer compares instead of a string compare at every step.
   const size_t n = value_count();
-  std::vector<std::pair<uint64_t, ValueId>> keyed(n);
-  for (ValueId id = 0; id < n; ++id) {
-    const std::string_view s = folded(id);
-    uint64_t key = 0;
-    for (size_t i = 0; i < 8; ++i) {
-      key = key << 8 | (i < s.size() ? static_cast<uint8_t>(s[i]) : 0);
+  std::vector<ValueId> order(n);  // old ids, ascending text
+  {
+    std::vector<std::pair<uint64_t, ValueId>> keyed(n);
+    for (ValueId id = 0; id < n; ++id) {
+      const std::string_view s = folded(id);
+      uint64_t key = 0;
+      for (size_t i = 0; i < 8; ++i) {
+        key = key << 8 | (i < s.size() ? static_cast<uint8_t>(s[i]) : 0);
+      }
+      keyed[id] = {key, id};
     }
-    keyed[id] = {key, id};
-  }
-  std::sort(keyed.begin(), keyed.end());
-  sorted_.resize(n);
-  for (size_t i = 0; i < n; ++i) sorted_[i] = keyed[i].second;
-  for (size_t i = 0; i < n;) {
-    size_t j = i + 1;
-    while (j < n && keyed[j].first == keyed[i].first) ++j;
-    if (j - i > 1) {
-      std::sort(sorted_.begin() + i, sorted_.begin() + j,
-                [&](ValueId a, ValueId b) { return folded(a) < folded(b); });
+    std::sort(keyed.begin(), keyed.end());
+    for (size_t i = 0; i < n; ++i) order[i] = keyed[i].second;
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && keyed[j].first == keyed[i].first) ++j;
+      if (j - i > 1) {
+        std::sort(order.begin() + i, order.begin() + j,
+                  [&](ValueId a, ValueId b) { return folded(a) < folded(b); });
+      }
+      i = j;
     }
-    i = j;
   }
-  keyed = {};
-  sorted_occurrences_.resize(n + 1);
-  sorted_occurrences_[0] = 0;
-  for (size_t i = 0; i < n; ++i) {
-    sorted_occurrences_[i + 1] =
-        sorted_occurrences_[i] +
-        static_cast<uint32_t>(posting(sorted_[i]).cardinality);
+  // The text, its offsets and hashes laid out again in the new order, each
+  // sized exactly; the old ones go as soon as the new ones are whole.
+  {
+    std::string arena;
+    arena.reserve(folded_arena_.size());
+    std::vector<uint32_t> offsets, hashes;
+    offsets.reserve(n + 1);
+    hashes.reserve(n);
+    offsets.push_back(0);
+    for (ValueId old : order) {
+      arena.append(folded(old));
+      offsets.push_back(static_cast<uint32_t>(arena.size()));
+      hashes.push_back(hashes_[old]);
+    }
+    folded_arena_ = std::move(arena);
+    folded_offsets_ = std::move(offsets);
+    hashes_ = std::move(hashes);
   }
+  std::vector<ValueId> rank(n);  // old id -> new id
+  for (ValueId i = 0; i < n; ++i) rank[order[i]] = i;
+  order = {};
+  // Spellings, ascending by their new ids.
+  {
+    std::vector<std::pair<ValueId, std::string_view>> spellings;
+    spellings.reserve(displays_.size());
+    for (size_t i = 0; i < displays_.size(); ++i) {
+      const size_t end = i + 1 < displays_.size() ? displays_[i + 1].second
+                                                  : display_arena_.size();
+      spellings.emplace_back(
+          rank[displays_[i].first],
+          std::string_view(display_arena_)
+              .substr(displays_[i].second, end - displays_[i].second));
+    }
+    std::sort(spellings.begin(), spellings.end());
+    std::string arena;
+    arena.reserve(display_arena_.size());
+    std::vector<std::pair<ValueId, uint32_t>> displays;
+    displays.reserve(spellings.size());
+    for (const auto& [id, text] : spellings) {
+      displays.emplace_back(id, static_cast<uint32_t>(arena.size()));
+      arena.append(text);
+    }
+    spellings = {};
+    display_arena_ = std::move(arena);
+    displays_ = std::move(displays);
+  }
+  // A slot's place depends only on its value's hash, so the table stays
+  // valid with the ids renamed.
+  for (ValueId& id : slots_) {
+    if (id != kEmptySlot) id = rank[id];
+  }
+  for (ValueId& id : occurrence_values) id = rank[id];
 }
 
 void StringIndex::BuildTrigrams() {
@@ -352,22 +394,18 @@ std::vector<ValueId> StringIndex::TrigramValues(size_t k) const {
   return values;
 }
 
-std::vector<ValueId> StringIndex::ScanDictionary(std::string_view needle,
-                                                 bool prefix_only) const {
+std::vector<ValueId> StringIndex::ScanDictionary(
+    std::string_view needle) const {
   std::vector<ValueId> out;
   for (ValueId id = 0; id < value_count(); ++id) {
-    const std::string_view s = folded(id);
-    if (prefix_only ? s.substr(0, needle.size()) == needle
-                    : s.find(needle) != std::string_view::npos) {
-      out.push_back(id);
-    }
+    if (folded(id).find(needle) != std::string_view::npos) out.push_back(id);
   }
   return out;
 }
 
 std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
   if (!has_trigrams() || needle.size() < 3) {
-    return ScanDictionary(needle, /*prefix_only=*/false);
+    return ScanDictionary(needle);
   }
   // Candidates: values holding every trigram of the needle, rarest first.
   std::vector<size_t> lists;
@@ -455,71 +493,63 @@ ValueSet StringIndex::ContainsSet(std::string_view needle) const {
   return set;
 }
 
-std::pair<size_t, size_t> StringIndex::PrefixRun(
+std::pair<ValueId, ValueId> StringIndex::PrefixRange(
     std::string_view prefix) const {
-  auto less = [&](ValueId id, std::string_view p) {
-    return folded(id).substr(0, p.size()) < p;
-  };
-  auto begin = std::lower_bound(sorted_.begin(), sorted_.end(), prefix, less);
-  auto end = std::upper_bound(begin, sorted_.end(), prefix,
-                              [&](std::string_view p, ValueId id) {
-                                return p < folded(id).substr(0, p.size());
-                              });
-  return {static_cast<size_t>(begin - sorted_.begin()),
-          static_cast<size_t>(end - sorted_.begin())};
+  // Ids ascend with the text: the values with the prefix lie between the
+  // last value ordered before it and the first ordered after all its
+  // continuations.
+  auto head = [&](ValueId id) { return folded(id).substr(0, prefix.size()); };
+  const auto ids =
+      std::views::iota(ValueId{0}, static_cast<ValueId>(value_count()));
+  const auto first = std::ranges::partition_point(
+      ids, [&](ValueId id) { return head(id) < prefix; });
+  const auto last = std::ranges::partition_point(
+      first, ids.end(), [&](ValueId id) { return head(id) == prefix; });
+  return {static_cast<ValueId>(first - ids.begin()),
+          static_cast<ValueId>(last - ids.begin())};
 }
 
 uint64_t StringIndex::StartsWithCount(std::string_view prefix) const {
-  if (sorted_.empty())
-    return ScanDictionary(prefix, /*prefix_only=*/true).size();
-  const auto [begin, end] = PrefixRun(prefix);
-  return end - begin;
+  const auto [first, last] = PrefixRange(prefix);
+  return last - first;
 }
 
 uint64_t StringIndex::StartsWithOccurrences(std::string_view prefix) const {
-  if (sorted_.empty()) return OccurrencesOf(StartsWith(prefix).bits);
-  const auto [begin, end] = PrefixRun(prefix);
-  return static_cast<uint32_t>(sorted_occurrences_[end] -
-                               sorted_occurrences_[begin]);
+  const auto [first, last] = PrefixRange(prefix);
+  return OccurrencesIn(first, last);
 }
 
 uint64_t StringIndex::OccurrencesOf(std::span<const uint64_t> bits) const {
-  // Values with a bitmap have an empty row list: their rows come from the
-  // bitmaps' cached counts.
   constexpr size_t kWordsPerTask = 4096;
-  uint64_t total = tbb::parallel_reduce(
+  return tbb::parallel_reduce(
       tbb::blocked_range<size_t>(0, bits.size(), kWordsPerTask), uint64_t{0},
       [&](const tbb::blocked_range<size_t>& words, uint64_t n) {
         for (size_t w = words.begin(); w < words.end(); ++w) {
           for (uint64_t b = bits[w]; b != 0; b &= b - 1) {
-            const size_t id = w * 64 + std::countr_zero(b);
-            n += row_start_[id + 1] - row_start_[id];
+            const ValueId id = static_cast<ValueId>(w * 64) +
+                               static_cast<ValueId>(std::countr_zero(b));
+            n += OccurrencesIn(id, id + 1);
           }
         }
         return n;
       },
       std::plus<>());
-  for (size_t i = 0; i < bitmaps_.size(); ++i) {
-    const ValueId id = bitmaps_[i].first;
-    if (bits[id >> 6] >> (id & 63) & 1) total += bitmap_rows_[i];
-  }
-  return total;
 }
 
 ValueSet StringIndex::StartsWith(std::string_view prefix) const {
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);
-  auto add = [&](ValueId id) {
-    set.bits[id >> 6] |= uint64_t{1} << (id & 63);
-    ++set.count;
-  };
-  if (sorted_.empty()) {
-    for (ValueId id : ScanDictionary(prefix, /*prefix_only=*/true)) add(id);
-    return set;
+  const auto [first, last] = PrefixRange(prefix);
+  for (ValueId id = first; id < last;) {
+    if (id % 64 == 0 && last - id >= 64) {  // a whole word
+      set.bits[id >> 6] = ~uint64_t{0};
+      id += 64;
+    } else {
+      set.bits[id >> 6] |= uint64_t{1} << (id & 63);
+      ++id;
+    }
   }
-  // The values with this prefix are one run of the sorted dictionary.
-  const auto [begin, end] = PrefixRun(prefix);
-  std::for_each(sorted_.begin() + begin, sorted_.begin() + end, add);
+  set.count = last - first;
   return set;
 }
 
@@ -529,14 +559,14 @@ StringIndex::Memory StringIndex::MemoryUse() const {
                  folded_offsets_.capacity() * sizeof(uint32_t) +
                  displays_.capacity() * sizeof(displays_[0]) +
                  (slots_.capacity() + hashes_.capacity()) * sizeof(uint32_t);
-  m.postings =
-      (row_start_.capacity() + small_rows_.capacity()) * sizeof(uint32_t);
+  m.postings = (row_start_.capacity() + small_rows_.capacity() +
+                occurrences_before_.capacity()) *
+               sizeof(uint32_t);
   for (const auto& [id, b] : bitmaps_) {
     m.postings += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +
                   sizeof(roaring_bitmap_t);
   }
-  m.trigrams = (trigram_keys_.capacity() + trigram_counts_.capacity() +
-                sorted_.capacity() + sorted_occurrences_.capacity()) *
+  m.trigrams = (trigram_keys_.capacity() + trigram_counts_.capacity()) *
                    sizeof(uint32_t) +
                trigram_offsets_.capacity() * sizeof(uint64_t) +
                trigram_data_.capacity();

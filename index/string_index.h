@@ -6,6 +6,9 @@
 // value (SPEC §2); the first spelling seen is kept for display. Each value's
 // rows are a roaring bitmap when the value is common, or a short sorted row
 // list when it is rare, which keeps a million one-row emails cheap.
+// Value ids ascend with the folded text, so the values with a prefix are
+// one run of ids, and a running count of rows along the ids gives any
+// run's rows with two reads.
 //
 // Immutable once built; safe to read from many threads.
 #ifndef SEGD_INDEX_STRING_INDEX_H_
@@ -82,14 +85,23 @@ class StringIndex {
   // rarest trigram list (every value, for needles under three bytes or
   // without trigrams).
   uint64_t ContainsCandidates(std::string_view folded_needle) const;
-  // Values whose folded text starts with `folded_prefix`.
+  // The values whose folded text starts with `folded_prefix`: ids
+  // [first, second).
+  std::pair<ValueId, ValueId> PrefixRange(std::string_view folded_prefix) const;
+  // The same as a set.
   ValueSet StartsWith(std::string_view folded_prefix) const;
   // How many there are, without building the set.
   uint64_t StartsWithCount(std::string_view folded_prefix) const;
 
-  // Occurrences (row, value pairs) of the values starting with
-  // `folded_prefix`: for an attribute holding at most one value per row,
-  // the rows that match. Two lookups along the sorted order.
+  // Occurrences (row, value pairs) of values [first, last): for an
+  // attribute holding at most one value per row, the rows that match.
+  uint64_t OccurrencesIn(ValueId first, ValueId last) const {
+    // A difference of two running counts modulo 2^32 is exact, as every
+    // count of rows fits 32 bits.
+    return static_cast<uint32_t>(occurrences_before_[last] -
+                                 occurrences_before_[first]);
+  }
+  // Occurrences of the values starting with `folded_prefix`.
   uint64_t StartsWithOccurrences(std::string_view folded_prefix) const;
   // Occurrences of the values in `bits`, a bitset over value ids.
   uint64_t OccurrencesOf(std::span<const uint64_t> bits) const;
@@ -106,8 +118,8 @@ class StringIndex {
   // Bytes held, by part.
   struct Memory {
     size_t dictionary = 0;   // text, offsets, hashes, hash slots, spellings
-    size_t postings = 0;     // bitmaps and row lists
-    size_t trigrams = 0;     // trigram lists, sorted order, its row counts
+    size_t postings = 0;     // bitmaps, row lists, running row counts
+    size_t trigrams = 0;     // trigram lists
     size_t occurrences = 0;  // (row, value) pairs in row order
     size_t total() const {
       return dictionary + postings + trigrams + occurrences;
@@ -122,14 +134,13 @@ class StringIndex {
   ValueId Intern(std::string_view folded, std::string_view display);
   std::optional<ValueId> FindHashed(std::string_view folded, size_t hash) const;
   void Rehash(size_t slot_count);
+  // Renumbers the values, so far in order of first appearance, to ascend
+  // with their folded text; `occurrence_values` follow.
+  void SortValues(std::span<ValueId> occurrence_values);
   void BuildTrigrams();
-  void BuildSortedOrder();  // sorted_
   // Ascending values of trigram list `k`.
   std::vector<ValueId> TrigramValues(size_t k) const;
-  std::vector<ValueId> ScanDictionary(std::string_view needle,
-                                      bool prefix_only) const;
-  // Positions [first, last) of sorted_ whose values start with `prefix`.
-  std::pair<size_t, size_t> PrefixRun(std::string_view prefix) const;
+  std::vector<ValueId> ScanDictionary(std::string_view needle) const;
   // Values first..last - 1 holding `needle` into `bits`; returns how many.
   uint64_t ScanValues(std::string_view needle, ValueId first, ValueId last,
                       uint64_t* bits) const;
@@ -156,19 +167,14 @@ class StringIndex {
   std::vector<uint32_t> row_start_;
   std::vector<uint32_t> small_rows_;
   std::vector<std::pair<ValueId, Bitmap>> bitmaps_;
-  std::vector<uint32_t> bitmap_rows_;  // each bitmap's cardinality
+  // occurrences_before_[v]: occurrences of values [0, v), modulo 2^32.
+  std::vector<uint32_t> occurrences_before_{0};
 
-  // Trigram -> ascending value ids, delta- and varint-coded: list k is
-  // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
-  // Value ids in folded-text order, for starts_with (with the trigrams).
-  std::vector<ValueId> sorted_;
-  // sorted_occurrences_[i]: occurrences of the values sorted_[0, i), modulo
-  // 2^32. A difference of two is exact whenever the true one fits 32 bits,
-  // as every count of rows does.
-  std::vector<uint32_t> sorted_occurrences_;
   std::vector<uint32_t> occurrence_rows_;
   std::vector<ValueId> occurrence_values_;
 
+  // Trigram -> ascending value ids, delta- and varint-coded: list k is
+  // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
   std::vector<uint32_t> trigram_keys_;
   std::vector<uint32_t> trigram_counts_;
   std::vector<uint64_t> trigram_offsets_;

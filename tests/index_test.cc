@@ -5,7 +5,9 @@
 #include <roaring/containers/containers.h>
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -147,6 +149,91 @@ TEST(StringIndexTest, PostingsHoldEveryRowOnceAndFoldCase) {
   ASSERT_EQ(rare.rows.size(), 1u);
   EXPECT_EQ(rare.rows[0], 7u);
   EXPECT_FALSE(index->Find("Pune").has_value());  // keys are folded
+}
+
+// Ids are renumbered at the end of the build to follow the folded text:
+// every part of the index keyed by id (text, spellings, postings, running
+// counts, occurrences, the hash table) must follow them.
+TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
+  for (const bool with_trigrams : {false, true}) {
+    std::mt19937_64 rng(11);
+    StringIndex::Builder builder;
+    std::map<std::string, std::string> first_spelling;
+    std::map<std::string, std::vector<uint32_t>> rows_of;
+    std::vector<std::string> row_value;
+    for (uint32_t row = 0; row < 12000; ++row) {
+      // A few common values (bitmaps) among many rare ones (row lists),
+      // in mixed case, first seen in no particular order.
+      std::string v = rng() % 4 == 0 ? "Common" + std::to_string(rng() % 5)
+                                     : RandomWord(rng);
+      if (rng() % 2) v[0] = static_cast<char>(std::toupper(v[0]));
+      builder.Add(row, v);
+      const std::string f = FoldAscii(v);
+      first_spelling.emplace(f, v);
+      rows_of[f].push_back(row);
+      row_value.push_back(f);
+    }
+    std::unique_ptr<StringIndex> index =
+        std::move(builder).Finish(with_trigrams);
+    ASSERT_EQ(index->value_count(), rows_of.size());
+    for (ValueId id = 0; id + 1 < index->value_count(); ++id) {
+      ASSERT_LT(index->folded(id), index->folded(id + 1));
+    }
+    for (const auto& [f, rows] : rows_of) {
+      const std::optional<ValueId> id = index->Find(f);
+      ASSERT_TRUE(id.has_value()) << f;
+      EXPECT_EQ(index->folded(*id), f);
+      EXPECT_EQ(index->display(*id), first_spelling[f]) << f;
+      EXPECT_EQ(index->OccurrencesIn(*id, *id + 1), rows.size()) << f;
+      const Posting p = index->posting(*id);
+      EXPECT_EQ(p.cardinality, rows.size()) << f;
+      std::vector<uint32_t> got(p.rows.begin(), p.rows.end());
+      if (p.bitmap != nullptr) {
+        got.resize(roaring_bitmap_get_cardinality(p.bitmap));
+        roaring_bitmap_to_uint32_array(p.bitmap, got.data());
+      }
+      EXPECT_EQ(got, rows) << f;
+    }
+    for (const std::string prefix :
+         {"", "a", "common", "common3", "b.", "zz"}) {
+      const auto [first, last] = index->PrefixRange(prefix);
+      uint64_t rows = 0, values = 0;
+      for (const auto& [f, r] : rows_of) {
+        if (f.rfind(prefix, 0) != 0) continue;
+        ++values;
+        rows += r.size();
+        const ValueId id = *index->Find(f);
+        EXPECT_TRUE(id >= first && id < last) << prefix << " " << f;
+      }
+      EXPECT_EQ(last - first, values) << prefix;
+      EXPECT_EQ(index->StartsWithOccurrences(prefix), rows) << prefix;
+    }
+    const auto occurrence_rows = index->occurrence_rows();
+    const auto occurrence_values = index->occurrence_values();
+    ASSERT_EQ(occurrence_rows.size(), with_trigrams ? row_value.size() : 0u);
+    for (size_t i = 0; i < occurrence_rows.size(); ++i) {
+      ASSERT_EQ(occurrence_rows[i], i);
+      ASSERT_EQ(index->folded(occurrence_values[i]), row_value[i]) << i;
+    }
+  }
+}
+
+// The hash table is either rebuilt smaller at the end of the build or kept
+// with its ids renamed, by the number of values: both must find them all.
+TEST(StringIndexTest, LookupsFindRenumberedValuesWhetherOrNotTheTableShrinks) {
+  for (const uint32_t values : {3300u, 5000u}) {
+    StringIndex::Builder builder;
+    for (uint32_t row = 0; row < values; ++row) {
+      builder.Add(row, "v" + std::to_string(values - row));
+    }
+    std::unique_ptr<StringIndex> index = std::move(builder).Finish(false);
+    for (uint32_t i = 1; i <= values; ++i) {
+      const std::string f = "v" + std::to_string(i);
+      const std::optional<ValueId> id = index->Find(f);
+      ASSERT_TRUE(id.has_value()) << f;
+      ASSERT_EQ(index->folded(*id), f);
+    }
+  }
 }
 
 // Shards of bitmaps in every container form, loaded into words and combined,
