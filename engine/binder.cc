@@ -598,11 +598,14 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   if (ids.size() >= kMinValueSet &&
       matched_rows * kValueSetMinShare >= strings.occurrence_rows().size() &&
       !strings.occurrence_rows().empty()) {
-    std::vector<uint64_t> bits((strings.value_count() + 63) / 64, 0);
-    for (ValueId id : ids) bits[id >> 6] |= uint64_t{1} << (id & 63);
-    return ValueSetNode(
-        strings, std::make_shared<ValueMatches>(strings, std::move(bits)),
-        matched_rows, std::move(label), single_valued);
+    ValueSet set;
+    set.bits.assign((strings.value_count() + 63) / 64, 0);
+    for (ValueId id : ids) set.bits[id >> 6] |= uint64_t{1} << (id & 63);
+    set.count = ids.size();
+    set.occurrences = matched_rows;
+    return ValueSetNode(strings,
+                        std::make_shared<ValueMatches>(strings, std::move(set)),
+                        matched_rows, std::move(label), single_valued);
   }
   // Common values stay separate bitmap leaves, OR-ed shard by shard in
   // parallel. Rare values (row lists) are few rows each: beyond a handful

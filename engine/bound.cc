@@ -67,9 +67,11 @@ CountRange PassingCounts(const CountTest& test) {
   return CountRange{1, 0};
 }
 
-ValueMatches::ValueMatches(const StringIndex& strings,
-                           std::vector<uint64_t> bits)
-    : strings_(&strings), bits_(std::move(bits)), known_(true) {}
+ValueMatches::ValueMatches(const StringIndex& strings, ValueSet set)
+    : strings_(&strings),
+      bits_(std::move(set.bits)),
+      occurrences_(set.occurrences),
+      known_(true) {}
 
 ValueMatches::ValueMatches(const StringIndex& strings, std::string needle,
                            Kind kind)
@@ -83,8 +85,10 @@ const std::vector<uint64_t>& ValueMatches::bits() const {
     // up another task that could wait on the same once_flag.
     std::call_once(once_, [&] {
       tbb::this_task_arena::isolate([&] {
-        bits_ = kind_ == Kind::kContains ? strings_->ContainsSet(needle_).bits
-                                         : strings_->StartsWith(needle_).bits;
+        ValueSet set = kind_ == Kind::kContains ? strings_->ContainsSet(needle_)
+                                                : strings_->StartsWith(needle_);
+        bits_ = std::move(set.bits);
+        occurrences_ = set.occurrences;
       });
       known_.store(true, std::memory_order_release);
     });
@@ -96,7 +100,8 @@ uint64_t ValueMatches::Occurrences() const {
   if (kind_ == Kind::kStartsWith) {
     return strings_->OccurrencesIn(prefixed_.first, prefixed_.second);
   }
-  return strings_->OccurrencesOf(bits());
+  bits();
+  return occurrences_;
 }
 
 bool ValueMatches::Test(ValueId v) const {

@@ -52,7 +52,7 @@ CountRange PassingCounts(const CountTest& test);
 // preview only tests the values of the few rows it reads.
 class ValueMatches {
  public:
-  ValueMatches(const StringIndex& strings, std::vector<uint64_t> bits);
+  ValueMatches(const StringIndex& strings, ValueSet set);
   enum class Kind { kContains, kStartsWith };
   ValueMatches(const StringIndex& strings, std::string needle, Kind kind);
 
@@ -80,6 +80,7 @@ class ValueMatches {
   std::pair<ValueId, ValueId> prefixed_;  // kStartsWith: the ids matching
   mutable std::once_flag once_;
   mutable std::vector<uint64_t> bits_;
+  mutable uint64_t occurrences_ = 0;  // of the values in bits_
   mutable std::atomic<bool> known_{false};
 };
 

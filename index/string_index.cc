@@ -1,12 +1,11 @@
 #include "index/string_index.h"
 
 #include <tbb/parallel_for.h>
-#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
 #include <atomic>
 #include <bit>
-#include <functional>
+#include <cstring>
 #include <numeric>
 #include <ranges>
 
@@ -438,20 +437,51 @@ uint64_t StringIndex::TrigramListSize(uint32_t key) const {
   return trigram_counts_[it - trigram_keys_.begin()];
 }
 
-uint64_t StringIndex::ScanValues(std::string_view needle, ValueId first,
-                                 ValueId last, uint64_t* bits) const {
-  ValueId id = first;
-  uint64_t count = 0;
-  ForEachMatch(folded_arena_.data(), folded_offsets_[last], needle,
-               folded_offsets_[first], [&](size_t at) -> size_t {
-                 while (folded_offsets_[id + 1] <= at) ++id;
-                 const size_t end = folded_offsets_[id + 1];
-                 if (at + needle.size() > end) return at + 1;  // straddles
-                 bits[id >> 6] |= uint64_t{1} << (id & 63);
-                 ++count;
-                 return end;  // on to the next value
-               });
-  return count;
+void StringIndex::ScanValues(std::string_view needle, ValueId first,
+                             ValueId last, uint64_t* bits,
+                             ValueSet* tally) const {
+  // Where the needle starts anywhere in these values' text, then for each
+  // value whether a start lies far enough inside it: a window of the start
+  // bits, one unaligned word for values up to 56 bytes longer than the
+  // needle. No branch depends on whether a value matches.
+  const size_t base = folded_offsets_[first];
+  const size_t size = folded_offsets_[last] - base;
+  thread_local std::vector<uint64_t> starts;
+  starts.resize(MatchStartWords(size) + 1);  // a word to spare for the reads
+  MarkMatchStarts(folded_arena_.data() + base, size, needle, starts.data());
+  const char* start_bytes = reinterpret_cast<const char*>(starts.data());
+  const size_t k = needle.size();
+  auto matches = [&](ValueId id) -> uint64_t {
+    const size_t b = folded_offsets_[id] - base;
+    const size_t length = folded_offsets_[id + 1] - base - b;
+    const size_t fits = length >= k ? length - k + 1 : 0;  // starts that fit
+    uint64_t hit;
+    if (fits <= 56) [[likely]] {
+      uint64_t window;
+      std::memcpy(&window, start_bytes + b / 8, sizeof(window));
+      hit = window >> (b % 8) & ((uint64_t{1} << fits) - 1);
+    } else {
+      hit = 0;
+      for (size_t p = b; p < b + fits; ++p) hit |= starts[p >> 6] >> (p & 63);
+      hit &= 1;
+    }
+    return hit != 0;
+  };
+  // `first` starts a word of `bits`: each word is gathered in a register.
+  uint64_t values = 0, occurrences = 0;
+  for (ValueId word_first = first; word_first < last; word_first += 64) {
+    const ValueId word_last = std::min<ValueId>(last, word_first + 64);
+    uint64_t word = 0;
+    for (ValueId id = word_first; id < word_last; ++id) {
+      const uint64_t matched = matches(id);
+      word |= matched << (id - word_first);
+      occurrences += matched * OccurrencesIn(id, id + 1);
+    }
+    bits[word_first >> 6] |= word;
+    values += static_cast<uint64_t>(std::popcount(word));
+  }
+  tally->count += values;
+  tally->occurrences += occurrences;
 }
 
 uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
@@ -477,19 +507,24 @@ ValueSet StringIndex::ContainsSet(std::string_view needle) const {
     for (ValueId id : Contains(needle)) {
       set.bits[id >> 6] |= uint64_t{1} << (id & 63);
       ++set.count;
+      set.occurrences += OccurrencesIn(id, id + 1);
     }
     return set;
   }
   // Chunks of whole bitset words, so no two threads write one word.
   constexpr ValueId kChunk = 1 << 14;
   const ValueId values = static_cast<ValueId>(value_count());
-  std::atomic<uint64_t> count{0};
+  std::atomic<uint64_t> count{0}, occurrences{0};
   tbb::parallel_for(ValueId{0}, (values + kChunk - 1) / kChunk, [&](ValueId c) {
     const ValueId first = c * kChunk;
     const ValueId last = std::min(values, first + kChunk);
-    count += ScanValues(needle, first, last, set.bits.data());
+    ValueSet tally;
+    ScanValues(needle, first, last, set.bits.data(), &tally);
+    count += tally.count;
+    occurrences += tally.occurrences;
   });
   set.count = count;
+  set.occurrences = occurrences;
   return set;
 }
 
@@ -519,23 +554,6 @@ uint64_t StringIndex::StartsWithOccurrences(std::string_view prefix) const {
   return OccurrencesIn(first, last);
 }
 
-uint64_t StringIndex::OccurrencesOf(std::span<const uint64_t> bits) const {
-  constexpr size_t kWordsPerTask = 4096;
-  return tbb::parallel_reduce(
-      tbb::blocked_range<size_t>(0, bits.size(), kWordsPerTask), uint64_t{0},
-      [&](const tbb::blocked_range<size_t>& words, uint64_t n) {
-        for (size_t w = words.begin(); w < words.end(); ++w) {
-          for (uint64_t b = bits[w]; b != 0; b &= b - 1) {
-            const ValueId id = static_cast<ValueId>(w * 64) +
-                               static_cast<ValueId>(std::countr_zero(b));
-            n += OccurrencesIn(id, id + 1);
-          }
-        }
-        return n;
-      },
-      std::plus<>());
-}
-
 ValueSet StringIndex::StartsWith(std::string_view prefix) const {
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);
@@ -550,6 +568,7 @@ ValueSet StringIndex::StartsWith(std::string_view prefix) const {
     }
   }
   set.count = last - first;
+  set.occurrences = OccurrencesIn(first, last);
   return set;
 }
 

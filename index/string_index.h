@@ -38,7 +38,8 @@ struct Posting {
 // A set of values as a bitset over value ids.
 struct ValueSet {
   std::vector<uint64_t> bits;
-  uint64_t count = 0;  // values in the set
+  uint64_t count = 0;        // values in the set
+  uint64_t occurrences = 0;  // (row, value) pairs holding them
 };
 
 class StringIndex {
@@ -103,8 +104,6 @@ class StringIndex {
   }
   // Occurrences of the values starting with `folded_prefix`.
   uint64_t StartsWithOccurrences(std::string_view folded_prefix) const;
-  // Occurrences of the values in `bits`, a bitset over value ids.
-  uint64_t OccurrencesOf(std::span<const uint64_t> bits) const;
 
   // Every (row, value) pair in row order, kept when the index has trigrams:
   // a contains that matches many values then tests each row's value
@@ -141,9 +140,10 @@ class StringIndex {
   // Ascending values of trigram list `k`.
   std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle) const;
-  // Values first..last - 1 holding `needle` into `bits`; returns how many.
-  uint64_t ScanValues(std::string_view needle, ValueId first, ValueId last,
-                      uint64_t* bits) const;
+  // Values first..last - 1 holding `needle` into `bits`, where `first` is a
+  // multiple of 64; adds how many, and their occurrences, to `tally`.
+  void ScanValues(std::string_view needle, ValueId first, ValueId last,
+                  uint64_t* bits, ValueSet* tally) const;
   // Values on trigram list `k` (0 when the trigram has no list).
   uint64_t TrigramListSize(uint32_t key) const;
 

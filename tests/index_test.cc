@@ -20,6 +20,7 @@
 #include "index/int_keys.h"
 #include "index/profile_codec.h"
 #include "index/string_index.h"
+#include "index/substring.h"
 
 namespace segd {
 namespace {
@@ -129,6 +130,60 @@ TEST(StringIndexTest, DictionaryScanFindsWholeMatchesOnly) {
   }
 }
 
+// Every position of texts of every length, for needles shorter and longer
+// than what the vector kernels compare at once, in a small alphabet so that
+// matches and near misses are common.
+TEST(SubstringTest, MatchStartsAgreeWithACompareAtEveryPosition) {
+  std::mt19937_64 rng(17);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const size_t size = rng() % 300;
+    std::string text(size, 'a');
+    for (char& c : text) c = "ab"[rng() % 2];
+    const size_t k = 1 + rng() % 40;
+    std::string needle(k, 'a');
+    for (char& c : needle) c = rng() % 8 == 0 ? 'b' : 'a';
+    // Dirty words: the kernel must set and clear every bit itself.
+    std::vector<uint64_t> starts(MatchStartWords(size), ~uint64_t{0});
+    MarkMatchStarts(text.data(), size, needle, starts.data());
+    for (size_t p = 0; p < 64 * starts.size(); ++p) {
+      const bool want = p + k <= size && text.compare(p, k, needle) == 0;
+      ASSERT_EQ(starts[p / 64] >> (p % 64) & 1, want)
+          << "size " << size << " needle " << needle << " at " << p;
+    }
+  }
+}
+
+// Values longer than one window of start bits, and needles longer than the
+// vector kernels' probes, through the dictionary scan.
+TEST(StringIndexTest, DictionaryScanOfLongValuesAndNeedles) {
+  std::mt19937_64 rng(23);
+  StringIndex::Builder builder;
+  std::vector<std::string> values;
+  for (uint32_t row = 0; row < 20000; ++row) {
+    std::string v(rng() % 120, 'x');
+    for (char& c : v) c = "xy"[rng() % 8 == 0];
+    values.push_back(v);
+    builder.Add(row, v);
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  for (const std::string& needle : std::vector<std::string>{
+           "x", "y", "yy", "xxxxxxxxxxxxxxxxxxxxxxxxy",
+           "yxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", std::string(70, 'x'),
+           std::string(100, 'x') + "y", "xyxyx"}) {
+    std::set<std::string> want, got;
+    for (const std::string& v : values) {
+      if (v.find(needle) != std::string::npos) want.insert(v);
+    }
+    const ValueSet set = index->ContainsSet(needle);
+    for (ValueId id = 0; id < index->value_count(); ++id) {
+      if (set.bits[id >> 6] >> (id & 63) & 1) got.emplace(index->folded(id));
+    }
+    EXPECT_EQ(got, want) << needle;
+    EXPECT_EQ(set.count, want.size()) << needle;
+  }
+}
+
 TEST(StringIndexTest, PostingsHoldEveryRowOnceAndFoldCase) {
   StringIndex::Builder builder;
   for (uint32_t row = 0; row < 1000; ++row) {
@@ -207,6 +262,20 @@ TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
       }
       EXPECT_EQ(last - first, values) << prefix;
       EXPECT_EQ(index->StartsWithOccurrences(prefix), rows) << prefix;
+      EXPECT_EQ(index->StartsWith(prefix).occurrences, rows) << prefix;
+    }
+    // Short needles scan the text; rare ones go through the trigrams.
+    for (const std::string needle :
+         {"a", "b.", "ab.", "common", "on3", "@-1"}) {
+      uint64_t rows = 0, values = 0;
+      for (const auto& [f, r] : rows_of) {
+        if (f.find(needle) == std::string::npos) continue;
+        ++values;
+        rows += r.size();
+      }
+      const ValueSet set = index->ContainsSet(needle);
+      EXPECT_EQ(set.count, values) << needle;
+      EXPECT_EQ(set.occurrences, rows) << needle;
     }
     const auto occurrence_rows = index->occurrence_rows();
     const auto occurrence_values = index->occurrence_values();

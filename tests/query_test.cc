@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -366,6 +367,22 @@ TEST_F(QueryTest, TextCountsFromOccurrencesAgreeWithAScan) {
     EXPECT_EQ(Count(R"({"field":"code","op":"not_contains")" + value), n - want)
         << needle;
   }
+  // Over a thousand values listed: one set, counted from its occurrences.
+  std::string list;
+  std::set<std::string> listed;
+  for (int i = 1; i < 8000; i += 5) {
+    listed.insert(codes[i]);
+    list += (list.empty() ? "\"" : ",\"") + codes[i] + "\"";
+  }
+  listed.insert("v0");
+  list += ",\"V0\"";
+  uint64_t want = 0;
+  for (const std::string& c : codes) want += listed.count(c);
+  EXPECT_EQ(Count(R"({"field":"code","op":"in","value":[)" + list + "]}"),
+            want);
+  EXPECT_EQ(
+      Count(R"({"not":{"field":"code","op":"in","value":[)" + list + "]}}"),
+      n - want);
 }
 
 TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
