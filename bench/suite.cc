@@ -339,10 +339,11 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
               index_bytes / profiles, static_cast<double>(rss.peak) / profiles);
   // Where the index's bytes go, and the stored profiles beside it.
   const std::pair<const char*, size_t> parts[] = {
-      {"string dictionaries (text, offsets, hashes)",
+      {"string dictionaries (text, offsets, hash table)",
        memory.strings.dictionary},
-      {"string postings (bitmaps, row lists)", memory.strings.postings},
-      {"trigram lists, sorted order with row counts", memory.strings.trigrams},
+      {"string postings (bitmaps, row lists, row counts)",
+       memory.strings.postings},
+      {"trigram lists", memory.strings.trigrams},
       {"occurrences in row order (contains, starts_with)",
        memory.strings.occurrences},
       {"number and date columns, range buckets", memory.number_columns},

@@ -79,9 +79,12 @@ std::optional<ValueId> StringIndex::FindHashed(std::string_view key,
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const ValueId id = slots_[i];
     if (id == kEmptySlot) return std::nullopt;
-    // The stored hash spares most string comparisons (and their cache
-    // misses into the arena).
-    if (hashes_[id] == check && folded(id) == key) return id;
+    // While the dictionary grows, the stored hashes spare most string
+    // comparisons (and their cache misses into the arena). Once it is
+    // built they are gone, and the few lookups compare text.
+    if ((hashes_.empty() || hashes_[id] == check) && folded(id) == key) {
+      return id;
+    }
   }
 }
 
@@ -153,6 +156,7 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   size_t slots = 16;
   while (slots * 4 < n * 5) slots *= 2;
   if (slots < index.slots_.size()) index.Rehash(slots);
+  index.hashes_ = {};
   // The build holds the occurrences, then rows by value, then the
   // postings: each is sized exactly, and freed as soon as it is read unless
   // the index keeps it.
@@ -577,7 +581,7 @@ StringIndex::Memory StringIndex::MemoryUse() const {
   m.dictionary = folded_arena_.capacity() + display_arena_.capacity() +
                  folded_offsets_.capacity() * sizeof(uint32_t) +
                  displays_.capacity() * sizeof(displays_[0]) +
-                 (slots_.capacity() + hashes_.capacity()) * sizeof(uint32_t);
+                 slots_.capacity() * sizeof(uint32_t);
   m.postings = (row_start_.capacity() + small_rows_.capacity() +
                 occurrences_before_.capacity()) *
                sizeof(uint32_t);

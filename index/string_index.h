@@ -116,7 +116,7 @@ class StringIndex {
 
   // Bytes held, by part.
   struct Memory {
-    size_t dictionary = 0;   // text, offsets, hashes, hash slots, spellings
+    size_t dictionary = 0;   // text, offsets, hash slots, spellings
     size_t postings = 0;     // bitmaps, row lists, running row counts
     size_t trigrams = 0;     // trigram lists
     size_t occurrences = 0;  // (row, value) pairs in row order
@@ -148,8 +148,8 @@ class StringIndex {
   uint64_t TrigramListSize(uint32_t key) const;
 
   // Memory is per value, so a million one-row emails stay cheap: the
-  // folded text, a 4-byte offset, a 4-byte hash, a hash slot or two and a
-  // 4-byte posting start, plus the trigram entries.
+  // folded text, a 4-byte offset, a hash slot or two, a 4-byte posting
+  // start and running row count, plus the trigram entries.
   std::string folded_arena_;
   std::vector<uint32_t> folded_offsets_{0};
   // Spellings that differ from the folded text ("Pune" for "pune"), as
@@ -159,7 +159,8 @@ class StringIndex {
   // Open-addressing table of value ids (kEmptySlot when free).
   static constexpr ValueId kEmptySlot = ~ValueId{0};
   std::vector<ValueId> slots_;
-  std::vector<uint32_t> hashes_;  // low 32 bits of each value's hash
+  // The low 32 bits of each value's hash, while the dictionary is built.
+  std::vector<uint32_t> hashes_;
 
   // Rows of rare values: small_rows_[row_start_[v], row_start_[v + 1]).
   // Common values have an empty range there and a bitmap in bitmaps_,
