@@ -444,45 +444,24 @@ uint64_t StringIndex::TrigramListSize(uint32_t key) const {
 void StringIndex::ScanValues(std::string_view needle, ValueId first,
                              ValueId last, uint64_t* bits,
                              ValueSet* tally) const {
-  // Where the needle starts anywhere in these values' text, then for each
-  // value whether a start lies far enough inside it: a window of the start
-  // bits, one unaligned word for values up to 56 bytes longer than the
-  // needle. No branch depends on whether a value matches.
-  const size_t base = folded_offsets_[first];
+  // Where the needle starts anywhere in these values' text, then which
+  // values hold a start far enough inside them.
+  const uint32_t base = folded_offsets_[first];
   const size_t size = folded_offsets_[last] - base;
   thread_local std::vector<uint64_t> starts;
-  starts.resize(MatchStartWords(size) + 1);  // a word to spare for the reads
+  starts.resize(MatchStartWords(size));
   MarkMatchStarts(folded_arena_.data() + base, size, needle, starts.data());
-  const char* start_bytes = reinterpret_cast<const char*>(starts.data());
-  const size_t k = needle.size();
-  auto matches = [&](ValueId id) -> uint64_t {
-    const size_t b = folded_offsets_[id] - base;
-    const size_t length = folded_offsets_[id + 1] - base - b;
-    const size_t fits = length >= k ? length - k + 1 : 0;  // starts that fit
-    uint64_t hit;
-    if (fits <= 56) [[likely]] {
-      uint64_t window;
-      std::memcpy(&window, start_bytes + b / 8, sizeof(window));
-      hit = window >> (b % 8) & ((uint64_t{1} << fits) - 1);
-    } else {
-      hit = 0;
-      for (size_t p = b; p < b + fits; ++p) hit |= starts[p >> 6] >> (p & 63);
-      hit &= 1;
-    }
-    return hit != 0;
-  };
-  // `first` starts a word of `bits`: each word is gathered in a register.
+  MarkValuesHolding(folded_offsets_.data() + first, last - first, base,
+                    needle.size(), starts.data(), bits + first / 64);
+  // The words from `first` are this chunk's alone.
   uint64_t values = 0, occurrences = 0;
-  for (ValueId word_first = first; word_first < last; word_first += 64) {
-    const ValueId word_last = std::min<ValueId>(last, word_first + 64);
-    uint64_t word = 0;
-    for (ValueId id = word_first; id < word_last; ++id) {
-      const uint64_t matched = matches(id);
-      word |= matched << (id - word_first);
-      occurrences += matched * OccurrencesIn(id, id + 1);
+  for (size_t w = first / 64; w < (size_t{last} + 63) / 64; ++w) {
+    values += static_cast<uint64_t>(std::popcount(bits[w]));
+    for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+      const ValueId id = static_cast<ValueId>(w * 64) +
+                         static_cast<ValueId>(std::countr_zero(word));
+      occurrences += OccurrencesIn(id, id + 1);
     }
-    bits[word_first >> 6] |= word;
-    values += static_cast<uint64_t>(std::popcount(word));
   }
   tally->count += values;
   tally->occurrences += occurrences;

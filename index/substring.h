@@ -18,7 +18,17 @@ namespace segd {
 // one.
 void MarkMatchStarts(const char* text, size_t size, std::string_view needle,
                      uint64_t* starts);
-inline size_t MatchStartWords(size_t size) { return size / 64 + 1; }
+// One word more than the starts themselves: MarkValuesHolding reads whole
+// words at any byte.
+inline size_t MatchStartWords(size_t size) { return size / 64 + 2; }
+
+// For values i in [0, count), each text[offsets[i] - base,
+// offsets[i + 1] - base) of the text marked by MarkMatchStarts: sets bit i
+// of `held` when the needle (`needle_size` bytes) starts inside the value
+// and ends inside it too. No branch depends on whether a value holds it.
+void MarkValuesHolding(const uint32_t* offsets, size_t count, uint32_t base,
+                       size_t needle_size, const uint64_t* starts,
+                       uint64_t* held);
 
 }  // namespace segd
 
