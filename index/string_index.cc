@@ -53,17 +53,18 @@ std::string_view StringIndex::display(ValueId id) const {
 
 Posting StringIndex::posting(ValueId id) const {
   Posting p;
-  const uint32_t begin = row_start_[id], end = row_start_[id + 1];
-  if (end > begin) {
-    p.rows = std::span<const uint32_t>(small_rows_).subspan(begin, end - begin);
-    p.cardinality = end - begin;
-    return p;
-  }
+  p.cardinality = OccurrencesIn(id, id + 1);
   auto it = std::lower_bound(bitmaps_.begin(), bitmaps_.end(), id,
                              [](const std::pair<ValueId, Bitmap>& e,
                                 ValueId v) { return e.first < v; });
-  p.bitmap = it->second.get();
-  p.cardinality = OccurrencesIn(id, id + 1);
+  if (it != bitmaps_.end() && it->first == id) {
+    p.bitmap = it->second.get();
+    return p;
+  }
+  // The row lists of the values before this one, less the bitmaps' rows.
+  const uint32_t begin =
+      occurrences_before_[id] - bitmap_rows_before_[it - bitmaps_.begin()];
+  p.rows = std::span<const uint32_t>(small_rows_).subspan(begin, p.cardinality);
   return p;
 }
 
@@ -187,24 +188,27 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     if (count < kBitmapMinRows) small += count;
   }
   index.small_rows_.reserve(small);
-  index.row_start_.assign(n + 1, 0);
   index.occurrences_before_.assign(n + 1, 0);
+  uint32_t bitmap_rows = 0;
   for (size_t id = 0; id < n; ++id) {
     const uint64_t first = begin_of(id), count = next[id] - first;
-    index.row_start_[id] = static_cast<uint32_t>(index.small_rows_.size());
     index.occurrences_before_[id + 1] = static_cast<uint32_t>(next[id]);
     if (count >= kBitmapMinRows) {
       Bitmap b = Bitmap::Of(std::span(rows).subspan(first, count));
       b.Optimize();
       index.bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
+      index.bitmap_rows_before_.push_back(bitmap_rows);
+      bitmap_rows += static_cast<uint32_t>(count);
     } else {
       index.small_rows_.insert(index.small_rows_.end(), rows.begin() + first,
                                rows.begin() + first + count);
     }
   }
+  index.bitmap_rows_before_.push_back(bitmap_rows);
+  index.bitmaps_.shrink_to_fit();
+  index.bitmap_rows_before_.shrink_to_fit();
   rows = {};
   next = {};
-  index.row_start_[n] = static_cast<uint32_t>(index.small_rows_.size());
   if (with_trigrams) index.BuildTrigrams();
   return std::move(index_);
 }
@@ -561,8 +565,8 @@ StringIndex::Memory StringIndex::MemoryUse() const {
                  folded_offsets_.capacity() * sizeof(uint32_t) +
                  displays_.capacity() * sizeof(displays_[0]) +
                  slots_.capacity() * sizeof(uint32_t);
-  m.postings = (row_start_.capacity() + small_rows_.capacity() +
-                occurrences_before_.capacity()) *
+  m.postings = (small_rows_.capacity() + occurrences_before_.capacity() +
+                bitmap_rows_before_.capacity()) *
                sizeof(uint32_t);
   for (const auto& [id, b] : bitmaps_) {
     m.postings += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +

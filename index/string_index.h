@@ -148,8 +148,8 @@ class StringIndex {
   uint64_t TrigramListSize(uint32_t key) const;
 
   // Memory is per value, so a million one-row emails stay cheap: the
-  // folded text, a 4-byte offset, a hash slot or two, a 4-byte posting
-  // start and running row count, plus the trigram entries.
+  // folded text, a 4-byte offset, a hash slot or two and a 4-byte running
+  // row count, plus the trigram entries.
   std::string folded_arena_;
   std::vector<uint32_t> folded_offsets_{0};
   // Spellings that differ from the folded text ("Pune" for "pune"), as
@@ -162,12 +162,14 @@ class StringIndex {
   // The low 32 bits of each value's hash, while the dictionary is built.
   std::vector<uint32_t> hashes_;
 
-  // Rows of rare values: small_rows_[row_start_[v], row_start_[v + 1]).
-  // Common values have an empty range there and a bitmap in bitmaps_,
-  // ascending by value.
-  std::vector<uint32_t> row_start_;
+  // Common values have a bitmap in bitmaps_, ascending by value. The rows
+  // of the rare ones follow each other in small_rows_, by value: value v's
+  // start there is occurrences_before_[v] less the rows of the bitmaps
+  // before v (bitmap_rows_before_[i] for the i-th bitmap; the last entry
+  // counts them all), modulo 2^32.
   std::vector<uint32_t> small_rows_;
   std::vector<std::pair<ValueId, Bitmap>> bitmaps_;
+  std::vector<uint32_t> bitmap_rows_before_;
   // occurrences_before_[v]: occurrences of values [0, v), modulo 2^32.
   std::vector<uint32_t> occurrences_before_{0};
 
