@@ -596,8 +596,8 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
   // Testing every occurrence pays off once the matches are a fair share of
   // them; a few thousand rows are cheaper to gather into one bitmap.
   if (ids.size() >= kMinValueSet &&
-      matched_rows * kValueSetMinShare >= strings.occurrence_rows().size() &&
-      !strings.occurrence_rows().empty()) {
+      matched_rows * kValueSetMinShare >= strings.occurrence_count() &&
+      strings.keeps_occurrences()) {
     ValueSet set;
     set.bits.assign((strings.value_count() + 63) / 64, 0);
     for (ValueId id : ids) set.bits[id >> 6] |= uint64_t{1} << (id & 63);
@@ -671,8 +671,12 @@ BoundNode Binder::ValueSetNode(const StringIndex& strings,
   n.kind = BoundKind::kLeaf;
   n.estimate = estimate;
   n.leaf.kind = LeafKind::kValueSet;
-  n.leaf.rows = strings.occurrence_rows();
-  n.leaf.values = strings.occurrence_values();
+  if (strings.row_values().empty()) {
+    n.leaf.rows = strings.occurrence_rows();
+    n.leaf.values = strings.occurrence_values();
+  } else {
+    n.leaf.values = strings.row_values();
+  }
   n.leaf.matches = std::move(matches);
   n.leaf.single_valued = single_valued;
   n.label = std::move(label);
@@ -686,8 +690,8 @@ BoundNode Binder::TextLeaf(const StringIndex& strings,
   // When many values may match, among an attribute that keeps its
   // occurrences, the set is left to be found when needed: a preview tests
   // only the rows it reads.
-  const uint64_t occurrences = strings.occurrence_rows().size();
-  if (occurrences > 0) {
+  const uint64_t occurrences = strings.occurrence_count();
+  if (strings.keeps_occurrences()) {
     const uint64_t candidates = contains ? strings.ContainsCandidates(needle)
                                          : strings.StartsWithCount(needle);
     const uint64_t estimate = candidates * occurrences / strings.value_count();

@@ -91,16 +91,17 @@ enum class LeafKind {
   kMixedRange,  // mixed number column of `attr`: key within dlo..dhi
   kEvent,       // rows with count.min..count.max events `event` in
                 // [lo, hi]; count.min >= 1
-  kValueSet,    // rows whose value (`rows`/`values`, row order) is in
-                // `matches`
+  kValueSet,    // rows whose value is in `matches`: `values` holds every
+                // row's value (StringIndex::kNoValue for none) when `rows`
+                // is empty, else the occurrences (rows[i], values[i])
 };
 
 struct Leaf {
   LeafKind kind = LeafKind::kBitmap;
   const roaring_bitmap_t* bitmap = nullptr;
   std::shared_ptr<const Bitmap> owned;  // keeps a query-built bitmap alive
-  std::span<const uint32_t> rows;       // kRowList; kValueSet: occurrence rows
-  std::span<const uint32_t> values;     // kValueSet: occurrence values
+  std::span<const uint32_t> rows;       // kRowList; kValueSet: see above
+  std::span<const uint32_t> values;     // kValueSet
   std::shared_ptr<const ValueMatches> matches;  // kValueSet
   AttrId attr = 0;
   EventId event = 0;

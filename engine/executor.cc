@@ -36,26 +36,6 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-// Sets into `out` the rows of a value-set leaf's occurrences [b, e), all in
-// one shard, whose value passes `test` (0 or 1). Rows ascend, so each
-// word's bits gather in a register, without a branch on the test.
-template <typename Test>
-void GatherRows(const Leaf& leaf, size_t b, size_t e, uint64_t* out,
-                Test&& test) {
-  uint32_t word = 0;
-  uint64_t acc = 0;
-  for (size_t i = b; i < e; ++i) {
-    const uint32_t row = leaf.rows[i] & (kShardRows - 1);
-    if (row >> 6 != word) {
-      out[word] |= acc;
-      acc = 0;
-      word = row >> 6;
-    }
-    acc |= test(leaf.values[i]) << (row & 63);
-  }
-  out[word] |= acc;
-}
-
 class ShardEvaluator {
  public:
   // Rows from `row_end` up (within the shard) may come out wrong: leaves
@@ -344,34 +324,76 @@ class ShardEvaluator {
       case LeafKind::kEvent:
         FillEvent(leaf, level, out);
         return;
-      case LeafKind::kValueSet: {
-        ClearWords(out);
-        const uint32_t first = shard_ << kShardBits;
-        const auto& rows = leaf.rows;
-        const size_t b =
-            std::lower_bound(rows.begin(), rows.end(), first) - rows.begin();
-        const size_t e =
-            std::lower_bound(rows.begin() + b, rows.end(), first + row_end_) -
-            rows.begin();
-        const ValueMatches& matches = *leaf.matches;
-        if (const auto ids = matches.id_range()) {
-          const uint32_t lo = ids->first, width = ids->second - ids->first;
-          GatherRows(leaf, b, e, out,
-                     [&](uint32_t v) { return uint64_t{v - lo < width}; });
-          return;
-        }
-        if (!matches.known()) {  // a preview: test the few rows read
-          for (size_t i = b; i < e; ++i) {
-            if (matches.Test(leaf.values[i])) SetBit(out, rows[i] - first);
-          }
-          return;
-        }
-        const uint64_t* bits = matches.bits().data();
-        GatherRows(leaf, b, e, out,
-                   [&](uint32_t v) { return bits[v >> 6] >> (v & 63) & 1; });
+      case LeafKind::kValueSet:
+        FillValueSet(leaf, out);
         return;
-      }
     }
+  }
+
+  // The rows of a value-set leaf within the window: each row's value
+  // tested against the set, without a branch on the test where the set
+  // allows it.
+  void FillValueSet(const Leaf& leaf, uint64_t* out) {
+    ClearWords(out);
+    const ValueMatches& matches = *leaf.matches;
+    if (const auto ids = matches.id_range()) {
+      // StringIndex::kNoValue lies past every run.
+      const uint32_t lo = ids->first, width = ids->second - ids->first;
+      GatherValues(leaf, out,
+                   [&](uint32_t v) { return uint64_t{v - lo < width}; });
+      return;
+    }
+    if (matches.known()) {
+      const std::vector<uint64_t>& bits = matches.bits();
+      const uint32_t limit = static_cast<uint32_t>(bits.size() * 64);
+      GatherValues(leaf, out, [&](uint32_t v) {
+        const uint32_t at = std::min(v, limit - 1);  // kNoValue reads a bit
+        return (bits[at >> 6] >> (at & 63) & 1) & uint64_t{v < limit};
+      });
+      return;
+    }
+    // A preview before the set is found: test the few rows read.
+    GatherValues(leaf, out, [&](uint32_t v) {
+      return uint64_t{v != StringIndex::kNoValue && matches.Test(v)};
+    });
+  }
+
+  // Sets the window's rows whose value passes `test` (0 or 1). Each word's
+  // bits gather in a register.
+  template <typename Test>
+  void GatherValues(const Leaf& leaf, uint64_t* out, Test&& test) {
+    const size_t first = size_t{shard_} << kShardBits;
+    if (leaf.rows.empty()) {  // a value per row
+      const size_t end = std::min(leaf.values.size(), first + row_end_);
+      for (size_t w = first; w < end; w += 64) {
+        const size_t stop = std::min(end, w + 64);
+        uint64_t word = 0;
+        for (size_t r = w; r < stop; ++r) {
+          word |= test(leaf.values[r]) << (r - w);
+        }
+        out[(w - first) >> 6] = word;
+      }
+      return;
+    }
+    // Occurrences: rows ascend, several may hold one row.
+    const auto& rows = leaf.rows;
+    const size_t b =
+        std::lower_bound(rows.begin(), rows.end(), first) - rows.begin();
+    const size_t e =
+        std::lower_bound(rows.begin() + b, rows.end(), first + row_end_) -
+        rows.begin();
+    uint32_t word = 0;
+    uint64_t acc = 0;
+    for (size_t i = b; i < e; ++i) {
+      const uint32_t row = rows[i] & (kShardRows - 1);
+      if (row >> 6 != word) {
+        out[word] |= acc;
+        acc = 0;
+        word = row >> 6;
+      }
+      acc |= test(leaf.values[i]) << (row & 63);
+    }
+    out[word] |= acc;
   }
 
   // out = rows with k or more events `event` from `lo` on (k >= 1), from
@@ -571,7 +593,8 @@ uint64_t NodeBytes(const BoundNode& node, const Index& index) {
         case LeafKind::kEvent:
           return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
         case LeafKind::kValueSet:
-          return node.leaf.rows.size() * 2 * sizeof(uint32_t) +
+          return (node.leaf.rows.size() + node.leaf.values.size()) *
+                     sizeof(uint32_t) +
                  (node.leaf.matches->id_range()
                       ? 0
                       : node.leaf.matches->bits().size() * sizeof(uint64_t));

@@ -172,10 +172,24 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   for (size_t i = 0; i < occurrence_rows_.size(); ++i) {
     rows[next[occurrence_values_[i]]++] = occurrence_rows_[i];
   }
-  // The occurrences in row order are the index's own when it keeps them.
+  // The occurrences in row order are the index's own when it keeps them:
+  // per row when each row has at most one value and most rows have one,
+  // else as pairs.
   if (with_trigrams) {
-    index.occurrence_rows_ = std::move(occurrence_rows_);
-    index.occurrence_values_ = std::move(occurrence_values_);
+    const auto& rows_in_order = occurrence_rows_;
+    const bool one_per_row =
+        std::adjacent_find(rows_in_order.begin(), rows_in_order.end()) ==
+        rows_in_order.end();
+    const size_t row_end = rows_in_order.empty() ? 0 : rows_in_order.back() + 1;
+    if (one_per_row && row_end <= 2 * rows_in_order.size()) {
+      index.row_values_.assign(row_end, kNoValue);
+      for (size_t i = 0; i < rows_in_order.size(); ++i) {
+        index.row_values_[rows_in_order[i]] = occurrence_values_[i];
+      }
+    } else {
+      index.occurrence_rows_ = std::move(occurrence_rows_);
+      index.occurrence_values_ = std::move(occurrence_values_);
+    }
   }
   occurrence_rows_ = {};
   occurrence_values_ = {};
@@ -576,9 +590,9 @@ StringIndex::Memory StringIndex::MemoryUse() const {
                    sizeof(uint32_t) +
                trigram_offsets_.capacity() * sizeof(uint64_t) +
                trigram_data_.capacity();
-  m.occurrences =
-      (occurrence_rows_.capacity() + occurrence_values_.capacity()) *
-      sizeof(uint32_t);
+  m.occurrences = (occurrence_rows_.capacity() + occurrence_values_.capacity() +
+                   row_values_.capacity()) *
+                  sizeof(uint32_t);
   return m;
 }
 

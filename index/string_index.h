@@ -105,21 +105,31 @@ class StringIndex {
   // Occurrences of the values starting with `folded_prefix`.
   uint64_t StartsWithOccurrences(std::string_view folded_prefix) const;
 
-  // Every (row, value) pair in row order, kept when the index has trigrams:
-  // a contains that matches many values then tests each row's value
-  // against a bitset of matches, shard by shard, instead of building the
-  // union of their rows. Empty otherwise.
+  // The occurrences in row order, kept when the index has trigrams: a
+  // contains that matches many values then tests each row's value against
+  // a bitset of matches, shard by shard, instead of building the union of
+  // their rows. They are kept in one of two forms, whichever is smaller:
+  // every (row, value) pair (occurrence_rows, occurrence_values), or, when
+  // each row holds at most one value, every row's value (row_values, with
+  // kNoValue for a row without one; rows past its end have none either).
+  bool keeps_occurrences() const {
+    return !occurrence_rows_.empty() || !row_values_.empty();
+  }
   std::span<const uint32_t> occurrence_rows() const { return occurrence_rows_; }
   std::span<const ValueId> occurrence_values() const {
     return occurrence_values_;
   }
+  static constexpr ValueId kNoValue = ~ValueId{0};
+  std::span<const ValueId> row_values() const { return row_values_; }
+  // (row, value) pairs in all.
+  uint64_t occurrence_count() const { return occurrences_before_.back(); }
 
   // Bytes held, by part.
   struct Memory {
     size_t dictionary = 0;   // text, offsets, hash slots, spellings
     size_t postings = 0;     // bitmaps, row lists, running row counts
     size_t trigrams = 0;     // trigram lists
-    size_t occurrences = 0;  // (row, value) pairs in row order
+    size_t occurrences = 0;  // occurrences in row order
     size_t total() const {
       return dictionary + postings + trigrams + occurrences;
     }
@@ -175,6 +185,7 @@ class StringIndex {
 
   std::vector<uint32_t> occurrence_rows_;
   std::vector<ValueId> occurrence_values_;
+  std::vector<ValueId> row_values_;
 
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].

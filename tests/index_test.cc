@@ -215,8 +215,12 @@ TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
     StringIndex::Builder builder;
     std::map<std::string, std::string> first_spelling;
     std::map<std::string, std::vector<uint32_t>> rows_of;
-    std::vector<std::string> row_value;
+    std::vector<std::optional<std::string>> row_value;
     for (uint32_t row = 0; row < 12000; ++row) {
+      if (row % 5 == 4) {  // a row without the attribute
+        row_value.emplace_back();
+        continue;
+      }
       // A few common values (bitmaps) among many rare ones (row lists),
       // in mixed case, first seen in no particular order.
       std::string v = rng() % 4 == 0 ? "Common" + std::to_string(rng() % 5)
@@ -277,12 +281,48 @@ TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
       EXPECT_EQ(set.count, values) << needle;
       EXPECT_EQ(set.occurrences, rows) << needle;
     }
-    const auto occurrence_rows = index->occurrence_rows();
-    const auto occurrence_values = index->occurrence_values();
-    ASSERT_EQ(occurrence_rows.size(), with_trigrams ? row_value.size() : 0u);
-    for (size_t i = 0; i < occurrence_rows.size(); ++i) {
-      ASSERT_EQ(occurrence_rows[i], i);
-      ASSERT_EQ(index->folded(occurrence_values[i]), row_value[i]) << i;
+    // Most rows hold one value each: the occurrences are kept per row.
+    EXPECT_EQ(index->keeps_occurrences(), with_trigrams);
+    EXPECT_TRUE(index->occurrence_rows().empty());
+    const auto row_values = index->row_values();
+    ASSERT_EQ(row_values.size(), with_trigrams ? row_value.size() - 1 : 0u);
+    for (size_t row = 0; row < row_values.size(); ++row) {
+      if (!row_value[row]) {
+        ASSERT_EQ(row_values[row], StringIndex::kNoValue) << row;
+      } else {
+        ASSERT_EQ(index->folded(row_values[row]), *row_value[row]) << row;
+      }
+    }
+  }
+}
+
+// Occurrences are kept as (row, value) pairs when rows hold several values,
+// or when fewer than half the rows hold one.
+TEST(StringIndexTest, OccurrencesAreKeptInTheSmallerForm) {
+  for (const int form : {0, 1, 2}) {
+    StringIndex::Builder builder;
+    std::vector<std::pair<uint32_t, std::string>> added;
+    for (uint32_t row = 0; row < 9000; ++row) {
+      if (form == 1 && row % 3 != 0) continue;  // a third of the rows
+      added.emplace_back(row, "v" + std::to_string(row));
+      if (form == 2 && row % 7 == 0) {  // several values in a row
+        added.emplace_back(row, "w" + std::to_string(row));
+      }
+    }
+    for (const auto& [row, v] : added) builder.Add(row, v);
+    std::unique_ptr<StringIndex> index = std::move(builder).Finish(true);
+    ASSERT_TRUE(index->keeps_occurrences());
+    EXPECT_EQ(index->occurrence_count(), added.size());
+    if (form == 0) {
+      EXPECT_EQ(index->row_values().size(), 9000u);
+      EXPECT_TRUE(index->occurrence_rows().empty());
+      continue;
+    }
+    EXPECT_TRUE(index->row_values().empty()) << form;
+    ASSERT_EQ(index->occurrence_rows().size(), added.size());
+    for (size_t i = 0; i < added.size(); ++i) {
+      EXPECT_EQ(index->occurrence_rows()[i], added[i].first);
+      EXPECT_EQ(index->folded(index->occurrence_values()[i]), added[i].second);
     }
   }
 }

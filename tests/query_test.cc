@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 #include <set>
 #include <string>
@@ -383,6 +384,41 @@ TEST_F(QueryTest, TextCountsFromOccurrencesAgreeWithAScan) {
   EXPECT_EQ(
       Count(R"({"not":{"field":"code","op":"in","value":[)" + list + "]}}"),
       n - want);
+}
+
+// A set of over a thousand values, as a bitset over value ids, tested
+// against each row's value: rows without the attribute must not read as the
+// last value. 2048 values fill whole bitset words, and the set holds the
+// last value.
+TEST_F(QueryTest, ManyValuesSetSkipsRowsWithoutTheAttribute) {
+  std::string data, list;
+  uint64_t want = 0;
+  int code = 0;
+  for (int row = 0; row < 2560; ++row) {
+    data +=
+        "{\"id\":\"p" + std::to_string(row) + "\",\"n\":" + std::to_string(row);
+    if (row % 5 != 4) {
+      char text[8];
+      std::snprintf(text, sizeof(text), "k%04d", code);
+      data += std::string(",\"code\":\"") + text + "\"";
+      if (code < 1100 || code == 2047) {
+        list += (list.empty() ? "\"" : ",\"") + std::string(text) + "\"";
+        ++want;
+      }
+      ++code;
+    }
+    data += "}\n";
+  }
+  ASSERT_EQ(code, 2048);
+  Load(data);
+  const std::string in = R"({"field":"code","op":"in","value":[)" + list + "]}";
+  EXPECT_EQ(Count(in), want);
+  EXPECT_EQ(Count(R"({"not":)" + in + "}"), 2560 - want);
+  // With another predicate, the set is tested row by row.
+  const std::string every = R"({"field":"n","op":"gte","value":0})";
+  EXPECT_EQ(Count(R"({"all":[)" + in + "," + every + "]}"), want);
+  EXPECT_EQ(Count(R"({"all":[{"not":)" + in + "}," + every + "]}"),
+            2560 - want);
 }
 
 TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
