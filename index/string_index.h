@@ -121,8 +121,11 @@ class StringIndex {
   }
   static constexpr ValueId kNoValue = ~ValueId{0};
   std::span<const ValueId> row_values() const { return row_values_; }
-  // (row, value) pairs in all.
-  uint64_t occurrence_count() const { return occurrences_before_.back(); }
+  // (row, value) pairs in all; a value per row is fewer than 2^32.
+  uint64_t occurrence_count() const {
+    return row_values_.empty() ? occurrence_rows_.size()
+                               : occurrences_before_.back();
+  }
 
   // Bytes held, by part.
   struct Memory {
