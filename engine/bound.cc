@@ -104,6 +104,11 @@ uint64_t ValueMatches::Occurrences() const {
   return occurrences_;
 }
 
+uint64_t ValueMatches::FindBytes() const {
+  if (needle_.empty() || kind_ != Kind::kContains) return 0;
+  return strings_->ContainsSetBytes(needle_);
+}
+
 bool ValueMatches::Test(ValueId v) const {
   if (known_.load(std::memory_order_acquire)) {
     return bits_[v >> 6] >> (v & 63) & 1;

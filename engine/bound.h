@@ -72,6 +72,8 @@ class ValueMatches {
   // attribute holds one value per row. A starts_with reads it from the
   // running row counts of its run of ids; a contains sums over the set.
   uint64_t Occurrences() const;
+  // The bytes finding the set reads (0 when it is known from the start).
+  uint64_t FindBytes() const;
 
  private:
   const StringIndex* strings_ = nullptr;

@@ -592,12 +592,13 @@ uint64_t NodeBytes(const BoundNode& node, const Index& index) {
           return node.estimate * (sizeof(long double) + sizeof(uint16_t));
         case LeafKind::kEvent:
           return node.estimate * (sizeof(int64_t) + sizeof(uint16_t));
-        case LeafKind::kValueSet:
+        case LeafKind::kValueSet: {
+          const ValueMatches& m = *node.leaf.matches;
           return (node.leaf.rows.size() + node.leaf.values.size()) *
                      sizeof(uint32_t) +
-                 (node.leaf.matches->id_range()
-                      ? 0
-                      : node.leaf.matches->bits().size() * sizeof(uint64_t));
+                 (m.id_range() ? 0 : m.bits().size() * sizeof(uint64_t)) +
+                 m.FindBytes();
+        }
       }
       return 0;
     case BoundKind::kNot:

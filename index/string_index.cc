@@ -136,6 +136,16 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
   occurrence_values_.push_back(id);
 }
 
+void StringIndex::Builder::Prefetch(std::string_view value) {
+  prefetched_.assign(value);
+  FoldAsciiInPlace(prefetched_);
+  index_->PrefetchSlot(HashOf(prefetched_));
+}
+
+void StringIndex::PrefetchSlot(size_t hash) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+}
+
 void StringIndex::Builder::Reserve(size_t occurrences) {
   occurrence_rows_.reserve(occurrences);
   occurrence_values_.reserve(occurrences);
@@ -494,17 +504,29 @@ uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
   return rarest;
 }
 
+// The trigram route costs about a verification per candidate of the rarest
+// trigram; a scan about a pass over the text, at a few bytes per
+// nanosecond. Verifications are random reads, worth some 100 bytes each.
+constexpr uint64_t kBytesPerCandidate = 100;
+
+bool StringIndex::ContainsScans(std::string_view needle) const {
+  return !has_trigrams() || needle.size() < 3 ||
+         ContainsCandidates(needle) * kBytesPerCandidate > folded_arena_.size();
+}
+
+uint64_t StringIndex::ContainsSetBytes(std::string_view needle) const {
+  if (!ContainsScans(needle)) {
+    return ContainsCandidates(needle) * kBytesPerCandidate;
+  }
+  return folded_arena_.size() +
+         (folded_offsets_.size() + occurrences_before_.size()) *
+             sizeof(uint32_t);
+}
+
 ValueSet StringIndex::ContainsSet(std::string_view needle) const {
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);
-  // The trigram route costs about a verification per candidate of the
-  // rarest trigram; a scan about a pass over the text, at a few bytes per
-  // nanosecond. Verifications are random reads, worth some 100 bytes each.
-  constexpr uint64_t kBytesPerCandidate = 100;
-  const bool scan =
-      !has_trigrams() || needle.size() < 3 ||
-      ContainsCandidates(needle) * kBytesPerCandidate > folded_arena_.size();
-  if (!scan) {
+  if (!ContainsScans(needle)) {
     for (ValueId id : Contains(needle)) {
       set.bits[id >> 6] |= uint64_t{1} << (id & 63);
       ++set.count;

@@ -52,6 +52,9 @@ class StringIndex {
     // Feed occurrences in ascending row order; repeats of a value within one
     // row are ignored.
     void Add(uint32_t row, std::string_view value);
+    // Starts loading the hash slot where `value` would be looked up, so a
+    // later Add of it finds the slot in cache.
+    void Prefetch(std::string_view value);
     // Room for this many occurrences, so the pairs grow without copies.
     void Reserve(size_t occurrences);
     // `with_trigrams`: build the trigram index (for high-cardinality use).
@@ -65,7 +68,8 @@ class StringIndex {
     // Every (row, value) pair, in row order.
     std::vector<uint32_t> occurrence_rows_;
     std::vector<ValueId> occurrence_values_;
-    std::string folded_;  // scratch
+    std::string folded_;      // scratch
+    std::string prefetched_;  // scratch
   };
 
   size_t value_count() const { return folded_offsets_.size() - 1; }
@@ -82,6 +86,9 @@ class StringIndex {
   // would outnumber what a scan reads, so the dictionary text is scanned
   // instead, in parallel.
   ValueSet ContainsSet(std::string_view folded_needle) const;
+  // The bytes ContainsSet reads: the text, its offsets and the running row
+  // counts when it scans; about 100 a candidate when it goes by trigrams.
+  uint64_t ContainsSetBytes(std::string_view folded_needle) const;
   // An upper bound on the values Contains finds: the size of the needle's
   // rarest trigram list (every value, for needles under three bytes or
   // without trigrams).
@@ -145,6 +152,7 @@ class StringIndex {
  private:
   ValueId Intern(std::string_view folded, std::string_view display);
   std::optional<ValueId> FindHashed(std::string_view folded, size_t hash) const;
+  void PrefetchSlot(size_t hash) const;
   void Rehash(size_t slot_count);
   // Renumbers the values, so far in order of first appearance, to ascend
   // with their folded text; `occurrence_values` follow.
@@ -153,6 +161,8 @@ class StringIndex {
   // Ascending values of trigram list `k`.
   std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle) const;
+  // Whether ContainsSet scans the text rather than follow the trigrams.
+  bool ContainsScans(std::string_view needle) const;
   // Values first..last - 1 holding `needle` into `bits`, where `first` is a
   // multiple of 64; adds how many, and their occurrences, to `tally`.
   void ScanValues(std::string_view needle, ValueId first, ValueId last,
