@@ -331,9 +331,9 @@ TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
   }
 }
 
-// Counts of contains and starts_with on a single-valued attribute come
-// from the matching values' occurrences (row lists and bitmaps, summed
-// along the sorted dictionary for a prefix); they must equal a scan.
+// Counts of contains, starts_with and long in-lists on a single-valued
+// attribute come from the matching values' running row counts (two reads
+// for a prefix, a sum over the set otherwise); they must equal a scan.
 TEST_F(QueryTest, TextCountsFromOccurrencesAgreeWithAScan) {
   // Every fourth row holds one of ten common values (bitmaps); the others
   // hold a value of their own (row lists), enough for a trigram index.
