@@ -13,9 +13,9 @@ namespace segd {
 // within text[0, size), and clears the others. `starts` holds
 // MatchStartWords(size) words.
 //
-// Every position is compared in full, 32 or 64 at a time, without a branch
-// on the text: a substring that most values hold costs no more than a rare
-// one.
+// Positions are compared 32 or 64 at a time, without a branch on the text
+// (a longer needle's first 16 bytes, then the rest where those match): a
+// substring that most values hold costs no more than a rare one.
 void MarkMatchStarts(const char* text, size_t size, std::string_view needle,
                      uint64_t* starts);
 // One word more than the starts themselves: MarkValuesHolding reads whole
