@@ -692,14 +692,16 @@ BoundNode Binder::TextLeaf(const StringIndex& strings,
   // only the rows it reads.
   const uint64_t occurrences = strings.occurrence_count();
   if (strings.keeps_occurrences()) {
-    const uint64_t candidates = contains ? strings.ContainsCandidates(needle)
-                                         : strings.StartsWithCount(needle);
+    // A prefix's run of ids is found once, here.
+    auto matches = std::make_shared<ValueMatches>(strings, needle, kind);
+    const auto ids = matches->id_range();
+    const uint64_t candidates =
+        ids ? ids->second - ids->first : strings.ContainsCandidates(needle);
     const uint64_t estimate = candidates * occurrences / strings.value_count();
     if (candidates >= kMinValueSet &&
         estimate * kValueSetMinShare >= occurrences) {
-      return ValueSetNode(strings,
-                          std::make_shared<ValueMatches>(strings, needle, kind),
-                          estimate, std::move(label), single_valued);
+      return ValueSetNode(strings, std::move(matches), estimate,
+                          std::move(label), single_valued);
     }
   }
   return ValueSetLeaf(

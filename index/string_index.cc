@@ -567,16 +567,6 @@ std::pair<ValueId, ValueId> StringIndex::PrefixRange(
           static_cast<ValueId>(last - ids.begin())};
 }
 
-uint64_t StringIndex::StartsWithCount(std::string_view prefix) const {
-  const auto [first, last] = PrefixRange(prefix);
-  return last - first;
-}
-
-uint64_t StringIndex::StartsWithOccurrences(std::string_view prefix) const {
-  const auto [first, last] = PrefixRange(prefix);
-  return OccurrencesIn(first, last);
-}
-
 ValueSet StringIndex::StartsWith(std::string_view prefix) const {
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);

@@ -98,8 +98,6 @@ class StringIndex {
   std::pair<ValueId, ValueId> PrefixRange(std::string_view folded_prefix) const;
   // The same as a set.
   ValueSet StartsWith(std::string_view folded_prefix) const;
-  // How many there are, without building the set.
-  uint64_t StartsWithCount(std::string_view folded_prefix) const;
 
   // Occurrences (row, value pairs) of values [first, last): for an
   // attribute holding at most one value per row, the rows that match.
@@ -109,8 +107,6 @@ class StringIndex {
     return static_cast<uint32_t>(occurrences_before_[last] -
                                  occurrences_before_[first]);
   }
-  // Occurrences of the values starting with `folded_prefix`.
-  uint64_t StartsWithOccurrences(std::string_view folded_prefix) const;
 
   // The occurrences in row order, kept when the index has trigrams: a
   // contains that matches many values then tests each row's value against

@@ -265,7 +265,7 @@ TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
         EXPECT_TRUE(id >= first && id < last) << prefix << " " << f;
       }
       EXPECT_EQ(last - first, values) << prefix;
-      EXPECT_EQ(index->StartsWithOccurrences(prefix), rows) << prefix;
+      EXPECT_EQ(index->OccurrencesIn(first, last), rows) << prefix;
       EXPECT_EQ(index->StartsWith(prefix).occurrences, rows) << prefix;
     }
     // Short needles scan the text; rare ones go through the trigrams.
