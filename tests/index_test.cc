@@ -34,6 +34,22 @@ std::string RandomWord(std::mt19937_64& rng) {
   return s;
 }
 
+// ContainsSet of `needle` against a scan of `values` (lower case already).
+void ExpectContainsSetAgreesWithAScan(const StringIndex& index,
+                                      const std::vector<std::string>& values,
+                                      const std::string& needle) {
+  std::set<std::string> want, got;
+  for (const std::string& v : values) {
+    if (v.find(needle) != std::string::npos) want.insert(v);
+  }
+  const ValueSet set = index.ContainsSet(needle);
+  for (ValueId id = 0; id < index.value_count(); ++id) {
+    if (set.bits[id >> 6] >> (id & 63) & 1) got.emplace(index.folded(id));
+  }
+  EXPECT_EQ(got, want) << needle;
+  EXPECT_EQ(set.count, want.size()) << needle;
+}
+
 TEST(StringIndexTest, TrigramSearchAgreesWithAScan) {
   std::mt19937_64 rng(3);
   StringIndex::Builder builder;
@@ -117,16 +133,7 @@ TEST(StringIndexTest, DictionaryScanFindsWholeMatchesOnly) {
   for (const std::string needle :
        {"gmail", "@", "l.co", "comuser", "inuser1", "o.co.in", "user12",
         "9@gmail.com", "xyz", "m", "user1234@globex.com"}) {
-    std::set<std::string> want, got;
-    for (const std::string& v : values) {
-      if (v.find(needle) != std::string::npos) want.insert(v);
-    }
-    const ValueSet set = index->ContainsSet(needle);
-    for (ValueId id = 0; id < index->value_count(); ++id) {
-      if (set.bits[id >> 6] >> (id & 63) & 1) got.emplace(index->folded(id));
-    }
-    EXPECT_EQ(got, want) << needle;
-    EXPECT_EQ(set.count, want.size()) << needle;
+    ExpectContainsSetAgreesWithAScan(*index, values, needle);
   }
 }
 
@@ -171,16 +178,7 @@ TEST(StringIndexTest, DictionaryScanOfLongValuesAndNeedles) {
            "x", "y", "yy", "xxxxxxxxxxxxxxxxxxxxxxxxy",
            "yxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", std::string(70, 'x'),
            std::string(100, 'x') + "y", "xyxyx"}) {
-    std::set<std::string> want, got;
-    for (const std::string& v : values) {
-      if (v.find(needle) != std::string::npos) want.insert(v);
-    }
-    const ValueSet set = index->ContainsSet(needle);
-    for (ValueId id = 0; id < index->value_count(); ++id) {
-      if (set.bits[id >> 6] >> (id & 63) & 1) got.emplace(index->folded(id));
-    }
-    EXPECT_EQ(got, want) << needle;
-    EXPECT_EQ(set.count, want.size()) << needle;
+    ExpectContainsSetAgreesWithAScan(*index, values, needle);
   }
 }
 
