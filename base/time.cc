@@ -51,7 +51,10 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
   return era * 146097 + day_of_era - 719468;
 }
 
-std::optional<int64_t> ParseIsoInstant(std::string_view s) {
+namespace time_internal {
+
+// ParseIsoInstant past its inline test of the shape.
+std::optional<int64_t> ParseDateShaped(std::string_view s) {
   int year, month, day;
   if (s.size() < 10 || !ReadDigits(s, 0, 4, &year) || s[4] != '-' ||
       !ReadDigits(s, 5, 2, &month) || s[7] != '-' ||
@@ -111,6 +114,8 @@ std::optional<int64_t> ParseIsoInstant(std::string_view s) {
             second * kMillisPerSecond + frac_ms;
   return millis - offset_minutes * kMillisPerMinute;
 }
+
+}  // namespace time_internal
 
 CivilDate CivilFromDays(int64_t days) {
   // Count from 0000-03-01 so that the leap day ends each year.

@@ -32,9 +32,18 @@ struct CivilDate {
 // The civil date `days` after 1970-01-01 (the inverse of DaysFromCivil).
 CivilDate CivilFromDays(int64_t days);
 
+namespace time_internal {
+std::optional<int64_t> ParseDateShaped(std::string_view text);
+}  // namespace time_internal
+
 // Parses a whole ISO-8601 date or date-time; nullopt if `text` is anything
-// else (including trailing bytes or out-of-range fields).
-std::optional<int64_t> ParseIsoInstant(std::string_view text);
+// else (including trailing bytes or out-of-range fields). Most strings
+// handed to it are not dates: those not shaped like YYYY-MM-DD are turned
+// away inline, before the call.
+inline std::optional<int64_t> ParseIsoInstant(std::string_view text) {
+  if (text.size() < 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+  return time_internal::ParseDateShaped(text);
+}
 
 // Formats as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (milliseconds only when non-zero).
 std::string FormatIsoInstant(int64_t millis);

@@ -137,9 +137,9 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
 }
 
 void StringIndex::Builder::Prefetch(std::string_view value) {
-  prefetched_.assign(value);
-  FoldAsciiInPlace(prefetched_);
-  index_->PrefetchSlot(HashOf(prefetched_));
+  folded_.assign(value);
+  FoldAsciiInPlace(folded_);
+  index_->PrefetchSlot(HashOf(folded_));
 }
 
 void StringIndex::PrefetchSlot(size_t hash) const {

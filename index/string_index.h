@@ -68,8 +68,7 @@ class StringIndex {
     // Every (row, value) pair, in row order.
     std::vector<uint32_t> occurrence_rows_;
     std::vector<ValueId> occurrence_values_;
-    std::string folded_;      // scratch
-    std::string prefetched_;  // scratch
+    std::string folded_;  // scratch for Add and Prefetch
   };
 
   size_t value_count() const { return folded_offsets_.size() - 1; }

@@ -64,13 +64,6 @@ bool IsNull(od::value& value) {
   return !value.is_null().get(is_null) && is_null;
 }
 
-// Whether `s` is shaped like the start of an ISO-8601 date (YYYY-MM-DD):
-// most strings are not, and skip the full parse.
-bool MayBeIsoDate(std::string_view s) {
-  return s.size() >= 10 && s[4] == '-' && s[7] == '-' &&
-         static_cast<unsigned>(s[0] - '0') < 10;
-}
-
 }  // namespace
 
 struct RecordParser::Impl {
@@ -222,7 +215,7 @@ Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
       if ((error = value.get_string().get(s))) return JsonError(error, path());
       Value& v = NextSlot(name, out);
       v.text.assign(s);
-      if (auto ms = MayBeIsoDate(s) ? ParseIsoInstant(s) : std::nullopt) {
+      if (auto ms = ParseIsoInstant(s)) {
         v.type = AttrType::kDate;
         v.date_ms = *ms;
       } else {
