@@ -339,7 +339,7 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
               index_bytes / profiles, static_cast<double>(rss.peak) / profiles);
   // Where the index's bytes go, and the stored profiles beside it.
   const std::pair<const char*, size_t> parts[] = {
-      {"string dictionaries (text, offsets, hash table)",
+      {"string dictionaries (text, offsets, spellings)",
        memory.strings.dictionary},
       {"string postings (bitmaps, row lists, row counts)",
        memory.strings.postings},

@@ -10,6 +10,7 @@
 #include <ranges>
 
 #include "base/ascii.h"
+#include "base/memory.h"
 #include "index/substring.h"
 
 namespace segd {
@@ -69,7 +70,14 @@ Posting StringIndex::posting(ValueId id) const {
 }
 
 std::optional<ValueId> StringIndex::Find(std::string_view key) const {
-  return FindHashed(key, HashOf(key));
+  // Ids ascend with the folded text: a binary search, which needs no table
+  // beside the text. Lookups happen once per value a rule names.
+  const auto ids =
+      std::views::iota(ValueId{0}, static_cast<ValueId>(value_count()));
+  const auto it = std::ranges::partition_point(
+      ids, [&](ValueId id) { return folded(id) < key; });
+  if (it == ids.end() || folded(*it) != key) return std::nullopt;
+  return *it;
 }
 
 std::optional<ValueId> StringIndex::FindHashed(std::string_view key,
@@ -80,17 +88,14 @@ std::optional<ValueId> StringIndex::FindHashed(std::string_view key,
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const ValueId id = slots_[i];
     if (id == kEmptySlot) return std::nullopt;
-    // While the dictionary grows, the stored hashes spare most string
-    // comparisons (and their cache misses into the arena). Once it is
-    // built they are gone, and the few lookups compare text.
-    if ((hashes_.empty() || hashes_[id] == check) && folded(id) == key) {
-      return id;
-    }
+    // The stored hashes spare most string comparisons (and their cache
+    // misses into the arena).
+    if (hashes_[id] == check && folded(id) == key) return id;
   }
 }
 
 void StringIndex::Rehash(size_t slot_count) {
-  slots_ = {};  // the old table goes before the new one is allocated
+  Release(slots_);  // the old table goes before the new one is allocated
   slots_.assign(slot_count, kEmptySlot);
   const size_t mask = slot_count - 1;
   for (ValueId id = 0; id < value_count(); ++id) {
@@ -159,15 +164,12 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     bool with_trigrams) && {
   StringIndex& index = *index_;
   const size_t n = index.value_count();
-  last_row_ = {};
+  Release(last_row_);
+  // No value comes after this: lookups from now on search the sorted text,
+  // and the hash table goes.
+  Release(index.slots_);
+  Release(index.hashes_);
   index.SortValues(occurrence_values_);
-  // No value comes after this: the hash table may run fuller, up to 0.8 of
-  // its slots, since lookups are few from now on. That halves the table of
-  // most large dictionaries.
-  size_t slots = 16;
-  while (slots * 4 < n * 5) slots *= 2;
-  if (slots < index.slots_.size()) index.Rehash(slots);
-  index.hashes_ = {};
   // The build holds the occurrences, then rows by value, then the
   // postings: each is sized exactly, and freed as soon as it is read unless
   // the index keeps it.
@@ -201,8 +203,8 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
       index.occurrence_values_ = std::move(occurrence_values_);
     }
   }
-  occurrence_rows_ = {};
-  occurrence_values_ = {};
+  Release(occurrence_rows_);
+  Release(occurrence_values_);
   auto begin_of = [&](size_t id) { return id == 0 ? 0 : next[id - 1]; };
 
   // Rare values keep their row lists; common ones become bitmaps.
@@ -231,8 +233,8 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   index.bitmap_rows_before_.push_back(bitmap_rows);
   index.bitmaps_.shrink_to_fit();
   index.bitmap_rows_before_.shrink_to_fit();
-  rows = {};
-  next = {};
+  Release(rows);
+  Release(next);
   if (with_trigrams) index.BuildTrigrams();
   return std::move(index_);
 }
@@ -265,27 +267,24 @@ void StringIndex::SortValues(std::span<ValueId> occurrence_values) {
       i = j;
     }
   }
-  // The text, its offsets and hashes laid out again in the new order, each
+  // The text and its offsets laid out again in the new order, each
   // sized exactly; the old ones go as soon as the new ones are whole.
   {
     std::string arena;
     arena.reserve(folded_arena_.size());
-    std::vector<uint32_t> offsets, hashes;
+    std::vector<uint32_t> offsets;
     offsets.reserve(n + 1);
-    hashes.reserve(n);
     offsets.push_back(0);
     for (ValueId old : order) {
       arena.append(folded(old));
       offsets.push_back(static_cast<uint32_t>(arena.size()));
-      hashes.push_back(hashes_[old]);
     }
     folded_arena_ = std::move(arena);
     folded_offsets_ = std::move(offsets);
-    hashes_ = std::move(hashes);
   }
   std::vector<ValueId> rank(n);  // old id -> new id
   for (ValueId i = 0; i < n; ++i) rank[order[i]] = i;
-  order = {};
+  Release(order);
   // Spellings, ascending by their new ids.
   {
     std::vector<std::pair<ValueId, std::string_view>> spellings;
@@ -307,14 +306,9 @@ void StringIndex::SortValues(std::span<ValueId> occurrence_values) {
       displays.emplace_back(id, static_cast<uint32_t>(arena.size()));
       arena.append(text);
     }
-    spellings = {};
+    Release(spellings);
     display_arena_ = std::move(arena);
     displays_ = std::move(displays);
-  }
-  // A slot's place depends only on its value's hash, so the table stays
-  // valid with the ids renamed.
-  for (ValueId& id : slots_) {
-    if (id != kEmptySlot) id = rank[id];
   }
   for (ValueId& id : occurrence_values) id = rank[id];
 }
@@ -587,7 +581,7 @@ ValueSet StringIndex::StartsWith(std::string_view prefix) const {
 
 StringIndex::Memory StringIndex::MemoryUse() const {
   Memory m;
-  m.dictionary = folded_arena_.capacity() + display_arena_.capacity() +
+  m.dictionary = HeapBytes(folded_arena_) + HeapBytes(display_arena_) +
                  folded_offsets_.capacity() * sizeof(uint32_t) +
                  displays_.capacity() * sizeof(displays_[0]) +
                  slots_.capacity() * sizeof(uint32_t);

@@ -72,6 +72,7 @@ class StringIndex {
   };
 
   size_t value_count() const { return folded_offsets_.size() - 1; }
+  // The value with this folded text: a binary search of the sorted text.
   std::optional<ValueId> Find(std::string_view folded) const;
   std::string_view folded(ValueId id) const;
   // The first spelling seen.
@@ -131,7 +132,7 @@ class StringIndex {
 
   // Bytes held, by part.
   struct Memory {
-    size_t dictionary = 0;   // text, offsets, hash slots, spellings
+    size_t dictionary = 0;   // text, offsets, spellings
     size_t postings = 0;     // bitmaps, row lists, running row counts
     size_t trigrams = 0;     // trigram lists
     size_t occurrences = 0;  // occurrences in row order
@@ -166,18 +167,19 @@ class StringIndex {
   uint64_t TrigramListSize(uint32_t key) const;
 
   // Memory is per value, so a million one-row emails stay cheap: the
-  // folded text, a 4-byte offset, a hash slot or two and a 4-byte running
-  // row count, plus the trigram entries.
+  // folded text, a 4-byte offset and a 4-byte running row count, plus the
+  // trigram entries.
   std::string folded_arena_;
   std::vector<uint32_t> folded_offsets_{0};
   // Spellings that differ from the folded text ("Pune" for "pune"), as
   // (value, offset into display_arena_), ascending by value.
   std::vector<std::pair<ValueId, uint32_t>> displays_;
   std::string display_arena_;
-  // Open-addressing table of value ids (kEmptySlot when free).
+  // While the dictionary is built: an open-addressing table of value ids
+  // (kEmptySlot when free) and the low 32 bits of each value's hash. Once
+  // it is built, lookups search the sorted text instead.
   static constexpr ValueId kEmptySlot = ~ValueId{0};
   std::vector<ValueId> slots_;
-  // The low 32 bits of each value's hash, while the dictionary is built.
   std::vector<uint32_t> hashes_;
 
   // Common values have a bitmap in bitmaps_, ascending by value. The rows

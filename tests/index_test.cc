@@ -325,13 +325,16 @@ TEST(StringIndexTest, OccurrencesAreKeptInTheSmallerForm) {
   }
 }
 
-// The hash table is either rebuilt smaller at the end of the build or kept
-// with its ids renamed, by the number of values: both must find them all.
-TEST(StringIndexTest, LookupsFindRenumberedValuesWhetherOrNotTheTableShrinks) {
-  for (const uint32_t values : {3300u, 5000u}) {
+// Once built, a dictionary keeps its text and offsets and no lookup table:
+// lookups search the sorted text. Every value is found, and nothing else.
+TEST(StringIndexTest, LookupsSearchTheSortedTextAndNothingElseIsKept) {
+  for (const uint32_t values : {1u, 2u, 3300u, 5000u}) {
     StringIndex::Builder builder;
+    size_t text = 0;
     for (uint32_t row = 0; row < values; ++row) {
-      builder.Add(row, "v" + std::to_string(values - row));
+      const std::string v = "v" + std::to_string(values - row);
+      builder.Add(row, v);
+      text += v.size();
     }
     std::unique_ptr<StringIndex> index = std::move(builder).Finish(false);
     for (uint32_t i = 1; i <= values; ++i) {
@@ -340,6 +343,16 @@ TEST(StringIndexTest, LookupsFindRenumberedValuesWhetherOrNotTheTableShrinks) {
       ASSERT_TRUE(id.has_value()) << f;
       ASSERT_EQ(index->folded(*id), f);
     }
+    for (const std::string& absent :
+         std::vector<std::string>{"", "u", "v", "v0", "v1x", "w",
+                                  "v" + std::to_string(values + 1), "\xff"}) {
+      EXPECT_FALSE(index->Find(absent).has_value()) << absent;
+    }
+    // The text (with its terminator, unless it fits inside the string) and
+    // the offsets.
+    EXPECT_LE(index->MemoryUse().dictionary,
+              text + 1 + (values + 1) * sizeof(uint32_t))
+        << values;
   }
 }
 
