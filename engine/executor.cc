@@ -243,11 +243,10 @@ class ShardEvaluator {
   template <typename Key>
   void RangeRows(const SortedColumn<Key>& column, size_t begin, size_t end,
                  uint64_t* out) {
-    constexpr size_t kBuckets = SortedColumn<Key>::kRangeBuckets;
-    if (!column.prefix.empty() && end > begin) {
+    if (column.bucket_count() > 0 && end > begin) {
       size_t i = 0;  // first bucket edge at or after begin
       while (column.edge(i) < begin) ++i;
-      size_t j = kBuckets;  // last bucket edge at or before end
+      size_t j = column.bucket_count();  // last bucket edge at or before end
       while (column.edge(j) > end) --j;
       if (i < j) {
         CopyWords(out, column.prefix_words(j));

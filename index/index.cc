@@ -64,15 +64,6 @@ SortedColumn<int64_t> ToColumn(
   return column;
 }
 
-// Columns this dense get range buckets (index.h); sparser ones are cheap
-// to scan row by row.
-constexpr size_t kRangeBucketMinRows = 4096;
-
-template <typename Key>
-void MaybeBuildRangeBuckets(SortedColumn<Key>& column) {
-  if (column.size() >= kRangeBucketMinRows) column.BuildRangeBuckets();
-}
-
 // The bitmap of `rows` (ascending), and `rows` emptied for reuse.
 Bitmap TakeBitmap(std::vector<uint32_t>& rows) {
   Bitmap b = Bitmap::Of(rows);
@@ -119,7 +110,7 @@ void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
   }
   for (int k = 0; k < kDepth; ++k) {
     (*ladders)[k] = ToColumn(rungs[k]);
-    MaybeBuildRangeBuckets((*ladders)[k]);
+    (*ladders)[k].MaybeBuildRangeBuckets();
   }
 }
 
@@ -320,8 +311,8 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
       }
     }
     for (ShardIndex& sh : ix.shards_) {
-      MaybeBuildRangeBuckets(sh.int_columns[a]);
-      MaybeBuildRangeBuckets(sh.mixed_columns[a]);
+      sh.int_columns[a].MaybeBuildRangeBuckets();
+      sh.mixed_columns[a].MaybeBuildRangeBuckets();
     }
   });
 

@@ -46,32 +46,40 @@ struct KeyStore<int64_t> {
 
 // (key, local row) pairs of one shard, ascending by key (then row).
 //
-// A dense column of a single-valued attribute also keeps range buckets:
-// prefix(k) is the bitset of the rows at positions [0, edge(k)) of the
-// column, for B + 1 edges from 0 to size. Rows at positions [p, q) are then
-// prefix(j) AND NOT prefix(i) for the bucket edges inside [p, q), plus the
-// few rows between p, q and those edges: a wide range costs two word
-// operations, not a bit per row. Edges sit about size / B apart, moved to
-// the nearest place where the key changes, so that on a column of few
-// distinct values (counts, scores) a range often starts and ends on edges.
+// A column of a single-valued attribute with at least kBucketPositions
+// entries also keeps range buckets: prefix(k) is the bitset of the rows at
+// positions [0, edge(k)) of the column, for B + 1 edges from 0 to size.
+// Rows at positions [p, q) are then prefix(j) AND NOT prefix(i) for the
+// bucket edges inside [p, q), plus the few rows between p, q and those
+// edges: a wide range costs two word operations, not a bit per row. Edges
+// sit about size / B apart, moved to the nearest place where the key
+// changes, so that on a column of few distinct values (counts, scores) a
+// range often starts and ends on edges. B is size / kBucketPositions, at
+// most kMaxRangeBuckets: a bucket spans kBucketPositions to twice that, and
+// the bitsets cost at most 2 bytes an entry, so a sparse column pays for
+// few of them.
 template <typename Key>
 struct SortedColumn {
-  static constexpr size_t kRangeBuckets = 16;
+  static constexpr size_t kBucketPositions = 4096;
+  static constexpr size_t kMaxRangeBuckets = 16;
 
   typename KeyStore<Key>::type keys;
   std::vector<uint16_t> rows;
-  // kRangeBuckets bitsets of kShardWords each (k = 1..B), or empty.
+  // B bitsets of kShardWords each (k = 1..B), or empty.
   std::vector<uint64_t> prefix;
   std::vector<uint32_t> edges;  // B + 1 positions, with `prefix`
 
   size_t size() const { return rows.size(); }
+  // B, or 0 without buckets.
+  size_t bucket_count() const { return edges.empty() ? 0 : edges.size() - 1; }
   // Position where bucket k starts, k in [0, B].
   size_t edge(size_t k) const { return edges[k]; }
   const uint64_t* prefix_words(size_t k) const {
     return prefix.data() + (k - 1) * kShardWords;
   }
-  // Builds `edges` and `prefix`. REQUIRES: each row appears at most once.
-  void BuildRangeBuckets();
+  // Builds `edges` and `prefix` when the column has enough entries.
+  // REQUIRES: each row appears at most once.
+  void MaybeBuildRangeBuckets();
 
  private:
   // The first position of the key at `p`, and the first after its run.
@@ -93,17 +101,19 @@ std::pair<size_t, size_t> SortedColumn<Key>::Run(size_t p) const {
 }
 
 template <typename Key>
-void SortedColumn<Key>::BuildRangeBuckets() {
+void SortedColumn<Key>::MaybeBuildRangeBuckets() {
   const size_t n = size();
-  edges.assign(kRangeBuckets + 1, 0);
-  edges[kRangeBuckets] = static_cast<uint32_t>(n);
-  for (size_t k = 1; k < kRangeBuckets; ++k) {
-    const size_t p = k * n / kRangeBuckets;
+  const size_t buckets = std::min(n / kBucketPositions, kMaxRangeBuckets);
+  if (buckets == 0) return;
+  edges.assign(buckets + 1, 0);
+  edges[buckets] = static_cast<uint32_t>(n);
+  for (size_t k = 1; k < buckets; ++k) {
+    const size_t p = k * n / buckets;
     const auto [first, last] = Run(p);
     edges[k] = static_cast<uint32_t>(p - first <= last - p ? first : last);
   }
-  prefix.assign(kRangeBuckets * kShardWords, 0);
-  for (size_t k = 1; k <= kRangeBuckets; ++k) {
+  prefix.assign(buckets * kShardWords, 0);
+  for (size_t k = 1; k <= buckets; ++k) {
     uint64_t* words = prefix.data() + (k - 1) * kShardWords;
     if (k > 1) CopyWords(words, words - kShardWords);
     for (size_t i = edge(k - 1); i < edge(k); ++i) SetBit(words, rows[i]);

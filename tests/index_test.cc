@@ -1,6 +1,8 @@
 // Index structures against their plain twins: the string dictionary and its
 // trigram search against a scan, shard word loading against CRoaring's own
 // operations, and the profile encoding round trip.
+#include "index/index.h"
+
 #include <gtest/gtest.h>
 #include <roaring/containers/containers.h>
 
@@ -8,6 +10,7 @@
 #include <cctype>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -353,6 +356,47 @@ TEST(StringIndexTest, LookupsSearchTheSortedTextAndNothingElseIsKept) {
     EXPECT_LE(index->MemoryUse().dictionary,
               text + 1 + (values + 1) * sizeof(uint32_t))
         << values;
+  }
+}
+
+// A column gets a range bucket for every kBucketPositions entries, up to
+// kMaxRangeBuckets, and prefix(k) holds exactly the rows before edge k.
+TEST(SortedColumnTest, RangeBucketsGrowWithTheEntriesAndHoldTheirRows) {
+  using Column = SortedColumn<int64_t>;
+  std::mt19937_64 rng(3);
+  for (const size_t n : {size_t{100}, size_t{4095}, size_t{4096}, size_t{12000},
+                         size_t{40000}, size_t{kShardRows}}) {
+    std::vector<uint16_t> all(kShardRows);
+    std::iota(all.begin(), all.end(), uint16_t{0});
+    std::shuffle(all.begin(), all.end(), rng);
+    Column column;
+    // Few distinct keys, so edges move to where the key changes.
+    std::vector<int64_t> keys(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = static_cast<int64_t>(i / 700);
+    column.keys = IntKeys(keys);
+    column.rows.assign(all.begin(), all.begin() + static_cast<ptrdiff_t>(n));
+    column.MaybeBuildRangeBuckets();
+    const size_t buckets = std::min<size_t>(n / Column::kBucketPositions,
+                                            Column::kMaxRangeBuckets);
+    ASSERT_EQ(column.bucket_count(), buckets) << n;
+    EXPECT_EQ(column.prefix.size(), buckets * kShardWords) << n;
+    if (buckets == 0) continue;
+    EXPECT_EQ(column.edge(0), 0u);
+    EXPECT_EQ(column.edge(buckets), n);
+    for (size_t k = 1; k <= buckets; ++k) {
+      const size_t e = column.edge(k);
+      ASSERT_LE(column.edge(k - 1), e);
+      if (k < buckets) {
+        EXPECT_TRUE(e == 0 || keys[e - 1] != keys[e]) << e;
+      }
+      std::vector<bool> want(kShardRows, false);
+      for (size_t i = 0; i < e; ++i) want[column.rows[i]] = true;
+      const uint64_t* words = column.prefix_words(k);
+      for (size_t r = 0; r < kShardRows; ++r) {
+        ASSERT_EQ((words[r / 64] >> (r % 64) & 1) != 0, want[r])
+            << n << " " << k << " " << r;
+      }
+    }
   }
 }
 
