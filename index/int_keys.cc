@@ -4,39 +4,55 @@
 #include <numeric>
 
 namespace segd {
+namespace {
+
+// `key` - `base` as unsigned: exact for any int64 pair with key >= base.
+uint64_t Offset(int64_t key, int64_t base) {
+  return static_cast<uint64_t>(key) - static_cast<uint64_t>(base);
+}
+
+}  // namespace
 
 IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
   if (sorted.empty()) return;
-  // Offsets from the smallest key, as unsigned: exact for any int64 span.
-  const int64_t base = sorted.front();
-  auto offset = [&](int64_t key) {
-    return static_cast<uint64_t>(key) - static_cast<uint64_t>(base);
-  };
+  const size_t n = sorted.size();
   uint64_t unit = 0;
-  for (int64_t key : sorted) unit = std::gcd(unit, offset(key));
-  if (unit == 0) unit = 1;  // every key is the base
-  if (offset(sorted.back()) / unit > UINT32_MAX) {
-    wide_ = sorted;
-    return;
+  for (int64_t key : sorted) unit = std::gcd(unit, Offset(key, sorted[0]));
+  if (unit == 0) unit = 1;  // every key is the first
+  for (size_t b = 0; b < n; b += kBlock) {
+    const size_t last = std::min(n, b + kBlock) - 1;
+    if (Offset(sorted[last], sorted[b]) / unit > UINT32_MAX) {
+      wide_ = sorted;
+      return;
+    }
   }
-  base_ = base;
   unit_ = unit;
-  narrow_.reserve(sorted.size());
-  for (int64_t key : sorted) {
-    narrow_.push_back(static_cast<uint32_t>(offset(key) / unit));
+  bases_.reserve((n + kBlock - 1) / kBlock);
+  narrow_.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (i % kBlock == 0) bases_.push_back(sorted[i]);
+    narrow_.push_back(
+        static_cast<uint32_t>(Offset(sorted[i], bases_.back()) / unit));
   }
 }
+
+// Every block's keys are at least its base, so the first key >= x (or > x)
+// is in the last block whose base is below x (at most x), or else it is the
+// first key of the next block.
 
 size_t IntKeys::LowerBound(int64_t x) const {
   if (!narrow())
     return std::lower_bound(wide_.begin(), wide_.end(), x) - wide_.begin();
-  if (x <= base_) return 0;
+  const size_t next =
+      std::lower_bound(bases_.begin(), bases_.end(), x) - bases_.begin();
+  if (next == 0) return 0;
+  const size_t begin = (next - 1) * kBlock;
+  const size_t end = std::min(narrow_.size(), next * kBlock);
   // The smallest k with base + unit * k >= x.
-  const uint64_t above =
-      static_cast<uint64_t>(x) - static_cast<uint64_t>(base_);
+  const uint64_t above = Offset(x, bases_[next - 1]);
   const uint64_t k = above / unit_ + (above % unit_ != 0);
-  if (k > UINT32_MAX) return narrow_.size();
-  return std::lower_bound(narrow_.begin(), narrow_.end(),
+  if (k > UINT32_MAX) return end;
+  return std::lower_bound(narrow_.begin() + begin, narrow_.begin() + end,
                           static_cast<uint32_t>(k)) -
          narrow_.begin();
 }
@@ -44,12 +60,15 @@ size_t IntKeys::LowerBound(int64_t x) const {
 size_t IntKeys::UpperBound(int64_t x) const {
   if (!narrow())
     return std::upper_bound(wide_.begin(), wide_.end(), x) - wide_.begin();
-  if (x < base_) return 0;
+  const size_t next =
+      std::upper_bound(bases_.begin(), bases_.end(), x) - bases_.begin();
+  if (next == 0) return 0;
+  const size_t begin = (next - 1) * kBlock;
+  const size_t end = std::min(narrow_.size(), next * kBlock);
   // The largest k with base + unit * k <= x.
-  const uint64_t k =
-      (static_cast<uint64_t>(x) - static_cast<uint64_t>(base_)) / unit_;
-  if (k >= UINT32_MAX) return narrow_.size();
-  return std::upper_bound(narrow_.begin(), narrow_.end(),
+  const uint64_t k = Offset(x, bases_[next - 1]) / unit_;
+  if (k >= UINT32_MAX) return end;
+  return std::upper_bound(narrow_.begin() + begin, narrow_.begin() + end,
                           static_cast<uint32_t>(k)) -
          narrow_.begin();
 }

@@ -1,9 +1,12 @@
 // IntKeys: an ascending run of int64 keys, held in 32 bits a key where the
 // keys allow it.
 //
-// Keys are stored as base + unit * k with k < 2^32 when every key fits that
-// form: dates at whole seconds or days over a century, small counts and
-// scores. Otherwise they stay 64-bit. Searches take int64 bounds either way.
+// Keys are cut into blocks of kBlock, and stored as base + unit * k with
+// k < 2^32, where base is the first key of the key's block and unit is
+// common to all: dates at whole seconds or days over a century, dates at
+// milliseconds over the few weeks a block of a shard's column spans, small
+// counts and scores. When some block's keys do not fit that form, they all
+// stay 64-bit. Searches take int64 bounds either way.
 #ifndef SEGD_INDEX_INT_KEYS_H_
 #define SEGD_INDEX_INT_KEYS_H_
 
@@ -15,6 +18,9 @@ namespace segd {
 
 class IntKeys {
  public:
+  static constexpr size_t kBlockBits = 8;
+  static constexpr size_t kBlock = size_t{1} << kBlockBits;
+
   IntKeys() = default;
   // REQUIRES: `sorted` ascends.
   explicit IntKeys(const std::vector<int64_t>& sorted);
@@ -25,7 +31,8 @@ class IntKeys {
   int64_t operator[](size_t i) const {
     // In unsigned arithmetic: the offset may exceed INT64_MAX.
     return narrow_.empty() ? wide_[i]
-                           : static_cast<int64_t>(static_cast<uint64_t>(base_) +
+                           : static_cast<int64_t>(static_cast<uint64_t>(
+                                                      bases_[i >> kBlockBits]) +
                                                   unit_ * narrow_[i]);
   }
   // The first position whose key is >= x, and > x.
@@ -35,12 +42,12 @@ class IntKeys {
   bool narrow() const { return !narrow_.empty(); }
   size_t MemoryBytes() const {
     return narrow_.capacity() * sizeof(uint32_t) +
-           wide_.capacity() * sizeof(int64_t);
+           (bases_.capacity() + wide_.capacity()) * sizeof(int64_t);
   }
 
  private:
-  int64_t base_ = 0;
   uint64_t unit_ = 1;
+  std::vector<int64_t> bases_;    // the first key of each block
   std::vector<uint32_t> narrow_;  // k, when the keys fit
   std::vector<int64_t> wide_;     // the keys, when they do not
 };

@@ -495,6 +495,33 @@ TEST(BitmapTest, AndCountsAgreeWithRoaringInEveryContainerForm) {
   }
 }
 
+// The searches of `compact` agree with those of the plain `keys` at every
+// key, its neighbours and the extremes.
+void ExpectSearchesAgree(const IntKeys& compact,
+                         const std::vector<int64_t>& keys,
+                         const std::string& label) {
+  const int64_t kMin = INT64_MIN, kMax = INT64_MAX;
+  ASSERT_EQ(compact.size(), keys.size()) << label;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(compact[i], keys[i]) << label;
+  }
+  std::vector<int64_t> probes = {kMin, kMax, kMin + 1, kMax - 1, 0};
+  for (int64_t k : keys) {
+    for (int64_t d : {-1, 0, 1}) {
+      if ((d < 0 && k == kMin) || (d > 0 && k == kMax)) continue;
+      probes.push_back(k + d);
+    }
+  }
+  for (int64_t x : probes) {
+    ASSERT_EQ(compact.LowerBound(x),
+              std::lower_bound(keys.begin(), keys.end(), x) - keys.begin())
+        << label << " " << x;
+    ASSERT_EQ(compact.UpperBound(x),
+              std::upper_bound(keys.begin(), keys.end(), x) - keys.begin())
+        << label << " " << x;
+  }
+}
+
 // Keys in 32 bits (base + unit * k) or 64: searches agree with a binary
 // search of the plain keys for any int64 bound, at the extremes too.
 TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
@@ -523,22 +550,36 @@ TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
     std::sort(keys.begin(), keys.end());
     const IntKeys compact(keys);
     EXPECT_EQ(compact.narrow(), trial % 3 != 0 || trial % 7 == 0) << trial;
-    ASSERT_EQ(compact.size(), keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(compact[i], keys[i]);
-    std::vector<int64_t> probes = {kMin, kMax, kMin + 1, kMax - 1, 0};
-    for (int64_t k : keys) {
-      for (int64_t d : {-1, 0, 1}) {
-        if ((d < 0 && k == kMin) || (d > 0 && k == kMax)) continue;
-        probes.push_back(k + d);
+    ExpectSearchesAgree(compact, keys, std::to_string(trial));
+  }
+}
+
+// Keys spanning more than 2^32 units in all fit 32 bits when each block of
+// kBlock keys spans less; a jump inside a block makes them all 64-bit, a
+// jump between two blocks does not.
+TEST(IntKeysTest, EachBlockOfKeysHasItsOwnBase) {
+  const size_t kBlock = IntKeys::kBlock;
+  const int64_t kJump = int64_t{1} << 40;
+  for (const int64_t unit : {int64_t{1}, int64_t{7}}) {
+    for (const size_t jump_at :
+         {size_t{0}, kBlock, kBlock + 1, 3 * kBlock - 1}) {
+      std::vector<int64_t> keys;
+      for (size_t i = 0; i < 10 * kBlock + 3; ++i) {
+        // About 10^7 units apart: 1.3 * 10^9 within a block, 5 * 10^10 in
+        // all, with a unit of `unit`.
+        const auto k = static_cast<int64_t>(i);
+        int64_t key = -1'000'000'000'000 + unit * (10'000'000 * k + k % 5);
+        if (jump_at > 0 && i >= jump_at) key += unit * kJump;
+        keys.push_back(key);
       }
-    }
-    for (int64_t x : probes) {
-      EXPECT_EQ(compact.LowerBound(x),
-                std::lower_bound(keys.begin(), keys.end(), x) - keys.begin())
-          << trial << " " << x;
-      EXPECT_EQ(compact.UpperBound(x),
-                std::upper_bound(keys.begin(), keys.end(), x) - keys.begin())
-          << trial << " " << x;
+      const IntKeys compact(keys);
+      const bool jump_inside = jump_at % kBlock != 0;
+      EXPECT_EQ(compact.narrow(), !jump_inside) << unit << " " << jump_at;
+      if (compact.narrow()) {
+        EXPECT_LT(compact.MemoryBytes(), keys.size() * 5) << jump_at;
+      }
+      ExpectSearchesAgree(compact, keys,
+                          std::to_string(unit) + " " + std::to_string(jump_at));
     }
   }
 }
