@@ -237,22 +237,54 @@ class ShardEvaluator {
                uint64_t* out) {
     for (size_t i = begin; i < end; ++i) SetBit(out, column.rows[i]);
   }
+  template <typename Key>
+  void ClearRows(const SortedColumn<Key>& column, size_t begin, size_t end,
+                 uint64_t* out) {
+    for (size_t i = begin; i < end; ++i) ClearBit(out, column.rows[i]);
+  }
 
-  // out = rows at column positions [begin, end): from the range buckets
-  // when the range spans whole buckets, else row by row.
+  // The bucket edge nearest column position `p` (the first of equals).
+  template <typename Key>
+  static size_t NearestEdge(const SortedColumn<Key>& column, size_t p) {
+    auto distance = [&](size_t k) {
+      const size_t e = column.edge(k);
+      return e < p ? p - e : e - p;
+    };
+    size_t best = 0;
+    for (size_t k = 1; k <= column.bucket_count(); ++k) {
+      if (distance(k) < distance(best)) best = k;
+    }
+    return best;
+  }
+
+  // The two passes over a shard's words that a bucket range costs, in rows
+  // set one by one: about what they take on this kind of machine.
+  static constexpr size_t kBucketPassRows = 1024;
+
+  // out = rows at column positions [begin, end): from the range buckets at
+  // the edges nearest `begin` and `end`, then the rows between each end and
+  // its edge set (inside the range) or cleared (outside it), at most half a
+  // bucket at either end; or row by row when that is cheaper. Clearing a
+  // row outside the range never clears one inside it, as a column with
+  // buckets holds each row at one position.
   template <typename Key>
   void RangeRows(const SortedColumn<Key>& column, size_t begin, size_t end,
                  uint64_t* out) {
     if (column.bucket_count() > 0 && end > begin) {
-      size_t i = 0;  // first bucket edge at or after begin
-      while (column.edge(i) < begin) ++i;
-      size_t j = column.bucket_count();  // last bucket edge at or before end
-      while (column.edge(j) > end) --j;
-      if (i < j) {
-        CopyWords(out, column.prefix_words(j));
-        if (i > 0) AndNotWords(out, column.prefix_words(i));
-        SetRows(column, begin, column.edge(i), out);
-        SetRows(column, column.edge(j), end, out);
+      const size_t lo = NearestEdge(column, begin);
+      const size_t hi = NearestEdge(column, end);
+      const size_t lo_edge = column.edge(lo), hi_edge = column.edge(hi);
+      const size_t rows_by_hand =
+          (lo_edge < begin ? begin - lo_edge : lo_edge - begin) +
+          (hi_edge < end ? end - hi_edge : hi_edge - end);
+      if (lo < hi && rows_by_hand + kBucketPassRows < end - begin) {
+        CopyWords(out, column.prefix_words(hi));
+        if (lo > 0) AndNotWords(out, column.prefix_words(lo));
+        // Sets first, so the result is right for any two edges in order.
+        if (begin < lo_edge) SetRows(column, begin, lo_edge, out);
+        if (hi_edge < end) SetRows(column, hi_edge, end, out);
+        if (lo_edge < begin) ClearRows(column, lo_edge, begin, out);
+        if (end < hi_edge) ClearRows(column, end, hi_edge, out);
         return;
       }
     }

@@ -87,6 +87,9 @@ void BytesInRangeWords(const uint8_t* bytes, uint8_t lo, uint8_t hi,
 inline void SetBit(uint64_t* words, uint32_t local_row) {
   words[local_row >> 6] |= uint64_t{1} << (local_row & 63);
 }
+inline void ClearBit(uint64_t* words, uint32_t local_row) {
+  words[local_row >> 6] &= ~(uint64_t{1} << (local_row & 63));
+}
 
 // words = shard `shard` of `bitmap` (all zero when it has none). Returns false
 // when the shard is empty.

@@ -364,7 +364,8 @@ TEST(StringIndexTest, LookupsSearchTheSortedTextAndNothingElseIsKept) {
 TEST(SortedColumnTest, RangeBucketsGrowWithTheEntriesAndHoldTheirRows) {
   using Column = SortedColumn<int64_t>;
   std::mt19937_64 rng(3);
-  for (const size_t n : {size_t{100}, size_t{4095}, size_t{4096}, size_t{12000},
+  constexpr size_t kPositions = Column::kBucketPositions;
+  for (const size_t n : {size_t{100}, kPositions - 1, kPositions, size_t{12000},
                          size_t{40000}, size_t{kShardRows}}) {
     std::vector<uint16_t> all(kShardRows);
     std::iota(all.begin(), all.end(), uint16_t{0});

@@ -287,8 +287,10 @@ TEST_F(QueryTest, ResultsCrossShardBoundaries) {
 }
 
 TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
-  // Dense columns get range buckets; check ranges of every width, with
-  // duplicate keys straddling bucket edges, against a plain scan.
+  // Columns get a range bucket per 2048 entries; check ranges of every
+  // width, with duplicate keys straddling bucket edges, against a plain
+  // scan, on a dense column (16 buckets a shard), a sparse one (6) and a
+  // sparser one (2). Two range leaves ANDed make each a bitset.
   std::string data;
   const int n = 2 * 65536 + 5000;
   std::vector<int> value(n);
@@ -296,10 +298,13 @@ TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
   for (int i = 0; i < n; ++i) {
     value[i] = (i * 7919) % 1000;
     mixed[i] = (i % 3 == 0) ? value[i] + 0.5 : value[i];
-    data += "{\"id\":\"p" + std::to_string(i) +
-            "\",\"v\":" + std::to_string(value[i]) +
+    const std::string v = std::to_string(value[i]);
+    data += "{\"id\":\"p" + std::to_string(i) + "\",\"v\":" + v +
             ",\"m\":" + std::to_string(mixed[i]) + ",\"d\":\"" +
-            FormatIsoInstant(int64_t{value[i]} * 86400000) + "\"}\n";
+            FormatIsoInstant(int64_t{value[i]} * 86400000) + "\"";
+    if (i % 5 == 0) data += ",\"s\":" + v;
+    if (i % 12 == 0) data += ",\"t\":" + v;
+    data += "}\n";
   }
   Load(data);
   std::mt19937 rng(11);
@@ -307,23 +312,36 @@ TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
     int lo = static_cast<int>(rng() % 1100) - 50;
     int hi = static_cast<int>(rng() % 1100) - 50;
     if (probe % 3 == 0) std::swap(lo, hi);
-    uint64_t want = 0, want_mixed = 0, want_before = 0;
+    uint64_t want = 0, want_mixed = 0, want_before = 0, want_s = 0, want_t = 0;
+    std::string first_s;  // the first 20 ids in s's range
     for (int i = 0; i < n; ++i) {
-      want += value[i] >= lo && value[i] <= hi;
+      const bool in = value[i] >= lo && value[i] <= hi;
+      want += in;
       want_mixed += mixed[i] > lo && mixed[i] < hi;
       want_before += value[i] < hi;
+      want_s += in && i % 5 == 0;
+      want_t += in && i % 12 == 0;
+      if (in && i % 5 == 0 && want_s <= 20) {
+        first_s += (first_s.empty() ? "p" : ",p") + std::to_string(i);
+      }
     }
     const std::string range =
         "[" + std::to_string(lo) + "," + std::to_string(hi) + "]";
+    auto both_ends = [&](const std::string& field, const char* low_op,
+                         const char* high_op) {
+      return R"({"all":[{"field":")" + field + R"(","op":")" + low_op +
+             R"(","value":)" + std::to_string(lo) + R"(},{"field":")" + field +
+             R"(","op":")" + high_op + R"(","value":)" + std::to_string(hi) +
+             "}]}";
+    };
     EXPECT_EQ(Count(R"({"field":"v","op":"between","value":)" + range + "}"),
               want)
         << range;
-    EXPECT_EQ(
-        Count(R"({"all":[{"field":"m","op":"gt","value":)" +
-              std::to_string(lo) + R"(},{"field":"m","op":"lt","value":)" +
-              std::to_string(hi) + "}]}"),
-        want_mixed)
-        << range;
+    EXPECT_EQ(Count(both_ends("v", "gte", "lte")), want) << range;
+    EXPECT_EQ(Count(both_ends("m", "gt", "lt")), want_mixed) << range;
+    EXPECT_EQ(Count(both_ends("s", "gte", "lte")), want_s) << range;
+    EXPECT_EQ(Count(both_ends("t", "gte", "lte")), want_t) << range;
+    EXPECT_EQ(Ids(both_ends("s", "gte", "lte"), 20, false), first_s) << range;
     EXPECT_EQ(Count(R"({"field":"d","op":"before","value":")" +
                     FormatIsoInstant(int64_t{hi} * 86400000) + "\"}"),
               want_before)
