@@ -777,12 +777,10 @@ BoundNode Binder::NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
   n.label = std::move(label);
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
     const auto& keys = index_.shard(s).mixed_columns[attr].keys;
-    auto b = n.leaf.dlo_strict
-                 ? std::upper_bound(keys.begin(), keys.end(), n.leaf.dlo)
-                 : std::lower_bound(keys.begin(), keys.end(), n.leaf.dlo);
-    auto e = n.leaf.dhi_strict
-                 ? std::lower_bound(keys.begin(), keys.end(), n.leaf.dhi)
-                 : std::upper_bound(keys.begin(), keys.end(), n.leaf.dhi);
+    const size_t b = n.leaf.dlo_strict ? keys.UpperBound(n.leaf.dlo)
+                                       : keys.LowerBound(n.leaf.dlo);
+    const size_t e = n.leaf.dhi_strict ? keys.LowerBound(n.leaf.dhi)
+                                       : keys.UpperBound(n.leaf.dhi);
     if (e > b) n.estimate += e - b;
   }
   return n;

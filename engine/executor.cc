@@ -300,13 +300,11 @@ class ShardEvaluator {
   }
   std::pair<size_t, size_t> MixedRange(const Leaf& leaf) const {
     const auto& keys = index_.shard(shard_).mixed_columns[leaf.attr].keys;
-    const auto b = leaf.dlo_strict
-                       ? std::upper_bound(keys.begin(), keys.end(), leaf.dlo)
-                       : std::lower_bound(keys.begin(), keys.end(), leaf.dlo);
-    const auto e = leaf.dhi_strict ? std::lower_bound(b, keys.end(), leaf.dhi)
-                                   : std::upper_bound(b, keys.end(), leaf.dhi);
-    return {static_cast<size_t>(b - keys.begin()),
-            static_cast<size_t>(std::max(b, e) - keys.begin())};
+    const size_t b =
+        leaf.dlo_strict ? keys.UpperBound(leaf.dlo) : keys.LowerBound(leaf.dlo);
+    const size_t e =
+        leaf.dhi_strict ? keys.LowerBound(leaf.dhi) : keys.UpperBound(leaf.dhi);
+    return {b, std::max(b, e)};
   }
 
   // Whether an event leaf reads the recency ladders in this shard: its

@@ -134,19 +134,24 @@ void BuildNumberColumns(std::vector<std::pair<Number, uint16_t>>& pairs,
     const int c = CompareNumbers(x.first, y.first);
     return c != 0 ? c < 0 : x.second < y.second;
   });
+  std::vector<long double> keys;
+  keys.reserve(pairs.size());
+  mixed->rows.reserve(pairs.size());
   for (const auto& [n, row] : pairs) {
-    mixed->keys.push_back(n.is_int ? static_cast<long double>(n.i)
-                                   : static_cast<long double>(n.d));
+    keys.push_back(n.is_int ? static_cast<long double>(n.i)
+                            : static_cast<long double>(n.d));
     mixed->rows.push_back(row);
   }
+  mixed->keys = RealKeys(std::move(keys));
   pairs.clear();
 }
 
-// Moves an int64 column into the long double form (exact).
+// Moves an int64 column into the exact form.
 void WidenColumn(SortedColumn<int64_t>* ints,
                  SortedColumn<long double>* mixed) {
-  mixed->keys.resize(ints->keys.size());
-  for (size_t i = 0; i < ints->keys.size(); ++i) mixed->keys[i] = ints->keys[i];
+  std::vector<long double> keys(ints->keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = ints->keys[i];
+  mixed->keys = RealKeys(std::move(keys));
   mixed->rows = std::move(ints->rows);
   *ints = SortedColumn<int64_t>();
 }
@@ -387,13 +392,7 @@ Index::Memory Index::MemoryUse() const {
     return roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
   };
   auto column_bytes = [](const auto& c) {
-    size_t key_bytes;
-    if constexpr (std::is_same_v<std::decay_t<decltype(c.keys)>, IntKeys>) {
-      key_bytes = c.keys.MemoryBytes();
-    } else {
-      key_bytes = c.keys.capacity() * sizeof(c.keys[0]);
-    }
-    return key_bytes + c.rows.capacity() * sizeof(uint16_t) +
+    return c.keys.MemoryBytes() + c.rows.capacity() * sizeof(uint16_t) +
            c.prefix.capacity() * sizeof(uint64_t) +
            c.edges.capacity() * sizeof(uint32_t);
   };

@@ -29,20 +29,17 @@
 #include "index/bitmap.h"
 #include "index/int_keys.h"
 #include "index/profile_store.h"
+#include "index/real_keys.h"
 #include "index/schema.h"
 #include "index/string_index.h"
 
 namespace segd {
 
-// int64 keys (dates, integers, event instants) take 32 bits where they can.
+// int64 keys (dates, integers, event instants) take 32 bits where they can,
+// exact numbers (long double) 64 bits.
 template <typename Key>
-struct KeyStore {
-  using type = std::vector<Key>;
-};
-template <>
-struct KeyStore<int64_t> {
-  using type = IntKeys;
-};
+using KeysOf =
+    std::conditional_t<std::is_same_v<Key, int64_t>, IntKeys, RealKeys>;
 
 // (key, local row) pairs of one shard, ascending by key (then row).
 //
@@ -64,7 +61,7 @@ struct SortedColumn {
   static constexpr size_t kBucketPositions = 2048;
   static constexpr size_t kMaxRangeBuckets = 16;
 
-  typename KeyStore<Key>::type keys;
+  KeysOf<Key> keys;
   std::vector<uint16_t> rows;
   // B bitsets of kShardWords each (k = 1..B), or empty.
   std::vector<uint64_t> prefix;
@@ -89,16 +86,7 @@ struct SortedColumn {
 
 template <typename Key>
 std::pair<size_t, size_t> SortedColumn<Key>::Run(size_t p) const {
-  if constexpr (std::is_same_v<Key, int64_t>) {
-    return {keys.LowerBound(keys[p]), keys.UpperBound(keys[p])};
-  } else {
-    return {
-        static_cast<size_t>(
-            std::lower_bound(keys.begin(), keys.end(), keys[p]) - keys.begin()),
-        static_cast<size_t>(
-            std::upper_bound(keys.begin(), keys.end(), keys[p]) -
-            keys.begin())};
-  }
+  return {keys.LowerBound(keys[p]), keys.UpperBound(keys[p])};
 }
 
 template <typename Key>
@@ -123,9 +111,8 @@ void SortedColumn<Key>::MaybeBuildRangeBuckets() {
 
 struct ShardIndex {
   // Indexed by AttrId; empty unless the attribute is a date (int64 millis)
-  // or a number: int64 when every value is an integer, else long double,
-  // which holds every int64 and every double exactly (x86-64: 64-bit
-  // mantissa), so mixed integers and doubles still compare exactly.
+  // or a number: int64 when every value is an integer, else exact
+  // (index/real_keys.h).
   std::vector<SortedColumn<int64_t>> int_columns;
   std::vector<SortedColumn<long double>> mixed_columns;
   // Indexed by EventId: (instant, local row), one entry per event.

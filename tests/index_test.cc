@@ -22,6 +22,7 @@
 #include "index/bitmap.h"
 #include "index/int_keys.h"
 #include "index/profile_codec.h"
+#include "index/real_keys.h"
 #include "index/string_index.h"
 #include "index/substring.h"
 
@@ -581,6 +582,42 @@ TEST(IntKeysTest, EachBlockOfKeysHasItsOwnBase) {
       }
       ExpectSearchesAgree(compact, keys,
                           std::to_string(unit) + " " + std::to_string(jump_at));
+    }
+  }
+}
+
+// Exact keys in 8 bytes when every one is a double, else in 16: searches
+// agree with those of the plain long double keys either way.
+TEST(RealKeysTest, SearchesAgreeWithThePlainKeys) {
+  const long double kBig = 9007199254740993.0L;  // 2^53 + 1, not a double
+  for (const bool all_doubles : {true, false}) {
+    std::vector<long double> keys;
+    for (double k : {-1e300, -2.5, -0.0, 0.0, 0.1, 0.1, 1.0, 4.5, 4.5, 1e18}) {
+      keys.push_back(k);
+    }
+    if (!all_doubles) keys.push_back(kBig);
+    const RealKeys compact(keys);
+    EXPECT_EQ(compact.narrow(), all_doubles);
+    EXPECT_EQ(compact.MemoryBytes(), keys.size() * (all_doubles ? 8 : 16));
+    ASSERT_EQ(compact.size(), keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(compact[i], keys[i]);
+    std::vector<long double> probes = {
+        -std::numeric_limits<long double>::infinity(),
+        std::numeric_limits<long double>::infinity(),
+        kBig - 1,
+        kBig + 1,
+        0.1L,  // not the double 0.1: next to it
+        static_cast<long double>(0.1)};
+    for (long double k : keys) {
+      for (long double d : {-1e-3L, 0.0L, 1e-3L}) probes.push_back(k + d);
+    }
+    for (long double x : probes) {
+      EXPECT_EQ(compact.LowerBound(x),
+                std::lower_bound(keys.begin(), keys.end(), x) - keys.begin())
+          << static_cast<double>(x);
+      EXPECT_EQ(compact.UpperBound(x),
+                std::upper_bound(keys.begin(), keys.end(), x) - keys.begin())
+          << static_cast<double>(x);
     }
   }
 }
