@@ -33,7 +33,16 @@ std::vector<ValueId> Intersect(std::span<const ValueId> a,
   return out;
 }
 
+// The trigram route costs about a verification per candidate of the rarest
+// trigram; a scan about a pass over the text, at a few bytes per
+// nanosecond. Verifications are random reads, worth some 100 bytes each.
+constexpr uint64_t kBytesPerCandidate = 100;
+
 }  // namespace
+
+bool StringIndex::TrigramListKept(uint64_t values) const {
+  return values * kBytesPerCandidate <= folded_arena_.size();
+}
 
 std::string_view StringIndex::folded(ValueId id) const {
   return std::string_view(folded_arena_)
@@ -338,17 +347,25 @@ void StringIndex::BuildTrigrams() {
     for_each_trigram(id, [&](uint32_t k) { ++next[k]; });
   }
   // The trigrams that occur, ascending, with their list sizes: only these
-  // are visited from here on, not the whole key space.
+  // are visited from here on, not the whole key space. A list too long
+  // ever to be followed (TrigramListKept) is left out, and only its size
+  // is kept.
+  constexpr uint32_t kLeftOut = UINT32_MAX;  // in next[k]
   std::vector<uint32_t> keys, sizes;
+  std::vector<std::pair<uint32_t, uint32_t>> left_out;  // (key, size)
   uint32_t total = 0;
   for (uint32_t k = 0; k < kKeys; ++k) {
     if (next[k] == 0) continue;
+    if (!TrigramListKept(next[k])) {
+      left_out.emplace_back(k, next[k]);
+      next[k] = kLeftOut;
+      continue;
+    }
     keys.push_back(k);
     sizes.push_back(next[k]);
     next[k] = total;
     total += sizes.back();
   }
-  if (total == 0) return;  // every value under three bytes
   std::vector<ValueId> lists;
   for (size_t lo = 0; lo < keys.size();) {
     // Keys [lo, hi) of `keys`: about total / kSlices trigrams.
@@ -360,7 +377,9 @@ void StringIndex::BuildTrigrams() {
     lists.assign(slice, 0);
     for (ValueId id = 0; id < value_count(); ++id) {
       for_each_trigram(id, [&](uint32_t k) {
-        if (k >= first_key && k <= last_key) lists[next[k]++ - base] = id;
+        if (k >= first_key && k <= last_key && next[k] != kLeftOut) {
+          lists[next[k]++ - base] = id;
+        }
       });
     }
     // Each list as deltas between ascending values, 7 bits a byte: common
@@ -396,6 +415,36 @@ void StringIndex::BuildTrigrams() {
       trigram_offsets_.push_back(offset);
     }
     lo = hi;
+  }
+  // The lists left out, by key among the others, with their sizes (values
+  // counted as often as they hold the trigram: an upper bound, and still
+  // too long to follow).
+  if (!left_out.empty()) {
+    std::vector<uint32_t> all_keys, counts;
+    std::vector<uint64_t> offsets;
+    const size_t lists_in_all = trigram_keys_.size() + left_out.size();
+    all_keys.reserve(lists_in_all);
+    counts.reserve(lists_in_all);
+    offsets.reserve(lists_in_all);
+    size_t i = 0;
+    for (const auto& [key, size] : left_out) {
+      for (; i < trigram_keys_.size() && trigram_keys_[i] < key; ++i) {
+        all_keys.push_back(trigram_keys_[i]);
+        counts.push_back(trigram_counts_[i]);
+        offsets.push_back(trigram_offsets_[i]);
+      }
+      all_keys.push_back(key);
+      counts.push_back(size);
+      offsets.push_back(trigram_data_.size());  // no entries
+    }
+    for (; i < trigram_keys_.size(); ++i) {
+      all_keys.push_back(trigram_keys_[i]);
+      counts.push_back(trigram_counts_[i]);
+      offsets.push_back(trigram_offsets_[i]);
+    }
+    trigram_keys_ = std::move(all_keys);
+    trigram_counts_ = std::move(counts);
+    trigram_offsets_ = std::move(offsets);
   }
   trigram_keys_.shrink_to_fit();
   trigram_counts_.shrink_to_fit();
@@ -444,10 +493,15 @@ std::vector<ValueId> StringIndex::Contains(std::string_view needle) const {
     return trigram_counts_[a] < trigram_counts_[b];
   });
   lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
+  // The rarest list may be too long to have been kept: then scan.
+  if (!TrigramListKept(trigram_counts_[lists[0]])) {
+    return ScanDictionary(needle);
+  }
   std::vector<ValueId> candidates = TrigramValues(lists[0]);
   // Two lists narrow enough; verification below settles the rest, and
   // decoding a long common list would cost more than it saves.
   for (size_t i = 1; i < lists.size() && i < 2 && !candidates.empty(); ++i) {
+    if (!TrigramListKept(trigram_counts_[lists[i]])) break;
     candidates = Intersect(candidates, TrigramValues(lists[i]));
   }
   // Trigrams prove nothing about order: verify each candidate.
@@ -498,14 +552,9 @@ uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
   return rarest;
 }
 
-// The trigram route costs about a verification per candidate of the rarest
-// trigram; a scan about a pass over the text, at a few bytes per
-// nanosecond. Verifications are random reads, worth some 100 bytes each.
-constexpr uint64_t kBytesPerCandidate = 100;
-
 bool StringIndex::ContainsScans(std::string_view needle) const {
   return !has_trigrams() || needle.size() < 3 ||
-         ContainsCandidates(needle) * kBytesPerCandidate > folded_arena_.size();
+         !TrigramListKept(ContainsCandidates(needle));
 }
 
 uint64_t StringIndex::ContainsSetBytes(std::string_view needle) const {

@@ -163,8 +163,11 @@ class StringIndex {
   // multiple of 64; adds how many, and their occurrences, to `tally`.
   void ScanValues(std::string_view needle, ValueId first, ValueId last,
                   uint64_t* bits, ValueSet* tally) const;
-  // Values on trigram list `k` (0 when the trigram has no list).
+  // Values on the list of trigram `key` (0 when the trigram has none).
   uint64_t TrigramListSize(uint32_t key) const;
+  // Whether a trigram list of this many values is kept: one longer would
+  // never be followed, as scanning the text costs less.
+  bool TrigramListKept(uint64_t values) const;
 
   // Memory is per value, so a million one-row emails stay cheap: the
   // folded text, a 4-byte offset and a 4-byte running row count, plus the
@@ -198,7 +201,9 @@ class StringIndex {
   std::vector<ValueId> row_values_;
 
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
-  // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k].
+  // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k],
+  // unless TrigramListKept(trigram_counts_[k]) is false: then the list is
+  // not kept, and its count is an upper bound.
   std::vector<uint32_t> trigram_keys_;
   std::vector<uint32_t> trigram_counts_;
   std::vector<uint64_t> trigram_offsets_;
