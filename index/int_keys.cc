@@ -15,6 +15,10 @@ uint64_t Offset(int64_t key, int64_t base) {
 
 IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
   if (sorted.empty()) return;
+  if (KeyRuns<int64_t>::Worth(sorted, sizeof(uint32_t))) {
+    runs_ = KeyRuns<int64_t>(sorted);
+    return;
+  }
   const size_t n = sorted.size();
   uint64_t unit = 0;
   for (int64_t key : sorted) unit = std::gcd(unit, Offset(key, sorted[0]));
@@ -41,7 +45,8 @@ IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
 // first key of the next block.
 
 size_t IntKeys::LowerBound(int64_t x) const {
-  if (!narrow())
+  if (form() == Form::kRuns) return runs_.LowerBound(x);
+  if (form() == Form::kWide)
     return std::lower_bound(wide_.begin(), wide_.end(), x) - wide_.begin();
   const size_t next =
       std::lower_bound(bases_.begin(), bases_.end(), x) - bases_.begin();
@@ -58,7 +63,8 @@ size_t IntKeys::LowerBound(int64_t x) const {
 }
 
 size_t IntKeys::UpperBound(int64_t x) const {
-  if (!narrow())
+  if (form() == Form::kRuns) return runs_.UpperBound(x);
+  if (form() == Form::kWide)
     return std::upper_bound(wide_.begin(), wide_.end(), x) - wide_.begin();
   const size_t next =
       std::upper_bound(bases_.begin(), bases_.end(), x) - bases_.begin();

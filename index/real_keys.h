@@ -5,13 +5,18 @@
 // which holds every int64 and every double exactly (x86-64: a 64-bit
 // mantissa), so that mixed integers and doubles compare exactly. When every
 // key is a double (scores like 4.5, integers below 2^53), they are kept as
-// doubles, which compare with long double bounds just as exactly.
+// doubles, which compare with long double bounds just as exactly. Keys with
+// few distinct values (scores like 4.5) are held as runs instead
+// (index/key_runs.h).
 #ifndef SEGD_INDEX_REAL_KEYS_H_
 #define SEGD_INDEX_REAL_KEYS_H_
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <vector>
+
+#include "index/key_runs.h"
 
 namespace segd {
 
@@ -20,6 +25,10 @@ class RealKeys {
   RealKeys() = default;
   // REQUIRES: `sorted` ascends.
   explicit RealKeys(std::vector<long double> sorted) {
+    if (KeyRuns<long double>::Worth(sorted, sizeof(double))) {
+      runs_ = KeyRuns<long double>(sorted);
+      return;
+    }
     const bool doubles =
         std::all_of(sorted.begin(), sorted.end(), [](long double k) {
           return static_cast<long double>(static_cast<double>(k)) == k;
@@ -31,25 +40,61 @@ class RealKeys {
     narrow_.assign(sorted.begin(), sorted.end());
   }
 
+  enum class Form { kRuns, kNarrow, kWide };
+  Form form() const {
+    return !runs_.empty()     ? Form::kRuns
+           : !narrow_.empty() ? Form::kNarrow
+                              : Form::kWide;
+  }
+
   size_t size() const {
-    return narrow_.empty() ? wide_.size() : narrow_.size();
+    switch (form()) {
+      case Form::kRuns:
+        return runs_.size();
+      case Form::kNarrow:
+        return narrow_.size();
+      case Form::kWide:
+        break;
+    }
+    return wide_.size();
   }
   long double operator[](size_t i) const {
-    return narrow_.empty() ? wide_[i] : narrow_[i];
+    switch (form()) {
+      case Form::kRuns:
+        return runs_[i];
+      case Form::kNarrow:
+        return narrow_[i];
+      case Form::kWide:
+        break;
+    }
+    return wide_[i];
   }
   // The first position whose key is >= x, and > x.
   size_t LowerBound(long double x) const {
-    return narrow_.empty() ? Search(wide_, x, std::less<long double>())
-                           : Search(narrow_, x, std::less<long double>());
+    switch (form()) {
+      case Form::kRuns:
+        return runs_.LowerBound(x);
+      case Form::kNarrow:
+        return Search(narrow_, x, std::less<long double>());
+      case Form::kWide:
+        break;
+    }
+    return Search(wide_, x, std::less<long double>());
   }
   size_t UpperBound(long double x) const {
-    return narrow_.empty() ? Search(wide_, x, std::less_equal<long double>())
-                           : Search(narrow_, x, std::less_equal<long double>());
+    switch (form()) {
+      case Form::kRuns:
+        return runs_.UpperBound(x);
+      case Form::kNarrow:
+        return Search(narrow_, x, std::less_equal<long double>());
+      case Form::kWide:
+        break;
+    }
+    return Search(wide_, x, std::less_equal<long double>());
   }
 
-  bool narrow() const { return !narrow_.empty(); }
   size_t MemoryBytes() const {
-    return narrow_.capacity() * sizeof(double) +
+    return runs_.MemoryBytes() + narrow_.capacity() * sizeof(double) +
            wide_.capacity() * sizeof(long double);
   }
 
@@ -63,6 +108,7 @@ class RealKeys {
            keys.begin();
   }
 
+  KeyRuns<long double> runs_;      // the keys, when they are few
   std::vector<double> narrow_;     // the keys, when all are doubles
   std::vector<long double> wide_;  // the keys, when they are not
 };

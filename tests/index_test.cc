@@ -572,7 +572,7 @@ TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
   // A span past INT64_MAX that still fits 32 bits: two keys, one unit.
   const IntKeys extremes(std::vector<int64_t>{-5'000'000'000'000'000'000,
                                               5'000'000'000'000'000'000});
-  EXPECT_TRUE(extremes.narrow());
+  EXPECT_EQ(extremes.form(), IntKeys::Form::kNarrow);
   EXPECT_EQ(extremes[1], 5'000'000'000'000'000'000);
   EXPECT_EQ(extremes.LowerBound(0), 1u);
   EXPECT_EQ(extremes.UpperBound(kMax), 2u);
@@ -591,7 +591,10 @@ TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
     if (trial % 7 == 0) keys.assign(5, base);  // one key, repeated
     std::sort(keys.begin(), keys.end());
     const IntKeys compact(keys);
-    EXPECT_EQ(compact.narrow(), trial % 3 != 0 || trial % 7 == 0) << trial;
+    EXPECT_EQ(compact.form(), trial % 3 != 0 || trial % 7 == 0
+                                  ? IntKeys::Form::kNarrow
+                                  : IntKeys::Form::kWide)
+        << trial;
     ExpectSearchesAgree(compact, keys, std::to_string(trial));
   }
 }
@@ -616,14 +619,63 @@ TEST(IntKeysTest, EachBlockOfKeysHasItsOwnBase) {
       }
       const IntKeys compact(keys);
       const bool jump_inside = jump_at % kBlock != 0;
-      EXPECT_EQ(compact.narrow(), !jump_inside) << unit << " " << jump_at;
-      if (compact.narrow()) {
+      EXPECT_EQ(compact.form(),
+                jump_inside ? IntKeys::Form::kWide : IntKeys::Form::kNarrow)
+          << unit << " " << jump_at;
+      if (!jump_inside) {
         EXPECT_LT(compact.MemoryBytes(), keys.size() * 5) << jump_at;
       }
       ExpectSearchesAgree(compact, keys,
                           std::to_string(unit) + " " + std::to_string(jump_at));
     }
   }
+}
+
+// The searches of `compact` agree with those of the plain `keys` at every
+// key, next to it and at the infinities.
+void ExpectSearchesAgree(const RealKeys& compact,
+                         const std::vector<long double>& keys,
+                         std::vector<long double> probes) {
+  ASSERT_EQ(compact.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(compact[i], keys[i]);
+  probes.push_back(-std::numeric_limits<long double>::infinity());
+  probes.push_back(std::numeric_limits<long double>::infinity());
+  for (long double k : keys) {
+    for (long double d : {-1e-3L, 0.0L, 1e-3L}) probes.push_back(k + d);
+  }
+  for (long double x : probes) {
+    ASSERT_EQ(compact.LowerBound(x),
+              std::lower_bound(keys.begin(), keys.end(), x) - keys.begin())
+        << static_cast<double>(x);
+    ASSERT_EQ(compact.UpperBound(x),
+              std::upper_bound(keys.begin(), keys.end(), x) - keys.begin())
+        << static_cast<double>(x);
+  }
+}
+
+// Keys with few distinct values are held as runs, at the extremes too, and
+// searches agree with those of the plain keys.
+TEST(KeyRunsTest, FewDistinctKeysAreHeldAsRuns) {
+  std::mt19937_64 rng(23);
+  const std::vector<int64_t> distinct = {INT64_MIN, -7, 0,          1,
+                                         2,         5,  86'400'000, INT64_MAX};
+  std::vector<int64_t> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back(distinct[rng() % 8]);
+  std::sort(keys.begin(), keys.end());
+  const IntKeys compact(keys);
+  EXPECT_EQ(compact.form(), IntKeys::Form::kRuns);
+  EXPECT_LT(compact.MemoryBytes(), 200u);
+  ExpectSearchesAgree(compact, keys, "runs");
+
+  const long double kBig = 9007199254740993.0L;  // 2^53 + 1, not a double
+  std::vector<long double> reals;
+  for (int i = 0; i < 5000; ++i) {
+    reals.push_back(i % 100 == 0 ? kBig : 1.0 + 0.1 * (rng() % 41));
+  }
+  std::sort(reals.begin(), reals.end());
+  const RealKeys exact(reals);
+  EXPECT_EQ(exact.form(), RealKeys::Form::kRuns);
+  ExpectSearchesAgree(exact, reals, {kBig - 1, kBig + 1, 0.1L, 4.5L});
 }
 
 // Exact keys in 8 bytes when every one is a double, else in 16: searches
@@ -637,28 +689,13 @@ TEST(RealKeysTest, SearchesAgreeWithThePlainKeys) {
     }
     if (!all_doubles) keys.push_back(kBig);
     const RealKeys compact(keys);
-    EXPECT_EQ(compact.narrow(), all_doubles);
+    EXPECT_EQ(compact.form(),
+              all_doubles ? RealKeys::Form::kNarrow : RealKeys::Form::kWide);
     EXPECT_EQ(compact.MemoryBytes(), keys.size() * (all_doubles ? 8 : 16));
-    ASSERT_EQ(compact.size(), keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(compact[i], keys[i]);
-    std::vector<long double> probes = {
-        -std::numeric_limits<long double>::infinity(),
-        std::numeric_limits<long double>::infinity(),
-        kBig - 1,
-        kBig + 1,
-        0.1L,  // not the double 0.1: next to it
-        static_cast<long double>(0.1)};
-    for (long double k : keys) {
-      for (long double d : {-1e-3L, 0.0L, 1e-3L}) probes.push_back(k + d);
-    }
-    for (long double x : probes) {
-      EXPECT_EQ(compact.LowerBound(x),
-                std::lower_bound(keys.begin(), keys.end(), x) - keys.begin())
-          << static_cast<double>(x);
-      EXPECT_EQ(compact.UpperBound(x),
-                std::upper_bound(keys.begin(), keys.end(), x) - keys.begin())
-          << static_cast<double>(x);
-    }
+    ExpectSearchesAgree(compact, keys,
+                        {kBig - 1, kBig + 1,
+                         0.1L,  // not the double 0.1: next to it
+                         static_cast<long double>(0.1)});
   }
 }
 
