@@ -368,6 +368,15 @@ class ShardEvaluator {
     if (const auto ids = matches.id_range()) {
       // StringIndex::kNoValue lies past every run.
       const uint32_t lo = ids->first, width = ids->second - ids->first;
+      if (leaf.rows.empty()) {  // a value per row: one vector pass
+        const size_t first = size_t{shard_} << kShardBits;
+        const size_t end = std::min(leaf.values.size(), first + row_end_);
+        if (end > first) {
+          IdsInRangeWords(leaf.values.data() + first, end - first, lo, width,
+                          out);
+        }
+        return;
+      }
       GatherValues(leaf, out,
                    [&](uint32_t v) { return uint64_t{v - lo < width}; });
       return;

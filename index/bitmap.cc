@@ -97,6 +97,8 @@ struct WordKernels {
   uint64_t (*count_words)(const uint64_t*);
   uint64_t (*and_count_words)(const uint64_t*, const uint64_t*);
   void (*bytes_in_range)(const uint8_t*, uint8_t, uint8_t, uint64_t*);
+  // ids_in_range over whole words of 64 ids.
+  void (*ids_in_range)(const uint32_t*, size_t, uint32_t, uint32_t, uint64_t*);
 };
 
 void AndGeneric(uint64_t* dst, const uint64_t* src) {
@@ -133,8 +135,59 @@ void BytesInRangeGeneric(const uint8_t* bytes, uint8_t lo, uint8_t hi,
   }
 }
 
+// In range as unsigned ids: id - lo < width, wrapping. `words` whole
+// words of 64 ids.
+void IdsInRangeGeneric(const uint32_t* ids, size_t words, uint32_t lo,
+                       uint32_t width, uint64_t* out) {
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t bits = 0;
+    for (int j = 0; j < 64; ++j) {
+      bits |= static_cast<uint64_t>(ids[w * 64 + j] - lo < width) << j;
+    }
+    out[w] = bits;
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SEGD_TARGET(isa) __attribute__((target(isa)))
+
+// 8 ids: x - lo <= last, as max(x - lo, last) == last. REQUIRES width > 0.
+SEGD_TARGET("avx2")
+inline uint64_t IdsInRangeMask8(const uint32_t* p, __m256i low, __m256i last) {
+  const __m256i x = _mm256_sub_epi32(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), low);
+  const __m256i in = _mm256_cmpeq_epi32(_mm256_max_epu32(x, last), last);
+  return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in)));
+}
+SEGD_TARGET("avx2")
+void IdsInRangeAvx2(const uint32_t* ids, size_t words, uint32_t lo,
+                    uint32_t width, uint64_t* out) {
+  const __m256i low = _mm256_set1_epi32(static_cast<int>(lo));
+  const __m256i last = _mm256_set1_epi32(static_cast<int>(width - 1));
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t bits = 0;
+    for (int j = 0; j < 8; ++j) {
+      bits |= IdsInRangeMask8(ids + w * 64 + j * 8, low, last) << (j * 8);
+    }
+    out[w] = bits;
+  }
+}
+SEGD_TARGET("avx512f")
+void IdsInRangeAvx512(const uint32_t* ids, size_t words, uint32_t lo,
+                      uint32_t width, uint64_t* out) {
+  const __m512i low = _mm512_set1_epi32(static_cast<int>(lo));
+  const __m512i span = _mm512_set1_epi32(static_cast<int>(width));
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t bits = 0;
+    for (int j = 0; j < 4; ++j) {
+      const __m512i x =
+          _mm512_sub_epi32(_mm512_loadu_si512(ids + w * 64 + j * 16), low);
+      bits |= static_cast<uint64_t>(_mm512_cmplt_epu32_mask(x, span))
+              << (j * 16);
+    }
+    out[w] = bits;
+  }
+}
 
 SEGD_TARGET("avx2")
 inline uint64_t InRangeMask32(const uint8_t* p, __m256i low, __m256i span) {
@@ -226,8 +279,9 @@ uint64_t CountAvx512(const uint64_t* words) {
 // SEGD_KERNELS=generic|popcnt|avx2 caps the choice, so that tests can run
 // every version on a machine that has them all.
 WordKernels PickKernels() {
-  WordKernels k{AndGeneric,   AndNotGeneric,   OrGeneric,
-                CountGeneric, AndCountGeneric, BytesInRangeGeneric};
+  WordKernels k{AndGeneric,       AndNotGeneric,   OrGeneric,
+                CountGeneric,     AndCountGeneric, BytesInRangeGeneric,
+                IdsInRangeGeneric};
 #if defined(__x86_64__) && defined(__GNUC__)
   const char* cap_env = std::getenv("SEGD_KERNELS");
   const std::string_view cap = cap_env ? cap_env : "";
@@ -243,6 +297,7 @@ WordKernels PickKernels() {
     k.and_not_words = AndNotAvx2;
     k.or_words = OrAvx2;
     k.bytes_in_range = BytesInRangeAvx2;
+    k.ids_in_range = IdsInRangeAvx2;
   }
   if (cap == "avx2") return k;
   if (__builtin_cpu_supports("avx512f") &&
@@ -250,6 +305,7 @@ WordKernels PickKernels() {
     k.count_words = CountAvx512;
     k.and_count_words = AndCountAvx512;
   }
+  if (__builtin_cpu_supports("avx512f")) k.ids_in_range = IdsInRangeAvx512;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
     k.bytes_in_range = BytesInRangeAvx512;
   }
@@ -291,6 +347,22 @@ uint64_t AndCountWords(const uint64_t* a, const uint64_t* b) {
 void BytesInRangeWords(const uint8_t* bytes, uint8_t lo, uint8_t hi,
                        uint64_t* words) {
   Kernels().bytes_in_range(bytes, lo, hi, words);
+}
+void IdsInRangeWords(const uint32_t* ids, size_t count, uint32_t lo,
+                     uint32_t width, uint64_t* words) {
+  const size_t whole = count / 64, tail = count % 64;
+  if (width == 0) {
+    std::memset(words, 0, (whole + (tail != 0)) * sizeof(uint64_t));
+    return;
+  }
+  Kernels().ids_in_range(ids, whole, lo, width, words);
+  if (tail != 0) {
+    uint64_t bits = 0;
+    for (size_t j = 0; j < tail; ++j) {
+      bits |= static_cast<uint64_t>(ids[whole * 64 + j] - lo < width) << j;
+    }
+    words[whole] = bits;
+  }
 }
 bool AnyWords(const uint64_t* words) {
   uint64_t any = 0;

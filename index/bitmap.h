@@ -84,6 +84,12 @@ bool AnyWords(const uint64_t* words);
 void BytesInRangeWords(const uint8_t* bytes, uint8_t lo, uint8_t hi,
                        uint64_t* words);
 
+// words = the positions i < count whose id is in [lo, lo + width), one bit
+// each; writes (count + 63) / 64 words, with the last one's bits past
+// `count` zero.
+void IdsInRangeWords(const uint32_t* ids, size_t count, uint32_t lo,
+                     uint32_t width, uint64_t* words);
+
 inline void SetBit(uint64_t* words, uint32_t local_row) {
   words[local_row >> 6] |= uint64_t{1} << (local_row & 63);
 }

@@ -443,6 +443,33 @@ TEST(SortedColumnTest, RangeBucketsGrowWithTheEntriesAndHoldTheirRows) {
 }
 
 // Shards of bitmaps in every container form, loaded into words and combined,
+// Ids in a range as bits, against a plain test of each id: every count
+// (whole words and a tail), runs at both ends of the id space, and none.
+TEST(BitmapTest, IdsInRangeAgreeWithAPlainTest) {
+  std::mt19937_64 rng(29);
+  for (int trial = 0; trial < 400; ++trial) {
+    const size_t count = trial < 130 ? trial : rng() % 5000;
+    std::vector<uint32_t> ids(count);
+    for (uint32_t& id : ids) {
+      id = rng() % 4 == 0 ? ~uint32_t{0} - rng() % 3 : rng() % 1000;
+    }
+    uint32_t lo = static_cast<uint32_t>(rng() % 1000);
+    uint32_t width = static_cast<uint32_t>(rng() % 300);
+    if (trial % 7 == 0) lo = ~uint32_t{0} - 2;  // the top of the space
+    if (trial % 11 == 0) width = 0;
+    if (trial % 13 == 0) lo = 0, width = ~uint32_t{0};
+    const size_t words = (count + 63) / 64;
+    std::vector<uint64_t> got(words + 1, 0xABABABABABABABAB);
+    IdsInRangeWords(ids.data(), count, lo, width, got.data());
+    for (size_t i = 0; i < words * 64; ++i) {
+      const bool want = i < count && ids[i] - lo < width;
+      ASSERT_EQ((got[i / 64] >> (i % 64) & 1) != 0, want)
+          << trial << " " << i << " " << count << " " << lo << " " << width;
+    }
+    EXPECT_EQ(got[words], 0xABABABABABABABABu) << "wrote past the end";
+  }
+}
+
 // against the same operations done by CRoaring.
 TEST(BitmapTest, ShardWordsAgreeWithRoaring) {
   std::mt19937_64 rng(5);
