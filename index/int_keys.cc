@@ -21,7 +21,9 @@ IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
   }
   const size_t n = sorted.size();
   uint64_t unit = 0;
-  for (int64_t key : sorted) unit = std::gcd(unit, Offset(key, sorted[0]));
+  for (size_t i = 1; i < n && unit != 1; ++i) {
+    unit = std::gcd(unit, Offset(sorted[i], sorted[0]));
+  }
   if (unit == 0) unit = 1;  // every key is the first
   for (size_t b = 0; b < n; b += kBlock) {
     const size_t last = std::min(n, b + kBlock) - 1;
