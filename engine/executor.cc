@@ -363,7 +363,8 @@ class ShardEvaluator {
   // tested against the set, without a branch on the test where the set
   // allows it.
   void FillValueSet(const Leaf& leaf, uint64_t* out) {
-    ClearWords(out);
+    // Only the window's words: the rest may come out wrong.
+    std::memset(out, 0, (row_end_ + 63) / 64 * sizeof(uint64_t));
     const ValueMatches& matches = *leaf.matches;
     if (const auto ids = matches.id_range()) {
       // StringIndex::kNoValue lies past every run.
