@@ -100,6 +100,11 @@ uint64_t ValueMatches::Occurrences() const {
   if (kind_ == Kind::kStartsWith) {
     return strings_->OccurrencesIn(prefixed_.first, prefixed_.second);
   }
+  if (!known_.load(std::memory_order_acquire)) {
+    if (const std::optional<uint64_t> n = strings_->RunOccurrences(needle_)) {
+      return *n;
+    }
+  }
   bits();
   return occurrences_;
 }

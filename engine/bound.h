@@ -70,7 +70,9 @@ class ValueMatches {
   }
   // Occurrences of the matching values: the rows that match, when the
   // attribute holds one value per row. A starts_with reads it from the
-  // running row counts of its run of ids; a contains sums over the set.
+  // running row counts of its run of ids; a contains from the letter run
+  // that holds it, when there is one (StringIndex::RunOccurrences), else
+  // it sums over the set.
   uint64_t Occurrences() const;
   // The bytes finding the set reads (0 when it is known from the start).
   uint64_t FindBytes() const;

@@ -566,7 +566,19 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   if (options.limit > 0) {
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
-    const uint32_t first_window = TestsRows(plan.root) ? 1024 : kShardRows;
+    // Where rows are tested, the first window is 1024 rows, or fewer when
+    // the estimate says twice the members asked for fit in fewer.
+    uint32_t first_window = kShardRows;
+    if (TestsRows(plan.root)) {
+      const double rows_wanted =
+          2.0 * static_cast<double>(options.limit) *
+          static_cast<double>(index.live_count()) /
+          static_cast<double>(std::max<uint64_t>(plan.root.estimate, 1));
+      first_window = 1024;
+      while (first_window > 64 && first_window / 2 >= rows_wanted) {
+        first_window /= 2;
+      }
+    }
     uint64_t walked = 0;  // rows of the shards read in full
     for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
          ++s) {

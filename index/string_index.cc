@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 #include <ranges>
+#include <unordered_map>
 
 #include "base/ascii.h"
 #include "base/memory.h"
@@ -244,7 +245,10 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   index.bitmap_rows_before_.shrink_to_fit();
   Release(rows);
   Release(next);
-  if (with_trigrams) index.BuildTrigrams();
+  if (with_trigrams) {
+    index.BuildTrigrams();
+    index.BuildLetterRuns();
+  }
   return std::move(index_);
 }
 
@@ -451,6 +455,87 @@ void StringIndex::BuildTrigrams() {
   trigram_offsets_.shrink_to_fit();
 }
 
+namespace {
+
+bool IsLetter(char c) { return c >= 'a' && c <= 'z'; }
+
+}  // namespace
+
+void StringIndex::BuildLetterRuns() {
+  // Runs are worth keeping while they are few: their text is scanned whole
+  // by every needle that asks, so past a sixteenth of the dictionary's
+  // text they are dropped.
+  const size_t budget = folded_arena_.size() / 16;
+  std::unordered_map<std::string_view, uint32_t> ids;  // views of the text
+  std::vector<std::string_view> runs;
+  std::vector<ValueId> last_value;  // per run, so a value counts once
+  size_t text = 0;
+  for (ValueId v = 0; v < value_count(); ++v) {
+    const std::string_view s = folded(v);
+    for (size_t i = 0; i < s.size();) {
+      if (!IsLetter(s[i])) {
+        ++i;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < s.size() && IsLetter(s[j])) ++j;
+      const auto [it, added] = ids.try_emplace(
+          s.substr(i, j - i), static_cast<uint32_t>(runs.size()));
+      if (added) {
+        runs.push_back(it->first);
+        last_value.push_back(kNoValue);
+        run_rows_.push_back(0);
+        text += j - i + 1;
+        if (text > budget) {
+          Release(run_rows_);
+          return;
+        }
+      }
+      const uint32_t r = it->second;
+      if (last_value[r] != v) {
+        last_value[r] = v;
+        run_rows_[r] += OccurrencesIn(v, v + 1);
+      }
+      i = j;
+    }
+  }
+  run_text_.reserve(text);
+  run_starts_.reserve(runs.size() + 1);
+  for (const std::string_view run : runs) {
+    run_starts_.push_back(static_cast<uint32_t>(run_text_.size()));
+    run_text_.append(run);
+    run_text_.push_back('\0');
+  }
+  run_starts_.push_back(static_cast<uint32_t>(run_text_.size()));
+  run_rows_.shrink_to_fit();
+}
+
+std::optional<uint64_t> StringIndex::RunOccurrences(
+    std::string_view needle) const {
+  if (run_rows_.empty() || needle.empty() ||
+      !std::all_of(needle.begin(), needle.end(), IsLetter)) {
+    return std::nullopt;
+  }
+  // The runs holding the needle, from one pass that marks where it starts
+  // in their text: a match never crosses a run's end, as '\0' is no letter.
+  thread_local std::vector<uint64_t> starts;
+  starts.resize(MatchStartWords(run_text_.size()));
+  MarkMatchStarts(run_text_.data(), run_text_.size(), needle, starts.data());
+  std::optional<size_t> holder;
+  for (size_t w = 0; w < starts.size(); ++w) {
+    for (uint64_t bits = starts[w]; bits != 0; bits &= bits - 1) {
+      const size_t at = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+      const size_t r =
+          std::upper_bound(run_starts_.begin(), run_starts_.end(), at) -
+          run_starts_.begin() - 1;
+      // Two runs: a value may hold both, and counting it once needs a scan.
+      if (holder && *holder != r) return std::nullopt;
+      holder = r;
+    }
+  }
+  return holder ? run_rows_[*holder] : 0;
+}
+
 std::vector<ValueId> StringIndex::TrigramValues(size_t k) const {
   std::vector<ValueId> values(trigram_counts_[k]);
   const uint8_t* p = trigram_data_.data() + trigram_offsets_[k];
@@ -641,10 +726,12 @@ StringIndex::Memory StringIndex::MemoryUse() const {
     m.postings += sizeof(id) + roaring_bitmap_size_in_bytes(b.get()) +
                   sizeof(roaring_bitmap_t);
   }
-  m.trigrams = (trigram_keys_.capacity() + trigram_counts_.capacity()) *
-                   sizeof(uint32_t) +
-               trigram_offsets_.capacity() * sizeof(uint64_t) +
-               trigram_data_.capacity();
+  m.trigrams =
+      (trigram_keys_.capacity() + trigram_counts_.capacity() +
+       run_starts_.capacity()) *
+          sizeof(uint32_t) +
+      (trigram_offsets_.capacity() + run_rows_.capacity()) * sizeof(uint64_t) +
+      trigram_data_.capacity() + HeapBytes(run_text_);
   m.occurrences = (occurrence_rows_.capacity() + occurrence_values_.capacity() +
                    row_values_.capacity()) *
                   sizeof(uint32_t);

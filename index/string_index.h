@@ -99,6 +99,14 @@ class StringIndex {
   // The same as a set.
   ValueSet StartsWith(std::string_view folded_prefix) const;
 
+  // Occurrences of the values holding `folded_needle` when the letter runs
+  // settle them without a scan: a needle of letters a-z only lies inside
+  // one maximal run of letters of any value holding it, so when just one
+  // of the values' runs holds the needle ("gmail" among emails, "patil"
+  // among names), the values holding the needle are that run's. Otherwise
+  // none (also without runs: they are kept with the trigrams, when few).
+  std::optional<uint64_t> RunOccurrences(std::string_view folded_needle) const;
+
   // Occurrences (row, value pairs) of values [first, last): for an
   // attribute holding at most one value per row, the rows that match.
   uint64_t OccurrencesIn(ValueId first, ValueId last) const {
@@ -134,7 +142,7 @@ class StringIndex {
   struct Memory {
     size_t dictionary = 0;   // text, offsets, spellings
     size_t postings = 0;     // bitmaps, row lists, running row counts
-    size_t trigrams = 0;     // trigram lists
+    size_t trigrams = 0;     // trigram lists, letter runs
     size_t occurrences = 0;  // occurrences in row order
     size_t total() const {
       return dictionary + postings + trigrams + occurrences;
@@ -154,6 +162,8 @@ class StringIndex {
   // with their folded text; `occurrence_values` follow.
   void SortValues(std::span<ValueId> occurrence_values);
   void BuildTrigrams();
+  // REQUIRES: occurrences_before_ is whole.
+  void BuildLetterRuns();
   // Ascending values of trigram list `k`.
   std::vector<ValueId> TrigramValues(size_t k) const;
   std::vector<ValueId> ScanDictionary(std::string_view needle) const;
@@ -199,6 +209,14 @@ class StringIndex {
   std::vector<uint32_t> occurrence_rows_;
   std::vector<ValueId> occurrence_values_;
   std::vector<ValueId> row_values_;
+
+  // Every maximal run of letters a-z in the values' text, once, each
+  // followed by '\0' in run_text_ from run_starts_[r] (one more start ends
+  // the text); run_rows_[r]: the occurrences of the values holding run r,
+  // each value once.
+  std::string run_text_;
+  std::vector<uint32_t> run_starts_;
+  std::vector<uint64_t> run_rows_;
 
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k],

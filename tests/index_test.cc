@@ -161,6 +161,58 @@ TEST(StringIndexTest, LongTrigramListsAreLeftOutAndSearchesStillAgree) {
   }
 }
 
+// A needle of letters only inside just one of the values' letter runs has
+// its occurrences from that run; each value counts once, however often it
+// holds the run, and as often as it occurs. Anything else is left to a scan.
+TEST(StringIndexTest, LetterRunsCountTheValuesOfTheOneRunHoldingANeedle) {
+  std::mt19937_64 rng(31);
+  const char* names[] = {"asha", "rahul", "patil", "spatil", "gmail"};
+  const char* domains[] = {"@gmail.com", "@yahoo.co.in", "@mail.io"};
+  StringIndex::Builder builder;
+  std::vector<std::string> values;
+  std::map<std::string, uint64_t> occurrences;  // by folded value
+  for (uint32_t row = 0; row < 9000; ++row) {
+    // Values repeat across rows; some hold a run twice (gmail.x@gmail.com).
+    std::string v = std::string(names[rng() % 5]) + "." +
+                    std::to_string(rng() % 2000) + domains[rng() % 3];
+    if (rng() % 3 == 0) v[0] = static_cast<char>(std::toupper(v[0]));
+    builder.Add(row, v);
+    values.push_back(FoldAscii(v));
+    ++occurrences[values.back()];
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  auto scan = [&](const std::string& needle) {
+    uint64_t n = 0;
+    for (const auto& [v, count] : occurrences) {
+      if (v.find(needle) != std::string::npos) n += count;
+    }
+    return n;
+  };
+  // One run each: counted from it.
+  for (const std::string needle :
+       {"gmail", "gmai", "yahoo", "asha", "rahu", "com", "io", "zzz"}) {
+    const std::optional<uint64_t> n = index->RunOccurrences(needle);
+    ASSERT_TRUE(n.has_value()) << needle;
+    EXPECT_EQ(*n, scan(needle)) << needle;
+  }
+  // Two runs ("patil", "spatil"; "mail", "gmail"), or not letters only.
+  for (const std::string needle :
+       {"patil", "atil", "mail", "ail", "a", "l.1", "@gmail", "1", ""}) {
+    EXPECT_FALSE(index->RunOccurrences(needle).has_value()) << needle;
+  }
+  // Whatever the runs say agrees with ContainsSet.
+  for (int probe = 0; probe < 200; ++probe) {
+    const std::string& v = values[rng() % values.size()];
+    const size_t at = rng() % v.size();
+    const std::string needle = v.substr(at, 1 + rng() % 6);
+    if (const std::optional<uint64_t> n = index->RunOccurrences(needle)) {
+      EXPECT_EQ(*n, index->ContainsSet(needle).occurrences) << needle;
+      EXPECT_EQ(*n, scan(needle)) << needle;
+    }
+  }
+}
+
 // Needles made of common trigrams send ContainsSet to a scan of the
 // dictionary text, where a match may also straddle two adjacent values.
 TEST(StringIndexTest, DictionaryScanFindsWholeMatchesOnly) {

@@ -407,6 +407,40 @@ TEST_F(QueryTest, TextCountsFromOccurrencesAgreeWithAScan) {
 // A set of over a thousand values, as a bitset over value ids, tested
 // against each row's value: rows without the attribute must not read as the
 // last value. 2048 values fill whole bitset words, and the set holds the
+// A count of contains over emails: from the one letter run that holds the
+// needle ("gmail"), or from a scan when two runs do ("patil", "spatil");
+// rows without an email and values held by several rows included.
+TEST_F(QueryTest, ContainsCountsFromLetterRunsAgreeWithAScan) {
+  const char* names[] = {"asha", "patil", "spatil", "gmail", "ravi"};
+  const char* domains[] = {"@gmail.com", "@yahoo.co.in", "@mail.io"};
+  const int n = 20000;
+  std::vector<std::string> emails(n);
+  std::string data;
+  for (int i = 0; i < n; ++i) {
+    data += "{\"id\":\"p" + std::to_string(i) + "\"";
+    if (i % 7 != 3) {
+      emails[i] = std::string(names[i % 5]) + "." + std::to_string(i % 3000) +
+                  domains[i / 5 % 3];
+      data += ",\"email\":\"" + emails[i] + "\"";
+    }
+    data += "}\n";
+  }
+  Load(data);
+  for (const char* needle :
+       {"gmail", "GMail", "yahoo", "asha", "patil", "mail", "zz", "1@"}) {
+    uint64_t want = 0;
+    for (const std::string& e : emails) {
+      want += !e.empty() && e.find(FoldAscii(needle)) != std::string::npos;
+    }
+    const std::string value = std::string(R"(,"value":")") + needle + "\"}";
+    EXPECT_EQ(Count(R"({"field":"email","op":"contains")" + value), want)
+        << needle;
+    EXPECT_EQ(Count(R"({"field":"email","op":"not_contains")" + value),
+              n - want)
+        << needle;
+  }
+}
+
 // last value.
 TEST_F(QueryTest, ManyValuesSetSkipsRowsWithoutTheAttribute) {
   std::string data, list;
