@@ -542,7 +542,7 @@ std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index) {
   if (node.kind == BoundKind::kNot) {
     const std::optional<uint64_t> n = WholeCount(node.children[0], index);
     if (!n) return std::nullopt;
-    return index.live().cardinality() - *n;
+    return index.live_count() - *n;
   }
   if (node.kind == BoundKind::kLeaf && node.leaf.kind == LeafKind::kValueSet &&
       node.leaf.single_valued) {

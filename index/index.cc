@@ -282,6 +282,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
   });
 
   ix.live_ = Union(live_parts);
+  ix.live_count_ = ix.live_.cardinality();
   ix.full_shards_.resize(shard_count);
   for (uint32_t s = 0; s < shard_count; ++s) {
     ix.full_shards_[s] = ShardCardinality(ix.live_.get(), s) == kShardRows;

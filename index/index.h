@@ -144,7 +144,7 @@ class Index {
   uint32_t row_count() const { return row_count_; }
   uint32_t shard_count() const { return ShardCount(row_count_); }
   const Bitmap& live() const { return live_; }
-  uint64_t live_count() const { return live_.cardinality(); }
+  uint64_t live_count() const { return live_count_; }
 
   std::optional<AttrId> FindAttribute(std::string_view name) const;
   const AttributeIndex& attribute(AttrId id) const { return attributes_[id]; }
@@ -178,6 +178,7 @@ class Index {
   const ProfileStore* store_ = nullptr;
   uint32_t row_count_ = 0;
   Bitmap live_;
+  uint64_t live_count_ = 0;  // live_'s cardinality, read by every plan
   std::vector<AttributeIndex> attributes_;
   StringMap<AttrId> attribute_by_name_;
   std::vector<std::string> event_names_;
