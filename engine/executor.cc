@@ -564,6 +564,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   // a leaf tests values row by row, a shard is read in growing windows of
   // its first rows, and a dense match stops within the first one.
   if (options.limit > 0) {
+    result.rows.reserve(std::min<size_t>(options.limit, 4096));
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
     // Where rows are tested, the first window is 1024 rows, or fewer when
