@@ -3,6 +3,7 @@
 #define SEGD_BASE_MEMORY_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace segd {
@@ -17,8 +18,11 @@ void Release(Container& c) {
 // The bytes `s` holds on the heap: none while its text fits inside the
 // string itself.
 inline size_t HeapBytes(const std::string& s) {
+  // std::less orders any two pointers, even into different objects.
+  const std::less<const char*> before;
   const char* inside = reinterpret_cast<const char*>(&s);
-  const bool local = s.data() >= inside && s.data() < inside + sizeof(s);
+  const bool local =
+      !before(s.data(), inside) && before(s.data(), inside + sizeof(s));
   return local ? 0 : s.capacity() + 1;
 }
 

@@ -296,7 +296,7 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
 
   // Pass 2, per attribute: whole bitmaps from the shards' parts; a number
   // attribute holding any non-integer takes the exact long double form in
-  // every shard; dense columns get range buckets.
+  // every shard; columns with enough entries get range buckets.
   tbb::parallel_for(size_t{0}, attr_count, [&](size_t a) {
     AttributeIndex& attr = ix.attributes_[a];
     attr.presence = Union(presence_parts[a]);

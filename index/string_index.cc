@@ -344,8 +344,9 @@ void StringIndex::BuildTrigrams() {
     for (; v >= 0x80; v >>= 7) ++n;
     return n;
   };
-  // next[k]: how many values hold trigram k; then where list k starts;
-  // during its slice's fill, where its next entry goes.
+  // next[k]: how often trigram k occurs (a value holding it twice counts
+  // twice); then where list k starts; during its slice's fill, where its
+  // next entry goes.
   std::vector<uint32_t> next(kKeys, 0);
   for (ValueId id = 0; id < value_count(); ++id) {
     for_each_trigram(id, [&](uint32_t k) { ++next[k]; });
@@ -628,8 +629,7 @@ void StringIndex::ScanValues(std::string_view needle, ValueId first,
   tally->occurrences += occurrences;
 }
 
-uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
-  if (!has_trigrams() || needle.size() < 3) return value_count();
+uint64_t StringIndex::RarestTrigramCount(std::string_view needle) const {
   uint64_t rarest = UINT64_MAX;
   for (size_t i = 0; i + 3 <= needle.size(); ++i) {
     rarest = std::min(rarest, TrigramListSize(TrigramKey(&needle[i])));
@@ -637,14 +637,20 @@ uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
   return rarest;
 }
 
+uint64_t StringIndex::ContainsCandidates(std::string_view needle) const {
+  if (!has_trigrams() || needle.size() < 3) return value_count();
+  // A list left out counts its trigram's every occurrence.
+  return std::min<uint64_t>(RarestTrigramCount(needle), value_count());
+}
+
 bool StringIndex::ContainsScans(std::string_view needle) const {
   return !has_trigrams() || needle.size() < 3 ||
-         !TrigramListKept(ContainsCandidates(needle));
+         !TrigramListKept(RarestTrigramCount(needle));
 }
 
 uint64_t StringIndex::ContainsSetBytes(std::string_view needle) const {
   if (!ContainsScans(needle)) {
-    return ContainsCandidates(needle) * kBytesPerCandidate;
+    return RarestTrigramCount(needle) * kBytesPerCandidate;
   }
   return folded_arena_.size() +
          (folded_offsets_.size() + occurrences_before_.size()) *

@@ -173,8 +173,12 @@ class StringIndex {
   // multiple of 64; adds how many, and their occurrences, to `tally`.
   void ScanValues(std::string_view needle, ValueId first, ValueId last,
                   uint64_t* bits, ValueSet* tally) const;
-  // Values on the list of trigram `key` (0 when the trigram has none).
+  // Values on the list of trigram `key` (0 when the trigram has none; for
+  // a list not kept, the trigram's occurrences, which is at least that).
   uint64_t TrigramListSize(uint32_t key) const;
+  // The smallest TrigramListSize of the needle's trigrams. REQUIRES: the
+  // needle has three bytes or more.
+  uint64_t RarestTrigramCount(std::string_view folded_needle) const;
   // Whether a trigram list of this many values is kept: one longer would
   // never be followed, as scanning the text costs less.
   bool TrigramListKept(uint64_t values) const;
@@ -221,7 +225,8 @@ class StringIndex {
   // Trigram -> ascending value ids, delta- and varint-coded: list k is
   // trigram_counts_[k] values in trigram_data_ from trigram_offsets_[k],
   // unless TrigramListKept(trigram_counts_[k]) is false: then the list is
-  // not kept, and its count is an upper bound.
+  // not kept, and its count is the trigram's occurrences, at least the
+  // values holding it (that count alone marks the list as not kept).
   std::vector<uint32_t> trigram_keys_;
   std::vector<uint32_t> trigram_counts_;
   std::vector<uint64_t> trigram_offsets_;

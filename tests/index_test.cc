@@ -161,6 +161,25 @@ TEST(StringIndexTest, LongTrigramListsAreLeftOutAndSearchesStillAgree) {
   }
 }
 
+// A trigram a value holds many times counts each time on its way to being
+// left out; the candidates a needle is estimated at never exceed the values.
+TEST(StringIndexTest, CandidatesNeverExceedTheValues) {
+  StringIndex::Builder builder;
+  std::vector<std::string> values;
+  for (uint32_t row = 0; row < 1000; ++row) {
+    values.push_back(std::string(20, 'a') + std::to_string(row));
+    builder.Add(row, values.back());
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  EXPECT_EQ(index->ContainsCandidates("aaa"), 1000u);
+  EXPECT_EQ(index->ContainsCandidates("aaaa"), 1000u);
+  EXPECT_LE(index->ContainsCandidates("a99"), 1000u);
+  for (const std::string needle : {"aaa", "a99", "aaaa1"}) {
+    ExpectContainsSetAgreesWithAScan(*index, values, needle);
+  }
+}
+
 // A needle of letters only inside just one of the values' letter runs has
 // its occurrences from that run; each value counts once, however often it
 // holds the run, and as often as it occurs. Anything else is left to a scan.
