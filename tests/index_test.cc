@@ -321,7 +321,7 @@ TEST(StringIndexTest, PostingsHoldEveryRowOnceAndFoldCase) {
 
 // Ids are renumbered at the end of the build to follow the folded text:
 // every part of the index keyed by id (text, spellings, postings, running
-// counts, occurrences, the hash table) must follow them.
+// counts, occurrences) must follow them.
 TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
   for (const bool with_trigrams : {false, true}) {
     std::mt19937_64 rng(11);
