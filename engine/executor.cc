@@ -608,16 +608,45 @@ void FindValueSets(const BoundNode& node) {
 }
 
 // The count of `node` when the index knows it whole, without reading a
-// shard: a value set of a single-valued attribute, or NOT of one.
+// shard: a bitmap's cardinality, a row list's length, a value set of a
+// single-valued attribute, the sum over a disjoint OR of such, or NOT of
+// any of them.
 std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index) {
-  if (node.kind == BoundKind::kNot) {
-    const std::optional<uint64_t> n = WholeCount(node.children[0], index);
-    if (!n) return std::nullopt;
-    return index.live_count() - *n;
+  switch (node.kind) {
+    case BoundKind::kConst:
+      return node.constant ? index.live_count() : 0;
+    case BoundKind::kNot: {
+      const std::optional<uint64_t> n = WholeCount(node.children[0], index);
+      if (!n) return std::nullopt;
+      return index.live_count() - *n;
+    }
+    case BoundKind::kOr: {
+      if (!node.disjoint) return std::nullopt;
+      uint64_t sum = 0;
+      for (const BoundNode& c : node.children) {
+        const std::optional<uint64_t> n = WholeCount(c, index);
+        if (!n) return std::nullopt;
+        sum += *n;
+      }
+      return sum;
+    }
+    case BoundKind::kAnd:
+      return std::nullopt;
+    case BoundKind::kLeaf:
+      break;
   }
-  if (node.kind == BoundKind::kLeaf && node.leaf.kind == LeafKind::kValueSet &&
-      node.leaf.single_valued) {
-    return node.leaf.matches->Occurrences();
+  switch (node.leaf.kind) {
+    case LeafKind::kBitmap:
+      return roaring_bitmap_get_cardinality(node.leaf.bitmap);
+    case LeafKind::kRowList:
+      return node.leaf.rows.size();
+    case LeafKind::kValueSet:
+      if (!node.leaf.single_valued) return std::nullopt;
+      return node.leaf.matches->Occurrences();
+    case LeafKind::kIntRange:
+    case LeafKind::kMixedRange:
+    case LeafKind::kEvent:
+      break;
   }
   return std::nullopt;
 }
