@@ -73,7 +73,11 @@ class ShardEvaluator {
         uint64_t* tmp = scratch_.Level(level + 1);
         for (const BoundNode& c : node.children) {
           if (c.kind == BoundKind::kLeaf && c.leaf.kind == LeafKind::kBitmap) {
-            OrShard(c.leaf.bitmap, shard_, out);
+            if (row_end_ < kShardRows) {
+              OrShardBelow(c.leaf.bitmap, shard_, row_end_, out);
+            } else {
+              OrShard(c.leaf.bitmap, shard_, out);
+            }
           } else {
             Eval(c, level + 1, tmp);
             OrWords(out, tmp);
@@ -597,6 +601,16 @@ bool TestsRows(const BoundNode& node) {
   return std::any_of(node.children.begin(), node.children.end(), TestsRows);
 }
 
+// Whether `node` is an OR of bitmaps only, which a window cuts short.
+bool OrOfBitmaps(const BoundNode& node) {
+  return node.kind == BoundKind::kOr &&
+         std::all_of(node.children.begin(), node.children.end(),
+                     [](const BoundNode& c) {
+                       return c.kind == BoundKind::kLeaf &&
+                              c.leaf.kind == LeafKind::kBitmap;
+                     });
+}
+
 // Finds every value set a count needs, each with a parallel scan, before
 // the shards are shared out.
 void FindValueSets(const BoundNode& node) {
@@ -661,16 +675,17 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
 
   ExecuteResult result;
   // Members: walk shards in order and stop once `limit` rows are in. Where
-  // a leaf tests values row by row, a shard is read in growing windows of
-  // its first rows, and a dense match stops within the first one.
+  // a leaf tests values row by row, or the rule is an OR of bitmaps, a
+  // shard is read in growing windows of its first rows, and a dense match
+  // stops within the first one.
   if (options.limit > 0) {
     result.rows.reserve(std::min<size_t>(options.limit, 4096));
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
-    // Where rows are tested, the first window is 1024 rows, or fewer when
-    // the estimate says twice the members asked for fit in fewer.
+    // There the first window is 1024 rows, or fewer when the estimate says
+    // twice the members asked for fit in fewer.
     uint32_t first_window = kShardRows;
-    if (TestsRows(plan.root)) {
+    if (TestsRows(plan.root) || OrOfBitmaps(plan.root)) {
       const double rows_wanted =
           2.0 * static_cast<double>(options.limit) *
           static_cast<double>(index.live_count()) /

@@ -407,6 +407,36 @@ void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
   if (c != nullptr) OrContainer(c, type, words);
 }
 
+void OrShardBelow(const roaring_bitmap_t* bitmap, uint32_t shard,
+                  uint32_t row_end, uint64_t* words) {
+  uint8_t type;
+  const void* c = FindContainer(bitmap, shard, &type);
+  if (c == nullptr) return;
+  switch (type) {
+    case BITSET_CONTAINER_TYPE_CODE: {
+      const uint64_t* src = static_cast<const bitset_container_t*>(c)->array;
+      for (uint32_t w = 0; w < row_end / 64; ++w) words[w] |= src[w];
+      break;
+    }
+    case ARRAY_CONTAINER_TYPE_CODE: {
+      const auto* a = static_cast<const array_container_t*>(c);
+      for (int32_t i = 0; i < a->cardinality && a->array[i] < row_end; ++i) {
+        SetBit(words, a->array[i]);
+      }
+      break;
+    }
+    case RUN_CONTAINER_TYPE_CODE: {
+      const auto* r = static_cast<const run_container_t*>(c);
+      for (int32_t i = 0; i < r->n_runs && r->runs[i].value < row_end; ++i) {
+        const uint32_t last =
+            static_cast<uint32_t>(r->runs[i].value) + r->runs[i].length;
+        SetRange(words, r->runs[i].value, std::min(last, row_end - 1));
+      }
+      break;
+    }
+  }
+}
+
 void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
   uint8_t type;
   const void* c = FindContainer(bitmap, shard, &type);

@@ -102,6 +102,10 @@ inline void ClearBit(uint64_t* words, uint32_t local_row) {
 bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
 // words |= shard of bitmap.
 void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
+// words |= the shard's rows below `row_end` (a multiple of 64); the words
+// from row_end on are left as they are.
+void OrShardBelow(const roaring_bitmap_t* bitmap, uint32_t shard,
+                  uint32_t row_end, uint64_t* words);
 // words &= shard of bitmap.
 void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words);
 // |words & shard of bitmap|, reading the container in place.

@@ -514,6 +514,40 @@ TEST(SortedColumnTest, RangeBucketsGrowWithTheEntriesAndHoldTheirRows) {
 }
 
 // Shards of bitmaps in every container form, loaded into words and combined,
+// OR of a shard's rows below a window, in every container form: the same
+// words as a whole OR below the window, the words past it untouched.
+TEST(BitmapTest, OrShardBelowStopsAtTheWindow) {
+  std::mt19937_64 rng(37);
+  for (int trial = 0; trial < 30; ++trial) {
+    Bitmap b;
+    const uint32_t base = 1u << kShardBits;  // shard 1
+    if (trial % 3 == 0) {                    // array
+      for (int i = 0; i < 500; ++i) b.Add(base + rng() % kShardRows);
+    } else if (trial % 3 == 1) {  // bitset
+      for (int i = 0; i < 30000; ++i) b.Add(base + rng() % kShardRows);
+    } else {  // runs, one straddling each window edge
+      for (uint32_t start : {60u, 1000u, 8100u, 60000u}) {
+        roaring_bitmap_add_range(b.get(), base + start + rng() % 30,
+                                 base + start + 100 + rng() % 30);
+      }
+      b.Optimize();
+    }
+    for (const uint32_t row_end : {64u, 1024u, 8192u, kShardRows}) {
+      std::vector<uint64_t> whole(kShardWords, 0), below(kShardWords, 0);
+      std::vector<uint64_t> noise(kShardWords);
+      for (uint64_t& w : noise) w = rng() & rng();
+      whole = noise;
+      below = noise;
+      OrShard(b.get(), 1, whole.data());
+      OrShardBelow(b.get(), 1, row_end, below.data());
+      for (size_t w = 0; w < kShardWords; ++w) {
+        ASSERT_EQ(below[w], w < row_end / 64 ? whole[w] : noise[w])
+            << trial << " " << row_end << " " << w;
+      }
+    }
+  }
+}
+
 // Ids in a range as bits, against a plain test of each id: every count
 // (whole words and a tail), runs at both ends of the id space, and none.
 TEST(BitmapTest, IdsInRangeAgreeWithAPlainTest) {
