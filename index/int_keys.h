@@ -36,17 +36,8 @@ class IntKeys {
                               : Form::kWide;
   }
 
-  size_t size() const {
-    switch (form()) {
-      case Form::kRuns:
-        return runs_.size();
-      case Form::kNarrow:
-        return narrow_.size();
-      case Form::kWide:
-        break;
-    }
-    return wide_.size();
-  }
+  // One form holds the keys, the others are empty.
+  size_t size() const { return runs_.size() + narrow_.size() + wide_.size(); }
   int64_t operator[](size_t i) const {
     switch (form()) {
       case Form::kRuns:
