@@ -29,12 +29,8 @@ class IntKeys {
   // REQUIRES: `sorted` ascends.
   explicit IntKeys(const std::vector<int64_t>& sorted);
 
-  enum class Form { kRuns, kNarrow, kWide };
-  Form form() const {
-    return !runs_.empty()     ? Form::kRuns
-           : !narrow_.empty() ? Form::kNarrow
-                              : Form::kWide;
-  }
+  using Form = KeyForm;
+  Form form() const { return FormOf(!runs_.empty(), !narrow_.empty()); }
 
   // One form holds the keys, the others are empty.
   size_t size() const { return runs_.size() + narrow_.size() + wide_.size(); }

@@ -11,6 +11,13 @@
 
 namespace segd {
 
+// The forms a column's keys take (IntKeys, RealKeys): runs, a narrow form
+// and a wide one; exactly one holds the keys.
+enum class KeyForm { kRuns, kNarrow, kWide };
+inline KeyForm FormOf(bool runs, bool narrow) {
+  return runs ? KeyForm::kRuns : narrow ? KeyForm::kNarrow : KeyForm::kWide;
+}
+
 template <typename K>
 class KeyRuns {
  public:
@@ -50,19 +57,22 @@ class KeyRuns {
     return keys_[std::upper_bound(ends_.begin(), ends_.end(), i) -
                  ends_.begin()];
   }
-  // The first position whose key is >= x, and > x: where the runs of the
-  // keys below x (at most x) end.
+  // The first position whose key k does not have below(k, x): where the
+  // runs of those keys end.
+  template <typename X, typename Below>
+  size_t Search(X x, Below below) const {
+    return Start(std::partition_point(keys_.begin(), keys_.end(),
+                                      [&](K k) { return below(k, x); }) -
+                 keys_.begin());
+  }
+  // The first position whose key is >= x, and > x.
   template <typename X>
   size_t LowerBound(X x) const {
-    return Start(std::partition_point(keys_.begin(), keys_.end(),
-                                      [&](K k) { return k < x; }) -
-                 keys_.begin());
+    return Search(x, [](K k, X y) { return k < y; });
   }
   template <typename X>
   size_t UpperBound(X x) const {
-    return Start(std::partition_point(keys_.begin(), keys_.end(),
-                                      [&](K k) { return k <= x; }) -
-                 keys_.begin());
+    return Search(x, [](K k, X y) { return k <= y; });
   }
 
   size_t MemoryBytes() const {

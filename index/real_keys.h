@@ -40,12 +40,8 @@ class RealKeys {
     narrow_.assign(sorted.begin(), sorted.end());
   }
 
-  enum class Form { kRuns, kNarrow, kWide };
-  Form form() const {
-    return !runs_.empty()     ? Form::kRuns
-           : !narrow_.empty() ? Form::kNarrow
-                              : Form::kWide;
-  }
+  using Form = KeyForm;
+  Form form() const { return FormOf(!runs_.empty(), !narrow_.empty()); }
 
   // One form holds the keys, the others are empty.
   size_t size() const { return runs_.size() + narrow_.size() + wide_.size(); }
@@ -62,26 +58,10 @@ class RealKeys {
   }
   // The first position whose key is >= x, and > x.
   size_t LowerBound(long double x) const {
-    switch (form()) {
-      case Form::kRuns:
-        return runs_.LowerBound(x);
-      case Form::kNarrow:
-        return Search(narrow_, x, std::less<long double>());
-      case Form::kWide:
-        break;
-    }
-    return Search(wide_, x, std::less<long double>());
+    return Search(x, std::less<long double>());
   }
   size_t UpperBound(long double x) const {
-    switch (form()) {
-      case Form::kRuns:
-        return runs_.UpperBound(x);
-      case Form::kNarrow:
-        return Search(narrow_, x, std::less_equal<long double>());
-      case Form::kWide:
-        break;
-    }
-    return Search(wide_, x, std::less_equal<long double>());
+    return Search(x, std::less_equal<long double>());
   }
 
   size_t MemoryBytes() const {
@@ -91,12 +71,24 @@ class RealKeys {
 
  private:
   // The first position whose key k does not have below(k, x).
-  template <typename K, typename Below>
-  static size_t Search(const std::vector<K>& keys, long double x, Below below) {
-    return std::partition_point(
-               keys.begin(), keys.end(),
-               [&](K k) { return below(static_cast<long double>(k), x); }) -
-           keys.begin();
+  template <typename Below>
+  size_t Search(long double x, Below below) const {
+    auto search = [&](const auto& keys) {
+      return static_cast<size_t>(
+          std::partition_point(
+              keys.begin(), keys.end(),
+              [&](auto k) { return below(static_cast<long double>(k), x); }) -
+          keys.begin());
+    };
+    switch (form()) {
+      case Form::kRuns:
+        return runs_.Search(x, below);
+      case Form::kNarrow:
+        return search(narrow_);
+      case Form::kWide:
+        break;
+    }
+    return search(wide_);
   }
 
   KeyRuns<long double> runs_;      // the keys, when they are few
