@@ -298,9 +298,9 @@ class ShardEvaluator {
   }
 
   // The two passes over a shard's words that a bucket range costs, in rows
-  // set one by one: about 400 when the bitsets are in cache (two passes
-  // 0.2 µs, a row 0.6 ns, on the development machine) and about 1700 when
-  // they come from memory.
+  // set one by one: a few hundred when the bitsets are in cache, a few
+  // times more when they come from memory (`segd bench`'s range rules move
+  // little either side of this value).
   static constexpr size_t kBucketPassRows = 1024;
 
   // How RangeRows takes column positions [begin, end): from the prefix
