@@ -299,8 +299,7 @@ class ShardEvaluator {
 
   // The two passes over a shard's words that a bucket range costs, in rows
   // set one by one: a few hundred when the bitsets are in cache, a few
-  // times more when they come from memory (`segd bench`'s range rules move
-  // little either side of this value).
+  // times more when they come from memory; 1024 sits between.
   static constexpr size_t kBucketPassRows = 1024;
 
   // How RangeRows takes column positions [begin, end): from the prefix
