@@ -337,26 +337,10 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
       // One occurrence per row holding the attribute (more for arrays).
       builders[i].Reserve(ix.attributes_[mine[i]].presence.cardinality());
     }
-    // Profiles are decoded kAhead rows before their values are added, and
-    // the hash slots of their single values are loaded meanwhile: in a
-    // large dictionary each lookup would otherwise wait on memory.
-    constexpr uint32_t kAhead = 4;
-    std::array<DecodedProfile, kAhead> ring;
-    auto decode = [&](uint32_t row) {
-      DecodedProfile& p = ring[row % kAhead];
-      p.values.clear();
-      if (!store.is_live(row)) return;
-      DecodeProfile(store.blob(row), &p);
-      for (const DecodedValue& v : p.values) {
-        const int i = slot[v.attr];
-        if (i >= 0 && v.tag == ValueTag::kString) builders[i].Prefetch(v.text);
-      }
-    };
-    for (uint32_t row = 0; row < std::min(kAhead, ix.row_count_); ++row) {
-      decode(row);
-    }
+    DecodedProfile p;
     for (uint32_t row = 0; row < ix.row_count_; ++row) {
-      const DecodedProfile& p = ring[row % kAhead];
+      if (!store.is_live(row)) continue;
+      DecodeProfile(store.blob(row), &p);
       for (const DecodedValue& v : p.values) {
         const int i = slot[v.attr];
         if (i < 0) continue;
@@ -366,9 +350,9 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
           v.ForEachString([&](std::string_view s) { builders[i].Add(row, s); });
         }
       }
-      if (row + kAhead < ix.row_count_) decode(row + kAhead);
     }
     for (size_t i = 0; i < mine.size(); ++i) {
+      builders[i].Flush();
       const bool trigrams = builders[i].value_count() >= kTrigramMinValues;
       ix.attributes_[mine[i]].strings = std::move(builders[i]).Finish(trigrams);
     }

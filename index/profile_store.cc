@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "base/ascii.h"
+#include "base/hash.h"
 #include "base/json_pointer.h"
 
 namespace segd {
@@ -50,14 +51,11 @@ ProfileStore::ProfileStore() {
                                      /*declared=*/true);
 }
 
-uint64_t ProfileStore::IdHash(std::string_view id) {
-  return std::hash<std::string_view>()(id);
-}
+uint64_t ProfileStore::IdHash(std::string_view id) { return HashBytes(id); }
 
 uint64_t ProfileStore::IdentityHash(std::string_view channel,
                                     std::string_view handle) {
-  const std::hash<std::string_view> h;
-  return h(channel) * 0x9E3779B97F4A7C15ull ^ h(handle);
+  return HashBytes(handle, HashBytes(channel));
 }
 
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,

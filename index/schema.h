@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/hash.h"
 #include "base/status.h"
 
 namespace segd {
@@ -46,7 +47,7 @@ struct Attribute {
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const {
-    return std::hash<std::string_view>()(s);
+    return HashBytes(s);
   }
 };
 template <typename V>

@@ -11,13 +11,12 @@
 #include <unordered_map>
 
 #include "base/ascii.h"
+#include "base/hash.h"
 #include "base/memory.h"
 #include "index/substring.h"
 
 namespace segd {
 namespace {
-
-size_t HashOf(std::string_view s) { return std::hash<std::string_view>()(s); }
 
 uint32_t TrigramKey(const char* p) {
   return static_cast<uint32_t>(static_cast<uint8_t>(p[0])) << 16 |
@@ -90,36 +89,29 @@ std::optional<ValueId> StringIndex::Find(std::string_view key) const {
   return *it;
 }
 
-std::optional<ValueId> StringIndex::FindHashed(std::string_view key,
-                                               size_t hash) const {
-  if (slots_.empty()) return std::nullopt;
-  const size_t mask = slots_.size() - 1;
-  const uint32_t check = static_cast<uint32_t>(hash);
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    const ValueId id = slots_[i];
-    if (id == kEmptySlot) return std::nullopt;
-    // The stored hashes spare most string comparisons (and their cache
-    // misses into the arena).
-    if (hashes_[id] == check && folded(id) == key) return id;
-  }
-}
-
 void StringIndex::Rehash(size_t slot_count) {
-  Release(slots_);  // the old table goes before the new one is allocated
-  slots_.assign(slot_count, kEmptySlot);
+  std::vector<uint64_t> old(slot_count, kEmptySlot);
+  old.swap(slots_);
   const size_t mask = slot_count - 1;
-  for (ValueId id = 0; id < value_count(); ++id) {
-    // Only the low 32 bits are kept, which is enough for tables of up to
-    // 2^32 slots.
-    size_t i = hashes_[id] & mask;
+  for (const uint64_t slot : old) {
+    if (slot == kEmptySlot) continue;
+    // A slot keeps the high half of its value's hash: enough to place it
+    // in tables of up to 2^32 slots.
+    size_t i = (slot >> 32) & mask;
     while (slots_[i] != kEmptySlot) i = (i + 1) & mask;
-    slots_[i] = id;
+    slots_[i] = slot;
   }
 }
 
-ValueId StringIndex::Intern(std::string_view key, std::string_view display) {
-  const size_t hash = HashOf(key);
-  if (auto id = FindHashed(key, hash)) return *id;
+ValueId StringIndex::Intern(std::string_view key, uint64_t hash,
+                            std::string_view display) {
+  const uint64_t check = hash >> 32;
+  const size_t mask = slots_.size() - 1;
+  size_t i = check & mask;
+  for (; slots_[i] != kEmptySlot; i = (i + 1) & mask) {
+    const ValueId id = static_cast<ValueId>(slots_[i]);
+    if ((slots_[i] >> 32) == check && folded(id) == key) return id;
+  }
   const ValueId id = static_cast<ValueId>(value_count());
   folded_arena_.append(key);
   folded_offsets_.push_back(static_cast<uint32_t>(folded_arena_.size()));
@@ -127,38 +119,42 @@ ValueId StringIndex::Intern(std::string_view key, std::string_view display) {
     displays_.emplace_back(id, static_cast<uint32_t>(display_arena_.size()));
     display_arena_.append(display);
   }
-  hashes_.push_back(static_cast<uint32_t>(hash));
+  slots_[i] = check << 32 | id;
   // Keep the table at most half full.
-  if ((id + 1) * 2 > slots_.size()) {
-    Rehash(std::max<size_t>(16, slots_.size() * 2));
-  } else {
-    const size_t mask = slots_.size() - 1;
-    size_t i = hash & mask;
-    while (slots_[i] != kEmptySlot) i = (i + 1) & mask;
-    slots_[i] = id;
-  }
+  if ((id + 1) * 2 > slots_.size()) Rehash(slots_.size() * 2);
   return id;
 }
 
 void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
-  folded_.assign(value);
-  FoldAsciiInPlace(folded_);
-  const ValueId id = index_->Intern(folded_, value);
+  Pending& p = pending_[adds_ % kAhead];
+  if (adds_ - applied_ == kAhead) {
+    Apply(p);
+    ++applied_;
+  }
+  p.row = row;
+  p.display.assign(value);
+  p.folded.assign(value);
+  FoldAsciiInPlace(p.folded);
+  p.hash = HashBytes(p.folded);
+  index_->PrefetchSlot(p.hash);
+  ++adds_;
+}
+
+void StringIndex::Builder::Flush() {
+  for (; applied_ < adds_; ++applied_) Apply(pending_[applied_ % kAhead]);
+}
+
+void StringIndex::Builder::Apply(const Pending& p) {
+  const ValueId id = index_->Intern(p.folded, p.hash, p.display);
   if (id == last_row_.size()) last_row_.push_back(~uint32_t{0});
-  if (last_row_[id] == row) return;
-  last_row_[id] = row;
-  occurrence_rows_.push_back(row);
+  if (last_row_[id] == p.row) return;
+  last_row_[id] = p.row;
+  occurrence_rows_.push_back(p.row);
   occurrence_values_.push_back(id);
 }
 
-void StringIndex::Builder::Prefetch(std::string_view value) {
-  folded_.assign(value);
-  FoldAsciiInPlace(folded_);
-  index_->PrefetchSlot(HashOf(folded_));
-}
-
-void StringIndex::PrefetchSlot(size_t hash) const {
-  if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+void StringIndex::PrefetchSlot(uint64_t hash) const {
+  __builtin_prefetch(&slots_[(hash >> 32) & (slots_.size() - 1)]);
 }
 
 void StringIndex::Builder::Reserve(size_t occurrences) {
@@ -172,13 +168,13 @@ size_t StringIndex::Builder::value_count() const {
 
 std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     bool with_trigrams) && {
+  Flush();
   StringIndex& index = *index_;
   const size_t n = index.value_count();
   Release(last_row_);
   // No value comes after this: lookups from now on search the sorted text,
   // and the hash table goes.
   Release(index.slots_);
-  Release(index.hashes_);
   index.SortValues(occurrence_values_);
   // The build holds the occurrences, then rows by value, then the
   // postings: each is sized exactly, and freed as soon as it is read unless
@@ -724,7 +720,7 @@ StringIndex::Memory StringIndex::MemoryUse() const {
   m.dictionary = HeapBytes(folded_arena_) + HeapBytes(display_arena_) +
                  folded_offsets_.capacity() * sizeof(uint32_t) +
                  displays_.capacity() * sizeof(displays_[0]) +
-                 slots_.capacity() * sizeof(uint32_t);
+                 slots_.capacity() * sizeof(uint64_t);
   m.postings = (small_rows_.capacity() + occurrences_before_.capacity() +
                 bitmap_rows_before_.capacity()) *
                sizeof(uint32_t);

@@ -14,6 +14,7 @@
 #ifndef SEGD_INDEX_STRING_INDEX_H_
 #define SEGD_INDEX_STRING_INDEX_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,12 +50,14 @@ class StringIndex {
 
   class Builder {
    public:
+    Builder() { index_->Rehash(16); }
     // Feed occurrences in ascending row order; repeats of a value within one
-    // row are ignored.
+    // row are ignored. An Add takes effect a few Adds later: meanwhile the
+    // hash slot it will probe is loaded, so that a large dictionary's
+    // lookups overlap instead of each waiting on memory.
     void Add(uint32_t row, std::string_view value);
-    // Starts loading the hash slot where `value` would be looked up, so a
-    // later Add of it finds the slot in cache.
-    void Prefetch(std::string_view value);
+    // Applies the Adds still pending; value_count() counts them after it.
+    void Flush();
     // Room for this many occurrences, so the pairs grow without copies.
     void Reserve(size_t occurrences);
     // `with_trigrams`: build the trigram index (for high-cardinality use).
@@ -63,12 +66,24 @@ class StringIndex {
 
    private:
     friend class StringIndex;
+    // An Add waiting for its hash slot: the value as given and folded.
+    struct Pending {
+      uint32_t row;
+      uint64_t hash;
+      std::string folded;
+      std::string display;
+    };
+    static constexpr size_t kAhead = 8;
+    void Apply(const Pending& p);
+
     std::unique_ptr<StringIndex> index_ = std::make_unique<StringIndex>();
+    std::array<Pending, kAhead> pending_;
+    uint64_t adds_ = 0;     // Adds so far
+    uint64_t applied_ = 0;  // of which applied
     std::vector<uint32_t> last_row_;  // per value
     // Every (row, value) pair, in row order.
     std::vector<uint32_t> occurrence_rows_;
     std::vector<ValueId> occurrence_values_;
-    std::string folded_;  // scratch for Add and Prefetch
   };
 
   size_t value_count() const { return folded_offsets_.size() - 1; }
@@ -154,9 +169,9 @@ class StringIndex {
   StringIndex() = default;
 
  private:
-  ValueId Intern(std::string_view folded, std::string_view display);
-  std::optional<ValueId> FindHashed(std::string_view folded, size_t hash) const;
-  void PrefetchSlot(size_t hash) const;
+  ValueId Intern(std::string_view folded, uint64_t hash,
+                 std::string_view display);
+  void PrefetchSlot(uint64_t hash) const;
   void Rehash(size_t slot_count);
   // Renumbers the values, so far in order of first appearance, to ascend
   // with their folded text; `occurrence_values` follow.
@@ -192,12 +207,13 @@ class StringIndex {
   // (value, offset into display_arena_), ascending by value.
   std::vector<std::pair<ValueId, uint32_t>> displays_;
   std::string display_arena_;
-  // While the dictionary is built: an open-addressing table of value ids
-  // (kEmptySlot when free) and the low 32 bits of each value's hash. Once
-  // it is built, lookups search the sorted text instead.
-  static constexpr ValueId kEmptySlot = ~ValueId{0};
-  std::vector<ValueId> slots_;
-  std::vector<uint32_t> hashes_;
+  // While the dictionary is built: an open-addressing table whose slots
+  // hold a value id in the low 32 bits and the high 32 bits of the value's
+  // hash above it (kEmptySlot when free), so that a probe reads one slot
+  // and compares text only on a likely match. Once the dictionary is
+  // built, lookups search the sorted text instead.
+  static constexpr uint64_t kEmptySlot = ~uint64_t{0};
+  std::vector<uint64_t> slots_;
 
   // Common values have a bitmap in bitmaps_, ascending by value. The rows
   // of the rare ones follow each other in small_rows_, by value: value v's

@@ -112,7 +112,8 @@ TEST(StringIndexTest, TrigramIndexOfShortValuesOnly) {
   for (uint32_t row = 0; row < values.size(); ++row) {
     builder.Add(row, values[row]);
   }
-  ASSERT_GE(builder.value_count(), 8000u);
+  builder.Flush();
+  ASSERT_EQ(builder.value_count(), values.size());
   std::unique_ptr<StringIndex> index =
       std::move(builder).Finish(/*with_trigrams=*/true);
   EXPECT_FALSE(index->has_trigrams());
