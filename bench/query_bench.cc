@@ -212,6 +212,14 @@ void BM_StartsWithPhone(benchmark::State& state) {
 }
 BENCHMARK(BM_StartsWithPhone)->Arg(0)->Arg(20);
 
+// The complement of a bitmap: the count is the live rows less the
+// bitmap's cardinality, the preview reads the first shard's rows.
+void BM_NoEmail(benchmark::State& state) {
+  RunRule(state, R"({"field":"email","op":"not_exists"})",
+          state.range(0) == 0);
+}
+BENCHMARK(BM_NoEmail)->Arg(0)->Arg(20);
+
 void BM_PreviewOnly(benchmark::State& state) {
   RunRule(state, R"({"field":"lifecycle","op":"eq","value":"active"})",
           /*count=*/false);

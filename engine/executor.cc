@@ -62,18 +62,22 @@ class ShardEvaluator {
         uint64_t* tmp = scratch_.Level(level + 1);
         Eval(node.children[0], level + 1, tmp);
         LoadLive(out);
-        AndNotWords(out, tmp);
+        if (windowed()) {
+          for (size_t w = 0; w < window_words(); ++w) out[w] &= ~tmp[w];
+        } else {
+          AndNotWords(out, tmp);
+        }
         return;
       }
       case BoundKind::kAnd:
         EvalAnd(node, level, out);
         return;
       case BoundKind::kOr: {
-        ClearWords(out);
+        ClearWindow(out);
         uint64_t* tmp = scratch_.Level(level + 1);
         for (const BoundNode& c : node.children) {
           if (c.kind == BoundKind::kLeaf && c.leaf.kind == LeafKind::kBitmap) {
-            if (row_end_ < kShardRows) {
+            if (windowed()) {
               OrShardBelow(c.leaf.bitmap, shard_, row_end_, out);
             } else {
               OrShard(c.leaf.bitmap, shard_, out);
@@ -230,10 +234,28 @@ class ShardEvaluator {
   // out = the live rows of this shard.
   void LoadLive(uint64_t* out) {
     if (index_.shard_full(shard_)) {
-      FillWords(out);
+      std::memset(out, 0xFF, window_words() * sizeof(uint64_t));
     } else {
-      LoadShard(index_.live().get(), shard_, out);
+      LoadBitmap(index_.live().get(), out);
     }
+  }
+
+  // out = the rows of `bitmap` in this shard.
+  void LoadBitmap(const roaring_bitmap_t* bitmap, uint64_t* out) {
+    if (windowed()) {
+      ClearWindow(out);
+      OrShardBelow(bitmap, shard_, row_end_, out);
+    } else {
+      LoadShard(bitmap, shard_, out);
+    }
+  }
+
+  // Whether only the rows below row_end_ are asked for, and how many words
+  // hold them.
+  bool windowed() const { return row_end_ < kShardRows; }
+  size_t window_words() const { return (row_end_ + 63) / 64; }
+  void ClearWindow(uint64_t* out) const {
+    std::memset(out, 0, window_words() * sizeof(uint64_t));
   }
 
   void EvalAnd(const BoundNode& node, int level, uint64_t* out) {
@@ -403,7 +425,7 @@ class ShardEvaluator {
   void FillLeaf(const Leaf& leaf, int level, uint64_t* out) {
     switch (leaf.kind) {
       case LeafKind::kBitmap:
-        LoadShard(leaf.bitmap, shard_, out);
+        LoadBitmap(leaf.bitmap, out);
         return;
       case LeafKind::kRowList: {
         ClearWords(out);
@@ -438,7 +460,7 @@ class ShardEvaluator {
   // allows it.
   void FillValueSet(const Leaf& leaf, uint64_t* out) {
     // Only the window's words: the rest may come out wrong.
-    std::memset(out, 0, (row_end_ + 63) / 64 * sizeof(uint64_t));
+    ClearWindow(out);
     const ValueMatches& matches = *leaf.matches;
     if (const auto ids = matches.id_range()) {
       // StringIndex::kNoValue lies past every run.
@@ -600,14 +622,36 @@ bool TestsRows(const BoundNode& node) {
   return std::any_of(node.children.begin(), node.children.end(), TestsRows);
 }
 
-// Whether `node` is an OR of bitmaps only, which a window cuts short.
-bool OrOfBitmaps(const BoundNode& node) {
-  return node.kind == BoundKind::kOr &&
-         std::all_of(node.children.begin(), node.children.end(),
-                     [](const BoundNode& c) {
-                       return c.kind == BoundKind::kLeaf &&
-                              c.leaf.kind == LeafKind::kBitmap;
-                     });
+// Whether `node` is read from bitmaps alone, each only below a window: a
+// bitmap, an OR of bitmaps, or NOT of either.
+bool ReadsBitmapWindows(const BoundNode& node) {
+  auto bitmap = [](const BoundNode& n) {
+    return n.kind == BoundKind::kLeaf && n.leaf.kind == LeafKind::kBitmap;
+  };
+  switch (node.kind) {
+    case BoundKind::kLeaf:
+      return bitmap(node);
+    case BoundKind::kOr:
+      return std::all_of(node.children.begin(), node.children.end(), bitmap);
+    case BoundKind::kNot:
+      return ReadsBitmapWindows(node.children[0]) &&
+             node.children[0].kind != BoundKind::kNot;
+    case BoundKind::kAnd:
+    case BoundKind::kConst:
+      return false;
+  }
+  return false;
+}
+
+// The next window of a shard, after the first `end` rows held `found` of
+// the `wanted` rows a preview still needs: the rows that would hold them
+// all at the density seen, and half as many again, as a power of two.
+uint32_t NextWindow(uint32_t end, size_t found, size_t wanted) {
+  const uint64_t rows = found == 0 ? uint64_t{end} * 8
+                                   : uint64_t{end} * wanted * 3 / (2 * found);
+  uint32_t next = end * 2;
+  while (next < rows && next < kShardRows) next *= 2;
+  return std::min(next, kShardRows);
 }
 
 // Finds every value set a count needs, each with a parallel scan, before
@@ -674,9 +718,9 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
 
   ExecuteResult result;
   // Members: walk shards in order and stop once `limit` rows are in. Where
-  // a leaf tests values row by row, or the rule is an OR of bitmaps, a
-  // shard is read in growing windows of its first rows, and a dense match
-  // stops within the first one.
+  // a leaf tests values row by row, or the rule reads bitmaps only below a
+  // window, a shard is read in growing windows of its first rows, and a
+  // dense match stops within the first one.
   if (options.limit > 0) {
     result.rows.reserve(std::min<size_t>(options.limit, 4096));
     Scratch& scratch = ThreadScratch();
@@ -684,7 +728,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     // There the first window is 1024 rows, or fewer when the estimate says
     // twice the members asked for fit in fewer.
     uint32_t first_window = kShardRows;
-    if (TestsRows(plan.root) || OrOfBitmaps(plan.root)) {
+    if (TestsRows(plan.root) || ReadsBitmapWindows(plan.root)) {
       const double rows_wanted =
           2.0 * static_cast<double>(options.limit) *
           static_cast<double>(index.live_count()) /
@@ -698,13 +742,15 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
          ++s) {
       const size_t before = result.rows.size();
-      for (uint32_t end = first_window;; end = std::min(end * 8, kShardRows)) {
+      for (uint32_t end = first_window;;) {
         uint64_t* out = scratch.Level(0);
         ShardEvaluator(index, s, scratch, end).Eval(plan.root, 0, out);
         result.rows.resize(before);
         CollectRows(out, s, end, options.limit, &result.rows);
         if (end == kShardRows) walked += CountWords(out);
         if (result.rows.size() >= options.limit || end == kShardRows) break;
+        end = NextWindow(end, result.rows.size() - before,
+                         options.limit - before);
       }
     }
     // Fewer members than asked for: every shard was read in full, and the
