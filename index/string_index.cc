@@ -248,44 +248,72 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   return std::move(index_);
 }
 
+void StringIndex::SortByText(std::span<ValueId> ids, size_t depth) const {
+  if (depth >= kSortChunkDepth) {  // long shared prefixes: compare the rest
+    std::sort(ids.begin(), ids.end(), [&](ValueId a, ValueId b) {
+      return folded(a) < folded(b);
+    });
+    return;
+  }
+  auto chunk = [&](ValueId id) {
+    const std::string_view s = folded(id);
+    uint64_t key = 0;
+    for (size_t i = depth; i < depth + 8; ++i) {
+      key = key << 8 | (i < s.size() ? static_cast<uint8_t>(s[i]) : 0);
+    }
+    return key;
+  };
+  std::vector<std::pair<uint64_t, ValueId>> keyed(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) keyed[i] = {chunk(ids[i]), ids[i]};
+  std::sort(keyed.begin(), keyed.end());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = keyed[i].second;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i + 1;
+    while (j < ids.size() && keyed[j].first == keyed[i].first) ++j;
+    if (j - i > 1) {
+      const std::span<ValueId> tied = ids.subspan(i, j - i);
+      const bool ended = std::all_of(tied.begin(), tied.end(), [&](ValueId id) {
+        return folded(id).size() <= depth + 8;
+      });
+      if (ended) {
+        // Equal but for the zero padding: each is a prefix of the longer
+        // ones (text ending in zero bytes), so shorter comes first.
+        std::sort(tied.begin(), tied.end(), [&](ValueId a, ValueId b) {
+          return folded(a).size() < folded(b).size();
+        });
+      } else {
+        SortByText(tied, depth + 8);
+      }
+    }
+    i = j;
+  }
+}
+
 void StringIndex::SortValues(std::span<ValueId> occurrence_values) {
-  // Sorted by the first eight bytes as one big-endian integer (zero padded,
-  // which orders like the text), then runs of equal prefixes by the rest:
-  // integer compares instead of a string compare at every step.
+  // Sorted eight bytes at a time, each eight as one big-endian integer
+  // (zero padded, which orders like the text): integer compares instead of
+  // string compares, on keys read in order rather than text read at random.
   const size_t n = value_count();
   std::vector<ValueId> order(n);  // old ids, ascending text
-  {
-    std::vector<std::pair<uint64_t, ValueId>> keyed(n);
-    for (ValueId id = 0; id < n; ++id) {
-      const std::string_view s = folded(id);
-      uint64_t key = 0;
-      for (size_t i = 0; i < 8; ++i) {
-        key = key << 8 | (i < s.size() ? static_cast<uint8_t>(s[i]) : 0);
-      }
-      keyed[id] = {key, id};
-    }
-    std::sort(keyed.begin(), keyed.end());
-    for (size_t i = 0; i < n; ++i) order[i] = keyed[i].second;
-    for (size_t i = 0; i < n;) {
-      size_t j = i + 1;
-      while (j < n && keyed[j].first == keyed[i].first) ++j;
-      if (j - i > 1) {
-        std::sort(order.begin() + i, order.begin() + j,
-                  [&](ValueId a, ValueId b) { return folded(a) < folded(b); });
-      }
-      i = j;
-    }
-  }
+  std::iota(order.begin(), order.end(), ValueId{0});
+  SortByText(order, 0);
   // The text and its offsets laid out again in the new order, each
-  // sized exactly; the old ones go as soon as the new ones are whole.
+  // sized exactly; the old ones go as soon as the new ones are whole. The
+  // old text is read at random: its offsets are loaded 16 values ahead and
+  // its bytes 8 ahead.
   {
     std::string arena;
     arena.reserve(folded_arena_.size());
     std::vector<uint32_t> offsets;
     offsets.reserve(n + 1);
     offsets.push_back(0);
-    for (ValueId old : order) {
-      arena.append(folded(old));
+    for (size_t i = 0; i < n; ++i) {
+      if (i + 16 < n) __builtin_prefetch(&folded_offsets_[order[i + 16]]);
+      if (i + 8 < n) {
+        __builtin_prefetch(folded_arena_.data() +
+                           folded_offsets_[order[i + 8]]);
+      }
+      arena.append(folded(order[i]));
       offsets.push_back(static_cast<uint32_t>(arena.size()));
     }
     folded_arena_ = std::move(arena);

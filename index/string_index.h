@@ -176,6 +176,11 @@ class StringIndex {
   // Renumbers the values, so far in order of first appearance, to ascend
   // with their folded text; `occurrence_values` follow.
   void SortValues(std::span<ValueId> occurrence_values);
+  // Sorts `ids` by their folded text. REQUIRES: the texts agree on their
+  // first `depth` bytes. Runs that still agree past kSortChunkDepth bytes
+  // are sorted by string compares, which bounds the recursion.
+  static constexpr size_t kSortChunkDepth = 64;
+  void SortByText(std::span<ValueId> ids, size_t depth) const;
   void BuildTrigrams();
   // REQUIRES: occurrences_before_ is whole.
   void BuildLetterRuns();

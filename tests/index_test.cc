@@ -323,6 +323,40 @@ TEST(StringIndexTest, PostingsHoldEveryRowOnceAndFoldCase) {
 // Ids are renumbered at the end of the build to follow the folded text:
 // every part of the index keyed by id (text, spellings, postings, running
 // counts, occurrences) must follow them.
+// Values that tie on their first bytes: shared prefixes of every length up
+// to past the depth where the sort turns to string compares, values that
+// are prefixes of others, zero bytes (which pad a short value's last eight
+// bytes) and bytes above 0x7F. Ids must ascend with the text all the same.
+TEST(StringIndexTest, IdsAscendThroughLongSharedPrefixesAndZeroBytes) {
+  std::mt19937_64 rng(5);
+  std::vector<std::string> values;
+  const std::string shared(150, 'p');  // past 64, where compares take over
+  for (size_t length = 0; length <= shared.size(); ++length) {
+    const std::string prefix = shared.substr(0, length);
+    for (const std::string& tail : std::vector<std::string>{
+             "", "a", "b", "ab", std::string(1, '\0'), std::string(2, '\0'),
+             std::string("\0a", 2), "\xC3\xA9", "\xFF"}) {
+      values.push_back(prefix + tail);
+    }
+  }
+  std::shuffle(values.begin(), values.end(), rng);
+  StringIndex::Builder builder;
+  std::set<std::string> distinct;
+  for (uint32_t row = 0; row < values.size(); ++row) {
+    builder.Add(row, values[row]);
+    distinct.insert(values[row]);
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/false);
+  ASSERT_EQ(index->value_count(), distinct.size());
+  ValueId id = 0;
+  for (const std::string& want : distinct) {
+    ASSERT_EQ(index->folded(id), want) << "id " << id;
+    ASSERT_EQ(index->Find(want), id);
+    ++id;
+  }
+}
+
 TEST(StringIndexTest, IdsAscendWithTheFoldedTextAndEverythingFollows) {
   for (const bool with_trigrams : {false, true}) {
     std::mt19937_64 rng(11);
