@@ -126,9 +126,18 @@ ValueId StringIndex::Intern(std::string_view key, uint64_t hash,
 }
 
 void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
+  if (index_->slots_.size() <= kCachedSlots) {
+    // A table this small stays in cache: nothing to wait for, so the value
+    // goes in at once. (Tables only grow, so no Add is pending here.)
+    Pending& p = pending_[0];
+    p.folded.assign(value);
+    FoldAsciiInPlace(p.folded);
+    Apply(row, p.folded, HashBytes(p.folded), value);
+    return;
+  }
   Pending& p = pending_[adds_ % kAhead];
   if (adds_ - applied_ == kAhead) {
-    Apply(p);
+    Apply(p.row, p.folded, p.hash, p.display);
     ++applied_;
   }
   p.row = row;
@@ -141,15 +150,19 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
 }
 
 void StringIndex::Builder::Flush() {
-  for (; applied_ < adds_; ++applied_) Apply(pending_[applied_ % kAhead]);
+  for (; applied_ < adds_; ++applied_) {
+    const Pending& p = pending_[applied_ % kAhead];
+    Apply(p.row, p.folded, p.hash, p.display);
+  }
 }
 
-void StringIndex::Builder::Apply(const Pending& p) {
-  const ValueId id = index_->Intern(p.folded, p.hash, p.display);
+void StringIndex::Builder::Apply(uint32_t row, std::string_view folded,
+                                 uint64_t hash, std::string_view display) {
+  const ValueId id = index_->Intern(folded, hash, display);
   if (id == last_row_.size()) last_row_.push_back(~uint32_t{0});
-  if (last_row_[id] == p.row) return;
-  last_row_[id] = p.row;
-  occurrence_rows_.push_back(p.row);
+  if (last_row_[id] == row) return;
+  last_row_[id] = row;
+  occurrence_rows_.push_back(row);
   occurrence_values_.push_back(id);
 }
 

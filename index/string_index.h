@@ -52,8 +52,8 @@ class StringIndex {
    public:
     Builder() { index_->Rehash(16); }
     // Feed occurrences in ascending row order; repeats of a value within one
-    // row are ignored. An Add takes effect a few Adds later: meanwhile the
-    // hash slot it will probe is loaded, so that a large dictionary's
+    // row are ignored. In a large dictionary an Add takes effect a few Adds
+    // later: meanwhile the hash slot it will probe is loaded, so that its
     // lookups overlap instead of each waiting on memory.
     void Add(uint32_t row, std::string_view value);
     // Applies the Adds still pending; value_count() counts them after it.
@@ -74,7 +74,10 @@ class StringIndex {
       std::string display;
     };
     static constexpr size_t kAhead = 8;
-    void Apply(const Pending& p);
+    // Up to this many slots (32 KiB) the table is taken to be in cache.
+    static constexpr size_t kCachedSlots = 4096;
+    void Apply(uint32_t row, std::string_view folded, uint64_t hash,
+               std::string_view display);
 
     std::unique_ptr<StringIndex> index_ = std::make_unique<StringIndex>();
     std::array<Pending, kAhead> pending_;
