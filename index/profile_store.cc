@@ -17,17 +17,6 @@ constexpr std::string_view kCustomerType = "customer_type";
 constexpr std::string_view kCustomerId = "customer_id", kEmail = "email",
                            kPhone = "phone", kOrders = "orders";
 
-// A cheap hash of a name for the attribute cache: its length and its first
-// and last eight bytes.
-size_t QuickHash(std::string_view name) {
-  uint64_t head = 0, tail = 0;
-  std::memcpy(&head, name.data(), std::min<size_t>(8, name.size()));
-  if (name.size() > 8) std::memcpy(&tail, name.data() + name.size() - 8, 8);
-  uint64_t h = (head ^ tail * 0x9E3779B97F4A7C15ull ^ name.size()) *
-               0xFF51AFD7ED558CCDull;
-  return static_cast<size_t>(h ^ h >> 32);
-}
-
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // The JSON pointer of a flattened attribute: address.city -> /address/city.
@@ -88,18 +77,18 @@ std::optional<uint32_t> ProfileStore::FindIdentity(
   });
 }
 
-std::optional<AttrId> ProfileStore::FindAttribute(std::string_view name) {
-  AttrId& cached = attribute_cache_[QuickHash(name) % kCacheSlots];
+AttrId ProfileStore::FindAttribute(std::string_view name) {
+  AttrId& cached = attribute_cache_[HashBytes(name) % kCacheSlots];
   if (cached < schema_.size() && schema_.attribute(cached).name == name) {
     return cached;
   }
   const std::optional<AttrId> id = schema_.Find(name);
-  if (id) cached = *id;
-  return id;
+  if (!id) return kNoId;
+  return cached = *id;
 }
 
 EventId ProfileStore::InternEvent(std::string_view name) {
-  EventId& cached = event_cache_[QuickHash(name) % kCacheSlots];
+  EventId& cached = event_cache_[HashBytes(name) % kCacheSlots];
   if (cached < schema_.event_count() && schema_.event_name(cached) == name) {
     return cached;
   }
@@ -133,14 +122,14 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
   std::unordered_set<std::string_view> new_names;  // when there are many
   for (size_t i = attrs.size(); i-- > 0;) {
     const std::string& name = attrs[i].first;
-    const std::optional<AttrId> id = FindAttribute(name);
+    const AttrId id = FindAttribute(name);
     ids_[i] = id;
-    if (id) {
-      superseded_[i] = stamp_[*id] == generation_;
-      stamp_[*id] = generation_;
+    if (id != kNoId) {
+      superseded_[i] = stamp_[id] == generation_;
+      stamp_[id] = generation_;
     } else if (attrs.size() <= 64) {
       for (size_t j = i + 1; j < attrs.size() && !superseded_[i]; ++j) {
-        superseded_[i] = !ids_[j] && attrs[j].first == name;
+        superseded_[i] = ids_[j] == kNoId && attrs[j].first == name;
       }
     } else {
       superseded_[i] = !new_names.insert(name).second;
@@ -167,16 +156,17 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
     has_contact |= n == kEmail || n == kPhone;
     has_orders |= n == kOrders && value.type == AttrType::kNumber &&
                   CompareNumbers(value.number, Number::Int(1)) >= 0;
-    Resolved r{ids_[i], &value, &name, false};
-    new_attributes += !r.attr;
-    if (r.attr) {
-      const Attribute& attr = schema_.attribute(*r.attr);
+    const AttrId id = ids_[i];
+    bool as_string = false;
+    new_attributes += id == kNoId;
+    if (id != kNoId) {
+      const Attribute& attr = schema_.attribute(id);
       const AttrType expected = attr.type;
       // Only a declared string takes date-looking text as text; otherwise
       // a date is a date (SPEC §1) and conflicts like any other type.
       if (expected == AttrType::kString && value.type == AttrType::kDate &&
           attr.declared) {
-        r.as_string = true;
+        as_string = true;
       } else if (expected != value.type) {
         return Invalid("attribute " + Quoted(name) + ": expected " +
                            AttrTypeName(expected) + ", got " +
@@ -202,7 +192,13 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
       customer_type.text = std::move(folded);
       continue;  // encoded below, normalized
     }
-    resolved.push_back(r);
+    // Member by member: a whole Resolved built on the stack and copied in
+    // made the CPU wait on its own stores.
+    Resolved& r = resolved.emplace_back();
+    r.attr = id;
+    r.value = &value;
+    r.name = &name;
+    r.as_string = as_string;
   }
   if (!sets_customer_type) {
     // SPEC §1: customer when customer_id is present or orders >= 1; else
@@ -231,9 +227,9 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
 
   // Commit: new attributes take the type of their first value.
   for (Resolved& r : resolved) {
-    if (r.attr) continue;
+    if (r.attr != kNoId) continue;
     if (auto again = schema_.Find(*r.name)) {  // earlier in this record
-      r.attr = again;
+      r.attr = *again;
       continue;
     }
     auto added = schema_.Add(*r.name, r.value->type, /*declared=*/false);
@@ -257,9 +253,9 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
       Value text_value;
       text_value.type = AttrType::kString;
       text_value.text = r.value->text;
-      encoder.AddValue(*r.attr, text_value);
+      encoder.AddValue(r.attr, text_value);
     } else {
-      encoder.AddValue(*r.attr, *r.value);
+      encoder.AddValue(r.attr, *r.value);
     }
   }
   encoder.AddValue(customer_type_attr_, customer_type);

@@ -80,7 +80,10 @@ class ProfileStore {
                    std::string_view handle) const;
   void ReleaseIdentities(uint32_t row);
   // The schema's lookups, through attribute_cache_ and event_cache_.
-  std::optional<AttrId> FindAttribute(std::string_view name);
+  // FindAttribute gives kNoId for a name the schema does not hold: ids go
+  // without std::optional here, whose flag, stored beside the id and read
+  // back with it, stalled the CPU on every attribute of every record.
+  AttrId FindAttribute(std::string_view name);
   EventId InternEvent(std::string_view name);
 
   Schema schema_;
@@ -99,12 +102,12 @@ class ProfileStore {
 
   // Scratch for Upsert, kept between calls so that it rarely allocates.
   struct Resolved {
-    std::optional<AttrId> attr;  // empty: a new attribute, added on commit
+    AttrId attr;  // kNoId: a new attribute, added on commit
     const Value* value;
     const std::string* name;
     bool as_string;  // a date-looking value of a declared string attribute
   };
-  std::vector<std::optional<AttrId>> ids_;  // per input attribute
+  std::vector<AttrId> ids_;          // per input attribute, or kNoId
   std::vector<uint8_t> superseded_;         // per input attribute
   std::vector<uint32_t> stamp_;  // per attribute: last generation naming it
   uint32_t generation_ = 0;
