@@ -22,7 +22,10 @@ IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
   const size_t n = sorted.size();
   uint64_t unit = 0;
   for (size_t i = 1; i < n && unit != 1; ++i) {
-    unit = std::gcd(unit, Offset(sorted[i], sorted[0]));
+    // Most offsets are multiples of the unit so far (whole seconds, whole
+    // days): a remainder tells, far faster than a gcd.
+    const uint64_t offset = Offset(sorted[i], sorted[0]);
+    if (unit == 0 || offset % unit != 0) unit = std::gcd(unit, offset);
   }
   if (unit == 0) unit = 1;  // every key is the first
   for (size_t b = 0; b < n; b += kBlock) {

@@ -255,7 +255,7 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   Release(rows);
   Release(next);
   if (with_trigrams) {
-    index.BuildTrigrams();
+    index.BuildTrigrams(trigram_slice_bytes_);
     index.BuildLetterRuns();
   }
   return std::move(index_);
@@ -363,7 +363,7 @@ void StringIndex::SortValues(std::span<ValueId> occurrence_values) {
   for (ValueId& id : occurrence_values) id = rank[id];
 }
 
-void StringIndex::BuildTrigrams() {
+void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
   // A counting sort on the trigram: count the trigrams, lay the lists out
   // by prefix sums, then fill them in value order, so every list comes out
   // ascending and a value's repeated trigram lands next to itself, to be
@@ -394,7 +394,6 @@ void StringIndex::BuildTrigrams() {
         static_cast<char>(byte_of[number % alphabet])};
     return TrigramKey(bytes);
   };
-  constexpr uint64_t kSlices = 4;
   auto for_each_trigram = [&](ValueId id, auto&& fn) {
     const std::string_view s = folded(id);
     for (size_t i = 0; i + 3 <= s.size(); ++i) {
@@ -436,13 +435,15 @@ void StringIndex::BuildTrigrams() {
     next[k] = total;
     total += sizes.back();
   }
+  const uint64_t slices =
+      1 + uint64_t{total} * sizeof(ValueId) / std::max<uint64_t>(slice_bytes, 1);
   std::vector<ValueId> lists;
   for (size_t lo = 0; lo < keys.size();) {
-    // Keys [lo, hi) of `keys`: about total / kSlices trigrams.
+    // Keys [lo, hi) of `keys`: about total / slices trigrams.
     const uint32_t base = next[keys[lo]];
     size_t hi = lo;
     uint64_t slice = 0;
-    while (hi < keys.size() && slice * kSlices < total) slice += sizes[hi++];
+    while (hi < keys.size() && slice * slices < total) slice += sizes[hi++];
     const uint32_t first_key = keys[lo], last_key = keys[hi - 1];
     lists.assign(slice, 0);
     for (ValueId id = 0; id < value_count(); ++id) {

@@ -50,7 +50,14 @@ class StringIndex {
 
   class Builder {
    public:
-    Builder() { index_->Rehash(16); }
+    // The trigram build fills its lists a slice at a time, each within
+    // `trigram_slice_bytes`: less memory at once costs more passes over
+    // the text. 256 MiB makes one pass for a million emails.
+    static constexpr uint64_t kTrigramSliceBytes = uint64_t{256} << 20;
+    explicit Builder(uint64_t trigram_slice_bytes = kTrigramSliceBytes)
+        : trigram_slice_bytes_(trigram_slice_bytes) {
+      index_->Rehash(16);
+    }
     // Feed occurrences in ascending row order; repeats of a value within one
     // row are ignored. In a large dictionary an Add takes effect a few Adds
     // later: meanwhile the hash slot it will probe is loaded, so that its
@@ -79,6 +86,7 @@ class StringIndex {
     void Apply(uint32_t row, std::string_view folded, uint64_t hash,
                std::string_view display);
 
+    uint64_t trigram_slice_bytes_;
     std::unique_ptr<StringIndex> index_ = std::make_unique<StringIndex>();
     std::array<Pending, kAhead> pending_;
     uint64_t adds_ = 0;     // Adds so far
@@ -184,7 +192,7 @@ class StringIndex {
   // are sorted by string compares, which bounds the recursion.
   static constexpr size_t kSortChunkDepth = 64;
   void SortByText(std::span<ValueId> ids, size_t depth) const;
-  void BuildTrigrams();
+  void BuildTrigrams(uint64_t slice_bytes);
   // REQUIRES: occurrences_before_ is whole.
   void BuildLetterRuns();
   // Ascending values of trigram list `k`.
