@@ -115,7 +115,7 @@ ValueId StringIndex::Intern(std::string_view key, uint64_t hash,
   const ValueId id = static_cast<ValueId>(value_count());
   folded_arena_.append(key);
   folded_offsets_.push_back(static_cast<uint32_t>(folded_arena_.size()));
-  if (display != key) {
+  if (!display.empty()) {
     displays_.emplace_back(id, static_cast<uint32_t>(display_arena_.size()));
     display_arena_.append(display);
   }
@@ -125,14 +125,30 @@ ValueId StringIndex::Intern(std::string_view key, uint64_t hash,
   return id;
 }
 
+namespace {
+
+// Folds `value` into `folded`; whether that changed a letter.
+bool FoldInto(std::string_view value, std::string* folded) {
+  folded->resize(value.size());
+  char* out = folded->data();
+  bool changed = false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    out[i] = FoldAscii(value[i]);
+    changed |= out[i] != value[i];
+  }
+  return changed;
+}
+
+}  // namespace
+
 void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
   if (index_->slots_.size() <= kCachedSlots) {
     // A table this small stays in cache: nothing to wait for, so the value
     // goes in at once. (Tables only grow, so no Add is pending here.)
     Pending& p = pending_[0];
-    p.folded.assign(value);
-    FoldAsciiInPlace(p.folded);
-    Apply(row, p.folded, HashBytes(p.folded), value);
+    const bool changed = FoldInto(value, &p.folded);
+    Apply(row, p.folded, HashBytes(p.folded),
+          changed ? value : std::string_view());
     return;
   }
   Pending& p = pending_[adds_ % kAhead];
@@ -141,9 +157,12 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
     ++applied_;
   }
   p.row = row;
-  p.display.assign(value);
-  p.folded.assign(value);
-  FoldAsciiInPlace(p.folded);
+  // The spelling is kept only when it is not the folded text.
+  if (FoldInto(value, &p.folded)) {
+    p.display.assign(value);
+  } else {
+    p.display.clear();
+  }
   p.hash = HashBytes(p.folded);
   index_->PrefetchSlot(p.hash);
   ++adds_;

@@ -73,7 +73,8 @@ class StringIndex {
 
    private:
     friend class StringIndex;
-    // An Add waiting for its hash slot: the value as given and folded.
+    // An Add waiting for its hash slot: the value folded, and as given
+    // when that differs (else empty).
     struct Pending {
       uint32_t row;
       uint64_t hash;
@@ -83,6 +84,7 @@ class StringIndex {
     static constexpr size_t kAhead = 8;
     // Up to this many slots (32 KiB) the table is taken to be in cache.
     static constexpr size_t kCachedSlots = 4096;
+    // `display`: the spelling when it differs from `folded`, else empty.
     void Apply(uint32_t row, std::string_view folded, uint64_t hash,
                std::string_view display);
 
@@ -180,6 +182,7 @@ class StringIndex {
   StringIndex() = default;
 
  private:
+  // `display`: the spelling when it differs from `folded`, else empty.
   ValueId Intern(std::string_view folded, uint64_t hash,
                  std::string_view display);
   void PrefetchSlot(uint64_t hash) const;
