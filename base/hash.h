@@ -19,18 +19,33 @@ inline uint64_t HashBytes(std::string_view s, uint64_t seed = 0) {
     h = (h ^ word) * kOdd;
     return h ^ (h >> 29);
   };
-  const char* p = s.data();
-  size_t n = s.size();
-  uint64_t h = mix(seed, n);
-  for (; n >= 8; p += 8, n -= 8) {
+  auto load64 = [](const char* p) {
     uint64_t word;
     std::memcpy(&word, p, 8);
-    h = mix(h, word);
-  }
-  if (n > 0) {
-    uint64_t word = 0;
-    std::memcpy(&word, p, n);
-    h = mix(h, word);
+    return word;
+  };
+  auto load32 = [](const char* p) {
+    uint32_t word;
+    std::memcpy(&word, p, 4);
+    return uint64_t{word};
+  };
+  // Every read has a fixed width: a copy of a variable length into a word
+  // would be stored byte by byte and read back whole, which stalls. The
+  // last bytes are read again where they overlap, which the length, mixed
+  // in first, keeps apart.
+  const char* p = s.data();
+  const size_t n = s.size();
+  uint64_t h = mix(seed, n);
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) h = mix(h, load64(p + i));
+    if (i < n) h = mix(h, load64(p + n - 8));
+  } else if (n >= 4) {
+    h = mix(h, load32(p) | load32(p + n - 4) << 32);
+  } else if (n > 0) {
+    h = mix(h, uint64_t{static_cast<uint8_t>(p[0])} |
+                   uint64_t{static_cast<uint8_t>(p[n / 2])} << 8 |
+                   uint64_t{static_cast<uint8_t>(p[n - 1])} << 16);
   }
   h = (h ^ (h >> 32)) * kOdd;
   return h ^ (h >> 32);
