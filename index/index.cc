@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/ascii.h"
+#include "base/radix_sort.h"
 #include "index/profile_codec.h"
 
 namespace segd {
@@ -17,9 +18,8 @@ namespace {
 constexpr size_t kTrigramMinValues = 2048;
 
 // Sorts (key, row) pairs that arrive in ascending row order by key, rows
-// ascending among equal keys: a stable LSD radix sort on the key's offset
-// from the smallest, a byte at a time, skipping the bytes every key shares
-// (dates of a few years differ in 5 of 8).
+// ascending among equal keys: a radix sort on the key's offset from the
+// smallest.
 void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   if (pairs.size() < 64) {
     std::stable_sort(
@@ -29,23 +29,9 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   }
   int64_t min = pairs[0].first;
   for (const auto& p : pairs) min = std::min(min, p.first);
-  auto offset = [min](const std::pair<int64_t, uint16_t>& p) {
+  RadixSort(pairs, [min](const std::pair<int64_t, uint16_t>& p) {
     return static_cast<uint64_t>(p.first) - static_cast<uint64_t>(min);
-  };
-  uint32_t counts[8][256] = {};
-  for (const auto& p : pairs) {
-    const uint64_t v = offset(p);
-    for (int d = 0; d < 8; ++d) ++counts[d][v >> (8 * d) & 0xFF];
-  }
-  std::vector<std::pair<int64_t, uint16_t>> other(pairs.size());
-  for (int d = 0; d < 8; ++d) {
-    uint32_t* count = counts[d];
-    if (*std::max_element(count, count + 256) == pairs.size()) continue;
-    uint32_t start = 0;
-    for (int b = 0; b < 256; ++b) start += std::exchange(count[b], start);
-    for (const auto& p : pairs) other[count[offset(p) >> (8 * d) & 0xFF]++] = p;
-    pairs.swap(other);
-  }
+  });
 }
 
 SortedColumn<int64_t> ToColumn(

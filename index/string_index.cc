@@ -12,6 +12,7 @@
 
 #include "base/ascii.h"
 #include "base/hash.h"
+#include "base/radix_sort.h"
 #include "base/memory.h"
 #include "index/substring.h"
 
@@ -120,8 +121,8 @@ ValueId StringIndex::Intern(std::string_view key, uint64_t hash,
     display_arena_.append(display);
   }
   slots_[i] = check << 32 | id;
-  // Keep the table at most half full.
-  if ((id + 1) * 2 > slots_.size()) Rehash(slots_.size() * 2);
+  // Keep the table at most three quarters full.
+  if (uint64_t{id + 1} * 4 > slots_.size() * 3) Rehash(slots_.size() * 2);
   return id;
 }
 
@@ -280,6 +281,9 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   return std::move(index_);
 }
 
+// Runs this long are radix sorted; shorter ones compare.
+constexpr size_t kRadixSortFrom = 4096;
+
 void StringIndex::SortByText(std::span<ValueId> ids, size_t depth) const {
   if (depth >= kSortChunkDepth) {  // long shared prefixes: compare the rest
     std::sort(ids.begin(), ids.end(), [&](ValueId a, ValueId b) {
@@ -297,7 +301,11 @@ void StringIndex::SortByText(std::span<ValueId> ids, size_t depth) const {
   };
   std::vector<std::pair<uint64_t, ValueId>> keyed(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) keyed[i] = {chunk(ids[i]), ids[i]};
-  std::sort(keyed.begin(), keyed.end());
+  if (keyed.size() >= kRadixSortFrom) {
+    RadixSort(keyed, [](const auto& k) { return k.first; });
+  } else {
+    std::sort(keyed.begin(), keyed.end());
+  }
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = keyed[i].second;
   for (size_t i = 0; i < ids.size();) {
     size_t j = i + 1;
