@@ -18,8 +18,17 @@ inline std::string FoldAscii(std::string_view s) {
   return out;
 }
 
-inline void FoldAsciiInPlace(std::string& s) {
-  for (char& c : s) c = FoldAscii(c);
+// Folds `s` into `out`, replacing what it held; whether that changed a
+// letter.
+inline bool FoldAsciiInto(std::string_view s, std::string* out) {
+  out->resize(s.size());
+  char* folded = out->data();
+  bool changed = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    folded[i] = FoldAscii(s[i]);
+    changed |= folded[i] != s[i];
+  }
+  return changed;
 }
 
 inline bool EqualsFolded(std::string_view a, std::string_view b) {

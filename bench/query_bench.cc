@@ -338,8 +338,8 @@ void BM_StoreUpsert(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreUpsert)->Unit(benchmark::kMillisecond);
 
-// On the query fixture's profiles: a dictionary's trigram table has a fixed
-// cost (a 64 MiB count table) that would dominate a small store.
+// On the query fixture's profiles, as the load stages' own data is too small
+// for the dictionaries to leave the caches.
 void BM_IndexBuild(benchmark::State& state) {
   const Fixture& data = Data();
   tbb::task_arena one_thread(1);  // per core, like the other load stages

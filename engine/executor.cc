@@ -647,6 +647,7 @@ bool ReadsBitmapWindows(const BoundNode& node) {
 // the `wanted` rows a preview still needs: the rows that would hold them
 // all at the density seen, and half as many again, as a power of two.
 uint32_t NextWindow(uint32_t end, size_t found, size_t wanted) {
+  wanted = std::min<size_t>(wanted, kShardRows);  // a shard holds no more
   const uint64_t rows = found == 0 ? uint64_t{end} * 8
                                    : uint64_t{end} * wanted * 3 / (2 * found);
   uint32_t next = end * 2;

@@ -50,7 +50,7 @@ class RowTable {
     uint32_t row = kEmpty;
   };
   // The high half of the hash: its low bits pick the home slot, all of it
-  // filters candidates (std::hash mixes the high half well).
+  // filters candidates (HashBytes mixes every input bit into both halves).
   static uint32_t TagOf(uint64_t hash) {
     return static_cast<uint32_t>(hash >> 32);
   }

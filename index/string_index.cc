@@ -126,28 +126,12 @@ ValueId StringIndex::Intern(std::string_view key, uint64_t hash,
   return id;
 }
 
-namespace {
-
-// Folds `value` into `folded`; whether that changed a letter.
-bool FoldInto(std::string_view value, std::string* folded) {
-  folded->resize(value.size());
-  char* out = folded->data();
-  bool changed = false;
-  for (size_t i = 0; i < value.size(); ++i) {
-    out[i] = FoldAscii(value[i]);
-    changed |= out[i] != value[i];
-  }
-  return changed;
-}
-
-}  // namespace
-
 void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
   if (index_->slots_.size() <= kCachedSlots) {
     // A table this small stays in cache: nothing to wait for, so the value
     // goes in at once. (Tables only grow, so no Add is pending here.)
     Pending& p = pending_[0];
-    const bool changed = FoldInto(value, &p.folded);
+    const bool changed = FoldAsciiInto(value, &p.folded);
     Apply(row, p.folded, HashBytes(p.folded),
           changed ? value : std::string_view());
     return;
@@ -159,7 +143,7 @@ void StringIndex::Builder::Add(uint32_t row, std::string_view value) {
   }
   p.row = row;
   // The spelling is kept only when it is not the folded text.
-  if (FoldInto(value, &p.folded)) {
+  if (FoldAsciiInto(value, &p.folded)) {
     p.display.assign(value);
   } else {
     p.display.clear();
@@ -403,8 +387,13 @@ void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
   // its 24-bit key, and the count table indexed by it stays in cache (41
   // bytes make up emails: 69k trigrams, where all 24-bit keys would take a
   // 64 MiB table).
+  // Only values of three bytes or more hold a trigram.
   std::array<bool, 256> present{};
-  for (const char c : folded_arena_) present[static_cast<uint8_t>(c)] = true;
+  for (ValueId id = 0; id < value_count(); ++id) {
+    const std::string_view s = folded(id);
+    if (s.size() < 3) continue;
+    for (const char c : s) present[static_cast<uint8_t>(c)] = true;
+  }
   std::array<uint32_t, 256> code{};
   std::array<uint8_t, 256> byte_of{};
   uint32_t alphabet = 0;
