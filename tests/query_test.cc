@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <set>
 #include <string>
@@ -565,6 +566,60 @@ TEST_F(QueryTest, ContainsManyValuesAgreesWithAScan) {
             << needle << limit;
         EXPECT_EQ(Ids(contains, limit, count), want_ids) << needle << limit;
         EXPECT_EQ(Ids(and_not, limit, count), want_and_ids) << needle << limit;
+      }
+    }
+  }
+}
+
+// Previews of a bitmap, an OR of bitmaps and NOT of either read each shard
+// in growing windows of its first rows. Over three shards whose densities
+// differ (the flag and a missing email are rare in the first shard, common
+// after it), the members must be the first rows a scan finds, at every
+// limit and with or without the count. A window that ends amid sparse
+// members is where a wrong last word would show.
+TEST_F(QueryTest, BitmapPreviewsReadWindowsAndAgreeWithAScan) {
+  constexpr int kRows = 150000;
+  auto flagged = [](int i) { return i < 65536 ? i % 997 == 0 : i % 13 == 0; };
+  auto city = [](int i) {
+    return i < 70000 ? "C" + std::to_string(i % 50)
+                     : std::string(i % 3 ? "A" : "B");
+  };
+  // Rows without an email: three in the first shard, one in seven after.
+  auto has_email = [](int i) {
+    return i < 65536 ? i != 100 && i != 5000 && i != 30000 : i % 7 != 0;
+  };
+  std::string ndjson;
+  for (int i = 0; i < kRows; ++i) {
+    ndjson +=
+        R"({"id":"p)" + std::to_string(i) + R"(","city":")" + city(i) + "\"";
+    if (flagged(i)) ndjson += R"(,"flag":true)";
+    if (has_email(i)) ndjson += R"(,"email":"e)" + std::to_string(i) + "@x\"";
+    ndjson += "}\n";
+  }
+  Load(ndjson);
+  const std::vector<std::pair<std::string, std::function<bool(int)>>> rules = {
+      {R"({"field":"flag","op":"exists"})", flagged},
+      {R"({"field":"city","op":"in","value":["A","C7"]})",
+       [&](int i) { return city(i) == "A" || city(i) == "C7"; }},
+      {R"({"field":"email","op":"not_exists"})",
+       [&](int i) { return !has_email(i); }},
+      {R"({"not":{"field":"city","op":"in","value":["A","B","C1"]}})",
+       [&](int i) {
+         return city(i) != "A" && city(i) != "B" && city(i) != "C1";
+       }},
+  };
+  for (const auto& [rule, matches] : rules) {
+    uint64_t want_count = 0;
+    for (int i = 0; i < kRows; ++i) want_count += matches(i);
+    EXPECT_EQ(Count(rule), want_count) << rule;
+    for (size_t limit : {size_t{1}, size_t{20}, size_t{700}, size_t{70000}}) {
+      std::string want;
+      size_t found = 0;
+      for (int i = 0; i < kRows && found < limit; ++i) {
+        if (matches(i)) want += (found++ ? ",p" : "p") + std::to_string(i);
+      }
+      for (bool count : {false, true}) {
+        EXPECT_EQ(Ids(rule, limit, count), want) << rule << " limit " << limit;
       }
     }
   }
