@@ -648,8 +648,8 @@ bool ReadsBitmapWindows(const BoundNode& node) {
 // all at the density seen, and half as many again, as a power of two.
 uint32_t NextWindow(uint32_t end, size_t found, size_t wanted) {
   wanted = std::min<size_t>(wanted, kShardRows);  // a shard holds no more
-  const uint64_t rows = found == 0 ? uint64_t{end} * 8
-                                   : uint64_t{end} * wanted * 3 / (2 * found);
+  const uint64_t rows =
+      found == 0 ? uint64_t{end} * 8 : uint64_t{end} * wanted * 3 / (2 * found);
   uint32_t next = end * 2;
   while (next < rows && next < kShardRows) next *= 2;
   return std::min(next, kShardRows);

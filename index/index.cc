@@ -4,7 +4,6 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
-#include <array>
 #include <utility>
 
 #include "base/ascii.h"
@@ -340,11 +339,15 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     // Each dictionary finishes as a task of its own, which a thread done
     // with its group takes up: the groups' shares of the work are only
     // estimates (sorting and trigrams go with distinct values, not rows).
-    tbb::parallel_for(size_t{0}, mine.size(), [&](size_t i) {
-      builders[i].Flush();
-      const bool trigrams = builders[i].value_count() >= kTrigramMinValues;
-      ix.attributes_[mine[i]].strings = std::move(builders[i]).Finish(trigrams);
-    }, tbb::simple_partitioner());
+    tbb::parallel_for(
+        size_t{0}, mine.size(),
+        [&](size_t i) {
+          builders[i].Flush();
+          const bool trigrams = builders[i].value_count() >= kTrigramMinValues;
+          ix.attributes_[mine[i]].strings =
+              std::move(builders[i]).Finish(trigrams);
+        },
+        tbb::simple_partitioner());
   });
   return index;
 }

@@ -108,8 +108,8 @@ class ProfileStore {
     bool as_string;  // a date-looking value of a declared string attribute
   };
   std::vector<AttrId> ids_;          // per input attribute, or kNoId
-  std::vector<uint8_t> superseded_;         // per input attribute
-  std::vector<uint32_t> stamp_;  // per attribute: last generation naming it
+  std::vector<uint8_t> superseded_;  // per input attribute
+  std::vector<uint32_t> stamp_;      // per attribute: last generation naming it
   uint32_t generation_ = 0;
   std::vector<Resolved> resolved_;
   std::vector<StoredEvent> events_;

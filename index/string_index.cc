@@ -12,8 +12,8 @@
 
 #include "base/ascii.h"
 #include "base/hash.h"
-#include "base/radix_sort.h"
 #include "base/memory.h"
+#include "base/radix_sort.h"
 #include "index/substring.h"
 
 namespace segd {
@@ -38,6 +38,9 @@ std::vector<ValueId> Intersect(std::span<const ValueId> a,
 // trigram; a scan about a pass over the text, at a few bytes per
 // nanosecond. Verifications are random reads, worth some 100 bytes each.
 constexpr uint64_t kBytesPerCandidate = 100;
+
+// SortByText radix sorts runs of values this long; shorter ones compare.
+constexpr size_t kRadixSortFrom = 4096;
 
 }  // namespace
 
@@ -265,14 +268,10 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   return std::move(index_);
 }
 
-// Runs this long are radix sorted; shorter ones compare.
-constexpr size_t kRadixSortFrom = 4096;
-
 void StringIndex::SortByText(std::span<ValueId> ids, size_t depth) const {
   if (depth >= kSortChunkDepth) {  // long shared prefixes: compare the rest
-    std::sort(ids.begin(), ids.end(), [&](ValueId a, ValueId b) {
-      return folded(a) < folded(b);
-    });
+    std::sort(ids.begin(), ids.end(),
+              [&](ValueId a, ValueId b) { return folded(a) < folded(b); });
     return;
   }
   auto chunk = [&](ValueId id) {
@@ -386,8 +385,7 @@ void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
   // an alphabet of A bytes a trigram is a number below A^3, in the order of
   // its 24-bit key, and the count table indexed by it stays in cache (41
   // bytes make up emails: 69k trigrams, where all 24-bit keys would take a
-  // 64 MiB table).
-  // Only values of three bytes or more hold a trigram.
+  // 64 MiB table). Only values of three bytes or more hold a trigram.
   std::array<bool, 256> present{};
   for (ValueId id = 0; id < value_count(); ++id) {
     const std::string_view s = folded(id);
@@ -402,7 +400,7 @@ void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
     code[b] = alphabet;
     byte_of[alphabet++] = static_cast<uint8_t>(b);
   }
-  const size_t kKeys = size_t{alphabet} * alphabet * alphabet;
+  const size_t key_space = size_t{alphabet} * alphabet * alphabet;
   auto key_of = [&](uint32_t number) {  // the trigram's 24-bit key
     const char bytes[3] = {
         static_cast<char>(byte_of[number / alphabet / alphabet]),
@@ -427,7 +425,7 @@ void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
   // next[k]: how often trigram k occurs (a value holding it twice counts
   // twice); then where list k starts; during its slice's fill, where its
   // next entry goes.
-  std::vector<uint32_t> next(kKeys, 0);
+  std::vector<uint32_t> next(key_space, 0);
   for (ValueId id = 0; id < value_count(); ++id) {
     for_each_trigram(id, [&](uint32_t k) { ++next[k]; });
   }
@@ -439,7 +437,7 @@ void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
   std::vector<uint32_t> keys, sizes;
   std::vector<std::pair<uint32_t, uint32_t>> left_out;  // (key, size)
   uint32_t total = 0;
-  for (uint32_t k = 0; k < kKeys; ++k) {
+  for (uint32_t k = 0; k < key_space; ++k) {
     if (next[k] == 0) continue;
     if (!TrigramListKept(next[k])) {
       left_out.emplace_back(key_of(k), next[k]);
@@ -451,8 +449,8 @@ void StringIndex::BuildTrigrams(uint64_t slice_bytes) {
     next[k] = total;
     total += sizes.back();
   }
-  const uint64_t slices =
-      1 + uint64_t{total} * sizeof(ValueId) / std::max<uint64_t>(slice_bytes, 1);
+  const uint64_t slices = 1 + uint64_t{total} * sizeof(ValueId) /
+                                  std::max<uint64_t>(slice_bytes, 1);
   std::vector<ValueId> lists;
   for (size_t lo = 0; lo < keys.size();) {
     // Keys [lo, hi) of `keys`: about total / slices trigrams.

@@ -91,8 +91,8 @@ class StringIndex {
     uint64_t trigram_slice_bytes_;
     std::unique_ptr<StringIndex> index_ = std::make_unique<StringIndex>();
     std::array<Pending, kAhead> pending_;
-    uint64_t adds_ = 0;     // Adds so far
-    uint64_t applied_ = 0;  // of which applied
+    uint64_t adds_ = 0;               // Adds so far
+    uint64_t applied_ = 0;            // of which applied
     std::vector<uint32_t> last_row_;  // per value
     // Every (row, value) pair, in row order.
     std::vector<uint32_t> occurrence_rows_;

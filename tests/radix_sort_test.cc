@@ -23,9 +23,9 @@ TEST(RadixSortTest, AgreesWithAStableSort) {
       const uint64_t shared = rng() & ~mask;
       for (uint32_t i = 0; i < n; ++i) items[i] = {shared | (rng() & mask), i};
       want = items;
-      std::stable_sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
-        return a.first < b.first;
-      });
+      std::stable_sort(
+          want.begin(), want.end(),
+          [](const auto& a, const auto& b) { return a.first < b.first; });
       RadixSort(items, [](const auto& item) { return item.first; });
       ASSERT_EQ(items, want) << "mask " << mask << ", " << n << " items";
     }
