@@ -215,8 +215,7 @@ BENCHMARK(BM_StartsWithPhone)->Arg(0)->Arg(20);
 // The complement of a bitmap: the count is the live rows less the
 // bitmap's cardinality, the preview reads a window of the first rows.
 void BM_NoEmail(benchmark::State& state) {
-  RunRule(state, R"({"field":"email","op":"not_exists"})",
-          state.range(0) == 0);
+  RunRule(state, R"({"field":"email","op":"not_exists"})", state.range(0) == 0);
 }
 BENCHMARK(BM_NoEmail)->Arg(0)->Arg(20);
 

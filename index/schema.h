@@ -46,9 +46,7 @@ struct Attribute {
 // Transparent hashing so maps keyed by std::string accept string_view.
 struct StringHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const {
-    return HashBytes(s);
-  }
+  size_t operator()(std::string_view s) const { return HashBytes(s); }
 };
 template <typename V>
 using StringMap =
