@@ -77,11 +77,7 @@ class ShardEvaluator {
         uint64_t* tmp = scratch_.Level(level + 1);
         for (const BoundNode& c : node.children) {
           if (c.kind == BoundKind::kLeaf && c.leaf.kind == LeafKind::kBitmap) {
-            if (windowed()) {
-              OrShardBelow(c.leaf.bitmap, shard_, row_end_, out);
-            } else {
-              OrShard(c.leaf.bitmap, shard_, out);
-            }
+            OrBitmap(c.leaf.bitmap, out);
           } else {
             Eval(c, level + 1, tmp);
             OrWords(out, tmp);
@@ -240,14 +236,17 @@ class ShardEvaluator {
     }
   }
 
-  // out = the rows of `bitmap` in this shard.
+  // out = the rows of `bitmap` in this shard; out |= them.
   void LoadBitmap(const roaring_bitmap_t* bitmap, uint64_t* out) {
     if (windowed()) {
       ClearWindow(out);
-      OrShardBelow(bitmap, shard_, row_end_, out);
+      OrBitmap(bitmap, out);
     } else {
       LoadShard(bitmap, shard_, out);
     }
+  }
+  void OrBitmap(const roaring_bitmap_t* bitmap, uint64_t* out) {
+    OrShardBelow(bitmap, shard_, row_end_, out);
   }
 
   // Whether only the rows below row_end_ are asked for, and how many words
@@ -634,8 +633,7 @@ bool ReadsBitmapWindows(const BoundNode& node) {
     case BoundKind::kOr:
       return std::all_of(node.children.begin(), node.children.end(), bitmap);
     case BoundKind::kNot:
-      return ReadsBitmapWindows(node.children[0]) &&
-             node.children[0].kind != BoundKind::kNot;
+      return ReadsBitmapWindows(node.children[0]);
     case BoundKind::kAnd:
     case BoundKind::kConst:
       return false;

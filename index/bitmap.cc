@@ -51,24 +51,33 @@ void SetRange(uint64_t* words, uint32_t start, uint32_t end_inclusive) {
   words[last_word] |= last_mask;
 }
 
-// words |= container.
-void OrContainer(const void* c, uint8_t type, uint64_t* words) {
+// words |= the container's rows below `row_end` (a multiple of 64); the
+// words from row_end on are left as they are.
+void OrContainer(const void* c, uint8_t type, uint64_t* words,
+                 uint32_t row_end = kShardRows) {
   switch (type) {
     case BITSET_CONTAINER_TYPE_CODE: {
-      const auto* b = static_cast<const bitset_container_t*>(c);
-      OrWords(words, b->array);
+      const uint64_t* src = static_cast<const bitset_container_t*>(c)->array;
+      if (row_end == kShardRows) {
+        OrWords(words, src);  // the vector kernel
+      } else {
+        for (uint32_t w = 0; w < row_end / 64; ++w) words[w] |= src[w];
+      }
       break;
     }
     case ARRAY_CONTAINER_TYPE_CODE: {
       const auto* a = static_cast<const array_container_t*>(c);
-      for (int32_t i = 0; i < a->cardinality; ++i) SetBit(words, a->array[i]);
+      for (int32_t i = 0; i < a->cardinality && a->array[i] < row_end; ++i) {
+        SetBit(words, a->array[i]);
+      }
       break;
     }
     case RUN_CONTAINER_TYPE_CODE: {
       const auto* r = static_cast<const run_container_t*>(c);
-      for (int32_t i = 0; i < r->n_runs; ++i) {
-        SetRange(words, r->runs[i].value,
-                 static_cast<uint32_t>(r->runs[i].value) + r->runs[i].length);
+      for (int32_t i = 0; i < r->n_runs && r->runs[i].value < row_end; ++i) {
+        const uint32_t last =
+            static_cast<uint32_t>(r->runs[i].value) + r->runs[i].length;
+        SetRange(words, r->runs[i].value, std::min(last, row_end - 1));
       }
       break;
     }
@@ -411,30 +420,7 @@ void OrShardBelow(const roaring_bitmap_t* bitmap, uint32_t shard,
                   uint32_t row_end, uint64_t* words) {
   uint8_t type;
   const void* c = FindContainer(bitmap, shard, &type);
-  if (c == nullptr) return;
-  switch (type) {
-    case BITSET_CONTAINER_TYPE_CODE: {
-      const uint64_t* src = static_cast<const bitset_container_t*>(c)->array;
-      for (uint32_t w = 0; w < row_end / 64; ++w) words[w] |= src[w];
-      break;
-    }
-    case ARRAY_CONTAINER_TYPE_CODE: {
-      const auto* a = static_cast<const array_container_t*>(c);
-      for (int32_t i = 0; i < a->cardinality && a->array[i] < row_end; ++i) {
-        SetBit(words, a->array[i]);
-      }
-      break;
-    }
-    case RUN_CONTAINER_TYPE_CODE: {
-      const auto* r = static_cast<const run_container_t*>(c);
-      for (int32_t i = 0; i < r->n_runs && r->runs[i].value < row_end; ++i) {
-        const uint32_t last =
-            static_cast<uint32_t>(r->runs[i].value) + r->runs[i].length;
-        SetRange(words, r->runs[i].value, std::min(last, row_end - 1));
-      }
-      break;
-    }
-  }
+  if (c != nullptr) OrContainer(c, type, words, row_end);
 }
 
 void AndShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {

@@ -49,13 +49,12 @@ using KeysOf =
 // Rows at positions [p, q) are then prefix(j) AND NOT prefix(i) for the
 // bucket edges nearest p and q, with the few rows between each end and its
 // edge set or cleared: a wide range costs two word operations, not a bit
-// per row. Edges
-// sit about size / B apart, moved to the nearest place where the key
-// changes, so that on a column of few distinct values (counts, scores) a
-// range often starts and ends on edges. B is size / kBucketPositions, at
-// most kMaxRangeBuckets: a bucket spans kBucketPositions to twice that, and
-// the bitsets cost at most 4 bytes an entry (2 on a full shard), so a
-// sparse column pays for few of them.
+// per row. Edges sit about size / B apart, moved to the nearest place where
+// the key changes, so that on a column of few distinct values (counts,
+// scores) a range often starts and ends on edges. B is size /
+// kBucketPositions, at most kMaxRangeBuckets: a bucket spans
+// kBucketPositions to twice that, and the bitsets cost at most 4 bytes an
+// entry (2 on a full shard), so a sparse column pays for few of them.
 template <typename Key>
 struct SortedColumn {
   static constexpr size_t kBucketPositions = 2048;
