@@ -1,6 +1,7 @@
 #include "index/int_keys.h"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 
 namespace segd {
@@ -28,21 +29,53 @@ IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
     if (unit == 0 || offset % unit != 0) unit = std::gcd(unit, offset);
   }
   if (unit == 0) unit = 1;  // every key is the first
-  for (size_t b = 0; b < n; b += kBlock) {
-    const size_t last = std::min(n, b + kBlock) - 1;
-    if (Offset(sorted[last], sorted[b]) / unit > UINT32_MAX) {
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<uint8_t> widths(blocks);
+  uint64_t bits = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t first = b * kBlock, last = std::min(n, first + kBlock) - 1;
+    const uint64_t top = Offset(sorted[last], sorted[first]) / unit;
+    widths[b] = static_cast<uint8_t>(std::bit_width(top));
+    if (widths[b] > kMaxWidth) {
       wide_ = sorted;
       return;
     }
+    bits += widths[b] * kBlock;
   }
   unit_ = unit;
-  bases_.reserve((n + kBlock - 1) / kBlock);
-  narrow_.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (i % kBlock == 0) bases_.push_back(sorted[i]);
-    narrow_.push_back(
-        static_cast<uint32_t>(Offset(sorted[i], bases_.back()) / unit));
+  packed_size_ = n;
+  bases_.resize(blocks);
+  block_starts_.resize(blocks + 1);
+  packed_.assign((bits + 7) / 8 + sizeof(uint64_t), 0);
+  uint64_t bit = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    block_starts_[b] = bit;
+    const size_t first = b * kBlock, end = std::min(n, first + kBlock);
+    bases_[b] = sorted[first];
+    for (size_t i = first; i < end; ++i, bit += widths[b]) {
+      // Bits of earlier keys may share the bytes: OR them in.
+      const uint64_t k = Offset(sorted[i], bases_[b]) / unit;
+      uint64_t word;
+      std::memcpy(&word, packed_.data() + (bit >> 3), sizeof(word));
+      word |= k << (bit & 7);
+      std::memcpy(packed_.data() + (bit >> 3), &word, sizeof(word));
+    }
+    bit = block_starts_[b] + widths[b] * kBlock;
   }
+  block_starts_[blocks] = bit;
+}
+
+template <typename Below>
+size_t IntKeys::SearchBlock(size_t begin, size_t end, Below below) const {
+  while (begin < end) {
+    const size_t mid = begin + (end - begin) / 2;
+    if (below(K(mid))) {
+      begin = mid + 1;
+    } else {
+      end = mid;
+    }
+  }
+  return begin;
 }
 
 // Every block's keys are at least its base, so the first key >= x (or > x)
@@ -57,14 +90,11 @@ size_t IntKeys::LowerBound(int64_t x) const {
       std::lower_bound(bases_.begin(), bases_.end(), x) - bases_.begin();
   if (next == 0) return 0;
   const size_t begin = (next - 1) * kBlock;
-  const size_t end = std::min(narrow_.size(), next * kBlock);
+  const size_t end = std::min(packed_size_, next * kBlock);
   // The smallest k with base + unit * k >= x.
   const uint64_t above = Offset(x, bases_[next - 1]);
   const uint64_t k = above / unit_ + (above % unit_ != 0);
-  if (k > UINT32_MAX) return end;
-  return std::lower_bound(narrow_.begin() + begin, narrow_.begin() + end,
-                          static_cast<uint32_t>(k)) -
-         narrow_.begin();
+  return SearchBlock(begin, end, [k](uint64_t key) { return key < k; });
 }
 
 size_t IntKeys::UpperBound(int64_t x) const {
@@ -75,13 +105,10 @@ size_t IntKeys::UpperBound(int64_t x) const {
       std::upper_bound(bases_.begin(), bases_.end(), x) - bases_.begin();
   if (next == 0) return 0;
   const size_t begin = (next - 1) * kBlock;
-  const size_t end = std::min(narrow_.size(), next * kBlock);
+  const size_t end = std::min(packed_size_, next * kBlock);
   // The largest k with base + unit * k <= x.
   const uint64_t k = Offset(x, bases_[next - 1]) / unit_;
-  if (k >= UINT32_MAX) return end;
-  return std::upper_bound(narrow_.begin() + begin, narrow_.begin() + end,
-                          static_cast<uint32_t>(k)) -
-         narrow_.begin();
+  return SearchBlock(begin, end, [k](uint64_t key) { return key <= k; });
 }
 
 }  // namespace segd

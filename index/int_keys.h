@@ -1,19 +1,20 @@
-// IntKeys: an ascending run of int64 keys, held in 32 bits a key where the
-// keys allow it.
+// IntKeys: an ascending run of int64 keys, bit-packed where the keys allow
+// it.
 //
-// Keys are cut into blocks of kBlock, and stored as base + unit * k with
-// k < 2^32, where base is the first key of the key's block and unit is
-// common to all: dates at whole seconds or days over a century, dates at
-// milliseconds over the few weeks a block of a shard's column spans, small
-// counts and scores. When some block's keys do not fit that form, they all
-// stay 64-bit. Keys with few distinct values (counts, scores, dates at whole
-// days) are held as runs instead (index/key_runs.h). Searches take int64
-// bounds in every form.
+// Keys are cut into blocks of kBlock, and stored as base + unit * k, where
+// base is the first key of the key's block, unit is common to all (whole
+// seconds or days for dates, 1 for counts) and k takes as many bits as the
+// block's largest k needs, at most 32: a shard's dates at whole seconds
+// span a few days a block, about 19 bits a key. When some block's keys do
+// not fit that form, they all stay 64-bit. Keys with few distinct values
+// (counts, scores, dates at whole days) are held as runs instead
+// (index/key_runs.h). Searches take int64 bounds in every form.
 #ifndef SEGD_INDEX_INT_KEYS_H_
 #define SEGD_INDEX_INT_KEYS_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "index/key_runs.h"
@@ -24,16 +25,17 @@ class IntKeys {
  public:
   static constexpr size_t kBlockBits = 8;
   static constexpr size_t kBlock = size_t{1} << kBlockBits;
+  static constexpr int kMaxWidth = 32;  // bits of a packed k
 
   IntKeys() = default;
   // REQUIRES: `sorted` ascends.
   explicit IntKeys(const std::vector<int64_t>& sorted);
 
   using Form = KeyForm;
-  Form form() const { return FormOf(!runs_.empty(), !narrow_.empty()); }
+  Form form() const { return FormOf(!runs_.empty(), !bases_.empty()); }
 
   // One form holds the keys, the others are empty.
-  size_t size() const { return runs_.size() + narrow_.size() + wide_.size(); }
+  size_t size() const { return runs_.size() + packed_size_ + wide_.size(); }
   int64_t operator[](size_t i) const {
     switch (form()) {
       case Form::kRuns:
@@ -41,8 +43,7 @@ class IntKeys {
       case Form::kNarrow:
         // In unsigned arithmetic: the offset may exceed INT64_MAX.
         return static_cast<int64_t>(
-            static_cast<uint64_t>(bases_[i >> kBlockBits]) +
-            unit_ * narrow_[i]);
+            static_cast<uint64_t>(bases_[i >> kBlockBits]) + unit_ * K(i));
       case Form::kWide:
         break;
     }
@@ -53,16 +54,39 @@ class IntKeys {
   size_t UpperBound(int64_t x) const;
 
   size_t MemoryBytes() const {
-    return runs_.MemoryBytes() + narrow_.capacity() * sizeof(uint32_t) +
-           (bases_.capacity() + wide_.capacity()) * sizeof(int64_t);
+    return runs_.MemoryBytes() + packed_.capacity() +
+           (bases_.capacity() + wide_.capacity()) * sizeof(int64_t) +
+           block_starts_.capacity() * sizeof(uint64_t);
   }
 
  private:
+  // The packed k of key i: `width` bits from bit block_starts_[block] +
+  // width * (i % kBlock). A width of at most 32 bits, shifted by at most 7,
+  // lies within the 8 bytes loaded from its first byte.
+  uint64_t K(size_t i) const {
+    const size_t block = i >> kBlockBits;
+    const uint64_t start = block_starts_[block];
+    const uint64_t width = (block_starts_[block + 1] - start) >> kBlockBits;
+    const uint64_t bit = start + width * (i & (kBlock - 1));
+    uint64_t word;
+    std::memcpy(&word, packed_.data() + (bit >> 3), sizeof(word));
+    return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
+  }
+  // The first position p in [begin, end) of block `block` whose k is not
+  // below(k): the block's k ascend.
+  template <typename Below>
+  size_t SearchBlock(size_t begin, size_t end, Below below) const;
+
   KeyRuns<int64_t> runs_;  // the keys, when they are few
   uint64_t unit_ = 1;
-  std::vector<int64_t> bases_;    // the first key of each block
-  std::vector<uint32_t> narrow_;  // k, when the keys fit
-  std::vector<int64_t> wide_;     // the keys, when they do not
+  std::vector<int64_t> bases_;  // the first key of each block
+  // Where each block's k start in packed_, in bits, and one more start
+  // past the last block: a block's width is its bits over kBlock, so a
+  // last block short of kBlock keys is padded to kBlock.
+  std::vector<uint64_t> block_starts_;
+  std::vector<uint8_t> packed_;  // with 8 bytes of padding past the end
+  size_t packed_size_ = 0;       // keys held in packed_
+  std::vector<int64_t> wide_;    // the keys, when they do not fit
 };
 
 }  // namespace segd

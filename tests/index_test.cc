@@ -810,6 +810,36 @@ TEST(IntKeysTest, EachBlockOfKeysHasItsOwnBase) {
   }
 }
 
+// Each block's keys take the bits that block's span needs, from none (a
+// block of one key repeated) to 32, with a short last block: the keys and
+// every search come back, and the memory is about the bits.
+TEST(IntKeysTest, EachBlockPacksItsKeysInTheBitsItsSpanNeeds) {
+  const size_t kBlock = IntKeys::kBlock;
+  const std::vector<int> widths = {0, 1, 7, 32, 13, 31, 0, 19, 5};
+  std::mt19937_64 rng(29);
+  std::vector<int64_t> keys;
+  int64_t base = -3'000'000'000'000;
+  size_t bits = 0;
+  for (size_t b = 0; b < widths.size(); ++b) {
+    const int width = widths[b];
+    const uint64_t top = width == 0 ? 0 : (uint64_t{1} << width) - 1;
+    // A short last block; the others full. Each block reaches its top.
+    const size_t count = b + 1 == widths.size() ? 37 : kBlock;
+    std::vector<int64_t> block = {base, base + static_cast<int64_t>(top)};
+    while (block.size() < count) {
+      block.push_back(base + static_cast<int64_t>(rng() % (top + 1)));
+    }
+    std::sort(block.begin(), block.end());
+    keys.insert(keys.end(), block.begin(), block.end());
+    bits += static_cast<size_t>(width) * kBlock;
+    base += static_cast<int64_t>(top) + 1 + static_cast<int64_t>(rng() % 50);
+  }
+  const IntKeys compact(keys);
+  ASSERT_EQ(compact.form(), IntKeys::Form::kNarrow);
+  EXPECT_LE(compact.MemoryBytes(), bits / 8 + 40 * widths.size() + 64);
+  ExpectSearchesAgree(compact, keys, "widths");
+}
+
 // The searches of `compact` agree with those of the plain `keys` at every
 // key, next to it and at the infinities.
 void ExpectSearchesAgree(const RealKeys& compact,
