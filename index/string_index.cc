@@ -76,8 +76,8 @@ Posting StringIndex::posting(ValueId id) const {
     return p;
   }
   // The row lists of the values before this one, less the bitmaps' rows.
-  const uint32_t begin =
-      occurrences_before_[id] - bitmap_rows_before_[it - bitmaps_.begin()];
+  const uint32_t begin = static_cast<uint32_t>(OccurrencesIn(0, id)) -
+                         bitmap_rows_before_[it - bitmaps_.begin()];
   p.rows = std::span<const uint32_t>(small_rows_).subspan(begin, p.cardinality);
   return p;
 }
@@ -240,11 +240,14 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     if (count < kBitmapMinRows) small += count;
   }
   index.small_rows_.reserve(small);
-  index.occurrences_before_.assign(n + 1, 0);
+  const bool one_row_each = small == n && rows.size() == n;
+  if (!one_row_each) index.occurrences_before_.assign(n + 1, 0);
   uint32_t bitmap_rows = 0;
   for (size_t id = 0; id < n; ++id) {
     const uint64_t first = begin_of(id), count = next[id] - first;
-    index.occurrences_before_[id + 1] = static_cast<uint32_t>(next[id]);
+    if (!one_row_each) {
+      index.occurrences_before_[id + 1] = static_cast<uint32_t>(next[id]);
+    }
     if (count >= kBitmapMinRows) {
       Bitmap b = Bitmap::Of(std::span(rows).subspan(first, count));
       b.Optimize();

@@ -138,6 +138,7 @@ class StringIndex {
   // Occurrences (row, value pairs) of values [first, last): for an
   // attribute holding at most one value per row, the rows that match.
   uint64_t OccurrencesIn(ValueId first, ValueId last) const {
+    if (occurrences_before_.empty()) return last - first;  // one row each
     // A difference of two running counts modulo 2^32 is exact, as every
     // count of rows fits 32 bits.
     return static_cast<uint32_t>(occurrences_before_[last] -
@@ -162,8 +163,9 @@ class StringIndex {
   std::span<const ValueId> row_values() const { return row_values_; }
   // (row, value) pairs in all; a value per row is fewer than 2^32.
   uint64_t occurrence_count() const {
-    return row_values_.empty() ? occurrence_rows_.size()
-                               : occurrences_before_.back();
+    return row_values_.empty()
+               ? occurrence_rows_.size()
+               : OccurrencesIn(0, static_cast<ValueId>(value_count()));
   }
 
   // Bytes held, by part.
@@ -196,7 +198,7 @@ class StringIndex {
   static constexpr size_t kSortChunkDepth = 64;
   void SortByText(std::span<ValueId> ids, size_t depth) const;
   void BuildTrigrams(uint64_t slice_bytes);
-  // REQUIRES: occurrences_before_ is whole.
+  // REQUIRES: the postings are built.
   void BuildLetterRuns();
   // Ascending values of trigram list `k`.
   std::vector<ValueId> TrigramValues(size_t k) const;
@@ -218,8 +220,7 @@ class StringIndex {
   bool TrigramListKept(uint64_t values) const;
 
   // Memory is per value, so a million one-row emails stay cheap: the
-  // folded text, a 4-byte offset and a 4-byte running row count, plus the
-  // trigram entries.
+  // folded text, a 4-byte offset and their row, plus the trigram entries.
   std::string folded_arena_;
   std::vector<uint32_t> folded_offsets_{0};
   // Spellings that differ from the folded text ("Pune" for "pune"), as
@@ -236,14 +237,15 @@ class StringIndex {
 
   // Common values have a bitmap in bitmaps_, ascending by value. The rows
   // of the rare ones follow each other in small_rows_, by value: value v's
-  // start there is occurrences_before_[v] less the rows of the bitmaps
+  // start there is OccurrencesIn(0, v) less the rows of the bitmaps
   // before v (bitmap_rows_before_[i] for the i-th bitmap; the last entry
   // counts them all), modulo 2^32.
   std::vector<uint32_t> small_rows_;
   std::vector<std::pair<ValueId, Bitmap>> bitmaps_;
   std::vector<uint32_t> bitmap_rows_before_;
-  // occurrences_before_[v]: occurrences of values [0, v), modulo 2^32.
-  std::vector<uint32_t> occurrences_before_{0};
+  // occurrences_before_[v]: occurrences of values [0, v), modulo 2^32;
+  // empty when each value has one row (emails, phones), as it would be v.
+  std::vector<uint32_t> occurrences_before_;
 
   std::vector<uint32_t> occurrence_rows_;
   std::vector<ValueId> occurrence_values_;

@@ -332,6 +332,57 @@ TEST(StringIndexTest, PostingsHoldEveryRowOnceAndFoldCase) {
   EXPECT_FALSE(index->Find("Pune").has_value());  // keys are folded
 }
 
+// A dictionary whose every value has one row (emails, phones) keeps each
+// value's row and no running count of rows: postings, range counts and set
+// occurrences still agree with the rows added, and the postings take 4
+// bytes a value.
+TEST(StringIndexTest, ValuesOfOneRowEachKeepTheirRowAndNoRunningCount) {
+  for (const bool with_trigrams : {false, true}) {
+    std::mt19937_64 rng(41);
+    StringIndex::Builder builder;
+    std::map<std::string, uint32_t> row_of;
+    for (uint32_t row = 0; row < 7000; ++row) {
+      if (row % 3 == 2) continue;  // a row without the attribute
+      std::string v = RandomWord(rng) + std::to_string(row) + "@x.in";
+      builder.Add(row, v);
+      row_of.emplace(FoldAscii(v), row);
+    }
+    std::unique_ptr<StringIndex> index =
+        std::move(builder).Finish(with_trigrams);
+    ASSERT_EQ(index->value_count(), row_of.size());
+    for (const auto& [f, row] : row_of) {
+      const ValueId id = *index->Find(f);
+      const Posting p = index->posting(id);
+      ASSERT_EQ(p.bitmap, nullptr);
+      ASSERT_EQ(p.cardinality, 1u) << f;
+      ASSERT_EQ(std::vector<uint32_t>(p.rows.begin(), p.rows.end()),
+                std::vector<uint32_t>{row})
+          << f;
+    }
+    for (const std::string prefix : {"", "a", "b", "zz"}) {
+      uint64_t values = 0;
+      for (const auto& [f, row] : row_of) values += f.rfind(prefix, 0) == 0;
+      const auto [first, last] = index->PrefixRange(prefix);
+      EXPECT_EQ(index->OccurrencesIn(first, last), values) << prefix;
+      EXPECT_EQ(index->StartsWith(prefix).occurrences, values) << prefix;
+    }
+    for (const std::string needle : {"a", "1@", "ab", "99"}) {
+      uint64_t values = 0;
+      for (const auto& [f, row] : row_of) {
+        values += f.find(needle) != std::string::npos;
+      }
+      const ValueSet set = index->ContainsSet(needle);
+      EXPECT_EQ(set.count, values) << needle;
+      EXPECT_EQ(set.occurrences, values) << needle;
+    }
+    if (with_trigrams) {
+      EXPECT_EQ(index->occurrence_count(), row_of.size());
+    }
+    EXPECT_LE(index->MemoryUse().postings,
+              row_of.size() * sizeof(uint32_t) + 64);
+  }
+}
+
 // Values that tie on their first bytes: shared prefixes of every length up
 // to past the depth where the sort turns to string compares, values that
 // are prefixes of others, zero bytes (which pad a short value's last eight
