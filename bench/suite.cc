@@ -347,8 +347,8 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
       {"occurrences in row order (contains, starts_with)",
        memory.strings.occurrences},
       {"number and date columns, range buckets", memory.number_columns},
-      {"event columns", memory.events},
-      {"event recency ladders", memory.recency},
+      {"event recency ladders (each row's 5 latest)", memory.recency},
+      {"events older than a row's 5 latest", memory.events},
       {"live, presence and boolean bitmaps", memory.bitmaps},
   };
   for (const auto& [name, bytes] : parts) {

@@ -524,13 +524,23 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   n.label = "event " + FoldAscii(node.name) + " [" +
             (lo == kMinInt ? "-inf" : FormatIsoInstant(lo)) + ", " +
             (hi == kMaxInt ? "+inf" : FormatIsoInstant(hi)) + "] " + range_text;
-  // Estimate: events in the window, an upper bound on the profiles.
-  uint64_t events = 0;
+  // Estimate, an upper bound on the profiles: in a shard whose events all
+  // lie at or before the window's end, the profiles with one in the window,
+  // from the first rung of the recency ladder; elsewhere the events in the
+  // window.
+  uint64_t estimate = 0;
   for (uint32_t s = 0; s < index_.shard_count(); ++s) {
-    const auto& column = index_.shard(s).events[*event];
-    events += column.keys.UpperBound(hi) - column.keys.LowerBound(lo);
+    const ShardIndex& shard = index_.shard(s);
+    if (shard.NoEventAfter(*event, hi)) {
+      const IntKeys& latest = shard.recency[*event][0].keys;
+      estimate += latest.size() - latest.LowerBound(lo);
+      continue;
+    }
+    for (const SortedColumn<int64_t>* column : shard.EventColumns(*event)) {
+      estimate += column->keys.UpperBound(hi) - column->keys.LowerBound(lo);
+    }
   }
-  n.estimate = std::min<uint64_t>(events, index_.live_count());
+  n.estimate = std::min<uint64_t>(estimate, index_.live_count());
   return zero_matches ? BoundNode::Not(std::move(n)) : n;
 }
 

@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <memory>
@@ -161,10 +162,7 @@ class ShardEvaluator {
           }
           return bytes;
         }
-        const auto& column = shard.events[leaf.event];
-        const size_t begin = column.keys.LowerBound(leaf.lo);
-        const size_t end = std::max(begin, column.keys.UpperBound(leaf.hi));
-        return (end - begin) * sizeof(uint16_t);
+        return EventsInWindow(leaf).total * sizeof(uint16_t);
       }
       case LeafKind::kBitmap:
       case LeafKind::kRowList:
@@ -407,8 +405,30 @@ class ShardEvaluator {
     if (want.min > kDepth || (want.max != INT64_MAX && want.max >= kDepth)) {
       return false;
     }
-    const IntKeys& keys = index_.shard(shard_).events[leaf.event].keys;
-    return keys.UpperBound(leaf.hi) == keys.size();
+    return index_.shard(shard_).NoEventAfter(leaf.event, leaf.hi);
+  }
+
+  // The events of an event leaf's window in this shard: a span of
+  // positions in each of the columns that hold them.
+  struct EventSpans {
+    struct Span {
+      const SortedColumn<int64_t>* column;
+      size_t begin, end;
+    };
+    std::array<Span, ShardIndex::kEventColumns> spans;
+    size_t total = 0;  // events in all
+  };
+  EventSpans EventsInWindow(const Leaf& leaf) const {
+    EventSpans out;
+    const auto columns = index_.shard(shard_).EventColumns(leaf.event);
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const IntKeys& keys = columns[c]->keys;
+      const size_t begin = keys.LowerBound(leaf.lo);
+      const size_t end = std::max(begin, keys.UpperBound(leaf.hi));
+      out.spans[c] = {columns[c], begin, end};
+      out.total += end - begin;
+    }
+    return out;
   }
   uint64_t RecentAtLeastBytes(EventId event, int64_t k, int64_t lo) const {
     const auto& ladder = index_.shard(shard_).recency[event][k - 1];
@@ -538,9 +558,6 @@ class ShardEvaluator {
   }
 
   void FillEvent(const Leaf& leaf, int level, uint64_t* out) {
-    const auto& column = index_.shard(shard_).events[leaf.event];
-    const size_t begin = column.keys.LowerBound(leaf.lo);
-    const size_t end = std::max(begin, column.keys.UpperBound(leaf.hi));
     const CountRange& want = leaf.count;  // want.min >= 1
     if (UsesRecency(leaf)) {
       RecentAtLeast(leaf.event, want.min, leaf.lo, out);
@@ -552,25 +569,32 @@ class ShardEvaluator {
       return;
     }
     ClearWords(out);
+    const EventSpans events = EventsInWindow(leaf);
     if (want.min == 1 && want.max == INT64_MAX) {  // any event in the window
-      SetRows(column, begin, end, out);
+      for (const auto& [column, begin, end] : events.spans) {
+        SetRows(*column, begin, end, out);
+      }
       return;
     }
-    if (static_cast<uint64_t>(want.min) > end - begin) return;
+    if (static_cast<uint64_t>(want.min) > events.total) return;
     // Count per row in bytes that stop at 255, then test every row's byte
     // in one vector pass. A byte of 255 means 255 or more, which settles
     // any test whose upper end is below 255 or unbounded.
     if (want.max < 255 || (want.min <= 255 && want.max == INT64_MAX)) {
       uint8_t* counts = scratch_.event_bytes.data();
-      for (size_t i = begin; i < end; ++i) {
-        const uint16_t row = column.rows[i];
-        counts[row] += counts[row] != 255;
+      for (const auto& [column, begin, end] : events.spans) {
+        for (size_t i = begin; i < end; ++i) {
+          const uint16_t row = column->rows[i];
+          counts[row] += counts[row] != 255;
+        }
       }
       BytesInRangeWords(counts, static_cast<uint8_t>(want.min),
                         static_cast<uint8_t>(std::min<int64_t>(want.max, 255)),
                         out);
-      if ((end - begin) * 16 < kShardRows) {
-        for (size_t i = begin; i < end; ++i) counts[column.rows[i]] = 0;
+      if (events.total * 16 < kShardRows) {
+        for (const auto& [column, begin, end] : events.spans) {
+          for (size_t i = begin; i < end; ++i) counts[column->rows[i]] = 0;
+        }
       } else {
         std::memset(counts, 0, kShardRows);
       }
@@ -580,9 +604,11 @@ class ShardEvaluator {
     std::vector<uint32_t>& counts = scratch_.event_counts;
     std::vector<uint16_t>& touched = scratch_.touched;
     touched.clear();
-    for (size_t i = begin; i < end; ++i) {
-      const uint16_t row = column.rows[i];
-      if (counts[row]++ == 0) touched.push_back(row);
+    for (const auto& [column, begin, end] : events.spans) {
+      for (size_t i = begin; i < end; ++i) {
+        const uint16_t row = column->rows[i];
+        if (counts[row]++ == 0) touched.push_back(row);
+      }
     }
     for (uint16_t row : touched) {
       if (counts[row] >= want.min && counts[row] <= want.max) SetBit(out, row);

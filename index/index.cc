@@ -67,10 +67,12 @@ Bitmap Union(std::vector<Bitmap>& parts) {
   return all;
 }
 
-// The recency ladders of one event name in one shard (ShardIndex::recency)
-// from its (instant, row) pairs, which are left in another order.
-void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
-                  std::vector<SortedColumn<int64_t>>* ladders) {
+// The recency ladder of one event name in one shard (ShardIndex::recency)
+// and the events older than it holds, from the (instant, row) pairs, which
+// are left empty.
+void BuildEventColumns(std::vector<std::pair<int64_t, uint16_t>>& pairs,
+                       std::vector<SortedColumn<int64_t>>* ladders,
+                       SortedColumn<int64_t>* older) {
   constexpr int kDepth = ShardIndex::kRecencyDepth;
   ladders->resize(kDepth);
   // Pairs arrive grouped by row, in ascending row order: only each row's
@@ -84,19 +86,21 @@ void BuildRecency(std::vector<std::pair<int64_t, uint16_t>>& pairs,
     }
     i = j;
   }
-  std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth];
+  std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth], rest;
   for (size_t i = 0; i < pairs.size();) {
     size_t j = i;  // pairs[i, j): one row, latest first
     while (j < pairs.size() && pairs[j].second == pairs[i].second) ++j;
-    for (size_t k = 1; k <= std::min<size_t>(j - i, kDepth); ++k) {
-      rungs[k - 1].push_back(pairs[i + k - 1]);
+    for (size_t k = 0; k < j - i; ++k) {
+      (k < kDepth ? rungs[k] : rest).push_back(pairs[i + k]);
     }
     i = j;
   }
+  pairs.clear();
   for (int k = 0; k < kDepth; ++k) {
     (*ladders)[k] = ToColumn(rungs[k]);
     (*ladders)[k].MaybeBuildRangeBuckets();
   }
+  *older = ToColumn(rest);
 }
 
 // Numbers of one shard sorted exactly, as an int64 column when they are all
@@ -258,11 +262,10 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
                            &shard.mixed_columns[a]);
       }
     }
-    shard.events.resize(event_count);
     shard.recency.resize(event_count);
+    shard.older_events.resize(event_count);
     for (EventId e = 0; e < event_count; ++e) {
-      BuildRecency(events[e], &shard.recency[e]);
-      shard.events[e] = ToColumn(events[e]);
+      BuildEventColumns(events[e], &shard.recency[e], &shard.older_events[e]);
     }
   });
 
@@ -275,7 +278,9 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
   ix.event_totals_.assign(event_count, 0);
   for (const ShardIndex& shard : ix.shards_) {
     for (EventId e = 0; e < event_count; ++e) {
-      ix.event_totals_[e] += shard.events[e].size();
+      for (const SortedColumn<int64_t>* c : shard.EventColumns(e)) {
+        ix.event_totals_[e] += c->size();
+      }
     }
   }
 
@@ -389,7 +394,7 @@ Index::Memory Index::MemoryUse() const {
   for (const ShardIndex& s : shards_) {
     for (const auto& c : s.int_columns) m.number_columns += column_bytes(c);
     for (const auto& c : s.mixed_columns) m.number_columns += column_bytes(c);
-    for (const auto& c : s.events) m.events += column_bytes(c);
+    for (const auto& c : s.older_events) m.events += column_bytes(c);
     for (const auto& ladders : s.recency) {
       for (const auto& c : ladders) m.recency += column_bytes(c);
     }

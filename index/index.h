@@ -4,7 +4,7 @@
 //   string, string array  a StringIndex (dictionary, postings, trigrams)
 //   bool                  bitmaps of true and false rows
 //   number, date          per shard, a column of (value, row) sorted by value
-// Per event name and shard: a column of (instant, row) sorted by instant, so
+// Per event name and shard: columns of (instant, row) sorted by instant, so
 // "count of X in window W" reads only the events inside W.
 // Plus the bitmap of live rows.
 //
@@ -18,6 +18,7 @@
 #define SEGD_INDEX_INDEX_H_
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -114,14 +115,34 @@ struct ShardIndex {
   // (index/real_keys.h).
   std::vector<SortedColumn<int64_t>> int_columns;
   std::vector<SortedColumn<long double>> mixed_columns;
-  // Indexed by EventId: (instant, local row), one entry per event.
-  std::vector<SortedColumn<int64_t>> events;
   // Indexed by EventId, then k - 1 for k in 1..kRecencyDepth: the rows with
   // k or more such events, keyed by the instant of their k-th latest. A row
   // has k events at or after t exactly when that instant is >= t, so "k or
   // more in a window reaching past the shard's last event" is one range.
   static constexpr int kRecencyDepth = 5;
   std::vector<std::vector<SortedColumn<int64_t>>> recency;
+  // Indexed by EventId: (instant, local row) of each event older than its
+  // row's kRecencyDepth latest. Rung k holds each row's k-th latest event,
+  // so the rungs and these hold every event once: EventColumns.
+  std::vector<SortedColumn<int64_t>> older_events;
+
+  static constexpr size_t kEventColumns = kRecencyDepth + 1;
+  using EventColumnSet =
+      std::array<const SortedColumn<int64_t>*, kEventColumns>;
+  // The columns that between them hold every event `e` of the shard once,
+  // each as (instant, local row) ascending by instant.
+  EventColumnSet EventColumns(EventId e) const {
+    EventColumnSet columns;
+    for (int k = 0; k < kRecencyDepth; ++k) columns[k] = &recency[e][k];
+    columns[kRecencyDepth] = &older_events[e];
+    return columns;
+  }
+  // Whether no event `e` of the shard is later than `t`: the latest events
+  // are the first rung's.
+  bool NoEventAfter(EventId e, int64_t t) const {
+    const IntKeys& latest = recency[e][0].keys;
+    return latest.UpperBound(t) == latest.size();
+  }
 };
 
 struct AttributeIndex {
@@ -164,7 +185,7 @@ class Index {
     size_t bitmaps = 0;  // live, presence and true/false bitmaps
     StringIndex::Memory strings;
     size_t number_columns = 0;  // number and date columns, range buckets
-    size_t events = 0;          // event columns
+    size_t events = 0;          // events past each row's ladder
     size_t recency = 0;         // recency ladders
     size_t total() const {
       return bitmaps + strings.total() + number_columns + events + recency;

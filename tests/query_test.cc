@@ -141,9 +141,10 @@ TEST_F(QueryTest, EventCountsAndWindows) {
 }
 
 // Event counts over windows, against a count of the events themselves:
-// windows reaching the present take the recency ladders (counts 1..5),
-// others, larger counts and the shard holding events after `now` count
-// event by event.
+// windows reaching the present take the recency ladders (counts 1..5);
+// windows ending in the past, larger counts and the shard holding events
+// after `now` count event by event, from the ladders' rungs and the events
+// older than a row's five latest (rows here hold up to eight).
 TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
   constexpr int64_t kDay = 86'400'000;
   const int n = 65536 + 5000;
@@ -166,23 +167,32 @@ TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
   Load(data);
   const char* ops[] = {"eq", "gt", "gte", "lt", "lte"};
   for (int days : {1, 30, 200, 365, 1000}) {
-    for (const char* op : ops) {
-      for (int k = 0; k <= 7; ++k) {
-        uint64_t want = 0;
-        for (int i = 0; i < n; ++i) {
-          int64_t c = 0;
-          for (int64_t t : times[i]) c += t >= kNow - days * kDay && t <= kNow;
-          const std::string o = op;
-          want += o == "eq"    ? c == k
-                  : o == "gt"  ? c > k
-                  : o == "gte" ? c >= k
-                  : o == "lt"  ? c < k
-                               : c <= k;
+    // Up to now, then over a window ending 20 days back.
+    for (const int64_t end_days : {0, 20}) {
+      if (end_days >= days) continue;
+      const int64_t lo = kNow - days * kDay, hi = kNow - end_days * kDay;
+      const std::string window =
+          end_days == 0 ? R"("within_last":")" + std::to_string(days) + "d\""
+                        : R"("between":[")" + FormatIsoInstant(lo) + "\",\"" +
+                              FormatIsoInstant(hi) + "\"]";
+      for (const char* op : ops) {
+        for (int k = 0; k <= 7; ++k) {
+          uint64_t want = 0;
+          for (int i = 0; i < n; ++i) {
+            int64_t c = 0;
+            for (int64_t t : times[i]) c += t >= lo && t <= hi;
+            const std::string o = op;
+            want += o == "eq"    ? c == k
+                    : o == "gt"  ? c > k
+                    : o == "gte" ? c >= k
+                    : o == "lt"  ? c < k
+                                 : c <= k;
+          }
+          const std::string rule = R"({"event":"order",)" + window +
+                                   R"(,"count":{")" + op +
+                                   "\":" + std::to_string(k) + "}}";
+          EXPECT_EQ(Count(rule), want) << rule;
         }
-        const std::string rule = R"({"event":"order","within_last":")" +
-                                 std::to_string(days) + R"(d","count":{")" +
-                                 op + "\":" + std::to_string(k) + "}}";
-        EXPECT_EQ(Count(rule), want) << rule;
       }
     }
   }
