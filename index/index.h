@@ -36,8 +36,8 @@
 
 namespace segd {
 
-// int64 keys (dates, integers, event instants) take 32 bits where they can,
-// exact numbers (long double) 64 bits.
+// int64 keys (dates, integers, event instants) are bit-packed where they
+// can be, exact numbers (long double) take 64 bits.
 template <typename Key>
 using KeysOf =
     std::conditional_t<std::is_same_v<Key, int64_t>, IntKeys, RealKeys>;

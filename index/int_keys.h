@@ -12,6 +12,7 @@
 #ifndef SEGD_INDEX_INT_KEYS_H_
 #define SEGD_INDEX_INT_KEYS_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,6 +21,9 @@
 #include "index/key_runs.h"
 
 namespace segd {
+
+static_assert(std::endian::native == std::endian::little,
+              "IntKeys reads its packed keys as little-endian words");
 
 class IntKeys {
  public:
@@ -62,7 +66,9 @@ class IntKeys {
  private:
   // The packed k of key i: `width` bits from bit block_starts_[block] +
   // width * (i % kBlock). A width of at most 32 bits, shifted by at most 7,
-  // lies within the 8 bytes loaded from its first byte.
+  // lies within the 8 bytes loaded from its first byte, which the padding
+  // past the end keeps inside packed_. Bit b is bit b % 8 of byte b / 8,
+  // so a little-endian load puts it at b % 8 in the word.
   uint64_t K(size_t i) const {
     const size_t block = i >> kBlockBits;
     const uint64_t start = block_starts_[block];
@@ -72,8 +78,8 @@ class IntKeys {
     std::memcpy(&word, packed_.data() + (bit >> 3), sizeof(word));
     return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
   }
-  // The first position p in [begin, end) of block `block` whose k is not
-  // below(k): the block's k ascend.
+  // The first position p in [begin, end), positions within one block,
+  // whose k is not below(k): a block's k ascend.
   template <typename Below>
   size_t SearchBlock(size_t begin, size_t end, Below below) const;
 

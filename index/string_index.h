@@ -8,7 +8,7 @@
 // list when it is rare, which keeps a million one-row emails cheap.
 // Value ids ascend with the folded text, so the values with a prefix are
 // one run of ids, and a running count of rows along the ids gives any
-// run's rows with two reads.
+// run's rows with two reads (or none, when every value has one row).
 //
 // Immutable once built; safe to read from many threads.
 #ifndef SEGD_INDEX_STRING_INDEX_H_
@@ -110,11 +110,11 @@ class StringIndex {
 
   // Values whose folded text contains `folded_needle`, ascending ids.
   std::vector<ValueId> Contains(std::string_view folded_needle) const;
-  // The same as a set. When the needle's trigrams are common, candidates
-  // would outnumber what a scan reads, so the dictionary text is scanned
-  // instead, in parallel.
+  // The same as a set. When the needle's rarest trigram list was not kept
+  // (TrigramListKept), following it would take longer than scanning the
+  // dictionary text in parallel, which is done instead.
   ValueSet ContainsSet(std::string_view folded_needle) const;
-  // The bytes ContainsSet reads: the text, its offsets and the running row
+  // The bytes ContainsSet reads: the text, its offsets and any running row
   // counts when it scans; about 100 a candidate when it goes by trigrams.
   uint64_t ContainsSetBytes(std::string_view folded_needle) const;
   // An upper bound on the values Contains finds: the size of the needle's

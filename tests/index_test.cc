@@ -169,6 +169,30 @@ TEST_P(TrigramSlices, LongTrigramListsAreLeftOutAndSearchesStillAgree) {
   }
 }
 
+// A trigram list is kept while it holds at most 1/64 of the values: a
+// needle whose rarest list holds exactly that many goes by the trigrams,
+// one whose list holds one more scans the text, and both find every value.
+TEST(StringIndexTest, TrigramListsAreKeptUpToASixtyFourthOfTheValues) {
+  constexpr uint32_t kValues = 64 * 100;
+  StringIndex::Builder builder;
+  std::vector<std::string> values;
+  for (uint32_t row = 0; row < kValues; ++row) {
+    const std::string id = "id" + std::to_string(row);
+    values.push_back(row < 100 ? "qqq" + id : row < 201 ? "zzz" + id : id);
+    builder.Add(row, values.back());
+  }
+  std::unique_ptr<StringIndex> index =
+      std::move(builder).Finish(/*with_trigrams=*/true);
+  const uint64_t scan = index->ContainsSetBytes("ab");  // under 3 bytes
+  EXPECT_EQ(index->ContainsCandidates("qqq"), 100u);
+  EXPECT_LT(index->ContainsSetBytes("qqq"), scan);
+  EXPECT_EQ(index->ContainsSetBytes("zzz"), scan);
+  EXPECT_EQ(index->ContainsSet("qqq").count, 100u);
+  EXPECT_EQ(index->ContainsSet("zzz").count, 101u);
+  EXPECT_EQ(index->Contains("zzzid200").size(), 1u);
+  EXPECT_EQ(index->Contains("qqqid99").size(), 1u);
+}
+
 // A trigram a value holds many times counts each time on its way to being
 // left out; the candidates a needle is estimated at never exceed the values.
 TEST(StringIndexTest, CandidatesNeverExceedTheValues) {
@@ -366,7 +390,10 @@ TEST(StringIndexTest, ValuesOfOneRowEachKeepTheirRowAndNoRunningCount) {
       EXPECT_EQ(index->OccurrencesIn(first, last), values) << prefix;
       EXPECT_EQ(index->StartsWith(prefix).occurrences, values) << prefix;
     }
-    for (const std::string needle : {"a", "1@", "ab", "99"}) {
+    // Short needles scan; longer ones follow the trigrams.
+    std::vector<std::string> needles = {
+        "a", "1@", "ab", "99", "123@", "@x.in", row_of.begin()->first};
+    for (const std::string& needle : needles) {
       uint64_t values = 0;
       for (const auto& [f, row] : row_of) {
         values += f.find(needle) != std::string::npos;

@@ -157,6 +157,9 @@ TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
                          j * 3'600'000);
     }
     if (i >= 65536 && i % 50 == 0) times[i].push_back(kNow + kDay);
+    if (i % 20011 == 3) {  // counts past what a byte holds
+      for (int j = 0; j < 300; ++j) times[i].push_back(kNow - j * 3'600'000);
+    }
     data += "{\"id\":\"p" + std::to_string(i) + "\",\"events\":[";
     for (size_t j = 0; j < times[i].size(); ++j) {
       data += std::string(j ? "," : "") + "{\"name\":\"order\",\"at\":\"" +
@@ -176,7 +179,7 @@ TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
                         : R"("between":[")" + FormatIsoInstant(lo) + "\",\"" +
                               FormatIsoInstant(hi) + "\"]";
       for (const char* op : ops) {
-        for (int k = 0; k <= 7; ++k) {
+        for (const int k : {0, 1, 2, 3, 4, 5, 6, 7, 260}) {
           uint64_t want = 0;
           for (int i = 0; i < n; ++i) {
             int64_t c = 0;
@@ -192,6 +195,15 @@ TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
                                    R"(,"count":{")" + op +
                                    "\":" + std::to_string(k) + "}}";
           EXPECT_EQ(Count(rule), want) << rule;
+          // The estimate the planner orders by bounds the profiles from
+          // above (a count test passing 0 is bound as a NOT).
+          QueryOptions options;
+          options.now_ms = kNow;
+          Result<Plan> plan = PlanQuery(*index_, rule, options);
+          ASSERT_TRUE(plan.ok());
+          if (plan->root.kind == BoundKind::kLeaf) {
+            EXPECT_GE(plan->root.estimate, want) << rule;
+          }
         }
       }
     }
