@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <tbb/task_arena.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -203,6 +204,93 @@ void BM_ContainsCommon(benchmark::State& state) {
           state.range(0) == 0);
 }
 BENCHMARK(BM_ContainsCommon)->Arg(0)->Arg(20);
+
+// Where a contains should stop following trigram lists and scan: the email
+// dictionary rebuilt keeping every list of up to a quarter of the values,
+// and needles (4 to 6 bytes of its values) whose rarest list holds about
+// 1/d of them, for d = state.range(0). By trigrams is one thread with a
+// random read for each candidate; by scan streams the text on every core.
+// StringIndex::kListDivisor is where the two meet.
+struct TrigramNeedles {
+  std::unique_ptr<StringIndex> emails;
+  std::vector<std::vector<std::string>> by_share;  // [log2 d]
+};
+
+const TrigramNeedles& NeedlesByShare() {
+  static const TrigramNeedles* needles = [] {
+    auto* n = new TrigramNeedles;
+    const Index& index = *Data().index;
+    const StringIndex& source =
+        *index.attribute(*index.FindAttribute("email")).strings;
+    StringIndex::Builder builder(StringIndex::Builder::kTrigramSliceBytes,
+                                 /*list_divisor=*/4);
+    for (ValueId id = 0; id < source.value_count(); ++id) {
+      builder.Add(id, source.folded(id));
+    }
+    n->emails = std::move(builder).Finish(/*with_trigrams=*/true);
+    const double values = static_cast<double>(n->emails->value_count());
+    n->by_share.resize(16);
+    std::mt19937_64 rng(42);
+    for (int tries = 0; tries < 200000; ++tries) {
+      const std::string_view v = n->emails->folded(
+          static_cast<ValueId>(rng() % n->emails->value_count()));
+      const size_t length = 4 + rng() % 3;
+      if (v.size() < length) continue;
+      const std::string needle(
+          v.substr(rng() % (v.size() - length + 1), length));
+      // The nearest power of two to values / rarest list.
+      const double d =
+          values / static_cast<double>(n->emails->ContainsCandidates(needle));
+      const int log_d = static_cast<int>(std::lround(std::log2(d)));
+      if (log_d >= 2 && log_d < 16 && n->by_share[log_d].size() < 8) {
+        n->by_share[log_d].push_back(needle);
+      }
+    }
+    return n;
+  }();
+  return *needles;
+}
+
+void RunContainsRoute(benchmark::State& state, bool by_scan) {
+  const TrigramNeedles& n = NeedlesByShare();
+  const auto log_d = static_cast<size_t>(std::log2(state.range(0)));
+  const std::vector<std::string>& needles = n.by_share[log_d];
+  if (needles.empty()) {
+    state.SkipWithError("no needle has a rarest list of that share");
+    return;
+  }
+  for (const std::string& needle : needles) {  // the two routes agree
+    if (n.emails->Contains(needle).size() != n.emails->ScanSet(needle).count) {
+      state.SkipWithError("trigrams and scan disagree");
+      return;
+    }
+  }
+  uint64_t candidates = 0;
+  for (const std::string& needle : needles) {
+    candidates += n.emails->ContainsCandidates(needle);
+  }
+  for (auto _ : state) {
+    for (const std::string& needle : needles) {
+      if (by_scan) {
+        benchmark::DoNotOptimize(n.emails->ScanSet(needle));
+      } else {
+        benchmark::DoNotOptimize(n.emails->Contains(needle));
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * needles.size());
+  state.counters["values"] = static_cast<double>(n.emails->value_count());
+  state.counters["candidates"] =
+      static_cast<double>(candidates) / static_cast<double>(needles.size());
+}
+void BM_ContainsByTrigrams(benchmark::State& state) {
+  RunContainsRoute(state, /*by_scan=*/false);
+}
+void BM_ContainsByScan(benchmark::State& state) {
+  RunContainsRoute(state, /*by_scan=*/true);
+}
+BENCHMARK(BM_ContainsByTrigrams)->RangeMultiplier(2)->Range(8, 1024);
+BENCHMARK(BM_ContainsByScan)->RangeMultiplier(2)->Range(8, 1024);
 
 // A prefix held by a few percent of the phones: the count is two reads of
 // running row counts, the preview tests rows until it has its members.

@@ -37,12 +37,6 @@ std::vector<ValueId> Intersect(std::span<const ValueId> a,
 // The trigram route reads about 100 bytes a candidate of the rarest
 // trigram: its list entry, offset and text.
 constexpr uint64_t kBytesPerCandidate = 100;
-// Yet a candidate costs far more time than a value scanned: its reads are
-// random and one thread makes them, where a scan streams the text on every
-// core. Measured on 2 cores, email and phone dictionaries of 1M and 10M
-// profiles, the scan wins once the rarest list holds 1/65 to 1/25 of the
-// values, so a list holding more than 1/64 is not kept.
-constexpr uint64_t kScannedValuesPerCandidate = 64;
 
 // SortByText radix sorts runs of values this long; shorter ones compare.
 constexpr size_t kRadixSortFrom = 4096;
@@ -50,7 +44,7 @@ constexpr size_t kRadixSortFrom = 4096;
 }  // namespace
 
 bool StringIndex::TrigramListKept(uint64_t values) const {
-  return values * kScannedValuesPerCandidate <= value_count();
+  return values * list_divisor_ <= value_count();
 }
 
 std::string_view StringIndex::folded(ValueId id) const {
@@ -746,16 +740,20 @@ uint64_t StringIndex::ContainsSetBytes(std::string_view needle) const {
 }
 
 ValueSet StringIndex::ContainsSet(std::string_view needle) const {
+  if (ContainsScans(needle)) return ScanSet(needle);
   ValueSet set;
   set.bits.assign((value_count() + 63) / 64, 0);
-  if (!ContainsScans(needle)) {
-    for (ValueId id : Contains(needle)) {
-      set.bits[id >> 6] |= uint64_t{1} << (id & 63);
-      ++set.count;
-      set.occurrences += OccurrencesIn(id, id + 1);
-    }
-    return set;
+  for (ValueId id : Contains(needle)) {
+    set.bits[id >> 6] |= uint64_t{1} << (id & 63);
+    ++set.count;
+    set.occurrences += OccurrencesIn(id, id + 1);
   }
+  return set;
+}
+
+ValueSet StringIndex::ScanSet(std::string_view needle) const {
+  ValueSet set;
+  set.bits.assign((value_count() + 63) / 64, 0);
   // Chunks of whole bitset words, so no two threads write one word.
   constexpr ValueId kChunk = 1 << 14;
   const ValueId values = static_cast<ValueId>(value_count());
