@@ -61,7 +61,7 @@ class StringIndex {
     // the text. 256 MiB makes one pass for a million emails.
     static constexpr uint64_t kTrigramSliceBytes = uint64_t{256} << 20;
     // A trigram list is kept while it holds at most 1 / `list_divisor` of
-    // the values (kListDivisor but in benchmarks of the line itself).
+    // the values: kListDivisor, except in benchmarks of that line.
     explicit Builder(uint64_t trigram_slice_bytes = kTrigramSliceBytes,
                      uint64_t list_divisor = kListDivisor)
         : trigram_slice_bytes_(trigram_slice_bytes) {
