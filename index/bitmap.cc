@@ -411,9 +411,7 @@ bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard,
 }
 
 void OrShard(const roaring_bitmap_t* bitmap, uint32_t shard, uint64_t* words) {
-  uint8_t type;
-  const void* c = FindContainer(bitmap, shard, &type);
-  if (c != nullptr) OrContainer(c, type, words);
+  OrShardBelow(bitmap, shard, kShardRows, words);
 }
 
 void OrShardBelow(const roaring_bitmap_t* bitmap, uint32_t shard,

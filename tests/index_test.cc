@@ -638,7 +638,6 @@ TEST(SortedColumnTest, RangeBucketsGrowWithTheEntriesAndHoldTheirRows) {
   }
 }
 
-// Shards of bitmaps in every container form, loaded into words and combined,
 // OR of a shard's rows below a window, in every container form: the same
 // words as a whole OR below the window, the words past it untouched.
 TEST(BitmapTest, OrShardBelowStopsAtTheWindow) {
@@ -700,6 +699,7 @@ TEST(BitmapTest, IdsInRangeAgreeWithAPlainTest) {
   }
 }
 
+// Shards of bitmaps in every container form, loaded into words and combined,
 // against the same operations done by CRoaring.
 TEST(BitmapTest, ShardWordsAgreeWithRoaring) {
   std::mt19937_64 rng(5);

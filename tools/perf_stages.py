@@ -22,7 +22,7 @@ STAGES = [
     ("dictionaries", r"StringIndex|FoldAscii|SortByText|HashBytes|introsort"
                      r"|insertion_sort"),
     ("number and event columns", r"IntKeys|SortByKey|RadixSort|Index::Build"
-                                 r"|BuildRecency|roaring|ToColumn|KeyRuns"
+                                 r"|BuildEventColumns|roaring|ToColumn|KeyRuns"
                                  r"|RealKeys|RangeBuckets|Union|TakeBitmap"),
     ("decoding stored profiles", r"DecodeProfile"),
     ("copies and compares", r"memmove|memcmp|memcpy|memset|_M_replace"
