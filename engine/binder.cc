@@ -536,9 +536,7 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
       estimate += latest.size() - latest.LowerBound(lo);
       continue;
     }
-    for (const SortedColumn<int64_t>* column : shard.EventColumns(*event)) {
-      estimate += column->keys.UpperBound(hi) - column->keys.LowerBound(lo);
-    }
+    estimate += shard.EventsIn(*event, lo, hi).total;
   }
   n.estimate = std::min<uint64_t>(estimate, index_.live_count());
   return zero_matches ? BoundNode::Not(std::move(n)) : n;

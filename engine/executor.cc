@@ -3,7 +3,6 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cstring>
 #include <memory>
@@ -408,27 +407,9 @@ class ShardEvaluator {
     return index_.shard(shard_).NoEventAfter(leaf.event, leaf.hi);
   }
 
-  // The events of an event leaf's window in this shard: a span of
-  // positions in each of the columns that hold them.
-  struct EventSpans {
-    struct Span {
-      const SortedColumn<int64_t>* column;
-      size_t begin, end;
-    };
-    std::array<Span, ShardIndex::kEventColumns> spans;
-    size_t total = 0;  // events in all
-  };
-  EventSpans EventsInWindow(const Leaf& leaf) const {
-    EventSpans out;
-    const auto columns = index_.shard(shard_).EventColumns(leaf.event);
-    for (size_t c = 0; c < columns.size(); ++c) {
-      const IntKeys& keys = columns[c]->keys;
-      const size_t begin = keys.LowerBound(leaf.lo);
-      const size_t end = std::max(begin, keys.UpperBound(leaf.hi));
-      out.spans[c] = {columns[c], begin, end};
-      out.total += end - begin;
-    }
-    return out;
+  // The events of an event leaf's window in this shard.
+  ShardIndex::EventSpans EventsInWindow(const Leaf& leaf) const {
+    return index_.shard(shard_).EventsIn(leaf.event, leaf.lo, leaf.hi);
   }
   uint64_t RecentAtLeastBytes(EventId event, int64_t k, int64_t lo) const {
     const auto& ladder = index_.shard(shard_).recency[event][k - 1];
@@ -569,7 +550,7 @@ class ShardEvaluator {
       return;
     }
     ClearWords(out);
-    const EventSpans events = EventsInWindow(leaf);
+    const ShardIndex::EventSpans events = EventsInWindow(leaf);
     if (want.min == 1 && want.max == INT64_MAX) {  // any event in the window
       for (const auto& [column, begin, end] : events.spans) {
         SetRows(*column, begin, end, out);

@@ -137,6 +137,28 @@ struct ShardIndex {
     columns[kRecencyDepth] = &older_events[e];
     return columns;
   }
+  // The events `e` at instants [lo, hi]: a span of positions in each of
+  // EventColumns(e).
+  struct EventSpans {
+    struct Span {
+      const SortedColumn<int64_t>* column;
+      size_t begin, end;
+    };
+    std::array<Span, kEventColumns> spans;
+    size_t total = 0;  // events in all
+  };
+  EventSpans EventsIn(EventId e, int64_t lo, int64_t hi) const {
+    EventSpans out;
+    const EventColumnSet columns = EventColumns(e);
+    for (size_t c = 0; c < kEventColumns; ++c) {
+      const IntKeys& keys = columns[c]->keys;
+      const size_t begin = keys.LowerBound(lo);
+      const size_t end = std::max(begin, keys.UpperBound(hi));
+      out.spans[c] = {columns[c], begin, end};
+      out.total += end - begin;
+    }
+    return out;
+  }
   // Whether no event `e` of the shard is later than `t`: the latest events
   // are the first rung's.
   bool NoEventAfter(EventId e, int64_t t) const {
