@@ -4,8 +4,8 @@
 // Keys are cut into blocks of kBlock, and stored as base + unit * k, where
 // base is the first key of the key's block, unit is common to all (whole
 // seconds or days for dates, 1 for counts) and k takes as many bits as the
-// block's largest k needs, at most 32: a shard's dates at whole seconds
-// span a few days a block, about 19 bits a key. When some block's keys do
+// block's largest k needs, at most 32: 256 of a shard's 65536 dates over
+// four years span about six days, 19 bits a key at whole seconds. When some block's keys do
 // not fit that form, they all stay 64-bit. Keys with few distinct values
 // (counts, scores, dates at whole days) are held as runs instead
 // (index/key_runs.h). Searches take int64 bounds in every form.
