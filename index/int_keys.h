@@ -5,10 +5,10 @@
 // base is the first key of the key's block, unit is common to all (whole
 // seconds or days for dates, 1 for counts) and k takes as many bits as the
 // block's largest k needs, at most 32: 256 of a shard's 65536 dates over
-// four years span about six days, 19 bits a key at whole seconds. When some block's keys do
-// not fit that form, they all stay 64-bit. Keys with few distinct values
-// (counts, scores, dates at whole days) are held as runs instead
-// (index/key_runs.h). Searches take int64 bounds in every form.
+// four years span about six days, 19 bits a key at whole seconds. When some
+// block's keys do not fit that form, they all stay 64-bit. Keys with few
+// distinct values (counts, scores, dates at whole days) are held as runs
+// instead (index/key_runs.h). Searches take int64 bounds in every form.
 #ifndef SEGD_INDEX_INT_KEYS_H_
 #define SEGD_INDEX_INT_KEYS_H_
 
