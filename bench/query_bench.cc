@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/load_stages.h"
 #include "engine/query.h"
 #include "engine/rule.h"
 #include "index/bitmap.h"
@@ -402,101 +403,26 @@ BENCHMARK(BM_ParseRecords)->Unit(benchmark::kMillisecond);
 
 // The floor under any parse of these records with simdjson: On Demand
 // visits every key and value, unescapes every string and converts every
-// number, and keeps nothing. RecordParser does this and also flattens
-// names, infers types, reads dates and fills a ProfileInput; the load
-// target of 1M profiles/s per core leaves it 1 us a record for all of that
-// and the store and the index too.
-struct WalkTally {
-  uint64_t strings = 0;  // keys and string values
-  uint64_t numbers = 0;
-};
-
-simdjson::error_code Walk(simdjson::ondemand::value value, WalkTally* tally) {
-  using simdjson::ondemand::json_type;
-  json_type type;
-  if (auto error = value.type().get(type)) return error;
-  switch (type) {
-    case json_type::object: {
-      simdjson::ondemand::object object;
-      if (auto error = value.get_object().get(object)) return error;
-      for (auto field : object) {
-        std::string_view key;
-        if (auto error = field.unescaped_key().get(key)) return error;
-        ++tally->strings;
-        simdjson::ondemand::value inner;
-        if (auto error = field.value().get(inner)) return error;
-        if (auto error = Walk(inner, tally)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case json_type::array: {
-      simdjson::ondemand::array array;
-      if (auto error = value.get_array().get(array)) return error;
-      for (auto element : array) {
-        simdjson::ondemand::value inner;
-        if (auto error = element.get(inner)) return error;
-        if (auto error = Walk(inner, tally)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case json_type::string: {
-      std::string_view text;
-      ++tally->strings;
-      return value.get_string().get(text);
-    }
-    case json_type::number: {
-      double number;
-      ++tally->numbers;
-      return value.get_double().get(number);
-    }
-    case json_type::boolean: {
-      bool flag;
-      return value.get_bool().get(flag);
-    }
-    case json_type::null:
-      return simdjson::SUCCESS;
-  }
-  return simdjson::SUCCESS;
-}
-
-WalkTally WalkRecords(const LoadFixture& data,
-                      simdjson::ondemand::parser* parser) {
-  WalkTally tally;
-  for (const auto& [at, length] : data.lines) {
-    const simdjson::padded_string_view json(data.text.data() + at, length,
-                                            data.text.size() - at);
-    simdjson::ondemand::document doc;
-    simdjson::ondemand::value root;
-    if (parser->iterate(json).get(doc) || doc.get_value().get(root) ||
-        Walk(root, &tally)) {
-      return {};
-    }
-  }
-  return tally;
-}
-
+// number, and keeps nothing (bench/load_stages.h). RecordParser does that
+// and also flattens names, infers types, reads dates and fills a
+// ProfileInput.
 void BM_SimdjsonWalk(benchmark::State& state) {
   const LoadFixture& data = LoadData();
+  const std::string_view records(data.text.data(),
+                                 data.text.size() - simdjson::SIMDJSON_PADDING);
   // The simple path: every string of these records is a pair of quotes
   // (the generator escapes none), and the records hold some numbers.
-  uint64_t quotes = 0;
-  for (const auto& [at, length] : data.lines) {
-    quotes += std::count(data.text.data() + at,
-                         data.text.data() + at + length, '"');
-  }
-  simdjson::ondemand::parser parser;
-  const WalkTally check = WalkRecords(data, &parser);
-  if (check.strings * 2 != quotes || check.numbers == 0) {
+  const uint64_t quotes = std::count(records.begin(), records.end(), '"');
+  const Result<WalkTally> check = WalkRecords(records, data.text.size());
+  if (!check.ok() || check->strings * 2 != quotes || check->numbers == 0) {
     state.SkipWithError("the walk missed strings or numbers");
     return;
   }
-  size_t bytes = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(WalkRecords(data, &parser));
-    for (const auto& [at, length] : data.lines) bytes += length;
+    benchmark::DoNotOptimize(WalkRecords(records, data.text.size()));
   }
   state.SetItemsProcessed(state.iterations() * data.lines.size());
-  state.SetBytesProcessed(bytes);
+  state.SetBytesProcessed(state.iterations() * records.size());
 }
 BENCHMARK(BM_SimdjsonWalk)->Unit(benchmark::kMillisecond);
 
