@@ -43,10 +43,10 @@ std::string Status::ToJson() const {
   w.String(ErrorCodeName(code_));
   w.Key("message");
   w.String(message_);
-  if (!path_.empty()) {
-    w.Key("path");
-    w.String(path_);
-  }
+  // Always present, as SPEC §5 shapes every error: "" points at the whole
+  // input (a rule that is not an object, say).
+  w.Key("path");
+  w.String(path_);
   w.EndObject();
   w.EndObject();
   return w.Take();

@@ -1,6 +1,7 @@
 #include "index/schema.h"
 
 #include "base/ascii.h"
+#include "base/json_pointer.h"
 
 namespace segd {
 
@@ -60,7 +61,7 @@ Status Schema::Declare(std::string_view name, AttrType type) {
       return Invalid("attribute \"" + std::string(name) + "\" is already " +
                          AttrTypeName(attr.type) + ", cannot declare it " +
                          AttrTypeName(type),
-                     std::string(name));
+                     JsonPointerChild("", name));
     }
     attributes_[*id].declared = true;
     return Status::Ok();

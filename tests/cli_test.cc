@@ -81,6 +81,27 @@ TEST(CliTest, RuleErrorsGoToStderrAsJsonWithTheNodePointer) {
   EXPECT_NE(r.err.find(R"("path":"/all/0/field")"), std::string::npos) << r.err;
 }
 
+// An error about the whole rule points at all of it: the empty pointer.
+TEST(CliTest, AnErrorAboutTheWholeRuleCarriesTheEmptyPath) {
+  const std::string data =
+      WriteFile("cli_root.ndjson", R"({"id":"a","city":"Pune"})");
+  CommandResult r = Segd("query --load " + data + " --rule '[]'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(R"("code":"malformed")"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(R"("path":"")"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, ASchemaConflictPointsAtTheDeclaration) {
+  const std::string data =
+      WriteFile("cli_schema.ndjson", R"({"id":"a","city":"Pune"})");
+  CommandResult r = Segd("query --load " + data +
+                         R"( --schema '{"customer_type":"number"}')" +
+                         R"( --rule '{"all":[]}')");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find(R"("path":"/customer_type")"), std::string::npos)
+      << r.err;
+}
+
 TEST(CliTest, RejectedRecordsAreListedAndTheQueryStillRuns) {
   const std::string data = WriteFile("cli_bad.ndjson", R"({"id":"a","n":1})"
                                                        "\n"

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json_pointer.h"
 #include "base/status.h"
 #include "base/time.h"
 #include "bench/suite.h"
@@ -157,8 +158,9 @@ Status DeclareSchema(const std::string& json, ProfileStore* store) {
     if (!value.get_string().get(type_name)) type = ParseAttrType(type_name);
     if (!type) {
       return Invalid("--schema: the type of \"" + std::string(name) +
-                     "\" must be one of string, number, date, bool, "
-                     "string_array");
+                         "\" must be one of string, number, date, bool, "
+                         "string_array",
+                     JsonPointerChild("", name));
     }
     SEGD_RETURN_IF_ERROR(store->Declare(name, *type));
   }
