@@ -37,8 +37,8 @@ struct WalkTally {
 // past the text readable. Fails on the first record that does not parse.
 Result<WalkTally> WalkRecords(std::string_view ndjson, size_t capacity);
 
-// Microseconds per record on one thread, best of `passes` for the walk
-// and the parse.
+// Microseconds per record on one thread: the best of `passes` for the
+// walk, the parse and the store (a fresh store each pass), one index build.
 struct LoadStageFigures {
   uint64_t records = 0;
   double walk_us = 0, parse_us = 0, store_us = 0, index_us = 0;

@@ -362,7 +362,8 @@ const LoadFixture& LoadData() {
       if (end > at) f->lines.emplace_back(at, end - at);
       at = end + 1;
     }
-    f->text.append(64, ' ');  // simdjson reads up to 64 bytes past a record
+    // simdjson reads up to SIMDJSON_PADDING bytes past a record.
+    f->text.append(simdjson::SIMDJSON_PADDING, ' ');
     RecordParser parser;
     f->inputs.resize(f->lines.size());
     for (size_t i = 0; i < f->lines.size(); ++i) {

@@ -322,8 +322,8 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
               bandwidth[0] / 1e9, bandwidth[1] / 1e9);
 
   // Each load stage on one thread, over the file's first kStageSampleBytes,
-  // beside the floor under any parse with simdjson.
-  // The sample is freed before the loads, whose peak memory is measured.
+  // beside the floor under any parse with simdjson. The sample is freed
+  // before the loads, whose peak memory is measured.
   constexpr size_t kStageSampleBytes = 64u << 20;
   Result<LoadStageFigures> stages = [&]() -> Result<LoadStageFigures> {
     Result<std::string> sample = ReadSample(path, kStageSampleBytes);
