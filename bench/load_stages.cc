@@ -25,20 +25,6 @@ double MicrosSince(Clock::time_point start) {
       .count();
 }
 
-// (offset, length) of each non-blank line.
-std::vector<std::pair<size_t, size_t>> Lines(std::string_view text) {
-  std::vector<std::pair<size_t, size_t>> lines;
-  for (size_t at = 0; at < text.size();) {
-    size_t end = text.find('\n', at);
-    if (end == std::string_view::npos) end = text.size();
-    if (text.find_first_not_of(" \t\r", at) < end) {
-      lines.emplace_back(at, end - at);
-    }
-    at = end + 1;
-  }
-  return lines;
-}
-
 simdjson::error_code Walk(od::value value, WalkTally* tally) {
   od::json_type type;
   if (auto error = value.type().get(type)) return error;
@@ -86,11 +72,10 @@ simdjson::error_code Walk(od::value value, WalkTally* tally) {
   return simdjson::SUCCESS;
 }
 
-Result<WalkTally> WalkLines(std::string_view text, size_t capacity,
-                            const std::vector<std::pair<size_t, size_t>>& lines,
-                            od::parser* parser) {
+Result<WalkTally> WalkSpans(std::string_view text, size_t capacity,
+                            const RecordSpans& spans, od::parser* parser) {
   WalkTally tally;
-  for (const auto& [at, length] : lines) {
+  for (const auto& [at, length] : spans) {
     const simdjson::padded_string_view json(text.data() + at, length,
                                             capacity - at);
     od::document doc;
@@ -108,9 +93,23 @@ Result<WalkTally> WalkLines(std::string_view text, size_t capacity,
 
 }  // namespace
 
-Result<WalkTally> WalkRecords(std::string_view ndjson, size_t capacity) {
+RecordSpans SplitRecords(std::string_view ndjson) {
+  RecordSpans spans;
+  for (size_t at = 0; at < ndjson.size();) {
+    size_t end = ndjson.find('\n', at);
+    if (end == std::string_view::npos) end = ndjson.size();
+    if (ndjson.find_first_not_of(" \t\r", at) < end) {
+      spans.emplace_back(at, end - at);
+    }
+    at = end + 1;
+  }
+  return spans;
+}
+
+Result<WalkTally> WalkRecords(std::string_view ndjson, size_t capacity,
+                              const RecordSpans& spans) {
   od::parser parser;
-  return WalkLines(ndjson, capacity, Lines(ndjson), &parser);
+  return WalkSpans(ndjson, capacity, spans, &parser);
 }
 
 Result<LoadStageFigures> MeasureLoadStages(std::string_view ndjson,
@@ -118,7 +117,7 @@ Result<LoadStageFigures> MeasureLoadStages(std::string_view ndjson,
   std::string text(ndjson);
   const size_t capacity = text.size() + simdjson::SIMDJSON_PADDING;
   text.append(simdjson::SIMDJSON_PADDING, ' ');
-  const std::vector<std::pair<size_t, size_t>> lines = Lines(ndjson);
+  const RecordSpans lines = SplitRecords(ndjson);
   LoadStageFigures figures;
   figures.records = lines.size();
   if (lines.empty()) return figures;
@@ -128,7 +127,7 @@ Result<LoadStageFigures> MeasureLoadStages(std::string_view ndjson,
   double best = 0;
   for (int pass = 0; pass < passes; ++pass) {
     const auto start = Clock::now();
-    Result<WalkTally> walked = WalkLines(text, capacity, lines, &walker);
+    Result<WalkTally> walked = WalkSpans(text, capacity, lines, &walker);
     const double us = MicrosSince(start);
     if (!walked.ok()) return walked.status();
     if (pass == 0 || us < best) best = us;
@@ -178,6 +177,13 @@ Result<LoadStageFigures> MeasureLoadStages(std::string_view ndjson,
   const auto start = Clock::now();
   one_thread.execute([&] { index = Index::Build(*store); });
   figures.index_us = MicrosSince(start) / records;
+  figures.profiles = store->live_count();
+  if (index->live_count() != figures.profiles) {
+    return Status(ErrorCode::kInternal,
+                  "the index holds " + std::to_string(index->live_count()) +
+                      " profiles of the store's " +
+                      std::to_string(figures.profiles));
+  }
   return figures;
 }
 

@@ -21,6 +21,8 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -32,20 +34,27 @@ struct WalkTally {
   uint64_t numbers = 0;
 };
 
-// Walks every record of `ndjson` (one per line; blank lines skipped).
-// REQUIRES: `capacity` >= ndjson.size() + simdjson's padding, the bytes
-// past the text readable. Fails on the first record that does not parse.
-Result<WalkTally> WalkRecords(std::string_view ndjson, size_t capacity);
+// (offset, length) of each record of NDJSON text: its non-blank lines.
+using RecordSpans = std::vector<std::pair<size_t, size_t>>;
+RecordSpans SplitRecords(std::string_view ndjson);
+
+// Walks the records of `ndjson` at `spans`. REQUIRES: `capacity` >=
+// ndjson.size() + simdjson's padding, the bytes past the text readable.
+// Fails on the first record that does not parse.
+Result<WalkTally> WalkRecords(std::string_view ndjson, size_t capacity,
+                              const RecordSpans& spans);
 
 // Microseconds per record on one thread: the best of `passes` for the
 // walk, the parse and the store (a fresh store each pass), one index build.
 struct LoadStageFigures {
   uint64_t records = 0;
+  uint64_t profiles = 0;  // live in the store, and in the index built on it
   double walk_us = 0, parse_us = 0, store_us = 0, index_us = 0;
   double total_us() const { return parse_us + store_us + index_us; }
 };
 
-// Fails when a record of the sample does not parse or is rejected.
+// Fails when a record of the sample does not parse or is rejected, or when
+// the index does not hold the store's profiles.
 Result<LoadStageFigures> MeasureLoadStages(std::string_view ndjson,
                                            int passes = 3);
 

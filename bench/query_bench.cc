@@ -345,9 +345,9 @@ BENCHMARK(BM_ParseAndPlan);
 
 // The load path a stage at a time, on one thread: parse, store, index.
 struct LoadFixture {
-  std::string text;  // NDJSON with simdjson's padding after it
-  std::vector<std::pair<size_t, size_t>> lines;  // (offset, length)
-  std::vector<ProfileInput> inputs;              // every record, parsed
+  std::string text;                  // NDJSON with simdjson's padding after it
+  RecordSpans lines;                 // (offset, length) of each record
+  std::vector<ProfileInput> inputs;  // every record, parsed
 };
 
 const LoadFixture& LoadData() {
@@ -356,12 +356,7 @@ const LoadFixture& LoadData() {
     GenOptions options;
     options.profiles = 20000;
     f->text = GenerateProfilesToString(options);
-    for (size_t at = 0; at < f->text.size();) {
-      size_t end = f->text.find('\n', at);
-      if (end == std::string::npos) end = f->text.size();
-      if (end > at) f->lines.emplace_back(at, end - at);
-      at = end + 1;
-    }
+    f->lines = SplitRecords(f->text);
     // simdjson reads up to SIMDJSON_PADDING bytes past a record.
     f->text.append(simdjson::SIMDJSON_PADDING, ' ');
     RecordParser parser;
@@ -414,13 +409,15 @@ void BM_SimdjsonWalk(benchmark::State& state) {
   // The simple path: every string of these records is a pair of quotes
   // (the generator escapes none), and the records hold some numbers.
   const uint64_t quotes = std::count(records.begin(), records.end(), '"');
-  const Result<WalkTally> check = WalkRecords(records, data.text.size());
+  const Result<WalkTally> check =
+      WalkRecords(records, data.text.size(), data.lines);
   if (!check.ok() || check->strings * 2 != quotes || check->numbers == 0) {
     state.SkipWithError("the walk missed strings or numbers");
     return;
   }
   for (auto _ : state) {
-    benchmark::DoNotOptimize(WalkRecords(records, data.text.size()));
+    benchmark::DoNotOptimize(
+        WalkRecords(records, data.text.size(), data.lines));
   }
   state.SetItemsProcessed(state.iterations() * data.lines.size());
   state.SetBytesProcessed(state.iterations() * records.size());

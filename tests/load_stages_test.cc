@@ -25,7 +25,9 @@ TEST(LoadStagesTest, WalkCountsEveryStringAndNumber) {
       "\n"
       "{\"id\":\"b\",\"ok\":true,\"none\":null,\"s\":\"q\\\"uote\"}\n";
   const std::string text = Padded(records);
-  const Result<WalkTally> tally = WalkRecords(records, text.size());
+  const RecordSpans spans = SplitRecords(records);
+  ASSERT_EQ(spans.size(), 2u);  // the blank line is no record
+  const Result<WalkTally> tally = WalkRecords(records, text.size(), spans);
   ASSERT_TRUE(tally.ok()) << tally.status().message();
   // Keys id n tags o k, values a x y; keys id ok none s, values b q"uote.
   EXPECT_EQ(tally->strings, 14u);
@@ -35,7 +37,7 @@ TEST(LoadStagesTest, WalkCountsEveryStringAndNumber) {
 TEST(LoadStagesTest, WalkReportsAMalformedRecord) {
   const std::string records = "{\"id\":\"a\"}\n{\"id\":\"b\",}\n";
   const std::string text = Padded(records);
-  EXPECT_FALSE(WalkRecords(records, text.size()).ok());
+  EXPECT_FALSE(WalkRecords(records, text.size(), SplitRecords(records)).ok());
 }
 
 TEST(LoadStagesTest, EveryStageRunsOverEveryRecord) {
@@ -45,6 +47,7 @@ TEST(LoadStagesTest, EveryStageRunsOverEveryRecord) {
   const Result<LoadStageFigures> figures = MeasureLoadStages(records, 2);
   ASSERT_TRUE(figures.ok()) << figures.status().message();
   EXPECT_EQ(figures->records, 600u);
+  EXPECT_EQ(figures->profiles, 600u);  // stored and indexed
   EXPECT_GT(figures->walk_us, 0);
   EXPECT_GT(figures->parse_us, 0);
   EXPECT_GT(figures->store_us, 0);
