@@ -126,6 +126,15 @@ TEST(CliTest, MissingFileAndBadFlagsFail) {
   EXPECT_NE(Segd("gen --profiles ten").status, 0);
 }
 
+TEST(CliTest, HelpAnywherePrintsTheUsage) {
+  for (const char* args : {"--help", "help", "bench --help", "query -h"}) {
+    const CommandResult r = Segd(args);
+    EXPECT_EQ(r.status, 0) << args;
+    EXPECT_NE(r.out.find("segd query --load FILE"), std::string::npos) << args;
+    EXPECT_EQ(r.err, "") << args;
+  }
+}
+
 TEST(CliTest, GenIsDeterministicAndLoadsCleanly) {
   const std::string a = ::testing::TempDir() + "/gen_a.ndjson";
   const std::string b = ::testing::TempDir() + "/gen_b.ndjson";

@@ -20,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/json_pointer.h"
@@ -302,9 +303,14 @@ int RunBench(const std::map<std::string, std::string>& flags) {
 int Main(int argc, char** argv) {
   if (argc < 2) return UsageError("missing command");
   const std::string command = argv[1];
-  if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(kUsage, stdout);
-    return 0;
+  // A help flag anywhere, as in `segd bench --help`, asks for the usage. A
+  // flag's value cannot be one: no flag takes "--help" or "-h".
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help" || (i == 1 && arg == "help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
   }
   auto flags = ParseFlags(argc, argv, 2);
   if (!flags.ok()) return UsageError(flags.status().message());
