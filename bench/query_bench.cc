@@ -99,6 +99,17 @@ BENCHMARK(BM_AndShardAndCount)
 
 // ---------------------------------------------------------------- Queries
 
+// The members a preview of every row finds: the plain twin of a count, as
+// the two take different paths through the executor.
+Result<size_t> MembersOfFullPreview(const Fixture& data, const char* rule,
+                                    QueryOptions options) {
+  options.limit = data.index->row_count();
+  options.count = false;
+  Result<ExecuteResult> every = RunQuery(*data.index, rule, options);
+  if (!every.ok()) return every.status();
+  return every->rows.size();
+}
+
 // `words`: count from every shard's words (the result as a bitmap), even
 // where the index knows the count.
 void RunRule(benchmark::State& state, const char* rule, bool count = true,
@@ -114,14 +125,9 @@ void RunRule(benchmark::State& state, const char* rule, bool count = true,
     state.SkipWithError(plan.status().ToString().c_str());
     return;
   }
-  // The plain twin: the same rule through the executor's count versus a
-  // preview walk of every row (different code paths must agree).
-  Result<ExecuteResult> first = RunQuery(*data.index, rule, options);
-  QueryOptions all = options;
-  all.limit = data.index->row_count();
-  all.count = false;
-  Result<ExecuteResult> every = RunQuery(*data.index, rule, all);
-  if (count && every->rows.size() != first->count) {
+  const Result<ExecuteResult> first = RunQuery(*data.index, rule, options);
+  const Result<size_t> members = MembersOfFullPreview(data, rule, options);
+  if (!first.ok() || !members.ok() || (count && *members != first->count)) {
     state.SkipWithError("count disagrees with the rows a full preview finds");
     return;
   }
@@ -129,7 +135,7 @@ void RunRule(benchmark::State& state, const char* rule, bool count = true,
     Result<ExecuteResult> r = RunQuery(*data.index, rule, options);
     benchmark::DoNotOptimize(r);
   }
-  state.counters["matches"] = static_cast<double>(every->rows.size());
+  state.counters["matches"] = static_cast<double>(*members);
   state.SetItemsProcessed(state.iterations() * data.index->live_count());
   state.SetBytesProcessed(state.iterations() *
                           BytesTouched(*plan, *data.index));
@@ -272,6 +278,8 @@ void RunContainsRoute(benchmark::State& state, bool by_scan) {
   for (const std::string& needle : needles) {
     candidates += n.emails->ContainsCandidates(needle);
   }
+  const uint64_t bytes = by_scan ? needles.size() * n.emails->ScanBytes()
+                                 : candidates * StringIndex::kBytesPerCandidate;
   for (auto _ : state) {
     for (const std::string& needle : needles) {
       if (by_scan) {
@@ -282,6 +290,7 @@ void RunContainsRoute(benchmark::State& state, bool by_scan) {
     }
   }
   state.SetItemsProcessed(state.iterations() * needles.size());
+  state.SetBytesProcessed(state.iterations() * bytes);
   state.counters["values"] = static_cast<double>(n.emails->value_count());
   state.counters["candidates"] =
       static_cast<double>(candidates) / static_cast<double>(needles.size());
@@ -330,14 +339,18 @@ void BM_ParseAndPlan(benchmark::State& state) {
     {"event":"opened_email","within_last":"30d"}]})";
   QueryOptions options;
   options.now_ms = data.now_ms;
-  if (!PlanQuery(*data.index, kRule, options).ok()) {
-    state.SkipWithError("the rule does not plan");
+  // The plan is right when it counts what a walk of every row finds.
+  const Result<ExecuteResult> counted = RunQuery(*data.index, kRule, options);
+  const Result<size_t> members = MembersOfFullPreview(data, kRule, options);
+  if (!counted.ok() || !members.ok() || counted->count != *members) {
+    state.SkipWithError("the plan's count disagrees with a full preview");
     return;
   }
   for (auto _ : state) {
     benchmark::DoNotOptimize(PlanQuery(*data.index, kRule, options));
   }
   state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * (sizeof(kRule) - 1));
 }
 BENCHMARK(BM_ParseAndPlan);
 
@@ -430,6 +443,7 @@ void BM_StoreUpsert(benchmark::State& state) {
     state.SkipWithError("a generated record does not parse");
     return;
   }
+  uint64_t bytes = 0;  // the stores' bytes: what the upserts wrote
   for (auto _ : state) {
     state.PauseTiming();
     auto store = std::make_unique<ProfileStore>();
@@ -444,10 +458,12 @@ void BM_StoreUpsert(benchmark::State& state) {
     if (store->live_count() != data.inputs.size()) {
       state.SkipWithError("the store lost profiles");
     }
+    bytes += store->MemoryBytes();
     store.reset();
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * data.inputs.size());
+  state.SetBytesProcessed(bytes);
 }
 BENCHMARK(BM_StoreUpsert)->Unit(benchmark::kMillisecond);
 
@@ -465,6 +481,8 @@ void BM_IndexBuild(benchmark::State& state) {
     });
   }
   state.SetItemsProcessed(state.iterations() * data.store.live_count());
+  // Each build writes an index the size of the fixture's.
+  state.SetBytesProcessed(state.iterations() * data.index->MemoryBytes());
 }
 BENCHMARK(BM_IndexBuild)->Unit(benchmark::kMillisecond);
 

@@ -34,10 +34,6 @@ std::vector<ValueId> Intersect(std::span<const ValueId> a,
   return out;
 }
 
-// The trigram route reads about 100 bytes a candidate of the rarest
-// trigram: its list entry, offset and text.
-constexpr uint64_t kBytesPerCandidate = 100;
-
 // SortByText radix sorts runs of values this long; shorter ones compare.
 constexpr size_t kRadixSortFrom = 4096;
 
@@ -730,13 +726,17 @@ bool StringIndex::ContainsScans(std::string_view needle) const {
          !TrigramListKept(RarestTrigramCount(needle));
 }
 
+uint64_t StringIndex::ScanBytes() const {
+  return folded_arena_.size() +
+         (folded_offsets_.size() + occurrences_before_.size()) *
+             sizeof(uint32_t);
+}
+
 uint64_t StringIndex::ContainsSetBytes(std::string_view needle) const {
   if (!ContainsScans(needle)) {
     return RarestTrigramCount(needle) * kBytesPerCandidate;
   }
-  return folded_arena_.size() +
-         (folded_offsets_.size() + occurrences_before_.size()) *
-             sizeof(uint32_t);
+  return ScanBytes();
 }
 
 ValueSet StringIndex::ContainsSet(std::string_view needle) const {

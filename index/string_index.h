@@ -126,9 +126,14 @@ class StringIndex {
   ValueSet ContainsSet(std::string_view folded_needle) const;
   // The same by a parallel scan of the text, whatever the trigrams say.
   ValueSet ScanSet(std::string_view folded_needle) const;
-  // The bytes ContainsSet reads: the text, its offsets and any running row
-  // counts when it scans; about 100 a candidate when it goes by trigrams.
+  // The bytes ContainsSet reads: ScanBytes when it scans, else
+  // kBytesPerCandidate for each candidate of the rarest trigram (its list
+  // entry, offset and text).
   uint64_t ContainsSetBytes(std::string_view folded_needle) const;
+  static constexpr uint64_t kBytesPerCandidate = 100;
+  // The bytes a scan reads: the text, its offsets and any running row
+  // counts.
+  uint64_t ScanBytes() const;
   // An upper bound on the values Contains finds: the size of the needle's
   // rarest trigram list (every value, for needles under three bytes or
   // without trigrams).
