@@ -303,8 +303,8 @@ int RunBench(const std::map<std::string, std::string>& flags) {
 int Main(int argc, char** argv) {
   if (argc < 2) return UsageError("missing command");
   const std::string command = argv[1];
-  // A help flag anywhere, as in `segd bench --help`, asks for the usage. A
-  // flag's value cannot be one: no flag takes "--help" or "-h".
+  // A help flag anywhere, as in `segd bench --help`, asks for the usage,
+  // even in a flag's place: no flag expects "--help" or "-h" as its value.
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help" || (i == 1 && arg == "help")) {
