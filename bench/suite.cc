@@ -367,16 +367,17 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
               index_bytes / profiles, static_cast<double>(rss.peak) / profiles);
   // Where the index's bytes go, and the stored profiles beside it.
   const std::pair<const char*, size_t> parts[] = {
-      {"string dictionaries (text, offsets, spellings)",
-       memory.strings.dictionary},
+      {"string text (folded)", memory.strings.text},
+      {"string dictionaries (offsets, spellings)", memory.strings.dictionary},
       {"string postings (bitmaps, row lists, row counts)",
        memory.strings.postings},
       {"trigram lists", memory.strings.trigrams},
       {"occurrences in row order (contains, starts_with)",
        memory.strings.occurrences},
-      {"number and date columns, range buckets", memory.number_columns},
+      {"number and date columns (keys, rows)", memory.number_columns},
       {"event recency ladders (each row's 5 latest)", memory.recency},
       {"events older than a row's 5 latest", memory.events},
+      {"range buckets of those columns (prefix bitsets)", memory.range_buckets},
       {"live, presence and boolean bitmaps", memory.bitmaps},
   };
   for (const auto& [name, bytes] : parts) {

@@ -373,18 +373,20 @@ Index::Memory Index::MemoryUse() const {
   auto bitmap_bytes = [](const Bitmap& b) {
     return roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
   };
-  auto column_bytes = [](const auto& c) {
-    return c.keys.MemoryBytes() + c.rows.capacity() * sizeof(uint16_t) +
-           c.prefix.capacity() * sizeof(uint64_t) +
-           c.edges.capacity() * sizeof(uint32_t);
-  };
   Memory m;
+  // A column's keys and rows; its range buckets go to their own part.
+  auto column_bytes = [&m](const auto& c) {
+    m.range_buckets += c.prefix.capacity() * sizeof(uint64_t) +
+                       c.edges.capacity() * sizeof(uint32_t);
+    return c.keys.MemoryBytes() + c.rows.capacity() * sizeof(uint16_t);
+  };
   m.bitmaps = bitmap_bytes(live_);
   for (const AttributeIndex& a : attributes_) {
     m.bitmaps += bitmap_bytes(a.presence) + bitmap_bytes(a.true_rows) +
                  bitmap_bytes(a.false_rows);
     if (a.strings) {
       const StringIndex::Memory s = a.strings->MemoryUse();
+      m.strings.text += s.text;
       m.strings.dictionary += s.dictionary;
       m.strings.postings += s.postings;
       m.strings.trigrams += s.trigrams;

@@ -206,11 +206,13 @@ class Index {
   struct Memory {
     size_t bitmaps = 0;  // live, presence and true/false bitmaps
     StringIndex::Memory strings;
-    size_t number_columns = 0;  // number and date columns, range buckets
+    size_t number_columns = 0;  // number and date columns
     size_t events = 0;          // events past each row's ladder
     size_t recency = 0;         // recency ladders
+    size_t range_buckets = 0;   // of all of those columns
     size_t total() const {
-      return bitmaps + strings.total() + number_columns + events + recency;
+      return bitmaps + strings.total() + number_columns + events + recency +
+             range_buckets;
     }
   };
   Memory MemoryUse() const;

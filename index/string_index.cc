@@ -807,7 +807,8 @@ ValueSet StringIndex::StartsWith(std::string_view prefix) const {
 
 StringIndex::Memory StringIndex::MemoryUse() const {
   Memory m;
-  m.dictionary = HeapBytes(folded_arena_) + HeapBytes(display_arena_) +
+  m.text = HeapBytes(folded_arena_);
+  m.dictionary = HeapBytes(display_arena_) +
                  folded_offsets_.capacity() * sizeof(uint32_t) +
                  displays_.capacity() * sizeof(displays_[0]) +
                  slots_.capacity() * sizeof(uint64_t);

@@ -187,12 +187,13 @@ class StringIndex {
 
   // Bytes held, by part.
   struct Memory {
-    size_t dictionary = 0;   // text, offsets, spellings
+    size_t text = 0;         // the values' folded text
+    size_t dictionary = 0;   // its offsets, spellings
     size_t postings = 0;     // bitmaps, row lists, running row counts
     size_t trigrams = 0;     // trigram lists, letter runs
     size_t occurrences = 0;  // occurrences in row order
     size_t total() const {
-      return dictionary + postings + trigrams + occurrences;
+      return text + dictionary + postings + trigrams + occurrences;
     }
   };
   Memory MemoryUse() const;

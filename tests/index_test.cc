@@ -590,7 +590,8 @@ TEST(StringIndexTest, LookupsSearchTheSortedTextAndNothingElseIsKept) {
     }
     // The text (with its terminator, unless it fits inside the string) and
     // the offsets.
-    EXPECT_LE(index->MemoryUse().dictionary,
+    const StringIndex::Memory memory = index->MemoryUse();
+    EXPECT_LE(memory.text + memory.dictionary,
               text + 1 + (values + 1) * sizeof(uint32_t))
         << values;
   }

@@ -375,6 +375,31 @@ TEST_F(QueryTest, WideRangesUseRangeBucketsAndAgreeWithAScan) {
 // Counts of contains, starts_with and long in-lists on a single-valued
 // attribute come from the matching values' running row counts (two reads
 // for a prefix, a sum over the set otherwise); they must equal a scan.
+// The index's memory names the folded text and the range buckets apart
+// from the rest: one shard of 5000 numbers has two buckets.
+TEST_F(QueryTest, MemoryUseCountsTextAndRangeBucketsApart) {
+  std::string data;
+  size_t text = 0;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string email = "User" + std::to_string(i) + "@X.io";
+    text += email.size();
+    data += "{\"id\":\"p" + std::to_string(i) +
+            "\",\"n\":" + std::to_string(i * 7) + ",\"email\":\"" + email +
+            "\"}\n";
+  }
+  Load(data);
+  const Index::Memory memory = index_->MemoryUse();
+  EXPECT_GE(memory.strings.text, text);
+  EXPECT_LE(memory.strings.text, text + 1);  // and a terminator
+  // Two prefix bitsets of a shard and their three edges.
+  EXPECT_EQ(memory.range_buckets,
+            2 * kShardWords * sizeof(uint64_t) + 3 * sizeof(uint32_t));
+  // The keys and a 2-byte row for each of the 5000 entries.
+  EXPECT_GE(memory.number_columns, 5000 * sizeof(uint16_t));
+  EXPECT_LT(memory.number_columns, 5000 * (sizeof(uint16_t) + 4));
+  EXPECT_EQ(memory.recency + memory.events, 0u);
+}
+
 TEST_F(QueryTest, TextCountsFromOccurrencesAgreeWithAScan) {
   // Every fourth row holds one of ten common values (bitmaps); the others
   // hold a value of their own (row lists), enough for a trigram index.
