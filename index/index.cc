@@ -374,11 +374,11 @@ Index::Memory Index::MemoryUse() const {
     return roaring_bitmap_size_in_bytes(b.get()) + sizeof(roaring_bitmap_t);
   };
   Memory m;
-  // A column's keys and rows; its range buckets go to their own part.
-  auto column_bytes = [&m](const auto& c) {
+  // A column's keys and rows go to `part`, its range buckets to their own.
+  auto add_column = [&m](const auto& c, size_t* part) {
+    *part += c.keys.MemoryBytes() + c.rows.capacity() * sizeof(uint16_t);
     m.range_buckets += c.prefix.capacity() * sizeof(uint64_t) +
                        c.edges.capacity() * sizeof(uint32_t);
-    return c.keys.MemoryBytes() + c.rows.capacity() * sizeof(uint16_t);
   };
   m.bitmaps = bitmap_bytes(live_);
   for (const AttributeIndex& a : attributes_) {
@@ -394,11 +394,11 @@ Index::Memory Index::MemoryUse() const {
     }
   }
   for (const ShardIndex& s : shards_) {
-    for (const auto& c : s.int_columns) m.number_columns += column_bytes(c);
-    for (const auto& c : s.mixed_columns) m.number_columns += column_bytes(c);
-    for (const auto& c : s.older_events) m.events += column_bytes(c);
+    for (const auto& c : s.int_columns) add_column(c, &m.number_columns);
+    for (const auto& c : s.mixed_columns) add_column(c, &m.number_columns);
+    for (const auto& c : s.older_events) add_column(c, &m.events);
     for (const auto& ladders : s.recency) {
-      for (const auto& c : ladders) m.recency += column_bytes(c);
+      for (const auto& c : ladders) add_column(c, &m.recency);
     }
   }
   return m;
