@@ -384,14 +384,7 @@ Index::Memory Index::MemoryUse() const {
   for (const AttributeIndex& a : attributes_) {
     m.bitmaps += bitmap_bytes(a.presence) + bitmap_bytes(a.true_rows) +
                  bitmap_bytes(a.false_rows);
-    if (a.strings) {
-      const StringIndex::Memory s = a.strings->MemoryUse();
-      m.strings.text += s.text;
-      m.strings.dictionary += s.dictionary;
-      m.strings.postings += s.postings;
-      m.strings.trigrams += s.trigrams;
-      m.strings.occurrences += s.occurrences;
-    }
+    if (a.strings) m.strings += a.strings->MemoryUse();
   }
   for (const ShardIndex& s : shards_) {
     for (const auto& c : s.int_columns) add_column(c, &m.number_columns);

@@ -195,6 +195,14 @@ class StringIndex {
     size_t total() const {
       return text + dictionary + postings + trigrams + occurrences;
     }
+    Memory& operator+=(const Memory& other) {
+      text += other.text;
+      dictionary += other.dictionary;
+      postings += other.postings;
+      trigrams += other.trigrams;
+      occurrences += other.occurrences;
+      return *this;
+    }
   };
   Memory MemoryUse() const;
   size_t MemoryBytes() const { return MemoryUse().total(); }
