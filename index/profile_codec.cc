@@ -60,6 +60,64 @@ const DecodedValue* DecodedProfile::Find(AttrId attr) const {
   return nullptr;
 }
 
+Value ToValue(const DecodedValue& decoded) {
+  Value value;
+  switch (decoded.tag) {
+    case ValueTag::kString:
+      value.type = AttrType::kString;
+      value.text = decoded.text;
+      break;
+    case ValueTag::kInt:
+    case ValueTag::kDouble:
+      value.type = AttrType::kNumber;
+      value.number = decoded.number;
+      break;
+    case ValueTag::kDate:
+    case ValueTag::kDateLayout: {  // DecodeProfile gives kDate for both
+      char buffer[kMaxIsoText];
+      value.type = AttrType::kDate;
+      value.text = decoded.DateText(buffer);
+      value.date_ms = decoded.date_ms;
+      break;
+    }
+    case ValueTag::kFalse:
+    case ValueTag::kTrue:
+      value.type = AttrType::kBool;
+      value.boolean = decoded.boolean();
+      break;
+    case ValueTag::kStringArray:
+      value.type = AttrType::kStringArray;
+      value.strings.reserve(decoded.array_count);
+      decoded.ForEachString(
+          [&](std::string_view s) { value.strings.emplace_back(s); });
+      break;
+    case ValueTag::kRaw:
+      value.type = AttrType::kUnindexable;
+      value.text = decoded.text;
+      break;
+  }
+  return value;
+}
+
+void ToProfileInput(const DecodedProfile& profile, const Schema& schema,
+                    ProfileInput* out) {
+  out->id = profile.id;
+  out->attributes.clear();
+  out->attributes.reserve(profile.values.size());
+  for (const DecodedValue& v : profile.values) {
+    out->attributes.emplace_back(schema.attribute(v.attr).name, ToValue(v));
+  }
+  out->identities.clear();
+  for (const auto& [channel, handle] : profile.identities) {
+    out->identities.emplace_back(channel, handle);
+  }
+  out->events.clear();
+  out->events.reserve(profile.events.size());
+  for (const StoredEvent& e : profile.events) {
+    out->events.push_back({schema.event_name(e.name), e.at_ms});
+  }
+}
+
 void ProfileEncoder::Begin(std::string_view id, uint8_t flags,
                            size_t attribute_count) {
   PutString(out_, id);

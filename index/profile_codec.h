@@ -97,6 +97,19 @@ struct ProfileInput {
   std::vector<Event> events;
 };
 
+// The Value that AddValue encoded as `decoded`: its type, a date with its
+// original text, a string array's elements. A declared string attribute's
+// date-looking text was stored as a string and comes back as one.
+Value ToValue(const DecodedValue& decoded);
+
+// The input that, stored again, encodes as `profile`: every attribute by its
+// name in `schema` (customer_type included; whether it was set or derived is
+// `profile.flags & kExplicitCustomerType`), the identities, and the events
+// by name, all in stored order. REQUIRES: `schema` is the one `profile` was
+// encoded against.
+void ToProfileInput(const DecodedProfile& profile, const Schema& schema,
+                    ProfileInput* out);
+
 // Appends the encoding of one profile to `out`. Values must already carry
 // the attribute's type (a declared string holds its date-looking text).
 class ProfileEncoder {

@@ -1,6 +1,7 @@
 #include "index/profile_store.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <unordered_set>
 
@@ -18,6 +19,52 @@ constexpr std::string_view kCustomerId = "customer_id", kEmail = "email",
                            kPhone = "phone", kOrders = "orders";
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+Status NoProfile(std::string_view id) {
+  return Status(ErrorCode::kNotFound, "no profile with id " + Quoted(id));
+}
+
+// Whether flattened key `inner` is nested below `outer`: "address.city"
+// below "address", not below "addr".
+bool NestsBelow(std::string_view inner, std::string_view outer) {
+  return inner.size() > outer.size() && inner[outer.size()] == '.' &&
+         inner.starts_with(outer);
+}
+
+using Attributes = std::vector<std::pair<std::string, Value>>;
+
+// Applies one key of a patch (ProfilePatch::attributes) to `attributes`.
+void PatchAttribute(const std::string& name, const Value& value,
+                    Attributes* attributes) {
+  auto below = [&](const auto& a) { return NestsBelow(a.first, name); };
+  if (value.absent) {
+    std::erase_if(*attributes,
+                  [&](const auto& a) { return a.first == name || below(a); });
+    return;
+  }
+  // A key that nests under or over this one held another shape of value
+  // ("address" as an object, now a string): the new value replaces it.
+  std::erase_if(*attributes, [&](const auto& a) {
+    return below(a) || NestsBelow(name, a.first);
+  });
+  auto same = std::find_if(attributes->begin(), attributes->end(),
+                           [&](const auto& a) { return a.first == name; });
+  if (same != attributes->end()) {
+    same->second = value;  // in place: the key keeps its position
+  } else {
+    attributes->emplace_back(name, value);
+  }
+}
+
+// Appends to `into` the elements of `from` it lacks, in `from`'s order.
+template <typename Strings>
+void UnionStrings(const Strings& from, std::vector<std::string>* into) {
+  for (const std::string& s : from) {
+    if (std::find(into->begin(), into->end(), s) == into->end()) {
+      into->push_back(s);
+    }
+  }
+}
 
 // The JSON pointer of a flattened attribute: address.city -> /address/city.
 std::string AttributePointer(std::string_view name) {
@@ -103,6 +150,11 @@ void ProfileStore::Prefetch(const ProfileInput& input) const {
 }
 
 Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
+  return Write(input, std::nullopt);
+}
+
+Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
+                                          std::optional<uint32_t> yielding) {
   if (input.id.empty() || input.id.size() > kMaxIdBytes) {
     return Malformed("id must be a string of 1 to 256 bytes", "/id");
   }
@@ -216,7 +268,7 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
 
   for (const auto& [channel, handle] : input.identities) {
     std::optional<uint32_t> owner = FindIdentity(channel, handle);
-    if (owner && owner != existing) {
+    if (owner && owner != existing && owner != yielding) {
       const char* p = rows_.Get(*owner).data();
       return Status(ErrorCode::kConflict,
                     "identity " + channel + ":" + handle +
@@ -290,13 +342,147 @@ Result<UpsertOutcome> ProfileStore::Upsert(const ProfileInput& input) {
 
 Status ProfileStore::Delete(std::string_view id) {
   std::optional<uint32_t> row = FindRow(id);
-  if (!row)
-    return Status(ErrorCode::kNotFound, "no profile with id " + Quoted(id));
+  if (!row) return NoProfile(id);
   ReleaseIdentities(*row);
   row_by_id_.Erase(IdHash(id), *row);
   rows_.Clear(*row);
   --live_count_;
   return Status::Ok();
+}
+
+ProfileInput ProfileStore::Editable(uint32_t row) const {
+  DecodedProfile decoded;  // not decoded_: Write uses it while reading input
+  DecodeProfile(rows_.Get(row), &decoded);
+  ProfileInput input;
+  ToProfileInput(decoded, schema_, &input);
+  if (!(decoded.flags & kExplicitCustomerType)) {
+    std::erase_if(input.attributes,
+                  [](const auto& a) { return a.first == kCustomerType; });
+  }
+  return input;
+}
+
+Result<uint32_t> ProfileStore::Patch(std::string_view id,
+                                     const ProfilePatch& patch) {
+  for (const auto& [name, value] : patch.attributes) {
+    if (name == "id" || name == "identities" || name == "events") {
+      return Invalid("attribute " + Quoted(name) + " is a reserved key",
+                     AttributePointer(name));
+    }
+  }
+  const std::optional<uint32_t> row = FindRow(id);
+  if (!row) return NoProfile(id);
+  ProfileInput input = Editable(*row);
+  for (const auto& [name, value] : patch.attributes) {
+    PatchAttribute(name, value, &input.attributes);
+  }
+  auto& identities = input.identities;
+  for (const auto& [channel, handle] : patch.identities) {
+    std::erase_if(identities,
+                  [&](const auto& pair) { return pair.first == channel; });
+    if (handle) identities.emplace_back(channel, *handle);
+  }
+  input.events.insert(input.events.end(), patch.events.begin(),
+                      patch.events.end());
+  Result<UpsertOutcome> stored = Write(input, std::nullopt);
+  if (!stored.ok()) return stored.status();
+  return stored->row;
+}
+
+Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
+                                          std::span<const std::string> add,
+                                          std::span<const std::string> remove) {
+  static constexpr std::string_view kTags = "tags";
+  const std::optional<uint32_t> row = FindRow(id);
+  if (!row) return NoProfile(id);
+  ProfileInput input = Editable(*row);
+  Attributes& attributes = input.attributes;
+  auto tags = std::find_if(attributes.begin(), attributes.end(),
+                           [](const auto& a) { return a.first == kTags; });
+  if (tags == attributes.end()) {
+    Value empty;
+    empty.type = AttrType::kStringArray;
+    attributes.emplace_back(kTags, std::move(empty));
+    tags = attributes.end() - 1;
+  } else if (tags->second.type != AttrType::kStringArray) {
+    return Invalid("attribute \"tags\": expected string array, got " +
+                       std::string(AttrTypeName(tags->second.type)),
+                   "/tags");
+  }
+  std::vector<std::string>& strings = tags->second.strings;
+  UnionStrings(add, &strings);
+  std::erase_if(strings, [&](const std::string& s) {
+    return std::find(remove.begin(), remove.end(), s) != remove.end();
+  });
+  if (strings.empty()) attributes.erase(tags);
+  Result<UpsertOutcome> stored = Write(input, std::nullopt);
+  if (!stored.ok()) return stored.status();
+  return stored->row;
+}
+
+Result<MergeOutcome> ProfileStore::Merge(std::string_view into_id,
+                                         std::string_view from_id) {
+  const std::optional<uint32_t> into_row = FindRow(into_id);
+  if (!into_row) return NoProfile(into_id);
+  if (into_id == from_id) {
+    return Invalid("cannot merge profile " + Quoted(into_id) + " into itself",
+                   "/from");
+  }
+  const std::optional<uint32_t> from_row = FindRow(from_id);
+  if (!from_row) return NoProfile(from_id);
+  ProfileInput into = Editable(*into_row), from = Editable(*from_row);
+
+  // Into's values win; from's fill only keys into has no value at, above or
+  // below. Checked against into's own keys: from's may nest among
+  // themselves as they did in from.
+  Attributes& attributes = into.attributes;
+  const size_t into_count = attributes.size();
+  for (auto& [name, value] : from.attributes) {
+    bool overlaps = false;
+    for (size_t i = 0; i < into_count && !overlaps; ++i) {
+      auto& [into_name, into_value] = attributes[i];
+      if (into_name == name) {
+        if (into_value.type == AttrType::kStringArray &&
+            value.type == AttrType::kStringArray) {
+          UnionStrings(value.strings, &into_value.strings);
+        }
+        overlaps = true;
+      } else {
+        overlaps = NestsBelow(into_name, name) || NestsBelow(name, into_name);
+      }
+    }
+    if (!overlaps) attributes.emplace_back(std::move(name), std::move(value));
+  }
+  auto& identities = into.identities;
+  const size_t into_identities = identities.size();
+  for (auto& pair : from.identities) {
+    auto into_end = identities.begin() + into_identities;
+    if (std::none_of(identities.begin(), into_end, [&](const auto& mine) {
+          return mine.first == pair.first;
+        })) {
+      identities.push_back(std::move(pair));
+    }
+  }
+  into.events.insert(into.events.end(), from.events.begin(), from.events.end());
+
+  Result<UpsertOutcome> stored = Write(into, *from_row);
+  if (!stored.ok()) return stored.status();
+  // Releases from's claims, the moved identities' included: Write claimed
+  // those again for into's row, and those claims stay.
+  [[maybe_unused]] const Status deleted = Delete(from_id);
+  assert(deleted.ok());
+  return MergeOutcome{stored->row, *from_row};
+}
+
+Result<uint32_t> ProfileStore::AppendEvents(
+    std::string_view id, std::span<const ProfileInput::Event> events) {
+  const std::optional<uint32_t> row = FindRow(id);
+  if (!row) return NoProfile(id);
+  ProfileInput input = Editable(*row);
+  input.events.insert(input.events.end(), events.begin(), events.end());
+  Result<UpsertOutcome> stored = Write(input, std::nullopt);
+  if (!stored.ok()) return stored.status();
+  return stored->row;
 }
 
 }  // namespace segd

@@ -4,7 +4,12 @@
 // profile keeps its row, deleting it frees nothing (rows are never reused, so
 // row order stays creation order). The store enforces SPEC §1 on every write:
 // types fixed at first sight, customer_type derivation, identities unique
-// across profiles.
+// across profiles. Every write is a whole operation (an upsert, a patch, a
+// tag update, a merge, appended events): on any error nothing changes, not
+// even the schema, and on success it returns the row(s) it wrote so that the
+// caller can index them again. Edits decode the stored profile back into a
+// ProfileInput (ToProfileInput), change it, and store it through the same
+// checks as Upsert, at the same row.
 //
 // Threading: one writer at a time, and no reader while it writes. Readers
 // query an Index built from the store (index/index.h), not the store itself.
@@ -14,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +37,28 @@ inline constexpr size_t kMaxIdBytes = 256;
 struct UpsertOutcome {
   uint32_t row;
   bool created;  // false when an existing profile was replaced
+};
+
+// What a patch says (SPEC §1 "Patch").
+struct ProfilePatch {
+  // By flattened name, applied in order. A Value with absent=true (JSON null
+  // or []) removes the key and every key nested below it ("address": null
+  // removes "address.city"). Any other value replaces the key, and every key
+  // nested below or above it ("address": "Pune" replaces "address.city",
+  // "address.city" replaces a plain "address"), as JSON merge patch does.
+  // Nested objects in the patch arrive already flattened, so they merge key
+  // by key; arrays replace whole. Setting `customer_type` makes it set (kept
+  // until removed); null removes it, so it is derived again.
+  std::vector<std::pair<std::string, Value>> attributes;
+  // channel -> handle, replacing every handle of that channel; nullopt (a
+  // null handle) removes the channel.
+  std::vector<std::pair<std::string, std::optional<std::string>>> identities;
+  std::vector<ProfileInput::Event> events;  // appended
+};
+
+struct MergeOutcome {
+  uint32_t into_row;  // rewritten
+  uint32_t from_row;  // now dead
 };
 
 class ProfileStore {
@@ -53,6 +81,37 @@ class ProfileStore {
 
   // Removes the profile; its row stays dead. kNotFound if the id is unknown.
   Status Delete(std::string_view id);
+
+  // Merges `patch` into the profile (SPEC §1 "Patch") and returns its row.
+  // kNotFound for an unknown id; kInvalid for a reserved name (`id`,
+  // `identities`, `events`) among the attributes; otherwise Upsert's errors.
+  Result<uint32_t> Patch(std::string_view id, const ProfilePatch& patch);
+
+  // Edits the `tags` string array: adds the tags not present yet (existing
+  // tags keep their place, added ones follow in the order given), then
+  // removes every occurrence of those in `remove`. Creates `tags` when
+  // absent; an empty result removes it. kNotFound for an unknown id;
+  // kInvalid when the profile's `tags` is not a string array.
+  Result<uint32_t> UpdateTags(std::string_view id,
+                              std::span<const std::string> add,
+                              std::span<const std::string> remove);
+
+  // Merges profile `from_id` into `into_id` (SPEC §1 "Merge") and deletes
+  // `from_id`. Into's values win; from's fill the keys into lacks (a key of
+  // from nested below or above one of into's is left out: into's object or
+  // value wins whole); string arrays present in both are unioned (into's
+  // elements, then from's new ones). Identities are unioned by channel:
+  // where both have a channel, into's handles stay and from's are released.
+  // Events are concatenated, into's first. customer_type: into's if set,
+  // else from's if set, else derived again. kNotFound for an unknown id
+  // (`into_id` is checked first), kInvalid for a profile merged into itself.
+  Result<MergeOutcome> Merge(std::string_view into_id,
+                             std::string_view from_id);
+
+  // Appends `events` to the profile and returns its row; kNotFound for an
+  // unknown id.
+  Result<uint32_t> AppendEvents(std::string_view id,
+                                std::span<const ProfileInput::Event> events);
 
   std::optional<uint32_t> FindRow(std::string_view id) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,
@@ -79,6 +138,13 @@ class ProfileStore {
   bool HasIdentity(uint32_t row, std::string_view channel,
                    std::string_view handle) const;
   void ReleaseIdentities(uint32_t row);
+  // Upsert, except that identities owned by the profile at `yielding` may be
+  // claimed too: the caller deletes that profile right after (Merge).
+  Result<UpsertOutcome> Write(const ProfileInput& input,
+                              std::optional<uint32_t> yielding);
+  // The live profile at `row` as an input that Write stores back unchanged:
+  // its customer_type only when set (a derived one is derived again).
+  ProfileInput Editable(uint32_t row) const;
   // The schema's lookups, through attribute_cache_ and event_cache_.
   // FindAttribute gives kNoId for a name the schema does not hold: ids go
   // without std::optional here, whose flag, stored beside the id and read

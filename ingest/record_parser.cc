@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -64,91 +65,239 @@ bool IsNull(od::value& value) {
   return !value.is_null().get(is_null) && is_null;
 }
 
+// key == literal, always inline: in the large functions below GCC otherwise
+// calls string_view::compare and memcmp out of line for every key.
+template <size_t N>
+[[gnu::always_inline]] inline bool KeyIs(std::string_view key,
+                                         const char (&literal)[N]) {
+  return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
+}
+
+using Attributes = std::vector<std::pair<std::string, Value>>;
+
 }  // namespace
 
+// The readers of the documents RecordParser takes. Records, patches and event
+// lines share everything below their top-level keys: attribute flattening
+// and type inference, identities, events.
 struct RecordParser::Impl {
   od::parser parser;
   od::parser string_parser;            // re-reads arrays of strings
   simdjson::dom::parser array_parser;  // validates other arrays in full
+  // The code of a well-formed document of the wrong shape (an event without
+  // a name): kMalformed for records, as they always were; kInvalid (422)
+  // for patches and event lines. Bad JSON is kMalformed in all.
+  ErrorCode shape = ErrorCode::kMalformed;
+  Status ShapeError(std::string message, std::string path) const {
+    return Status(shape, std::move(message), std::move(path));
+  }
 
+  // The error messages of a document that is not an object and of text
+  // after it.
+  struct DocumentErrors {
+    const char* not_object;
+    const char* trailing;
+  };
+  // Reads the object at json[0, length) with on_object(od::object), then
+  // checks that nothing follows it.
+  template <typename OnObject>
+  Status ParseDocument(const char* json, size_t length, size_t capacity,
+                       DocumentErrors errors, OnObject&& on_object);
+  // Calls on_field(key, value) for each field of a top-level object.
+  template <typename OnField>
+  Status ForEachField(od::object object, OnField&& on_field);
   Status ParseObject(od::object object, const std::string& prefix,
-                     const std::string& path, int depth, ProfileInput* out);
+                     const std::string& path, int depth, Attributes* out);
   // `path` + "/" + `key` points at the value; built only for errors.
   Status ParseValue(od::value value, std::string_view name,
                     const std::string& path, std::string_view key, int depth,
-                    ProfileInput* out);
+                    Attributes* out);
   // The next attribute slot of `out`. Slots are reused from record to
   // record, so their strings keep their buffers and parsing rarely allocates.
-  Value& NextSlot(std::string_view name, ProfileInput* out);
-  size_t used = 0;  // slots of out->attributes filled for this record
+  Value& NextSlot(std::string_view name, Attributes* out);
+  size_t used = 0;  // slots of `out` filled for this document
   // `parent` + "/" + `key` points at the array; built only for errors.
   Status ParseArray(std::string_view raw, const std::string& parent,
                     std::string_view key, Value* value);
-  Status ParseIdentities(od::value value, ProfileInput* out);
-  Status ParseEvents(od::value value, ProfileInput* out);
+  // Calls set(channel, handle) for each channel of an identities object,
+  // with handle nullopt for a null one. A null object is no channels.
+  template <typename Set>
+  Status ParseIdentities(od::value value, Set&& set);
+  Status ParseEvents(od::value value, std::vector<ProfileInput::Event>* out);
+  // One event object: `name`, `at` and, when `id` is not null, the `id` of
+  // its profile; other keys must parse and are ignored. path() is the
+  // pointer of the object, built only for errors.
+  template <typename Path>
+  Status ParseEvent(od::object event, Path&& path, std::string* id,
+                    ProfileInput::Event* out);
+  // A profile id: a string of 1 to 256 bytes. path() points at the object
+  // holding it.
+  template <typename Path>
+  Status ParseId(od::value value, Path&& path, std::string* id);
 };
 
 RecordParser::RecordParser() : impl_(std::make_unique<Impl>()) {}
 RecordParser::~RecordParser() = default;
 
-Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
-                           ProfileInput* out) {
-  out->id.clear();
-  impl_->used = 0;
-  out->identities.clear();
-  out->events.clear();
+template <typename OnObject>
+Status RecordParser::Impl::ParseDocument(const char* json, size_t length,
+                                         size_t capacity, DocumentErrors errors,
+                                         OnObject&& on_object) {
   od::document doc;
   auto error =
-      impl_->parser
-          .iterate(simdjson::padded_string_view(json, length, capacity))
+      parser.iterate(simdjson::padded_string_view(json, length, capacity))
           .get(doc);
   if (error) return JsonError(error, "");
   od::object object;
   if (doc.get_object().get(object)) {
-    return Malformed("a profile must be a JSON object", "");
+    return Malformed(errors.not_object, "");
   }
-  bool has_id = false;
+  SEGD_RETURN_IF_ERROR(on_object(object));
+  const char* rest;
+  if (!doc.current_location().get(rest)) {
+    return Malformed(errors.trailing, "");
+  }
+  return Status::Ok();
+}
+
+template <typename OnField>
+Status RecordParser::Impl::ForEachField(od::object object, OnField&& on_field) {
   for (auto field : object) {
     std::string_view key;
-    if ((error = field.unescaped_key().get(key))) return JsonError(error, "");
+    auto error = field.unescaped_key().get(key);
+    if (error) return JsonError(error, "");
     od::value value;
     if ((error = field.value().get(value)))
       return JsonError(error, JsonPointerChild("", key));
-    if (key == "id") {
-      std::string_view id;
-      if (value.get_string().get(id)) {
-        return Malformed("id must be a string", "/id");
-      }
-      if (id.empty() || id.size() > 256) {
-        return Malformed("id must be 1 to 256 bytes", "/id");
-      }
-      out->id.assign(id);
+    SEGD_RETURN_IF_ERROR(on_field(key, value));
+  }
+  return Status::Ok();
+}
+
+template <typename Path>
+Status RecordParser::Impl::ParseId(od::value value, Path&& path,
+                                   std::string* id) {
+  std::string_view s;
+  if (value.get_string().get(s)) {
+    return ShapeError("id must be a string", JsonPointerChild(path(), "id"));
+  }
+  if (s.empty() || s.size() > 256) {
+    return ShapeError("id must be 1 to 256 bytes",
+                      JsonPointerChild(path(), "id"));
+  }
+  id->assign(s);
+  return Status::Ok();
+}
+
+Status RecordParser::Parse(const char* json, size_t length, size_t capacity,
+                           ProfileInput* out) {
+  Impl& impl = *impl_;
+  out->id.clear();
+  impl.used = 0;
+  out->identities.clear();
+  out->events.clear();
+  impl.shape = ErrorCode::kMalformed;
+  bool has_id = false;
+  auto on_field = [&](std::string_view key, od::value value) -> Status {
+    if (KeyIs(key, "id")) {
       has_id = true;
-    } else if (key == "identities") {
-      SEGD_RETURN_IF_ERROR(impl_->ParseIdentities(value, out));
-    } else if (key == "events") {
-      SEGD_RETURN_IF_ERROR(impl_->ParseEvents(value, out));
-    } else {
-      SEGD_RETURN_IF_ERROR(impl_->ParseValue(value, key, "", key, 1, out));
+      return impl.ParseId(
+          value, [] { return std::string(); }, &out->id);
     }
-  }
-  out->attributes.resize(impl_->used);
-  const char* rest;
-  if (!doc.current_location().get(rest)) {
-    return Malformed("trailing content after the record", "");
-  }
+    if (KeyIs(key, "identities")) {
+      return impl.ParseIdentities(
+          value, [&](std::string_view channel,
+                     std::optional<std::string_view> handle) {
+            // Of duplicate channels the last wins, as for attributes; a
+            // null handle leaves the channel out.
+            std::erase_if(out->identities, [&](const auto& pair) {
+              return pair.first == channel;
+            });
+            if (handle) out->identities.emplace_back(channel, *handle);
+          });
+    }
+    if (KeyIs(key, "events")) return impl.ParseEvents(value, &out->events);
+    return impl.ParseValue(value, key, "", key, 1, &out->attributes);
+  };
+  Status status = impl.ParseDocument(
+      json, length, capacity,
+      {"a profile must be a JSON object", "trailing content after the record"},
+      [&](od::object object) { return impl.ForEachField(object, on_field); });
+  // The slots filled, on error too: the unused ones hold an earlier record.
+  out->attributes.resize(impl.used);
+  if (!status.ok()) return status;
   if (!has_id) return Malformed("missing id", "/id");
   return Status::Ok();
+}
+
+Status RecordParser::ParsePatch(const char* json, size_t length,
+                                size_t capacity, ProfilePatch* out) {
+  Impl& impl = *impl_;
+  impl.used = 0;
+  out->identities.clear();
+  out->events.clear();
+  impl.shape = ErrorCode::kInvalid;
+  auto on_field = [&](std::string_view key, od::value value) -> Status {
+    if (KeyIs(key, "id")) {
+      return Invalid("a patch cannot change the id, which comes from the path",
+                     "/id");
+    }
+    if (KeyIs(key, "identities")) {
+      if (IsNull(value)) {
+        return Invalid(
+            "identities must be an object of channel: handle (a null "
+            "handle removes that channel)",
+            "/identities");
+      }
+      return impl.ParseIdentities(
+          value, [&](std::string_view channel,
+                     std::optional<std::string_view> handle) {
+            std::erase_if(out->identities, [&](const auto& pair) {
+              return pair.first == channel;
+            });
+            out->identities.emplace_back(channel, handle);
+          });
+    }
+    if (KeyIs(key, "events")) {
+      if (IsNull(value)) {
+        return Invalid("events must be an array of {name, at}", "/events");
+      }
+      return impl.ParseEvents(value, &out->events);
+    }
+    return impl.ParseValue(value, key, "", key, 1, &out->attributes);
+  };
+  Status status = impl.ParseDocument(
+      json, length, capacity,
+      {"a patch must be a JSON object", "trailing content after the patch"},
+      [&](od::object object) { return impl.ForEachField(object, on_field); });
+  out->attributes.resize(impl.used);
+  return status;
+}
+
+Status RecordParser::ParseEventRecord(const char* json, size_t length,
+                                      size_t capacity, std::string* id,
+                                      ProfileInput::Event* out) {
+  Impl& impl = *impl_;
+  impl.shape = ErrorCode::kInvalid;
+  id->clear();
+  out->name.clear();
+  return impl.ParseDocument(
+      json, length, capacity,
+      {"an event must be a JSON object", "trailing content after the event"},
+      [&](od::object object) {
+        return impl.ParseEvent(
+            object, [] { return std::string(); }, id, out);
+      });
 }
 
 Status RecordParser::Impl::ParseObject(od::object object,
                                        const std::string& prefix,
                                        const std::string& path, int depth,
-                                       ProfileInput* out) {
+                                       Attributes* out) {
   if (depth > kMaxRecordNesting) {
-    return Malformed("objects nested deeper than " +
-                         std::to_string(kMaxRecordNesting) + " levels",
-                     path);
+    return ShapeError("objects nested deeper than " +
+                          std::to_string(kMaxRecordNesting) + " levels",
+                      path);
   }
   for (auto field : object) {
     std::string_view key;
@@ -158,7 +307,7 @@ Status RecordParser::Impl::ParseObject(od::object object,
     if ((error = field.value().get(value)))
       return JsonError(error, JsonPointerChild(path, key));
     if (key.empty()) {
-      return Malformed("empty attribute name", JsonPointerChild(path, key));
+      return ShapeError("empty attribute name", JsonPointerChild(path, key));
     }
     std::string name = prefix;
     name.push_back('.');
@@ -168,9 +317,9 @@ Status RecordParser::Impl::ParseObject(od::object object,
   return Status::Ok();
 }
 
-Value& RecordParser::Impl::NextSlot(std::string_view name, ProfileInput* out) {
-  if (used == out->attributes.size()) out->attributes.emplace_back();
-  auto& [slot_name, value] = out->attributes[used++];
+Value& RecordParser::Impl::NextSlot(std::string_view name, Attributes* out) {
+  if (used == out->size()) out->emplace_back();
+  auto& [slot_name, value] = (*out)[used++];
   slot_name.assign(name);
   value.text.clear();
   value.strings.clear();
@@ -181,7 +330,7 @@ Value& RecordParser::Impl::NextSlot(std::string_view name, ProfileInput* out) {
 Status RecordParser::Impl::ParseValue(od::value value, std::string_view name,
                                       const std::string& parent,
                                       std::string_view key, int depth,
-                                      ProfileInput* out) {
+                                      Attributes* out) {
   auto path = [&] { return JsonPointerChild(parent, key); };
   od::json_type type;
   auto error = value.type().get(type);
@@ -279,9 +428,9 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
                                       std::string_view key, Value* value) {
   auto path = [&] { return JsonPointerChild(parent, key); };
   if (NestingDepth(raw) > kMaxRecordNesting) {
-    return Malformed("arrays nested deeper than " +
-                         std::to_string(kMaxRecordNesting) + " levels",
-                     path());
+    return ShapeError("arrays nested deeper than " +
+                          std::to_string(kMaxRecordNesting) + " levels",
+                      path());
   }
   // `raw` lies inside the padded input buffer, so the padding after it is
   // readable and it can be re-read in place. Most arrays hold only strings
@@ -317,12 +466,13 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
   return Status::Ok();
 }
 
-Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
+template <typename Set>
+Status RecordParser::Impl::ParseIdentities(od::value value, Set&& set) {
   if (IsNull(value)) return Status::Ok();
   od::object object;
   if (value.get_object().get(object)) {
-    return Malformed("identities must be an object of channel: handle",
-                     "/identities");
+    return ShapeError("identities must be an object of channel: handle",
+                      "/identities");
   }
   for (auto field : object) {
     std::string_view channel;
@@ -332,69 +482,86 @@ Status RecordParser::Impl::ParseIdentities(od::value value, ProfileInput* out) {
     od::value handle_value;
     if ((error = field.value().get(handle_value)))
       return JsonError(error, path());
-    // Of duplicate channels the last wins, as for attributes.
-    std::erase_if(out->identities,
-                  [&](const auto& pair) { return pair.first == channel; });
-    if (IsNull(handle_value)) continue;
+    if (IsNull(handle_value)) {
+      set(channel, std::nullopt);
+      continue;
+    }
     std::string_view handle;
     if (handle_value.get_string().get(handle) || handle.empty()) {
-      return Malformed("an identity must map a channel to a non-empty string",
-                       path());
+      return ShapeError("an identity must map a channel to a non-empty string",
+                        path());
     }
-    out->identities.emplace_back(std::string(channel), std::string(handle));
+    set(channel, handle);
   }
   return Status::Ok();
 }
 
-Status RecordParser::Impl::ParseEvents(od::value value, ProfileInput* out) {
+Status RecordParser::Impl::ParseEvents(od::value value,
+                                       std::vector<ProfileInput::Event>* out) {
   if (IsNull(value)) return Status::Ok();
   od::array array;
   if (value.get_array().get(array)) {
-    return Malformed("events must be an array of {name, at}", "/events");
+    return ShapeError("events must be an array of {name, at}", "/events");
   }
   size_t index = 0;
+  ProfileInput::Event event;
   for (auto element : array) {
     const size_t position = index++;
     auto path = [&] { return JsonPointerChild("/events", position); };
-    od::object event;
-    if (element.get_object().get(event)) {
-      return Malformed("an event must be an object with name and at", path());
+    od::object object;
+    if (element.get_object().get(object)) {
+      return ShapeError("an event must be an object with name and at", path());
     }
-    std::string name;
-    std::optional<int64_t> at;
-    bool has_name = false;
-    for (auto field : event) {
-      std::string_view key;
-      auto error = field.unescaped_key().get(key);
-      if (error) return JsonError(error, path());
-      od::value v;
-      if ((error = field.value().get(v)))
+    SEGD_RETURN_IF_ERROR(ParseEvent(object, path, nullptr, &event));
+    out->push_back(std::move(event));
+  }
+  return Status::Ok();
+}
+
+template <typename Path>
+Status RecordParser::Impl::ParseEvent(od::object event, Path&& path,
+                                      std::string* id,
+                                      ProfileInput::Event* out) {
+  std::optional<int64_t> at;
+  bool has_name = false, has_id = false;
+  for (auto field : event) {
+    std::string_view key;
+    auto error = field.unescaped_key().get(key);
+    if (error) return JsonError(error, path());
+    od::value v;
+    if ((error = field.value().get(v)))
+      return JsonError(error, JsonPointerChild(path(), key));
+    if (KeyIs(key, "name")) {
+      std::string_view s;
+      if (v.get_string().get(s) || s.empty()) {
+        return ShapeError("event name must be a non-empty string",
+                          JsonPointerChild(path(), "name"));
+      }
+      out->name.assign(s);
+      has_name = true;
+    } else if (KeyIs(key, "at")) {
+      std::string_view s;
+      if (v.get_string().get(s) || !(at = ParseIsoInstant(s))) {
+        return ShapeError("event at must be an ISO-8601 date",
+                          JsonPointerChild(path(), "at"));
+      }
+    } else if (KeyIs(key, "id") && id != nullptr) {
+      SEGD_RETURN_IF_ERROR(ParseId(v, path, id));
+      has_id = true;
+    } else {
+      std::string_view ignored;  // extra keys are allowed, but must parse
+      if ((error = simdjson::to_json_string(v).get(ignored))) {
         return JsonError(error, JsonPointerChild(path(), key));
-      if (key == "name") {
-        std::string_view s;
-        if (v.get_string().get(s) || s.empty()) {
-          return Malformed("event name must be a non-empty string",
-                           JsonPointerChild(path(), "name"));
-        }
-        name.assign(s);
-        has_name = true;
-      } else if (key == "at") {
-        std::string_view s;
-        if (v.get_string().get(s) || !(at = ParseIsoInstant(s))) {
-          return Malformed("event at must be an ISO-8601 date",
-                           JsonPointerChild(path(), "at"));
-        }
-      } else {
-        std::string_view ignored;  // extra keys are allowed, but must parse
-        if ((error = simdjson::to_json_string(v).get(ignored))) {
-          return JsonError(error, JsonPointerChild(path(), key));
-        }
       }
     }
-    if (!has_name) return Malformed("event without a name", path());
-    if (!at) return Malformed("event without an at date", path());
-    out->events.push_back(ProfileInput::Event{std::move(name), *at});
   }
+  if (id != nullptr && !has_id) {
+    return ShapeError("event without a profile id",
+                      JsonPointerChild(path(), "id"));
+  }
+  if (!has_name) return ShapeError("event without a name", path());
+  if (!at) return ShapeError("event without an at date", path());
+  out->at_ms = *at;
   return Status::Ok();
 }
 

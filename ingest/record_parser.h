@@ -5,6 +5,8 @@
 // type as raw JSON, and reads the reserved keys `id`, `identities` and
 // `events`. Errors carry a JSON pointer into the record ("/events/2/at").
 // Type agreement with earlier records is the store's job, not the parser's.
+// It also reads the other documents made of a record's parts: a patch and
+// one line of an events batch (ingest/patch_parser.h wraps those).
 //
 // One parser per thread; it reuses its buffers across records.
 #ifndef SEGD_INGEST_RECORD_PARSER_H_
@@ -12,9 +14,11 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "base/status.h"
 #include "index/profile_codec.h"
+#include "index/profile_store.h"
 
 namespace segd {
 
@@ -32,6 +36,20 @@ class RecordParser {
   // whatever was read so far (out->id may be set).
   Status Parse(const char* json, size_t length, size_t capacity,
                ProfileInput* out);
+
+  // A patch body (SPEC §1 "Patch"), with Parse's REQUIRES. Attributes are
+  // flattened and typed as in a record, a null or [] one kept as absent (a
+  // removal) under its own name: "address": null stays "address". A null
+  // handle is a removal too; `identities` or `events` themselves null, and
+  // an `id` key, are errors. Bad JSON and a non-object are kMalformed;
+  // a well-formed body of the wrong shape is kInvalid, with a JSON pointer.
+  Status ParsePatch(const char* json, size_t length, size_t capacity,
+                    ProfilePatch* out);
+
+  // One line of an events batch, {"id": ..., "name": ..., "at": ISO-8601},
+  // with Parse's REQUIRES; other keys are ignored. Errors as for ParsePatch.
+  Status ParseEventRecord(const char* json, size_t length, size_t capacity,
+                          std::string* id, ProfileInput::Event* out);
 
  private:
   struct Impl;

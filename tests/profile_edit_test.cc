@@ -1,0 +1,799 @@
+// Edits of stored profiles (SPEC §1): patch, tags, merge, appended events,
+// and the parsers of their bodies. Every rejected edit must change nothing,
+// not even the schema.
+#include <gtest/gtest.h>
+
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "index/profile_codec.h"
+#include "index/profile_store.h"
+#include "ingest/loader.h"
+#include "ingest/patch_parser.h"
+#include "ingest/record_parser.h"
+
+namespace segd {
+namespace {
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+using Strings = std::vector<std::string>;
+
+class ProfileEditTest : public ::testing::Test {
+ protected:
+  void Load(std::string_view ndjson) {
+    LoadReport r = LoadText(ndjson, &store_);
+    ASSERT_TRUE(r.rejected.empty()) << r.rejected[0].error.ToString();
+  }
+  uint32_t Row(std::string_view id) {
+    auto row = store_.FindRow(id);
+    EXPECT_TRUE(row.has_value()) << id;
+    return row.value_or(0);
+  }
+  DecodedProfile Decoded(std::string_view id) {
+    DecodedProfile p;
+    DecodeProfile(store_.blob(Row(id)), &p);
+    return p;
+  }
+  // The attribute `name` of profile `id` as text, "" when absent: a string
+  // or date as stored ("s:" or "d:" before it), a number or bool as JSON, a
+  // string array as "[a,b]", an unindexable value as its JSON.
+  std::string Attr(std::string_view id, std::string_view name) {
+    auto attr = store_.schema().Find(name);
+    if (!attr) return "";
+    DecodedProfile p = Decoded(id);
+    const DecodedValue* v = p.Find(*attr);
+    if (v == nullptr) return "";
+    char buffer[kMaxIsoText];
+    switch (v->tag) {
+      case ValueTag::kString:
+        return "s:" + std::string(v->text);
+      case ValueTag::kDate:
+      case ValueTag::kDateLayout:
+        return "d:" + std::string(v->DateText(buffer));
+      case ValueTag::kInt:
+        return std::to_string(v->number.i);
+      case ValueTag::kDouble:
+        return std::to_string(v->number.d);
+      case ValueTag::kFalse:
+        return "false";
+      case ValueTag::kTrue:
+        return "true";
+      case ValueTag::kStringArray: {
+        std::string out = "[";
+        v->ForEachString([&](std::string_view s) {
+          if (out.size() > 1) out += ",";
+          out += s;
+        });
+        return out + "]";
+      }
+      case ValueTag::kRaw:
+        return std::string(v->text);
+    }
+    return "?";
+  }
+  // Attribute names in stored order, customer_type included.
+  Strings Keys(std::string_view id) {
+    Strings keys;
+    for (const DecodedValue& v : Decoded(id).values) {
+      keys.push_back(store_.schema().attribute(v.attr).name);
+    }
+    return keys;
+  }
+  Pairs Identities(std::string_view id) {
+    Pairs out;
+    for (const auto& [c, h] : Decoded(id).identities) out.emplace_back(c, h);
+    return out;
+  }
+  // "name@millis" per event, in stored order.
+  Strings Events(std::string_view id) {
+    Strings out;
+    for (const StoredEvent& e : Decoded(id).events) {
+      out.push_back(store_.schema().event_name(e.name) + "@" +
+                    std::to_string(e.at_ms));
+    }
+    return out;
+  }
+  bool TypeIsSet(std::string_view id) {
+    return Decoded(id).flags & kExplicitCustomerType;
+  }
+  std::string Blob(std::string_view id) {
+    return std::string(store_.blob(Row(id)));
+  }
+  std::optional<std::string> Owner(std::string_view channel,
+                                   std::string_view handle) {
+    auto row = store_.FindIdentity(channel, handle);
+    if (!row) return std::nullopt;
+    DecodedProfile p;
+    DecodeProfile(store_.blob(*row), &p);
+    return std::string(p.id);
+  }
+  // Parses `json` as a patch and applies it to `id`.
+  Result<uint32_t> Patch(std::string_view id, std::string_view json) {
+    ProfilePatch patch;
+    Status parsed = ParsePatch(json, &patch);
+    EXPECT_TRUE(parsed.ok()) << parsed.ToString();
+    if (!parsed.ok()) return parsed;
+    return store_.Patch(id, patch);
+  }
+  Result<uint32_t> Tags(std::string_view id, const Strings& add,
+                        const Strings& remove) {
+    return store_.UpdateTags(id, add, remove);
+  }
+
+  ProfileStore store_;
+};
+
+// The whole state an edit may touch, to check a rejected one changed none.
+struct Snapshot {
+  std::vector<std::string> blobs;
+  size_t attributes;
+  size_t events;
+  uint64_t live;
+
+  explicit Snapshot(const ProfileStore& store)
+      : attributes(store.schema().size()),
+        events(store.schema().event_count()),
+        live(store.live_count()) {
+    for (uint32_t row = 0; row < store.row_count(); ++row) {
+      blobs.emplace_back(store.blob(row));
+    }
+  }
+  bool operator==(const Snapshot&) const = default;
+};
+
+ProfileInput::Event Event(std::string name, int64_t at_ms) {
+  return ProfileInput::Event{std::move(name), at_ms};
+}
+
+// --- Patch -----------------------------------------------------------------
+
+TEST_F(ProfileEditTest, PatchMergesGivenKeysAndKeepsRowAndTheRest) {
+  Load(R"({"id":"a","name":"Asha","city":"Pune","orders":2})");
+  const uint32_t row = Row("a");
+  Result<uint32_t> patched = Patch("a", R"({"city":"Mumbai","vip":true})");
+  ASSERT_TRUE(patched.ok()) << patched.status().ToString();
+  EXPECT_EQ(*patched, row);
+  EXPECT_EQ(Attr("a", "name"), "s:Asha");
+  EXPECT_EQ(Attr("a", "city"), "s:Mumbai");
+  EXPECT_EQ(Attr("a", "orders"), "2");
+  EXPECT_EQ(Attr("a", "vip"), "true");
+  // A replaced key keeps its place; a new one comes last, before the
+  // customer_type the store appends.
+  EXPECT_EQ(Keys("a"),
+            (Strings{"name", "city", "orders", "vip", "customer_type"}));
+  EXPECT_EQ(store_.live_count(), 1u);
+}
+
+TEST_F(ProfileEditTest, PatchNullRemovesKeyAndEveryKeyNestedBelowIt) {
+  Load(R"({"id":"a","address":{"city":"Pune","zip":"411001",)"
+       R"("geo":{"lat":18.5}},"addressee":"x"})");
+  ASSERT_TRUE(Patch("a", R"({"address":null})").ok());
+  EXPECT_EQ(Attr("a", "address.city"), "");
+  EXPECT_EQ(Attr("a", "address.zip"), "");
+  EXPECT_EQ(Attr("a", "address.geo.lat"), "");
+  EXPECT_EQ(Attr("a", "addressee"), "s:x");  // a longer name, not nested
+}
+
+TEST_F(ProfileEditTest, PatchMergesNestedObjectsKeyByKey) {
+  Load(R"({"id":"a","address":{"city":"Pune","zip":"411001"}})");
+  ASSERT_TRUE(Patch("a", R"({"address":{"city":"Mumbai"}})").ok());
+  EXPECT_EQ(Attr("a", "address.city"), "s:Mumbai");
+  EXPECT_EQ(Attr("a", "address.zip"), "s:411001");
+  ASSERT_TRUE(Patch("a", R"({"address":{"zip":null}})").ok());
+  EXPECT_EQ(Attr("a", "address.city"), "s:Mumbai");
+  EXPECT_EQ(Attr("a", "address.zip"), "");
+  // An empty object changes nothing.
+  const std::string before = Blob("a");
+  ASSERT_TRUE(Patch("a", R"({"address":{}})").ok());
+  EXPECT_EQ(Blob("a"), before);
+}
+
+TEST_F(ProfileEditTest, PatchValueReplacesAnObjectAndAnObjectAValue) {
+  Load(R"({"id":"a","address":{"city":"Pune"}})"
+       "\n"
+       R"({"id":"b","address":"Pune"})");
+  ASSERT_TRUE(Patch("a", R"({"address":"Mumbai"})").ok());
+  EXPECT_EQ(Keys("a"), (Strings{"address", "customer_type"}));
+  EXPECT_EQ(Attr("a", "address"), "s:Mumbai");
+  ASSERT_TRUE(Patch("b", R"({"address":{"city":"Nagpur"}})").ok());
+  EXPECT_EQ(Attr("b", "address"), "");
+  EXPECT_EQ(Attr("b", "address.city"), "s:Nagpur");
+}
+
+TEST_F(ProfileEditTest, PatchReplacesArraysWholeAndEmptyArrayRemoves) {
+  Load(R"({"id":"a","tags":["vip","new"],"scores":[1,2]})");
+  ASSERT_TRUE(Patch("a", R"({"tags":["churned"],"scores":[3]})").ok());
+  EXPECT_EQ(Attr("a", "tags"), "[churned]");
+  EXPECT_EQ(Attr("a", "scores"), "[3]");
+  ASSERT_TRUE(Patch("a", R"({"tags":[]})").ok());
+  EXPECT_EQ(Attr("a", "tags"), "");
+}
+
+TEST_F(ProfileEditTest, RejectedPatchChangesNothingNotEvenTheSchema) {
+  Load(R"({"id":"a","orders":3,"identities":{"email":"a@x"}})"
+       "\n"
+       R"({"id":"b","name":"B"})");
+  const Snapshot before(store_);
+  Result<uint32_t> r = Patch(
+      "a", R"({"brand_new":1,"orders":"many","identities":{"whatsapp":"+91"},)"
+           R"("events":[{"name":"never_seen","at":"2026-01-01"}]})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(r.status().path(), "/orders");
+  const std::string message = r.status().message();
+  EXPECT_NE(message.find("expected number, got string"), std::string::npos)
+      << message;
+  EXPECT_TRUE(Snapshot(store_) == before);
+  EXPECT_FALSE(store_.schema().Find("brand_new").has_value());
+  EXPECT_FALSE(store_.schema().FindEvent("never_seen").has_value());
+  EXPECT_FALSE(Owner("whatsapp", "+91").has_value());
+  // brand_new took no type: a later string fixes it as a string.
+  ASSERT_TRUE(Patch("b", R"({"brand_new":"text"})").ok());
+  EXPECT_EQ(store_.schema().attribute(*store_.schema().Find("brand_new")).type,
+            AttrType::kString);
+}
+
+TEST_F(ProfileEditTest, PatchErrorNamesTheNestedAttribute) {
+  Load(R"({"id":"a","address":{"zip":411001}})");
+  Result<uint32_t> r = Patch("a", R"({"address":{"zip":"411001"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().path(), "/address/zip");
+  EXPECT_EQ(Attr("a", "address.zip"), "411001");
+}
+
+TEST_F(ProfileEditTest, PatchOfUnknownIdIsNotFound) {
+  Result<uint32_t> r = Patch("nobody", R"({"x":1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(store_.schema().Find("x").has_value());
+}
+
+TEST_F(ProfileEditTest, PatchRefusesReservedNamesAsAttributes) {
+  Load(R"({"id":"a"})");
+  for (const char* name : {"id", "identities", "events"}) {
+    ProfilePatch patch;
+    Value v;
+    v.text = "x";
+    patch.attributes.emplace_back(name, v);
+    Result<uint32_t> r = store_.Patch("a", patch);
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
+    EXPECT_FALSE(store_.schema().Find(name).has_value());
+  }
+}
+
+TEST_F(ProfileEditTest, PatchMergesIdentitiesByChannelAndNullRemovesOne) {
+  Load(R"({"id":"a","identities":{"email":"a@x","whatsapp":"+911"}})");
+  ASSERT_TRUE(Patch("a", R"({"identities":{"email":"new@x","instagram":"@a",)"
+                         R"("whatsapp":null,"widget":null}})")
+                  .ok());
+  EXPECT_EQ(Identities("a"), (Pairs{{"email", "new@x"}, {"instagram", "@a"}}));
+  EXPECT_EQ(Owner("email", "new@x"), "a");
+  EXPECT_EQ(Owner("instagram", "@a"), "a");
+  EXPECT_FALSE(Owner("email", "a@x").has_value());
+  EXPECT_FALSE(Owner("whatsapp", "+911").has_value());
+  // The released handle is free for another profile.
+  Load(R"({"id":"b","identities":{"whatsapp":"+911"}})");
+  EXPECT_EQ(Owner("whatsapp", "+911"), "b");
+  // Claiming its own handle again is no conflict.
+  EXPECT_TRUE(Patch("a", R"({"identities":{"email":"new@x"}})").ok());
+}
+
+TEST_F(ProfileEditTest, PatchClaimingAnotherProfilesIdentityIsRejectedWhole) {
+  Load(R"({"id":"a","identities":{"email":"a@x"}})"
+       "\n"
+       R"({"id":"b","identities":{"email":"b@x"}})");
+  const Snapshot before(store_);
+  Result<uint32_t> r =
+      Patch("a", R"({"city":"Pune","identities":{"email":"b@x"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kConflict);
+  EXPECT_EQ(r.status().path(), "/identities/email");
+  EXPECT_NE(r.status().message().find("\"b\""), std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(Snapshot(store_) == before);
+  EXPECT_FALSE(store_.schema().Find("city").has_value());
+  EXPECT_EQ(Owner("email", "a@x"), "a");
+  EXPECT_EQ(Owner("email", "b@x"), "b");
+}
+
+TEST_F(ProfileEditTest, PatchAppendsEvents) {
+  Load(R"({"id":"a","events":[{"name":"order","at":"2026-01-02"}]})");
+  ASSERT_TRUE(Patch("a", R"({"events":[{"name":"visit","at":"2026-01-01"},)"
+                         R"({"name":"ORDER","at":"2026-01-03T00:00:00Z"}]})")
+                  .ok());
+  // Names compare with case folded: ORDER is the order event.
+  EXPECT_EQ(Events("a"), (Strings{"order@1767312000000", "visit@1767225600000",
+                                  "order@1767398400000"}));
+}
+
+// --- customer_type -----------------------------------------------------------
+
+TEST_F(ProfileEditTest, DerivedCustomerTypeFollowsEveryPatch) {
+  Load(R"({"id":"a","email":"a@x"})");
+  EXPECT_EQ(Attr("a", "customer_type"), "s:lead");
+  EXPECT_FALSE(TypeIsSet("a"));
+  ASSERT_TRUE(Patch("a", R"({"orders":1})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:customer");
+  ASSERT_TRUE(Patch("a", R"({"orders":0})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:lead");
+  ASSERT_TRUE(Patch("a", R"({"email":null,"customer_id":"shop-1"})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:customer");
+  ASSERT_TRUE(Patch("a", R"({"customer_id":null})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:guest");
+  EXPECT_FALSE(TypeIsSet("a"));
+}
+
+TEST_F(ProfileEditTest, PatchedCustomerTypeIsKeptUntilRemovedWithNull) {
+  Load(R"({"id":"a","email":"a@x"})");
+  ASSERT_TRUE(Patch("a", R"({"customer_type":"Customer"})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:customer");
+  EXPECT_TRUE(TypeIsSet("a"));
+  // Other edits keep a set value, even where derivation would differ.
+  ASSERT_TRUE(Patch("a", R"({"email":null})").ok());
+  ASSERT_TRUE(Tags("a", {"vip"}, {}).ok());
+  ASSERT_TRUE(store_.AppendEvents("a", std::vector{Event("x", 0)}).ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:customer");
+  EXPECT_TRUE(TypeIsSet("a"));
+  ASSERT_TRUE(Patch("a", R"({"customer_type":null})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:guest");
+  EXPECT_FALSE(TypeIsSet("a"));
+}
+
+TEST_F(ProfileEditTest, CustomerTypeSetByRecordSurvivesPatches) {
+  Load(R"({"id":"a","customer_type":"lead","orders":5})");
+  ASSERT_TRUE(Patch("a", R"({"city":"Pune"})").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:lead");
+  EXPECT_TRUE(TypeIsSet("a"));
+}
+
+TEST_F(ProfileEditTest, PatchWithBadCustomerTypeChangesNothing) {
+  Load(R"({"id":"a","email":"a@x"})");
+  const Snapshot before(store_);
+  Result<uint32_t> r = Patch("a", R"({"customer_type":"vip","x":1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(r.status().path(), "/customer_type");
+  EXPECT_TRUE(Snapshot(store_) == before);
+}
+
+// --- Values kept as they were
+// -------------------------------------------------
+
+TEST_F(ProfileEditTest, DatesKeepTheirSpellingThroughEdits) {
+  Load(R"({"id":"a","d1":"2026-11-19","d2":"2026-11-19T13:30:00+05:30",)"
+       R"("d3":"2026-11-19T08:00:00.123456Z","d4":"2026-11-19T08:00Z",)"
+       R"("n":1.5,"big":12345678901234,"b":false,"raw":[1,{"k":null}]})");
+  const std::string before = Blob("a");
+  ASSERT_TRUE(Patch("a", R"({"x":"y"})").ok());
+  ASSERT_TRUE(Patch("a", R"({"x":null})").ok());
+  EXPECT_EQ(Blob("a"), before);  // byte for byte
+  EXPECT_EQ(Attr("a", "d1"), "d:2026-11-19");
+  EXPECT_EQ(Attr("a", "d2"), "d:2026-11-19T13:30:00+05:30");
+  EXPECT_EQ(Attr("a", "d3"), "d:2026-11-19T08:00:00.123456Z");
+  EXPECT_EQ(Attr("a", "d4"), "d:2026-11-19T08:00Z");
+  EXPECT_EQ(Attr("a", "raw"), R"([1,{"k":null}])");
+  // A patched date takes the patch's spelling.
+  ASSERT_TRUE(Patch("a", R"({"d1":"2026-11-20T00:00:00.000+00:00"})").ok());
+  EXPECT_EQ(Attr("a", "d1"), "d:2026-11-20T00:00:00.000+00:00");
+}
+
+TEST_F(ProfileEditTest, DeclaredStringKeepsDateLookingTextAsAString) {
+  ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
+  Load(R"({"id":"a","code":"2026-11-19"})");
+  EXPECT_EQ(Attr("a", "code"), "s:2026-11-19");
+  ASSERT_TRUE(Patch("a", R"({"x":1})").ok());
+  EXPECT_EQ(Attr("a", "code"), "s:2026-11-19");
+  ASSERT_TRUE(Patch("a", R"({"code":"2027-01-01T00:00:00Z"})").ok());
+  EXPECT_EQ(Attr("a", "code"), "s:2027-01-01T00:00:00Z");
+  ASSERT_TRUE(store_.AppendEvents("a", std::vector{Event("x", 0)}).ok());
+  EXPECT_EQ(Attr("a", "code"), "s:2027-01-01T00:00:00Z");
+}
+
+// --- Tags
+// ----------------------------------------------------------------------
+
+TEST_F(ProfileEditTest, TagsAddSkippingPresentThenRemoveKeepingOrder) {
+  Load(R"({"id":"a","tags":["vip","new"]})");
+  const uint32_t row = Row("a");
+  Result<uint32_t> r = Tags("a", {"gold", "vip", "beta", "gold"}, {"new"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, row);
+  EXPECT_EQ(Attr("a", "tags"), "[vip,gold,beta]");
+  // Removal comes after the adds: a tag in both is gone.
+  ASSERT_TRUE(Tags("a", {"x"}, {"x", "absent"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[vip,gold,beta]");
+}
+
+TEST_F(ProfileEditTest, TagsAreCreatedWhenAbsentAndRemovedWhenEmptied) {
+  Load(R"({"id":"a","city":"Pune"})");
+  ASSERT_TRUE(Tags("a", {}, {"x"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "");
+  EXPECT_FALSE(store_.schema().Find("tags").has_value());
+  ASSERT_TRUE(Tags("a", {"b", "a"}, {}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[b,a]");
+  EXPECT_EQ(store_.schema().attribute(*store_.schema().Find("tags")).type,
+            AttrType::kStringArray);
+  ASSERT_TRUE(Tags("a", {}, {"a", "b"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "");
+  EXPECT_EQ(Attr("a", "city"), "s:Pune");
+}
+
+TEST_F(ProfileEditTest, TagsOfAnotherTypeAreInvalidAndChangeNothing) {
+  Load(R"({"id":"a","tags":"vip"})"
+       "\n"
+       R"({"id":"b"})");
+  const Snapshot before(store_);
+  Result<uint32_t> r = Tags("a", {"gold"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
+  // A profile without tags cannot create them against the schema's type.
+  r = Tags("b", {"gold"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
+  EXPECT_TRUE(Snapshot(store_) == before);
+}
+
+TEST_F(ProfileEditTest, TagsOfUnknownIdAreNotFound) {
+  Result<uint32_t> r = Tags("nobody", {"x"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(store_.schema().Find("tags").has_value());
+}
+
+// --- Merge
+// -----------------------------------------------------------------------
+
+TEST_F(ProfileEditTest, MergeKeepsIntoValuesFillsTheRestAndDeletesFrom) {
+  Load(R"({"id":"a","name":"A","address":{"city":"Pune"},"plan":"x"})"
+       "\n"
+       R"({"id":"b","name":"B","email":"b@x","address":{"city":"Goa",)"
+       R"("zip":"403001"},"plan":{"tier":"gold"},"orders":3})");
+  const uint32_t a = Row("a"), b = Row("b");
+  Result<MergeOutcome> r = store_.Merge("a", "b");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->into_row, a);
+  EXPECT_EQ(r->from_row, b);
+  EXPECT_FALSE(store_.is_live(b));
+  EXPECT_FALSE(store_.FindRow("b").has_value());
+  EXPECT_EQ(store_.live_count(), 1u);
+  EXPECT_EQ(Attr("a", "name"), "s:A");
+  EXPECT_EQ(Attr("a", "email"), "s:b@x");
+  EXPECT_EQ(Attr("a", "address.city"), "s:Pune");
+  EXPECT_EQ(Attr("a", "address.zip"), "s:403001");
+  // into's plain `plan` wins over from's object of that name.
+  EXPECT_EQ(Attr("a", "plan"), "s:x");
+  EXPECT_EQ(Attr("a", "plan.tier"), "");
+  EXPECT_EQ(Attr("a", "orders"), "3");
+  // Derived again from the merged values.
+  EXPECT_EQ(Attr("a", "customer_type"), "s:customer");
+  EXPECT_FALSE(TypeIsSet("a"));
+}
+
+TEST_F(ProfileEditTest, MergeUnionsStringArraysIntoFirst) {
+  Load(R"({"id":"a","tags":["x","y"]})"
+       "\n"
+       R"({"id":"b","tags":["y","z","w"],"labels":["l"]})");
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  EXPECT_EQ(Attr("a", "tags"), "[x,y,z,w]");
+  EXPECT_EQ(Attr("a", "labels"), "[l]");
+}
+
+TEST_F(ProfileEditTest, MergeUnionsIdentitiesByChannelAndReleasesTheRest) {
+  Load(R"({"id":"a","identities":{"email":"a@x"}})"
+       "\n"
+       R"({"id":"b","identities":{"email":"b@x","whatsapp":"+91"}})");
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  EXPECT_EQ(Identities("a"), (Pairs{{"email", "a@x"}, {"whatsapp", "+91"}}));
+  EXPECT_EQ(Owner("email", "a@x"), "a");
+  EXPECT_EQ(Owner("whatsapp", "+91"), "a");
+  EXPECT_FALSE(Owner("email", "b@x").has_value());
+  // b's released handle can be claimed by another profile; a's cannot.
+  LoadReport c =
+      LoadText(R"({"id":"c","identities":{"email":"b@x"}})", &store_);
+  EXPECT_EQ(c.accepted, 1u);
+  EXPECT_EQ(Owner("email", "b@x"), "c");
+  LoadReport d =
+      LoadText(R"({"id":"d","identities":{"whatsapp":"+91"}})", &store_);
+  ASSERT_EQ(d.rejected.size(), 1u);
+  EXPECT_EQ(d.rejected[0].error.code(), ErrorCode::kConflict);
+  // An id ingested again after the merge is a new profile.
+  Load(R"({"id":"b"})");
+  EXPECT_NE(Row("b"), Row("a"));
+  EXPECT_EQ(store_.live_count(), 3u);
+}
+
+TEST_F(ProfileEditTest, MergeConcatenatesEvents) {
+  Load(R"({"id":"a","events":[{"name":"e1","at":"2026-01-02"}]})"
+       "\n"
+       R"({"id":"b","events":[{"name":"e2","at":"2026-01-01"},)"
+       R"({"name":"e1","at":"2026-01-02"}]})");
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  EXPECT_EQ(Events("a"), (Strings{"e1@1767312000000", "e2@1767225600000",
+                                  "e1@1767312000000"}));
+}
+
+TEST_F(ProfileEditTest, MergeTakesFromsSetCustomerTypeOnlyWhenIntoHasNone) {
+  Load(R"({"id":"a","orders":2})"
+       "\n"
+       R"({"id":"b","customer_type":"lead"})"
+       "\n"
+       R"({"id":"c","customer_type":"guest"})"
+       "\n"
+       R"({"id":"d","customer_type":"customer"})"
+       "\n"
+       R"({"id":"e","email":"e@x"})"
+       "\n"
+       R"({"id":"f"})");
+  // Only from's is set: it fills into.
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  EXPECT_EQ(Attr("a", "customer_type"), "s:lead");
+  EXPECT_TRUE(TypeIsSet("a"));
+  // Both set: into's stays.
+  ASSERT_TRUE(store_.Merge("c", "d").ok());
+  EXPECT_EQ(Attr("c", "customer_type"), "s:guest");
+  EXPECT_TRUE(TypeIsSet("c"));
+  // Neither set: derived from the merged values (e's email makes a lead),
+  // whatever from's derived value was.
+  ASSERT_TRUE(store_.Merge("f", "e").ok());
+  EXPECT_EQ(Attr("f", "customer_type"), "s:lead");
+  EXPECT_FALSE(TypeIsSet("f"));
+}
+
+TEST_F(ProfileEditTest, MergeIntoItselfOrWithUnknownIdChangesNothing) {
+  Load(R"({"id":"a","identities":{"email":"a@x"}})");
+  const Snapshot before(store_);
+  Result<MergeOutcome> r = store_.Merge("a", "a");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
+  r = store_.Merge("a", "nobody");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+  r = store_.Merge("nobody", "a");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+  r = store_.Merge("nobody", "nobody");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(Snapshot(store_) == before);
+  EXPECT_EQ(Owner("email", "a@x"), "a");
+}
+
+TEST_F(ProfileEditTest, MergedProfileTakesFurtherEdits) {
+  Load(R"({"id":"a","identities":{"email":"a@x"}})"
+       "\n"
+       R"({"id":"b","identities":{"whatsapp":"+91"},"tags":["t"]})");
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  ASSERT_TRUE(Patch("a", R"({"identities":{"whatsapp":null}})").ok());
+  EXPECT_FALSE(Owner("whatsapp", "+91").has_value());
+  ASSERT_TRUE(Tags("a", {"u"}, {"t"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[u]");
+}
+
+// --- Appended events
+// ---------------------------------------------------------------
+
+TEST_F(ProfileEditTest, AppendEventsKeepsEverythingElse) {
+  Load(
+      R"({"id":"a","city":"Pune","events":[{"name":"visit","at":"2026-01-01"}],)"
+      R"("identities":{"email":"a@x"}})");
+  const uint32_t row = Row("a");
+  const std::vector events = {Event("Order", 5), Event("VISIT", 6)};
+  Result<uint32_t> r = store_.AppendEvents("a", events);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, row);
+  EXPECT_EQ(Events("a"),
+            (Strings{"visit@1767225600000", "Order@5", "visit@6"}));
+  EXPECT_EQ(Attr("a", "city"), "s:Pune");
+  EXPECT_EQ(Owner("email", "a@x"), "a");
+  EXPECT_EQ(store_.schema().event_count(), 2u);
+}
+
+TEST_F(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
+  Result<uint32_t> r =
+      store_.AppendEvents("nobody", std::vector{Event("order", 1)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_.schema().event_count(), 0u);
+}
+
+// --- The stored profile as an input
+// --------------------------------------------------
+
+TEST_F(ProfileEditTest, ToProfileInputStoresBackByteForByte) {
+  ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
+  Load(R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
+       R"("n":-3,"f":0.25,"t":["x"],"raw":[[1]],"b":true,"email":"a@x",)"
+       R"("identities":{"w":"1","e":"2"},)"
+       R"("events":[{"name":"x","at":"2026-01-01T00:00:00.001Z"}]})");
+  DecodedProfile decoded = Decoded("a");
+  ProfileInput input;
+  ToProfileInput(decoded, store_.schema(), &input);
+  EXPECT_EQ(input.id, "a");
+  EXPECT_EQ(input.identities, (Pairs{{"w", "1"}, {"e", "2"}}));
+  ASSERT_EQ(input.events.size(), 1u);
+  EXPECT_EQ(input.events[0].name, "x");
+  // customer_type comes out too; the store leaves a derived one out.
+  EXPECT_EQ(input.attributes.back().first, "customer_type");
+  input.attributes.pop_back();
+  const std::string before = Blob("a");
+  ASSERT_TRUE(store_.Upsert(input).ok());
+  EXPECT_EQ(Blob("a"), before);
+}
+
+// --- Parsers
+// -------------------------------------------------------------------------
+
+TEST(PatchParserTest, FlattensAndTypesLikeARecordKeepingNullsAsRemovals) {
+  ProfilePatch patch;
+  // An exact-size string: the parser pads its own copy.
+  const std::string json =
+      R"({"address":{"city":"Pune","zip":null},"owner":null,"tags":[],)"
+      R"("n":1,"d":"2026-11-19","s":"x","raw":[1,2],"t":["a"]})";
+  ASSERT_TRUE(ParsePatch(json, &patch).ok());
+  ASSERT_EQ(patch.attributes.size(), 9u);
+  auto at = [&](size_t i) -> const std::pair<std::string, Value>& {
+    return patch.attributes[i];
+  };
+  EXPECT_EQ(at(0).first, "address.city");
+  EXPECT_EQ(at(0).second.text, "Pune");
+  EXPECT_EQ(at(1).first, "address.zip");
+  EXPECT_TRUE(at(1).second.absent);
+  EXPECT_EQ(at(2).first, "owner");
+  EXPECT_TRUE(at(2).second.absent);
+  EXPECT_EQ(at(3).first, "tags");
+  EXPECT_TRUE(at(3).second.absent);
+  EXPECT_EQ(at(4).second.type, AttrType::kNumber);
+  EXPECT_EQ(at(5).second.type, AttrType::kDate);
+  EXPECT_EQ(at(5).second.text, "2026-11-19");
+  EXPECT_EQ(at(6).second.type, AttrType::kString);
+  EXPECT_EQ(at(7).second.type, AttrType::kUnindexable);
+  EXPECT_EQ(at(8).second.type, AttrType::kStringArray);
+  EXPECT_FALSE(at(0).second.absent);
+  EXPECT_TRUE(patch.identities.empty());
+  EXPECT_TRUE(patch.events.empty());
+}
+
+TEST(PatchParserTest, ReadsIdentitiesWithNullHandlesAndEvents) {
+  ProfilePatch patch;
+  Status s = ParsePatch(
+      R"({"identities":{"email":"a@x","whatsapp":null,"email":"b@x"},)"
+      R"("events":[{"name":"order","at":"2026-01-01","extra":[1]}]})",
+      &patch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(patch.identities.size(), 2u);
+  EXPECT_EQ(patch.identities[0].first, "whatsapp");
+  EXPECT_FALSE(patch.identities[0].second.has_value());
+  EXPECT_EQ(patch.identities[1].first, "email");  // the last one wins
+  EXPECT_EQ(patch.identities[1].second, "b@x");
+  ASSERT_EQ(patch.events.size(), 1u);
+  EXPECT_EQ(patch.events[0].name, "order");
+  EXPECT_EQ(patch.events[0].at_ms, 1767225600000);
+}
+
+TEST(PatchParserTest, ReusedOutputHoldsOnlyTheLatestPatch) {
+  ProfilePatch patch;
+  ASSERT_TRUE(
+      ParsePatch(R"({"a":1,"b":2,"identities":{"e":"x"}})", &patch).ok());
+  ASSERT_TRUE(ParsePatch(R"({"c":"x"})", &patch).ok());
+  ASSERT_EQ(patch.attributes.size(), 1u);
+  EXPECT_EQ(patch.attributes[0].first, "c");
+  EXPECT_TRUE(patch.identities.empty());
+}
+
+struct BadBody {
+  const char* json;
+  ErrorCode code;
+  const char* path;
+};
+
+TEST(PatchParserTest, RejectsBadBodiesWithCodeAndPointer) {
+  const BadBody cases[] = {
+      {R"({"a":)", ErrorCode::kMalformed, ""},
+      {R"([1])", ErrorCode::kMalformed, ""},
+      {R"("x")", ErrorCode::kMalformed, ""},
+      {R"({"a":1} x)", ErrorCode::kMalformed, ""},
+      {R"({"a":tru})", ErrorCode::kMalformed, "/a"},
+      {R"({"id":"a"})", ErrorCode::kInvalid, "/id"},
+      {R"({"identities":null})", ErrorCode::kInvalid, "/identities"},
+      {R"({"identities":["a"]})", ErrorCode::kInvalid, "/identities"},
+      {R"({"identities":{"email":5}})", ErrorCode::kInvalid,
+       "/identities/email"},
+      {R"({"identities":{"email":""}})", ErrorCode::kInvalid,
+       "/identities/email"},
+      {R"({"events":null})", ErrorCode::kInvalid, "/events"},
+      {R"({"events":{}})", ErrorCode::kInvalid, "/events"},
+      {R"({"events":[{"name":"x"}]})", ErrorCode::kInvalid, "/events/0"},
+      {R"({"events":[{"name":"x","at":"soon"}]})", ErrorCode::kInvalid,
+       "/events/0/at"},
+      {R"({"events":[{"name":"","at":"2026-01-01"}]})", ErrorCode::kInvalid,
+       "/events/0/name"},
+      {R"({"events":[1]})", ErrorCode::kInvalid, "/events/0"},
+      {R"({"address":{"":1}})", ErrorCode::kInvalid, "/address/"},
+  };
+  for (const BadBody& c : cases) {
+    ProfilePatch patch;
+    Status s = ParsePatch(c.json, &patch);
+    EXPECT_EQ(s.code(), c.code) << c.json << ": " << s.ToString();
+    EXPECT_EQ(s.path(), c.path) << c.json << ": " << s.ToString();
+  }
+}
+
+TEST(PatchParserTest, RefusesNestingBeyondTheRecordLimit) {
+  std::string deep;
+  for (int i = 0; i < kMaxRecordNesting + 2; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < kMaxRecordNesting + 2; ++i) deep += "}";
+  ProfilePatch patch;
+  Status s = ParsePatch(deep, &patch);
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(EventRecordParserTest, ReadsIdNameAndAt) {
+  std::string id;
+  ProfileInput::Event event;
+  Status s = ParseEventRecord(
+      R"({"name":"order","extra":{"k":[1]},"at":"2026-01-01T00:00:01Z","id":"c-1"})",
+      &id, &event);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(id, "c-1");
+  EXPECT_EQ(event.name, "order");
+  EXPECT_EQ(event.at_ms, 1767225601000);
+}
+
+TEST(EventRecordParserTest, RejectsBadLinesWithCodeAndPointer) {
+  const BadBody cases[] = {
+      {R"({"id":"a","name":"x")", ErrorCode::kMalformed, ""},
+      {R"([])", ErrorCode::kMalformed, ""},
+      {R"({"id":"a","name":"x","at":"2026-01-01"}{})", ErrorCode::kMalformed,
+       ""},
+      {R"({"name":"x","at":"2026-01-01"})", ErrorCode::kInvalid, "/id"},
+      {R"({"id":7,"name":"x","at":"2026-01-01"})", ErrorCode::kInvalid, "/id"},
+      {R"({"id":"","name":"x","at":"2026-01-01"})", ErrorCode::kInvalid, "/id"},
+      {R"({"id":"a","at":"2026-01-01"})", ErrorCode::kInvalid, ""},
+      {R"({"id":"a","name":"x"})", ErrorCode::kInvalid, ""},
+      {R"({"id":"a","name":"x","at":"2026-02-30"})", ErrorCode::kInvalid,
+       "/at"},
+      {R"({"id":"a","name":3,"at":"2026-01-01"})", ErrorCode::kInvalid,
+       "/name"},
+  };
+  for (const BadBody& c : cases) {
+    std::string id;
+    ProfileInput::Event event;
+    Status s = ParseEventRecord(c.json, &id, &event);
+    EXPECT_EQ(s.code(), c.code) << c.json << ": " << s.ToString();
+    EXPECT_EQ(s.path(), c.path) << c.json << ": " << s.ToString();
+  }
+}
+
+// Records read as they always did: the parser shared with patches keeps
+// their null handles skipped and their shape errors kMalformed.
+TEST(RecordParserSharingTest, RecordsKeepTheirBehaviour) {
+  ProfileStore store;
+  LoadReport r =
+      LoadText(R"({"id":"a","identities":{"email":null,"w":"1"},"events":null})"
+               "\n"
+               R"({"id":"b","events":[{"name":"x"}]})"
+               "\n"
+               R"({"id":"c","identities":{"email":5}})"
+               "\n"
+               R"({"id":"d","identities":{"w":"2","w":null}})",
+               &store);
+  EXPECT_EQ(r.accepted, 2u);
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kMalformed);
+  EXPECT_EQ(r.rejected[0].error.path(), "/events/0");
+  EXPECT_EQ(r.rejected[1].error.code(), ErrorCode::kMalformed);
+  EXPECT_EQ(r.rejected[1].error.path(), "/identities/email");
+  DecodedProfile a, d;
+  DecodeProfile(store.blob(*store.FindRow("a")), &a);
+  ASSERT_EQ(a.identities.size(), 1u);
+  EXPECT_EQ(a.identities[0].first, "w");
+  DecodeProfile(store.blob(*store.FindRow("d")), &d);
+  EXPECT_TRUE(d.identities.empty());  // the last duplicate, null, wins
+}
+
+}  // namespace
+}  // namespace segd
