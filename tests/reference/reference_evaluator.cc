@@ -1,7 +1,8 @@
 // The reference evaluator: ingest (SPEC §1) and rules (SPEC §2) in the
-// plainest form; see reference_evaluator.h. Sections, in order: ASCII text,
-// numbers, dates, attribute values, records, rules, the rule binder,
-// evaluation, and the public API.
+// plainest form; see reference_evaluator.h. What ReferenceDatabase shares is
+// declared in reference_internal.h. Sections, in order: ASCII text, numbers,
+// dates, attribute values, records, rules, the rule binder, evaluation, and
+// the public API.
 #include "tests/reference/reference_evaluator.h"
 
 #include <simdjson.h>
@@ -15,24 +16,21 @@
 #include <utility>
 #include <vector>
 
-namespace segd::reference {
-namespace {
+#include "tests/reference/reference_internal.h"
 
-namespace dom = simdjson::dom;
+namespace segd::reference {
+namespace internal {
 
 constexpr int64_t kMillisPerSecond = 1000;
 constexpr int64_t kMillisPerMinute = 60 * kMillisPerSecond;
 constexpr int64_t kMillisPerHour = 60 * kMillisPerMinute;
-constexpr int64_t kMillisPerDay = 24 * kMillisPerHour;
+static_assert(kMillisPerDay == 24 * kMillisPerHour);
 constexpr int64_t kMillisPerWeek = 7 * kMillisPerDay;
 constexpr int64_t kMinInstant = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxInstant = std::numeric_limits<int64_t>::max();
 
 constexpr size_t kMaxIdBytes = 256;
 constexpr int kMaxRuleDepth = 64;  // the root node is at depth 1
-
-constexpr std::string_view kMalformed = "malformed";
-constexpr std::string_view kInvalid = "invalid";
 
 // ------------------------------------------------------------- ASCII text
 
@@ -55,7 +53,22 @@ bool IsBlankLine(std::string_view line) {
   });
 }
 
-// Escapes a key for use as one JSON pointer token (RFC 6901).
+std::vector<std::pair<uint64_t, std::string_view>> NonBlankLines(
+    std::string_view text) {
+  std::vector<std::pair<uint64_t, std::string_view>> lines;
+  uint64_t line_number = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    ++line_number;
+    start = end + 1;
+    if (!IsBlankLine(line)) lines.emplace_back(line_number, line);
+  }
+  return lines;
+}
+
 std::string MemberPath(const std::string& parent, std::string_view key) {
   std::string path = parent + "/";
   for (char c : key) {
@@ -72,16 +85,6 @@ std::string MemberPath(const std::string& parent, std::string_view key) {
 
 // ---------------------------------------------------------------- Numbers
 
-// A JSON number: an integer when it fits int64, otherwise a double (JSON
-// integers above INT64_MAX are rounded to the nearest double).
-struct Number {
-  bool is_integer = true;
-  int64_t integer = 0;
-  double real = 0;
-};
-
-Number IntegerNumber(int64_t value) { return Number{true, value, 0}; }
-
 int Sign(double d) { return d < 0 ? -1 : (d > 0 ? 1 : 0); }
 
 // Exact three-way comparison of an int64 with a (finite) double.
@@ -95,7 +98,6 @@ int CompareIntegerToReal(int64_t integer, double real) {
   return -Sign(real - whole);
 }
 
-// Exact three-way comparison: -1, 0 or 1 as a <, ==, > b.
 int CompareNumbers(const Number& a, const Number& b) {
   if (a.is_integer && b.is_integer) {
     return a.integer < b.integer ? -1 : (a.integer > b.integer ? 1 : 0);
@@ -104,9 +106,6 @@ int CompareNumbers(const Number& a, const Number& b) {
   if (b.is_integer) return -CompareIntegerToReal(b.integer, a.real);
   return a.real < b.real ? -1 : (a.real > b.real ? 1 : 0);
 }
-
-// Comparison operators shared by number predicates and event counts.
-enum class Comparison { kEq, kGt, kGte, kLt, kLte };
 
 bool Satisfies(int order, Comparison comparison) {
   switch (comparison) {
@@ -295,17 +294,6 @@ int64_t SaturatingSub(int64_t a, int64_t b) {
 
 // ------------------------------------------------------- Attribute values
 
-// One attribute value of a profile. Strings are stored ASCII-folded because
-// every string operator folds case.
-struct Value {
-  AttributeKind kind = AttributeKind::kString;
-  std::string text;                // kString
-  Number number;                   // kNumber
-  int64_t instant = 0;             // kDate, ms since the epoch
-  bool flag = false;               // kBool
-  std::vector<std::string> items;  // kStringArray
-};
-
 std::optional<std::string_view> AsString(dom::element element) {
   std::string_view text;
   if (element.get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
@@ -346,19 +334,21 @@ std::optional<Value> ArrayValue(dom::array array) {
     if (!text) {
       value.kind = AttributeKind::kUnindexable;
       value.items.clear();
+      value.raw_items.clear();
       return value;
     }
     value.items.push_back(Fold(*text));
+    value.raw_items.emplace_back(*text);
   }
   return value;
 }
 
-// The value of one non-object JSON value; nullopt when it means absent.
 std::optional<Value> AttributeValue(dom::element element) {
   Value value;
   switch (element.type()) {
     case dom::element_type::STRING: {
       const std::string_view text = *AsString(element);
+      value.raw = std::string(text);
       if (const std::optional<int64_t> instant = ParseIsoInstant(text)) {
         value.kind = AttributeKind::kDate;
         value.instant = *instant;
@@ -388,10 +378,6 @@ std::optional<Value> AttributeValue(dom::element element) {
   return std::nullopt;
 }
 
-using Member = std::pair<std::string_view, dom::element>;
-
-// The members of `object` in written order, except that a key written more
-// than once keeps only its last occurrence (the last one wins).
 std::vector<Member> UniqueMembers(dom::object object) {
   std::vector<Member> all;
   for (dom::key_value_pair field : object) {
@@ -406,8 +392,6 @@ std::vector<Member> UniqueMembers(dom::object object) {
   }
   return unique;
 }
-
-using AttributeValues = std::map<std::string, Value, std::less<>>;
 
 // Adds the attributes of `element` under `name`, flattening objects with
 // dots. Empty objects add nothing. If two members flatten to the same name
@@ -430,22 +414,6 @@ void FlattenInto(const std::string& name, dom::element element,
 
 // ---------------------------------------------------------------- Records
 
-struct Event {
-  std::string name;  // folded
-  int64_t at = 0;
-};
-
-using Identity = std::pair<std::string, std::string>;  // (channel, handle)
-
-// One record after parsing, before it is checked against the store.
-struct ParsedRecord {
-  std::string id;
-  AttributeValues attributes;
-  std::vector<Identity> identities;
-  std::vector<Event> events;
-};
-
-// Reads `id`; returns an error message, empty on success.
 std::string ReadId(std::optional<dom::element> element, std::string* id) {
   if (!element) return "missing id";
   const std::optional<std::string_view> text = AsString(*element);
@@ -453,6 +421,12 @@ std::string ReadId(std::optional<dom::element> element, std::string* id) {
   if (text->empty() || text->size() > kMaxIdBytes) {
     return "id must be 1 to 256 bytes";
   }
+  // SPEC §1: no control characters (0x00-0x1F, 0x7F), and not . or ..
+  const bool has_control = std::any_of(text->begin(), text->end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+  });
+  if (has_control) return "id must not contain control characters";
+  if (*text == "." || *text == "..") return "id must not be . or ..";
   *id = std::string(*text);
   return "";
 }
@@ -516,36 +490,49 @@ bool IsPresent(const AttributeValues& attributes, std::string_view name) {
   return attributes.find(name) != attributes.end();
 }
 
-// Checks a customer_type the record sets, or derives it (SPEC §1).
-std::string ResolveCustomerType(AttributeValues* attributes) {
-  const auto set = attributes->find("customer_type");
-  if (set != attributes->end()) {
-    const Value& value = set->second;
-    const bool valid = value.kind == AttributeKind::kString &&
-                       (value.text == "guest" || value.text == "lead" ||
-                        value.text == "customer");
-    return valid ? "" : "customer_type must be guest, lead or customer";
-  }
-  const auto orders = attributes->find("orders");
+std::string CheckCustomerType(const Value& value) {
+  const bool valid = value.kind == AttributeKind::kString &&
+                     (value.text == "guest" || value.text == "lead" ||
+                      value.text == "customer");
+  return valid ? "" : "customer_type must be guest, lead or customer";
+}
+
+Value DerivedCustomerType(const AttributeValues& attributes) {
+  const auto orders = attributes.find("orders");
   const bool has_orders =
-      orders != attributes->end() &&
+      orders != attributes.end() &&
       orders->second.kind == AttributeKind::kNumber &&
       CompareNumbers(orders->second.number, IntegerNumber(1)) >= 0;
   Value derived;
   derived.kind = AttributeKind::kString;
-  if (IsPresent(*attributes, "customer_id") || has_orders) {
+  if (IsPresent(attributes, "customer_id") || has_orders) {
     derived.text = "customer";
-  } else if (IsPresent(*attributes, "email") ||
-             IsPresent(*attributes, "phone")) {
+  } else if (IsPresent(attributes, "email") || IsPresent(attributes, "phone")) {
     derived.text = "lead";
   } else {
     derived.text = "guest";
   }
-  (*attributes)["customer_type"] = std::move(derived);
+  derived.raw = derived.text;
+  return derived;
+}
+
+// Checks a customer_type the record sets, or derives it (SPEC §1). A value
+// set is kept folded (its spelling is not kept).
+std::string ResolveCustomerType(ParsedRecord* record) {
+  AttributeValues& attributes = record->attributes;
+  const auto set = attributes.find("customer_type");
+  if (set != attributes.end()) {
+    if (std::string error = CheckCustomerType(set->second); !error.empty()) {
+      return error;
+    }
+    set->second.raw = set->second.text;
+    record->explicit_customer_type = true;
+    return "";
+  }
+  attributes["customer_type"] = DerivedCustomerType(attributes);
   return "";
 }
 
-// Parses one record on its own (nothing about the store is checked here).
 std::string ParseRecord(dom::element root, ParsedRecord* record) {
   dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) {
@@ -570,52 +557,10 @@ std::string ParseRecord(dom::element root, ParsedRecord* record) {
     }
     if (!error.empty()) return error;
   }
-  return ResolveCustomerType(&record->attributes);
+  return ResolveCustomerType(record);
 }
 
-// ------------------------------------------------------ The stored profiles
-
-struct AttributeInfo {
-  AttributeKind kind = AttributeKind::kString;
-  size_t slot = 0;  // index into Profile::slots
-};
-
-using AttributeTable = std::map<std::string, AttributeInfo, std::less<>>;
-
-struct Profile {
-  std::string id;
-  std::vector<std::optional<Value>> slots;  // by AttributeInfo::slot
-  std::vector<Identity> identities;
-  std::vector<Event> events;
-
-  const Value* Find(size_t slot) const {
-    return slot < slots.size() && slots[slot] ? &*slots[slot] : nullptr;
-  }
-};
-
 // ------------------------------------------------------------------ Rules
-
-// Field operators. Each negative operator is bound as its positive twin
-// with Node::negated set, so it is the exact complement by construction.
-enum class Op {
-  kExists,
-  kEq,
-  kIn,
-  kContains,
-  kStartsWith,
-  kHasAll,
-  kGt,
-  kGte,
-  kLt,
-  kLte,
-  kBetween,
-  kBefore,
-  kAfter,
-  kOn,
-  kWithinLast,
-  kIsTrue,
-  kIsFalse,
-};
 
 struct OperatorName {
   std::string_view name;
@@ -726,50 +671,6 @@ ValueShape ShapeOf(Op op, AttributeKind kind) {
   return ValueShape::kNone;
 }
 
-struct FieldPredicate {
-  size_t slot = 0;
-  AttributeKind kind = AttributeKind::kString;
-  Op op = Op::kExists;               // the positive twin
-  std::vector<std::string> strings;  // folded
-  std::vector<Number> numbers;
-  std::vector<int64_t> instants;  // kWithinLast: {now - d, now}
-};
-
-// The instants an event condition counts: inclusive [from, to] and the
-// strict bounds `after` and `before`.
-struct TimeWindow {
-  int64_t from = kMinInstant;
-  int64_t to = kMaxInstant;
-  std::optional<int64_t> after;
-  std::optional<int64_t> before;
-
-  void Intersect(int64_t lo, int64_t hi) {
-    from = std::max(from, lo);
-    to = std::min(to, hi);
-  }
-  bool Contains(int64_t t) const {
-    return from <= t && t <= to && (!after || t > *after) &&
-           (!before || t < *before);
-  }
-};
-
-struct EventCondition {
-  std::string name;  // folded
-  TimeWindow window;
-  Comparison count_comparison = Comparison::kGte;  // default: count >= 1
-  Number count_operand = IntegerNumber(1);
-};
-
-enum class NodeKind { kAll, kAny, kNot, kField, kEvent };
-
-struct Node {
-  NodeKind kind = NodeKind::kAll;
-  std::vector<Node> children;  // kAll, kAny: any number; kNot: one
-  bool negated = false;        // kField: a negative operator
-  FieldPredicate field;
-  EventCondition event;
-};
-
 // ---------------------------------------------------------- Rule readers
 
 std::optional<std::vector<dom::element>> AsArray(dom::element element) {
@@ -830,12 +731,6 @@ std::optional<int64_t> AsDuration(dom::element element) {
 
 // ------------------------------------------------------------ Rule binder
 
-struct RuleError {
-  std::string code;
-  std::string path;
-  std::string message;
-};
-
 // Parses and binds a rule against the attribute table in one depth-first
 // pass over the members in written order; the first error found is the one
 // reported. A member whose check depends on another member (the operator on
@@ -843,8 +738,16 @@ struct RuleError {
 // member is itself valid; otherwise the other member's error is reported.
 class RuleBinder {
  public:
-  RuleBinder(const AttributeTable& attributes, int64_t now_ms)
-      : attributes_(attributes), now_ms_(now_ms) {}
+  // See BindRule for `segments`, `in_progress` and `referenced`.
+  RuleBinder(const AttributeTable& attributes, int64_t now_ms,
+             const SegmentLookup* segments,
+             const std::vector<std::string>& in_progress,
+             std::vector<std::string>* referenced)
+      : attributes_(attributes),
+        now_ms_(now_ms),
+        segments_(segments),
+        in_progress_(in_progress),
+        referenced_(referenced) {}
 
   // The bound rule, or nullopt with error() set.
   std::optional<Node> Bind(dom::element root) {
@@ -862,7 +765,10 @@ class RuleBinder {
                  int depth, Node* node);
   bool BindNot(const std::vector<Member>& members, const std::string& path,
                int depth, Node* node);
-  bool BindSegment(const std::vector<Member>& members, const std::string& path);
+  bool BindSegment(const std::vector<Member>& members, const std::string& path,
+                   Node* node);
+  bool ResolveSegment(std::string_view name, const std::string& path,
+                      Node* node);
   bool BindField(const std::vector<Member>& members, const std::string& path,
                  Node* node);
   bool CheckAttribute(dom::element element, const std::string& path);
@@ -892,11 +798,15 @@ class RuleBinder {
 
   const AttributeTable& attributes_;
   const int64_t now_ms_;
+  const SegmentLookup* const segments_;         // may be null
+  const std::vector<std::string> in_progress_;  // segments being bound
+  std::vector<std::string>* const referenced_;  // may be null
   RuleError error_;
 };
 
 bool RuleBinder::BindNode(dom::element element, const std::string& path,
                           int depth, Node* node) {
+  node->path = path;
   if (depth > kMaxRuleDepth) {
     return Fail(kInvalid, path, "rule nests deeper than 64 levels");
   }
@@ -917,7 +827,7 @@ bool RuleBinder::BindNode(dom::element element, const std::string& path,
     if (key == "not") return BindNot(members, path, depth, node);
     if (key == "field") return BindField(members, path, node);
     if (key == "event") return BindEvent(members, path, node);
-    if (key == "segment") return BindSegment(members, path);
+    if (key == "segment") return BindSegment(members, path, node);
   }
   return Fail(kMalformed, path,
               "expected one of all, any, not, field, event, segment");
@@ -959,16 +869,49 @@ bool RuleBinder::BindNot(const std::vector<Member>& members,
 }
 
 bool RuleBinder::BindSegment(const std::vector<Member>& members,
-                             const std::string& path) {
+                             const std::string& path, Node* node) {
+  node->kind = NodeKind::kSegment;
   for (const auto& [key, value] : members) {
     if (key != "segment") return FailUnknownKey(path, key);
     const std::string member_path = MemberPath(path, key);
     const std::optional<std::string_view> name = AsString(value);
     if (!name) return Fail(kMalformed, member_path, "expected a string");
-    return Fail(kInvalid, member_path,
-                "unknown segment \"" + std::string(*name) + "\"");
+    if (!ResolveSegment(*name, member_path, node)) return false;
   }
-  return true;  // not reached: the segment member exists
+  return true;
+}
+
+// A static segment is its rows; a dynamic one its saved rule, bound here
+// with the same clock. Saved rules were valid when saved, and neither
+// attribute kinds nor referenced segments can change since, so binding one
+// fails only on a cycle, which is reported at the reference that closes it.
+bool RuleBinder::ResolveSegment(std::string_view name, const std::string& path,
+                                Node* node) {
+  const std::string quoted = "\"" + std::string(name) + "\"";
+  if (std::find(in_progress_.begin(), in_progress_.end(), name) !=
+      in_progress_.end()) {
+    return Fail(kConflict, path,
+                "segment " + quoted + " would reference itself (a cycle)");
+  }
+  std::optional<SegmentDefinition> segment;
+  if (segments_ != nullptr) segment = (*segments_)(name);
+  if (!segment) return Fail(kInvalid, path, "unknown segment " + quoted);
+  if (referenced_ != nullptr) referenced_->emplace_back(name);
+  if (segment->rule_json == nullptr) {
+    node->static_rows = segment->rows;
+    return true;
+  }
+  std::vector<std::string> in_progress = in_progress_;
+  in_progress.emplace_back(name);
+  RuleError error;
+  std::optional<Node> rule =
+      BindRule(*segment->rule_json, attributes_, now_ms_, segments_,
+               in_progress, &error, /*referenced=*/nullptr);
+  if (!rule) {
+    return Fail(error.code, path, "segment " + quoted + ": " + error.message);
+  }
+  node->children.push_back(std::move(*rule));
+  return true;
 }
 
 const AttributeInfo* RuleBinder::IndexableAttribute(
@@ -1292,11 +1235,55 @@ bool Matches(const Node& node, const Profile& profile) {
       return MatchesField(node.field, profile) != node.negated;
     case NodeKind::kEvent:
       return MatchesEvent(node.event, profile);
+    case NodeKind::kSegment:
+      if (node.static_rows != nullptr) {
+        return node.static_rows->count(profile.row) != 0;
+      }
+      return Matches(node.children[0], profile);
   }
   return false;
 }
 
-}  // namespace
+std::optional<Node> BindRule(std::string_view rule_json,
+                             const AttributeTable& attributes, int64_t now_ms,
+                             const SegmentLookup* segments,
+                             const std::vector<std::string>& in_progress,
+                             RuleError* error,
+                             std::vector<std::string>* referenced) {
+  dom::parser parser;
+  dom::element root;
+  if (const auto code =
+          parser.parse(rule_json.data(), rule_json.size()).get(root)) {
+    *error = RuleError{
+        std::string(kMalformed), "",
+        "rule is not JSON: " + std::string(simdjson::error_message(code))};
+    return std::nullopt;
+  }
+  RuleBinder binder(attributes, now_ms, segments, in_progress, referenced);
+  std::optional<Node> rule = binder.Bind(root);
+  if (!rule) *error = binder.error();
+  return rule;
+}
+
+}  // namespace internal
+
+namespace dom = simdjson::dom;
+using internal::AttributeInfo;
+using internal::AttributeTable;
+using internal::BindRule;
+using internal::DaysInMonth;
+using internal::DaysSinceEpoch;
+using internal::Identity;
+using internal::kMillisPerDay;
+using internal::Matches;
+using internal::Node;
+using internal::NonBlankLines;
+using internal::ParsedRecord;
+using internal::ParseRecord;
+using internal::ParseTimeOfDay;
+using internal::Profile;
+using internal::ReadDigits;
+using internal::RuleError;
 
 // ------------------------------------------------------------ Public API
 
@@ -1390,6 +1377,7 @@ std::string ReferenceStore::Impl::CheckAgainstStore(
 void ReferenceStore::Impl::Accept(ParsedRecord record) {
   Profile profile;
   profile.id = record.id;
+  profile.explicit_customer_type = record.explicit_customer_type;
   for (auto& [name, value] : record.attributes) {
     auto [it, is_new] = attributes.try_emplace(name);
     if (is_new) it->second = AttributeInfo{value.kind, attributes.size() - 1};
@@ -1401,6 +1389,7 @@ void ReferenceStore::Impl::Accept(ParsedRecord record) {
   profile.events = std::move(record.events);
 
   const auto [it, is_new] = row_of_id.try_emplace(profile.id, rows.size());
+  profile.row = it->second;
   if (is_new) {
     rows.emplace_back();
   } else {
@@ -1419,15 +1408,7 @@ ReferenceStore::ReferenceStore() : impl_(std::make_unique<Impl>()) {}
 ReferenceStore::~ReferenceStore() = default;
 
 void ReferenceStore::LoadNdjson(std::string_view text) {
-  uint64_t line_number = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(start, end - start);
-    ++line_number;
-    start = end + 1;
-    if (IsBlankLine(line)) continue;
+  for (const auto& [line_number, line] : NonBlankLines(text)) {
     if (std::string error = impl_->Ingest(line); !error.empty()) {
       rejected_.emplace_back(line_number, std::move(error));
     } else {
@@ -1448,21 +1429,15 @@ std::optional<AttributeKind> ReferenceStore::KindOf(
 Answer ReferenceStore::Evaluate(std::string_view rule_json, int64_t now_ms,
                                 size_t limit) const {
   Answer answer;
-  dom::parser parser;
-  dom::element root;
-  if (const auto error =
-          parser.parse(rule_json.data(), rule_json.size()).get(root)) {
-    answer.error_code = kMalformed;
-    answer.error_message =
-        "rule is not JSON: " + std::string(simdjson::error_message(error));
-    return answer;
-  }
-  RuleBinder binder(impl_->attributes, now_ms);
-  const std::optional<Node> rule = binder.Bind(root);
+  RuleError error;
+  // No saved segments: every {"segment": ...} node is an unknown segment.
+  const std::optional<Node> rule =
+      BindRule(rule_json, impl_->attributes, now_ms, /*segments=*/nullptr,
+               /*in_progress=*/{}, &error, /*referenced=*/nullptr);
   if (!rule) {
-    answer.error_code = binder.error().code;
-    answer.error_path = binder.error().path;
-    answer.error_message = binder.error().message;
+    answer.error_code = error.code;
+    answer.error_path = error.path;
+    answer.error_message = error.message;
     return answer;
   }
   answer.ok = true;
