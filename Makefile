@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps configure build test run bench clean
+.PHONY: all deps configure build test run bench tsan clean
 
 all: build
 
@@ -25,6 +25,14 @@ run: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target segd
 	@scripts/run_demo.sh $(BUILD)
 
+# The live database's concurrency tests under ThreadSanitizer, in a build
+# folder of their own.
+tsan: deps
+	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGD_TSAN=ON >/dev/null
+	@cmake --build $(BUILD)-tsan -j$(JOBS) --target live_concurrency_test live_database_test
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD)-tsan/tests/live_concurrency_test
+	@TSAN_OPTIONS="halt_on_error=1" $(BUILD)-tsan/tests/live_database_test
+
 # The full suite on 10M profiles (SPEC §7); PROFILES=1000000 for a quick run.
 PROFILES ?= 10000000
 bench: configure
@@ -33,4 +41,4 @@ bench: configure
 	@$(BUILD)/tools/segd bench --profiles $(PROFILES)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-tsan

@@ -77,6 +77,37 @@ std::string NumberText(const Number& n) {
   return buf;
 }
 
+// The operators bound as the complement of a positive twin.
+bool IsNegative(Op op) {
+  switch (op) {
+    case Op::kNotExists:
+    case Op::kNeq:
+    case Op::kNotIn:
+    case Op::kNotContains:
+    case Op::kNotWithinLast:
+      return true;
+    case Op::kExists:
+    case Op::kEq:
+    case Op::kIn:
+    case Op::kContains:
+    case Op::kStartsWith:
+    case Op::kHasAll:
+    case Op::kGt:
+    case Op::kGte:
+    case Op::kLt:
+    case Op::kLte:
+    case Op::kBetween:
+    case Op::kBefore:
+    case Op::kAfter:
+    case Op::kOn:
+    case Op::kWithinLast:
+    case Op::kIsTrue:
+    case Op::kIsFalse:
+      return false;
+  }
+  return false;
+}
+
 class Binder {
  public:
   Binder(const Index& index, const BindOptions& options)
@@ -177,6 +208,13 @@ Result<BoundNode> Binder::BindField(const RuleNode& node) {
   const std::string field_path = node.path + "/field";
   const std::string op_path = node.path + "/op";
   std::optional<AttrId> attr = index_.FindAttribute(node.name);
+  if (!attr && options_.schema != nullptr &&
+      options_.schema->Find(node.name).has_value()) {
+    // No row of this index holds it: a positive operator matches none, a
+    // negative one (the complement of its twin) every live row.
+    const std::optional<Op> op = ParseOp(node.op);
+    return BoundNode::Const(op.has_value() && IsNegative(*op));
+  }
   if (!attr)
     return Invalid("unknown attribute " + Quoted(node.name), field_path);
   const AttributeIndex& a = index_.attribute(*attr);
@@ -546,8 +584,13 @@ Result<BoundNode> Binder::BindSegment(const RuleNode& node, int depth) {
   const std::string path = node.path + "/segment";
   const RuleNode* rule =
       options_.segments ? options_.segments->FindRule(node.name) : nullptr;
-  if (rule == nullptr)
-    return Invalid("unknown segment " + Quoted(node.name), path);
+  if (rule == nullptr) {
+    const roaring_bitmap_t* members =
+        options_.segments ? options_.segments->FindMembers(node.name) : nullptr;
+    if (members == nullptr)
+      return Invalid("unknown segment " + Quoted(node.name), path);
+    return BitmapLeaf(members, "segment " + node.name);
+  }
   if (std::find(segment_stack_.begin(), segment_stack_.end(), node.name) !=
       segment_stack_.end()) {
     return Invalid("segment " + Quoted(node.name) + " refers to itself", path);

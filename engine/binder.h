@@ -26,12 +26,23 @@ class SegmentResolver {
   virtual ~SegmentResolver() = default;
   // The rule of dynamic segment `name`, or nullptr if there is none.
   virtual const RuleNode* FindRule(std::string_view name) const = 0;
+  // The members of static segment `name` among the live rows of the index
+  // being bound, or nullptr if there is no such static segment. The bitmap
+  // lives as long as the resolver.
+  virtual const roaring_bitmap_t* FindMembers(std::string_view name) const {
+    return nullptr;
+  }
 };
 
 struct BindOptions {
   int64_t now_ms = 0;
   int max_depth = 64;  // nesting of rule nodes, the root being depth 1
   const SegmentResolver* segments = nullptr;
+  // When set, an attribute that the index lacks but this schema holds is
+  // absent from every row of the index, rather than unknown: a live
+  // database's older layers predate attributes that the newest one knows
+  // (and that one reports the rule's errors).
+  const Schema* schema = nullptr;
 };
 
 Result<BoundNode> Bind(const RuleNode& rule, const Index& index,

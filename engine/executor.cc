@@ -603,6 +603,12 @@ class ShardEvaluator {
   uint32_t row_end_;
 };
 
+// Clears the bits of local rows below `row`.
+void ClearBelow(uint64_t* words, uint32_t row) {
+  std::fill(words, words + row / 64, uint64_t{0});
+  if (row % 64 != 0) words[row / 64] &= ~uint64_t{0} << (row % 64);
+}
+
 // Appends the rows of `words` below local row `row_end` (a multiple of 64)
 // until `rows` holds `limit`.
 void CollectRows(const uint64_t* words, uint32_t shard, uint32_t row_end,
@@ -745,12 +751,18 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
       }
     }
     uint64_t walked = 0;  // rows of the shards read in full
-    for (uint32_t s = 0; s < shards && result.rows.size() < options.limit;
-         ++s) {
+    const uint32_t first_shard = options.first_row >> kShardBits;
+    const uint32_t skipped = options.first_row & (kShardRows - 1);
+    for (uint32_t s = first_shard;
+         s < shards && result.rows.size() < options.limit; ++s) {
       const size_t before = result.rows.size();
-      for (uint32_t end = first_window;;) {
+      // A page that starts inside a shard reads that shard whole.
+      for (uint32_t end = s == first_shard && skipped > 0 ? kShardRows
+                                                          : first_window;
+           ;) {
         uint64_t* out = scratch.Level(0);
         ShardEvaluator(index, s, scratch, end).Eval(plan.root, 0, out);
+        if (s == first_shard && skipped > 0) ClearBelow(out, skipped);
         result.rows.resize(before);
         CollectRows(out, s, end, options.limit, &result.rows);
         if (end == kShardRows) walked += CountWords(out);
@@ -761,7 +773,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     }
     // Fewer members than asked for: every shard was read in full, and the
     // walk has the count.
-    if (result.rows.size() < options.limit) {
+    if (result.rows.size() < options.limit && options.first_row == 0) {
       result.count = walked;
       return result;
     }
@@ -790,6 +802,19 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   });
   for (uint64_t n : counts) result.count += n;
   return result;
+}
+
+void ExecuteShards(const Plan& plan, const Index& index,
+                   const std::function<void(uint32_t, const uint64_t*)>& fn) {
+  FindValueSets(plan.root);
+  const int levels = plan.depth + 1;
+  tbb::parallel_for(uint32_t{0}, index.shard_count(), [&](uint32_t s) {
+    Scratch& scratch = ThreadScratch();
+    scratch.Reserve(levels);
+    uint64_t* out = scratch.Level(0);
+    ShardEvaluator(index, s, scratch).Eval(plan.root, 0, out);
+    fn(s, out);
+  });
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #define SEGD_ENGINE_EXECUTOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/planner.h"
@@ -23,6 +24,9 @@ namespace segd {
 
 struct ExecuteOptions {
   size_t limit = 20;  // members to return
+  // Members are the rows from this one on (a page after a cursor); the
+  // count is still over every row.
+  uint32_t first_row = 0;
   bool count = true;  // false: stop as soon as `limit` members are found
   // Evaluate every shard into words and pop the bits, even where the index
   // knows the count (benchmarks: the cost of the result as a bitmap).
@@ -36,6 +40,12 @@ struct ExecuteResult {
 
 ExecuteResult Execute(const Plan& plan, const Index& index,
                       const ExecuteOptions& options);
+
+// Calls fn(shard, words) for every shard, in parallel, with the shard's
+// members as kShardWords words (reports read them). fn must be safe to
+// call from several threads at once.
+void ExecuteShards(const Plan& plan, const Index& index,
+                   const std::function<void(uint32_t, const uint64_t*)>& fn);
 
 // Bytes of index data a full execution reads (an upper bound: an AND that
 // empties early reads less). Benchmarks divide it by time to compare with

@@ -154,7 +154,7 @@ const std::vector<std::string>& DefaultPreviewFields() {
 void WriteMember(const Index& index, uint32_t row,
                  const std::vector<std::string>& fields, JsonWriter& out) {
   DecodedProfile p;
-  DecodeProfile(index.store().blob(row), &p);
+  DecodeProfile(index.blob(row), &p);
   out.BeginObject();
   out.Key("id");
   out.String(p.id);
@@ -166,7 +166,7 @@ void WriteMember(const Index& index, uint32_t row,
 
 void WriteProfile(const Index& index, uint32_t row, JsonWriter& out) {
   DecodedProfile p;
-  DecodeProfile(index.store().blob(row), &p);
+  DecodeProfile(index.blob(row), &p);
   std::vector<Entry> entries;
   for (const DecodedValue& v : p.values) {
     entries.push_back(Entry{index.attribute(v.attr).name, &v});

@@ -171,11 +171,16 @@ std::vector<std::vector<AttrId>> GroupStringAttributes(
 }  // namespace
 
 std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
+  return Build(store.schema(), std::make_shared<StoreRows>(&store));
+}
+
+std::shared_ptr<const Index> Index::Build(
+    const Schema& schema, std::shared_ptr<const RowSource> rows) {
   auto index = std::make_shared<Index>();
   Index& ix = *index;
-  ix.store_ = &store;
-  ix.row_count_ = store.row_count();
-  const Schema& schema = store.schema();
+  ix.rows_ = std::move(rows);
+  const RowSource& source = *ix.rows_;
+  ix.row_count_ = source.row_count();
   const size_t attr_count = schema.size();
   const size_t event_count = schema.event_count();
   const uint32_t shard_count = ix.shard_count();
@@ -217,10 +222,11 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     const uint32_t first = s << kShardBits;
     const uint32_t last = std::min<uint32_t>(first + kShardRows, ix.row_count_);
     for (uint32_t row = first; row < last; ++row) {
-      if (!store.is_live(row)) continue;
+      const std::string_view blob = source.blob(row);
+      if (blob.empty()) continue;
       const uint16_t local = static_cast<uint16_t>(row - first);
       live.push_back(row);
-      DecodeProfile(store.blob(row), &p);
+      DecodeProfile(blob, &p);
       for (const DecodedValue& v : p.values) {
         switch (v.tag) {
           case ValueTag::kRaw:
@@ -329,8 +335,9 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
     }
     DecodedProfile p;
     for (uint32_t row = 0; row < ix.row_count_; ++row) {
-      if (!store.is_live(row)) continue;
-      DecodeProfile(store.blob(row), &p);
+      const std::string_view blob = source.blob(row);
+      if (blob.empty()) continue;
+      DecodeProfile(blob, &p);
       for (const DecodedValue& v : p.values) {
         const int i = slot[v.attr];
         if (i < 0) continue;

@@ -11,9 +11,13 @@
 // The row space is cut into shards of 2^16 rows (index/bitmap.h); everything
 // per shard is independent so queries run shard by shard in parallel.
 //
+// An Index is built from a RowSource: the encoded profile of each of its
+// rows, which previews read back. Its rows are the source's: the whole
+// store, or a live database's layer (live/layer.h).
+//
 // Threading: immutable after Build; share it as shared_ptr<const Index>.
-// REQUIRES: the ProfileStore it was built from outlives it and is not written
-// while it is in use (stored profiles are read from the store for previews).
+// REQUIRES: the source outlives the Index, and its blobs do not change
+// while the Index is in use.
 #ifndef SEGD_INDEX_INDEX_H_
 #define SEGD_INDEX_INDEX_H_
 
@@ -167,6 +171,30 @@ struct ShardIndex {
   }
 };
 
+// The encoded profiles (index/profile_codec.h) of an Index's rows.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  // Rows in all, live or not.
+  virtual uint32_t row_count() const = 0;
+  // Row `row`'s profile; empty when the row holds none.
+  virtual std::string_view blob(uint32_t row) const = 0;
+};
+
+// A store's rows as they are: the offline path, where nothing writes the
+// store once it is indexed. REQUIRES: the store outlives it.
+class StoreRows final : public RowSource {
+ public:
+  explicit StoreRows(const ProfileStore* store) : store_(store) {}
+  uint32_t row_count() const override { return store_->row_count(); }
+  std::string_view blob(uint32_t row) const override {
+    return store_->blob(row);
+  }
+
+ private:
+  const ProfileStore* store_;
+};
+
 struct AttributeIndex {
   std::string name;
   AttrType type = AttrType::kString;
@@ -179,10 +207,17 @@ struct AttributeIndex {
 class Index {
  public:
   // Builds the snapshot with oneTBB: shards in parallel, then attributes,
-  // then the string dictionaries, shared out between threads.
+  // then the string dictionaries, shared out between threads. Attributes
+  // and events are the schema's; every blob's ids must be in it.
+  static std::shared_ptr<const Index> Build(
+      const Schema& schema, std::shared_ptr<const RowSource> rows);
+  // The whole store. REQUIRES: the store outlives the Index and is not
+  // written while it is in use.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
 
-  const ProfileStore& store() const { return *store_; }
+  // Row `row`'s encoded profile (empty when it holds none).
+  std::string_view blob(uint32_t row) const { return rows_->blob(row); }
+  const RowSource& rows() const { return *rows_; }
   uint32_t row_count() const { return row_count_; }
   uint32_t shard_count() const { return ShardCount(row_count_); }
   const Bitmap& live() const { return live_; }
@@ -219,7 +254,7 @@ class Index {
   size_t MemoryBytes() const { return MemoryUse().total(); }
 
  private:
-  const ProfileStore* store_ = nullptr;
+  std::shared_ptr<const RowSource> rows_;
   uint32_t row_count_ = 0;
   Bitmap live_;
   uint64_t live_count_ = 0;  // live_'s cardinality, read by every plan

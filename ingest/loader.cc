@@ -155,6 +155,7 @@ class BlockProcessor {
       if (outcome.ok()) {
         ++report_->accepted;
         ++(outcome->created ? report_->created : report_->replaced);
+        if (options_.stored) options_.stored(outcome->row);
         return;
       }
       r.status = outcome.status();
@@ -343,6 +344,51 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
   }
   processor.Finish();
   return report;
+}
+
+void ForEachRecord(
+    std::string_view text, const LoadOptions& options,
+    const std::function<void(uint64_t line, Result<std::string_view> record)>&
+        fn) {
+  if (text.substr(0, 3) == kUtf8Bom) text.remove_prefix(3);
+  auto give = [&](uint64_t line, const char* data, size_t length) {
+    if (length > options.max_record_bytes) {
+      fn(line, TooLarge(length, options.max_record_bytes));
+    } else {
+      fn(line, std::string_view(data, length));
+    }
+  };
+  const char* data = text.data();
+  if (StartsWithBracket(data, text.size())) {
+    const ArrayElements elements = SplitArray(data, text.size());
+    uint64_t line = 1;
+    size_t counted = 0;
+    auto line_at = [&](size_t offset) {
+      line += std::count(data + counted, data + offset, '\n');
+      counted = offset;
+      return line;
+    };
+    for (const auto& [offset, size] : elements.spans) {
+      give(line_at(offset), data + offset, size);
+    }
+    if (!elements.error.empty()) {
+      fn(line_at(elements.error_offset),
+         Malformed("malformed JSON array: " + elements.error +
+                   "; nothing after this point is read"));
+    }
+    return;
+  }
+  uint64_t line = 1;
+  const char* p = data;
+  const char* end = data + text.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    const char* line_end = nl ? nl : end;
+    const size_t length = static_cast<size_t>(line_end - p);
+    if (!IsBlank(p, length)) give(line, p, length);
+    ++line;
+    p = nl ? nl + 1 : end;
+  }
 }
 
 Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,

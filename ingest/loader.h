@@ -43,12 +43,25 @@ struct LoadOptions {
   size_t max_record_bytes = 16u << 20;
   // Called after each block with the running report; may be empty.
   std::function<void(const LoadReport&)> progress;
+  // Called with the row of each record stored (created or replaced), in
+  // line order; may be empty.
+  std::function<void(uint32_t row)> stored;
 };
 
 // Loads `text` (NDJSON, or a JSON array when its first non-blank byte is
 // '['). Never fails as a whole: bad records land in the report.
 LoadReport LoadText(std::string_view text, ProfileStore* store,
                     const LoadOptions& options = {});
+
+// The records of a batch (NDJSON, or a JSON array when its first non-blank
+// byte is '['), unparsed: calls fn(line, record) for each in order, where
+// record is the record's JSON text or why it cannot be read (too large, or
+// a broken array, after which nothing more is read). Blank lines are
+// skipped but counted.
+void ForEachRecord(
+    std::string_view text, const LoadOptions& options,
+    const std::function<void(uint64_t line, Result<std::string_view> record)>&
+        fn);
 
 // Loads a file; fails only when the file cannot be read.
 Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/json_pointer.h"
+#include "base/json_writer.h"
 #include "base/status.h"
 #include "base/time.h"
 #include "bench/suite.h"
@@ -31,6 +32,7 @@
 #include "engine/query.h"
 #include "index/index.h"
 #include "ingest/loader.h"
+#include "live/database.h"
 #include "tools/gen.h"
 
 namespace segd {
@@ -147,7 +149,9 @@ std::vector<std::string> SplitFields(const std::string& text) {
 }
 
 // --schema {"signed_up": "string", ...}: declared types.
-Status DeclareSchema(const std::string& json, ProfileStore* store) {
+Result<std::vector<std::pair<std::string, AttrType>>> ParseSchema(
+    const std::string& json) {
+  std::vector<std::pair<std::string, AttrType>> types;
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(json).get(object)) {
@@ -163,9 +167,9 @@ Status DeclareSchema(const std::string& json, ProfileStore* store) {
                          "string_array",
                      JsonPointerChild("", name));
     }
-    SEGD_RETURN_IF_ERROR(store->Declare(name, *type));
+    types.emplace_back(std::string(name), *type);
   }
-  return Status::Ok();
+  return types;
 }
 
 void ReportRejected(const LoadReport& report) {
@@ -214,11 +218,16 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
   Result<std::string> rule = InlineOrFile(flags.at("rule"));
   if (!rule.ok()) return Fail(rule.status());
 
-  ProfileStore store;
+  DatabaseOptions db_options;
+  db_options.background_merges = false;  // one load, then one query
+  Database db(db_options);
   if (auto it = flags.find("schema"); it != flags.end()) {
     Result<std::string> schema = InlineOrFile(it->second);
     if (!schema.ok()) return Fail(schema.status());
-    Status declared = DeclareSchema(*schema, &store);
+    Result<std::vector<std::pair<std::string, AttrType>>> types =
+        ParseSchema(*schema);
+    if (!types.ok()) return Fail(types.status());
+    Status declared = db.Declare(*types);
     if (!declared.ok()) return Fail(declared);
   }
 
@@ -239,29 +248,44 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
       std::fflush(stderr);
     };
   }
-  Result<LoadReport> report = LoadFile(flags.at("load"), &store, load_options);
+  // The load indexes as it publishes: a first load is one layer.
+  Result<LoadReport> report = db.UpsertFile(flags.at("load"), load_options);
   if (tty) std::fprintf(stderr, "\n");
   if (!report.ok()) return Fail(report.status());
   ReportRejected(*report);
 
   const auto loaded = std::chrono::steady_clock::now();
-  std::shared_ptr<const Index> index = Index::Build(store);
-  const auto indexed = std::chrono::steady_clock::now();
-  Result<ExecuteResult> result = RunQuery(*index, *rule, options);
+  QueryRequest request;
+  request.rule_json = *rule;
+  request.limit = options.limit;
+  request.now_ms = options.now_ms;
+  request.fields = fields;
+  const std::shared_ptr<const Snapshot> snapshot = db.Read();
+  Result<QueryResult> result = snapshot->Query(request);
   if (!result.ok()) return Fail(result.status());
   const auto queried = std::chrono::steady_clock::now();
   if (tty) {
     auto ms = [](auto a, auto b) {
       return std::chrono::duration<double, std::milli>(b - a).count();
     };
+    size_t index_bytes = 0;
+    for (const Snapshot::LayerInfo& layer : snapshot->Layers()) {
+      index_bytes += layer.bytes;
+    }
     std::fprintf(stderr,
-                 "loaded %llu profiles in %.0f ms, indexed in %.0f ms "
+                 "loaded and indexed %llu profiles in %.0f ms "
                  "(%.1f MB index), queried in %.2f ms\n",
                  static_cast<unsigned long long>(report->accepted),
-                 ms(start, loaded), ms(loaded, indexed),
-                 index->MemoryBytes() / 1e6, ms(indexed, queried));
+                 ms(start, loaded), index_bytes / 1e6, ms(loaded, queried));
   }
-  const std::string json = RenderQueryResult(*index, *result, fields);
+  JsonWriter out;
+  out.BeginObject();
+  out.Key("count");
+  out.Uint(result->count);
+  out.Key("members");
+  out.Raw(result->members_json);
+  out.EndObject();
+  const std::string json = out.Take();
   std::fwrite(json.data(), 1, json.size(), stdout);
   std::fputc('\n', stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;

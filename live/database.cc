@@ -1,0 +1,1285 @@
+#include "live/database.h"
+
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <unordered_map>
+
+#include "base/ascii.h"
+#include "base/json_pointer.h"
+#include "base/json_writer.h"
+#include "base/time.h"
+#include "engine/binder.h"
+#include "engine/executor.h"
+#include "engine/normalizer.h"
+#include "engine/planner.h"
+#include "engine/preview.h"
+#include "engine/report.h"
+#include "ingest/patch_parser.h"
+
+namespace segd {
+namespace {
+
+constexpr size_t kMaxPreview = 10000;  // SPEC §3
+constexpr size_t kMaxReportGroups = 1000;
+constexpr int64_t kDayMs = 86400000;
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// `s` as a JSON string.
+std::string Quote(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
+// The segment names a rule refers to, each once.
+void CollectReferences(const RuleNode& node, std::vector<std::string>* out) {
+  if (node.kind == NodeKind::kSegment &&
+      std::find(out->begin(), out->end(), node.name) == out->end()) {
+    out->push_back(node.name);
+  }
+  for (const RuleNode& child : node.children) CollectReferences(child, out);
+}
+
+void PreOrder(const RuleNode& node, std::vector<const RuleNode*>* out) {
+  out->push_back(&node);
+  for (const RuleNode& child : node.children) PreOrder(child, out);
+}
+
+RuleNode SegmentNode(std::string name) {
+  RuleNode n;
+  n.kind = NodeKind::kSegment;
+  n.name = std::move(name);
+  return n;
+}
+
+RuleNode GroupNode(NodeKind kind, std::vector<RuleNode> children) {
+  RuleNode n;
+  n.kind = kind;
+  n.children = std::move(children);
+  return n;
+}
+
+RuleNode NotNode(RuleNode child) {
+  RuleNode n;
+  n.kind = NodeKind::kNot;
+  n.children.push_back(std::move(child));
+  return n;
+}
+
+RuleNode FieldNode(std::string name, std::string op,
+                   std::optional<JsonValue> value) {
+  RuleNode n;
+  n.kind = NodeKind::kField;
+  n.name = std::move(name);
+  n.op = std::move(op);
+  n.value = std::move(value);
+  return n;
+}
+
+JsonValue StringValue(std::string s) {
+  JsonValue v;
+  v.type = JsonValue::Type::kString;
+  v.string = std::move(s);
+  return v;
+}
+
+// A members cursor is the next database row, written so that nobody reads
+// a meaning into it.
+constexpr uint32_t kCursorMask = 0x5e6d1a3b;
+
+}  // namespace
+
+std::string EncodeCursor(uint32_t next_row) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "c%08x", next_row ^ kCursorMask);
+  return text;
+}
+
+std::optional<uint32_t> DecodeCursor(std::string_view cursor) {
+  if (cursor.size() != 9 || cursor[0] != 'c') return std::nullopt;
+  uint32_t v = 0;
+  for (char c : cursor.substr(1)) {
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = v << 4 | static_cast<uint32_t>(digit);
+  }
+  return v ^ kCursorMask;
+}
+
+Status CheckSegmentName(std::string_view name) {
+  if (name.empty() || name.size() > 200) {
+    return Malformed("a segment name is 1 to 200 bytes");
+  }
+  if (name == "." || name == "..") {
+    return Malformed("a segment name is not \".\" or \"..\"");
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7F) {
+      return Malformed("a segment name holds no control characters");
+    }
+    if (c == '/') return Malformed("a segment name holds no '/'");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Snapshot: reads.
+
+// Saved segments as one layer's binder sees them.
+class Snapshot::Resolver final : public SegmentResolver {
+ public:
+  Resolver(const Snapshot& snapshot, size_t layer,
+           std::vector<std::unique_ptr<Bitmap>>* owned)
+      : snapshot_(snapshot), layer_(layer), owned_(owned) {}
+
+  const RuleNode* FindRule(std::string_view name) const override {
+    const SavedSegment* s = Find(name);
+    return s != nullptr && s->kind == SavedSegment::Kind::kDynamic
+               ? s->rule.get()
+               : nullptr;
+  }
+
+  const roaring_bitmap_t* FindMembers(std::string_view name) const override {
+    const SavedSegment* s = Find(name);
+    if (s == nullptr || s->kind != SavedSegment::Kind::kStatic) return nullptr;
+    const Layer& layer = *snapshot_.layers_[layer_].layer;
+    auto local = std::make_unique<Bitmap>();
+    if (layer.whole_space()) {
+      local = std::make_unique<Bitmap>(
+          roaring_bitmap_and(s->members->get(), layer.index().live().get()));
+    } else if (s->members->cardinality() < layer.size()) {
+      roaring_uint32_iterator_t* it =
+          roaring_create_iterator(s->members->get());
+      for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+        if (auto l = layer.LocalRow(it->current_value)) local->Add(*l);
+      }
+      roaring_free_uint32_iterator(it);
+    } else {
+      layer.ForEachRow([&](uint32_t l, uint32_t global) {
+        if (s->members->contains(global)) local->Add(l);
+      });
+    }
+    owned_->push_back(std::move(local));
+    return owned_->back()->get();
+  }
+
+ private:
+  const SavedSegment* Find(std::string_view name) const {
+    auto it = snapshot_.segments_->find(name);
+    return it == snapshot_.segments_->end() ? nullptr : it->second.get();
+  }
+
+  const Snapshot& snapshot_;
+  size_t layer_;
+  std::vector<std::unique_ptr<Bitmap>>* owned_;
+};
+
+struct Snapshot::Prepared {
+  struct LayerPlan {
+    uint32_t layer;
+    Plan plan;
+  };
+  std::vector<LayerPlan> plans;
+  // Bitmaps the plans read that belong to this query (static segments).
+  std::vector<std::unique_ptr<Bitmap>> owned;
+};
+
+bool Snapshot::Alive(size_t layer, uint32_t local) const {
+  const auto& dead = layers_[layer].dead;
+  return dead == nullptr || !dead->contains(local);
+}
+
+std::optional<std::pair<size_t, uint32_t>> Snapshot::Locate(
+    std::string_view id) const {
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const std::optional<uint32_t> local = layers_[i].layer->FindId(id);
+    if (local && Alive(i, *local)) return std::pair(i, *local);
+  }
+  return std::nullopt;
+}
+
+bool Snapshot::HasProfile(std::string_view id) const {
+  return Locate(id).has_value();
+}
+
+const SavedSegment* Snapshot::FindSegment(std::string_view name) const {
+  auto it = segments_->find(name);
+  return it == segments_->end() ? nullptr : it->second.get();
+}
+
+Result<Snapshot::Prepared> Snapshot::PrepareJson(std::string_view rule_json,
+                                                 int64_t now_ms) const {
+  Result<RuleNode> rule = ParseRule(rule_json);
+  if (!rule.ok()) return rule.status();
+  return Prepare(*rule, now_ms);
+}
+
+Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
+                                             int64_t now_ms,
+                                             std::optional<size_t> only) const {
+  Prepared prepared;
+  for (size_t i = layers_.size(); i-- > 0;) {
+    if (only && *only != i) continue;
+    const LayerState& state = layers_[i];
+    const bool newest = i + 1 == layers_.size();
+    const uint64_t dead = state.dead ? state.dead->cardinality() : 0;
+    // Only the newest layer binds when it holds nothing: for the errors.
+    if (!newest && state.layer->size() == dead) continue;
+    Resolver resolver(*this, i, &prepared.owned);
+    BindOptions options;
+    options.now_ms = now_ms;
+    options.max_depth = max_depth_;
+    options.segments = &resolver;
+    options.schema = newest ? nullptr : schema_.get();
+    const Index& index = state.layer->index();
+    Result<BoundNode> bound = Bind(rule, index, options);
+    if (!bound.ok()) return bound.status();
+    if (state.layer->size() == dead) continue;
+    BoundNode root = std::move(bound).value();
+    if (dead > 0) {
+      // Rows that a later write superseded are evaluated, never members.
+      BoundNode superseded;
+      superseded.kind = BoundKind::kLeaf;
+      superseded.leaf.kind = LeafKind::kBitmap;
+      superseded.leaf.bitmap = state.dead->get();
+      superseded.estimate = dead;
+      superseded.label = "superseded rows";
+      std::vector<BoundNode> both;
+      both.push_back(std::move(root));
+      both.push_back(BoundNode::Not(std::move(superseded)));
+      root = BoundNode::Group(BoundKind::kAnd, std::move(both));
+    }
+    prepared.plans.push_back(Prepared::LayerPlan{
+        static_cast<uint32_t>(i), MakePlan(Normalize(std::move(root)), index)});
+  }
+  return prepared;
+}
+
+uint64_t Snapshot::Count(const Prepared& prepared) const {
+  uint64_t count = 0;
+  ExecuteOptions options;
+  options.limit = 0;
+  for (const Prepared::LayerPlan& p : prepared.plans) {
+    count += Execute(p.plan, layers_[p.layer].layer->index(), options).count;
+  }
+  return count;
+}
+
+std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
+                                         uint32_t first_row, size_t limit,
+                                         uint64_t* total) const {
+  std::vector<Hit> hits;
+  ExecuteOptions options;
+  options.limit = limit;
+  options.count = total != nullptr;
+  for (const Prepared::LayerPlan& p : prepared.plans) {
+    const Layer& layer = *layers_[p.layer].layer;
+    options.first_row = layer.LowerBound(first_row);
+    const ExecuteResult r = Execute(p.plan, layer.index(), options);
+    if (total != nullptr) *total += r.count;
+    for (uint32_t local : r.rows) {
+      hits.push_back(Hit{layer.GlobalRow(local), p.layer, local});
+    }
+  }
+  std::sort(hits.begin(), hits.end(),
+            [](const Hit& a, const Hit& b) { return a.row < b.row; });
+  if (hits.size() > limit) hits.resize(limit);
+  return hits;
+}
+
+void Snapshot::Render(const std::vector<Hit>& hits,
+                      const std::vector<std::string>& fields, bool ndjson,
+                      std::vector<std::string>* ids, std::string* json) const {
+  const std::vector<std::string>& shown =
+      fields.empty() ? DefaultPreviewFields() : fields;
+  JsonWriter out;
+  if (!ndjson) out.BeginArray();
+  DecodedProfile p;
+  for (const Hit& hit : hits) {
+    const Index& index = layers_[hit.layer].layer->index();
+    if (ids != nullptr) {
+      DecodeProfile(index.blob(hit.local), &p);
+      ids->emplace_back(p.id);
+    }
+    if (json == nullptr) continue;
+    WriteMember(index, hit.local, shown, out);
+    if (ndjson) {
+      json->append(out.str()).push_back('\n');
+      out.Clear();
+    }
+  }
+  if (json == nullptr) return;
+  if (!ndjson) {
+    out.EndArray();
+    *json = out.Take();
+  }
+}
+
+Result<QueryResult> Snapshot::Query(const QueryRequest& request) const {
+  if (request.limit > kMaxPreview) {
+    return Invalid("limit is at most " + std::to_string(kMaxPreview), "/limit");
+  }
+  Result<RuleNode> rule = ParseRule(request.rule_json);
+  if (!rule.ok()) return rule.status();
+  Result<Prepared> prepared = Prepare(*rule, request.now_ms);
+  if (!prepared.ok()) return prepared.status();
+  QueryResult result;
+  const std::vector<Hit> hits =
+      Run(*prepared, 0, request.limit, request.count ? &result.count : nullptr);
+  for (const Hit& h : hits) result.rows.push_back(h.row);
+  Render(hits, request.fields, false, &result.ids, &result.members_json);
+  if (request.explain) {
+    std::vector<const RuleNode*> nodes;
+    PreOrder(*rule, &nodes);
+    for (const RuleNode* node : nodes) {
+      Result<Prepared> part = Prepare(*node, request.now_ms);
+      if (!part.ok()) return part.status();
+      result.explain.push_back(ExplainEntry{node->path, Count(*part)});
+    }
+  }
+  return result;
+}
+
+Result<RuleNode> Snapshot::SegmentRule(std::string_view name) const {
+  const SavedSegment* segment = FindSegment(name);
+  if (segment == nullptr) {
+    return Status(ErrorCode::kNotFound, "no segment " + Quoted(name));
+  }
+  // Bound through the resolver, as a rule that names it.
+  return SegmentNode(std::string(name));
+}
+
+Result<MembersPage> Snapshot::Members(const MembersRequest& request) const {
+  Result<RuleNode> rule = request.segment.empty()
+                              ? ParseRule(request.rule_json)
+                              : SegmentRule(request.segment);
+  if (!rule.ok()) return rule.status();
+  uint32_t first_row = 0;
+  if (!request.cursor.empty()) {
+    const std::optional<uint32_t> row = DecodeCursor(request.cursor);
+    if (!row) return Invalid("not a cursor of this database", "cursor");
+    first_row = *row;
+  }
+  Result<Prepared> prepared = Prepare(*rule, request.now_ms);
+  if (!prepared.ok()) return prepared.status();
+  MembersPage page;
+  // One more than the page tells whether more remain.
+  const size_t wanted =
+      request.limit == SIZE_MAX ? SIZE_MAX : request.limit + 1;
+  std::vector<Hit> hits =
+      Run(*prepared, first_row, wanted, request.count ? &page.count : nullptr);
+  if (hits.size() > request.limit) {
+    hits.resize(request.limit);
+    page.next_cursor = EncodeCursor(hits.back().row + 1);
+  }
+  for (const Hit& h : hits) page.rows.push_back(h.row);
+  Render(hits, request.fields, request.ndjson, &page.ids,
+         request.render ? &page.members_json : nullptr);
+  return page;
+}
+
+std::optional<std::string> Snapshot::Profile(std::string_view id) const {
+  const auto at = Locate(id);
+  if (!at) return std::nullopt;
+  JsonWriter out;
+  WriteProfile(layers_[at->first].layer->index(), at->second, out);
+  return out.Take();
+}
+
+std::optional<std::string> Snapshot::ProfileByIdentity(
+    std::string_view channel, std::string_view handle) const {
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const std::optional<uint32_t> local =
+        layers_[i].layer->FindIdentity(channel, handle);
+    if (local && Alive(i, *local)) {
+      JsonWriter out;
+      WriteProfile(layers_[i].layer->index(), *local, out);
+      return out.Take();
+    }
+  }
+  return std::nullopt;
+}
+
+Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,
+                                int64_t now_ms) const {
+  const SavedSegment* s = FindSegment(segment);
+  if (s == nullptr) {
+    return Status(ErrorCode::kNotFound, "no segment " + Quoted(segment));
+  }
+  const auto at = Locate(id);
+  if (!at) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
+  if (s->kind == SavedSegment::Kind::kStatic) {
+    return s->members->contains(
+        layers_[at->first].layer->GlobalRow(at->second));
+  }
+  Result<Prepared> prepared = Prepare(*s->rule, now_ms, at->first);
+  if (!prepared.ok()) return prepared.status();
+  if (prepared->plans.empty()) return false;
+  ExecuteOptions options;
+  options.limit = 1;
+  options.count = false;
+  options.first_row = at->second;
+  const ExecuteResult r = Execute(prepared->plans[0].plan,
+                                  layers_[at->first].layer->index(), options);
+  return !r.rows.empty() && r.rows[0] == at->second;
+}
+
+Result<std::vector<std::string>> Snapshot::SegmentsOf(std::string_view id,
+                                                      int64_t now_ms) const {
+  if (!Locate(id)) {
+    return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, segment] : *segments_) {
+    Result<bool> in = Contains(name, id, now_ms);
+    if (!in.ok()) return in.status();
+    if (*in) names.push_back(name);
+  }
+  return names;
+}
+
+Result<QueryResult> Snapshot::Search(
+    std::string_view keyword, size_t limit,
+    const std::vector<std::string>& fields) const {
+  if (keyword.empty()) return Malformed("the search keyword is empty", "q");
+  if (limit > kMaxPreview) {
+    return Invalid("limit is at most " + std::to_string(kMaxPreview), "limit");
+  }
+  std::vector<RuleNode> tests;
+  for (const char* name : {"name", "email", "phone"}) {
+    const std::optional<AttrId> attr = schema_->Find(name);
+    if (!attr) continue;
+    const AttrType type = schema_->attribute(*attr).type;
+    if (type != AttrType::kString && type != AttrType::kStringArray) continue;
+    tests.push_back(
+        FieldNode(name, "contains", StringValue(std::string(keyword))));
+  }
+  const RuleNode rule = GroupNode(NodeKind::kAny, std::move(tests));
+  Result<Prepared> prepared = Prepare(rule, 0);
+  if (!prepared.ok()) return prepared.status();
+  QueryResult result;
+  const std::vector<Hit> hits = Run(*prepared, 0, limit, &result.count);
+  for (const Hit& h : hits) result.rows.push_back(h.row);
+  Render(hits, fields, false, &result.ids, &result.members_json);
+  return result;
+}
+
+std::vector<SegmentInfo> Snapshot::Segments(int64_t now_ms) const {
+  std::vector<SegmentInfo> out;
+  for (const auto& [name, segment] : *segments_) {
+    Result<SegmentInfo> info = Segment(name, now_ms);
+    if (info.ok()) out.push_back(std::move(info).value());
+  }
+  return out;
+}
+
+Result<SegmentInfo> Snapshot::Segment(std::string_view name,
+                                      int64_t now_ms) const {
+  auto it = segments_->find(name);
+  if (it == segments_->end()) {
+    return Status(ErrorCode::kNotFound, "no segment " + Quoted(name));
+  }
+  Result<Prepared> prepared = Prepare(SegmentNode(std::string(name)), now_ms);
+  if (!prepared.ok()) return prepared.status();
+  return SegmentInfo{it->second, Count(*prepared)};
+}
+
+std::vector<Snapshot::LayerInfo> Snapshot::Layers() const {
+  std::vector<LayerInfo> out;
+  for (const LayerState& s : layers_) {
+    out.push_back(LayerInfo{s.layer->serial(), s.layer->size(),
+                            s.dead ? s.dead->cardinality() : 0,
+                            s.layer->MemoryBytes()});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Reports.
+
+Result<ReportResult> Snapshot::Report(const ReportRequest& request) const {
+  if (request.limit > kMaxReportGroups) {
+    return Invalid("limit is at most " + std::to_string(kMaxReportGroups),
+                   "/limit");
+  }
+  RuleNode rule = GroupNode(NodeKind::kAll, {});  // everyone
+  if (!request.rule_json.empty()) {
+    Result<RuleNode> parsed = ParseRule(request.rule_json);
+    if (!parsed.ok()) return parsed.status();
+    rule = std::move(parsed).value();
+  }
+  if (request.group_by == "segment") return ReportBySegment(rule, request);
+  return ReportByAttribute(rule, request);
+}
+
+Result<ReportResult> Snapshot::ReportBySegment(
+    const RuleNode& rule, const ReportRequest& request) const {
+  ReportResult report;
+  Result<Prepared> all = Prepare(rule, request.now_ms);
+  if (!all.ok()) return all.status();
+  report.count = Count(*all);
+  std::vector<std::pair<std::string, uint64_t>> counts;
+  std::vector<RuleNode> every;
+  for (const auto& [name, segment] : *segments_) {
+    Result<Prepared> in = Prepare(
+        GroupNode(NodeKind::kAll, {rule, SegmentNode(name)}), request.now_ms);
+    if (!in.ok()) return in.status();
+    counts.emplace_back(name, Count(*in));
+    every.push_back(SegmentNode(name));
+  }
+  // By count, ties by name (the catalog's order, kept by a stable sort).
+  std::stable_sort(
+      counts.begin(), counts.end(),
+      [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (counts.size() > request.limit) counts.resize(request.limit);
+  std::vector<RuleNode> listed;
+  for (const auto& [name, count] : counts) {
+    report.groups.emplace_back(Quote(name), count);
+    listed.push_back(SegmentNode(name));
+  }
+  const RuleNode in_any = GroupNode(NodeKind::kAny, every);
+  Result<Prepared> other = Prepare(
+      GroupNode(NodeKind::kAll,
+                {rule, in_any,
+                 NotNode(GroupNode(NodeKind::kAny, std::move(listed)))}),
+      request.now_ms);
+  if (!other.ok()) return other.status();
+  report.other = Count(*other);
+  Result<Prepared> missing = Prepare(
+      GroupNode(NodeKind::kAll, {rule, NotNode(in_any)}), request.now_ms);
+  if (!missing.ok()) return missing.status();
+  report.missing = Count(*missing);
+  return report;
+}
+
+namespace {
+
+// A group of a report being added up over layers.
+struct Group {
+  std::string value;  // as JSON
+  uint64_t count = 0;
+  std::string text;  // strings: the spelling shown
+};
+
+std::string NumberJson(long double key) {
+  JsonWriter out;
+  const int64_t i = static_cast<int64_t>(key);
+  if (static_cast<long double>(i) == key && std::fabs(key) < 9.3e18L) {
+    out.Int(i);
+  } else {
+    out.Double(static_cast<double>(key));
+  }
+  return out.Take();
+}
+
+}  // namespace
+
+Result<ReportResult> Snapshot::ReportByAttribute(
+    const RuleNode& rule, const ReportRequest& request) const {
+  const std::optional<AttrId> attr = schema_->Find(request.group_by);
+  if (!attr) {
+    return Invalid("unknown attribute " + Quoted(request.group_by),
+                   "/group_by");
+  }
+  const AttrType type = schema_->attribute(*attr).type;
+  if (type == AttrType::kUnindexable) {
+    return Invalid("attribute " + Quoted(request.group_by) +
+                       " holds values that fit no type",
+                   "/group_by");
+  }
+  Result<Prepared> prepared = Prepare(rule, request.now_ms);
+  if (!prepared.ok()) return prepared.status();
+  ReportResult report;
+  uint64_t with_value = 0;
+  // Groups keyed as rules compare values: folded text, exact numbers, UTC
+  // days, booleans; each map is in ascending value order.
+  std::map<std::string, Group> strings;
+  std::map<long double, Group> numbers;
+  std::map<int64_t, Group> days;
+  Group trues{"true", 0, {}}, falses{"false", 0, {}};
+  for (const Prepared::LayerPlan& p : prepared->plans) {
+    const Index& index = layers_[p.layer].layer->index();
+    const std::optional<AttrId> local = index.FindAttribute(request.group_by);
+    if (!local) {  // no member here holds it
+      ExecuteOptions count_only;
+      count_only.limit = 0;
+      report.count += Execute(p.plan, index, count_only).count;
+      continue;
+    }
+    const Tally tally = TallyValues(p.plan, index, *local);
+    report.count += tally.members;
+    with_value += tally.with_value;
+    if (const StringIndex* s = index.attribute(*local).strings.get()) {
+      for (ValueId v = 0; v < tally.by_value.size(); ++v) {
+        if (tally.by_value[v] == 0) continue;
+        Group& g = strings[std::string(s->folded(v))];
+        if (g.value.empty()) {
+          g.text = std::string(s->display(v));
+          g.value = Quote(g.text);
+        }
+        g.count += tally.by_value[v];
+      }
+    }
+    for (const auto& [key, count] : tally.ints) {
+      if (type == AttrType::kDate) {
+        const int64_t day =
+            key >= 0 ? key / kDayMs : -((-key - 1) / kDayMs) - 1;
+        Group& g = days[day];
+        if (g.value.empty()) {
+          g.value = Quote(FormatIsoInstant(day * kDayMs).substr(0, 10));
+        }
+        g.count += count;
+      } else {
+        Group& g = numbers[static_cast<long double>(key)];
+        if (g.value.empty()) g.value = NumberJson(key);
+        g.count += count;
+      }
+    }
+    for (const auto& [key, count] : tally.reals) {
+      Group& g = numbers[key];
+      if (g.value.empty()) g.value = NumberJson(key);
+      g.count += count;
+    }
+    trues.count += tally.trues;
+    falses.count += tally.falses;
+  }
+  // Every group in ascending value order, then the top `limit` by count.
+  std::vector<Group> groups;
+  std::vector<RuleNode> listed_tests;
+  auto take = [&](auto& map) {
+    for (auto& [key, g] : map) groups.push_back(std::move(g));
+  };
+  if (type == AttrType::kBool) {
+    if (falses.count > 0) groups.push_back(falses);
+    if (trues.count > 0) groups.push_back(trues);
+  }
+  take(strings);
+  take(numbers);
+  take(days);
+  std::stable_sort(
+      groups.begin(), groups.end(),
+      [](const Group& a, const Group& b) { return a.count > b.count; });
+  if (groups.size() > request.limit) groups.resize(request.limit);
+  uint64_t listed = 0;
+  std::vector<std::string> listed_texts;  // string arrays: the values shown
+  for (Group& g : groups) {
+    listed += g.count;
+    if (type == AttrType::kStringArray) listed_texts.push_back(g.text);
+    report.groups.emplace_back(std::move(g.value), g.count);
+  }
+  report.missing = report.count - with_value;
+  // A member of an array attribute may hold several listed values, so
+  // `other` is counted, not derived, unless each member holds one value.
+  if (type != AttrType::kStringArray) {
+    report.other = with_value - listed;
+    return report;
+  }
+  JsonValue values;
+  values.type = JsonValue::Type::kArray;
+  for (const std::string& text : listed_texts) {
+    values.items.push_back(StringValue(text));
+  }
+  RuleNode has = FieldNode(request.group_by, "exists", std::nullopt);
+  RuleNode in_listed = FieldNode(request.group_by, "in", std::move(values));
+  Result<Prepared> other =
+      Prepare(GroupNode(NodeKind::kAll,
+                        {rule, std::move(has), NotNode(std::move(in_listed))}),
+              request.now_ms);
+  if (!other.ok()) return other.status();
+  report.other = Count(*other);
+  return report;
+}
+
+// ---------------------------------------------------------------------------
+// Database: writes.
+
+struct Database::Touched {
+  std::vector<uint32_t> rows;  // rows written or deleted
+  bool schema = false;         // the schema may have changed
+};
+
+Database::Database(DatabaseOptions options) : options_(options) {
+  auto version = std::make_shared<Snapshot>();
+  version->max_depth_ = options_.max_depth;
+  version->schema_ = std::make_shared<const Schema>(store_.schema());
+  version->segments_ = std::make_shared<const Snapshot::Catalog>();
+  version->layers_.push_back(Snapshot::LayerState{
+      Layer::Build(store_.schema(), {}, false, next_serial_++), nullptr});
+  current_ = std::move(version);
+  if (options_.background_merges) {
+    merge_thread_ = std::thread([this] { MergeLoop(); });
+  }
+}
+
+Database::~Database() {
+  {
+    std::lock_guard<std::mutex> lock(merge_mu_);
+    stopping_ = true;
+  }
+  merge_cv_.notify_all();
+  if (merge_thread_.joinable()) merge_thread_.join();
+}
+
+std::shared_ptr<const Snapshot> Database::Read() const {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  return current_;
+}
+
+void Database::Install(std::shared_ptr<const Snapshot> next) {
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    current_.swap(next);
+  }
+  next.reset();  // the previous version, unless a reader still holds it
+  NotifyMerges();
+}
+
+void Database::Publish(const Touched& touched,
+                       std::shared_ptr<const Snapshot::Catalog> segments) {
+  const std::shared_ptr<const Snapshot> current = Read();
+  auto next = std::make_shared<Snapshot>(*current);
+  next->sequence_ = current->sequence_ + 1;
+  next->live_count_ = store_.live_count();
+  if (segments) next->segments_ = std::move(segments);
+  const Schema& schema = store_.schema();
+  if (touched.schema || schema.size() != current->schema_->size() ||
+      schema.event_count() != current->schema_->event_count()) {
+    next->schema_ = std::make_shared<const Schema>(schema);
+  }
+  const bool rebuild =
+      !touched.rows.empty() || next->schema_ != current->schema_;
+  if (!rebuild) {
+    Install(std::move(next));
+    return;
+  }
+  if (holder_.size() < store_.row_count())
+    holder_.resize(store_.row_count(), 0);
+
+  std::vector<uint32_t> rows = touched.rows;
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  const size_t newest_pos = next->layers_.size() - 1;
+  const Layer& newest = *next->layers_[newest_pos].layer;
+  // Rows written leave the layer that held them: they die there, unless
+  // that is the newest layer, which is rebuilt without them.
+  std::vector<std::unique_ptr<Bitmap>> dead(next->layers_.size());
+  for (uint32_t row : rows) {
+    const uint64_t serial = holder_[row];
+    holder_[row] = 0;
+    if (serial == 0 || serial == newest.serial()) continue;
+    for (size_t i = 0; i < newest_pos; ++i) {
+      const Layer& layer = *next->layers_[i].layer;
+      if (layer.serial() != serial) continue;
+      if (!dead[i]) {
+        const auto& old = next->layers_[i].dead;
+        dead[i] = std::make_unique<Bitmap>(old ? roaring_bitmap_copy(old->get())
+                                               : roaring_bitmap_create());
+      }
+      dead[i]->Add(*layer.LocalRow(row));
+      break;
+    }
+  }
+  for (size_t i = 0; i < dead.size(); ++i) {
+    if (dead[i]) next->layers_[i].dead = std::move(dead[i]);
+  }
+  // The newest layer again: its rows still alive, and the rows written.
+  std::vector<Layer::Entry> entries;
+  newest.ForEachRow([&](uint32_t local, uint32_t row) {
+    if (holder_[row] == newest.serial()) {
+      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
+    }
+  });
+  const size_t kept = entries.size();
+  for (uint32_t row : rows) {
+    if (store_.is_live(row))
+      entries.push_back(Layer::Entry{row, store_.blob(row)});
+  }
+  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
+                     [](const Layer::Entry& a, const Layer::Entry& b) {
+                       return a.row < b.row;
+                     });
+  const uint64_t serial = next_serial_++;
+  for (const Layer::Entry& e : entries) holder_[e.row] = serial;
+  const bool freeze = entries.size() >= options_.newest_layer_rows;
+  // A layer holding most of the row space (a first load) is built over it.
+  const bool whole_space =
+      !entries.empty() &&
+      uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
+  next->layers_[newest_pos] = Snapshot::LayerState{
+      Layer::Build(*next->schema_, std::move(entries), whole_space, serial),
+      nullptr};
+  if (freeze) {
+    // Kept as it is; a new, empty newest layer takes the next writes.
+    next->layers_.push_back(Snapshot::LayerState{
+        Layer::Build(*next->schema_, {}, false, next_serial_++), nullptr});
+  }
+  Install(std::move(next));
+}
+
+void Database::NotifyMerges() {
+  // Under the mutex, so that a merge thread between testing its condition
+  // and sleeping cannot miss the new version.
+  std::lock_guard<std::mutex> lock(merge_mu_);
+  merge_cv_.notify_all();
+}
+
+BatchResult Database::Upsert(std::string_view text) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Touched touched;
+  LoadOptions options;
+  options.stored = [&](uint32_t row) { touched.rows.push_back(row); };
+  LoadReport report = LoadText(text, &store_, options);
+  if (!touched.rows.empty()) Publish(touched);
+  return BatchResult{report.accepted, std::move(report.rejected)};
+}
+
+Result<LoadReport> Database::UpsertFile(const std::string& path,
+                                        LoadOptions options) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Touched touched;
+  options.stored = [&](uint32_t row) { touched.rows.push_back(row); };
+  Result<LoadReport> report = LoadFile(path, &store_, options);
+  if (!touched.rows.empty()) Publish(touched);
+  return report;
+}
+
+BatchResult Database::AppendEvents(std::string_view text) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  BatchResult result;
+  // Events of one profile are appended together, in line order.
+  struct Pending {
+    std::vector<uint64_t> lines;
+    std::vector<ProfileInput::Event> events;
+  };
+  std::vector<std::string> order;
+  std::unordered_map<std::string, Pending> by_id;
+  ForEachRecord(text, LoadOptions{},
+                [&](uint64_t line, Result<std::string_view> record) {
+                  if (!record.ok()) {
+                    result.rejected.push_back({line, "", record.status()});
+                    return;
+                  }
+                  std::string id;
+                  ProfileInput::Event event;
+                  Status parsed = ParseEventRecord(*record, &id, &event);
+                  if (!parsed.ok()) {
+                    result.rejected.push_back({line, id, parsed});
+                    return;
+                  }
+                  auto [it, added] = by_id.try_emplace(id);
+                  if (added) order.push_back(id);
+                  it->second.lines.push_back(line);
+                  it->second.events.push_back(std::move(event));
+                });
+  Touched touched;
+  for (const std::string& id : order) {
+    const Pending& pending = by_id[id];
+    Result<uint32_t> row = store_.AppendEvents(id, pending.events);
+    if (row.ok()) {
+      touched.rows.push_back(*row);
+      result.accepted += pending.lines.size();
+      continue;
+    }
+    for (uint64_t line : pending.lines) {
+      result.rejected.push_back({line, id, row.status()});
+    }
+  }
+  std::sort(result.rejected.begin(), result.rejected.end(),
+            [](const RejectedRecord& a, const RejectedRecord& b) {
+              return a.line < b.line;
+            });
+  if (!touched.rows.empty()) Publish(touched);
+  return result;
+}
+
+Status Database::Patch(std::string_view id, std::string_view patch_json) {
+  ProfilePatch patch;
+  SEGD_RETURN_IF_ERROR(ParsePatch(patch_json, &patch));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Result<uint32_t> row = store_.Patch(id, patch);
+  if (!row.ok()) return row.status();
+  Publish(Touched{{*row}});
+  return Status::Ok();
+}
+
+Status Database::Delete(std::string_view id) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const std::optional<uint32_t> row = store_.FindRow(id);
+  if (!row) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
+  SEGD_RETURN_IF_ERROR(store_.Delete(id));
+  Publish(Touched{{*row}}, MoveMemberships({{*row, std::nullopt}}));
+  return Status::Ok();
+}
+
+Status Database::UpdateTags(std::string_view id,
+                            std::span<const std::string> add,
+                            std::span<const std::string> remove) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Result<uint32_t> row = store_.UpdateTags(id, add, remove);
+  if (!row.ok()) return row.status();
+  Publish(Touched{{*row}});
+  return Status::Ok();
+}
+
+Status Database::Merge(std::string_view into, std::string_view from) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Result<MergeOutcome> merged = store_.Merge(into, from);
+  if (!merged.ok()) return merged.status();
+  Publish(Touched{{merged->into_row, merged->from_row}},
+          MoveMemberships({{merged->from_row, merged->into_row}}));
+  return Status::Ok();
+}
+
+Status Database::Declare(
+    const std::vector<std::pair<std::string, AttrType>>& types) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const Schema& schema = store_.schema();
+  for (const auto& [name, type] : types) {
+    const std::optional<AttrId> attr = schema.Find(name);
+    if (attr && schema.attribute(*attr).type != type) {
+      return Status(ErrorCode::kConflict,
+                    "attribute " + Quoted(name) + " is already " +
+                        AttrTypeName(schema.attribute(*attr).type),
+                    JsonPointerChild("", name));
+    }
+  }
+  for (const auto& [name, type] : types) {
+    SEGD_RETURN_IF_ERROR(store_.Declare(name, type));
+  }
+  Touched touched;
+  touched.schema = true;
+  Publish(touched);
+  return Status::Ok();
+}
+
+std::shared_ptr<const Snapshot::Catalog> Database::MoveMemberships(
+    const std::vector<std::pair<uint32_t, std::optional<uint32_t>>>& moves)
+    const {
+  const std::shared_ptr<const Snapshot> current = Read();
+  std::shared_ptr<Snapshot::Catalog> catalog;
+  for (const auto& [name, segment] : *current->segments_) {
+    if (segment->kind != SavedSegment::Kind::kStatic) continue;
+    std::shared_ptr<Bitmap> members;
+    for (const auto& [from, to] : moves) {
+      if (!segment->members->contains(from)) continue;
+      if (!members) {
+        members = std::make_shared<Bitmap>(
+            roaring_bitmap_copy(segment->members->get()));
+      }
+      roaring_bitmap_remove(members->get(), from);
+      if (to) members->Add(*to);
+    }
+    if (!members) continue;
+    if (!catalog) {
+      catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
+    }
+    auto changed = std::make_shared<SavedSegment>(*segment);
+    changed->members = std::move(members);
+    (*catalog)[name] = std::move(changed);
+  }
+  return catalog;
+}
+
+// ---------------------------------------------------------------------------
+// Database: saved segments.
+
+Result<SegmentInfo> Database::SaveSegment(std::string_view name,
+                                          const SegmentDefinition& definition,
+                                          std::vector<std::string>* unknown_ids,
+                                          int64_t now_ms) {
+  SEGD_RETURN_IF_ERROR(CheckSegmentName(name));
+  auto segment = std::make_shared<SavedSegment>();
+  segment->name = std::string(name);
+  segment->kind = definition.kind;
+  segment->description = definition.description;
+  if (definition.kind == SavedSegment::Kind::kDynamic) {
+    Result<RuleNode> rule = ParseRule(definition.rule_json);
+    if (!rule.ok()) return rule.status();
+    segment->rule_json = definition.rule_json;
+    CollectReferences(*rule, &segment->references);
+    segment->rule = std::make_shared<const RuleNode>(std::move(rule).value());
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const std::shared_ptr<const Snapshot> current = Read();
+  auto catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
+  if (definition.kind == SavedSegment::Kind::kStatic) {
+    auto members = std::make_shared<Bitmap>();
+    std::set<std::string_view> reported;
+    for (const std::string& id : definition.ids) {
+      if (const std::optional<uint32_t> row = store_.FindRow(id)) {
+        members->Add(*row);
+      } else if (unknown_ids != nullptr && reported.insert(id).second) {
+        unknown_ids->push_back(id);
+      }
+    }
+    segment->members = std::move(members);
+  } else {
+    // A reference cycle through the new rule: a walk from its references
+    // that comes back to `name`.
+    std::vector<std::string> stack = segment->references;
+    std::set<std::string> seen;
+    while (!stack.empty()) {
+      const std::string next = std::move(stack.back());
+      stack.pop_back();
+      if (next == name) {
+        return Status(ErrorCode::kConflict,
+                      "segment " + Quoted(name) +
+                          " would refer to itself through its rule");
+      }
+      if (!seen.insert(next).second) continue;
+      auto it = catalog->find(next);
+      if (it == catalog->end()) continue;
+      for (const std::string& r : it->second->references) stack.push_back(r);
+    }
+  }
+  (*catalog)[segment->name] = segment;
+  // The rule must bind as a query would (unknown names, types), against
+  // the catalog it joins.
+  Snapshot candidate(*current);
+  candidate.segments_ = catalog;
+  Result<Snapshot::Prepared> prepared =
+      candidate.Prepare(SegmentNode(segment->name), now_ms);
+  if (!prepared.ok()) {
+    if (segment->rule) {
+      // Errors point into the segment's rule, not at the reference.
+      Result<Snapshot::Prepared> direct =
+          candidate.Prepare(*segment->rule, now_ms);
+      if (!direct.ok()) return direct.status();
+    }
+    return prepared.status();
+  }
+  const uint64_t count = candidate.Count(*prepared);
+  Publish(Touched{}, catalog);
+  return SegmentInfo{segment, count};
+}
+
+Status Database::DeleteSegment(std::string_view name) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const std::shared_ptr<const Snapshot> current = Read();
+  if (current->FindSegment(name) == nullptr) {
+    return Status(ErrorCode::kNotFound, "no segment " + Quoted(name));
+  }
+  for (const auto& [other, segment] : *current->segments_) {
+    if (std::find(segment->references.begin(), segment->references.end(),
+                  name) != segment->references.end()) {
+      return Status(ErrorCode::kConflict,
+                    "segment " + Quoted(other) + " refers to " + Quoted(name));
+    }
+  }
+  auto catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
+  catalog->erase(catalog->find(name));
+  Publish(Touched{}, catalog);
+  return Status::Ok();
+}
+
+Result<StaticEdit> Database::EditMembers(std::string_view name,
+                                         std::span<const std::string> add,
+                                         std::span<const std::string> remove) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const std::shared_ptr<const Snapshot> current = Read();
+  const SavedSegment* segment = current->FindSegment(name);
+  if (segment == nullptr) {
+    return Status(ErrorCode::kNotFound, "no segment " + Quoted(name));
+  }
+  if (segment->kind != SavedSegment::Kind::kStatic) {
+    return Status(ErrorCode::kConflict,
+                  "segment " + Quoted(name) + " has a rule, not a member list");
+  }
+  StaticEdit edit;
+  std::set<std::string_view> reported;
+  auto members =
+      std::make_shared<Bitmap>(roaring_bitmap_copy(segment->members->get()));
+  auto apply = [&](std::span<const std::string> ids, bool adding) {
+    for (const std::string& id : ids) {
+      const std::optional<uint32_t> row = store_.FindRow(id);
+      if (!row) {
+        if (reported.insert(id).second) edit.unknown_ids.push_back(id);
+        continue;
+      }
+      if (adding) {
+        members->Add(*row);
+      } else {
+        roaring_bitmap_remove(members->get(), *row);
+      }
+    }
+  };
+  apply(add, true);
+  apply(remove, false);
+  edit.count = members->cardinality();
+  auto changed = std::make_shared<SavedSegment>(*segment);
+  changed->members = std::move(members);
+  auto catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
+  (*catalog)[changed->name] = std::move(changed);
+  Publish(Touched{}, catalog);
+  return edit;
+}
+
+// ---------------------------------------------------------------------------
+// Database: merges.
+
+std::vector<size_t> Database::DueMerge(const Snapshot& version) const {
+  const auto& layers = version.layers_;
+  if (layers.size() < 3) {
+    // A base and the newest, or the newest alone: nothing to merge unless
+    // the base is mostly dead.
+    if (layers.size() == 2 && layers[0].dead &&
+        layers[0].dead->cardinality() * 2 > layers[0].layer->size()) {
+      return {0};
+    }
+    return {};
+  }
+  auto alive = [&](size_t i) {
+    return layers[i].layer->size() -
+           (layers[i].dead ? layers[i].dead->cardinality() : 0);
+  };
+  const size_t frozen = layers.size() - 1;  // all but the newest
+  // Layers above the base, by size class: fanout of a class are merged.
+  const double unit = std::max<uint32_t>(options_.newest_layer_rows, 1);
+  std::map<int, std::vector<size_t>> classes;
+  uint64_t above = 0;
+  for (size_t i = 1; i < frozen; ++i) {
+    above += alive(i);
+    const double size = std::max<double>(alive(i), 1);
+    const int c =
+        static_cast<int>(std::floor(std::log(std::max(size / unit, 1.0)) /
+                                    std::log(options_.merge_fanout)));
+    classes[c].push_back(i);
+  }
+  for (auto& [c, positions] : classes) {
+    if (positions.size() >= options_.merge_fanout) return positions;
+  }
+  const uint64_t base_dead = layers[0].dead ? layers[0].dead->cardinality() : 0;
+  if (static_cast<double>(above + base_dead) >=
+      options_.base_merge_share * std::max<double>(alive(0), unit)) {
+    std::vector<size_t> all;
+    for (size_t i = 0; i < frozen; ++i) all.push_back(i);
+    return all;
+  }
+  return {};
+}
+
+bool Database::RunMerge() {
+  const std::shared_ptr<const Snapshot> version = Read();
+  const std::vector<size_t> positions = DueMerge(*version);
+  if (positions.empty()) return false;
+  const bool base = positions.front() == 0;
+  std::vector<uint64_t> sources;
+  std::vector<Layer::Entry> entries;
+  for (size_t i : positions) {
+    const Snapshot::LayerState& state = version->layers_[i];
+    sources.push_back(state.layer->serial());
+    state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
+      if (version->Alive(i, local)) {
+        entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
+      }
+    });
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Layer::Entry& a, const Layer::Entry& b) {
+              return a.row < b.row;
+            });
+  uint64_t serial;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    serial = next_serial_++;
+  }
+  // The base is built over the whole row space when it holds most of it.
+  const bool whole_space =
+      base && !entries.empty() &&
+      uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
+  std::shared_ptr<const Layer> merged;
+  tbb::task_arena arena(std::max(1, options_.merge_threads));
+  arena.execute([&] {
+    merged = Layer::Build(*version->schema_, std::move(entries), whole_space,
+                          serial);
+  });
+
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const std::shared_ptr<const Snapshot> current = Read();
+  auto next = std::make_shared<Snapshot>(*current);
+  next->sequence_ = current->sequence_;
+  // Rows written since the merge began died in their source layer: they
+  // are dead in the merged one too.
+  auto dead = std::make_shared<Bitmap>();
+  merged->ForEachRow([&](uint32_t local, uint32_t row) {
+    const uint64_t holder = holder_[row];
+    if (std::find(sources.begin(), sources.end(), holder) != sources.end()) {
+      holder_[row] = serial;
+    } else {
+      dead->Add(local);
+    }
+  });
+  std::vector<Snapshot::LayerState> layers;
+  bool placed = false;
+  for (const Snapshot::LayerState& state : next->layers_) {
+    if (std::find(sources.begin(), sources.end(), state.layer->serial()) ==
+        sources.end()) {
+      layers.push_back(state);
+      continue;
+    }
+    if (!placed && merged->size() > 0) {
+      layers.push_back(Snapshot::LayerState{
+          merged, dead->cardinality() > 0 ? dead : nullptr});
+    }
+    placed = true;
+  }
+  next->layers_ = std::move(layers);
+  Install(std::move(next));
+  merges_done_.fetch_add(1);
+  return true;
+}
+
+void Database::MergeNow() {
+  std::unique_lock<std::mutex> lock(merge_mu_);
+  merge_cv_.wait(lock, [&] { return !merging_; });
+  merging_ = true;
+  lock.unlock();
+  while (RunMerge()) {
+  }
+  lock.lock();
+  merging_ = false;
+  merge_cv_.notify_all();
+}
+
+void Database::WaitForMerges() {
+  if (!options_.background_merges) {
+    MergeNow();
+    return;
+  }
+  std::unique_lock<std::mutex> lock(merge_mu_);
+  merge_cv_.wait(lock, [&] {
+    return stopping_ || (!merging_ && DueMerge(*Read()).empty());
+  });
+}
+
+void Database::MergeLoop() {
+  std::unique_lock<std::mutex> lock(merge_mu_);
+  while (true) {
+    merge_cv_.wait(lock, [&] {
+      return stopping_ || (!merging_ && !DueMerge(*Read()).empty());
+    });
+    if (stopping_) return;
+    merging_ = true;
+    lock.unlock();
+    while (RunMerge()) {
+      std::lock_guard<std::mutex> stop(merge_mu_);
+      if (stopping_) break;
+    }
+    lock.lock();
+    merging_ = false;
+    merge_cv_.notify_all();
+  }
+}
+
+}  // namespace segd

@@ -1,0 +1,355 @@
+// Database: the live database that the CLI, the server and the tests hold.
+//
+// It owns the profiles, their indexes and the saved segments, takes every
+// write of SPEC §1 and §4 while it serves every read of §3.
+//
+// Writes go to a ProfileStore (the system of record, one writer at a time)
+// and reach the indexes without a rebuild: the rows a write touches are
+// indexed again in the newest layer, a small Index rebuilt on each write,
+// and marked dead in the layer that held them (live/layer.h). Layers that
+// pile up are merged in the background, so a read touches only a few.
+//
+// Readers take a Snapshot: one immutable version of everything (layers with
+// their dead rows, schema, saved segments), published by the writer with an
+// pointer swap. A write call is atomic for readers, a whole batch
+// included: a snapshot has all of it or none. A write is in every snapshot
+// taken after the call returns. Taking a snapshot never waits on a writer.
+//
+// Threading: every method may be called from any thread at any time.
+// Writes are serialized among themselves; reads run in parallel with them
+// and with each other (queries run on oneTBB's threads).
+#ifndef SEGD_LIVE_DATABASE_H_
+#define SEGD_LIVE_DATABASE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/rule.h"
+#include "index/bitmap.h"
+#include "index/profile_store.h"
+#include "index/schema.h"
+#include "ingest/loader.h"
+#include "live/layer.h"
+
+namespace segd {
+
+struct DatabaseOptions {
+  // The newest layer is rebuilt on every write; at this many profiles it
+  // is kept as it is and a new one starts.
+  uint32_t newest_layer_rows = 512;
+  // Layers of about the same size are merged once there are this many.
+  uint32_t merge_fanout = 4;
+  // The base is rebuilt with every other layer once they, and the base's
+  // dead rows, hold this share of its profiles.
+  double base_merge_share = 0.25;
+  // Merges run on a thread of their own (false: never, for tests that
+  // call MergeNow()), with this many oneTBB threads.
+  bool background_merges = true;
+  int merge_threads = 1;
+  int max_depth = 64;  // rule nesting (SPEC §2)
+};
+
+// SPEC §4: a saved segment.
+struct SavedSegment {
+  enum class Kind { kDynamic, kStatic };
+  std::string name;
+  Kind kind = Kind::kDynamic;
+  std::string description;
+  std::string rule_json;                  // kDynamic, as given
+  std::shared_ptr<const RuleNode> rule;   // kDynamic
+  std::shared_ptr<const Bitmap> members;  // kStatic: database rows
+  std::vector<std::string> references;    // segments its rule names
+};
+
+// What a segment is saved as.
+struct SegmentDefinition {
+  SavedSegment::Kind kind = SavedSegment::Kind::kDynamic;
+  std::string description;
+  std::string rule_json;         // kDynamic
+  std::vector<std::string> ids;  // kStatic
+};
+
+struct BatchResult {
+  uint64_t accepted = 0;
+  std::vector<RejectedRecord> rejected;  // in line order
+};
+
+// Ids a static segment write named that no profile has, each once, in the
+// order given.
+struct StaticEdit {
+  uint64_t count = 0;  // members after the write
+  std::vector<std::string> unknown_ids;
+};
+
+struct QueryRequest {
+  std::string rule_json;
+  size_t limit = 20;  // members to show (SPEC §3: at most 10,000)
+  bool count = true;  // false: members only, which may stop early
+  bool explain = false;
+  int64_t now_ms = 0;
+  std::vector<std::string> fields;  // empty: DefaultPreviewFields()
+};
+
+struct ExplainEntry {
+  std::string path;  // the node's JSON pointer within the rule
+  uint64_t count;
+};
+
+struct QueryResult {
+  uint64_t count = 0;
+  std::vector<uint32_t> rows;    // members, ascending
+  std::vector<std::string> ids;  // theirs
+  std::string members_json;      // [{"id": ..., fields...}, ...]
+  std::vector<ExplainEntry> explain;
+};
+
+// Members of a rule or a saved segment, a page at a time.
+struct MembersRequest {
+  std::string segment;    // a saved segment, or else
+  std::string rule_json;  // a rule
+  std::string cursor;     // "" for the first page
+  size_t limit = 100;
+  bool count = true;  // the whole count beside the page
+  int64_t now_ms = 0;
+  std::vector<std::string> fields;  // empty: DefaultPreviewFields()
+  bool render = true;               // members_json wanted
+  bool ndjson = false;              // members_json as one object a line
+};
+
+struct MembersPage {
+  uint64_t count = 0;  // all members, when asked
+  std::vector<uint32_t> rows;
+  std::vector<std::string> ids;
+  std::string members_json;  // [...], or one object per line (ndjson)
+  std::string next_cursor;   // "" when no more remain
+};
+
+struct ReportRequest {
+  std::string rule_json;  // "": everyone
+  std::string group_by;   // an attribute, or "segment"
+  size_t limit = 10;      // at most 1,000
+  int64_t now_ms = 0;
+};
+
+struct ReportResult {
+  uint64_t count = 0;
+  // (value, count); value as JSON text: a string's spelling quoted, a
+  // number, true or false, a date's day quoted ("2026-11-20"), a segment's
+  // name quoted.
+  std::vector<std::pair<std::string, uint64_t>> groups;
+  uint64_t other = 0;
+  uint64_t missing = 0;
+};
+
+struct SegmentInfo {
+  std::shared_ptr<const SavedSegment> segment;
+  uint64_t count = 0;
+};
+
+class Database;
+
+// One version of the whole database. Reads on one snapshot agree with
+// each other; a snapshot never changes.
+class Snapshot {
+ public:
+  // Writes applied before this version (0 for an empty database).
+  uint64_t sequence() const { return sequence_; }
+  uint64_t live_count() const { return live_count_; }
+  const Schema& schema() const { return *schema_; }
+
+  Result<QueryResult> Query(const QueryRequest& request) const;
+  Result<MembersPage> Members(const MembersRequest& request) const;
+  // {"id": ..., attributes..., "identities": ..., "events": [...]}.
+  std::optional<std::string> Profile(std::string_view id) const;
+  std::optional<std::string> ProfileByIdentity(std::string_view channel,
+                                               std::string_view handle) const;
+  bool HasProfile(std::string_view id) const;
+  // kNotFound for an unknown segment or profile.
+  Result<bool> Contains(std::string_view segment, std::string_view id,
+                        int64_t now_ms) const;
+  // The saved segments profile `id` is in, by name.
+  Result<std::vector<std::string>> SegmentsOf(std::string_view id,
+                                              int64_t now_ms) const;
+  Result<ReportResult> Report(const ReportRequest& request) const;
+  // Profiles whose name, email or phone contains `keyword` (SPEC §3).
+  Result<QueryResult> Search(std::string_view keyword, size_t limit,
+                             const std::vector<std::string>& fields) const;
+  std::vector<SegmentInfo> Segments(int64_t now_ms) const;
+  Result<SegmentInfo> Segment(std::string_view name, int64_t now_ms) const;
+
+  // Layers and their sizes, for tests and the benchmark.
+  struct LayerInfo {
+    uint64_t serial;
+    uint32_t size;  // profiles held, alive or dead
+    uint64_t dead;
+    size_t bytes;  // its index and tables
+  };
+  std::vector<LayerInfo> Layers() const;
+
+ private:
+  friend class Database;
+  struct LayerState {
+    std::shared_ptr<const Layer> layer;
+    // Local rows superseded by a later write or deleted; null when none.
+    std::shared_ptr<const Bitmap> dead;
+  };
+  class Resolver;
+  using Catalog =
+      std::map<std::string, std::shared_ptr<const SavedSegment>, std::less<>>;
+
+  // A member: its database row, and where it is alive.
+  struct Hit {
+    uint32_t row;
+    uint32_t layer;  // position in layers_
+    uint32_t local;  // row in that layer
+  };
+  // The layer and local row where `id` is alive.
+  std::optional<std::pair<size_t, uint32_t>> Locate(std::string_view id) const;
+  bool Alive(size_t layer, uint32_t local) const;
+  // The rule bound and planned on every layer with rows alive; errors come
+  // from the newest layer, which knows the whole schema. `only`: just the
+  // layer at that position.
+  struct Prepared;
+  Result<Prepared> Prepare(const RuleNode& rule, int64_t now_ms,
+                           std::optional<size_t> only = std::nullopt) const;
+  Result<Prepared> PrepareJson(std::string_view rule_json,
+                               int64_t now_ms) const;
+  // Up to `limit` members from database row `first_row` on, ascending;
+  // with `total`, the count of all members too.
+  std::vector<Hit> Run(const Prepared& prepared, uint32_t first_row,
+                       size_t limit, uint64_t* total) const;
+  uint64_t Count(const Prepared& prepared) const;
+  // Each hit's id, and its members JSON: an array, or one object a line.
+  void Render(const std::vector<Hit>& hits,
+              const std::vector<std::string>& fields, bool ndjson,
+              std::vector<std::string>* ids, std::string* json) const;
+  // What saved segment `name` selects, as a rule node; kNotFound if none.
+  Result<RuleNode> SegmentRule(std::string_view name) const;
+  const SavedSegment* FindSegment(std::string_view name) const;
+  // Counts a rule's members by the values of `attr` (Report).
+  Result<ReportResult> ReportByAttribute(const RuleNode& rule,
+                                         const ReportRequest& request) const;
+  Result<ReportResult> ReportBySegment(const RuleNode& rule,
+                                       const ReportRequest& request) const;
+
+  uint64_t sequence_ = 0;
+  uint64_t live_count_ = 0;
+  int max_depth_ = 64;
+  std::vector<LayerState> layers_;  // the last is the newest
+  std::shared_ptr<const Schema> schema_;
+  std::shared_ptr<const Catalog> segments_;
+};
+
+class Database {
+ public:
+  explicit Database(DatabaseOptions options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // The current version; never waits on a writer.
+  std::shared_ptr<const Snapshot> Read() const;
+
+  // --- Writes (SPEC §1). Each is atomic and visible when it returns. ---
+  // NDJSON, or a JSON array when the first non-blank byte is '['. Good
+  // records are applied, bad ones reported with their line.
+  BatchResult Upsert(std::string_view text);
+  // The same from a file, read in blocks (`options.progress` reports);
+  // fails only when the file cannot be read.
+  Result<LoadReport> UpsertFile(const std::string& path,
+                                LoadOptions options = {});
+  // Lines of {"id": ..., "name": ..., "at": ...}, appended.
+  BatchResult AppendEvents(std::string_view text);
+  Status Patch(std::string_view id, std::string_view patch_json);
+  Status Delete(std::string_view id);
+  Status UpdateTags(std::string_view id, std::span<const std::string> add,
+                    std::span<const std::string> remove);
+  // Merges `from` into `into`; `from`'s static memberships move to `into`.
+  Status Merge(std::string_view into, std::string_view from);
+  // All or nothing: kConflict when any attribute is typed otherwise, at
+  // the path "/NAME" (within {"NAME": TYPE, ...}).
+  Status Declare(const std::vector<std::pair<std::string, AttrType>>& types);
+
+  // --- Saved segments (SPEC §4). ---
+  // Creates or replaces. kMalformed for a bad name, rule errors as a
+  // query's (with paths within the rule), kConflict for a reference cycle.
+  Result<SegmentInfo> SaveSegment(std::string_view name,
+                                  const SegmentDefinition& definition,
+                                  std::vector<std::string>* unknown_ids,
+                                  int64_t now_ms);
+  // kConflict while another segment references it.
+  Status DeleteSegment(std::string_view name);
+  // Static segments: adds, then removes. kConflict on a dynamic one.
+  Result<StaticEdit> EditMembers(std::string_view name,
+                                 std::span<const std::string> add,
+                                 std::span<const std::string> remove);
+
+  // Runs the merges due now, on the calling thread (tests, benchmarks).
+  void MergeNow();
+  // Waits until no merge is due or running.
+  void WaitForMerges();
+
+  uint64_t merges_done() const { return merges_done_.load(); }
+
+ private:
+  struct Touched;
+  // Publishes a version with `touched` rows re-indexed. REQUIRES: write_mu_.
+  void Publish(const Touched& touched,
+               std::shared_ptr<const Snapshot::Catalog> segments = nullptr);
+  // Makes `next` the current version; the one it replaces is released
+  // outside the lock. Wakes merge threads and waiters.
+  void Install(std::shared_ptr<const Snapshot> next);
+  void NotifyMerges();
+  // Moves static memberships of `from` to `into` (or drops them when
+  // `into` is absent) in a new catalog, or null when none change.
+  std::shared_ptr<const Snapshot::Catalog> MoveMemberships(
+      const std::vector<std::pair<uint32_t, std::optional<uint32_t>>>& moves)
+      const;
+  // A merge due in `version`: the positions of its layers to merge.
+  std::vector<size_t> DueMerge(const Snapshot& version) const;
+  // Merges the layers at `positions` of the current version; returns
+  // whether it ran.
+  bool RunMerge();
+  void MergeLoop();
+
+  const DatabaseOptions options_;
+  mutable std::mutex write_mu_;  // one writer at a time
+  ProfileStore store_;           // REQUIRES: write_mu_
+  // Per database row: the serial of the layer where it is alive, or 0.
+  std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
+  uint64_t next_serial_ = 1;      // REQUIRES: write_mu_
+  // The current version. Its mutex is held only to copy or swap the
+  // pointer, never while anything is built or freed.
+  mutable std::mutex current_mu_;
+  std::shared_ptr<const Snapshot> current_;
+
+  std::mutex merge_mu_;  // one merge at a time
+  std::condition_variable merge_cv_;
+  bool stopping_ = false;
+  bool merging_ = false;
+  std::atomic<uint64_t> merges_done_{0};
+  std::thread merge_thread_;
+};
+
+// The opaque text of a members cursor, and back.
+std::string EncodeCursor(uint32_t next_row);
+std::optional<uint32_t> DecodeCursor(std::string_view cursor);
+
+// SPEC §4: 1-200 bytes, no control characters, no '/', not "." or "..".
+Status CheckSegmentName(std::string_view name);
+
+}  // namespace segd
+
+#endif  // SEGD_LIVE_DATABASE_H_

@@ -1,0 +1,136 @@
+#include "live/layer.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "base/hash.h"
+#include "index/profile_codec.h"
+
+namespace segd {
+namespace {
+
+// Blob views by local row.
+class BlobRows final : public RowSource {
+ public:
+  explicit BlobRows(std::vector<std::string_view> blobs)
+      : blobs_(std::move(blobs)) {}
+  uint32_t row_count() const override {
+    return static_cast<uint32_t>(blobs_.size());
+  }
+  std::string_view blob(uint32_t row) const override { return blobs_[row]; }
+
+ private:
+  std::vector<std::string_view> blobs_;
+};
+
+// The id at the front of an encoded profile (profile_codec.h).
+std::string_view BlobId(std::string_view blob) {
+  const char* p = blob.data();
+  return codec::ReadString(p);
+}
+
+constexpr uint64_t kIdentitySeed = 0x9e3779b97f4a7c15ULL;
+
+}  // namespace
+
+uint64_t IdKeyHash(std::string_view id) { return HashBytes(id); }
+
+uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
+  // The channel's length keeps ("ab", "c") apart from ("a", "bc").
+  return HashBytes(handle, HashBytes(channel, kIdentitySeed) + channel.size());
+}
+
+std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
+                                          std::vector<Entry> entries,
+                                          bool whole_space, uint64_t serial) {
+  auto layer = std::make_shared<Layer>();
+  layer->serial_ = serial;
+  layer->size_ = static_cast<uint32_t>(entries.size());
+  std::vector<std::string_view> blobs;
+  if (whole_space && !entries.empty()) {
+    blobs.resize(entries.back().row + 1);
+    for (const Entry& e : entries) blobs[e.row] = e.blob;
+  } else {
+    blobs.reserve(entries.size());
+    layer->rows_.reserve(entries.size());
+    for (const Entry& e : entries) {
+      blobs.push_back(e.blob);
+      layer->rows_.push_back(e.row);
+    }
+  }
+  // Ids and identities are hashed in parallel, then inserted in order.
+  std::vector<uint64_t> id_hashes(entries.size());
+  std::vector<std::vector<std::pair<uint64_t, uint32_t>>> identity_hashes(
+      entries.size());
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, entries.size(), 4096),
+                    [&](const tbb::blocked_range<size_t>& range) {
+                      DecodedProfile p;
+                      for (size_t i = range.begin(); i != range.end(); ++i) {
+                        const uint32_t local = whole_space
+                                                   ? entries[i].row
+                                                   : static_cast<uint32_t>(i);
+                        id_hashes[i] = IdKeyHash(BlobId(entries[i].blob));
+                        DecodeProfile(entries[i].blob, &p);
+                        for (const auto& [channel, handle] : p.identities) {
+                          identity_hashes[i].emplace_back(
+                              IdentityKeyHash(channel, handle), local);
+                        }
+                      }
+                    });
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const uint32_t local =
+        whole_space ? entries[i].row : static_cast<uint32_t>(i);
+    layer->by_id_.Insert(id_hashes[i], local);
+    for (const auto& [hash, row] : identity_hashes[i]) {
+      layer->by_identity_.Insert(hash, row);
+    }
+  }
+  layer->index_ =
+      Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
+  return layer;
+}
+
+uint32_t Layer::LowerBound(uint32_t global) const {
+  if (rows_.empty()) return std::min(global, index_->row_count());
+  return static_cast<uint32_t>(
+      std::lower_bound(rows_.begin(), rows_.end(), global) - rows_.begin());
+}
+
+std::optional<uint32_t> Layer::LocalRow(uint32_t global) const {
+  if (rows_.empty()) {
+    if (global < index_->row_count() && !index_->blob(global).empty()) {
+      return global;
+    }
+    return std::nullopt;
+  }
+  const uint32_t local = LowerBound(global);
+  if (local < rows_.size() && rows_[local] == global) return local;
+  return std::nullopt;
+}
+
+std::optional<uint32_t> Layer::FindId(std::string_view id) const {
+  return by_id_.Find(IdKeyHash(id), [&](uint32_t local) {
+    return BlobId(index_->blob(local)) == id;
+  });
+}
+
+std::optional<uint32_t> Layer::FindIdentity(std::string_view channel,
+                                            std::string_view handle) const {
+  return by_identity_.Find(
+      IdentityKeyHash(channel, handle), [&](uint32_t local) {
+        DecodedProfile p;
+        DecodeProfile(index_->blob(local), &p);
+        return std::find(p.identities.begin(), p.identities.end(),
+                         std::pair(channel, handle)) != p.identities.end();
+      });
+}
+
+size_t Layer::MemoryBytes() const {
+  return index_->MemoryBytes() + rows_.capacity() * sizeof(uint32_t) +
+         index_->row_count() * sizeof(std::string_view) + by_id_.MemoryBytes() +
+         by_identity_.MemoryBytes();
+}
+
+}  // namespace segd

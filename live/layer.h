@@ -1,0 +1,108 @@
+// Layer: an immutable Index over some of a live database's profiles.
+//
+// A live database (live/database.h) holds its profiles in a few layers, in
+// the manner of Lucene's near-real-time segments: a large base, smaller
+// layers of recent writes, and a tiny newest one rebuilt on every write.
+// Each database row is alive in exactly one layer; the others that still
+// hold an older version of it list it as dead (the version's, not the
+// layer's, business: layers never change).
+//
+// A layer's Index has rows of its own, 0..size()-1 ("local rows"), each
+// standing for one database row ("global row"): the same number when the
+// layer is built over the whole row space (the base: global row r is local
+// row r, and rows it does not hold are empty), else the i-th of its
+// ascending rows. Local order is global order either way, so a preview's
+// row order carries over.
+//
+// A layer also finds its profiles by id and by identity, so that a reader
+// looks a profile up in the same version it evaluates.
+//
+// Threading: immutable once built; shared as shared_ptr<const Layer>.
+// REQUIRES: the blobs it is built from stay valid and unchanged while it
+// lives (a ProfileStore's blobs never move: index/blob_arena.h).
+#ifndef SEGD_LIVE_LAYER_H_
+#define SEGD_LIVE_LAYER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "index/index.h"
+#include "index/row_table.h"
+#include "index/schema.h"
+
+namespace segd {
+
+class Layer {
+ public:
+  // One profile: its database row and encoded profile.
+  struct Entry {
+    uint32_t row;
+    std::string_view blob;
+  };
+
+  // Builds a layer over `entries`, ascending by row. `whole_space`: local
+  // rows are global rows (the base), which costs a blob view per row of
+  // the row space rather than per profile held.
+  static std::shared_ptr<const Layer> Build(const Schema& schema,
+                                            std::vector<Entry> entries,
+                                            bool whole_space, uint64_t serial);
+
+  // A number no other layer of the database has.
+  uint64_t serial() const { return serial_; }
+  const Index& index() const { return *index_; }
+  // Profiles held, alive or dead.
+  uint32_t size() const { return size_; }
+  bool whole_space() const { return rows_.empty() && size_ > 0; }
+
+  uint32_t GlobalRow(uint32_t local) const {
+    return rows_.empty() ? local : rows_[local];
+  }
+  // The first local row whose global row is `global` or later.
+  uint32_t LowerBound(uint32_t global) const;
+  // The local row of `global`, if the layer holds it.
+  std::optional<uint32_t> LocalRow(uint32_t global) const;
+  // The rows held, in local order, as global rows.
+  template <typename Fn>
+  void ForEachRow(Fn&& fn) const;
+
+  // Local row of the profile with this id or identity, if held here.
+  std::optional<uint32_t> FindId(std::string_view id) const;
+  std::optional<uint32_t> FindIdentity(std::string_view channel,
+                                       std::string_view handle) const;
+
+  // The index's bytes plus the layer's own tables.
+  size_t MemoryBytes() const;
+
+ private:
+  uint64_t serial_ = 0;
+  uint32_t size_ = 0;
+  std::shared_ptr<const Index> index_;
+  std::vector<uint32_t> rows_;  // local -> global; empty: the same
+  RowTable by_id_;
+  RowTable by_identity_;
+};
+
+template <typename Fn>
+void Layer::ForEachRow(Fn&& fn) const {
+  if (!rows_.empty()) {
+    for (uint32_t local = 0; local < rows_.size(); ++local) {
+      fn(local, rows_[local]);
+    }
+    return;
+  }
+  const Index& ix = *index_;
+  for (uint32_t local = 0; local < ix.row_count(); ++local) {
+    if (!ix.blob(local).empty()) fn(local, local);
+  }
+}
+
+// Hashes of ids and identities, shared by the layers and their tests.
+uint64_t IdKeyHash(std::string_view id);
+uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle);
+
+}  // namespace segd
+
+#endif  // SEGD_LIVE_LAYER_H_

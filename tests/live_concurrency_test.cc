@@ -1,0 +1,179 @@
+// Readers running while writers apply large batches and merges run in the
+// background: every snapshot holds whole batches, never part of one.
+//
+// Run under ThreadSanitizer with `make tsan` (README).
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "live/database.h"
+
+namespace segd {
+namespace {
+
+#if defined(__SANITIZE_THREAD__)
+// oneTBB hands tasks between its worker threads inside libtbb, which is not
+// built with ThreadSanitizer, so TSan would flag TBB's own task objects.
+// Without workers, each thread runs its own parallel loops: the races that
+// matter here, between readers, writers and merges, are all still seen.
+const tbb::global_control kNoWorkers(
+    tbb::global_control::max_allowed_parallelism, 1);
+#endif
+
+constexpr int64_t kNow = 1795176000000;  // 2026-11-20T12:00:00Z
+
+uint64_t Count(const Snapshot& snapshot, const std::string& rule) {
+  QueryRequest request;
+  request.rule_json = rule;
+  request.limit = 0;
+  request.now_ms = kNow;
+  Result<QueryResult> r = snapshot.Query(request);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r->count : ~uint64_t{0};
+}
+
+// Small layers, so that batches freeze layers and merges run often.
+DatabaseOptions Busy() {
+  DatabaseOptions options;
+  options.newest_layer_rows = 64;
+  options.merge_fanout = 2;
+  return options;
+}
+
+std::string Profiles(int count, int generation) {
+  std::string batch;
+  for (int i = 0; i < count; ++i) {
+    batch += R"({"id": "p)" + std::to_string(i) + R"(", "gen": )" +
+             std::to_string(generation) + R"(, "city": ")" +
+             (i % 2 ? "Pune" : "Delhi") + "\"}\n";
+  }
+  return batch;
+}
+
+// Runs `check` on fresh snapshots from two threads until `done`.
+template <typename Check>
+std::vector<std::thread> Readers(std::atomic<bool>& done, Check check) {
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&done, check] {
+      while (!done.load()) check();
+    });
+  }
+  return readers;
+}
+
+TEST(LiveConcurrencyTest, ReadersSeeWholeProfileBatches) {
+  constexpr int kProfiles = 1500;
+  constexpr int kBatches = 12;
+  Database db(Busy());
+  std::atomic<bool> done{false};
+  std::atomic<int> checks{0};
+  auto readers = Readers(done, [&] {
+    const std::shared_ptr<const Snapshot> s = db.Read();
+    if (s->live_count() == 0) return;  // before the first batch
+    // One generation at a time, all of it.
+    ReportRequest request;
+    request.group_by = "gen";
+    Result<ReportResult> report = s->Report(request);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->count, static_cast<uint64_t>(kProfiles));
+    ASSERT_EQ(report->groups.size(), 1u);
+    EXPECT_EQ(report->groups[0].second, static_cast<uint64_t>(kProfiles));
+    EXPECT_EQ(Count(*s, R"({"field": "city", "op": "eq", "value": "pune"})"),
+              static_cast<uint64_t>(kProfiles / 2));
+    ++checks;
+  });
+  for (int g = 0; g < kBatches; ++g) {
+    const BatchResult r = db.Upsert(Profiles(kProfiles, g));
+    ASSERT_EQ(r.accepted, static_cast<uint64_t>(kProfiles));
+  }
+  db.WaitForMerges();
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_GT(checks.load(), 0);
+  EXPECT_EQ(Count(*db.Read(), R"({"field": "gen", "op": "eq", "value": 11})"),
+            static_cast<uint64_t>(kProfiles));
+}
+
+TEST(LiveConcurrencyTest, ReadersSeeWholeEventBatches) {
+  constexpr int kProfiles = 800;
+  constexpr int kBatches = 10;
+  Database db(Busy());
+  db.Upsert(Profiles(kProfiles, 0));
+  std::atomic<bool> done{false};
+  auto readers = Readers(done, [&] {
+    const std::shared_ptr<const Snapshot> s = db.Read();
+    // Every profile has had the same number of ticks.
+    uint64_t previous = kProfiles;
+    for (int k = 1; k <= kBatches; ++k) {
+      const uint64_t n = Count(*s, R"({"event": "tick", "count": {"gte": )" +
+                                       std::to_string(k) + "}}");
+      EXPECT_TRUE(n == 0 || n == static_cast<uint64_t>(kProfiles)) << n;
+      EXPECT_LE(n, previous);
+      previous = n;
+    }
+  });
+  for (int b = 0; b < kBatches; ++b) {
+    std::string batch;
+    for (int i = 0; i < kProfiles; ++i) {
+      batch += R"({"id": "p)" + std::to_string(i) +
+               R"(", "name": "tick", "at": "2026-11-1)" +
+               std::to_string(b % 10) + "T10:00:00Z\"}\n";
+    }
+    ASSERT_EQ(db.AppendEvents(batch).accepted,
+              static_cast<uint64_t>(kProfiles));
+  }
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(Count(*db.Read(), R"({"event": "tick", "count": {"eq": 10}})"),
+            static_cast<uint64_t>(kProfiles));
+}
+
+TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
+  constexpr int kProfiles = 400;
+  constexpr int kOn = 100;
+  Database db(Busy());
+  std::string initial;
+  for (int i = 0; i < kProfiles; ++i) {
+    initial += R"({"id": "p)" + std::to_string(i) + R"(", "on": )" +
+               (i < kOn ? "true" : "false") + "}\n";
+  }
+  db.Upsert(initial);
+  std::vector<bool> on(kProfiles);
+  for (int i = 0; i < kProfiles; ++i) on[i] = i < kOn;
+  std::atomic<bool> done{false};
+  auto readers = Readers(done, [&] {
+    const std::shared_ptr<const Snapshot> s = db.Read();
+    EXPECT_EQ(Count(*s, R"({"field": "on", "op": "is_true"})"),
+              static_cast<uint64_t>(kOn));
+    EXPECT_EQ(s->live_count(), static_cast<uint64_t>(kProfiles));
+  });
+  // Each batch turns one profile off and another on: the count holds.
+  uint64_t state = 12345;
+  for (int round = 0; round < 600; ++round) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    int a = static_cast<int>((state >> 33) % kProfiles);
+    int b = static_cast<int>((state >> 13) % kProfiles);
+    if (on[a] == on[b]) continue;
+    if (!on[a]) std::swap(a, b);  // a is on, b is off
+    on[a] = false;
+    on[b] = true;
+    const BatchResult r = db.Upsert(R"({"id": "p)" + std::to_string(a) +
+                                    R"(", "on": false})"
+                                    "\n"
+                                    R"({"id": "p)" +
+                                    std::to_string(b) + R"(", "on": true})");
+    ASSERT_EQ(r.accepted, 2u);
+  }
+  db.WaitForMerges();
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_GT(db.merges_done(), 0u);
+}
+
+}  // namespace
+}  // namespace segd

@@ -1,0 +1,388 @@
+// The live database: writes reach the next read without a rebuild, layers
+// and merges keep answers unchanged, saved segments, cursors, reports.
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <string>
+#include <vector>
+
+#include "live/database.h"
+
+namespace segd {
+namespace {
+
+#if defined(__SANITIZE_THREAD__)
+// As in live_concurrency_test.cc: no TBB workers under ThreadSanitizer.
+const tbb::global_control kNoWorkers(
+    tbb::global_control::max_allowed_parallelism, 1);
+#endif
+
+constexpr int64_t kNow = 1795176000000;  // 2026-11-20T12:00:00Z
+
+// Small layers and merges run by hand, so that tests reach every layer
+// shape on a few profiles.
+DatabaseOptions SmallLayers() {
+  DatabaseOptions options;
+  options.newest_layer_rows = 4;
+  options.merge_fanout = 2;
+  options.background_merges = false;
+  return options;
+}
+
+std::vector<std::string> Ids(const Database& db, const std::string& rule,
+                             size_t limit = 100) {
+  QueryRequest request;
+  request.rule_json = rule;
+  request.limit = limit;
+  request.now_ms = kNow;
+  Result<QueryResult> r = db.Read()->Query(request);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r->ids : std::vector<std::string>{};
+}
+
+uint64_t Count(const Database& db, const std::string& rule) {
+  QueryRequest request;
+  request.rule_json = rule;
+  request.limit = 0;
+  request.now_ms = kNow;
+  Result<QueryResult> r = db.Read()->Query(request);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r->count : 0;
+}
+
+std::string City(const std::string& city) {
+  return R"({"field": "city", "op": "eq", "value": ")" + city + R"("})";
+}
+
+constexpr char kEveryone[] = R"({"all": []})";
+
+TEST(LiveDatabaseTest, AWriteIsInTheNextRead) {
+  Database db(SmallLayers());
+  EXPECT_EQ(db.Read()->live_count(), 0u);
+  const BatchResult r = db.Upsert(R"({"id": "a", "city": "Pune"})"
+                                  "\n"
+                                  R"({"id": "b", "city": "Mumbai"})"
+                                  "\n"
+                                  R"({"id": "c", "city": "pune"})");
+  EXPECT_EQ(r.accepted, 3u);
+  EXPECT_TRUE(r.rejected.empty());
+  EXPECT_EQ(Ids(db, City("PUNE")), (std::vector<std::string>{"a", "c"}));
+  ASSERT_TRUE(db.Patch("b", R"({"city": "Pune"})").ok());
+  EXPECT_EQ(Ids(db, City("pune")), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(LiveDatabaseTest, ABadRecordIsReportedAndTheRestApplied) {
+  Database db(SmallLayers());
+  const BatchResult r = db.Upsert(R"({"id": "a", "orders": 3})"
+                                  "\n"
+                                  R"({"id": "b", "orders": "many"})"
+                                  "\n"
+                                  "\n"
+                                  R"({"id": "c", "orders": 1})");
+  EXPECT_EQ(r.accepted, 2u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_EQ(r.rejected[0].id, "b");
+  EXPECT_EQ(Count(db, kEveryone), 2u);
+}
+
+TEST(LiveDatabaseTest, AReplacedProfileKeepsItsRowAndARecreatedOneDoesNot) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a"})"
+            "\n"
+            R"({"id": "b"})"
+            "\n"
+            R"({"id": "c"})");
+  db.Upsert(R"({"id": "a", "city": "Pune"})");
+  EXPECT_EQ(Ids(db, kEveryone), (std::vector<std::string>{"a", "b", "c"}));
+  ASSERT_TRUE(db.Delete("a").ok());
+  EXPECT_EQ(Ids(db, kEveryone), (std::vector<std::string>{"b", "c"}));
+  db.Upsert(R"({"id": "a"})");
+  EXPECT_EQ(Ids(db, kEveryone), (std::vector<std::string>{"b", "c", "a"}));
+  EXPECT_EQ(db.Delete("zz").code(), ErrorCode::kNotFound);
+}
+
+TEST(LiveDatabaseTest, AnswersHoldAcrossLayersAndMerges) {
+  Database db(SmallLayers());
+  // Thirty profiles written one at a time fill several layers.
+  for (int i = 0; i < 30; ++i) {
+    db.Upsert(R"({"id": "p)" + std::to_string(i) + R"(", "n": )" +
+              std::to_string(i) + R"(, "city": ")" +
+              (i % 3 == 0 ? "Pune" : "Nagpur") + R"("})");
+  }
+  EXPECT_GT(db.Read()->Layers().size(), 2u);
+  const std::string rule =
+      R"({"all": [{"field": "n", "op": "gte", "value": 10}, )" + City("pune") +
+      "]}";
+  const std::vector<std::string> expected = {"p12", "p15", "p18",
+                                             "p21", "p24", "p27"};
+  EXPECT_EQ(Ids(db, rule), expected);
+  // Rewrite some rows so that older layers hold dead copies.
+  db.Patch("p12", R"({"city": "Nagpur"})");
+  db.Patch("p13", R"({"city": "Pune"})");
+  db.Delete("p27");
+  const std::vector<std::string> after = {"p13", "p15", "p18", "p21", "p24"};
+  EXPECT_EQ(Ids(db, rule), after);
+  db.MergeNow();
+  EXPECT_GT(db.merges_done(), 0u);
+  EXPECT_EQ(Ids(db, rule), after);
+  EXPECT_EQ(Count(db, rule), after.size());
+  EXPECT_EQ(Count(db, kEveryone), 29u);
+}
+
+TEST(LiveDatabaseTest, AttributesNewerThanALayerAreAbsentThere) {
+  Database db(SmallLayers());
+  for (int i = 0; i < 8; ++i) {
+    db.Upsert(R"({"id": "old)" + std::to_string(i) + R"("})");
+  }
+  db.Upsert(R"({"id": "new", "score": 5})");
+  EXPECT_EQ(Ids(db, R"({"field": "score", "op": "gte", "value": 1})"),
+            (std::vector<std::string>{"new"}));
+  EXPECT_EQ(Count(db, R"({"field": "score", "op": "not_exists"})"), 8u);
+  EXPECT_EQ(Count(db, R"({"not": {"field": "score", "op": "eq", "value": 5}})"),
+            8u);
+}
+
+TEST(LiveDatabaseTest, ASnapshotNeverChanges) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a", "city": "Pune"})");
+  const std::shared_ptr<const Snapshot> before = db.Read();
+  db.Upsert(R"({"id": "b", "city": "Pune"})");
+  db.Delete("a");
+  QueryRequest request;
+  request.rule_json = City("pune");
+  request.now_ms = kNow;
+  EXPECT_EQ(before->Query(request)->ids, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(db.Read()->Query(request)->ids, (std::vector<std::string>{"b"}));
+  ASSERT_TRUE(before->Profile("a").has_value());
+  EXPECT_FALSE(db.Read()->Profile("a").has_value());
+}
+
+TEST(LiveDatabaseTest, ACursorNeitherRepeatsNorSkipsAcrossWrites) {
+  Database db(SmallLayers());
+  for (int i = 0; i < 20; ++i) {
+    db.Upsert(R"({"id": "p)" + std::to_string(i) + R"(", "city": "Pune"})");
+  }
+  ASSERT_TRUE(
+      db.SaveSegment("pune",
+                     {SavedSegment::Kind::kDynamic, "", City("pune"), {}},
+                     nullptr, kNow)
+          .ok());
+  MembersRequest request;
+  request.segment = "pune";
+  request.limit = 6;
+  request.now_ms = kNow;
+  Result<MembersPage> page = db.Read()->Members(request);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->count, 20u);
+  ASSERT_EQ(page->ids.size(), 6u);
+  EXPECT_EQ(page->ids.back(), "p5");
+  // Between pages: a member ahead leaves, one behind changes, one new.
+  db.Patch("p7", R"({"city": "Nagpur"})");
+  db.Patch("p2", R"({"city": "Delhi"})");
+  db.Upsert(R"({"id": "late", "city": "Pune"})");
+  db.MergeNow();
+  std::vector<std::string> rest;
+  request.cursor = page->next_cursor;
+  while (!request.cursor.empty()) {
+    page = db.Read()->Members(request);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    rest.insert(rest.end(), page->ids.begin(), page->ids.end());
+    request.cursor = page->next_cursor;
+  }
+  const std::vector<std::string> expected = {"p6",  "p8",  "p9",  "p10", "p11",
+                                             "p12", "p13", "p14", "p15", "p16",
+                                             "p17", "p18", "p19", "late"};
+  EXPECT_EQ(rest, expected);
+  request.cursor = "not a cursor";
+  EXPECT_FALSE(db.Read()->Members(request).ok());
+}
+
+TEST(LiveDatabaseTest, StaticSegmentsFollowProfilesNotIds) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a"})"
+            "\n"
+            R"({"id": "b"})"
+            "\n"
+            R"({"id": "c"})");
+  std::vector<std::string> unknown;
+  SegmentDefinition list;
+  list.kind = SavedSegment::Kind::kStatic;
+  list.ids = {"b", "x", "c", "x"};
+  Result<SegmentInfo> saved = db.SaveSegment("vip", list, &unknown, kNow);
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  EXPECT_EQ(saved->count, 2u);
+  EXPECT_EQ(unknown, (std::vector<std::string>{"x"}));
+  // A merge moves b's membership to a; a delete drops c's for good.
+  ASSERT_TRUE(db.Merge("a", "b").ok());
+  ASSERT_TRUE(db.Delete("c").ok());
+  db.Upsert(R"({"id": "c"})");
+  EXPECT_EQ(Ids(db, R"({"segment": "vip"})"), (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(*db.Read()->Contains("vip", "a", kNow));
+  EXPECT_FALSE(*db.Read()->Contains("vip", "c", kNow));
+  const std::vector<std::string> add = {"c", "y"}, remove = {"a"};
+  Result<StaticEdit> edit = db.EditMembers("vip", add, remove);
+  ASSERT_TRUE(edit.ok());
+  EXPECT_EQ(edit->count, 1u);
+  EXPECT_EQ(edit->unknown_ids, (std::vector<std::string>{"y"}));
+  EXPECT_EQ(Ids(db, R"({"segment": "vip"})"), (std::vector<std::string>{"c"}));
+}
+
+TEST(LiveDatabaseTest, DerivedSegmentsRefuseCyclesAndDeletesInUse) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a", "city": "Pune", "orders": 6})"
+            "\n"
+            R"({"id": "b", "city": "Pune", "orders": 1})");
+  auto dynamic = [](std::string rule) {
+    return SegmentDefinition{SavedSegment::Kind::kDynamic, "", rule, {}};
+  };
+  ASSERT_TRUE(
+      db.SaveSegment("pune", dynamic(City("pune")), nullptr, kNow).ok());
+  Result<SegmentInfo> big =
+      db.SaveSegment("big", dynamic(R"({"all": [{"segment": "pune"},
+                          {"field": "orders", "op": "gte", "value": 5}]})"),
+                     nullptr, kNow);
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  EXPECT_EQ(big->count, 1u);
+  // pune -> big -> pune.
+  EXPECT_EQ(
+      db.SaveSegment("pune", dynamic(R"({"segment": "big"})"), nullptr, kNow)
+          .status()
+          .code(),
+      ErrorCode::kConflict);
+  EXPECT_EQ(
+      db.SaveSegment("self", dynamic(R"({"segment": "self"})"), nullptr, kNow)
+          .status()
+          .code(),
+      ErrorCode::kConflict);
+  EXPECT_EQ(db.DeleteSegment("pune").code(), ErrorCode::kConflict);
+  Result<SegmentInfo> bad = db.SaveSegment(
+      "bad", dynamic(R"({"all": [{"field": "nope", "op": "exists"}]})"),
+      nullptr, kNow);
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(bad.status().path(), "/all/0/field");
+  EXPECT_EQ(
+      db.SaveSegment("a/b", dynamic(kEveryone), nullptr, kNow).status().code(),
+      ErrorCode::kMalformed);
+  EXPECT_EQ(*db.Read()->SegmentsOf("a", kNow),
+            (std::vector<std::string>{"big", "pune"}));
+  EXPECT_EQ(*db.Read()->SegmentsOf("b", kNow),
+            (std::vector<std::string>{"pune"}));
+  ASSERT_TRUE(db.DeleteSegment("big").ok());
+  ASSERT_TRUE(db.DeleteSegment("pune").ok());
+  EXPECT_EQ(db.DeleteSegment("pune").code(), ErrorCode::kNotFound);
+}
+
+TEST(LiveDatabaseTest, ReportGroupsByValueWithOtherAndMissing) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "1", "city": "Pune", "tags": ["vip", "new"]})"
+            "\n"
+            R"({"id": "2", "city": "pune", "tags": ["vip"]})"
+            "\n"
+            R"({"id": "3", "city": "Mumbai"})"
+            "\n"
+            R"({"id": "4", "city": "Delhi", "tags": ["old"]})"
+            "\n"
+            R"({"id": "5"})");
+  db.Upsert(R"({"id": "6", "city": "Mumbai", "tags": ["new"]})");
+  ReportRequest request;
+  request.group_by = "city";
+  request.limit = 2;
+  Result<ReportResult> r = db.Read()->Report(request);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->count, 6u);
+  ASSERT_EQ(r->groups.size(), 2u);
+  // Mumbai and Pune tie at 2: ascending value order.
+  EXPECT_EQ(r->groups[0], (std::pair<std::string, uint64_t>{"\"Mumbai\"", 2}));
+  EXPECT_EQ(r->groups[1], (std::pair<std::string, uint64_t>{"\"Pune\"", 2}));
+  EXPECT_EQ(r->other, 1u);
+  EXPECT_EQ(r->missing, 1u);
+  request.group_by = "tags";
+  request.limit = 1;
+  r = db.Read()->Report(request);
+  ASSERT_TRUE(r.ok());
+  // new 2, vip 2, old 1: "new" first; other is member 4 alone.
+  EXPECT_EQ(r->groups[0], (std::pair<std::string, uint64_t>{"\"new\"", 2}));
+  EXPECT_EQ(r->other, 2u);  // 2 (vip only) and 4 (old)
+  EXPECT_EQ(r->missing, 2u);
+}
+
+TEST(LiveDatabaseTest, ExplainCountsEveryNodeOverEveryone) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "1", "city": "Pune", "orders": 2})"
+            "\n"
+            R"({"id": "2", "city": "Pune"})"
+            "\n"
+            R"({"id": "3", "city": "Delhi", "orders": 7})");
+  QueryRequest request;
+  request.rule_json =
+      R"({"all": [{"field": "city", "op": "eq", "value": "pune"},
+                                  {"not": {"field": "orders", "op": "gt", "value": 5}}]})";
+  request.explain = true;
+  request.now_ms = kNow;
+  Result<QueryResult> r = db.Read()->Query(request);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->explain.size(), 4u);
+  EXPECT_EQ(r->explain[0].path, "");
+  EXPECT_EQ(r->explain[0].count, 2u);
+  EXPECT_EQ(r->explain[1].path, "/all/0");
+  EXPECT_EQ(r->explain[1].count, 2u);
+  EXPECT_EQ(r->explain[2].path, "/all/1");
+  EXPECT_EQ(r->explain[2].count, 2u);
+  EXPECT_EQ(r->explain[3].path, "/all/1/not");
+  EXPECT_EQ(r->explain[3].count, 1u);
+}
+
+TEST(LiveDatabaseTest, ProfilesAreFoundByIdAndIdentity) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a", "identities": {"whatsapp": "+91"}})");
+  db.Upsert(R"({"id": "b", "name": "Asha Patil", "email": "asha@x.com"})");
+  const auto snapshot = db.Read();
+  ASSERT_TRUE(snapshot->ProfileByIdentity("whatsapp", "+91").has_value());
+  EXPECT_NE(snapshot->ProfileByIdentity("whatsapp", "+91")->find("\"a\""),
+            std::string::npos);
+  EXPECT_FALSE(snapshot->ProfileByIdentity("whatsapp", "+92").has_value());
+  Result<QueryResult> found = snapshot->Search("PATIL", 10, {});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->ids, (std::vector<std::string>{"b"}));
+  EXPECT_FALSE(snapshot->Search("", 10, {}).ok());
+}
+
+TEST(LiveDatabaseTest, EventsAppendToTheirProfiles) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a"})"
+            "\n"
+            R"({"id": "b"})");
+  const BatchResult r = db.AppendEvents(
+      R"({"id": "a", "name": "order", "at": "2026-11-19T00:00:00Z"})"
+      "\n"
+      R"({"id": "zz", "name": "order", "at": "2026-11-19T00:00:00Z"})"
+      "\n"
+      R"({"id": "a", "name": "order", "at": "2026-11-18T00:00:00Z"})"
+      "\n"
+      R"({"id": "b", "name": "order", "at": "not a date"})");
+  EXPECT_EQ(r.accepted, 2u);
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_EQ(r.rejected[1].line, 4u);
+  EXPECT_EQ(Ids(db, R"({"event": "order", "count": {"gte": 2}})"),
+            (std::vector<std::string>{"a"}));
+}
+
+TEST(LiveDatabaseTest, DeclaringIsAllOrNothing) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a", "code": "2026-01-01"})");
+  EXPECT_EQ(
+      db.Declare({{"zip", AttrType::kString}, {"code", AttrType::kString}})
+          .code(),
+      ErrorCode::kConflict);
+  EXPECT_FALSE(db.Read()->schema().Find("zip").has_value());
+  ASSERT_TRUE(db.Declare({{"zip", AttrType::kString}}).ok());
+  db.Upsert(R"({"id": "b", "zip": "2026-01-01"})");
+  EXPECT_EQ(
+      Count(db, R"({"field": "zip", "op": "starts_with", "value": "2026"})"),
+      1u);
+}
+
+}  // namespace
+}  // namespace segd
