@@ -13,6 +13,7 @@ namespace segd {
 namespace {
 
 constexpr std::string_view kCustomerType = "customer_type";
+constexpr std::string_view kTags = "tags";
 // The names SPEC §1 derives customer_type from. As string_views, a compare
 // with a name of another length costs no memcmp.
 constexpr std::string_view kCustomerId = "customer_id", kEmail = "email",
@@ -56,11 +57,15 @@ void PatchAttribute(const std::string& name, const Value& value,
   }
 }
 
-// Appends to `into` the elements of `from` it lacks, in `from`'s order.
+// Appends to `into` the elements of `from` it lacks, in `from`'s order,
+// comparing with ASCII case folded as rules do: `VIP` is already there when
+// `vip` is, and of `from`'s `New` and `new` only the first is added.
 template <typename Strings>
-void UnionStrings(const Strings& from, std::vector<std::string>* into) {
+void UnionFolded(const Strings& from, std::vector<std::string>* into) {
   for (const std::string& s : from) {
-    if (std::find(into->begin(), into->end(), s) == into->end()) {
+    if (std::none_of(into->begin(), into->end(), [&](const std::string& mine) {
+          return EqualsFolded(mine, s);
+        })) {
       into->push_back(s);
     }
   }
@@ -377,6 +382,7 @@ Result<uint32_t> ProfileStore::Patch(std::string_view id,
     PatchAttribute(name, value, &input.attributes);
   }
   auto& identities = input.identities;
+  if (patch.clear_identities) identities.clear();
   for (const auto& [channel, handle] : patch.identities) {
     std::erase_if(identities,
                   [&](const auto& pair) { return pair.first == channel; });
@@ -392,7 +398,6 @@ Result<uint32_t> ProfileStore::Patch(std::string_view id,
 Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
                                           std::span<const std::string> add,
                                           std::span<const std::string> remove) {
-  static constexpr std::string_view kTags = "tags";
   const std::optional<uint32_t> row = FindRow(id);
   if (!row) return NoProfile(id);
   ProfileInput input = Editable(*row);
@@ -410,9 +415,11 @@ Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
                    "/tags");
   }
   std::vector<std::string>& strings = tags->second.strings;
-  UnionStrings(add, &strings);
+  UnionFolded(add, &strings);
   std::erase_if(strings, [&](const std::string& s) {
-    return std::find(remove.begin(), remove.end(), s) != remove.end();
+    return std::any_of(remove.begin(), remove.end(), [&](const std::string& r) {
+      return EqualsFolded(s, r);
+    });
   });
   if (strings.empty()) attributes.erase(tags);
   Result<UpsertOutcome> stored = Write(input, std::nullopt);
@@ -434,7 +441,7 @@ Result<MergeOutcome> ProfileStore::Merge(std::string_view into_id,
 
   // Into's values win; from's fill only keys into has no value at, above or
   // below. Checked against into's own keys: from's may nest among
-  // themselves as they did in from.
+  // themselves as they did in from. `tags` alone is unioned (SPEC §1).
   Attributes& attributes = into.attributes;
   const size_t into_count = attributes.size();
   for (auto& [name, value] : from.attributes) {
@@ -442,9 +449,9 @@ Result<MergeOutcome> ProfileStore::Merge(std::string_view into_id,
     for (size_t i = 0; i < into_count && !overlaps; ++i) {
       auto& [into_name, into_value] = attributes[i];
       if (into_name == name) {
-        if (into_value.type == AttrType::kStringArray &&
+        if (name == kTags && into_value.type == AttrType::kStringArray &&
             value.type == AttrType::kStringArray) {
-          UnionStrings(value.strings, &into_value.strings);
+          UnionFolded(value.strings, &into_value.strings);
         }
         overlaps = true;
       } else {

@@ -50,6 +50,9 @@ struct ProfilePatch {
   // by key; arrays replace whole. Setting `customer_type` makes it set (kept
   // until removed); null removes it, so it is derived again.
   std::vector<std::pair<std::string, Value>> attributes;
+  // Removes every identity of the profile before `identities` apply
+  // (`"identities": null`).
+  bool clear_identities = false;
   // channel -> handle, replacing every handle of that channel; nullopt (a
   // null handle) removes the channel.
   std::vector<std::pair<std::string, std::optional<std::string>>> identities;
@@ -87,11 +90,13 @@ class ProfileStore {
   // `identities`, `events`) among the attributes; otherwise Upsert's errors.
   Result<uint32_t> Patch(std::string_view id, const ProfilePatch& patch);
 
-  // Edits the `tags` string array: adds the tags not present yet (existing
-  // tags keep their place, added ones follow in the order given), then
-  // removes every occurrence of those in `remove`. Creates `tags` when
-  // absent; an empty result removes it. kNotFound for an unknown id;
-  // kInvalid when the profile's `tags` is not a string array.
+  // Edits the `tags` string array. Tags compare with ASCII case folded, as
+  // rules compare strings: adds the tags not present yet (existing tags keep
+  // their place and spelling, added ones follow in the order given, a tag
+  // given twice is added once), then removes every tag equal to one in
+  // `remove` (removing `vip` removes `VIP`). Creates `tags` when absent; an
+  // empty result removes it. kNotFound for an unknown id; kInvalid when the
+  // profile's `tags` is not a string array.
   Result<uint32_t> UpdateTags(std::string_view id,
                               std::span<const std::string> add,
                               std::span<const std::string> remove);
@@ -99,9 +104,11 @@ class ProfileStore {
   // Merges profile `from_id` into `into_id` (SPEC §1 "Merge") and deletes
   // `from_id`. Into's values win; from's fill the keys into lacks (a key of
   // from nested below or above one of into's is left out: into's object or
-  // value wins whole); string arrays present in both are unioned (into's
-  // elements, then from's new ones). Identities are unioned by channel:
-  // where both have a channel, into's handles stay and from's are released.
+  // value wins whole). Only `tags` is unioned when both hold it: into's
+  // tags, then from's that into lacks (ASCII case folded), in from's order;
+  // any other string array is a value like the rest. Identities are unioned
+  // by channel: where both have a channel, into's handles stay and from's
+  // are released.
   // Events are concatenated, into's first. customer_type: into's if set,
   // else from's if set, else derived again. kNotFound for an unknown id
   // (`into_id` is checked first), kInvalid for a profile merged into itself.

@@ -19,12 +19,15 @@ namespace segd {
 
 // Parses a PATCH body (a JSON object) into `out` (SPEC §1 "Patch"). An `id`
 // in the body is an error (kInvalid at "/id"): the id comes from the path.
-// Bad JSON or a non-object is kMalformed; a body of the wrong shape is
-// kInvalid; both with the JSON pointer of the bad node.
+// `"identities": null` removes every identity, `"events": null` appends
+// nothing. Bad JSON is kMalformed; JSON that is not an object and a body of
+// the wrong shape are kInvalid (SPEC §5's 422); both with the JSON pointer
+// of the bad node.
 Status ParsePatch(std::string_view json, ProfilePatch* out);
 
 // Parses one line of an events batch, {"id": "...", "name": "...", "at":
-// ISO-8601}, into `id` and `out`. Errors as for ParsePatch.
+// ISO-8601}, into `id` and `out`. Errors as for ParsePatch, except that a
+// line that is not an object is kMalformed, as a bad line of a batch.
 Status ParseEventRecord(std::string_view json, std::string* id,
                         ProfileInput::Event* out);
 

@@ -93,10 +93,13 @@ struct RecordParser::Impl {
   }
 
   // The error messages of a document that is not an object and of text
-  // after it.
+  // after it. With `not_object_invalid`, a document that is JSON but not an
+  // object is kInvalid (SPEC §5: it parses, but is not what the path
+  // expects); otherwise it is kMalformed.
   struct DocumentErrors {
     const char* not_object;
     const char* trailing;
+    bool not_object_invalid = false;
   };
   // Reads the object at json[0, length) with on_object(od::object), then
   // checks that nothing follows it.
@@ -130,7 +133,8 @@ struct RecordParser::Impl {
   template <typename Path>
   Status ParseEvent(od::object event, Path&& path, std::string* id,
                     ProfileInput::Event* out);
-  // A profile id: a string of 1 to 256 bytes. path() points at the object
+  // A profile id (SPEC §1): a string of 1 to 256 bytes of UTF-8 with no
+  // control characters, and not `.` or `..`. path() points at the object
   // holding it.
   template <typename Path>
   Status ParseId(od::value value, Path&& path, std::string* id);
@@ -150,7 +154,15 @@ Status RecordParser::Impl::ParseDocument(const char* json, size_t length,
   if (error) return JsonError(error, "");
   od::object object;
   if (doc.get_object().get(object)) {
-    return Malformed(errors.not_object, "");
+    if (!errors.not_object_invalid) return Malformed(errors.not_object, "");
+    // On Demand has read no further than the first token: only a document
+    // that parses in full is JSON of the wrong kind; anything else is bad
+    // JSON, kMalformed.
+    simdjson::dom::element element;
+    if ((error = array_parser.parse(json, length, false).get(element))) {
+      return JsonError(error, "");
+    }
+    return Invalid(errors.not_object, "");
   }
   SEGD_RETURN_IF_ERROR(on_object(object));
   const char* rest;
@@ -178,12 +190,32 @@ template <typename Path>
 Status RecordParser::Impl::ParseId(od::value value, Path&& path,
                                    std::string* id) {
   std::string_view s;
-  if (value.get_string().get(s)) {
+  if (auto error = value.get_string().get(s)) {
+    if (error != simdjson::INCORRECT_TYPE) {  // a bad escape, say
+      return JsonError(error, JsonPointerChild(path(), "id"));
+    }
     return ShapeError("id must be a string", JsonPointerChild(path(), "id"));
   }
-  if (s.empty() || s.size() > 256) {
-    return ShapeError("id must be 1 to 256 bytes",
-                      JsonPointerChild(path(), "id"));
+  // The text is UTF-8: On Demand validated the whole document before the
+  // first token, and its unescaping makes no invalid sequence (a lone
+  // surrogate fails get_string above). What is left is SPEC §1's rule, which
+  // breaks the value, not the shape: kInvalid.
+  if (s.empty() || s.size() > kMaxIdBytes) {
+    return Invalid("id must be 1 to 256 bytes", JsonPointerChild(path(), "id"));
+  }
+  // Every byte is checked, without a branch each: ids are short, and this
+  // runs for every record of a bulk load.
+  bool control = false;
+  for (const char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    control |= byte < 0x20 || byte == 0x7F;
+  }
+  if (control) {
+    return Invalid("id must not contain control characters",
+                   JsonPointerChild(path(), "id"));
+  }
+  if (s.size() <= 2 && (s == "." || s == "..")) {
+    return Invalid("id cannot be . or ..", JsonPointerChild(path(), "id"));
   }
   id->assign(s);
   return Status::Ok();
@@ -234,6 +266,7 @@ Status RecordParser::ParsePatch(const char* json, size_t length,
                                 size_t capacity, ProfilePatch* out) {
   Impl& impl = *impl_;
   impl.used = 0;
+  out->clear_identities = false;
   out->identities.clear();
   out->events.clear();
   impl.shape = ErrorCode::kInvalid;
@@ -242,13 +275,11 @@ Status RecordParser::ParsePatch(const char* json, size_t length,
       return Invalid("a patch cannot change the id, which comes from the path",
                      "/id");
     }
+    // Of `identities` or `events` given twice, the last wins whole.
     if (KeyIs(key, "identities")) {
-      if (IsNull(value)) {
-        return Invalid(
-            "identities must be an object of channel: handle (a null "
-            "handle removes that channel)",
-            "/identities");
-      }
+      out->identities.clear();
+      // null removes every identity, as null removes any other key.
+      out->clear_identities = IsNull(value);
       return impl.ParseIdentities(
           value, [&](std::string_view channel,
                      std::optional<std::string_view> handle) {
@@ -259,16 +290,15 @@ Status RecordParser::ParsePatch(const char* json, size_t length,
           });
     }
     if (KeyIs(key, "events")) {
-      if (IsNull(value)) {
-        return Invalid("events must be an array of {name, at}", "/events");
-      }
-      return impl.ParseEvents(value, &out->events);
+      out->events.clear();
+      return impl.ParseEvents(value, &out->events);  // null appends none
     }
     return impl.ParseValue(value, key, "", key, 1, &out->attributes);
   };
   Status status = impl.ParseDocument(
       json, length, capacity,
-      {"a patch must be a JSON object", "trailing content after the patch"},
+      {"a patch must be a JSON object", "trailing content after the patch",
+       /*not_object_invalid=*/true},
       [&](od::object object) { return impl.ForEachField(object, on_field); });
   out->attributes.resize(impl.used);
   return status;

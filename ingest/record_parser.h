@@ -33,21 +33,28 @@ class RecordParser {
   // Parses the record at json[0, length). REQUIRES: `capacity` >= length +
   // simdjson's padding, i.e. the bytes after the record up to `capacity` are
   // readable (true for a line inside a padded buffer). On error `out` holds
-  // whatever was read so far (out->id may be set).
+  // whatever was read so far (out->id may be set). An id that breaks SPEC
+  // §1's rule (1 to 256 bytes of UTF-8, no control characters, not `.` or
+  // `..`) is kInvalid at "/id"; a missing or non-string one is kMalformed.
   Status Parse(const char* json, size_t length, size_t capacity,
                ProfileInput* out);
 
   // A patch body (SPEC §1 "Patch"), with Parse's REQUIRES. Attributes are
   // flattened and typed as in a record, a null or [] one kept as absent (a
   // removal) under its own name: "address": null stays "address". A null
-  // handle is a removal too; `identities` or `events` themselves null, and
-  // an `id` key, are errors. Bad JSON and a non-object are kMalformed;
-  // a well-formed body of the wrong shape is kInvalid, with a JSON pointer.
+  // handle is a removal too, and `"identities": null` removes them all
+  // (out->clear_identities); `"events": null` appends none. Of `identities`
+  // or `events` given twice, the last wins. An `id` key is an error. Bad
+  // JSON is kMalformed; JSON that is not an object (an array, a string, a
+  // number) and a body of the wrong shape are kInvalid, with a JSON
+  // pointer.
   Status ParsePatch(const char* json, size_t length, size_t capacity,
                     ProfilePatch* out);
 
   // One line of an events batch, {"id": ..., "name": ..., "at": ISO-8601},
-  // with Parse's REQUIRES; other keys are ignored. Errors as for ParsePatch.
+  // with Parse's REQUIRES; other keys are ignored. Errors as for ParsePatch,
+  // except that a line that is not an object is kMalformed. The id follows
+  // Parse's rule.
   Status ParseEventRecord(const char* json, size_t length, size_t capacity,
                           std::string* id, ProfileInput::Event* out);
 

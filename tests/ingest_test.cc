@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "index/index.h"
 #include "index/profile_codec.h"
@@ -260,6 +261,69 @@ TEST_F(IngestTest, BadRecordsAreReportedWithLineAndReasonAndNeverStopALoad) {
   EXPECT_EQ(r.rejected[8].error.path(), "/events/0/at");
   EXPECT_NE(ErrorOf(r, 12).find("UTF-8"), std::string::npos) << ErrorOf(r, 12);
   EXPECT_TRUE(store_.FindRow("ok3").has_value());
+}
+
+// SPEC §1: an id is 1 to 256 bytes of UTF-8 with no control characters
+// (bytes 0x00-0x1F and 0x7F, written raw or escaped), and not `.` or `..`.
+// Acceptance matches the reference (tests/reference, ReadId).
+TEST_F(IngestTest, IdsFollowTheSpecRule) {
+  // `id` as written between the quotes of a one-line record.
+  auto load_id = [&](const std::string& id) {
+    return Load(R"({"id":")" + id + "\"}");
+  };
+  std::string e_acute_256;  // 128 two-byte characters: exactly 256 bytes
+  for (int i = 0; i < 128; ++i) e_acute_256 += "\xC3\xA9";
+  // U+0080 is the bytes C2 80: no control byte.
+  const std::vector<std::string> good = {".a",        "a.",
+                                         "...",       ". ",
+                                         " .",        "a/b",
+                                         "a b",       "%2E",
+                                         "c\\/d",     "\xC3\xBC-1",
+                                         "\\u00e9",   "a\\u0080",
+                                         e_acute_256, std::string(256, 'x')};
+  for (const std::string& id : good) {
+    LoadReport r = load_id(id);
+    EXPECT_EQ(r.accepted, 1u) << id << ": " << ErrorOf(r);
+  }
+  // Well-formed records whose id breaks the rule: kInvalid at /id.
+  const std::vector<std::string> invalid = {"",
+                                            ".",
+                                            "..",
+                                            "\\u002e",
+                                            "\\u002e.",
+                                            "\\u0000",
+                                            "a\\u001f",
+                                            "a\\t",
+                                            "a\\n",
+                                            "a\\u007f",
+                                            "a\x7F!",
+                                            std::string(257, 'x'),
+                                            e_acute_256 + "x"};
+  for (const std::string& id : invalid) {
+    LoadReport r = load_id(id);
+    EXPECT_EQ(r.accepted, 0u) << id;
+    ASSERT_EQ(r.rejected.size(), 1u) << id;
+    EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kInvalid)
+        << id << ": " << ErrorOf(r);
+    EXPECT_EQ(r.rejected[0].error.path(), "/id") << id;
+  }
+  // Not UTF-8 (a surrogate's bytes among them), a raw control byte, an
+  // escaped lone surrogate: not JSON at all.
+  const std::vector<std::string> malformed = {
+      "\xC3\x28", "a\xFF", "\xED\xA0\x80", "a\x01!", "\\udc00", "\\ud800"};
+  for (const std::string& id : malformed) {
+    LoadReport r = load_id(id);
+    EXPECT_EQ(r.accepted, 0u) << id;
+    ASSERT_EQ(r.rejected.size(), 1u) << id;
+    EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kMalformed)
+        << id << ": " << ErrorOf(r);
+  }
+  // A JSON array's elements are records like any other.
+  LoadReport r = Load(R"([{"id":".."},{"id":"...."}])");
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].error.path(), "/id");
+  EXPECT_EQ(store_.live_count(), good.size() + 1);
 }
 
 TEST_F(IngestTest, DeeplyNestedRecordsAreRejectedNotCrashed) {

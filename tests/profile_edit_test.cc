@@ -309,6 +309,45 @@ TEST_F(ProfileEditTest, PatchAppendsEvents) {
                                   "order@1767398400000"}));
 }
 
+TEST_F(ProfileEditTest, PatchIdentitiesNullRemovesEveryIdentity) {
+  Load(R"({"id":"a","city":"Pune",)"
+       R"("identities":{"email":"a@x","whatsapp":"+911"}})");
+  ASSERT_TRUE(Patch("a", R"({"identities":null})").ok());
+  EXPECT_TRUE(Identities("a").empty());
+  EXPECT_FALSE(Owner("email", "a@x").has_value());
+  EXPECT_FALSE(Owner("whatsapp", "+911").has_value());
+  EXPECT_EQ(Attr("a", "city"), "s:Pune");
+  // The released handles are free for another profile.
+  Load(R"({"id":"b","identities":{"email":"a@x"}})");
+  EXPECT_EQ(Owner("email", "a@x"), "b");
+  // On a profile without identities it changes nothing.
+  const std::string before = Blob("a");
+  ASSERT_TRUE(Patch("a", R"({"identities":null})").ok());
+  EXPECT_EQ(Blob("a"), before);
+}
+
+TEST_F(ProfileEditTest, PatchIdentitiesGivenTwiceTakesTheLast) {
+  Load(R"({"id":"a","identities":{"email":"a@x","whatsapp":"+911"}})");
+  // null, then an object: the object merges by channel as if alone.
+  ASSERT_TRUE(
+      Patch("a", R"({"identities":null,"identities":{"widget":"w1"}})").ok());
+  EXPECT_EQ(Identities("a"),
+            (Pairs{{"email", "a@x"}, {"whatsapp", "+911"}, {"widget", "w1"}}));
+  // An object, then null: every identity goes.
+  ASSERT_TRUE(
+      Patch("a", R"({"identities":{"instagram":"@a"},"identities":null})")
+          .ok());
+  EXPECT_TRUE(Identities("a").empty());
+  EXPECT_FALSE(Owner("instagram", "@a").has_value());
+}
+
+TEST_F(ProfileEditTest, PatchEventsNullAppendsNothing) {
+  Load(R"({"id":"a","events":[{"name":"order","at":"2026-01-02"}]})");
+  ASSERT_TRUE(Patch("a", R"({"events":null,"city":"Pune"})").ok());
+  EXPECT_EQ(Events("a"), (Strings{"order@1767312000000"}));
+  EXPECT_EQ(Attr("a", "city"), "s:Pune");
+}
+
 // --- customer_type -----------------------------------------------------------
 
 TEST_F(ProfileEditTest, DerivedCustomerTypeFollowsEveryPatch) {
@@ -407,6 +446,26 @@ TEST_F(ProfileEditTest, TagsAddSkippingPresentThenRemoveKeepingOrder) {
   EXPECT_EQ(Attr("a", "tags"), "[vip,gold,beta]");
 }
 
+TEST_F(ProfileEditTest, TagsCompareWithAsciiCaseFolded) {
+  Load(R"({"id":"a","tags":["vip","New"]})");
+  // VIP is vip; of GOLD and gold only the first is added, as given.
+  ASSERT_TRUE(Tags("a", {"VIP", "GOLD", "gold", "Beta"}, {}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[vip,New,GOLD,Beta]");
+  // Removing new removes New; removing Gold removes GOLD.
+  ASSERT_TRUE(Tags("a", {}, {"new", "Gold"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[vip,Beta]");
+  // A tag both added and removed in any case is gone.
+  ASSERT_TRUE(Tags("a", {"Trial"}, {"TRIAL", "VIP"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[Beta]");
+  // Only ASCII folds: Ü and ü are two tags.
+  ASSERT_TRUE(Tags("a", {"\xC3\x9C", "\xC3\xBC"}, {}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[Beta,\xC3\x9C,\xC3\xBC]");
+  // Adding what is there in another case rewrites nothing.
+  const std::string before = Blob("a");
+  ASSERT_TRUE(Tags("a", {"BETA"}, {}).ok());
+  EXPECT_EQ(Blob("a"), before);
+}
+
 TEST_F(ProfileEditTest, TagsAreCreatedWhenAbsentAndRemovedWhenEmptied) {
   Load(R"({"id":"a","city":"Pune"})");
   ASSERT_TRUE(Tags("a", {}, {"x"}).ok());
@@ -472,13 +531,34 @@ TEST_F(ProfileEditTest, MergeKeepsIntoValuesFillsTheRestAndDeletesFrom) {
   EXPECT_FALSE(TypeIsSet("a"));
 }
 
-TEST_F(ProfileEditTest, MergeUnionsStringArraysIntoFirst) {
+TEST_F(ProfileEditTest, MergeUnionsTagsIntoFirst) {
   Load(R"({"id":"a","tags":["x","y"]})"
        "\n"
        R"({"id":"b","tags":["y","z","w"],"labels":["l"]})");
   ASSERT_TRUE(store_.Merge("a", "b").ok());
   EXPECT_EQ(Attr("a", "tags"), "[x,y,z,w]");
-  EXPECT_EQ(Attr("a", "labels"), "[l]");
+  EXPECT_EQ(Attr("a", "labels"), "[l]");  // into lacks it: from's fills
+}
+
+TEST_F(ProfileEditTest, MergeUnionsTagsWithAsciiCaseFolded) {
+  Load(R"({"id":"a","tags":["VIP","new"]})"
+       "\n"
+       R"({"id":"b","tags":["vip","Gold","NEW","gold","\u00fc"]})");
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  // into's tags as they are, then from's that into lacks, in from's order.
+  EXPECT_EQ(Attr("a", "tags"), "[VIP,new,Gold,\xC3\xBC]");
+}
+
+// SPEC §1 unions tags only: any other string array is a value, and into's
+// wins whole.
+TEST_F(ProfileEditTest, MergeKeepsIntosOtherStringArraysWhole) {
+  Load(R"({"id":"a","labels":["x","y"],"tags":["t"]})"
+       "\n"
+       R"({"id":"b","labels":["y","z"],"channels":["sms"],"tags":["u"]})");
+  ASSERT_TRUE(store_.Merge("a", "b").ok());
+  EXPECT_EQ(Attr("a", "labels"), "[x,y]");
+  EXPECT_EQ(Attr("a", "channels"), "[sms]");
+  EXPECT_EQ(Attr("a", "tags"), "[t,u]");
 }
 
 TEST_F(ProfileEditTest, MergeUnionsIdentitiesByChannelAndReleasesTheRest) {
@@ -673,14 +753,38 @@ TEST(PatchParserTest, ReadsIdentitiesWithNullHandlesAndEvents) {
   EXPECT_EQ(patch.events[0].at_ms, 1767225600000);
 }
 
+TEST(PatchParserTest, NullIdentitiesClearAndNullEventsAppendNothing) {
+  ProfilePatch patch;
+  Status s = ParsePatch(R"({"identities":null,"events":null})", &patch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(patch.clear_identities);
+  EXPECT_TRUE(patch.identities.empty());
+  EXPECT_TRUE(patch.events.empty());
+  // The last of a key given twice wins whole.
+  s = ParsePatch(R"({"identities":{"a":"1"},"identities":null,)"
+                 R"("events":[{"name":"x","at":"2026-01-01"}],"events":null})",
+                 &patch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(patch.clear_identities);
+  EXPECT_TRUE(patch.identities.empty());
+  EXPECT_TRUE(patch.events.empty());
+  s = ParsePatch(R"({"identities":null,"identities":{"a":"1"}})", &patch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(patch.clear_identities);
+  ASSERT_EQ(patch.identities.size(), 1u);
+  EXPECT_EQ(patch.identities[0].second, "1");
+}
+
 TEST(PatchParserTest, ReusedOutputHoldsOnlyTheLatestPatch) {
   ProfilePatch patch;
   ASSERT_TRUE(
       ParsePatch(R"({"a":1,"b":2,"identities":{"e":"x"}})", &patch).ok());
+  ASSERT_TRUE(ParsePatch(R"({"identities":null})", &patch).ok());
   ASSERT_TRUE(ParsePatch(R"({"c":"x"})", &patch).ok());
   ASSERT_EQ(patch.attributes.size(), 1u);
   EXPECT_EQ(patch.attributes[0].first, "c");
   EXPECT_TRUE(patch.identities.empty());
+  EXPECT_FALSE(patch.clear_identities);
 }
 
 struct BadBody {
@@ -691,19 +795,29 @@ struct BadBody {
 
 TEST(PatchParserTest, RejectsBadBodiesWithCodeAndPointer) {
   const BadBody cases[] = {
+      // Not JSON: kMalformed.
       {R"({"a":)", ErrorCode::kMalformed, ""},
-      {R"([1])", ErrorCode::kMalformed, ""},
-      {R"("x")", ErrorCode::kMalformed, ""},
       {R"({"a":1} x)", ErrorCode::kMalformed, ""},
       {R"({"a":tru})", ErrorCode::kMalformed, "/a"},
+      {R"([1)", ErrorCode::kMalformed, ""},
+      {R"([1] x)", ErrorCode::kMalformed, ""},
+      {R"(["a",tru])", ErrorCode::kMalformed, ""},
+      {R"("x)", ErrorCode::kMalformed, ""},
+      {R"(nul)", ErrorCode::kMalformed, ""},
+      {"", ErrorCode::kMalformed, ""},
+      // JSON, but not an object (SPEC §5's 422): kInvalid.
+      {R"([1])", ErrorCode::kInvalid, ""},
+      {R"([])", ErrorCode::kInvalid, ""},
+      {R"("x")", ErrorCode::kInvalid, ""},
+      {R"(3)", ErrorCode::kInvalid, ""},
+      {R"(true)", ErrorCode::kInvalid, ""},
+      {R"(null)", ErrorCode::kInvalid, ""},
       {R"({"id":"a"})", ErrorCode::kInvalid, "/id"},
-      {R"({"identities":null})", ErrorCode::kInvalid, "/identities"},
       {R"({"identities":["a"]})", ErrorCode::kInvalid, "/identities"},
       {R"({"identities":{"email":5}})", ErrorCode::kInvalid,
        "/identities/email"},
       {R"({"identities":{"email":""}})", ErrorCode::kInvalid,
        "/identities/email"},
-      {R"({"events":null})", ErrorCode::kInvalid, "/events"},
       {R"({"events":{}})", ErrorCode::kInvalid, "/events"},
       {R"({"events":[{"name":"x"}]})", ErrorCode::kInvalid, "/events/0"},
       {R"({"events":[{"name":"x","at":"soon"}]})", ErrorCode::kInvalid,
@@ -752,6 +866,10 @@ TEST(EventRecordParserTest, RejectsBadLinesWithCodeAndPointer) {
       {R"({"name":"x","at":"2026-01-01"})", ErrorCode::kInvalid, "/id"},
       {R"({"id":7,"name":"x","at":"2026-01-01"})", ErrorCode::kInvalid, "/id"},
       {R"({"id":"","name":"x","at":"2026-01-01"})", ErrorCode::kInvalid, "/id"},
+      {R"({"id":"..","name":"x","at":"2026-01-01"})", ErrorCode::kInvalid,
+       "/id"},
+      {R"({"id":"a\u0001","name":"x","at":"2026-01-01"})", ErrorCode::kInvalid,
+       "/id"},
       {R"({"id":"a","at":"2026-01-01"})", ErrorCode::kInvalid, ""},
       {R"({"id":"a","name":"x"})", ErrorCode::kInvalid, ""},
       {R"({"id":"a","name":"x","at":"2026-02-30"})", ErrorCode::kInvalid,
