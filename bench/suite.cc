@@ -12,12 +12,15 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench/live.h"
 #include "bench/load_stages.h"
+#include "bench/mix.h"
 #include "engine/query.h"
 #include "index/index.h"
 #include "ingest/loader.h"
@@ -31,85 +34,6 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// The query mix: rules marketers build every day, over `segd gen` data.
-struct MixRule {
-  const char* name;
-  const char* json;
-};
-
-constexpr MixRule kMix[] = {
-    {"signed up in the last 7 days",
-     R"({"field":"signed_up","op":"within_last","value":"7d"})"},
-    {"cart abandoned in the last 48 h",
-     R"({"event":"cart_abandoned","within_last":"48h"})"},
-    {"city in Pune, Mumbai, Nagpur",
-     R"({"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]})"},
-    {"leads in 3 cities signed up in 7 days",
-     R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
-        {"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]},
-        {"field":"signed_up","op":"within_last","value":"7d"}]})"},
-    {"high intent: pricing + demo in 30 d, leads",
-     R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
-        {"event":"visited_pricing_page","within_last":"30d"},
-        {"event":"requested_demo","within_last":"30d"}]})"},
-    {"no WhatsApp reply for 15 days",
-     R"({"all":[{"field":"channel","op":"eq","value":"whatsapp"},
-        {"event":"replied_whatsapp","within_last":"15d","count":{"lt":1}}]})"},
-    {"5+ orders and vip",
-     R"({"all":[{"field":"orders","op":"gte","value":5},
-        {"field":"tags","op":"eq","value":"vip"}]})"},
-    {"5 predicates (city, tag, window, orders, not churned)",
-     R"({"all":[{"field":"city","op":"in","value":["Pune","Mumbai","Delhi"]},
-        {"field":"tags","op":"eq","value":"vip"},
-        {"field":"signed_up","op":"within_last","value":"365d"},
-        {"field":"orders","op":"gte","value":5},
-        {"not":{"field":"lifecycle","op":"eq","value":"churned"}}]})"},
-    {"name contains patil",
-     R"({"field":"name","op":"contains","value":"patil"})"},
-    {"email contains gmail",
-     R"({"field":"email","op":"contains","value":"gmail"})"},
-    {"phone starts with +9198",
-     R"({"field":"phone","op":"starts_with","value":"+9198"})"},
-    {"lifecycle active", R"({"field":"lifecycle","op":"eq","value":"active"})"},
-    {"tags has_all vip, returning",
-     R"({"field":"tags","op":"has_all","value":["vip","returning"]})"},
-    {"last seen in 30 days (dense date range)",
-     R"({"field":"last_seen","op":"within_last","value":"30d"})"},
-    {"first seen over a year ago (dense date range)",
-     R"({"field":"first_seen","op":"before","value":"now-365d"})"},
-    {"web sessions >= 20 (number range)",
-     R"({"field":"web_sessions","op":"gte","value":20})"},
-    {"lead score 50..100",
-     R"({"field":"lead_score","op":"between","value":[50,100]})"},
-    {"csat < 3", R"({"field":"csat","op":"lt","value":3})"},
-    {"3+ orders in a year",
-     R"({"event":"order","within_last":"365d","count":{"gte":3}})"},
-    {"trial users on pro",
-     R"({"all":[{"field":"trial_user","op":"is_true"},
-        {"field":"plan","op":"eq","value":"pro"}]})"},
-    {"no email", R"({"field":"email","op":"not_exists"})"},
-    {"wide OR: 50 cities",
-     R"({"field":"city","op":"in","value":["Mumbai","Delhi","Bengaluru","Pune",
-        "Hyderabad","Chennai","Kolkata","Ahmedabad","Jaipur","Nagpur","Surat",
-        "Lucknow","Indore","Nashik","Kanpur","Bhopal","Patna","Vadodara",
-        "Ludhiana","Agra","Coimbatore","Kochi","Visakhapatnam","Thane","Rajkot",
-        "Madurai","Varanasi","Meerut","Srinagar","Aurangabad","Dhanbad",
-        "Amritsar","Ranchi","Jodhpur","Raipur","Guwahati","Chandigarh","Mysuru",
-        "Gwalior","Dubai","London","Singapore","New York","São Paulo","Zürich",
-        "München","Toronto","Sydney","Paris","Berlin"]})"},
-    {"deep AND/OR/NOT tree",
-     R"({"all":[{"any":[{"field":"city","op":"in","value":["Pune","Mumbai"]},
-        {"all":[{"field":"country","op":"neq","value":"IN"},
-                {"field":"orders","op":"gte","value":2}]}]},
-        {"not":{"any":[{"field":"lifecycle","op":"eq","value":"churned"},
-                       {"field":"tags","op":"eq","value":"unsubscribed"}]}},
-        {"any":[{"event":"opened_email","within_last":"30d"},
-                {"event":"clicked_link","within_last":"30d"},
-                {"not":{"field":"trial_user","op":"is_false"}}]},
-        {"field":"signed_up","op":"after","value":"2025-01-01"}]})"},
-    {"everyone", R"({"all":[]})"},
-};
 
 struct Latency {
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
@@ -315,6 +239,22 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
     }
   }
 
+  LiveBenchOptions live;
+  live.path = path;
+  live.profiles = options.profiles;
+  live.seed = options.seed;
+  live.now_ms = gen.now_ms;
+  live.runs = options.runs;
+  live.rules = options.rules;
+  live.write_seconds = options.write_seconds;
+  if (options.sections == "live") {
+    Result<LiveFigures> figures = MeasureLive(live);
+    if (!figures.ok()) return figures.status();
+    const std::string md = LiveMarkdown(*figures, live);
+    std::fwrite(md.data(), 1, md.size(), stdout);
+    return Status::Ok();
+  }
+
   const std::string machine = Machine();
   std::printf("machine: %s\n", machine.c_str());
   const double bandwidth[2] = {MeasureBandwidth(1), MeasureBandwidth(2)};
@@ -390,7 +330,7 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
   std::vector<RuleFigures> rules;
   QueryOptions query;
   query.now_ms = gen.now_ms;
-  for (const MixRule& rule : kMix) {
+  for (const MixRule& rule : std::span(kMix, kMixSize)) {
     if (std::string_view(rule.name).find(options.rules) ==
         std::string_view::npos) {
       continue;
@@ -513,6 +453,12 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
        << Fixed(f.bytes_touched / 1e6, 1) << " MB | "
        << Fixed(100.0 * f.bytes_touched / seconds / bandwidth[1], 1) << "% |\n";
   }
+  // The live database needs the memory the store and index above hold.
+  index.reset();
+  store = ProfileStore();
+  Result<LiveFigures> live_figures = MeasureLive(live);
+  if (!live_figures.ok()) return live_figures.status();
+  md << "\n" << LiveMarkdown(*live_figures, live);
   WriteChart(rules, options.chart);
   if (fs::exists(options.chart)) {
     md << "\n![p50 latency per rule]("

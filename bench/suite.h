@@ -26,6 +26,9 @@ struct BenchOptions {
   std::string rules;
   // Load once, with two threads only (the 1-thread load row is left out).
   bool quick = false;
+  // "all", or "live": the live database's section alone.
+  std::string sections = "all";
+  double write_seconds = 10;  // each sustained write phase of the live run
 };
 
 // Runs the suite, prints progress and results to stdout, writes the report.

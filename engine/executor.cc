@@ -788,7 +788,8 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   FindValueSets(plan.root);
 
   std::vector<uint64_t> counts(shards, 0);
-  tbb::parallel_for(uint32_t{0}, shards, [&](uint32_t s) {
+  // One shard (a small layer of a live database) is counted in place.
+  const auto count_shard = [&](uint32_t s) {
     Scratch& scratch = ThreadScratch();
     scratch.Reserve(levels);
     ShardEvaluator eval(index, s, scratch);
@@ -799,7 +800,12 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     } else {
       counts[s] = eval.Count(plan.root, 0, out);
     }
-  });
+  };
+  if (shards == 1) {
+    count_shard(0);
+  } else {
+    tbb::parallel_for(uint32_t{0}, shards, count_shard);
+  }
   for (uint64_t n : counts) result.count += n;
   return result;
 }

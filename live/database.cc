@@ -1,5 +1,6 @@
 #include "live/database.h"
 
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -267,28 +268,37 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
 }
 
 uint64_t Snapshot::Count(const Prepared& prepared) const {
-  uint64_t count = 0;
-  ExecuteOptions options;
-  options.limit = 0;
-  for (const Prepared::LayerPlan& p : prepared.plans) {
-    count += Execute(p.plan, layers_[p.layer].layer->index(), options).count;
-  }
-  return count;
+  uint64_t total = 0;
+  Run(prepared, 0, 0, &total);
+  return total;
 }
 
 std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
                                          uint32_t first_row, size_t limit,
                                          uint64_t* total) const {
-  std::vector<Hit> hits;
-  ExecuteOptions options;
-  options.limit = limit;
-  options.count = total != nullptr;
-  for (const Prepared::LayerPlan& p : prepared.plans) {
+  // Layers run side by side: most are small, and their fixed costs would
+  // add up one after another.
+  std::vector<ExecuteResult> results(prepared.plans.size());
+  auto run = [&](size_t i) {
+    const Prepared::LayerPlan& p = prepared.plans[i];
     const Layer& layer = *layers_[p.layer].layer;
+    ExecuteOptions options;
+    options.limit = limit;
+    options.count = total != nullptr;
     options.first_row = layer.LowerBound(first_row);
-    const ExecuteResult r = Execute(p.plan, layer.index(), options);
-    if (total != nullptr) *total += r.count;
-    for (uint32_t local : r.rows) {
+    results[i] = Execute(p.plan, layer.index(), options);
+  };
+  if (results.size() == 1) {
+    run(0);
+  } else {
+    tbb::parallel_for(size_t{0}, results.size(), run);
+  }
+  std::vector<Hit> hits;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Prepared::LayerPlan& p = prepared.plans[i];
+    const Layer& layer = *layers_[p.layer].layer;
+    if (total != nullptr) *total += results[i].count;
+    for (uint32_t local : results[i].rows) {
       hits.push_back(Hit{layer.GlobalRow(local), p.layer, local});
     }
   }
@@ -718,7 +728,8 @@ Database::Database(DatabaseOptions options) : options_(options) {
       Layer::Build(store_.schema(), {}, false, next_serial_++), nullptr});
   current_ = std::move(version);
   if (options_.background_merges) {
-    merge_thread_ = std::thread([this] { MergeLoop(); });
+    merge_threads_[0] = std::thread([this] { MergeLoop(MergeLane::kBase); });
+    merge_threads_[1] = std::thread([this] { MergeLoop(MergeLane::kUpper); });
   }
 }
 
@@ -728,7 +739,9 @@ Database::~Database() {
     stopping_ = true;
   }
   merge_cv_.notify_all();
-  if (merge_thread_.joinable()) merge_thread_.join();
+  for (std::thread& t : merge_threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 std::shared_ptr<const Snapshot> Database::Read() const {
@@ -834,36 +847,58 @@ void Database::NotifyMerges() {
   merge_cv_.notify_all();
 }
 
-BatchResult Database::Upsert(std::string_view text) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+// ---------------------------------------------------------------------------
+// Database: profile writes, applied a batch at a time.
+
+void WriteBatch::Upsert(std::string text) {
+  ops_.push_back(Op{Op::Kind::kUpsert, std::move(text), {}, {}, {}, {}});
+}
+void WriteBatch::AppendEvents(std::string text) {
+  ops_.push_back(Op{Op::Kind::kEvents, std::move(text), {}, {}, {}, {}});
+}
+void WriteBatch::Patch(std::string id, std::string patch_json) {
+  ops_.push_back(
+      Op{Op::Kind::kPatch, std::move(patch_json), std::move(id), {}, {}, {}});
+}
+void WriteBatch::Delete(std::string id) {
+  ops_.push_back(Op{Op::Kind::kDelete, {}, std::move(id), {}, {}, {}});
+}
+void WriteBatch::UpdateTags(std::string id, std::vector<std::string> add,
+                            std::vector<std::string> remove) {
+  ops_.push_back(Op{Op::Kind::kTags,
+                    {},
+                    std::move(id),
+                    {},
+                    std::move(add),
+                    std::move(remove)});
+}
+void WriteBatch::Merge(std::string into, std::string from) {
+  ops_.push_back(
+      Op{Op::Kind::kMerge, {}, std::move(into), std::move(from), {}, {}});
+}
+
+struct Database::Pending {
   Touched touched;
+  // Static memberships to move (from, to) or drop (from, nullopt), in order.
+  std::vector<std::pair<uint32_t, std::optional<uint32_t>>> moves;
+};
+
+BatchResult Database::ApplyUpsert(std::string_view text, Pending* pending) {
   LoadOptions options;
-  options.stored = [&](uint32_t row) { touched.rows.push_back(row); };
+  options.stored = [&](uint32_t row) { pending->touched.rows.push_back(row); };
   LoadReport report = LoadText(text, &store_, options);
-  if (!touched.rows.empty()) Publish(touched);
   return BatchResult{report.accepted, std::move(report.rejected)};
 }
 
-Result<LoadReport> Database::UpsertFile(const std::string& path,
-                                        LoadOptions options) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  Touched touched;
-  options.stored = [&](uint32_t row) { touched.rows.push_back(row); };
-  Result<LoadReport> report = LoadFile(path, &store_, options);
-  if (!touched.rows.empty()) Publish(touched);
-  return report;
-}
-
-BatchResult Database::AppendEvents(std::string_view text) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+BatchResult Database::ApplyEvents(std::string_view text, Pending* pending) {
   BatchResult result;
-  // Events of one profile are appended together, in line order.
-  struct Pending {
+  // The events of one profile are appended together, in line order.
+  struct Lines {
     std::vector<uint64_t> lines;
     std::vector<ProfileInput::Event> events;
   };
   std::vector<std::string> order;
-  std::unordered_map<std::string, Pending> by_id;
+  std::unordered_map<std::string, Lines> by_id;
   ForEachRecord(text, LoadOptions{},
                 [&](uint64_t line, Result<std::string_view> record) {
                   if (!record.ok()) {
@@ -882,16 +917,15 @@ BatchResult Database::AppendEvents(std::string_view text) {
                   it->second.lines.push_back(line);
                   it->second.events.push_back(std::move(event));
                 });
-  Touched touched;
   for (const std::string& id : order) {
-    const Pending& pending = by_id[id];
-    Result<uint32_t> row = store_.AppendEvents(id, pending.events);
+    const Lines& lines = by_id[id];
+    Result<uint32_t> row = store_.AppendEvents(id, lines.events);
     if (row.ok()) {
-      touched.rows.push_back(*row);
-      result.accepted += pending.lines.size();
+      pending->touched.rows.push_back(*row);
+      result.accepted += lines.lines.size();
       continue;
     }
-    for (uint64_t line : pending.lines) {
+    for (uint64_t line : lines.lines) {
       result.rejected.push_back({line, id, row.status()});
     }
   }
@@ -899,46 +933,132 @@ BatchResult Database::AppendEvents(std::string_view text) {
             [](const RejectedRecord& a, const RejectedRecord& b) {
               return a.line < b.line;
             });
-  if (!touched.rows.empty()) Publish(touched);
   return result;
 }
 
-Status Database::Patch(std::string_view id, std::string_view patch_json) {
-  ProfilePatch patch;
-  SEGD_RETURN_IF_ERROR(ParsePatch(patch_json, &patch));
+Status Database::ApplyOne(const WriteBatch::Op& op, Pending* pending) {
+  using Kind = WriteBatch::Op::Kind;
+  switch (op.kind) {
+    case Kind::kUpsert:
+    case Kind::kEvents:
+      break;  // batches: Write
+    case Kind::kPatch: {
+      // The profile named by the path first, then the body.
+      if (!store_.FindRow(op.id)) {
+        return Status(ErrorCode::kNotFound, "no profile " + Quoted(op.id));
+      }
+      ProfilePatch patch;
+      SEGD_RETURN_IF_ERROR(ParsePatch(op.text, &patch));
+      Result<uint32_t> row = store_.Patch(op.id, patch);
+      if (!row.ok()) return row.status();
+      pending->touched.rows.push_back(*row);
+      return Status::Ok();
+    }
+    case Kind::kDelete: {
+      const std::optional<uint32_t> row = store_.FindRow(op.id);
+      if (!row) {
+        return Status(ErrorCode::kNotFound, "no profile " + Quoted(op.id));
+      }
+      SEGD_RETURN_IF_ERROR(store_.Delete(op.id));
+      pending->touched.rows.push_back(*row);
+      pending->moves.emplace_back(*row, std::nullopt);
+      return Status::Ok();
+    }
+    case Kind::kTags: {
+      Result<uint32_t> row = store_.UpdateTags(op.id, op.add, op.remove);
+      if (!row.ok()) return row.status();
+      pending->touched.rows.push_back(*row);
+      return Status::Ok();
+    }
+    case Kind::kMerge: {
+      Result<MergeOutcome> merged = store_.Merge(op.id, op.other);
+      if (!merged.ok()) return merged.status();
+      pending->touched.rows.push_back(merged->into_row);
+      pending->touched.rows.push_back(merged->from_row);
+      pending->moves.emplace_back(merged->from_row, merged->into_row);
+      return Status::Ok();
+    }
+  }
+  return Status(ErrorCode::kInternal, "unknown write");
+}
+
+std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
+  std::vector<WriteOutcome> outcomes(batch.ops_.size());
   std::lock_guard<std::mutex> lock(write_mu_);
-  Result<uint32_t> row = store_.Patch(id, patch);
-  if (!row.ok()) return row.status();
-  Publish(Touched{{*row}});
-  return Status::Ok();
+  Pending pending;
+  for (size_t i = 0; i < batch.ops_.size(); ++i) {
+    const WriteBatch::Op& op = batch.ops_[i];
+    WriteOutcome& out = outcomes[i];
+    try {
+      switch (op.kind) {
+        case WriteBatch::Op::Kind::kUpsert:
+          out.batch = ApplyUpsert(op.text, &pending);
+          break;
+        case WriteBatch::Op::Kind::kEvents:
+          out.batch = ApplyEvents(op.text, &pending);
+          break;
+        default:
+          out.status = ApplyOne(op, &pending);
+          break;
+      }
+    } catch (const std::bad_alloc&) {
+      out.status = Status(ErrorCode::kInternal, "out of memory");
+    }
+  }
+  if (!pending.touched.rows.empty()) {
+    Publish(pending.touched,
+            pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
+  }
+  return outcomes;
+}
+
+BatchResult Database::Upsert(std::string_view text) {
+  WriteBatch batch;
+  batch.Upsert(std::string(text));
+  return std::move(Write(batch)[0].batch);
+}
+
+Result<LoadReport> Database::UpsertFile(const std::string& path,
+                                        LoadOptions options) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Touched touched;
+  options.stored = [&](uint32_t row) { touched.rows.push_back(row); };
+  Result<LoadReport> report = LoadFile(path, &store_, options);
+  if (!touched.rows.empty()) Publish(touched);
+  return report;
+}
+
+BatchResult Database::AppendEvents(std::string_view text) {
+  WriteBatch batch;
+  batch.AppendEvents(std::string(text));
+  return std::move(Write(batch)[0].batch);
+}
+
+Status Database::Patch(std::string_view id, std::string_view patch_json) {
+  WriteBatch batch;
+  batch.Patch(std::string(id), std::string(patch_json));
+  return Write(batch)[0].status;
 }
 
 Status Database::Delete(std::string_view id) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  const std::optional<uint32_t> row = store_.FindRow(id);
-  if (!row) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
-  SEGD_RETURN_IF_ERROR(store_.Delete(id));
-  Publish(Touched{{*row}}, MoveMemberships({{*row, std::nullopt}}));
-  return Status::Ok();
+  WriteBatch batch;
+  batch.Delete(std::string(id));
+  return Write(batch)[0].status;
 }
 
 Status Database::UpdateTags(std::string_view id,
                             std::span<const std::string> add,
                             std::span<const std::string> remove) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  Result<uint32_t> row = store_.UpdateTags(id, add, remove);
-  if (!row.ok()) return row.status();
-  Publish(Touched{{*row}});
-  return Status::Ok();
+  WriteBatch batch;
+  batch.UpdateTags(std::string(id), {add.begin(), add.end()},
+                   {remove.begin(), remove.end()});
+  return Write(batch)[0].status;
 }
 
 Status Database::Merge(std::string_view into, std::string_view from) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  Result<MergeOutcome> merged = store_.Merge(into, from);
-  if (!merged.ok()) return merged.status();
-  Publish(Touched{{merged->into_row, merged->from_row}},
-          MoveMemberships({{merged->from_row, merged->into_row}}));
-  return Status::Ok();
+  WriteBatch batch;
+  batch.Merge(std::string(into), std::string(from));
+  return Write(batch)[0].status;
 }
 
 Status Database::Declare(
@@ -1065,6 +1185,7 @@ Result<SegmentInfo> Database::SaveSegment(std::string_view name,
 }
 
 Status Database::DeleteSegment(std::string_view name) {
+  SEGD_RETURN_IF_ERROR(CheckSegmentName(name));
   std::lock_guard<std::mutex> lock(write_mu_);
   const std::shared_ptr<const Snapshot> current = Read();
   if (current->FindSegment(name) == nullptr) {
@@ -1086,6 +1207,7 @@ Status Database::DeleteSegment(std::string_view name) {
 Result<StaticEdit> Database::EditMembers(std::string_view name,
                                          std::span<const std::string> add,
                                          std::span<const std::string> remove) {
+  SEGD_RETURN_IF_ERROR(CheckSegmentName(name));
   std::lock_guard<std::mutex> lock(write_mu_);
   const std::shared_ptr<const Snapshot> current = Read();
   const SavedSegment* segment = current->FindSegment(name);
@@ -1128,57 +1250,73 @@ Result<StaticEdit> Database::EditMembers(std::string_view name,
 // ---------------------------------------------------------------------------
 // Database: merges.
 
-std::vector<size_t> Database::DueMerge(const Snapshot& version) const {
+std::vector<size_t> Database::DueMerge(const Snapshot& version,
+                                       MergeLane lane) const {
   const auto& layers = version.layers_;
-  if (layers.size() < 3) {
-    // A base and the newest, or the newest alone: nothing to merge unless
-    // the base is mostly dead.
-    if (layers.size() == 2 && layers[0].dead &&
-        layers[0].dead->cardinality() * 2 > layers[0].layer->size()) {
-      return {0};
-    }
-    return {};
-  }
+  const size_t frozen = layers.size() - 1;  // all but the newest
+  auto claimed = [&](size_t i) {
+    return claimed_.count(layers[i].layer->serial()) > 0;
+  };
   auto alive = [&](size_t i) {
     return layers[i].layer->size() -
            (layers[i].dead ? layers[i].dead->cardinality() : 0);
   };
-  const size_t frozen = layers.size() - 1;  // all but the newest
-  // Layers above the base, by size class: fanout of a class are merged.
-  const double unit = std::max<uint32_t>(options_.newest_layer_rows, 1);
-  std::map<int, std::vector<size_t>> classes;
-  uint64_t above = 0;
-  for (size_t i = 1; i < frozen; ++i) {
-    above += alive(i);
-    const double size = std::max<double>(alive(i), 1);
-    const int c =
-        static_cast<int>(std::floor(std::log(std::max(size / unit, 1.0)) /
-                                    std::log(options_.merge_fanout)));
-    classes[c].push_back(i);
+  if (lane == MergeLane::kUpper) {
+    // Layers above the base by size class: `fanout` of one class merge.
+    const double unit = std::max<uint32_t>(options_.newest_layer_rows, 1);
+    std::map<int, std::vector<size_t>> classes;
+    for (size_t i = 1; i < frozen; ++i) {
+      if (claimed(i)) continue;
+      const double size = std::max<double>(alive(i), 1);
+      const int c = static_cast<int>(
+          std::floor(std::log(std::max(size / unit, 1.0)) /
+                     std::log(std::max<uint32_t>(options_.merge_fanout, 2))));
+      classes[c].push_back(i);
+    }
+    for (auto& [c, positions] : classes) {
+      if (positions.size() >= options_.merge_fanout) return positions;
+    }
+    return {};
   }
-  for (auto& [c, positions] : classes) {
-    if (positions.size() >= options_.merge_fanout) return positions;
+  // The base with every unclaimed layer above it, once those and the
+  // base's dead rows are a share of the base.
+  if (frozen == 0 || claimed(0)) return {};
+  uint64_t above = 0;
+  std::vector<size_t> all = {0};
+  for (size_t i = 1; i < frozen; ++i) {
+    if (claimed(i)) continue;
+    above += alive(i);
+    all.push_back(i);
   }
   const uint64_t base_dead = layers[0].dead ? layers[0].dead->cardinality() : 0;
+  if (above + base_dead == 0) return {};
+  const double base = std::max<double>(alive(0), options_.newest_layer_rows);
   if (static_cast<double>(above + base_dead) >=
-      options_.base_merge_share * std::max<double>(alive(0), unit)) {
-    std::vector<size_t> all;
-    for (size_t i = 0; i < frozen; ++i) all.push_back(i);
+      options_.base_merge_share * base) {
     return all;
   }
   return {};
 }
 
-bool Database::RunMerge() {
-  const std::shared_ptr<const Snapshot> version = Read();
-  const std::vector<size_t> positions = DueMerge(*version);
-  if (positions.empty()) return false;
-  const bool base = positions.front() == 0;
+bool Database::RunMerge(MergeLane lane) {
+  std::shared_ptr<const Snapshot> version;
+  std::vector<size_t> positions;
   std::vector<uint64_t> sources;
+  {
+    std::lock_guard<std::mutex> lock(merge_mu_);
+    if (stopping_) return false;
+    version = Read();
+    positions = DueMerge(*version, lane);
+    if (positions.empty()) return false;
+    for (size_t i : positions) {
+      sources.push_back(version->layers_[i].layer->serial());
+      claimed_.insert(sources.back());
+    }
+  }
+  const bool base = lane == MergeLane::kBase;
   std::vector<Layer::Entry> entries;
   for (size_t i : positions) {
     const Snapshot::LayerState& state = version->layers_[i];
-    sources.push_back(state.layer->serial());
     state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
       if (version->Alive(i, local)) {
         entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
@@ -1205,51 +1343,49 @@ bool Database::RunMerge() {
                           serial);
   });
 
-  std::lock_guard<std::mutex> lock(write_mu_);
-  const std::shared_ptr<const Snapshot> current = Read();
-  auto next = std::make_shared<Snapshot>(*current);
-  next->sequence_ = current->sequence_;
-  // Rows written since the merge began died in their source layer: they
-  // are dead in the merged one too.
-  auto dead = std::make_shared<Bitmap>();
-  merged->ForEachRow([&](uint32_t local, uint32_t row) {
-    const uint64_t holder = holder_[row];
-    if (std::find(sources.begin(), sources.end(), holder) != sources.end()) {
-      holder_[row] = serial;
-    } else {
-      dead->Add(local);
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    const std::shared_ptr<const Snapshot> current = Read();
+    auto next = std::make_shared<Snapshot>(*current);
+    // Rows written since the merge began died in their source layer: they
+    // are dead in the merged one too.
+    auto dead = std::make_shared<Bitmap>();
+    merged->ForEachRow([&](uint32_t local, uint32_t row) {
+      const uint64_t holder = holder_[row];
+      if (std::find(sources.begin(), sources.end(), holder) != sources.end()) {
+        holder_[row] = serial;
+      } else {
+        dead->Add(local);
+      }
+    });
+    std::vector<Snapshot::LayerState> layers;
+    bool placed = false;
+    for (const Snapshot::LayerState& state : next->layers_) {
+      if (std::find(sources.begin(), sources.end(), state.layer->serial()) ==
+          sources.end()) {
+        layers.push_back(state);
+        continue;
+      }
+      if (!placed && merged->size() > 0) {
+        layers.push_back(Snapshot::LayerState{
+            merged, dead->cardinality() > 0 ? dead : nullptr});
+      }
+      placed = true;
     }
-  });
-  std::vector<Snapshot::LayerState> layers;
-  bool placed = false;
-  for (const Snapshot::LayerState& state : next->layers_) {
-    if (std::find(sources.begin(), sources.end(), state.layer->serial()) ==
-        sources.end()) {
-      layers.push_back(state);
-      continue;
+    next->layers_ = std::move(layers);
+    {
+      std::lock_guard<std::mutex> merge_lock(merge_mu_);
+      for (uint64_t s : sources) claimed_.erase(s);
     }
-    if (!placed && merged->size() > 0) {
-      layers.push_back(Snapshot::LayerState{
-          merged, dead->cardinality() > 0 ? dead : nullptr});
-    }
-    placed = true;
+    Install(std::move(next));
   }
-  next->layers_ = std::move(layers);
-  Install(std::move(next));
   merges_done_.fetch_add(1);
   return true;
 }
 
 void Database::MergeNow() {
-  std::unique_lock<std::mutex> lock(merge_mu_);
-  merge_cv_.wait(lock, [&] { return !merging_; });
-  merging_ = true;
-  lock.unlock();
-  while (RunMerge()) {
+  while (RunMerge(MergeLane::kUpper) || RunMerge(MergeLane::kBase)) {
   }
-  lock.lock();
-  merging_ = false;
-  merge_cv_.notify_all();
 }
 
 void Database::WaitForMerges() {
@@ -1259,26 +1395,23 @@ void Database::WaitForMerges() {
   }
   std::unique_lock<std::mutex> lock(merge_mu_);
   merge_cv_.wait(lock, [&] {
-    return stopping_ || (!merging_ && DueMerge(*Read()).empty());
+    if (stopping_) return true;
+    const std::shared_ptr<const Snapshot> version = Read();
+    return claimed_.empty() && DueMerge(*version, MergeLane::kBase).empty() &&
+           DueMerge(*version, MergeLane::kUpper).empty();
   });
 }
 
-void Database::MergeLoop() {
-  std::unique_lock<std::mutex> lock(merge_mu_);
+void Database::MergeLoop(MergeLane lane) {
   while (true) {
-    merge_cv_.wait(lock, [&] {
-      return stopping_ || (!merging_ && !DueMerge(*Read()).empty());
-    });
-    if (stopping_) return;
-    merging_ = true;
-    lock.unlock();
-    while (RunMerge()) {
-      std::lock_guard<std::mutex> stop(merge_mu_);
-      if (stopping_) break;
+    {
+      std::unique_lock<std::mutex> lock(merge_mu_);
+      merge_cv_.wait(
+          lock, [&] { return stopping_ || !DueMerge(*Read(), lane).empty(); });
+      if (stopping_) return;
     }
-    lock.lock();
-    merging_ = false;
-    merge_cv_.notify_all();
+    while (RunMerge(lane)) {
+    }
   }
 }
 

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,8 +55,8 @@ struct DatabaseOptions {
   // The base is rebuilt with every other layer once they, and the base's
   // dead rows, hold this share of its profiles.
   double base_merge_share = 0.25;
-  // Merges run on a thread of their own (false: never, for tests that
-  // call MergeNow()), with this many oneTBB threads.
+  // Merges run on threads of their own (false: only when MergeNow() is
+  // called, for tests), each with this many oneTBB threads.
   bool background_merges = true;
   int merge_threads = 1;
   int max_depth = 64;  // rule nesting (SPEC §2)
@@ -160,6 +161,42 @@ struct SegmentInfo {
 
 class Database;
 
+// Writes applied together (LevelDB's WriteBatch): in order, under one lock,
+// published as one version, so readers see all of them or none. Each op
+// succeeds or fails on its own, as the same call alone would.
+class WriteBatch {
+ public:
+  // NDJSON or a JSON array of profiles (Database::Upsert).
+  void Upsert(std::string text);
+  // Lines of {"id": ..., "name": ..., "at": ...} (Database::AppendEvents).
+  void AppendEvents(std::string text);
+  void Patch(std::string id, std::string patch_json);
+  void Delete(std::string id);
+  void UpdateTags(std::string id, std::vector<std::string> add,
+                  std::vector<std::string> remove);
+  void Merge(std::string into, std::string from);
+  size_t size() const { return ops_.size(); }
+
+ private:
+  friend class Database;
+  struct Op {
+    enum class Kind { kUpsert, kEvents, kPatch, kDelete, kTags, kMerge };
+    Kind kind;
+    std::string text;   // a batch, or a patch
+    std::string id;     // the profile (merge: into)
+    std::string other;  // merge: from
+    std::vector<std::string> add, remove;
+  };
+  std::vector<Op> ops_;
+};
+
+// What one op of a WriteBatch did: `batch` for Upsert and AppendEvents,
+// `status` for the others.
+struct WriteOutcome {
+  Status status;
+  BatchResult batch;
+};
+
 // One version of the whole database. Reads on one snapshot agree with
 // each other; a snapshot never changes.
 class Snapshot {
@@ -263,6 +300,8 @@ class Database {
   std::shared_ptr<const Snapshot> Read() const;
 
   // --- Writes (SPEC §1). Each is atomic and visible when it returns. ---
+  // The ops of `batch` in order, published together.
+  std::vector<WriteOutcome> Write(const WriteBatch& batch);
   // NDJSON, or a JSON array when the first non-blank byte is '['. Good
   // records are applied, bad ones reported with their line.
   BatchResult Upsert(std::string_view text);
@@ -305,6 +344,10 @@ class Database {
 
  private:
   struct Touched;
+  struct Pending;
+  BatchResult ApplyUpsert(std::string_view text, Pending* pending);
+  BatchResult ApplyEvents(std::string_view text, Pending* pending);
+  Status ApplyOne(const WriteBatch::Op& op, Pending* pending);
   // Publishes a version with `touched` rows re-indexed. REQUIRES: write_mu_.
   void Publish(const Touched& touched,
                std::shared_ptr<const Snapshot::Catalog> segments = nullptr);
@@ -317,12 +360,15 @@ class Database {
   std::shared_ptr<const Snapshot::Catalog> MoveMemberships(
       const std::vector<std::pair<uint32_t, std::optional<uint32_t>>>& moves)
       const;
-  // A merge due in `version`: the positions of its layers to merge.
-  std::vector<size_t> DueMerge(const Snapshot& version) const;
-  // Merges the layers at `positions` of the current version; returns
-  // whether it ran.
-  bool RunMerge();
-  void MergeLoop();
+  // Merges run in two lanes, each on a thread of its own, so that the
+  // layers above the base keep merging while the base is rebuilt.
+  enum class MergeLane { kBase, kUpper };
+  // The positions of `version`'s layers that `lane` should merge now, none
+  // of them claimed by the other lane. REQUIRES: merge_mu_.
+  std::vector<size_t> DueMerge(const Snapshot& version, MergeLane lane) const;
+  // Runs one merge of `lane` if one is due; returns whether it ran.
+  bool RunMerge(MergeLane lane);
+  void MergeLoop(MergeLane lane);
 
   const DatabaseOptions options_;
   mutable std::mutex write_mu_;  // one writer at a time
@@ -335,12 +381,12 @@ class Database {
   mutable std::mutex current_mu_;
   std::shared_ptr<const Snapshot> current_;
 
-  std::mutex merge_mu_;  // one merge at a time
+  std::mutex merge_mu_;  // guards claimed_ and stopping_
   std::condition_variable merge_cv_;
+  std::set<uint64_t> claimed_;  // serials of the layers being merged
   bool stopping_ = false;
-  bool merging_ = false;
   std::atomic<uint64_t> merges_done_{0};
-  std::thread merge_thread_;
+  std::thread merge_threads_[2];  // by MergeLane
 };
 
 // The opaque text of a members cursor, and back.

@@ -152,7 +152,8 @@ TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
               static_cast<uint64_t>(kOn));
     EXPECT_EQ(s->live_count(), static_cast<uint64_t>(kProfiles));
   });
-  // Each batch turns one profile off and another on: the count holds.
+  // Each batch turns one profile off and another on, as two records of an
+  // upsert or two patches of a WriteBatch: the count holds.
   uint64_t state = 12345;
   for (int round = 0; round < 600; ++round) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -162,12 +163,21 @@ TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
     if (!on[a]) std::swap(a, b);  // a is on, b is off
     on[a] = false;
     on[b] = true;
-    const BatchResult r = db.Upsert(R"({"id": "p)" + std::to_string(a) +
-                                    R"(", "on": false})"
-                                    "\n"
-                                    R"({"id": "p)" +
-                                    std::to_string(b) + R"(", "on": true})");
-    ASSERT_EQ(r.accepted, 2u);
+    if (round % 2 == 0) {
+      const BatchResult r = db.Upsert(R"({"id": "p)" + std::to_string(a) +
+                                      R"(", "on": false})"
+                                      "\n"
+                                      R"({"id": "p)" +
+                                      std::to_string(b) + R"(", "on": true})");
+      ASSERT_EQ(r.accepted, 2u);
+    } else {
+      WriteBatch batch;
+      batch.Patch("p" + std::to_string(a), R"({"on": false})");
+      batch.Patch("p" + std::to_string(b), R"({"on": true})");
+      for (const WriteOutcome& outcome : db.Write(batch)) {
+        ASSERT_TRUE(outcome.status.ok()) << outcome.status.ToString();
+      }
+    }
   }
   db.WaitForMerges();
   done = true;

@@ -369,6 +369,32 @@ TEST(LiveDatabaseTest, EventsAppendToTheirProfiles) {
             (std::vector<std::string>{"a"}));
 }
 
+TEST(LiveDatabaseTest, AWriteBatchAppliesEachOpAndPublishesOnce) {
+  Database db(SmallLayers());
+  db.Upsert(R"({"id": "a", "orders": 1})"
+            "\n"
+            R"({"id": "b"})");
+  const uint64_t before = db.Read()->sequence();
+  WriteBatch batch;
+  batch.Patch("a", R"({"orders": 2})");
+  batch.Patch("a", R"({"orders": "two"})");  // a type conflict: this one fails
+  batch.UpdateTags("b", {"vip"}, {});
+  batch.Upsert(R"({"id": "c", "orders": 9})");
+  batch.Delete("nobody");
+  const std::vector<WriteOutcome> out = db.Write(batch);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_TRUE(out[0].status.ok());
+  EXPECT_EQ(out[1].status.code(), ErrorCode::kInvalid);
+  EXPECT_TRUE(out[2].status.ok());
+  EXPECT_EQ(out[3].batch.accepted, 1u);
+  EXPECT_EQ(out[4].status.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(db.Read()->sequence(), before + 1);
+  EXPECT_EQ(Ids(db, R"({"field": "orders", "op": "gte", "value": 2})"),
+            (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(Ids(db, R"({"field": "tags", "op": "eq", "value": "VIP"})"),
+            (std::vector<std::string>{"b"}));
+}
+
 TEST(LiveDatabaseTest, DeclaringIsAllOrNothing) {
   Database db(SmallLayers());
   db.Upsert(R"({"id": "a", "code": "2026-01-01"})");

@@ -309,6 +309,15 @@ int RunBench(const std::map<std::string, std::string>& flags) {
       options.chart = value;
     } else if (name == "rules") {
       options.rules = value;
+    } else if (name == "sections") {
+      if (value != "all" && value != "live") {
+        return UsageError("--sections takes all or live");
+      }
+      options.sections = value;
+    } else if (name == "write-seconds") {
+      Result<uint64_t> n = ParseCount(name, value);
+      if (!n.ok()) return UsageError(n.status().message());
+      options.write_seconds = static_cast<double>(std::max<uint64_t>(*n, 1));
     } else if (name == "loads") {
       if (value != "1,2" && value != "2") {
         return UsageError(

@@ -1,0 +1,356 @@
+#include "bench/live.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+#include <span>
+#include <sstream>
+#include <thread>
+
+#include "base/time.h"
+#include "bench/mix.h"
+#include "live/database.h"
+#include "tools/gen.h"
+
+namespace segd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start)
+      .count();
+}
+
+LiveLatency Summarize(std::vector<double> ms) {
+  LiveLatency out;
+  out.samples = ms.size();
+  if (ms.empty()) return out;
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
+  out.p50_ms = at(0.5);
+  out.p99_ms = at(0.99);
+  return out;
+}
+
+template <typename Fn>
+LiveLatency Time(int runs, Fn&& fn) {
+  for (int i = 0; i < 3; ++i) fn();
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    fn();
+    ms.push_back(MillisSince(start));
+  }
+  return Summarize(std::move(ms));
+}
+
+std::string IdOf(uint64_t index) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "c-%08llu",
+                static_cast<unsigned long long>(index));
+  return buf;
+}
+
+constexpr const char* kCities[] = {"Pune",    "Mumbai", "Delhi",
+                                   "Nagpur",  "Surat",  "Chennai",
+                                   "Kolkata", "Jaipur", "Bengaluru"};
+constexpr const char* kTags[] = {"vip", "returning", "newsletter", "churn-risk",
+                                 "webinar"};
+constexpr const char* kEvents[] = {"order", "cart_abandoned",
+                                   "visited_pricing_page", "replied_whatsapp",
+                                   "opened_email"};
+
+// Runs the query mix's counts in a loop on its own thread, each on oneTBB,
+// and keeps each rule's latencies while `recording`.
+class QueryLoop {
+ public:
+  QueryLoop(const Database& db, const std::vector<std::string>& rules,
+            int64_t now_ms)
+      : db_(db), rules_(rules), now_ms_(now_ms), samples_(rules.size()) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~QueryLoop() {
+    stop_ = true;
+    thread_.join();
+  }
+  void Record(bool on) { recording_ = on; }
+  std::vector<std::vector<double>> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(samples_,
+                         std::vector<std::vector<double>>(rules_.size()));
+  }
+
+ private:
+  void Run() {
+    QueryRequest request;
+    request.limit = 0;
+    request.now_ms = now_ms_;
+    for (size_t i = 0; !stop_; i = (i + 1) % rules_.size()) {
+      request.rule_json = rules_[i];
+      const auto start = Clock::now();
+      (void)db_.Read()->Query(request);
+      const double ms = MillisSince(start);
+      if (recording_) {
+        std::lock_guard<std::mutex> lock(mu_);
+        samples_[i].push_back(ms);
+      }
+    }
+  }
+
+  const Database& db_;
+  const std::vector<std::string>& rules_;
+  const int64_t now_ms_;
+  std::atomic<bool> stop_{false}, recording_{false};
+  std::mutex mu_;
+  std::vector<std::vector<double>> samples_;
+  std::thread thread_;
+};
+
+// 1,000 saved segments of mixed rules, as a CRM account accumulates them.
+std::vector<std::string> SavedRules() {
+  std::vector<std::string> rules;
+  for (int i = 0; rules.size() < 1000; ++i) {
+    const std::string city = kCities[i % std::size(kCities)];
+    const std::string tag = kTags[i % std::size(kTags)];
+    const std::string event = kEvents[i % std::size(kEvents)];
+    const std::string days = std::to_string(1 + i % 60) + "d";
+    switch (i % 6) {
+      case 0:
+        rules.push_back(R"({"field":"city","op":"eq","value":")" + city +
+                        R"("})");
+        break;
+      case 1:
+        rules.push_back(R"({"all":[{"field":"orders","op":"gte","value":)" +
+                        std::to_string(1 + i % 9) +
+                        R"(},{"field":"tags","op":"eq","value":")" + tag +
+                        R"("}]})");
+        break;
+      case 2:
+        rules.push_back(R"({"event":")" + event + R"(","within_last":")" +
+                        days + R"("})");
+        break;
+      case 3:
+        rules.push_back(
+            R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},)"
+            R"({"field":"city","op":"in","value":[")" +
+            city +
+            R"(","Mumbai"]},{"field":"signed_up","op":"within_last",)"
+            R"("value":")" +
+            days + R"("}]})");
+        break;
+      case 4:
+        rules.push_back(R"({"all":[{"field":"lifecycle","op":"neq","value":)"
+                        R"("churned"},{"field":"web_sessions","op":"gte",)"
+                        R"("value":)" +
+                        std::to_string(i % 40) + "}]}");
+        break;
+      case 5:
+        rules.push_back(R"({"any":[{"field":"tags","op":"eq","value":")" + tag +
+                        R"("},{"event":")" + event + R"(","within_last":")" +
+                        days + R"(","count":{"gte":2}}]})");
+        break;
+    }
+  }
+  return rules;
+}
+
+}  // namespace
+
+Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
+  LiveFigures f;
+  Database db;
+  std::printf("live: loading %s ...\n", options.path.c_str());
+  std::fflush(stdout);
+  auto start = Clock::now();
+  Result<LoadReport> loaded = db.UpsertFile(options.path);
+  if (!loaded.ok()) return loaded.status();
+  f.load_seconds = MillisSince(start) / 1e3;
+  const uint64_t n = db.Read()->live_count();
+  std::mt19937_64 rng(options.seed);
+  auto any_index = [&] { return rng() % n; };
+
+  std::vector<std::string> names, rules;
+  for (const MixRule& rule : std::span(kMix, kMixSize)) {
+    if (std::string_view(rule.name).find(options.rules) ==
+        std::string_view::npos) {
+      continue;
+    }
+    names.push_back(rule.name);
+    rules.push_back(rule.json);
+  }
+  QueryRequest count;
+  count.limit = 0;
+  count.now_ms = options.now_ms;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    count.rule_json = rules[i];
+    LiveFigures::Rule r;
+    r.name = names[i];
+    r.idle = Time(options.runs, [&] { (void)db.Read()->Query(count); });
+    f.rules.push_back(r);
+  }
+  std::printf("live: loaded in %.1f s; idle mix timed\n", f.load_seconds);
+  std::fflush(stdout);
+
+  // Writes, with the query mix running beside them.
+  QueryLoop loop(db, rules, options.now_ms);
+  loop.Record(true);
+  {
+    std::vector<double> patch, tags, event;
+    char at[40];
+    for (int i = 0; i < options.single_writes; ++i) {
+      const std::string id = IdOf(any_index());
+      const auto t0 = Clock::now();
+      switch (i % 3) {
+        case 0:
+          (void)db.Patch(id, R"({"orders": )" + std::to_string(i % 12) +
+                                 R"(, "city": ")" +
+                                 kCities[i % std::size(kCities)] + "\"}");
+          patch.push_back(MillisSince(t0));
+          break;
+        case 1: {
+          const std::vector<std::string> add = {kTags[i % std::size(kTags)]};
+          const std::vector<std::string> remove = {
+              kTags[(i + 1) % std::size(kTags)]};
+          (void)db.UpdateTags(id, add, remove);
+          tags.push_back(MillisSince(t0));
+          break;
+        }
+        case 2: {
+          const std::string when = FormatIsoInstant(options.now_ms - i * 1000);
+          std::snprintf(at, sizeof(at), "%s", when.c_str());
+          (void)db.AppendEvents(R"({"id": ")" + id + R"(", "name": ")" +
+                                kEvents[i % std::size(kEvents)] +
+                                R"(", "at": ")" + at + "\"}");
+          event.push_back(MillisSince(t0));
+          break;
+        }
+      }
+    }
+    f.patch = Summarize(std::move(patch));
+    f.tags = Summarize(std::move(tags));
+    f.event = Summarize(std::move(event));
+  }
+  std::printf("live: one-profile writes p50 %.3f / %.3f / %.3f ms\n",
+              f.patch.p50_ms, f.tags.p50_ms, f.event.p50_ms);
+  std::fflush(stdout);
+
+  // Batches of 1,000 profiles: 300 replaced and 100 new by an upsert, 400
+  // patches, 200 tag changes. The records are made before the clock runs.
+  {
+    constexpr int kBatches = 64;
+    std::vector<WriteBatch> batches(kBatches);
+    uint64_t next_new = n + 1'000'000;
+    for (int b = 0; b < kBatches; ++b) {
+      GenOptions gen;
+      gen.seed = options.seed;
+      gen.now_ms = options.now_ms;
+      gen.threads = 1;
+      gen.profiles = 300;
+      gen.first_index = any_index() % (n > 300 ? n - 300 : 1);
+      std::string records = GenerateProfilesToString(gen);
+      gen.profiles = 100;
+      gen.first_index = next_new;
+      next_new += 100;
+      records += GenerateProfilesToString(gen);
+      batches[b].Upsert(std::move(records));
+      for (int i = 0; i < 400; ++i) {
+        batches[b].Patch(IdOf(any_index()), R"({"orders": )" +
+                                                std::to_string(i % 9) +
+                                                R"(, "lifecycle": "active"})");
+      }
+      for (int i = 0; i < 200; ++i) {
+        batches[b].UpdateTags(IdOf(any_index()), {kTags[i % std::size(kTags)]},
+                              {kTags[(i + 2) % std::size(kTags)]});
+      }
+    }
+    start = Clock::now();
+    uint64_t written = 0;
+    for (int b = 0; MillisSince(start) < options.write_seconds * 1e3; ++b) {
+      (void)db.Write(batches[b % kBatches]);
+      written += 1000;
+    }
+    f.batch_profiles = written;
+    f.batch_profiles_per_s = written / (MillisSince(start) / 1e3);
+  }
+  std::printf("live: batches of 1,000: %.0f profiles/s\n",
+              f.batch_profiles_per_s);
+  std::fflush(stdout);
+  {
+    constexpr int kBatches = 64;
+    std::vector<std::string> batches(kBatches);
+    for (int b = 0; b < kBatches; ++b) {
+      for (int i = 0; i < 1000; ++i) {
+        batches[b] += R"({"id": ")" + IdOf(any_index()) + R"(", "name": ")" +
+                      kEvents[(b + i) % std::size(kEvents)] + R"(", "at": ")" +
+                      FormatIsoInstant(options.now_ms -
+                                       static_cast<int64_t>(rng() % 86400000)) +
+                      "\"}\n";
+      }
+    }
+    start = Clock::now();
+    uint64_t appended = 0;
+    for (int b = 0; MillisSince(start) < options.write_seconds * 1e3; ++b) {
+      appended += db.AppendEvents(batches[b % kBatches]).accepted;
+    }
+    f.events = appended;
+    f.event_per_s = appended / (MillisSince(start) / 1e3);
+  }
+  loop.Record(false);
+  const std::vector<std::vector<double>> writing = loop.Take();
+  for (size_t i = 0; i < f.rules.size(); ++i) {
+    f.rules[i].writing = Summarize(writing[i]);
+  }
+  f.layers_after = db.Read()->Layers().size();
+  f.merges = db.merges_done();
+  std::printf("live: events in batches of 1,000: %.0f events/s; %zu layers\n",
+              f.event_per_s, f.layers_after);
+  std::fflush(stdout);
+  return f;
+}
+
+std::string LiveMarkdown(const LiveFigures& f,
+                         const LiveBenchOptions& options) {
+  (void)options;
+  std::ostringstream md;
+  char line[256];
+  md << "## Live database\n\n";
+  std::snprintf(line, sizeof(line),
+                "Loaded through `Database::UpsertFile` in %.1f s.\n\n",
+                f.load_seconds);
+  md << line;
+  md << "| write | p50 | p99 |\n|---|---|---|\n";
+  auto row = [&](const char* what, const LiveLatency& l) {
+    std::snprintf(line, sizeof(line), "| %s | %.3f ms | %.3f ms |\n", what,
+                  l.p50_ms, l.p99_ms);
+    md << line;
+  };
+  row("patch one profile", f.patch);
+  row("tags of one profile", f.tags);
+  row("one event", f.event);
+  std::snprintf(line, sizeof(line),
+                "\nBatches of 1,000 profiles: %.0f profiles/s. Event appends "
+                "in batches of 1,000: %.0f events/s. Layers after: %zu; "
+                "merges: %llu.\n\n",
+                f.batch_profiles_per_s, f.event_per_s, f.layers_after,
+                static_cast<unsigned long long>(f.merges));
+  md << line;
+  md << "| rule | count p50 idle | count p50 writing | ratio | p99 writing "
+        "|\n|---|---|---|---|---|\n";
+  for (const LiveFigures::Rule& r : f.rules) {
+    std::snprintf(line, sizeof(line), "| %s | %.3f | %.3f | %.2f× | %.3f |\n",
+                  r.name.c_str(), r.idle.p50_ms, r.writing.p50_ms,
+                  r.writing.p50_ms / std::max(r.idle.p50_ms, 1e-6),
+                  r.writing.p99_ms);
+    md << line;
+  }
+  return md.str();
+}
+
+}  // namespace segd
