@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/status.h"
 #include "base/time.h"
 #include "bench/mix.h"
 #include "live/database.h"
@@ -312,6 +313,64 @@ Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
   std::printf("live: events in batches of 1,000: %.0f events/s; %zu layers\n",
               f.event_per_s, f.layers_after);
   std::fflush(stdout);
+
+  // Reads of saved segments, once the merges have settled.
+  db.WaitForMerges();
+  const int64_t now = options.now_ms;
+  auto save = [&](const std::string& name, const std::string& rule) {
+    SegmentDefinition d;
+    d.rule_json = rule;
+    return db.SaveSegment(name, d, nullptr, now).status();
+  };
+  SEGD_RETURN_IF_ERROR(
+      save("leads-3-cities-7d", R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
+        {"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]},
+        {"field":"signed_up","op":"within_last","value":"7d"}]})"));
+  f.contains = Time(options.runs * 20, [&] {
+    (void)db.Read()->Contains("leads-3-cities-7d", IdOf(any_index()), now);
+  });
+  const std::vector<std::string> saved = SavedRules();
+  for (size_t i = 0; i < saved.size(); ++i) {
+    SEGD_RETURN_IF_ERROR(save("saved-" + std::to_string(i), saved[i]));
+  }
+  f.segments_of = Time(options.runs, [&] {
+    (void)db.Read()->SegmentsOf(IdOf(any_index()), now);
+  });
+  std::printf("live: contains p50 %.4f ms; segments of a profile p50 %.3f ms\n",
+              f.contains.p50_ms, f.segments_of.p50_ms);
+  std::fflush(stdout);
+
+  SEGD_RETURN_IF_ERROR(save("everyone", R"({"all":[]})"));
+  for (int pass = 0; pass < 2; ++pass) {
+    MembersRequest request;
+    request.segment = "everyone";
+    request.limit = 10000;
+    request.count = false;
+    request.ndjson = true;
+    request.render = pass == 0;
+    request.now_ms = now;
+    uint64_t members = 0;
+    start = Clock::now();
+    const std::shared_ptr<const Snapshot> snapshot = db.Read();
+    do {
+      Result<MembersPage> page = snapshot->Members(request);
+      if (!page.ok()) return page.status();
+      members += page->rows.size();
+      request.cursor = page->next_cursor;
+    } while (!request.cursor.empty());
+    const double rate = members / (MillisSince(start) / 1e3);
+    (pass == 0 ? f.members_per_s : f.member_ids_per_s) = rate;
+    f.members = members;
+  }
+  ReportRequest report;
+  report.group_by = "city";
+  report.now_ms = now;
+  f.report_city = Time(options.runs, [&] { (void)db.Read()->Report(report); });
+  std::printf(
+      "live: members %.0f/s as NDJSON, %.0f/s as ids; report by city p50 "
+      "%.3f ms\n",
+      f.members_per_s, f.member_ids_per_s, f.report_city.p50_ms);
+  std::fflush(stdout);
   return f;
 }
 
@@ -340,6 +399,18 @@ std::string LiveMarkdown(const LiveFigures& f,
                 "merges: %llu.\n\n",
                 f.batch_profiles_per_s, f.event_per_s, f.layers_after,
                 static_cast<unsigned long long>(f.merges));
+  md << line;
+  std::snprintf(
+      line, sizeof(line),
+      "| read, after the writes | figure |\n|---|---|\n"
+      "| contains (P in a dynamic segment of the mix), p50 | %.1f µs |\n"
+      "| segments of P among 1,000 saved segments, p50 | %.3f ms |\n"
+      "| members of everyone (%llu), pages of 10,000, as NDJSON | %.2fM/s |\n"
+      "| the same, rows and ids only | %.2fM/s |\n"
+      "| report by city over everyone, p50 | %.2f ms |\n\n",
+      f.contains.p50_ms * 1e3, f.segments_of.p50_ms,
+      static_cast<unsigned long long>(f.members), f.members_per_s / 1e6,
+      f.member_ids_per_s / 1e6, f.report_city.p50_ms);
   md << line;
   md << "| rule | count p50 idle | count p50 writing | ratio | p99 writing "
         "|\n|---|---|---|---|---|\n";

@@ -676,24 +676,44 @@ void FindValueSets(const BoundNode& node) {
   for (const BoundNode& c : node.children) FindValueSets(c);
 }
 
+// A value-set leaf's count is corrected for excluded rows with one value
+// test each while they are at most 1/kExcludedProbeShare of the rows: a
+// test reads one value's text, where the words would need the whole set,
+// which a scan of every value's text finds.
+constexpr uint64_t kExcludedProbeShare = 16;
+
+// The rows of ascending `rows` that are in `excluded`.
+uint64_t RowsIn(std::span<const uint32_t> rows,
+                const roaring_bitmap_t* excluded) {
+  uint64_t n = 0;
+  for (uint32_t row : rows) n += roaring_bitmap_contains(excluded, row);
+  return n;
+}
+
 // The count of `node` when the index knows it whole, without reading a
 // shard: a bitmap's cardinality, a row list's length, a value set of a
 // single-valued attribute, the sum over a disjoint OR of such, or NOT of
-// any of them.
-std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index) {
+// any of them; each less its rows in `excluded` (null for none), which
+// count as not live.
+std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
+                                   const roaring_bitmap_t* excluded) {
+  const uint64_t excluded_count =
+      excluded ? roaring_bitmap_get_cardinality(excluded) : 0;
+  const uint64_t live = index.live_count() - excluded_count;
   switch (node.kind) {
     case BoundKind::kConst:
-      return node.constant ? index.live_count() : 0;
+      return node.constant ? live : 0;
     case BoundKind::kNot: {
-      const std::optional<uint64_t> n = WholeCount(node.children[0], index);
+      const std::optional<uint64_t> n =
+          WholeCount(node.children[0], index, excluded);
       if (!n) return std::nullopt;
-      return index.live_count() - *n;
+      return live - *n;
     }
     case BoundKind::kOr: {
       if (!node.disjoint) return std::nullopt;
       uint64_t sum = 0;
       for (const BoundNode& c : node.children) {
-        const std::optional<uint64_t> n = WholeCount(c, index);
+        const std::optional<uint64_t> n = WholeCount(c, index, excluded);
         if (!n) return std::nullopt;
         sum += *n;
       }
@@ -704,20 +724,49 @@ std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index) {
     case BoundKind::kLeaf:
       break;
   }
-  switch (node.leaf.kind) {
+  const Leaf& leaf = node.leaf;
+  switch (leaf.kind) {
     case LeafKind::kBitmap:
-      return roaring_bitmap_get_cardinality(node.leaf.bitmap);
+      return roaring_bitmap_get_cardinality(leaf.bitmap) -
+             (excluded_count > 0
+                  ? roaring_bitmap_and_cardinality(leaf.bitmap, excluded)
+                  : 0);
     case LeafKind::kRowList:
-      return node.leaf.rows.size();
-    case LeafKind::kValueSet:
-      if (!node.leaf.single_valued) return std::nullopt;
-      return node.leaf.matches->Occurrences();
+      return leaf.rows.size() -
+             (excluded_count > 0 ? RowsIn(leaf.rows, excluded) : 0);
+    case LeafKind::kValueSet: {
+      if (!leaf.single_valued) return std::nullopt;
+      if (excluded_count == 0) return leaf.matches->Occurrences();
+      if (excluded_count * kExcludedProbeShare > leaf.values.size() ||
+          !leaf.rows.empty()) {
+        return std::nullopt;
+      }
+      // Each excluded row's value, tested without finding the whole set.
+      uint64_t matched = 0;
+      roaring_uint32_iterator_t* it = roaring_create_iterator(excluded);
+      for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+        const uint32_t row = it->current_value;
+        if (row >= leaf.values.size()) break;
+        const ValueId v = leaf.values[row];
+        if (v != StringIndex::kNoValue && leaf.matches->Test(v)) ++matched;
+      }
+      roaring_free_uint32_iterator(it);
+      return leaf.matches->Occurrences() - matched;
+    }
     case LeafKind::kIntRange:
     case LeafKind::kMixedRange:
     case LeafKind::kEvent:
       break;
   }
   return std::nullopt;
+}
+
+// Clears the rows of `excluded` in shard `s` of `words`; `mask` is scratch.
+void Exclude(const roaring_bitmap_t* excluded, uint32_t s, uint64_t* words,
+             uint64_t* mask) {
+  if (excluded != nullptr && LoadShard(excluded, s, mask)) {
+    AndNotWords(words, mask);
+  }
 }
 
 }  // namespace
@@ -736,7 +785,8 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   if (options.limit > 0) {
     result.rows.reserve(std::min<size_t>(options.limit, 4096));
     Scratch& scratch = ThreadScratch();
-    scratch.Reserve(levels);
+    scratch.Reserve(levels + 1);
+    uint64_t* mask = scratch.Level(levels);
     // There the first window is 1024 rows, or fewer when the estimate says
     // twice the members asked for fit in fewer.
     uint32_t first_window = kShardRows;
@@ -763,6 +813,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
         uint64_t* out = scratch.Level(0);
         ShardEvaluator(index, s, scratch, end).Eval(plan.root, 0, out);
         if (s == first_shard && skipped > 0) ClearBelow(out, skipped);
+        Exclude(options.excluded, s, out, mask);
         result.rows.resize(before);
         CollectRows(out, s, end, options.limit, &result.rows);
         if (end == kShardRows) walked += CountWords(out);
@@ -780,7 +831,8 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   }
   if (!options.count) return result;
   if (!options.count_from_words) {
-    if (const std::optional<uint64_t> n = WholeCount(plan.root, index)) {
+    if (const std::optional<uint64_t> n =
+            WholeCount(plan.root, index, options.excluded)) {
       result.count = *n;
       return result;
     }
@@ -791,10 +843,16 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   // One shard (a small layer of a live database) is counted in place.
   const auto count_shard = [&](uint32_t s) {
     Scratch& scratch = ThreadScratch();
-    scratch.Reserve(levels);
+    scratch.Reserve(levels + 1);
     ShardEvaluator eval(index, s, scratch);
     uint64_t* out = scratch.Level(0);
-    if (options.count_from_words) {
+    if (options.excluded != nullptr &&
+        ShardCardinality(options.excluded, s) > 0) {
+      // Counted from the words, less the excluded rows.
+      eval.Eval(plan.root, 0, out);
+      Exclude(options.excluded, s, out, scratch.Level(levels));
+      counts[s] = CountWords(out);
+    } else if (options.count_from_words) {
       eval.Eval(plan.root, 0, out);
       counts[s] = CountWords(out);
     } else {
@@ -811,14 +869,16 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
 }
 
 void ExecuteShards(const Plan& plan, const Index& index,
-                   const std::function<void(uint32_t, const uint64_t*)>& fn) {
+                   const std::function<void(uint32_t, const uint64_t*)>& fn,
+                   const roaring_bitmap_t* excluded) {
   FindValueSets(plan.root);
   const int levels = plan.depth + 1;
   tbb::parallel_for(uint32_t{0}, index.shard_count(), [&](uint32_t s) {
     Scratch& scratch = ThreadScratch();
-    scratch.Reserve(levels);
+    scratch.Reserve(levels + 1);
     uint64_t* out = scratch.Level(0);
     ShardEvaluator(index, s, scratch).Eval(plan.root, 0, out);
+    Exclude(excluded, s, out, scratch.Level(levels));
     fn(s, out);
   });
 }

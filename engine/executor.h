@@ -31,6 +31,12 @@ struct ExecuteOptions {
   // Evaluate every shard into words and pop the bits, even where the index
   // knows the count (benchmarks: the cost of the result as a bitmap).
   bool count_from_words = false;
+  // Live rows to leave out of the result, as if they were not live: a live
+  // database's rows that a later write superseded. Counts the index knows
+  // whole are corrected by what they share with these rows, so they stay
+  // fast while the rows are few. REQUIRES: a subset of the index's live
+  // rows; null for none.
+  const roaring_bitmap_t* excluded = nullptr;
 };
 
 struct ExecuteResult {
@@ -42,10 +48,11 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
                       const ExecuteOptions& options);
 
 // Calls fn(shard, words) for every shard, in parallel, with the shard's
-// members as kShardWords words (reports read them). fn must be safe to
+// members (less `excluded`) as kShardWords words (reports read them). fn must be safe to
 // call from several threads at once.
 void ExecuteShards(const Plan& plan, const Index& index,
-                   const std::function<void(uint32_t, const uint64_t*)>& fn);
+                   const std::function<void(uint32_t, const uint64_t*)>& fn,
+                   const roaring_bitmap_t* excluded = nullptr);
 
 // Bytes of index data a full execution reads (an upper bound: an AND that
 // empties early reads less). Benchmarks divide it by time to compare with

@@ -62,7 +62,8 @@ void Combine(std::vector<std::pair<Key, uint64_t>>* runs) {
 
 }  // namespace
 
-Tally TallyValues(const Plan& plan, const Index& index, AttrId attr) {
+Tally TallyValues(const Plan& plan, const Index& index, AttrId attr,
+                  const roaring_bitmap_t* excluded) {
   const AttributeIndex& a = index.attribute(attr);
   const StringIndex* strings = a.strings.get();
   struct Local {
@@ -72,75 +73,80 @@ Tally TallyValues(const Plan& plan, const Index& index, AttrId attr) {
     std::vector<std::pair<long double, uint64_t>> reals;
   };
   tbb::enumerable_thread_specific<Local> locals;
-  ExecuteShards(plan, index, [&](uint32_t s, const uint64_t* words) {
-    Local& local = locals.local();
-    const uint64_t members = CountWords(words);
-    if (members == 0) return;
-    local.members += members;
-    local.with_value += AndCountShard(a.presence.get(), s, words);
-    switch (a.type) {
-      case AttrType::kString:
-      case AttrType::kStringArray: {
-        if (strings == nullptr) break;
-        if (local.by_value.empty()) {
-          local.by_value.assign(strings->value_count(), 0);
+  ExecuteShards(
+      plan, index,
+      [&](uint32_t s, const uint64_t* words) {
+        Local& local = locals.local();
+        const uint64_t members = CountWords(words);
+        if (members == 0) return;
+        local.members += members;
+        local.with_value += AndCountShard(a.presence.get(), s, words);
+        switch (a.type) {
+          case AttrType::kString:
+          case AttrType::kStringArray: {
+            if (strings == nullptr) break;
+            if (local.by_value.empty()) {
+              local.by_value.assign(strings->value_count(), 0);
+            }
+            const uint32_t first = s << kShardBits;
+            if (!strings->row_values().empty()) {
+              // One value per row, in row order.
+              const std::span<const ValueId> values = strings->row_values();
+              // Rows past the end of the list hold no value.
+              const uint32_t end =
+                  values.size() <= first
+                      ? 0
+                      : static_cast<uint32_t>(std::min<uint64_t>(
+                            kShardRows, values.size() - first));
+              for (uint32_t w = 0; w < (end + 63) / 64; ++w) {
+                uint64_t bits = words[w];
+                while (bits != 0) {
+                  const uint32_t local_row = w * 64 + std::countr_zero(bits);
+                  bits &= bits - 1;
+                  if (local_row >= end) break;
+                  const ValueId v = values[first + local_row];
+                  if (v != StringIndex::kNoValue) ++local.by_value[v];
+                }
+              }
+            } else if (!strings->occurrence_rows().empty()) {
+              const std::span<const uint32_t> rows = strings->occurrence_rows();
+              const std::span<const ValueId> values =
+                  strings->occurrence_values();
+              const auto [begin, end] = ShardSpan(rows, s);
+              for (size_t i = begin; i < end; ++i) {
+                if (Test(words, rows[i] - first)) ++local.by_value[values[i]];
+              }
+            } else {
+              for (ValueId v = 0; v < strings->value_count(); ++v) {
+                const Posting p = strings->posting(v);
+                if (p.bitmap != nullptr) {
+                  local.by_value[v] += AndCountShard(p.bitmap, s, words);
+                  continue;
+                }
+                const auto [begin, end] = ShardSpan(p.rows, s);
+                for (size_t i = begin; i < end; ++i) {
+                  if (Test(words, p.rows[i] - first)) ++local.by_value[v];
+                }
+              }
+            }
+            break;
+          }
+          case AttrType::kNumber:
+          case AttrType::kDate: {
+            const ShardIndex& shard = index.shard(s);
+            TallyColumn(shard.int_columns[attr], words, &local.ints);
+            TallyColumn(shard.mixed_columns[attr], words, &local.reals);
+            break;
+          }
+          case AttrType::kBool:
+            local.trues += AndCountShard(a.true_rows.get(), s, words);
+            local.falses += AndCountShard(a.false_rows.get(), s, words);
+            break;
+          case AttrType::kUnindexable:
+            break;
         }
-        const uint32_t first = s << kShardBits;
-        if (!strings->row_values().empty()) {
-          // One value per row, in row order.
-          const std::span<const ValueId> values = strings->row_values();
-          // Rows past the end of the list hold no value.
-          const uint32_t end = values.size() <= first
-                                   ? 0
-                                   : static_cast<uint32_t>(std::min<uint64_t>(
-                                         kShardRows, values.size() - first));
-          for (uint32_t w = 0; w < (end + 63) / 64; ++w) {
-            uint64_t bits = words[w];
-            while (bits != 0) {
-              const uint32_t local_row = w * 64 + std::countr_zero(bits);
-              bits &= bits - 1;
-              if (local_row >= end) break;
-              const ValueId v = values[first + local_row];
-              if (v != StringIndex::kNoValue) ++local.by_value[v];
-            }
-          }
-        } else if (!strings->occurrence_rows().empty()) {
-          const std::span<const uint32_t> rows = strings->occurrence_rows();
-          const std::span<const ValueId> values = strings->occurrence_values();
-          const auto [begin, end] = ShardSpan(rows, s);
-          for (size_t i = begin; i < end; ++i) {
-            if (Test(words, rows[i] - first)) ++local.by_value[values[i]];
-          }
-        } else {
-          for (ValueId v = 0; v < strings->value_count(); ++v) {
-            const Posting p = strings->posting(v);
-            if (p.bitmap != nullptr) {
-              local.by_value[v] += AndCountShard(p.bitmap, s, words);
-              continue;
-            }
-            const auto [begin, end] = ShardSpan(p.rows, s);
-            for (size_t i = begin; i < end; ++i) {
-              if (Test(words, p.rows[i] - first)) ++local.by_value[v];
-            }
-          }
-        }
-        break;
-      }
-      case AttrType::kNumber:
-      case AttrType::kDate: {
-        const ShardIndex& shard = index.shard(s);
-        TallyColumn(shard.int_columns[attr], words, &local.ints);
-        TallyColumn(shard.mixed_columns[attr], words, &local.reals);
-        break;
-      }
-      case AttrType::kBool:
-        local.trues += AndCountShard(a.true_rows.get(), s, words);
-        local.falses += AndCountShard(a.false_rows.get(), s, words);
-        break;
-      case AttrType::kUnindexable:
-        break;
-    }
-  });
+      },
+      excluded);
   Tally tally;
   for (Local& local : locals) {
     tally.members += local.members;

@@ -31,7 +31,9 @@ struct Tally {
 };
 
 // REQUIRES: `attr` is an attribute of `index` of an indexable type.
-Tally TallyValues(const Plan& plan, const Index& index, AttrId attr);
+// `excluded`: rows left out as if not live (ExecuteOptions::excluded).
+Tally TallyValues(const Plan& plan, const Index& index, AttrId attr,
+                  const roaring_bitmap_t* excluded = nullptr);
 
 }  // namespace segd
 

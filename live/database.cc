@@ -190,6 +190,7 @@ struct Snapshot::Prepared {
   struct LayerPlan {
     uint32_t layer;
     Plan plan;
+    const roaring_bitmap_t* dead;  // the layer's superseded rows, or null
   };
   std::vector<LayerPlan> plans;
   // Bitmaps the plans read that belong to this query (static segments).
@@ -247,22 +248,12 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     Result<BoundNode> bound = Bind(rule, index, options);
     if (!bound.ok()) return bound.status();
     if (state.layer->size() == dead) continue;
-    BoundNode root = std::move(bound).value();
-    if (dead > 0) {
-      // Rows that a later write superseded are evaluated, never members.
-      BoundNode superseded;
-      superseded.kind = BoundKind::kLeaf;
-      superseded.leaf.kind = LeafKind::kBitmap;
-      superseded.leaf.bitmap = state.dead->get();
-      superseded.estimate = dead;
-      superseded.label = "superseded rows";
-      std::vector<BoundNode> both;
-      both.push_back(std::move(root));
-      both.push_back(BoundNode::Not(std::move(superseded)));
-      root = BoundNode::Group(BoundKind::kAnd, std::move(both));
-    }
+    // Rows that a later write superseded are evaluated, and left out of
+    // the results (ExecuteOptions::excluded).
     prepared.plans.push_back(Prepared::LayerPlan{
-        static_cast<uint32_t>(i), MakePlan(Normalize(std::move(root)), index)});
+        static_cast<uint32_t>(i),
+        MakePlan(Normalize(std::move(bound).value()), index),
+        dead > 0 ? state.dead->get() : nullptr});
   }
   return prepared;
 }
@@ -286,6 +277,7 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
     options.limit = limit;
     options.count = total != nullptr;
     options.first_row = layer.LowerBound(first_row);
+    options.excluded = p.dead;
     results[i] = Execute(p.plan, layer.index(), options);
   };
   if (results.size() == 1) {
@@ -440,6 +432,7 @@ Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,
   options.limit = 1;
   options.count = false;
   options.first_row = at->second;
+  options.excluded = prepared->plans[0].dead;
   const ExecuteResult r = Execute(prepared->plans[0].plan,
                                   layers_[at->first].layer->index(), options);
   return !r.rows.empty() && r.rows[0] == at->second;
@@ -624,10 +617,11 @@ Result<ReportResult> Snapshot::ReportByAttribute(
     if (!local) {  // no member here holds it
       ExecuteOptions count_only;
       count_only.limit = 0;
+      count_only.excluded = p.dead;
       report.count += Execute(p.plan, index, count_only).count;
       continue;
     }
-    const Tally tally = TallyValues(p.plan, index, *local);
+    const Tally tally = TallyValues(p.plan, index, *local, p.dead);
     report.count += tally.members;
     with_value += tally.with_value;
     if (const StringIndex* s = index.attribute(*local).strings.get()) {
@@ -982,8 +976,21 @@ Status Database::ApplyOne(const WriteBatch::Op& op, Pending* pending) {
   return Status(ErrorCode::kInternal, "unknown write");
 }
 
+void Database::StallForMerges() {
+  if (Read()->layers_.size() <= options_.max_layers) return;
+  if (!options_.background_merges) {
+    MergeNow();
+    return;
+  }
+  std::unique_lock<std::mutex> lock(merge_mu_);
+  merge_cv_.wait(lock, [&] {
+    return stopping_ || Read()->layers_.size() <= options_.max_layers;
+  });
+}
+
 std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
   std::vector<WriteOutcome> outcomes(batch.ops_.size());
+  StallForMerges();
   std::lock_guard<std::mutex> lock(write_mu_);
   Pending pending;
   for (size_t i = 0; i < batch.ops_.size(); ++i) {
@@ -1275,6 +1282,22 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
     }
     for (auto& [c, positions] : classes) {
       if (positions.size() >= options_.merge_fanout) return positions;
+    }
+    // Too many layers for any class to fill: the smallest merge, so that
+    // writes waiting on the layer count go on.
+    if (layers.size() + 2 > options_.max_layers) {
+      std::vector<size_t> smallest;
+      for (auto& [c, positions] : classes) {
+        for (size_t i : positions) smallest.push_back(i);
+      }
+      std::sort(smallest.begin(), smallest.end(),
+                [&](size_t a, size_t b) { return alive(a) < alive(b); });
+      smallest.resize(std::min<size_t>(
+          smallest.size(), std::max<uint32_t>(options_.merge_fanout, 2)));
+      if (smallest.size() >= 2) {
+        std::sort(smallest.begin(), smallest.end());
+        return smallest;
+      }
     }
     return {};
   }

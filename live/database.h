@@ -55,6 +55,10 @@ struct DatabaseOptions {
   // The base is rebuilt with every other layer once they, and the base's
   // dead rows, hold this share of its profiles.
   double base_merge_share = 0.25;
+  // Writes wait while a version has more layers than this, until merges
+  // bring them back under it (RocksDB's write stall): reads stay fast, and
+  // a sustained write rate is one the merges keep up with.
+  uint32_t max_layers = 16;
   // Merges run on threads of their own (false: only when MergeNow() is
   // called, for tests), each with this many oneTBB threads.
   bool background_merges = true;
@@ -355,6 +359,9 @@ class Database {
   // outside the lock. Wakes merge threads and waiters.
   void Install(std::shared_ptr<const Snapshot> next);
   void NotifyMerges();
+  // Waits, before a write takes the writer lock, while the version has
+  // more than max_layers layers.
+  void StallForMerges();
   // Moves static memberships of `from` to `into` (or drops them when
   // `into` is absent) in a new catalog, or null when none change.
   std::shared_ptr<const Snapshot::Catalog> MoveMemberships(
