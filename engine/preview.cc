@@ -105,8 +105,10 @@ void WriteEvents(const Index& index, const DecodedProfile& p, JsonWriter& out) {
   out.EndArray();
 }
 
+// `attr`: the field's attribute when known, else found by name.
 void WriteField(const Index& index, const DecodedProfile& p,
-                std::string_view field, JsonWriter& out) {
+                std::string_view field, JsonWriter& out,
+                std::optional<std::optional<AttrId>> attr = std::nullopt) {
   out.Key(field);
   if (field == "id") {
     out.String(p.id);
@@ -120,8 +122,9 @@ void WriteField(const Index& index, const DecodedProfile& p,
     WriteEvents(index, p, out);
     return;
   }
-  if (auto attr = index.FindAttribute(field)) {
-    if (const DecodedValue* v = p.Find(*attr)) {
+  if (!attr) attr = index.FindAttribute(field);
+  if (*attr) {
+    if (const DecodedValue* v = p.Find(**attr)) {
       WriteValue(*v, out);
       return;
     }
@@ -160,6 +163,24 @@ void WriteMember(const Index& index, uint32_t row,
   out.String(p.id);
   for (const std::string& field : fields) {
     if (field != "id") WriteField(index, p, field, out);
+  }
+  out.EndObject();
+}
+
+MemberWriter::MemberWriter(const Index& index,
+                           const std::vector<std::string>& fields)
+    : index_(index), fields_(fields) {
+  for (const std::string& field : fields) {
+    attrs_.push_back(index.FindAttribute(field));
+  }
+}
+
+void MemberWriter::Write(const DecodedProfile& p, JsonWriter& out) const {
+  out.BeginObject();
+  out.Key("id");
+  out.String(p.id);
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (fields_[i] != "id") WriteField(index_, p, fields_[i], out, attrs_[i]);
   }
   out.EndObject();
 }

@@ -7,11 +7,13 @@
 #ifndef SEGD_ENGINE_PREVIEW_H_
 #define SEGD_ENGINE_PREVIEW_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/json_writer.h"
 #include "index/index.h"
+#include "index/profile_codec.h"
 
 namespace segd {
 
@@ -21,6 +23,21 @@ const std::vector<std::string>& DefaultPreviewFields();
 // Writes {"id": ..., field: value, ...} for `row`. REQUIRES: row is live.
 void WriteMember(const Index& index, uint32_t row,
                  const std::vector<std::string>& fields, JsonWriter& out);
+
+// The same for many members of one Index: each field's attribute is found
+// once, and each profile is decoded once, by the caller.
+class MemberWriter {
+ public:
+  MemberWriter(const Index& index, const std::vector<std::string>& fields);
+  // REQUIRES: `profile` is decoded from a row of the index.
+  void Write(const DecodedProfile& profile, JsonWriter& out) const;
+
+ private:
+  const Index& index_;
+  const std::vector<std::string>& fields_;
+  // Per field: its attribute, when the index has one by that name.
+  std::vector<std::optional<AttrId>> attrs_;
+};
 
 // Writes the whole stored profile, nested objects rebuilt.
 void WriteProfile(const Index& index, uint32_t row, JsonWriter& out);

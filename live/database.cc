@@ -308,14 +308,17 @@ void Snapshot::Render(const std::vector<Hit>& hits,
   JsonWriter out;
   if (!ndjson) out.BeginArray();
   DecodedProfile p;
+  // Fields are found once per layer.
+  std::vector<std::unique_ptr<MemberWriter>> writers(layers_.size());
+  if (ids != nullptr) ids->reserve(ids->size() + hits.size());
   for (const Hit& hit : hits) {
     const Index& index = layers_[hit.layer].layer->index();
-    if (ids != nullptr) {
-      DecodeProfile(index.blob(hit.local), &p);
-      ids->emplace_back(p.id);
-    }
+    DecodeProfile(index.blob(hit.local), &p);
+    if (ids != nullptr) ids->emplace_back(p.id);
     if (json == nullptr) continue;
-    WriteMember(index, hit.local, shown, out);
+    std::unique_ptr<MemberWriter>& writer = writers[hit.layer];
+    if (!writer) writer = std::make_unique<MemberWriter>(index, shown);
+    writer->Write(p, out);
     if (ndjson) {
       json->append(out.str()).push_back('\n');
       out.Clear();
