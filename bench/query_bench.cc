@@ -20,6 +20,7 @@
 
 #include "bench/load_stages.h"
 #include "engine/query.h"
+#include "engine/row_rule.h"
 #include "engine/rule.h"
 #include "index/bitmap.h"
 #include "index/index.h"
@@ -485,6 +486,93 @@ void BM_IndexBuild(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * data.index->MemoryBytes());
 }
 BENCHMARK(BM_IndexBuild)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace segd
+
+// ------------------------------------------------------ One profile at a time
+
+namespace segd {
+namespace {
+
+// RowRule::Matches (engine/row_rule.h), the live database's test of one
+// profile against a saved segment. Checked first against the index's rows
+// for the same rule over the fixture's first 65,536 live profiles; timed
+// over the first 512 of them, decoded beforehand and so in cache, as a
+// profile is when the database has just decoded it (Arg 5: rule 0 with
+// DecodeProfile in the loop). Items are profiles tested, one thread.
+void BM_RowRuleMatches(benchmark::State& state) {
+  static constexpr const char* kRowRules[] = {
+      // 0 (and 5): a typical segment, five predicates.
+      R"({"all":[
+        {"field":"city","op":"in","value":["Pune","Mumbai","Delhi"]},
+        {"field":"tags","op":"eq","value":"vip"},
+        {"field":"signed_up","op":"within_last","value":"365d"},
+        {"field":"orders","op":"gte","value":5},
+        {"not":{"field":"lifecycle","op":"eq","value":"churned"}}]})",
+      R"({"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]})",
+      R"({"field":"city","op":"in","value":["Mumbai","Delhi","Bengaluru",
+        "Pune","Hyderabad","Chennai","Kolkata","Ahmedabad","Jaipur","Nagpur",
+        "Surat","Lucknow","Indore","Nashik","Kanpur","Bhopal","Patna",
+        "Vadodara","Ludhiana","Agra","Dubai","London","Singapore","Paris"]})",
+      R"({"event":"order","within_last":"365d","count":{"gte":3}})",
+      R"({"field":"email","op":"contains","value":"patil"})",
+  };
+  const bool decode = state.range(0) == 5;
+  const char* rule_json = kRowRules[decode ? 0 : state.range(0)];
+  const Fixture& data = Data();
+  Result<RuleNode> node = ParseRule(rule_json);
+  Result<RowRule> rule =
+      node.ok() ? RowRule::Compile(*node, data.store.schema()) : node.status();
+  if (!rule.ok()) {
+    state.SkipWithError(rule.status().ToString().c_str());
+    return;
+  }
+  std::vector<uint32_t> rows;
+  std::vector<DecodedProfile> profiles;
+  for (uint32_t row = 0; row < data.store.row_count() && rows.size() < 65536;
+       ++row) {
+    if (!data.store.is_live(row)) continue;
+    rows.push_back(row);
+    DecodeProfile(data.store.blob(row), &profiles.emplace_back());
+  }
+  QueryOptions options;
+  options.now_ms = data.now_ms;
+  options.limit = data.index->row_count();
+  const Result<ExecuteResult> want = RunQuery(*data.index, rule_json, options);
+  size_t expected = 0;
+  for (uint32_t row : want.ok() ? want->rows : std::vector<uint32_t>()) {
+    expected += row <= rows.back() ? 1 : 0;
+  }
+  size_t matches = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    matches += rule->Matches(profiles[i], rows[i], data.now_ms,
+                             data.store.schema(), nullptr);
+  }
+  if (!want.ok() || matches != expected) {
+    state.SkipWithError("RowRule disagrees with the index");
+    return;
+  }
+  constexpr size_t kHot = 512;
+  const size_t timed = std::min(rows.size(), kHot);
+  DecodedProfile scratch;
+  for (auto _ : state) {
+    size_t n = 0;
+    for (size_t i = 0; i < timed; ++i) {
+      const DecodedProfile* p = &profiles[i];
+      if (decode) {
+        DecodeProfile(data.store.blob(rows[i]), &scratch);
+        p = &scratch;
+      }
+      n +=
+          rule->Matches(*p, rows[i], data.now_ms, data.store.schema(), nullptr);
+    }
+    benchmark::DoNotOptimize(n);
+  }
+  state.counters["matches"] = static_cast<double>(matches);
+  state.SetItemsProcessed(state.iterations() * timed);
+}
+BENCHMARK(BM_RowRuleMatches)->DenseRange(0, 5);
 
 }  // namespace
 }  // namespace segd

@@ -305,29 +305,56 @@ void Snapshot::Render(const std::vector<Hit>& hits,
                       std::vector<std::string>* ids, std::string* json) const {
   const std::vector<std::string>& shown =
       fields.empty() ? DefaultPreviewFields() : fields;
-  JsonWriter out;
-  if (!ndjson) out.BeginArray();
-  DecodedProfile p;
   // Fields are found once per layer.
   std::vector<std::unique_ptr<MemberWriter>> writers(layers_.size());
-  if (ids != nullptr) ids->reserve(ids->size() + hits.size());
   for (const Hit& hit : hits) {
-    const Index& index = layers_[hit.layer].layer->index();
-    DecodeProfile(index.blob(hit.local), &p);
-    if (ids != nullptr) ids->emplace_back(p.id);
-    if (json == nullptr) continue;
     std::unique_ptr<MemberWriter>& writer = writers[hit.layer];
-    if (!writer) writer = std::make_unique<MemberWriter>(index, shown);
-    writer->Write(p, out);
-    if (ndjson) {
-      json->append(out.str()).push_back('\n');
+    if (!writer) {
+      writer = std::make_unique<MemberWriter>(layers_[hit.layer].layer->index(),
+                                              shown);
+    }
+  }
+  // Large pages are rendered in chunks side by side, then joined: each
+  // member is written on its own, followed by a separator.
+  constexpr size_t kChunk = 1024;
+  const size_t chunks = (hits.size() + kChunk - 1) / kChunk;
+  std::vector<std::string> texts(chunks);
+  std::vector<std::vector<std::string>> chunk_ids(ids ? chunks : 0);
+  const char separator = ndjson ? '\n' : ',';
+  auto render = [&](size_t c) {
+    DecodedProfile p;
+    JsonWriter out;
+    const size_t end = std::min(hits.size(), (c + 1) * kChunk);
+    for (size_t i = c * kChunk; i < end; ++i) {
+      const Hit& hit = hits[i];
+      DecodeProfile(layers_[hit.layer].layer->index().blob(hit.local), &p);
+      if (ids != nullptr) chunk_ids[c].emplace_back(p.id);
+      if (json == nullptr) continue;
+      writers[hit.layer]->Write(p, out);
+      texts[c].append(out.str()).push_back(separator);
       out.Clear();
+    }
+  };
+  if (chunks > 1) {
+    tbb::parallel_for(size_t{0}, chunks, render);
+  } else if (chunks == 1) {
+    render(0);
+  }
+  if (ids != nullptr) {
+    ids->reserve(ids->size() + hits.size());
+    for (auto& part : chunk_ids) {
+      for (std::string& id : part) ids->push_back(std::move(id));
     }
   }
   if (json == nullptr) return;
+  size_t bytes = 2;
+  for (const std::string& t : texts) bytes += t.size();
+  json->reserve(json->size() + bytes);
+  if (!ndjson) json->push_back('[');
+  for (const std::string& t : texts) json->append(t);
   if (!ndjson) {
-    out.EndArray();
-    *json = out.Take();
+    if (!hits.empty()) json->pop_back();  // the last separator
+    json->push_back(']');
   }
 }
 
@@ -416,6 +443,39 @@ std::optional<std::string> Snapshot::ProfileByIdentity(
   return std::nullopt;
 }
 
+// Saved segments as a RowRule sees them.
+class Snapshot::RowResolver final : public RowSegments {
+ public:
+  explicit RowResolver(const Snapshot& snapshot) : snapshot_(snapshot) {}
+  const RowRule* FindRule(std::string_view name) const override {
+    const SavedSegment* s = snapshot_.FindSegment(name);
+    return s != nullptr && s->kind == SavedSegment::Kind::kDynamic
+               ? s->row_rule.get()
+               : nullptr;
+  }
+  std::optional<bool> InStatic(std::string_view name,
+                               uint32_t row) const override {
+    const SavedSegment* s = snapshot_.FindSegment(name);
+    if (s == nullptr || s->kind != SavedSegment::Kind::kStatic) {
+      return std::nullopt;
+    }
+    return s->members->contains(row);
+  }
+
+ private:
+  const Snapshot& snapshot_;
+};
+
+bool Snapshot::InSegment(const SavedSegment& segment,
+                         const DecodedProfile& profile, uint32_t row,
+                         int64_t now_ms) const {
+  if (segment.kind == SavedSegment::Kind::kStatic) {
+    return segment.members->contains(row);
+  }
+  const RowResolver resolver(*this);
+  return segment.row_rule->Matches(profile, row, now_ms, *schema_, &resolver);
+}
+
 Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,
                                 int64_t now_ms) const {
   const SavedSegment* s = FindSegment(segment);
@@ -424,33 +484,23 @@ Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,
   }
   const auto at = Locate(id);
   if (!at) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
-  if (s->kind == SavedSegment::Kind::kStatic) {
-    return s->members->contains(
-        layers_[at->first].layer->GlobalRow(at->second));
-  }
-  Result<Prepared> prepared = Prepare(*s->rule, now_ms, at->first);
-  if (!prepared.ok()) return prepared.status();
-  if (prepared->plans.empty()) return false;
-  ExecuteOptions options;
-  options.limit = 1;
-  options.count = false;
-  options.first_row = at->second;
-  options.excluded = prepared->plans[0].dead;
-  const ExecuteResult r = Execute(prepared->plans[0].plan,
-                                  layers_[at->first].layer->index(), options);
-  return !r.rows.empty() && r.rows[0] == at->second;
+  const Layer& layer = *layers_[at->first].layer;
+  DecodedProfile profile;
+  DecodeProfile(layer.index().blob(at->second), &profile);
+  return InSegment(*s, profile, layer.GlobalRow(at->second), now_ms);
 }
 
 Result<std::vector<std::string>> Snapshot::SegmentsOf(std::string_view id,
                                                       int64_t now_ms) const {
-  if (!Locate(id)) {
-    return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
-  }
+  const auto at = Locate(id);
+  if (!at) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
+  const Layer& layer = *layers_[at->first].layer;
+  DecodedProfile profile;
+  DecodeProfile(layer.index().blob(at->second), &profile);
+  const uint32_t row = layer.GlobalRow(at->second);
   std::vector<std::string> names;
   for (const auto& [name, segment] : *segments_) {
-    Result<bool> in = Contains(name, id, now_ms);
-    if (!in.ok()) return in.status();
-    if (*in) names.push_back(name);
+    if (InSegment(*segment, profile, row, now_ms)) names.push_back(name);
   }
   return names;
 }
@@ -1138,6 +1188,7 @@ Result<SegmentInfo> Database::SaveSegment(std::string_view name,
     if (!rule.ok()) return rule.status();
     segment->rule_json = definition.rule_json;
     CollectReferences(*rule, &segment->references);
+
     segment->rule = std::make_shared<const RuleNode>(std::move(rule).value());
   }
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -1188,6 +1239,14 @@ Result<SegmentInfo> Database::SaveSegment(std::string_view name,
       if (!direct.ok()) return direct.status();
     }
     return prepared.status();
+  }
+  if (segment->rule) {
+    // Checked as a query (above): it compiles to the same rule.
+    Result<RowRule> row_rule =
+        RowRule::Compile(*segment->rule, *current->schema_, options_.max_depth);
+    if (!row_rule.ok()) return row_rule.status();
+    segment->row_rule =
+        std::make_shared<const RowRule>(std::move(row_rule).value());
   }
   const uint64_t count = candidate.Count(*prepared);
   Publish(Touched{}, catalog);

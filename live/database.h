@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/row_rule.h"
 #include "engine/rule.h"
 #include "index/bitmap.h"
 #include "index/profile_store.h"
@@ -74,6 +75,9 @@ struct SavedSegment {
   std::string description;
   std::string rule_json;                  // kDynamic, as given
   std::shared_ptr<const RuleNode> rule;   // kDynamic
+  // kDynamic: the rule compiled to test one profile (contains, the
+  // segments of a profile) without an index.
+  std::shared_ptr<const RowRule> row_rule;
   std::shared_ptr<const Bitmap> members;  // kStatic: database rows
   std::vector<std::string> references;    // segments its rule names
 };
@@ -247,6 +251,11 @@ class Snapshot {
     std::shared_ptr<const Bitmap> dead;
   };
   class Resolver;
+  class RowResolver;
+  // Whether the profile decoded as `profile`, alive at database row `row`,
+  // is in `segment`.
+  bool InSegment(const SavedSegment& segment, const DecodedProfile& profile,
+                 uint32_t row, int64_t now_ms) const;
   using Catalog =
       std::map<std::string, std::shared_ptr<const SavedSegment>, std::less<>>;
 
