@@ -45,7 +45,7 @@ constexpr char kUsage[] =
     "             [--fields a,b,...] [--schema JSON|@FILE]\n"
     "  segd bench [--profiles N] [--seed S] [--runs R] [--data-dir DIR]\n"
     "             [--report FILE.md] [--chart FILE.png] [--rules TEXT]\n"
-    "             [--loads 1,2|2]\n";
+    "             [--loads 1,2|2] [--sections all|live] [--write-seconds S]\n";
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "%s\n", status.ToJson().c_str());
