@@ -8,6 +8,7 @@
 
 #include "base/ascii.h"
 #include "base/time.h"
+#include "engine/rule_values.h"
 
 namespace segd {
 namespace {
@@ -32,42 +33,6 @@ std::string Quoted(std::string_view s) {
   quoted.reserve(s.size() + 2);
   quoted.append(1, '"').append(s).append(1, '"');
   return quoted;
-}
-
-// Smallest int64 >= x (> x when strict); nullopt when none exists.
-std::optional<int64_t> CeilInt(const Number& x, bool strict) {
-  if (x.is_int) {
-    if (!strict) return x.i;
-    if (x.i == kMaxInt) return std::nullopt;
-    return x.i + 1;
-  }
-  if (x.d >= 9223372036854775808.0) return std::nullopt;
-  if (x.d < -9223372036854775808.0) return kMinInt;
-  const double c = std::ceil(x.d);
-  int64_t v = static_cast<int64_t>(c);
-  if (strict && c == x.d) {
-    if (v == kMaxInt) return std::nullopt;
-    ++v;
-  }
-  return v;
-}
-
-// Largest int64 <= x (< x when strict); nullopt when none exists.
-std::optional<int64_t> FloorInt(const Number& x, bool strict) {
-  if (x.is_int) {
-    if (!strict) return x.i;
-    if (x.i == kMinInt) return std::nullopt;
-    return x.i - 1;
-  }
-  if (x.d < -9223372036854775808.0) return std::nullopt;
-  if (x.d >= 9223372036854775808.0) return kMaxInt;
-  const double f = std::floor(x.d);
-  int64_t v = static_cast<int64_t>(f);
-  if (strict && f == x.d) {
-    if (v == kMinInt) return std::nullopt;
-    --v;
-  }
-  return v;
 }
 
 std::string NumberText(const Number& n) {
@@ -148,20 +113,19 @@ class Binder {
                             const Number* hi, bool hi_strict,
                             std::string label) const;
 
-  // Value readers; errors point at `path`.
-  Result<std::string> ReadString(const std::optional<JsonValue>& v,
-                                 const std::string& path) const;
-  Result<std::vector<std::string>> ReadStrings(
-      const std::optional<JsonValue>& v, const std::string& path) const;
-  Result<Number> ReadNumber(const std::optional<JsonValue>& v,
-                            const std::string& path) const;
-  Result<std::vector<Number>> ReadNumbers(const std::optional<JsonValue>& v,
-                                          const std::string& path) const;
-  Result<int64_t> ReadDate(const JsonValue* v, const std::string& path) const;
+  // Dates read against the query's clock; errors point at `path`.
+  Result<int64_t> ReadDate(const JsonValue* v, const std::string& path) const {
+    Result<RuleDate> t = segd::ReadDate(v, path, options_.now_ms);
+    if (!t.ok()) return t.status();
+    return t->value;
+  }
   Result<std::pair<int64_t, int64_t>> ReadDatePair(
-      const std::optional<JsonValue>& v, const std::string& path) const;
-  Result<int64_t> ReadDuration(const std::optional<JsonValue>& v,
-                               const std::string& path) const;
+      const std::optional<JsonValue>& v, const std::string& path) const {
+    Result<std::pair<RuleDate, RuleDate>> r =
+        segd::ReadDatePair(v, path, options_.now_ms);
+    if (!r.ok()) return r.status();
+    return std::make_pair(r->first.value, r->second.value);
+  }
 
   const Index& index_;
   const BindOptions& options_;
@@ -206,7 +170,6 @@ Result<BoundNode> Binder::BindNode(const RuleNode& node, int depth) {
 
 Result<BoundNode> Binder::BindField(const RuleNode& node) {
   const std::string field_path = node.path + "/field";
-  const std::string op_path = node.path + "/op";
   std::optional<AttrId> attr = index_.FindAttribute(node.name);
   if (!attr && options_.schema != nullptr &&
       options_.schema->Find(node.name).has_value()) {
@@ -218,80 +181,35 @@ Result<BoundNode> Binder::BindField(const RuleNode& node) {
   if (!attr)
     return Invalid("unknown attribute " + Quoted(node.name), field_path);
   const AttributeIndex& a = index_.attribute(*attr);
-  if (a.type == AttrType::kUnindexable) {
-    return Invalid("attribute " + Quoted(node.name) +
-                       " holds values that fit no type and is not indexable",
-                   field_path);
-  }
-  std::optional<Op> op = ParseOp(node.op);
-  if (!op) return Malformed("unknown operator " + Quoted(node.op), op_path);
-  auto misfit = [&]() {
-    return Invalid("operator " + Quoted(node.op) + " does not apply to " +
-                       AttrTypeName(a.type) + " attribute " + Quoted(node.name),
-                   op_path);
-  };
-  if (*op == Op::kExists || *op == Op::kNotExists) {
-    BoundNode leaf = BitmapLeaf(a.presence.get(), node.name + " exists");
-    return *op == Op::kExists ? std::move(leaf)
-                              : BoundNode::Not(std::move(leaf));
+  Result<Op> op = FieldOperator(node, a.type);
+  if (!op.ok()) return op.status();
+  switch (*op) {
+    case Op::kExists:
+    case Op::kNotExists: {
+      BoundNode leaf = BitmapLeaf(a.presence.get(), node.name + " exists");
+      return *op == Op::kExists ? std::move(leaf)
+                                : BoundNode::Not(std::move(leaf));
+    }
+    case Op::kIsTrue:
+      return BitmapLeaf(a.true_rows.get(), node.name + " is_true");
+    case Op::kIsFalse:
+      return BitmapLeaf(a.false_rows.get(), node.name + " is_false");
+    default:
+      break;
   }
   switch (a.type) {
     case AttrType::kString:
     case AttrType::kStringArray:
-      if (*op == Op::kHasAll && a.type != AttrType::kStringArray)
-        return misfit();
-      switch (*op) {
-        case Op::kEq:
-        case Op::kNeq:
-        case Op::kIn:
-        case Op::kNotIn:
-        case Op::kContains:
-        case Op::kNotContains:
-        case Op::kStartsWith:
-        case Op::kHasAll:
-          return BindString(node, *attr, *op);
-        default:
-          return misfit();
-      }
+      return BindString(node, *attr, *op);
     case AttrType::kNumber:
-      switch (*op) {
-        case Op::kEq:
-        case Op::kNeq:
-        case Op::kGt:
-        case Op::kGte:
-        case Op::kLt:
-        case Op::kLte:
-        case Op::kBetween:
-        case Op::kIn:
-        case Op::kNotIn:
-          return BindNumber(node, *attr, *op);
-        default:
-          return misfit();
-      }
+      return BindNumber(node, *attr, *op);
     case AttrType::kDate:
-      switch (*op) {
-        case Op::kBefore:
-        case Op::kAfter:
-        case Op::kBetween:
-        case Op::kOn:
-        case Op::kWithinLast:
-        case Op::kNotWithinLast:
-          return BindDate(node, *attr, *op);
-        default:
-          return misfit();
-      }
+      return BindDate(node, *attr, *op);
     case AttrType::kBool:
-      if (*op == Op::kIsTrue) {
-        return BitmapLeaf(a.true_rows.get(), node.name + " is_true");
-      }
-      if (*op == Op::kIsFalse) {
-        return BitmapLeaf(a.false_rows.get(), node.name + " is_false");
-      }
-      return misfit();
     case AttrType::kUnindexable:
       break;
   }
-  return misfit();
+  return Status(ErrorCode::kInternal, "operator left unbound", node.path);
 }
 
 Result<BoundNode> Binder::BindString(const RuleNode& node, AttrId attr, Op op) {
@@ -513,32 +431,10 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
     lo = std::max(lo, r->first);
     hi = std::min(hi, r->second);
   }
-  CountTest test;
-  if (node.count) {
-    const JsonValue& c = *node.count;
-    static constexpr std::pair<std::string_view, CmpOp> kCmps[] = {
-        {"eq", CmpOp::kEq},
-        {"gt", CmpOp::kGt},
-        {"gte", CmpOp::kGte},
-        {"lt", CmpOp::kLt},
-        {"lte", CmpOp::kLte}};
-    const auto* entry =
-        c.type == JsonValue::Type::kObject && c.members.size() == 1
-            ? std::find_if(
-                  std::begin(kCmps), std::end(kCmps),
-                  [&](const auto& e) { return e.first == c.members[0].first; })
-            : std::end(kCmps);
-    if (entry == std::end(kCmps) ||
-        c.members[0].second.type != JsonValue::Type::kNumber) {
-      return Malformed(
-          "count must be one of {\"eq\"|\"gt\"|\"gte\"|\"lt\"|\"lte\": number}",
-          node.path + "/count");
-    }
-    test.op = entry->second;
-    test.operand = c.members[0].second.number;
-  }
+  Result<CountTest> test = ReadCountTest(node);
+  if (!test.ok()) return test.status();
   // A profile without such events in the window counts 0.
-  const CountRange counts = PassingCounts(test);
+  const CountRange counts = PassingCounts(*test);
   const bool zero_matches = !counts.empty() && counts.min == 0;
   std::optional<EventId> event = index_.FindEvent(node.name);
   if (counts.empty() || !event || lo > hi) {
@@ -835,81 +731,6 @@ BoundNode Binder::NumberRangeLeaf(AttrId attr, const Number* lo, bool lo_strict,
     if (e > b) n.estimate += e - b;
   }
   return n;
-}
-
-Result<std::string> Binder::ReadString(const std::optional<JsonValue>& v,
-                                       const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kString) {
-    return Malformed("value must be a string", path);
-  }
-  return v->string;
-}
-
-Result<std::vector<std::string>> Binder::ReadStrings(
-    const std::optional<JsonValue>& v, const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kArray) {
-    return Malformed("value must be a list of strings", path);
-  }
-  std::vector<std::string> out;
-  for (const JsonValue& item : v->items) {
-    if (item.type != JsonValue::Type::kString) {
-      return Malformed("value must be a list of strings", path);
-    }
-    out.push_back(item.string);
-  }
-  return out;
-}
-
-Result<Number> Binder::ReadNumber(const std::optional<JsonValue>& v,
-                                  const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kNumber) {
-    return Malformed("value must be a number", path);
-  }
-  return v->number;
-}
-
-Result<std::vector<Number>> Binder::ReadNumbers(
-    const std::optional<JsonValue>& v, const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kArray) {
-    return Malformed("value must be a list of numbers", path);
-  }
-  std::vector<Number> out;
-  for (const JsonValue& item : v->items) {
-    if (item.type != JsonValue::Type::kNumber) {
-      return Malformed("value must be a list of numbers", path);
-    }
-    out.push_back(item.number);
-  }
-  return out;
-}
-
-Result<int64_t> Binder::ReadDate(const JsonValue* v,
-                                 const std::string& path) const {
-  if (v != nullptr && v->type == JsonValue::Type::kString) {
-    if (auto t = ParseDateValue(v->string, options_.now_ms)) return *t;
-  }
-  return Malformed(
-      "value must be an ISO-8601 date or now, now-7d, now+48h, ...", path);
-}
-
-Result<std::pair<int64_t, int64_t>> Binder::ReadDatePair(
-    const std::optional<JsonValue>& v, const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kArray || v->items.size() != 2) {
-    return Malformed("between takes [from, to] dates", path);
-  }
-  Result<int64_t> lo = ReadDate(&v->items[0], path);
-  if (!lo.ok()) return lo.status();
-  Result<int64_t> hi = ReadDate(&v->items[1], path);
-  if (!hi.ok()) return hi.status();
-  return std::make_pair(*lo, *hi);
-}
-
-Result<int64_t> Binder::ReadDuration(const std::optional<JsonValue>& v,
-                                     const std::string& path) const {
-  if (v && v->type == JsonValue::Type::kString) {
-    if (auto d = ParseDuration(v->string)) return *d;
-  }
-  return Malformed("value must be a duration such as 48h or 7d", path);
 }
 
 }  // namespace

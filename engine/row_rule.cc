@@ -12,6 +12,7 @@
 #include "base/ascii.h"
 #include "base/time.h"
 #include "engine/bound.h"
+#include "engine/rule_values.h"
 
 namespace segd {
 namespace row_rule_internal {
@@ -473,47 +474,9 @@ std::string Quoted(std::string_view s) {
   return quoted;
 }
 
-// Smallest int64 >= x (> x when strict); nullopt when none exists.
-std::optional<int64_t> CeilInt(const Number& x, bool strict) {
-  if (x.is_int) {
-    if (!strict) return x.i;
-    if (x.i == kMaxInt) return std::nullopt;
-    return x.i + 1;
-  }
-  if (x.d >= 9223372036854775808.0) return std::nullopt;
-  if (x.d < -9223372036854775808.0) return kMinInt;
-  const double c = std::ceil(x.d);
-  int64_t v = static_cast<int64_t>(c);
-  if (strict && c == x.d) {
-    if (v == kMaxInt) return std::nullopt;
-    ++v;
-  }
-  return v;
-}
-
-// Largest int64 <= x (< x when strict); nullopt when none exists.
-std::optional<int64_t> FloorInt(const Number& x, bool strict) {
-  if (x.is_int) {
-    if (!strict) return x.i;
-    if (x.i == kMinInt) return std::nullopt;
-    return x.i - 1;
-  }
-  if (x.d < -9223372036854775808.0) return std::nullopt;
-  if (x.d >= 9223372036854775808.0) return kMaxInt;
-  const double f = std::floor(x.d);
-  int64_t v = static_cast<int64_t>(f);
-  if (strict && f == x.d) {
-    if (v == kMinInt) return std::nullopt;
-    --v;
-  }
-  return v;
-}
-
-// A date value as written: an instant, or an offset from now.
-struct DateValue {
-  int64_t value;
-  bool from_now;
-};
+// A date value as written: an instant, or, read against a clock at 0, an
+// offset from now.
+using DateValue = RuleDate;
 
 class Compiler {
  public:
@@ -560,20 +523,15 @@ class Compiler {
                            const Number* hi, bool hi_strict);
   uint32_t DateRangeNode(AttrId attr, DateRange range);
 
-  // Value readers; errors point at `path`.
-  Result<std::string> ReadString(const std::optional<JsonValue>& v,
-                                 const std::string& path) const;
-  Result<std::vector<std::string>> ReadStrings(
-      const std::optional<JsonValue>& v, const std::string& path) const;
-  Result<Number> ReadNumber(const std::optional<JsonValue>& v,
-                            const std::string& path) const;
-  Result<std::vector<Number>> ReadNumbers(const std::optional<JsonValue>& v,
-                                          const std::string& path) const;
-  Result<DateValue> ReadDate(const JsonValue* v, const std::string& path) const;
+  // Dates read against a clock at 0: a relative one is its offset.
+  Result<DateValue> ReadDate(const JsonValue* v,
+                             const std::string& path) const {
+    return segd::ReadDate(v, path, 0);
+  }
   Result<std::pair<DateValue, DateValue>> ReadDatePair(
-      const std::optional<JsonValue>& v, const std::string& path) const;
-  Result<int64_t> ReadDuration(const std::optional<JsonValue>& v,
-                               const std::string& path) const;
+      const std::optional<JsonValue>& v, const std::string& path) const {
+    return segd::ReadDatePair(v, path, 0);
+  }
 
   const Schema& schema_;
   const int max_depth_;
@@ -659,80 +617,39 @@ Result<uint32_t> Compiler::CompileNode(const RuleNode& node, int depth) {
 
 Result<uint32_t> Compiler::CompileField(const RuleNode& node) {
   const std::string field_path = node.path + "/field";
-  const std::string op_path = node.path + "/op";
   const std::optional<AttrId> attr = schema_.Find(node.name);
   if (!attr) {
     return Invalid("unknown attribute " + Quoted(node.name), field_path);
   }
   const AttrType type = schema_.attribute(*attr).type;
-  if (type == AttrType::kUnindexable) {
-    return Invalid("attribute " + Quoted(node.name) +
-                       " holds values that fit no type and is not indexable",
-                   field_path);
-  }
-  const std::optional<Op> op = ParseOp(node.op);
-  if (!op) return Malformed("unknown operator " + Quoted(node.op), op_path);
-  auto misfit = [&]() -> Result<uint32_t> {
-    return Invalid("operator " + Quoted(node.op) + " does not apply to " +
-                       AttrTypeName(type) + " attribute " + Quoted(node.name),
-                   op_path);
-  };
-  if (*op == Op::kExists || *op == Op::kNotExists) {
-    const uint32_t exists = Leaf(Kind::kExists, *attr, 0);
-    return *op == Op::kExists ? exists : Not(exists);
+  Result<Op> op = FieldOperator(node, type);
+  if (!op.ok()) return op.status();
+  switch (*op) {
+    case Op::kExists:
+    case Op::kNotExists: {
+      const uint32_t exists = Leaf(Kind::kExists, *attr, 0);
+      return *op == Op::kExists ? exists : Not(exists);
+    }
+    case Op::kIsTrue:
+      return Leaf(Kind::kIsTrue, *attr, 0);
+    case Op::kIsFalse:
+      return Leaf(Kind::kIsFalse, *attr, 0);
+    default:
+      break;
   }
   switch (type) {
     case AttrType::kString:
     case AttrType::kStringArray:
-      if (*op == Op::kHasAll && type != AttrType::kStringArray) return misfit();
-      switch (*op) {
-        case Op::kEq:
-        case Op::kNeq:
-        case Op::kIn:
-        case Op::kNotIn:
-        case Op::kContains:
-        case Op::kNotContains:
-        case Op::kStartsWith:
-        case Op::kHasAll:
-          return CompileString(node, *attr, *op);
-        default:
-          return misfit();
-      }
+      return CompileString(node, *attr, *op);
     case AttrType::kNumber:
-      switch (*op) {
-        case Op::kEq:
-        case Op::kNeq:
-        case Op::kGt:
-        case Op::kGte:
-        case Op::kLt:
-        case Op::kLte:
-        case Op::kBetween:
-        case Op::kIn:
-        case Op::kNotIn:
-          return CompileNumber(node, *attr, *op);
-        default:
-          return misfit();
-      }
+      return CompileNumber(node, *attr, *op);
     case AttrType::kDate:
-      switch (*op) {
-        case Op::kBefore:
-        case Op::kAfter:
-        case Op::kBetween:
-        case Op::kOn:
-        case Op::kWithinLast:
-        case Op::kNotWithinLast:
-          return CompileDate(node, *attr, *op);
-        default:
-          return misfit();
-      }
+      return CompileDate(node, *attr, *op);
     case AttrType::kBool:
-      if (*op == Op::kIsTrue) return Leaf(Kind::kIsTrue, *attr, 0);
-      if (*op == Op::kIsFalse) return Leaf(Kind::kIsFalse, *attr, 0);
-      return misfit();
     case AttrType::kUnindexable:
       break;
   }
-  return misfit();
+  return Status(ErrorCode::kInternal, "operator left uncompiled", node.path);
 }
 
 Result<uint32_t> Compiler::CompileString(const RuleNode& node, AttrId attr,
@@ -1021,32 +938,10 @@ Result<uint32_t> Compiler::CompileEvent(const RuleNode& node) {
     narrow_lo(r->first);
     narrow_hi(r->second);
   }
-  CountTest count_test;
-  if (node.count) {
-    const JsonValue& c = *node.count;
-    static constexpr std::pair<std::string_view, CmpOp> kCmps[] = {
-        {"eq", CmpOp::kEq},
-        {"gt", CmpOp::kGt},
-        {"gte", CmpOp::kGte},
-        {"lt", CmpOp::kLt},
-        {"lte", CmpOp::kLte}};
-    const auto* entry =
-        c.type == JsonValue::Type::kObject && c.members.size() == 1
-            ? std::find_if(
-                  std::begin(kCmps), std::end(kCmps),
-                  [&](const auto& e) { return e.first == c.members[0].first; })
-            : std::end(kCmps);
-    if (entry == std::end(kCmps) ||
-        c.members[0].second.type != JsonValue::Type::kNumber) {
-      return Malformed(
-          "count must be one of {\"eq\"|\"gt\"|\"gte\"|\"lt\"|\"lte\": number}",
-          node.path + "/count");
-    }
-    count_test.op = entry->second;
-    count_test.operand = c.members[0].second.number;
-  }
+  Result<CountTest> count_test = ReadCountTest(node);
+  if (!count_test.ok()) return count_test.status();
   // A profile without such events in the window counts 0.
-  test.counts = PassingCounts(count_test);
+  test.counts = PassingCounts(*count_test);
   const bool zero_matches = !test.counts.empty() && test.counts.min == 0;
   if (test.counts.empty() || empty_window || test.abs_lo > test.abs_hi ||
       (test.has_rel_lo && test.has_rel_hi && test.rel_lo > test.rel_hi)) {
@@ -1064,84 +959,6 @@ Result<uint32_t> Compiler::CompileEvent(const RuleNode& node) {
   n.kind = Kind::kEvent;
   n.first = static_cast<uint32_t>(p_.events.size() - 1);
   return Add(n);
-}
-
-Result<std::string> Compiler::ReadString(const std::optional<JsonValue>& v,
-                                         const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kString) {
-    return Malformed("value must be a string", path);
-  }
-  return v->string;
-}
-
-Result<std::vector<std::string>> Compiler::ReadStrings(
-    const std::optional<JsonValue>& v, const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kArray) {
-    return Malformed("value must be a list of strings", path);
-  }
-  std::vector<std::string> out;
-  for (const JsonValue& item : v->items) {
-    if (item.type != JsonValue::Type::kString) {
-      return Malformed("value must be a list of strings", path);
-    }
-    out.push_back(item.string);
-  }
-  return out;
-}
-
-Result<Number> Compiler::ReadNumber(const std::optional<JsonValue>& v,
-                                    const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kNumber) {
-    return Malformed("value must be a number", path);
-  }
-  return v->number;
-}
-
-Result<std::vector<Number>> Compiler::ReadNumbers(
-    const std::optional<JsonValue>& v, const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kArray) {
-    return Malformed("value must be a list of numbers", path);
-  }
-  std::vector<Number> out;
-  for (const JsonValue& item : v->items) {
-    if (item.type != JsonValue::Type::kNumber) {
-      return Malformed("value must be a list of numbers", path);
-    }
-    out.push_back(item.number);
-  }
-  return out;
-}
-
-Result<DateValue> Compiler::ReadDate(const JsonValue* v,
-                                     const std::string& path) const {
-  if (v != nullptr && v->type == JsonValue::Type::kString) {
-    // Read against a clock at 0, a relative date is its offset from now.
-    if (auto t = ParseDateValue(v->string, 0)) {
-      return DateValue{*t, v->string.starts_with("now")};
-    }
-  }
-  return Malformed(
-      "value must be an ISO-8601 date or now, now-7d, now+48h, ...", path);
-}
-
-Result<std::pair<DateValue, DateValue>> Compiler::ReadDatePair(
-    const std::optional<JsonValue>& v, const std::string& path) const {
-  if (!v || v->type != JsonValue::Type::kArray || v->items.size() != 2) {
-    return Malformed("between takes [from, to] dates", path);
-  }
-  Result<DateValue> lo = ReadDate(&v->items[0], path);
-  if (!lo.ok()) return lo.status();
-  Result<DateValue> hi = ReadDate(&v->items[1], path);
-  if (!hi.ok()) return hi.status();
-  return std::make_pair(*lo, *hi);
-}
-
-Result<int64_t> Compiler::ReadDuration(const std::optional<JsonValue>& v,
-                                       const std::string& path) const {
-  if (v && v->type == JsonValue::Type::kString) {
-    if (auto d = ParseDuration(v->string)) return *d;
-  }
-  return Malformed("value must be a duration such as 48h or 7d", path);
 }
 
 }  // namespace
