@@ -453,17 +453,17 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
        << Fixed(f.bytes_touched / 1e6, 1) << " MB | "
        << Fixed(100.0 * f.bytes_touched / seconds / bandwidth[1], 1) << "% |\n";
   }
+  WriteChart(rules, options.chart);
+  if (fs::exists(options.chart)) {
+    md << "\n![p50 latency per rule]("
+       << fs::path(options.chart).filename().string() << ")\n";
+  }
   // The live database needs the memory the store and index above hold.
   index.reset();
   store = ProfileStore();
   Result<LiveFigures> live_figures = MeasureLive(live);
   if (!live_figures.ok()) return live_figures.status();
   md << "\n" << LiveMarkdown(*live_figures, live);
-  WriteChart(rules, options.chart);
-  if (fs::exists(options.chart)) {
-    md << "\n![p50 latency per rule]("
-       << fs::path(options.chart).filename().string() << ")\n";
-  }
   std::ofstream(options.report) << md.str();
   std::printf("wrote %s\n", options.report.c_str());
   return Status::Ok();
