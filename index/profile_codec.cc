@@ -272,4 +272,9 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out) {
   }
 }
 
+std::string_view DecodeId(std::string_view blob) {
+  const char* p = blob.data();
+  return codec::ReadString(p);
+}
+
 }  // namespace segd

@@ -128,6 +128,9 @@ class ProfileEncoder {
 // Decodes `blob` (produced by ProfileEncoder) into `out`.
 void DecodeProfile(std::string_view blob, DecodedProfile* out);
 
+// The id alone, which leads the blob.
+std::string_view DecodeId(std::string_view blob);
+
 // Low-level varint helpers, shared with the decoder.
 namespace codec {
 inline uint64_t ReadVarint(const char*& p) {

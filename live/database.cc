@@ -204,8 +204,11 @@ bool Snapshot::Alive(size_t layer, uint32_t local) const {
 
 std::optional<std::pair<size_t, uint32_t>> Snapshot::Locate(
     std::string_view id) const {
-  for (size_t i = layers_.size(); i-- > 0;) {
-    const std::optional<uint32_t> local = layers_[i].layer->FindId(id);
+  // The base first, where most profiles are alive, then the newest down.
+  const uint64_t hash = IdKeyHash(id);
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    const size_t i = k == 0 ? 0 : layers_.size() - k;
+    const std::optional<uint32_t> local = layers_[i].layer->FindId(id, hash);
     if (local && Alive(i, *local)) return std::pair(i, *local);
   }
   return std::nullopt;
@@ -327,9 +330,14 @@ void Snapshot::Render(const std::vector<Hit>& hits,
     const size_t end = std::min(hits.size(), (c + 1) * kChunk);
     for (size_t i = c * kChunk; i < end; ++i) {
       const Hit& hit = hits[i];
-      DecodeProfile(layers_[hit.layer].layer->index().blob(hit.local), &p);
+      const std::string_view blob =
+          layers_[hit.layer].layer->index().blob(hit.local);
+      if (json == nullptr) {  // ids alone: no need to decode the rest
+        if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
+        continue;
+      }
+      DecodeProfile(blob, &p);
       if (ids != nullptr) chunk_ids[c].emplace_back(p.id);
-      if (json == nullptr) continue;
       writers[hit.layer]->Write(p, out);
       texts[c].append(out.str()).push_back(separator);
       out.Clear();
@@ -1057,7 +1065,10 @@ std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
         case WriteBatch::Op::Kind::kEvents:
           out.batch = ApplyEvents(op.text, &pending);
           break;
-        default:
+        case WriteBatch::Op::Kind::kPatch:
+        case WriteBatch::Op::Kind::kDelete:
+        case WriteBatch::Op::Kind::kTags:
+        case WriteBatch::Op::Kind::kMerge:
           out.status = ApplyOne(op, &pending);
           break;
       }

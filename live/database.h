@@ -10,7 +10,7 @@
 // pile up are merged in the background, so a read touches only a few.
 //
 // Readers take a Snapshot: one immutable version of everything (layers with
-// their dead rows, schema, saved segments), published by the writer with an
+// their dead rows, schema, saved segments), published by the writer with a
 // pointer swap. A write call is atomic for readers, a whole batch
 // included: a snapshot has all of it or none. A write is in every snapshot
 // taken after the call returns. Taking a snapshot never waits on a writer.
@@ -50,7 +50,7 @@ namespace segd {
 struct DatabaseOptions {
   // The newest layer is rebuilt on every write; at this many profiles it
   // is kept as it is and a new one starts.
-  uint32_t newest_layer_rows = 512;
+  uint32_t newest_layer_rows = 128;
   // Layers of about the same size are merged once there are this many.
   uint32_t merge_fanout = 4;
   // The base is rebuilt with every other layer once they, and the base's
@@ -73,8 +73,8 @@ struct SavedSegment {
   std::string name;
   Kind kind = Kind::kDynamic;
   std::string description;
-  std::string rule_json;                  // kDynamic, as given
-  std::shared_ptr<const RuleNode> rule;   // kDynamic
+  std::string rule_json;                 // kDynamic, as given
+  std::shared_ptr<const RuleNode> rule;  // kDynamic
   // kDynamic: the rule compiled to test one profile (contains, the
   // segments of a profile) without an index.
   std::shared_ptr<const RowRule> row_rule;
@@ -95,10 +95,10 @@ struct BatchResult {
   std::vector<RejectedRecord> rejected;  // in line order
 };
 
-// Ids a static segment write named that no profile has, each once, in the
-// order given.
+// What a static segment's edit did.
 struct StaticEdit {
   uint64_t count = 0;  // members after the write
+  // Ids named that no profile has, each once, in the order given.
   std::vector<std::string> unknown_ids;
 };
 

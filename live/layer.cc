@@ -25,12 +25,6 @@ class BlobRows final : public RowSource {
   std::vector<std::string_view> blobs_;
 };
 
-// The id at the front of an encoded profile (profile_codec.h).
-std::string_view BlobId(std::string_view blob) {
-  const char* p = blob.data();
-  return codec::ReadString(p);
-}
-
 constexpr uint64_t kIdentitySeed = 0x9e3779b97f4a7c15ULL;
 
 }  // namespace
@@ -71,7 +65,7 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
                         const uint32_t local = whole_space
                                                    ? entries[i].row
                                                    : static_cast<uint32_t>(i);
-                        id_hashes[i] = IdKeyHash(BlobId(entries[i].blob));
+                        id_hashes[i] = IdKeyHash(DecodeId(entries[i].blob));
                         DecodeProfile(entries[i].blob, &p);
                         for (const auto& [channel, handle] : p.identities) {
                           identity_hashes[i].emplace_back(
@@ -110,9 +104,10 @@ std::optional<uint32_t> Layer::LocalRow(uint32_t global) const {
   return std::nullopt;
 }
 
-std::optional<uint32_t> Layer::FindId(std::string_view id) const {
-  return by_id_.Find(IdKeyHash(id), [&](uint32_t local) {
-    return BlobId(index_->blob(local)) == id;
+std::optional<uint32_t> Layer::FindId(std::string_view id,
+                                      uint64_t hash) const {
+  return by_id_.Find(hash, [&](uint32_t local) {
+    return DecodeId(index_->blob(local)) == id;
   });
 }
 

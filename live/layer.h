@@ -69,7 +69,8 @@ class Layer {
   void ForEachRow(Fn&& fn) const;
 
   // Local row of the profile with this id or identity, if held here.
-  std::optional<uint32_t> FindId(std::string_view id) const;
+  // `hash` is IdKeyHash(id), which a lookup across layers computes once.
+  std::optional<uint32_t> FindId(std::string_view id, uint64_t hash) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,
                                        std::string_view handle) const;
 
