@@ -323,7 +323,8 @@ Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
     return db.SaveSegment(name, d, nullptr, now).status();
   };
   SEGD_RETURN_IF_ERROR(
-      save("leads-3-cities-7d", R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
+      save("leads-3-cities-7d",
+           R"({"all":[{"field":"customer_type","op":"eq","value":"lead"},
         {"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]},
         {"field":"signed_up","op":"within_last","value":"7d"}]})"));
   f.contains = Time(options.runs * 20, [&] {

@@ -48,8 +48,8 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
                       const ExecuteOptions& options);
 
 // Calls fn(shard, words) for every shard, in parallel, with the shard's
-// members (less `excluded`) as kShardWords words (reports read them). fn must be safe to
-// call from several threads at once.
+// members (less `excluded`) as kShardWords words (reports read them). fn must
+// be safe to call from several threads at once.
 void ExecuteShards(const Plan& plan, const Index& index,
                    const std::function<void(uint32_t, const uint64_t*)>& fn,
                    const roaring_bitmap_t* excluded = nullptr);
