@@ -29,9 +29,10 @@ run: configure
 # folder of their own.
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGD_TSAN=ON >/dev/null
-	@cmake --build $(BUILD)-tsan -j$(JOBS) --target live_concurrency_test live_database_test
+	@cmake --build $(BUILD)-tsan -j$(JOBS) --target live_concurrency_test live_database_test live_differential_test
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD)-tsan/tests/live_concurrency_test
 	@TSAN_OPTIONS="halt_on_error=1" $(BUILD)-tsan/tests/live_database_test
+	@TSAN_OPTIONS="halt_on_error=1" $(BUILD)-tsan/tests/live_differential_test
 
 # The full suite on 10M profiles (SPEC §7); PROFILES=1000000 for a quick run.
 PROFILES ?= 10000000
