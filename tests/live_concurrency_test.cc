@@ -3,7 +3,6 @@
 //
 // Run under ThreadSanitizer with `make tsan` (README).
 #include <gtest/gtest.h>
-#include <tbb/global_control.h>
 
 #include <atomic>
 #include <string>
@@ -11,18 +10,10 @@
 #include <vector>
 
 #include "live/database.h"
+#include "tests/tsan.h"
 
 namespace segd {
 namespace {
-
-#if defined(__SANITIZE_THREAD__)
-// oneTBB hands tasks between its worker threads inside libtbb, which is not
-// built with ThreadSanitizer, so TSan would flag TBB's own task objects.
-// Without workers, each thread runs its own parallel loops: the races that
-// matter here, between readers, writers and merges, are all still seen.
-const tbb::global_control kNoWorkers(
-    tbb::global_control::max_allowed_parallelism, 1);
-#endif
 
 constexpr int64_t kNow = 1795176000000;  // 2026-11-20T12:00:00Z
 

@@ -1,21 +1,15 @@
 // The live database: writes reach the next read without a rebuild, layers
 // and merges keep answers unchanged, saved segments, cursors, reports.
 #include <gtest/gtest.h>
-#include <tbb/global_control.h>
 
 #include <string>
 #include <vector>
 
 #include "live/database.h"
+#include "tests/tsan.h"
 
 namespace segd {
 namespace {
-
-#if defined(__SANITIZE_THREAD__)
-// As in live_concurrency_test.cc: no TBB workers under ThreadSanitizer.
-const tbb::global_control kNoWorkers(
-    tbb::global_control::max_allowed_parallelism, 1);
-#endif
 
 constexpr int64_t kNow = 1795176000000;  // 2026-11-20T12:00:00Z
 

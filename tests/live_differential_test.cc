@@ -9,7 +9,6 @@
 // seed, the step and both answers; the first few are reported, then the
 // test stops.
 #include <gtest/gtest.h>
-#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -22,15 +21,10 @@
 #include "live/database.h"
 #include "tests/reference/random_data.h"
 #include "tests/reference/reference_database.h"
+#include "tests/tsan.h"
 
 namespace segd {
 namespace {
-
-#if defined(__SANITIZE_THREAD__)
-// As in live_concurrency_test.cc: no TBB workers under ThreadSanitizer.
-const tbb::global_control kNoWorkers(
-    tbb::global_control::max_allowed_parallelism, 1);
-#endif
 
 using reference::AttributeKind;
 using reference::kRandomDataNowMs;
