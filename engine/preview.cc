@@ -172,6 +172,7 @@ MemberWriter::MemberWriter(const Index& index,
     : index_(index), fields_(fields) {
   for (const std::string& field : fields) {
     attrs_.push_back(index.FindAttribute(field));
+    if (field == "identities" || field == "events") scope_ = DecodeScope::kAll;
   }
 }
 

@@ -29,14 +29,17 @@ void WriteMember(const Index& index, uint32_t row,
 class MemberWriter {
  public:
   MemberWriter(const Index& index, const std::vector<std::string>& fields);
-  // REQUIRES: `profile` is decoded from a row of the index.
+  // REQUIRES: `profile` is decoded from a row of the index, with scope().
   void Write(const DecodedProfile& profile, JsonWriter& out) const;
+  // What the fields need decoded: identities and events only when shown.
+  DecodeScope scope() const { return scope_; }
 
  private:
   const Index& index_;
   const std::vector<std::string>& fields_;
   // Per field: its attribute, when the index has one by that name.
   std::vector<std::optional<AttrId>> attrs_;
+  DecodeScope scope_ = DecodeScope::kValues;
 };
 
 // Writes the whole stored profile, nested objects rebuilt.

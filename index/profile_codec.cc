@@ -199,7 +199,8 @@ void ProfileEncoder::AddEvents(const std::vector<StoredEvent>& events) {
   }
 }
 
-void DecodeProfile(std::string_view blob, DecodedProfile* out) {
+void DecodeProfile(std::string_view blob, DecodedProfile* out,
+                   DecodeScope scope) {
   using codec::ReadString;
   using codec::ReadVarint;
   const char* p = blob.data();
@@ -246,6 +247,11 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out) {
         break;
       }
     }
+  }
+  if (scope == DecodeScope::kValues) {
+    out->identities.clear();
+    out->events.clear();
+    return;
   }
   out->identities.resize(ReadVarint(p));
   for (auto& [channel, handle] : out->identities) {

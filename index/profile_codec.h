@@ -125,8 +125,13 @@ class ProfileEncoder {
   std::string* out_;
 };
 
+// What DecodeProfile reads: the whole profile, or its id, flags and values
+// only (identities and events left empty), which is all most previews show.
+enum class DecodeScope { kAll, kValues };
+
 // Decodes `blob` (produced by ProfileEncoder) into `out`.
-void DecodeProfile(std::string_view blob, DecodedProfile* out);
+void DecodeProfile(std::string_view blob, DecodedProfile* out,
+                   DecodeScope scope = DecodeScope::kAll);
 
 // The id alone, which leads the blob.
 std::string_view DecodeId(std::string_view blob);

@@ -288,18 +288,29 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
   } else {
     tbb::parallel_for(size_t{0}, results.size(), run);
   }
-  std::vector<Hit> hits;
-  for (size_t i = 0; i < results.size(); ++i) {
-    const Prepared::LayerPlan& p = prepared.plans[i];
-    const Layer& layer = *layers_[p.layer].layer;
-    if (total != nullptr) *total += results[i].count;
-    for (uint32_t local : results[i].rows) {
-      hits.push_back(Hit{layer.GlobalRow(local), p.layer, local});
-    }
+  if (total != nullptr) {
+    for (const ExecuteResult& r : results) *total += r.count;
   }
-  std::sort(hits.begin(), hits.end(),
-            [](const Hit& a, const Hit& b) { return a.row < b.row; });
-  if (hits.size() > limit) hits.resize(limit);
+  // Each layer's rows ascend: the first `limit` of them all, merged.
+  std::vector<size_t> next(results.size(), 0);
+  std::vector<Hit> hits;
+  hits.reserve(std::min<size_t>(limit, 1 << 16));
+  while (hits.size() < limit) {
+    size_t best = results.size();
+    uint32_t best_row = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (next[i] == results[i].rows.size()) continue;
+      const uint32_t row = layers_[prepared.plans[i].layer].layer->GlobalRow(
+          results[i].rows[next[i]]);
+      if (best == results.size() || row < best_row) {
+        best = i;
+        best_row = row;
+      }
+    }
+    if (best == results.size()) break;
+    hits.push_back(Hit{best_row, prepared.plans[best].layer,
+                       results[best].rows[next[best]++]});
+  }
   return hits;
 }
 
@@ -336,9 +347,10 @@ void Snapshot::Render(const std::vector<Hit>& hits,
         if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
         continue;
       }
-      DecodeProfile(blob, &p);
+      const MemberWriter& writer = *writers[hit.layer];
+      DecodeProfile(blob, &p, writer.scope());
       if (ids != nullptr) chunk_ids[c].emplace_back(p.id);
-      writers[hit.layer]->Write(p, out);
+      writer.Write(p, out);
       texts[c].append(out.str()).push_back(separator);
       out.Clear();
     }
