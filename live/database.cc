@@ -223,19 +223,10 @@ const SavedSegment* Snapshot::FindSegment(std::string_view name) const {
   return it == segments_->end() ? nullptr : it->second.get();
 }
 
-Result<Snapshot::Prepared> Snapshot::PrepareJson(std::string_view rule_json,
-                                                 int64_t now_ms) const {
-  Result<RuleNode> rule = ParseRule(rule_json);
-  if (!rule.ok()) return rule.status();
-  return Prepare(*rule, now_ms);
-}
-
 Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
-                                             int64_t now_ms,
-                                             std::optional<size_t> only) const {
+                                             int64_t now_ms) const {
   Prepared prepared;
   for (size_t i = layers_.size(); i-- > 0;) {
-    if (only && *only != i) continue;
     const LayerState& state = layers_[i];
     const bool newest = i + 1 == layers_.size();
     const uint64_t dead = state.dead ? state.dead->cardinality() : 0;

@@ -269,13 +269,9 @@ class Snapshot {
   std::optional<std::pair<size_t, uint32_t>> Locate(std::string_view id) const;
   bool Alive(size_t layer, uint32_t local) const;
   // The rule bound and planned on every layer with rows alive; errors come
-  // from the newest layer, which knows the whole schema. `only`: just the
-  // layer at that position.
+  // from the newest layer, which knows the whole schema.
   struct Prepared;
-  Result<Prepared> Prepare(const RuleNode& rule, int64_t now_ms,
-                           std::optional<size_t> only = std::nullopt) const;
-  Result<Prepared> PrepareJson(std::string_view rule_json,
-                               int64_t now_ms) const;
+  Result<Prepared> Prepare(const RuleNode& rule, int64_t now_ms) const;
   // Up to `limit` members from database row `first_row` on, ascending;
   // with `total`, the count of all members too.
   std::vector<Hit> Run(const Prepared& prepared, uint32_t first_row,
