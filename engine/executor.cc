@@ -695,17 +695,24 @@ uint64_t RowsIn(std::span<const uint32_t> rows,
 // single-valued attribute, the sum over a disjoint OR of such, or NOT of
 // any of them; each less its rows in `excluded` (null for none), which
 // count as not live.
+// Rows left out of a count, and how many (counted once per query).
+struct Excluded {
+  explicit Excluded(const roaring_bitmap_t* rows)
+      : bitmap(rows), count(rows ? roaring_bitmap_get_cardinality(rows) : 0) {}
+  const roaring_bitmap_t* bitmap;
+  uint64_t count;
+};
+
 std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
-                                   const roaring_bitmap_t* excluded) {
-  const uint64_t excluded_count =
-      excluded ? roaring_bitmap_get_cardinality(excluded) : 0;
+                                   const Excluded& ex) {
+  const roaring_bitmap_t* excluded = ex.bitmap;
+  const uint64_t excluded_count = ex.count;
   const uint64_t live = index.live_count() - excluded_count;
   switch (node.kind) {
     case BoundKind::kConst:
       return node.constant ? live : 0;
     case BoundKind::kNot: {
-      const std::optional<uint64_t> n =
-          WholeCount(node.children[0], index, excluded);
+      const std::optional<uint64_t> n = WholeCount(node.children[0], index, ex);
       if (!n) return std::nullopt;
       return live - *n;
     }
@@ -713,7 +720,7 @@ std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
       if (!node.disjoint) return std::nullopt;
       uint64_t sum = 0;
       for (const BoundNode& c : node.children) {
-        const std::optional<uint64_t> n = WholeCount(c, index, excluded);
+        const std::optional<uint64_t> n = WholeCount(c, index, ex);
         if (!n) return std::nullopt;
         sum += *n;
       }
@@ -832,7 +839,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   if (!options.count) return result;
   if (!options.count_from_words) {
     if (const std::optional<uint64_t> n =
-            WholeCount(plan.root, index, options.excluded)) {
+            WholeCount(plan.root, index, Excluded(options.excluded))) {
       result.count = *n;
       return result;
     }

@@ -45,13 +45,18 @@ std::string Profiles(int count, int generation) {
   return batch;
 }
 
-// Runs `check` on fresh snapshots from two threads until `done`.
+// Runs `check` on fresh snapshots from two threads until `done`, each at
+// least once, counting the checks in `checks`.
 template <typename Check>
-std::vector<std::thread> Readers(std::atomic<bool>& done, Check check) {
+std::vector<std::thread> Readers(std::atomic<bool>& done,
+                                 std::atomic<int>& checks, Check check) {
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
-    readers.emplace_back([&done, check] {
-      while (!done.load()) check();
+    readers.emplace_back([&done, &checks, check] {
+      do {
+        check();
+        ++checks;
+      } while (!done.load());
     });
   }
   return readers;
@@ -63,7 +68,7 @@ TEST(LiveConcurrencyTest, ReadersSeeWholeProfileBatches) {
   Database db(Busy());
   std::atomic<bool> done{false};
   std::atomic<int> checks{0};
-  auto readers = Readers(done, [&] {
+  auto readers = Readers(done, checks, [&] {
     const std::shared_ptr<const Snapshot> s = db.Read();
     if (s->live_count() == 0) return;  // before the first batch
     // One generation at a time, all of it.
@@ -76,7 +81,6 @@ TEST(LiveConcurrencyTest, ReadersSeeWholeProfileBatches) {
     EXPECT_EQ(report->groups[0].second, static_cast<uint64_t>(kProfiles));
     EXPECT_EQ(Count(*s, R"({"field": "city", "op": "eq", "value": "pune"})"),
               static_cast<uint64_t>(kProfiles / 2));
-    ++checks;
   });
   for (int g = 0; g < kBatches; ++g) {
     const BatchResult r = db.Upsert(Profiles(kProfiles, g));
@@ -85,7 +89,7 @@ TEST(LiveConcurrencyTest, ReadersSeeWholeProfileBatches) {
   db.WaitForMerges();
   done = true;
   for (std::thread& t : readers) t.join();
-  EXPECT_GT(checks.load(), 0);
+  EXPECT_GE(checks.load(), 2);
   EXPECT_EQ(Count(*db.Read(), R"({"field": "gen", "op": "eq", "value": 11})"),
             static_cast<uint64_t>(kProfiles));
 }
@@ -96,7 +100,8 @@ TEST(LiveConcurrencyTest, ReadersSeeWholeEventBatches) {
   Database db(Busy());
   db.Upsert(Profiles(kProfiles, 0));
   std::atomic<bool> done{false};
-  auto readers = Readers(done, [&] {
+  std::atomic<int> checks{0};
+  auto readers = Readers(done, checks, [&] {
     const std::shared_ptr<const Snapshot> s = db.Read();
     // Every profile has had the same number of ticks.
     uint64_t previous = kProfiles;
@@ -120,6 +125,7 @@ TEST(LiveConcurrencyTest, ReadersSeeWholeEventBatches) {
   }
   done = true;
   for (std::thread& t : readers) t.join();
+  EXPECT_GE(checks.load(), 2);
   EXPECT_EQ(Count(*db.Read(), R"({"event": "tick", "count": {"eq": 10}})"),
             static_cast<uint64_t>(kProfiles));
 }
@@ -137,7 +143,8 @@ TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
   std::vector<bool> on(kProfiles);
   for (int i = 0; i < kProfiles; ++i) on[i] = i < kOn;
   std::atomic<bool> done{false};
-  auto readers = Readers(done, [&] {
+  std::atomic<int> checks{0};
+  auto readers = Readers(done, checks, [&] {
     const std::shared_ptr<const Snapshot> s = db.Read();
     EXPECT_EQ(Count(*s, R"({"field": "on", "op": "is_true"})"),
               static_cast<uint64_t>(kOn));
@@ -173,6 +180,7 @@ TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
   db.WaitForMerges();
   done = true;
   for (std::thread& t : readers) t.join();
+  EXPECT_GE(checks.load(), 2);
   EXPECT_GT(db.merges_done(), 0u);
 }
 
