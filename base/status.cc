@@ -20,6 +20,12 @@ const char* ErrorCodeName(ErrorCode code) {
       return "too_large";
     case ErrorCode::kUnauthorized:
       return "unauthorized";
+    case ErrorCode::kMethodNotAllowed:
+      return "method_not_allowed";
+    case ErrorCode::kUnsupportedMediaType:
+      return "unsupported_media_type";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
     case ErrorCode::kIo:
       return "io";
     case ErrorCode::kInternal:

@@ -22,8 +22,11 @@ enum class ErrorCode {
   kConflict,      // 409
   kTooLarge,      // 413
   kUnauthorized,  // 401
-  kIo,            // 500: file or disk trouble.
-  kInternal,      // 500: a bug in segd.
+  kMethodNotAllowed,      // 405
+  kUnsupportedMediaType,  // 415
+  kUnavailable,           // 503: not ready, or writes stopped.
+  kIo,                    // 500: file or disk trouble.
+  kInternal,              // 500: a bug in segd.
 };
 
 // Stable lower-case name used in JSON error bodies, e.g. "invalid".

@@ -265,6 +265,12 @@ std::string FormatIsoInstant(int64_t millis) {
                      FormatIsoLayout(millis, LayoutCode(clock, kZulu, 0), buf));
 }
 
+std::string FormatIsoMillis(int64_t millis) {
+  char buf[kMaxIsoText];
+  return std::string(
+      buf, FormatIsoLayout(millis, LayoutCode(kMillis, kZulu, 0), buf));
+}
+
 std::optional<int64_t> ParseDuration(std::string_view s) {
   if (s.size() < 2 || s.size() > 20) return std::nullopt;
   int64_t unit;

@@ -47,6 +47,9 @@ inline std::optional<int64_t> ParseIsoInstant(std::string_view text) {
 
 // Formats as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (milliseconds only when non-zero).
 std::string FormatIsoInstant(int64_t millis);
+// Formats as `YYYY-MM-DDTHH:MM:SS.mmmZ`, milliseconds always (an event's
+// `at`, SPEC §5).
+std::string FormatIsoMillis(int64_t millis);
 
 // The layout of an ISO-8601 text, as a small code: the clock part (none,
 // HH:MM, HH:MM:SS or HH:MM:SS.mmm), the zone (none, Z, or an offset with or

@@ -21,6 +21,7 @@
 #include "bench/live.h"
 #include "bench/load_stages.h"
 #include "bench/mix.h"
+#include "bench/server.h"
 #include "engine/query.h"
 #include "index/index.h"
 #include "ingest/loader.h"
@@ -247,6 +248,16 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
   live.runs = options.runs;
   live.rules = options.rules;
   live.write_seconds = options.write_seconds;
+  if (options.sections == "server") {
+    ServerBenchOptions server;
+    server.path = path;
+    server.now_ms = gen.now_ms;
+    Result<ServerBaseline> baseline = MeasureServerBaseline(server);
+    if (!baseline.ok()) return baseline.status();
+    const std::string text = ServerBaselineText(*baseline);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return Status::Ok();
+  }
   if (options.sections == "live") {
     Result<LiveFigures> figures = MeasureLive(live);
     if (!figures.ok()) return figures.status();

@@ -99,7 +99,7 @@ void WriteEvents(const Index& index, const DecodedProfile& p, JsonWriter& out) {
     out.Key("name");
     out.String(index.event_name(e.name));
     out.Key("at");
-    out.String(FormatIsoInstant(e.at_ms));
+    out.String(FormatIsoMillis(e.at_ms));
     out.EndObject();
   }
   out.EndArray();

@@ -28,7 +28,7 @@ std::optional<AttrType> ParseAttrType(std::string_view name) {
   if (name == "number") return AttrType::kNumber;
   if (name == "date") return AttrType::kDate;
   if (name == "bool") return AttrType::kBool;
-  if (name == "string array" || name == "string_array") {
+  if (name == "strings" || name == "string array" || name == "string_array") {
     return AttrType::kStringArray;
   }
   return std::nullopt;

@@ -275,22 +275,17 @@ ArrayElements SplitArray(const char* data, size_t length) {
 
 void LoadArray(const char* data, size_t length, BlockProcessor& processor,
                size_t max_record_bytes) {
+  // An element's "line" is its 1-based position in the array (SPEC §5).
   const ArrayElements elements = SplitArray(data, length);
-  uint64_t line = 1;
-  size_t counted = 0;  // newlines are counted up to this offset
-  auto line_at = [&](size_t offset) {
-    line += std::count(data + counted, data + offset, '\n');
-    counted = offset;
-    return line;
-  };
+  uint64_t position = 0;
   for (const auto& [offset, size] : elements.spans) {
-    Record& r = processor.batch().Add(line_at(offset), data + offset, size,
+    Record& r = processor.batch().Add(++position, data + offset, size,
                                       length - offset + kPadding);
     if (size > max_record_bytes) r.status = TooLarge(size, max_record_bytes);
     if (processor.batch().size() == kBatchRecords) processor.Flush();
   }
   if (!elements.error.empty()) {
-    processor.Reject(line_at(elements.error_offset),
+    processor.Reject(position + 1,
                      Malformed("malformed JSON array: " + elements.error +
                                "; nothing after this point is read"));
   }
@@ -302,6 +297,28 @@ bool StartsWithBracket(const char* p, size_t n) {
     const char c = p[i];
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
     return c == '[';
+  }
+  return false;
+}
+
+bool AllBlank(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const char c = p[i];
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
+// Whether a batch is read as one JSON array. A blank text is an empty
+// NDJSON batch whatever its format: nothing to accept, and no error.
+bool ReadsAsArray(const char* p, size_t n, BatchFormat format) {
+  switch (format) {
+    case BatchFormat::kAuto:
+      return StartsWithBracket(p, n);
+    case BatchFormat::kNdjson:
+      return false;
+    case BatchFormat::kArray:
+      return !AllBlank(p, n);
   }
   return false;
 }
@@ -323,7 +340,7 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
   BlockProcessor processor(store, options, &report);
   simdjson::padded_string padded(text);
   const char* data = padded.data();
-  if (StartsWithBracket(data, text.size())) {
+  if (ReadsAsArray(data, text.size(), options.format)) {
     LoadArray(data, text.size(), processor, options.max_record_bytes);
     processor.Finish();
     return report;
@@ -359,22 +376,15 @@ void ForEachRecord(
     }
   };
   const char* data = text.data();
-  if (StartsWithBracket(data, text.size())) {
+  if (ReadsAsArray(data, text.size(), options.format)) {
     const ArrayElements elements = SplitArray(data, text.size());
-    uint64_t line = 1;
-    size_t counted = 0;
-    auto line_at = [&](size_t offset) {
-      line += std::count(data + counted, data + offset, '\n');
-      counted = offset;
-      return line;
-    };
+    uint64_t position = 0;  // an element's 1-based position is its "line"
     for (const auto& [offset, size] : elements.spans) {
-      give(line_at(offset), data + offset, size);
+      give(++position, data + offset, size);
     }
     if (!elements.error.empty()) {
-      fn(line_at(elements.error_offset),
-         Malformed("malformed JSON array: " + elements.error +
-                   "; nothing after this point is read"));
+      fn(position + 1, Malformed("malformed JSON array: " + elements.error +
+                                 "; nothing after this point is read"));
     }
     return;
   }

@@ -38,7 +38,16 @@ struct LoadReport {
   std::vector<RejectedRecord> rejected;
 };
 
+// How a batch's text is read (SPEC §5: by Content-Type, else by its first
+// non-blank byte).
+enum class BatchFormat {
+  kAuto,    // a JSON array when the first non-blank byte is '[', else NDJSON
+  kNdjson,  // one object a line
+  kArray,   // one JSON array of objects
+};
+
 struct LoadOptions {
+  BatchFormat format = BatchFormat::kAuto;
   // Records longer than this are rejected without being parsed.
   size_t max_record_bytes = 16u << 20;
   // Called after each block with the running report; may be empty.
@@ -48,8 +57,9 @@ struct LoadOptions {
   std::function<void(uint32_t row)> stored;
 };
 
-// Loads `text` (NDJSON, or a JSON array when its first non-blank byte is
-// '['). Never fails as a whole: bad records land in the report.
+// Loads `text` (NDJSON, or a JSON array: see BatchFormat). Never fails as
+// a whole: bad records land in the report, each with its line (NDJSON) or
+// its 1-based position (an array's element).
 LoadReport LoadText(std::string_view text, ProfileStore* store,
                     const LoadOptions& options = {});
 

@@ -908,11 +908,13 @@ void Database::NotifyMerges() {
 // ---------------------------------------------------------------------------
 // Database: profile writes, applied a batch at a time.
 
-void WriteBatch::Upsert(std::string text) {
+void WriteBatch::Upsert(std::string text, BatchFormat format) {
   ops_.push_back(Op{Op::Kind::kUpsert, std::move(text), {}, {}, {}, {}});
+  ops_.back().format = format;
 }
-void WriteBatch::AppendEvents(std::string text) {
+void WriteBatch::AppendEvents(std::string text, BatchFormat format) {
   ops_.push_back(Op{Op::Kind::kEvents, std::move(text), {}, {}, {}, {}});
+  ops_.back().format = format;
 }
 void WriteBatch::Patch(std::string id, std::string patch_json) {
   ops_.push_back(
@@ -941,14 +943,19 @@ struct Database::Pending {
   std::vector<std::pair<uint32_t, std::optional<uint32_t>>> moves;
 };
 
-BatchResult Database::ApplyUpsert(std::string_view text, Pending* pending) {
+BatchResult Database::ApplyUpsert(std::string_view text, BatchFormat format,
+                                  Pending* pending) {
   LoadOptions options;
+  options.format = format;
   options.stored = [&](uint32_t row) { pending->touched.rows.push_back(row); };
   LoadReport report = LoadText(text, &store_, options);
   return BatchResult{report.accepted, std::move(report.rejected)};
 }
 
-BatchResult Database::ApplyEvents(std::string_view text, Pending* pending) {
+BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
+                                  Pending* pending) {
+  LoadOptions options;
+  options.format = format;
   BatchResult result;
   // The events of one profile are appended together, in line order.
   struct Lines {
@@ -957,7 +964,7 @@ BatchResult Database::ApplyEvents(std::string_view text, Pending* pending) {
   };
   std::vector<std::string> order;
   std::unordered_map<std::string, Lines> by_id;
-  ForEachRecord(text, LoadOptions{},
+  ForEachRecord(text, options,
                 [&](uint64_t line, Result<std::string_view> record) {
                   if (!record.ok()) {
                     result.rejected.push_back({line, "", record.status()});
@@ -1063,10 +1070,10 @@ std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
     try {
       switch (op.kind) {
         case WriteBatch::Op::Kind::kUpsert:
-          out.batch = ApplyUpsert(op.text, &pending);
+          out.batch = ApplyUpsert(op.text, op.format, &pending);
           break;
         case WriteBatch::Op::Kind::kEvents:
-          out.batch = ApplyEvents(op.text, &pending);
+          out.batch = ApplyEvents(op.text, op.format, &pending);
           break;
         case WriteBatch::Op::Kind::kPatch:
         case WriteBatch::Op::Kind::kDelete:
@@ -1086,9 +1093,9 @@ std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
   return outcomes;
 }
 
-BatchResult Database::Upsert(std::string_view text) {
+BatchResult Database::Upsert(std::string_view text, BatchFormat format) {
   WriteBatch batch;
-  batch.Upsert(std::string(text));
+  batch.Upsert(std::string(text), format);
   return std::move(Write(batch)[0].batch);
 }
 
@@ -1102,9 +1109,9 @@ Result<LoadReport> Database::UpsertFile(const std::string& path,
   return report;
 }
 
-BatchResult Database::AppendEvents(std::string_view text) {
+BatchResult Database::AppendEvents(std::string_view text, BatchFormat format) {
   WriteBatch batch;
-  batch.AppendEvents(std::string(text));
+  batch.AppendEvents(std::string(text), format);
   return std::move(Write(batch)[0].batch);
 }
 

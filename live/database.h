@@ -175,9 +175,9 @@ class Database;
 class WriteBatch {
  public:
   // NDJSON or a JSON array of profiles (Database::Upsert).
-  void Upsert(std::string text);
+  void Upsert(std::string text, BatchFormat format = BatchFormat::kAuto);
   // Lines of {"id": ..., "name": ..., "at": ...} (Database::AppendEvents).
-  void AppendEvents(std::string text);
+  void AppendEvents(std::string text, BatchFormat format = BatchFormat::kAuto);
   void Patch(std::string id, std::string patch_json);
   void Delete(std::string id);
   void UpdateTags(std::string id, std::vector<std::string> add,
@@ -194,6 +194,7 @@ class WriteBatch {
     std::string id;     // the profile (merge: into)
     std::string other;  // merge: from
     std::vector<std::string> add, remove;
+    BatchFormat format = BatchFormat::kAuto;  // kUpsert, kEvents
   };
   std::vector<Op> ops_;
 };
@@ -213,6 +214,7 @@ class Snapshot {
   uint64_t sequence() const { return sequence_; }
   uint64_t live_count() const { return live_count_; }
   const Schema& schema() const { return *schema_; }
+  size_t segment_count() const { return segments_->size(); }
 
   Result<QueryResult> Query(const QueryRequest& request) const;
   Result<MembersPage> Members(const MembersRequest& request) const;
@@ -311,15 +313,18 @@ class Database {
   // --- Writes (SPEC §1). Each is atomic and visible when it returns. ---
   // The ops of `batch` in order, published together.
   std::vector<WriteOutcome> Write(const WriteBatch& batch);
-  // NDJSON, or a JSON array when the first non-blank byte is '['. Good
-  // records are applied, bad ones reported with their line.
-  BatchResult Upsert(std::string_view text);
+  // NDJSON or a JSON array (by `format`; kAuto: an array when the first
+  // non-blank byte is '['). Good records are applied, bad ones reported
+  // with their line, or their position in the array.
+  BatchResult Upsert(std::string_view text,
+                     BatchFormat format = BatchFormat::kAuto);
   // The same from a file, read in blocks (`options.progress` reports);
   // fails only when the file cannot be read.
   Result<LoadReport> UpsertFile(const std::string& path,
                                 LoadOptions options = {});
-  // Lines of {"id": ..., "name": ..., "at": ...}, appended.
-  BatchResult AppendEvents(std::string_view text);
+  // Lines (or an array) of {"id": ..., "name": ..., "at": ...}, appended.
+  BatchResult AppendEvents(std::string_view text,
+                           BatchFormat format = BatchFormat::kAuto);
   Status Patch(std::string_view id, std::string_view patch_json);
   Status Delete(std::string_view id);
   Status UpdateTags(std::string_view id, std::span<const std::string> add,
@@ -354,8 +359,10 @@ class Database {
  private:
   struct Touched;
   struct Pending;
-  BatchResult ApplyUpsert(std::string_view text, Pending* pending);
-  BatchResult ApplyEvents(std::string_view text, Pending* pending);
+  BatchResult ApplyUpsert(std::string_view text, BatchFormat format,
+                          Pending* pending);
+  BatchResult ApplyEvents(std::string_view text, BatchFormat format,
+                          Pending* pending);
   Status ApplyOne(const WriteBatch::Op& op, Pending* pending);
   // Publishes a version with `touched` rows re-indexed. REQUIRES: write_mu_.
   void Publish(const Touched& touched,

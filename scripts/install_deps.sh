@@ -4,9 +4,10 @@
 set -euo pipefail
 
 packages=(cmake make g++ libroaring-dev libsimdjson-dev libtbb-dev
-          libbenchmark-dev libgtest-dev)
-# `install_deps.sh bench` adds gnuplot, which draws the benchmark chart.
-[ "${1:-}" = bench ] && packages+=(gnuplot-nox)
+          libbenchmark-dev libgtest-dev libboost1.81-dev curl)
+# `install_deps.sh bench` adds gnuplot, which draws the benchmark chart, and
+# wrk, which loads the server (bench/http_bench.sh).
+[ "${1:-}" = bench ] && packages+=(gnuplot-nox wrk)
 
 missing=()
 for p in "${packages[@]}"; do

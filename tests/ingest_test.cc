@@ -490,6 +490,7 @@ TEST_F(IngestTest, ArrayElementsMustBeSeparatedByCommas) {
   EXPECT_EQ(r.rejected.size(), 1u);
 }
 
+// SPEC §5: in an array, a record's "line" is its 1-based position.
 TEST_F(IngestTest, LoadsJsonArrays) {
   LoadReport r = Load(
       "[\n"
@@ -501,7 +502,34 @@ TEST_F(IngestTest, LoadsJsonArrays) {
       "\n]");
   EXPECT_EQ(r.accepted, 2u);
   ASSERT_EQ(r.rejected.size(), 1u);
-  EXPECT_EQ(r.rejected[0].line, 3u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+}
+
+TEST_F(IngestTest, ArrayOnOneLineReportsPositions) {
+  LoadReport r = Load(R"([{"id":"a","n":1},{"id":"b","n":"x"},{"id":3}])");
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.rejected.size(), 2u);
+  EXPECT_EQ(r.rejected[0].line, 2u);
+  EXPECT_EQ(r.rejected[1].line, 3u);
+}
+
+TEST_F(IngestTest, FormatOverridesTheFirstByte) {
+  LoadOptions ndjson;
+  ndjson.format = BatchFormat::kNdjson;
+  LoadReport lines = Load("[{\"id\":\"a\"}]\n{\"id\":\"b\"}", ndjson);
+  EXPECT_EQ(lines.accepted, 1u);  // the array line is not an object
+  ASSERT_EQ(lines.rejected.size(), 1u);
+  EXPECT_EQ(lines.rejected[0].line, 1u);
+
+  LoadOptions array;
+  array.format = BatchFormat::kArray;
+  LoadReport not_array = Load("{\"id\":\"c\"}\n{\"id\":\"d\"}", array);
+  EXPECT_EQ(not_array.accepted, 0u);
+  ASSERT_EQ(not_array.rejected.size(), 1u);
+  EXPECT_EQ(not_array.rejected[0].line, 1u);
+  EXPECT_FALSE(store_.FindRow("c").has_value());
+
+  EXPECT_EQ(Load(" \n", array).rejected.size(), 0u);  // empty, no error
 }
 
 TEST_F(IngestTest, BrokenJsonArrayKeepsWhatCameBefore) {

@@ -70,5 +70,11 @@ TEST(TimeTest, StartOfUtcDay) {
   EXPECT_EQ(StartOfUtcDay(-1), -kMillisPerDay);
 }
 
+TEST(TimeTest, FormatsEventInstantsWithMilliseconds) {
+  EXPECT_EQ(FormatIsoMillis(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatIsoMillis(1763640000123), "2025-11-20T12:00:00.123Z");
+  EXPECT_EQ(ParseIsoInstant(FormatIsoMillis(-1)), -1);
+}
+
 }  // namespace
 }  // namespace segd

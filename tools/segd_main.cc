@@ -3,16 +3,23 @@
 //   segd gen --profiles N --seed S [--out FILE] [--now ISO]
 //   segd query --load FILE --rule RULE_JSON_OR_@FILE [--limit N] [--now ISO]
 //              [--fields a,b] [--schema JSON_OR_@FILE]
+//   segd serve [--data-dir DIR] [--port P] [--listen ADDR] [--load FILE]
+//              [--api-key KEY] [--fsync always|everysec|no] [--max-body N]
 //   segd bench [--profiles N] [--seed S] [--runs R] ...   (bench/suite.h)
 //
 // Results go to standard output; errors go to standard error as JSON
 // ({"error": {...}}) with a non-zero exit status.
+#include <signal.h>
 #include <simdjson.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -21,8 +28,13 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "api/handlers.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "api/server.h"
 #include "base/json_pointer.h"
 #include "base/json_writer.h"
 #include "base/status.h"
@@ -43,9 +55,12 @@ constexpr char kUsage[] =
     "  segd gen --profiles N --seed S [--out FILE] [--now ISO]\n"
     "  segd query --load FILE --rule RULE_JSON|@FILE [--limit N] [--now ISO]\n"
     "             [--fields a,b,...] [--schema JSON|@FILE]\n"
+    "  segd serve [--data-dir DIR] [--port P] [--listen ADDR] [--load FILE]\n"
+    "             [--api-key KEY] [--fsync always|everysec|no] [--max-body N]\n"
     "  segd bench [--profiles N] [--seed S] [--runs R] [--data-dir DIR]\n"
     "             [--report FILE.md] [--chart FILE.png] [--rules TEXT]\n"
-    "             [--loads 1,2|2] [--sections all|live] [--write-seconds S]\n";
+    "             [--loads 1,2|2] [--sections all|live|server] "
+    "[--write-seconds S]\n";
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "%s\n", status.ToJson().c_str());
@@ -291,6 +306,124 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+// Lets the server hold as many connections as the system allows: the soft
+// descriptor limit (often 1,024) goes up to the hard one.
+void RaiseDescriptorLimit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int RunServe(const std::map<std::string, std::string>& flags) {
+  static const char* kKnown[] = {"data-dir", "port",  "listen",  "load",
+                                 "api-key",  "fsync", "max-body"};
+  for (const auto& [name, value] : flags) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) ==
+        std::end(kKnown)) {
+      return UsageError("unknown flag --" + name + " for serve");
+    }
+  }
+  ServerOptions options;
+  if (auto it = flags.find("port"); it != flags.end()) {
+    Result<uint64_t> port = ParseCount("port", it->second);
+    if (!port.ok() || *port > 65535) {
+      return UsageError("--port takes a number from 0 to 65535");
+    }
+    options.port = static_cast<uint16_t>(*port);
+  }
+  if (auto it = flags.find("listen"); it != flags.end()) {
+    options.address = it->second;
+  }
+  if (auto it = flags.find("max-body"); it != flags.end()) {
+    Result<uint64_t> bytes = ParseCount("max-body", it->second);
+    if (!bytes.ok() || *bytes == 0) {
+      return UsageError("--max-body takes a positive number of bytes");
+    }
+    options.max_batch_body = *bytes;
+  }
+  if (auto it = flags.find("fsync"); it != flags.end()) {
+    if (it->second != "always" && it->second != "everysec" &&
+        it->second != "no") {
+      return UsageError("--fsync takes always, everysec or no");
+    }
+  }
+  if (auto it = flags.find("api-key"); it != flags.end()) {
+    options.api_key = it->second;
+  } else if (const char* key = std::getenv("SEGD_API_KEY")) {
+    options.api_key = key;
+  }
+  if (auto it = flags.find("data-dir"); it != flags.end()) {
+    struct stat info;
+    if (mkdir(it->second.c_str(), 0755) != 0 &&
+        (stat(it->second.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))) {
+      return Fail(Status(ErrorCode::kIo, "cannot use --data-dir " + it->second +
+                                             ": " + std::strerror(errno)));
+    }
+  }
+  RaiseDescriptorLimit();
+
+  // SIGINT and SIGTERM are taken by sigwait below, on this thread only:
+  // blocked before any other thread starts, so every thread inherits it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Database db;
+  Metrics metrics(RouteNames());
+  Api api(db, metrics);
+  const auto load = flags.find("load");
+  api.SetReady(load == flags.end());
+  Server server(api, metrics, options);
+  if (Status started = server.Start(); !started.ok()) return Fail(started);
+  std::printf("segd: listening on http://%s:%u\n", options.address.c_str(),
+              static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+
+  std::thread loader;
+  if (load != flags.end()) {
+    // Served while it loads: /healthz answers 503 until it is done.
+    loader = std::thread([&] {
+      const auto start = std::chrono::steady_clock::now();
+      Result<LoadReport> report = db.UpsertFile(load->second);
+      if (!report.ok()) {
+        std::fprintf(stderr, "segd: cannot load %s: %s\n", load->second.c_str(),
+                     report.status().ToString().c_str());
+        kill(getpid(), SIGTERM);
+        return;
+      }
+      ReportRejected(*report);
+      std::printf("segd: loaded %llu profiles from %s in %.1f s\n",
+                  static_cast<unsigned long long>(report->accepted),
+                  load->second.c_str(),
+                  std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count());
+      api.SetReady(true);
+      std::printf("segd: ready\n");
+      std::fflush(stdout);
+    });
+  } else {
+    std::printf("segd: ready\n");
+    std::fflush(stdout);
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::printf("segd: %s: finishing requests in flight, then stopping\n",
+              signal_number == SIGINT ? "interrupted" : "terminated");
+  std::fflush(stdout);
+  server.Stop();
+  if (loader.joinable()) loader.join();  // a load is not cut short
+  std::printf("segd: stopped\n");
+  return 0;
+}
+
 int RunBench(const std::map<std::string, std::string>& flags) {
   BenchOptions options;
   for (const auto& [name, value] : flags) {
@@ -310,8 +443,8 @@ int RunBench(const std::map<std::string, std::string>& flags) {
     } else if (name == "rules") {
       options.rules = value;
     } else if (name == "sections") {
-      if (value != "all" && value != "live") {
-        return UsageError("--sections takes all or live");
+      if (value != "all" && value != "live" && value != "server") {
+        return UsageError("--sections takes all, live or server");
       }
       options.sections = value;
     } else if (name == "write-seconds") {
@@ -350,6 +483,7 @@ int Main(int argc, char** argv) {
   if (command == "gen") return RunGen(*flags);
   if (command == "query") return RunQueryCommand(*flags);
   if (command == "bench") return RunBench(*flags);
+  if (command == "serve") return RunServe(*flags);
   return UsageError("unknown command \"" + command + "\"");
 }
 

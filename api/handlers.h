@@ -1,0 +1,101 @@
+// Api: what each HTTP path of SPEC §5 does, apart from the wire.
+//
+// The server (api/server.h) reads a request, finds its route and hands it
+// here as an ApiRequest; the answer comes back as an ApiResponse, whose
+// body is whole or, for a members export, streamed in chunks. Nothing here
+// knows the HTTP library, so every path can be tested without a socket.
+//
+// Threading: Handle may be called from any thread at once; the database
+// serializes writes and never blocks reads.
+#ifndef SEGD_API_HANDLERS_H_
+#define SEGD_API_HANDLERS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/metrics.h"
+#include "api/router.h"
+#include "base/status.h"
+#include "live/database.h"
+
+namespace segd {
+
+struct ApiRequest {
+  const Route* route = nullptr;
+  std::vector<std::string> params;  // the route's {placeholders}, decoded
+  Target target;
+  // The media type of the body, lower case, without parameters ("" when
+  // the request has none).
+  std::string content_type;
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // A streamed body: called until it returns false, each call appending
+  // the next chunk to `out`. It runs on one thread at a time, in order.
+  std::function<bool(std::string& out)> stream;
+};
+
+// The status of an error answer.
+int HttpStatus(ErrorCode code);
+ApiResponse ErrorResponse(const Status& status);
+
+class Api {
+ public:
+  Api(Database& db, Metrics& metrics) : db_(db), metrics_(metrics) {}
+
+  ApiResponse Handle(const ApiRequest& request);
+
+  // /healthz answers 503 and every other path 503 until the server is
+  // ready (a --load in progress).
+  void SetReady(bool ready) { ready_.store(ready); }
+  bool ready() const { return ready_.load(); }
+
+  // Pages a streamed export reads at a time.
+  static constexpr size_t kExportPage = 10000;
+
+ private:
+  ApiResponse IngestProfiles(const ApiRequest& request);
+  ApiResponse IngestEvents(const ApiRequest& request);
+  ApiResponse GetProfile(const ApiRequest& request);
+  ApiResponse PatchProfile(const ApiRequest& request);
+  ApiResponse DeleteProfile(const ApiRequest& request);
+  ApiResponse ProfileTags(const ApiRequest& request);
+  ApiResponse ProfileMerge(const ApiRequest& request);
+  ApiResponse ProfileSegments(const ApiRequest& request);
+  ApiResponse Identity(const ApiRequest& request);
+  ApiResponse Query(const ApiRequest& request);
+  ApiResponse ListSegments(const ApiRequest& request);
+  ApiResponse GetSegment(const ApiRequest& request);
+  ApiResponse PutSegment(const ApiRequest& request);
+  ApiResponse DeleteSegment(const ApiRequest& request);
+  ApiResponse SegmentMembers(const ApiRequest& request);
+  ApiResponse EditMembers(const ApiRequest& request);
+  ApiResponse Contains(const ApiRequest& request);
+  ApiResponse GetSchema(const ApiRequest& request);
+  ApiResponse PutSchema(const ApiRequest& request);
+  ApiResponse Report(const ApiRequest& request);
+  ApiResponse Search(const ApiRequest& request);
+  ApiResponse Health(const ApiRequest& request);
+  ApiResponse MetricsText(const ApiRequest& request);
+
+  // The profile `id` as stored now, or 404.
+  ApiResponse ProfileAnswer(std::string_view id);
+
+  Database& db_;
+  Metrics& metrics_;
+  std::atomic<bool> ready_{true};
+};
+
+}  // namespace segd
+
+#endif  // SEGD_API_HANDLERS_H_

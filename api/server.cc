@@ -1,0 +1,443 @@
+#include "api/server.h"
+
+#include <array>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/ascii.h"
+
+namespace segd {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kNoThrow = asio::experimental::as_tuple(use_awaitable);
+
+// The media type of a Content-Type value: lower case, parameters dropped.
+std::string MediaType(std::string_view value) {
+  value = value.substr(0, value.find(';'));
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  return FoldAscii(value);
+}
+
+// Compares in time that depends only on the lengths.
+bool SameKey(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+// Routes answered on the I/O thread: a lookup or two, never a wait.
+bool AnswersInline(RouteId id) {
+  switch (id) {
+    case RouteId::kGetProfile:
+    case RouteId::kProfileSegments:
+    case RouteId::kIdentity:
+    case RouteId::kContains:
+    case RouteId::kGetSegment:
+    case RouteId::kGetSchema:
+    case RouteId::kHealth:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsWrite(RouteId id) {
+  switch (id) {
+    case RouteId::kIngestProfiles:
+    case RouteId::kIngestEvents:
+    case RouteId::kPatchProfile:
+    case RouteId::kDeleteProfile:
+    case RouteId::kProfileTags:
+    case RouteId::kProfileMerge:
+    case RouteId::kPutSegment:
+    case RouteId::kDeleteSegment:
+    case RouteId::kEditMembers:
+    case RouteId::kPutSchema:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(Api& api, Metrics& metrics, ServerOptions options)
+      : api_(api),
+        metrics_(metrics),
+        options_(std::move(options)),
+        acceptor_(ioc_),
+        reads_(options_.read_threads),
+        writes_(options_.write_threads) {}
+
+  Status Start();
+  uint16_t port() const { return port_; }
+  void Stop(std::chrono::milliseconds grace);
+
+ private:
+  // One connection: its stream and whether it waits for a request.
+  struct Connection {
+    beast::tcp_stream stream;
+    bool idle = true;  // guarded by the server's mu_
+    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  };
+
+  awaitable<void> Accept();
+  awaitable<void> Serve(std::shared_ptr<Connection> connection);
+  // Reads and answers one request; false when the connection must close.
+  awaitable<bool> Exchange(Connection& connection, beast::flat_buffer& buffer,
+                           bool first);
+  // Writes the answer; false when the client is gone.
+  awaitable<bool> Send(Connection& connection, ApiResponse response,
+                       unsigned version, bool keep_alive);
+  awaitable<ApiResponse> Dispatch(const ApiRequest& request);
+
+  Api& api_;
+  Metrics& metrics_;
+  const ServerOptions options_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::thread_pool reads_;
+  asio::thread_pool writes_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable drained_;
+  std::list<std::shared_ptr<Connection>> connections_;  // guarded by mu_
+  bool stopping_ = false;                               // guarded by mu_
+  bool stopped_ = false;
+};
+
+Status Server::Impl::Start() {
+  boost::system::error_code ec;
+  const asio::ip::address address =
+      asio::ip::make_address(options_.address, ec);
+  if (ec) {
+    return Status(ErrorCode::kMalformed, "cannot listen on \"" +
+                                             options_.address +
+                                             "\": not an "
+                                             "IP address");
+  }
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(ErrorCode::kIo, "cannot listen on " + options_.address + ":" +
+                                      std::to_string(options_.port) + ": " +
+                                      ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(ioc_, Accept(), asio::detached);
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+  return Status::Ok();
+}
+
+void Server::Impl::Stop(std::chrono::milliseconds grace) {
+  {
+    std::unique_lock lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    // Idle connections close now; busy ones after their answer.
+    for (const std::shared_ptr<Connection>& c : connections_) {
+      if (c->idle) {
+        asio::post(c->stream.get_executor(), [c] {
+          boost::system::error_code ignored;
+          c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          c->stream.socket().close(ignored);
+        });
+      }
+    }
+  }
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  {
+    std::unique_lock lock(mu_);
+    drained_.wait_for(lock, grace, [this] { return connections_.empty(); });
+  }
+  ioc_.stop();
+  for (std::thread& t : threads_) t.join();
+  reads_.join();
+  writes_.join();
+}
+
+awaitable<void> Server::Impl::Accept() {
+  for (;;) {
+    auto [ec, socket] =
+        co_await acceptor_.async_accept(asio::make_strand(ioc_), kNoThrow);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
+      co_return;
+    }
+    if (ec) {
+      // Out of descriptors, most likely: say so, breathe, go on.
+      std::fprintf(stderr, "segd: accept failed: %s\n", ec.message().c_str());
+      asio::steady_timer pause(co_await asio::this_coro::executor,
+                               std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) continue;  // dropped: the socket closes with it
+      connections_.push_back(connection);
+    }
+    metrics_.ConnectionOpened();
+    asio::co_spawn(connection->stream.get_executor(), Serve(connection),
+                   asio::detached);
+  }
+}
+
+awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection) {
+  beast::flat_buffer buffer;
+  bool first = true;
+  try {
+    while (co_await Exchange(*connection, buffer, first)) first = false;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "segd: connection dropped: %s\n", e.what());
+  }
+  // A lingering close: what the client still sends (a body refused with
+  // 413) is read and dropped for a moment, so that the kernel does not
+  // reset the connection before the client has read the answer.
+  boost::system::error_code ignored;
+  connection->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  connection->stream.expires_after(std::chrono::seconds(1));
+  std::array<char, 4096> sink;
+  for (size_t drained = 0; drained < (size_t{64} << 20);) {
+    auto [ec, n] = co_await connection->stream.async_read_some(
+        asio::buffer(sink), kNoThrow);
+    if (ec) break;
+    drained += n;
+  }
+  connection->stream.close();
+  metrics_.ConnectionClosed();
+  std::lock_guard lock(mu_);
+  connections_.remove(connection);
+  if (connections_.empty()) drained_.notify_all();
+}
+
+awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
+  const RouteId id = request.route->id;
+  if (AnswersInline(id)) co_return api_.Handle(request);
+  asio::thread_pool& pool = IsWrite(id) ? writes_ : reads_;
+  co_return co_await asio::co_spawn(
+      pool.get_executor(),
+      [this, &request]() -> awaitable<ApiResponse> {
+        co_return api_.Handle(request);
+      },
+      use_awaitable);
+}
+
+awaitable<bool> Server::Impl::Exchange(Connection& connection,
+                                       beast::flat_buffer& buffer, bool first) {
+  beast::tcp_stream& stream = connection.stream;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(options_.max_header));
+  // The body's limit depends on the route, known once the header is read.
+  parser.body_limit(boost::none);
+  stream.expires_after(first ? options_.read_timeout : options_.idle_timeout);
+  auto [read_error, header_bytes] =
+      co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+  {
+    std::lock_guard lock(mu_);
+    connection.idle = false;
+    if (read_error) co_return false;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const http::request<http::string_body>& header = parser.get();
+  const unsigned version = header.version();
+  size_t route_index = Routes().size();  // unmatched, for the metrics
+  auto answer = [&](ApiResponse response, bool keep_alive) -> awaitable<bool> {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) keep_alive = false;
+    }
+    const int status = response.status;
+    const bool sent =
+        co_await Send(connection, std::move(response), version, keep_alive);
+    metrics_.Observe(
+        route_index, status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+    std::lock_guard lock(mu_);
+    connection.idle = true;
+    co_return sent&& keep_alive && !stopping_;
+  };
+
+  // The target, the route and the key, before any of the body is read.
+  Result<Target> target = ParseTarget(
+      std::string_view(header.target().data(), header.target().size()));
+  if (!target.ok())
+    co_return co_await answer(ErrorResponse(target.status()), false);
+  std::string allow;
+  const std::string_view method(header.method_string().data(),
+                                header.method_string().size());
+  Result<Match> match = MatchRoute(method, target->segments, &allow);
+  if (!match.ok()) {
+    ApiResponse response = ErrorResponse(match.status());
+    if (!allow.empty()) response.headers.emplace_back("Allow", allow);
+    // A body not read leaves the connection unusable.
+    co_return co_await answer(std::move(response),
+                              parser.is_done() && header.keep_alive());
+  }
+  const Route& route = *match->route;
+  route_index = static_cast<size_t>(&route - Routes().data());
+  if (!options_.api_key.empty() && route.id != RouteId::kHealth) {
+    const auto it = header.find(http::field::authorization);
+    const std::string_view given =
+        it == header.end()
+            ? std::string_view()
+            : std::string_view(it->value().data(), it->value().size());
+    if (!given.starts_with("Bearer ") ||
+        !SameKey(given.substr(7), options_.api_key)) {
+      ApiResponse response =
+          ErrorResponse(Status(ErrorCode::kUnauthorized,
+                               "this server needs Authorization: Bearer KEY"));
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      co_return co_await answer(std::move(response),
+                                parser.is_done() && header.keep_alive());
+    }
+  }
+  ApiRequest request;
+  request.route = &route;
+  request.params = std::move(match->params);
+  request.target = std::move(*target);
+  if (const auto it = header.find(http::field::content_type);
+      it != header.end()) {
+    request.content_type =
+        MediaType(std::string_view(it->value().data(), it->value().size()));
+  }
+  const bool big =
+      route.body == BodyKind::kBatch && (route.id == RouteId::kIngestProfiles ||
+                                         route.id == RouteId::kIngestEvents ||
+                                         request.content_type == "text/csv");
+  const size_t limit = big ? options_.max_batch_body : kSmallBody;
+  if (const auto length = parser.content_length(); length && *length > limit) {
+    co_return co_await answer(
+        ErrorResponse(Status(ErrorCode::kTooLarge,
+                             "the body is " + std::to_string(*length) +
+                                 " bytes; this path takes at most " +
+                                 std::to_string(limit))),
+        false);
+  }
+  if (!parser.is_done()) {
+    parser.body_limit(limit);
+    if (const auto it = header.find(http::field::expect);
+        it != header.end() && beast::iequals(it->value(), "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      stream.expires_after(options_.write_timeout);
+      auto [ec, n] = co_await http::async_write(stream, go_on, kNoThrow);
+      if (ec) co_return false;
+    }
+    stream.expires_after(options_.read_timeout);
+    auto [body_error, body_bytes] =
+        co_await http::async_read(stream, buffer, parser, kNoThrow);
+    if (body_error == http::error::body_limit) {
+      co_return co_await answer(
+          ErrorResponse(Status(ErrorCode::kTooLarge,
+                               "the body is over " + std::to_string(limit) +
+                                   " bytes, the most this path takes")),
+          false);
+    }
+    if (body_error) co_return false;
+  }
+  request.body = std::move(parser.get().body());
+  stream.expires_never();
+  ApiResponse response = co_await Dispatch(request);
+  co_return co_await answer(std::move(response), parser.get().keep_alive());
+}
+
+awaitable<bool> Server::Impl::Send(Connection& connection, ApiResponse response,
+                                   unsigned version, bool keep_alive) {
+  beast::tcp_stream& stream = connection.stream;
+  stream.expires_after(options_.write_timeout);
+  if (!response.stream) {
+    http::response<http::string_body> out{
+        static_cast<http::status>(response.status), version};
+    out.set(http::field::server, "segd");
+    out.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) out.set(name, value);
+    out.keep_alive(keep_alive);
+    out.body() = std::move(response.body);
+    out.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream, out, kNoThrow);
+    co_return !ec;
+  }
+  // Chunked: each chunk is made on the read pool, then written.
+  http::response<http::empty_body> head{
+      static_cast<http::status>(response.status), version};
+  head.set(http::field::server, "segd");
+  head.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) head.set(name, value);
+  head.keep_alive(keep_alive);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> serializer{head};
+  if (auto [ec, n] =
+          co_await http::async_write_header(stream, serializer, kNoThrow);
+      ec) {
+    co_return false;
+  }
+  std::string chunk;
+  for (bool more = true; more;) {
+    chunk.clear();
+    more = co_await asio::co_spawn(
+        reads_.get_executor(),
+        [&]() -> awaitable<bool> { co_return response.stream(chunk); },
+        use_awaitable);
+    if (!chunk.empty()) {
+      stream.expires_after(options_.write_timeout);
+      auto [ec, n] = co_await asio::async_write(
+          stream, http::make_chunk(asio::buffer(chunk)), kNoThrow);
+      if (ec) co_return false;
+    }
+  }
+  stream.expires_after(options_.write_timeout);
+  auto [ec, n] =
+      co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
+  co_return !ec;
+}
+
+Server::Server(Api& api, Metrics& metrics, ServerOptions options)
+    : impl_(std::make_unique<Impl>(api, metrics, std::move(options))) {}
+
+Server::~Server() { Stop(std::chrono::seconds(5)); }
+
+Status Server::Start() { return impl_->Start(); }
+
+uint16_t Server::port() const { return impl_->port(); }
+
+void Server::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }
+
+}  // namespace segd
