@@ -24,10 +24,12 @@ constexpr size_t kDefaultMembersPage = 100;
 // configured depth), this only bounds the parser's own stack.
 constexpr size_t kMaxJsonDepth = 256;
 
+// A JSON answer, ended by a newline so that it reads well after curl.
 ApiResponse Json(std::string body, int status = 200) {
   ApiResponse response;
   response.status = status;
   response.body = std::move(body);
+  response.body.push_back('\n');
   return response;
 }
 
@@ -348,6 +350,7 @@ int HttpStatus(ErrorCode code) {
       return 415;
     case ErrorCode::kUnavailable:
       return 503;
+    case ErrorCode::kCorrupt:
     case ErrorCode::kIo:
     case ErrorCode::kInternal:
       return 500;

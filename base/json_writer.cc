@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/utf8.h"
+
 namespace segd {
 
 void AppendJsonString(std::string& out, std::string_view value) {
@@ -11,7 +13,20 @@ void AppendJsonString(std::string& out, std::string_view value) {
   size_t run_start = 0;
   for (size_t i = 0; i < value.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      // Valid UTF-8 goes out as it is; a byte that starts no valid
+      // sequence becomes U+FFFD, so the output is always valid JSON.
+      const size_t n = Utf8SequenceLength(value.substr(i));
+      if (n > 0) {
+        i += n - 1;
+        continue;
+      }
+      out.append(value.data() + run_start, i - run_start);
+      run_start = i + 1;
+      out.append("\\ufffd");
+      continue;
+    }
     out.append(value.data() + run_start, i - run_start);
     run_start = i + 1;
     switch (c) {

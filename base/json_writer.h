@@ -1,8 +1,9 @@
 // JsonWriter: a small, allocation-light JSON emitter.
 //
 // Appends to an internal std::string; commas and nesting are tracked so the
-// caller only says what comes next. Strings must be UTF-8 (segd validates all
-// input); control characters, quotes and backslashes are escaped. Not
+// caller only says what comes next. Control characters, quotes and
+// backslashes are escaped; bytes that are not valid UTF-8 (an id echoed from
+// a URL path, say) become U+FFFD, so the output is always valid JSON. Not
 // thread-safe; one writer per output.
 #ifndef SEGD_BASE_JSON_WRITER_H_
 #define SEGD_BASE_JSON_WRITER_H_

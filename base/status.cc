@@ -26,6 +26,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "unsupported_media_type";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
     case ErrorCode::kIo:
       return "io";
     case ErrorCode::kInternal:

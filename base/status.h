@@ -25,6 +25,7 @@ enum class ErrorCode {
   kMethodNotAllowed,      // 405
   kUnsupportedMediaType,  // 415
   kUnavailable,           // 503: not ready, or writes stopped.
+  kCorrupt,               // 500: stored data failed a check.
   kIo,                    // 500: file or disk trouble.
   kInternal,              // 500: a bug in segd.
 };

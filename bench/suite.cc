@@ -252,6 +252,7 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
     ServerBenchOptions server;
     server.path = path;
     server.now_ms = gen.now_ms;
+    server.seconds = options.write_seconds;
     Result<ServerBaseline> baseline = MeasureServerBaseline(server);
     if (!baseline.ok()) return baseline.status();
     const std::string text = ServerBaselineText(*baseline);

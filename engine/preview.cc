@@ -1,5 +1,6 @@
 #include "engine/preview.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "base/time.h"
@@ -92,9 +93,16 @@ void WriteIdentities(const DecodedProfile& p, JsonWriter& out) {
   out.EndObject();
 }
 
+// Ascending by `at` (SPEC §5), those at the same instant in the order they
+// came.
 void WriteEvents(const Index& index, const DecodedProfile& p, JsonWriter& out) {
+  std::vector<StoredEvent> events(p.events.begin(), p.events.end());
+  std::stable_sort(events.begin(), events.end(),
+                   [](const StoredEvent& a, const StoredEvent& b) {
+                     return a.at_ms < b.at_ms;
+                   });
   out.BeginArray();
-  for (const StoredEvent& e : p.events) {
+  for (const StoredEvent& e : events) {
     out.BeginObject();
     out.Key("name");
     out.String(index.event_name(e.name));

@@ -13,6 +13,7 @@
 #include "base/json_pointer.h"
 #include "base/json_writer.h"
 #include "base/time.h"
+#include "base/utf8.h"
 #include "engine/binder.h"
 #include "engine/executor.h"
 #include "engine/normalizer.h"
@@ -131,6 +132,7 @@ Status CheckSegmentName(std::string_view name) {
     }
     if (c == '/') return Malformed("a segment name holds no '/'");
   }
+  if (!IsValidUtf8(name)) return Malformed("a segment name is UTF-8");
   return Status::Ok();
 }
 

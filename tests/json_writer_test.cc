@@ -47,5 +47,14 @@ TEST(JsonWriterTest, DoublesRoundTripAndNonFiniteIsNull) {
   EXPECT_EQ(w.str(), "[0.1,1e+300,null]");
 }
 
+TEST(JsonWriterTest, ReplacesInvalidUtf8SoTheOutputStaysJson) {
+  std::string out;
+  AppendJsonString(out,
+                   "a\xff\xfe b \xc3\xa9 \xc3 \xed\xa0\x80 \xf0\x9f\x98\x80");
+  EXPECT_EQ(out,
+            "\"a\\ufffd\\ufffd b \xc3\xa9 \\ufffd \\ufffd\\ufffd\\ufffd "
+            "\xf0\x9f\x98\x80\"");
+}
+
 }  // namespace
 }  // namespace segd
