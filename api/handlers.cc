@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -56,12 +57,31 @@ std::string Quoted(std::string_view text) {
   return out;
 }
 
-// SPEC §5: a batch is NDJSON or an array by its Content-Type, and
-// otherwise (curl's default included) by its first non-blank byte.
+// SPEC §5: a batch is NDJSON or a JSON array by its Content-Type, and
+// otherwise (curl's default included) told by its first non-blank byte.
 BatchFormat FormatOf(std::string_view content_type) {
   if (content_type == "application/x-ndjson") return BatchFormat::kNdjson;
   if (content_type == "application/json") return BatchFormat::kArray;
   return BatchFormat::kAuto;
+}
+
+// An application/json batch that is one JSON object, not an array, is read
+// as a batch of that one (it is JSON, and what a client posting a single
+// profile means); anything else keeps its text, and an array is expected.
+std::string BatchText(const ApiRequest& request) {
+  if (FormatOf(request.content_type) != BatchFormat::kArray) {
+    return request.body;
+  }
+  const size_t first = request.body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || request.body[first] != '{') {
+    return request.body;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(request.body).get_object().get(object)) {
+    return request.body;
+  }
+  return "[" + request.body + "]";
 }
 
 bool IsJsonType(std::string_view type) {
@@ -428,22 +448,32 @@ ApiResponse Api::Handle(const ApiRequest& request) {
 
 // --- Profiles and events -------------------------------------------------
 
+ApiResponse Api::WriteError(const Status& status) {
+  if (status.code() == ErrorCode::kUnavailable &&
+      !said_writes_stopped_.exchange(true)) {
+    std::fprintf(stderr, "segd: %s\n", status.message().c_str());
+  }
+  return ErrorResponse(status);
+}
+
 ApiResponse Api::IngestProfiles(const ApiRequest& request) {
   const BatchResult result =
-      db_.Upsert(request.body, FormatOf(request.content_type));
+      db_->Upsert(BatchText(request), FormatOf(request.content_type));
+  if (!result.status.ok()) return WriteError(result.status);
   metrics_.CountWrites(WriteKind::kProfiles, result.accepted);
   return Json(BatchAnswer(result));
 }
 
 ApiResponse Api::IngestEvents(const ApiRequest& request) {
   const BatchResult result =
-      db_.AppendEvents(request.body, FormatOf(request.content_type));
+      db_->AppendEvents(BatchText(request), FormatOf(request.content_type));
+  if (!result.status.ok()) return WriteError(result.status);
   metrics_.CountWrites(WriteKind::kEvents, result.accepted);
   return Json(BatchAnswer(result));
 }
 
 ApiResponse Api::ProfileAnswer(std::string_view id) {
-  std::optional<std::string> profile = db_.Read()->Profile(id);
+  std::optional<std::string> profile = db_->Read()->Profile(id);
   if (!profile) {
     return ErrorResponse(
         Status(ErrorCode::kNotFound, "no profile " + Quoted(id)));
@@ -459,15 +489,15 @@ ApiResponse Api::PatchProfile(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
-  const Status status = db_.Patch(request.params[0], request.body);
-  if (!status.ok()) return ErrorResponse(status);
+  const Status status = db_->Patch(request.params[0], request.body);
+  if (!status.ok()) return WriteError(status);
   metrics_.CountWrites(WriteKind::kPatch, 1);
   return ProfileAnswer(request.params[0]);
 }
 
 ApiResponse Api::DeleteProfile(const ApiRequest& request) {
-  const Status status = db_.Delete(request.params[0]);
-  if (!status.ok()) return ErrorResponse(status);
+  const Status status = db_->Delete(request.params[0]);
+  if (!status.ok()) return WriteError(status);
   metrics_.CountWrites(WriteKind::kDelete, 1);
   JsonWriter out;
   out.BeginObject();
@@ -485,8 +515,8 @@ ApiResponse Api::ProfileTags(const ApiRequest& request) {
   if (!add.ok()) return ErrorResponse(add.status());
   Result<std::vector<std::string>> remove = StringsAt(*body, "remove");
   if (!remove.ok()) return ErrorResponse(remove.status());
-  const Status status = db_.UpdateTags(request.params[0], *add, *remove);
-  if (!status.ok()) return ErrorResponse(status);
+  const Status status = db_->UpdateTags(request.params[0], *add, *remove);
+  if (!status.ok()) return WriteError(status);
   metrics_.CountWrites(WriteKind::kTags, 1);
   return ProfileAnswer(request.params[0]);
 }
@@ -501,12 +531,13 @@ ApiResponse Api::ProfileMerge(const ApiRequest& request) {
     return ErrorResponse(
         Invalid("from must name the profile to merge in", "/from"));
   }
-  const Status status = db_.Merge(request.params[0], from);
+  const Status status = db_->Merge(request.params[0], from);
+  if (status.code() == ErrorCode::kUnavailable) return WriteError(status);
   if (!status.ok()) {
     // The profile in the body is at /from; the one in the path is the
     // whole request's.
     const bool from_missing =
-        status.code() == ErrorCode::kNotFound && !db_.Read()->HasProfile(from);
+        status.code() == ErrorCode::kNotFound && !db_->Read()->HasProfile(from);
     return ErrorResponse(from_missing ? Under(status, "/from") : status);
   }
   metrics_.CountWrites(WriteKind::kMerge, 1);
@@ -518,7 +549,7 @@ ApiResponse Api::ProfileSegments(const ApiRequest& request) {
   if (!now.ok()) return ErrorResponse(now.status());
   metrics_.CountQuery();
   Result<std::vector<std::string>> names =
-      db_.Read()->SegmentsOf(request.params[0], *now);
+      db_->Read()->SegmentsOf(request.params[0], *now);
   if (!names.ok()) return ErrorResponse(names.status());
   JsonWriter out;
   out.BeginObject();
@@ -532,7 +563,7 @@ ApiResponse Api::ProfileSegments(const ApiRequest& request) {
 
 ApiResponse Api::Identity(const ApiRequest& request) {
   std::optional<std::string> profile =
-      db_.Read()->ProfileByIdentity(request.params[0], request.params[1]);
+      db_->Read()->ProfileByIdentity(request.params[0], request.params[1]);
   if (!profile) {
     return ErrorResponse(
         Status(ErrorCode::kNotFound, "no profile has identity " +
@@ -569,7 +600,7 @@ ApiResponse Api::Query(const ApiRequest& request) {
   query.now_ms = *now;
 
   metrics_.CountQuery();
-  Result<QueryResult> result = db_.Read()->Query(query);
+  Result<QueryResult> result = db_->Read()->Query(query);
   if (!result.ok()) return ErrorResponse(RuleError(result.status()));
   JsonWriter out;
   out.BeginObject();
@@ -619,7 +650,7 @@ ApiResponse Api::Report(const ApiRequest& request) {
   report.now_ms = *now;
 
   metrics_.CountQuery();
-  Result<ReportResult> result = db_.Read()->Report(report);
+  Result<ReportResult> result = db_->Read()->Report(report);
   if (!result.ok()) {
     const Status& s = result.status();
     return ErrorResponse(s.path().starts_with("/group_by") ? s : RuleError(s));
@@ -659,7 +690,7 @@ ApiResponse Api::Search(const ApiRequest& request) {
   if (auto f = request.target.Param("fields")) fields = SplitFields(*f);
   metrics_.CountQuery();
   Result<QueryResult> result =
-      db_.Read()->Search(*q, limit->value_or(20), fields);
+      db_->Read()->Search(*q, limit->value_or(20), fields);
   if (!result.ok()) return ErrorResponse(result.status());
   JsonWriter out;
   out.BeginObject();
@@ -680,7 +711,7 @@ ApiResponse Api::ListSegments(const ApiRequest& request) {
   out.BeginObject();
   out.Key("segments");
   out.BeginArray();
-  for (const SegmentInfo& info : db_.Read()->Segments(*now)) {
+  for (const SegmentInfo& info : db_->Read()->Segments(*now)) {
     WriteSegment(info, out);
   }
   out.EndArray();
@@ -691,7 +722,7 @@ ApiResponse Api::ListSegments(const ApiRequest& request) {
 ApiResponse Api::GetSegment(const ApiRequest& request) {
   Result<int64_t> now = NowParam(request.target);
   if (!now.ok()) return ErrorResponse(now.status());
-  Result<SegmentInfo> info = db_.Read()->Segment(request.params[0], *now);
+  Result<SegmentInfo> info = db_->Read()->Segment(request.params[0], *now);
   if (!info.ok()) return ErrorResponse(info.status());
   JsonWriter out;
   WriteSegment(*info, out);
@@ -749,9 +780,10 @@ ApiResponse Api::PutSegment(const ApiRequest& request) {
   }
   std::vector<std::string> unknown;
   Result<SegmentInfo> info =
-      db_.SaveSegment(name, definition, &unknown, now_ms);
+      db_->SaveSegment(name, definition, &unknown, now_ms);
   if (!info.ok()) {
     const Status& s = info.status();
+    if (s.code() == ErrorCode::kUnavailable) return WriteError(s);
     // The name was checked above: a dynamic segment's malformed or invalid
     // answer is its rule's. Cycles (409) are the request's as a whole.
     const bool rule_error =
@@ -768,8 +800,8 @@ ApiResponse Api::PutSegment(const ApiRequest& request) {
 }
 
 ApiResponse Api::DeleteSegment(const ApiRequest& request) {
-  const Status status = db_.DeleteSegment(request.params[0]);
-  if (!status.ok()) return ErrorResponse(status);
+  const Status status = db_->DeleteSegment(request.params[0]);
+  if (!status.ok()) return WriteError(status);
   metrics_.CountWrites(WriteKind::kSegment, 1);
   JsonWriter out;
   out.BeginObject();
@@ -801,8 +833,8 @@ ApiResponse Api::EditMembers(const ApiRequest& request) {
     add = std::move(*a);
     remove = std::move(*r);
   }
-  Result<StaticEdit> edit = db_.EditMembers(request.params[0], add, remove);
-  if (!edit.ok()) return ErrorResponse(edit.status());
+  Result<StaticEdit> edit = db_->EditMembers(request.params[0], add, remove);
+  if (!edit.ok()) return WriteError(edit.status());
   metrics_.CountWrites(WriteKind::kSegment, 1);
   JsonWriter out;
   out.BeginObject();
@@ -821,7 +853,7 @@ ApiResponse Api::Contains(const ApiRequest& request) {
   if (!now.ok()) return ErrorResponse(now.status());
   metrics_.CountQuery();
   Result<bool> member =
-      db_.Read()->Contains(request.params[0], request.params[1], *now);
+      db_->Read()->Contains(request.params[0], request.params[1], *now);
   if (!member.ok()) return ErrorResponse(member.status());
   return Json(*member ? "{\"member\":true}" : "{\"member\":false}");
 }
@@ -843,7 +875,7 @@ ApiResponse Api::SegmentMembers(const ApiRequest& request) {
   members.now_ms = *now;
   if (auto f = target.Param("fields")) members.fields = SplitFields(*f);
   members.ndjson = format != "json";
-  std::shared_ptr<const Snapshot> snapshot = db_.Read();
+  std::shared_ptr<const Snapshot> snapshot = db_->Read();
   metrics_.CountQuery();
 
   if (format == "json") {
@@ -940,7 +972,7 @@ ApiResponse Api::SegmentMembers(const ApiRequest& request) {
 // --- Schema, health, metrics ---------------------------------------------
 
 ApiResponse Api::GetSchema(const ApiRequest& request) {
-  return Json(SchemaAnswer(db_.Read()->schema()));
+  return Json(SchemaAnswer(db_->Read()->schema()));
 }
 
 ApiResponse Api::PutSchema(const ApiRequest& request) {
@@ -971,26 +1003,41 @@ ApiResponse Api::PutSchema(const ApiRequest& request) {
     }
     types.emplace_back(std::string(name), *type);
   }
-  const Status status = db_.Declare(types);
+  const Status status = db_->Declare(types);
+  if (status.code() == ErrorCode::kUnavailable) return WriteError(status);
   if (!status.ok()) return ErrorResponse(Under(status, "/attributes"));
   metrics_.CountWrites(WriteKind::kSchema, types.size());
-  return Json(SchemaAnswer(db_.Read()->schema()));
+  return Json(SchemaAnswer(db_->Read()->schema()));
 }
 
 ApiResponse Api::Health(const ApiRequest& request) {
   if (!ready()) return Json("{\"status\":\"recovering\"}", 503);
-  return Json("{\"status\":\"ready\"}");
+  const Status writable = db_->CheckWritable();
+  if (writable.ok()) return Json("{\"status\":\"ready\"}");
+  // Reads go on; writes are refused, and this says why.
+  JsonWriter out;
+  out.BeginObject();
+  out.Key("status");
+  out.String("ready");
+  out.Key("writes");
+  out.String("stopped");
+  out.Key("reason");
+  out.String(writable.message());
+  out.EndObject();
+  return Json(out.Take());
 }
 
 ApiResponse Api::MetricsText(const ApiRequest& request) {
-  const std::shared_ptr<const Snapshot> snapshot = db_.Read();
   Metrics::Gauges gauges;
-  gauges.profiles = snapshot->live_count();
-  gauges.segments = snapshot->segment_count();
   gauges.rss_bytes = ResidentBytes();
-  gauges.layers = snapshot->Layers().size();
   gauges.ready = ready();
-  gauges.writes_enabled = true;
+  if (gauges.ready) {
+    const std::shared_ptr<const Snapshot> snapshot = db_->Read();
+    gauges.profiles = snapshot->live_count();
+    gauges.segments = snapshot->segment_count();
+    gauges.layers = snapshot->Layers().size();
+    gauges.writes_enabled = db_->CheckWritable().ok();
+  }
   ApiResponse response;
   response.content_type = std::string(kMetricsContentType);
   response.body = metrics_.Render(gauges);

@@ -51,14 +51,18 @@ ApiResponse ErrorResponse(const Status& status);
 
 class Api {
  public:
-  Api(Database& db, Metrics& metrics) : db_(db), metrics_(metrics) {}
+  // `db` may be null until the data is loaded: every path but /healthz
+  // and /metrics answers 503 until SetReady(true).
+  Api(Database* db, Metrics& metrics) : db_(db), metrics_(metrics) {}
 
   ApiResponse Handle(const ApiRequest& request);
 
   // /healthz answers 503 and every other path 503 until the server is
-  // ready (a --load in progress).
+  // ready (recovery or a --load in progress). REQUIRES: a database set.
   void SetReady(bool ready) { ready_.store(ready); }
   bool ready() const { return ready_.load(); }
+  // REQUIRES: not ready yet.
+  void SetDatabase(Database* db) { db_ = db; }
 
   // Pages a streamed export reads at a time.
   static constexpr size_t kExportPage = 10000;
@@ -91,9 +95,14 @@ class Api {
   // The profile `id` as stored now, or 404.
   ApiResponse ProfileAnswer(std::string_view id);
 
-  Database& db_;
+  // Answers a write's failure; the first that finds writes stopped says
+  // so in the server's log.
+  ApiResponse WriteError(const Status& status);
+
+  Database* db_;  // set before ready_, read only after it
   Metrics& metrics_;
   std::atomic<bool> ready_{true};
+  std::atomic<bool> said_writes_stopped_{false};
 };
 
 }  // namespace segd

@@ -1,11 +1,17 @@
 #include "live/database.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 
@@ -21,6 +27,7 @@
 #include "engine/preview.h"
 #include "engine/report.h"
 #include "ingest/patch_parser.h"
+#include "live/journal.h"
 
 namespace segd {
 namespace {
@@ -802,6 +809,163 @@ Database::~Database() {
   for (std::thread& t : merge_threads_) {
     if (t.joinable()) t.join();
   }
+  log_.reset();                        // syncs what was appended
+  if (lock_fd_ >= 0) close(lock_fd_);  // and the directory's lock with it
+}
+
+// ---------------------------------------------------------------------------
+// Durability.
+
+namespace {
+
+// Takes the data directory's lock: flock on DIR/LOCK, which dies with the
+// process. Returns the descriptor that holds it.
+Result<int> LockDirectory(const std::string& dir) {
+  const std::string path = dir + "/LOCK";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status(ErrorCode::kIo,
+                  "cannot open " + path + ": " + std::strerror(errno));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char holder[32] = {0};
+    const ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+    close(fd);
+    if (error == EWOULDBLOCK) {
+      std::string who = n > 0 ? std::string(holder, static_cast<size_t>(n))
+                              : std::string("another process");
+      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) {
+        who.pop_back();
+      }
+      return Status(ErrorCode::kConflict, "data directory " + dir +
+                                              " is in use by segd (pid " + who +
+                                              "); two servers never share one");
+    }
+    return Status(ErrorCode::kIo,
+                  "cannot lock " + path + ": " + std::strerror(error));
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) !=
+                                   static_cast<ssize_t>(pid.size())) {
+    // The pid is only for the message of a second server; not fatal.
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options,
+                                                 RecoveryReport* report) {
+  auto db = std::make_unique<Database>(options);
+  if (options.data_dir.empty()) return db;
+  const std::string& dir = options.data_dir;
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status(ErrorCode::kIo,
+                  "cannot create " + dir + ": " + std::strerror(errno));
+  }
+  Result<int> lock = LockDirectory(dir);
+  if (!lock.ok()) return lock.status();
+  db->lock_fd_ = *lock;
+
+  // Replay the log, consecutive write batches as one batch: the same
+  // writes in the same order, published once instead of once each.
+  RecoveryReport recovered;
+  WriteBatch group;
+  auto flush = [&]() -> Status {
+    if (group.size() == 0) return Status::Ok();
+    db->Write(group);
+    group = WriteBatch();
+    return Status::Ok();
+  };
+  Result<LogReadReport> read =
+      ReadLog(dir, 1, /*repair=*/true, [&](const LogRecord& record) -> Status {
+        Result<JournalEntry> entry = DecodeJournal(record.type, record.payload);
+        if (!entry.ok()) {
+          return Status(ErrorCode::kCorrupt, entry.status().message() +
+                                                 " (record " +
+                                                 std::to_string(record.seq) +
+                                                 " of the log in " + dir + ")");
+        }
+        ++recovered.records;
+        if (entry->type == JournalType::kWriteBatch) {
+          for (const WriteBatch::Op& op : entry->batch.ops()) group.Add(op);
+          if (group.size() < 100000) return Status::Ok();
+          return flush();
+        }
+        SEGD_RETURN_IF_ERROR(flush());
+        return db->Replay(*entry);
+      });
+  if (!read.ok()) return read.status();
+  SEGD_RETURN_IF_ERROR(flush());
+  recovered.torn_bytes = read->torn_bytes;
+  recovered.torn_file = read->torn_file;
+
+  LogOptions log_options;
+  log_options.dir = dir;
+  log_options.fsync = options.fsync;
+  log_options.segment_bytes = options.log_segment_bytes;
+  Result<std::unique_ptr<LogWriter>> log =
+      LogWriter::Open(log_options, read->last_seq + 1);
+  if (!log.ok()) return log.status();
+  db->log_ = std::move(log).value();
+  if (report != nullptr) *report = std::move(recovered);
+  return db;
+}
+
+Status Database::Replay(const JournalEntry& entry) {
+  // Each was applied once and logged only if it succeeded; applied again
+  // in order it succeeds again.
+  switch (entry.type) {
+    case JournalType::kWriteBatch:
+      Write(entry.batch);
+      return Status::Ok();
+    case JournalType::kDeclare:
+      return Declare(entry.types);
+    case JournalType::kSaveSegment:
+      return SaveSegment(entry.name, entry.definition, nullptr, entry.now_ms)
+          .status();
+    case JournalType::kDeleteSegment:
+      return DeleteSegment(entry.name);
+    case JournalType::kEditMembers:
+      return EditMembers(entry.name, entry.add, entry.remove).status();
+  }
+  return Status(ErrorCode::kCorrupt, "a log record of unknown type");
+}
+
+Status Database::CheckWritable() const {
+  if (log_ == nullptr) return Status::Ok();
+  const Status failure = log_->failure();
+  if (failure.ok()) return Status::Ok();
+  return Status(ErrorCode::kUnavailable,
+                "writes are stopped: the write-ahead log failed (" +
+                    failure.message() + "); reads go on");
+}
+
+void Database::FailNextSyncForTest() {
+  if (log_ != nullptr) log_->FailNextSyncForTest();
+}
+
+Result<uint64_t> Database::Journal(JournalType type, std::string payload) {
+  if (log_ == nullptr) return uint64_t{0};
+  Result<uint64_t> seq = log_->Append(static_cast<uint8_t>(type), payload);
+  if (!seq.ok()) return CheckWritable();
+  return seq;
+}
+
+Status Database::AwaitDurable(const Result<uint64_t>& seq) {
+  if (!seq.ok()) {
+    return seq.status().code() == ErrorCode::kUnavailable
+               ? seq.status()
+               : Status(ErrorCode::kUnavailable, seq.status().message());
+  }
+  if (*seq == 0) return Status::Ok();
+  if (Status durable = log_->WaitDurable(*seq); !durable.ok()) {
+    return CheckWritable().ok()
+               ? Status(ErrorCode::kUnavailable, durable.message())
+               : CheckWritable();
+  }
+  return Status::Ok();
 }
 
 std::shared_ptr<const Snapshot> Database::Read() const {
@@ -1063,8 +1227,15 @@ void Database::StallForMerges() {
 
 std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
   std::vector<WriteOutcome> outcomes(batch.ops_.size());
+  if (Status writable = CheckWritable(); !writable.ok()) {
+    for (WriteOutcome& out : outcomes) {
+      out.status = writable;
+      out.batch.status = writable;
+    }
+    return outcomes;
+  }
   StallForMerges();
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::unique_lock<std::mutex> lock(write_mu_);
   Pending pending;
   for (size_t i = 0; i < batch.ops_.size(); ++i) {
     const WriteBatch::Op& op = batch.ops_[i];
@@ -1088,9 +1259,20 @@ std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
       out.status = Status(ErrorCode::kInternal, "out of memory");
     }
   }
-  if (!pending.touched.rows.empty()) {
-    Publish(pending.touched,
-            pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
+  if (pending.touched.rows.empty()) return outcomes;  // nothing changed
+  // The whole batch is one record, failed ops included: applied again in
+  // order, they fail again.
+  Result<uint64_t> seq =
+      Journal(JournalType::kWriteBatch, EncodeWriteBatch(batch));
+  Publish(pending.touched,
+          pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
+  lock.unlock();
+  if (Status durable = AwaitDurable(seq); !durable.ok()) {
+    // Nothing of the batch is acknowledged.
+    for (WriteOutcome& out : outcomes) {
+      out.status = durable;
+      out.batch.status = durable;
+    }
   }
   return outcomes;
 }
@@ -1146,7 +1328,8 @@ Status Database::Merge(std::string_view into, std::string_view from) {
 
 Status Database::Declare(
     const std::vector<std::pair<std::string, AttrType>>& types) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  SEGD_RETURN_IF_ERROR(CheckWritable());
+  std::unique_lock<std::mutex> lock(write_mu_);
   const Schema& schema = store_.schema();
   for (const auto& [name, type] : types) {
     const std::optional<AttrId> attr = schema.Find(name);
@@ -1160,10 +1343,12 @@ Status Database::Declare(
   for (const auto& [name, type] : types) {
     SEGD_RETURN_IF_ERROR(store_.Declare(name, type));
   }
+  Result<uint64_t> seq = Journal(JournalType::kDeclare, EncodeDeclare(types));
   Touched touched;
   touched.schema = true;
   Publish(touched);
-  return Status::Ok();
+  lock.unlock();
+  return AwaitDurable(seq);
 }
 
 std::shared_ptr<const Snapshot::Catalog> Database::MoveMemberships(
@@ -1214,7 +1399,8 @@ Result<SegmentInfo> Database::SaveSegment(std::string_view name,
 
     segment->rule = std::make_shared<const RuleNode>(std::move(rule).value());
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  SEGD_RETURN_IF_ERROR(CheckWritable());
+  std::unique_lock<std::mutex> lock(write_mu_);
   const std::shared_ptr<const Snapshot> current = Read();
   auto catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
   if (definition.kind == SavedSegment::Kind::kStatic) {
@@ -1272,13 +1458,18 @@ Result<SegmentInfo> Database::SaveSegment(std::string_view name,
         std::make_shared<const RowRule>(std::move(row_rule).value());
   }
   const uint64_t count = candidate.Count(*prepared);
+  Result<uint64_t> seq = Journal(JournalType::kSaveSegment,
+                                 EncodeSaveSegment(name, definition, now_ms));
   Publish(Touched{}, catalog);
+  lock.unlock();
+  SEGD_RETURN_IF_ERROR(AwaitDurable(seq));
   return SegmentInfo{segment, count};
 }
 
 Status Database::DeleteSegment(std::string_view name) {
   SEGD_RETURN_IF_ERROR(CheckSegmentName(name));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  SEGD_RETURN_IF_ERROR(CheckWritable());
+  std::unique_lock<std::mutex> lock(write_mu_);
   const std::shared_ptr<const Snapshot> current = Read();
   if (current->FindSegment(name) == nullptr) {
     return Status(ErrorCode::kNotFound, "no segment " + Quoted(name));
@@ -1292,15 +1483,19 @@ Status Database::DeleteSegment(std::string_view name) {
   }
   auto catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
   catalog->erase(catalog->find(name));
+  Result<uint64_t> seq =
+      Journal(JournalType::kDeleteSegment, EncodeDeleteSegment(name));
   Publish(Touched{}, catalog);
-  return Status::Ok();
+  lock.unlock();
+  return AwaitDurable(seq);
 }
 
 Result<StaticEdit> Database::EditMembers(std::string_view name,
                                          std::span<const std::string> add,
                                          std::span<const std::string> remove) {
   SEGD_RETURN_IF_ERROR(CheckSegmentName(name));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  SEGD_RETURN_IF_ERROR(CheckWritable());
+  std::unique_lock<std::mutex> lock(write_mu_);
   const std::shared_ptr<const Snapshot> current = Read();
   const SavedSegment* segment = current->FindSegment(name);
   if (segment == nullptr) {
@@ -1335,7 +1530,11 @@ Result<StaticEdit> Database::EditMembers(std::string_view name,
   changed->members = std::move(members);
   auto catalog = std::make_shared<Snapshot::Catalog>(*current->segments_);
   (*catalog)[changed->name] = std::move(changed);
+  Result<uint64_t> seq =
+      Journal(JournalType::kEditMembers, EncodeEditMembers(name, add, remove));
   Publish(Touched{}, catalog);
+  lock.unlock();
+  SEGD_RETURN_IF_ERROR(AwaitDurable(seq));
   return edit;
 }
 

@@ -44,6 +44,7 @@
 #include "index/schema.h"
 #include "ingest/loader.h"
 #include "live/layer.h"
+#include "wal/log.h"
 
 namespace segd {
 
@@ -65,6 +66,18 @@ struct DatabaseOptions {
   bool background_merges = true;
   int merge_threads = 1;
   int max_depth = 64;  // rule nesting (SPEC §2)
+  // Durability (SPEC §6), for Database::Open: with a data directory every
+  // write is logged before it is acknowledged; empty keeps it in memory.
+  std::string data_dir;
+  FsyncMode fsync = FsyncMode::kAlways;
+  uint64_t log_segment_bytes = 64ull << 20;
+};
+
+// What Database::Open found in the data directory.
+struct RecoveryReport {
+  uint64_t records = 0;     // log records replayed
+  uint64_t torn_bytes = 0;  // cut from the log's tail (a crash mid-write)
+  std::string torn_file;
 };
 
 // SPEC §4: a saved segment.
@@ -93,6 +106,9 @@ struct SegmentDefinition {
 struct BatchResult {
   uint64_t accepted = 0;
   std::vector<RejectedRecord> rejected;  // in line order
+  // kUnavailable when the batch could not be made durable (a failed log):
+  // then nothing of it is acknowledged.
+  Status status;
 };
 
 // What a static segment's edit did.
@@ -168,6 +184,8 @@ struct SegmentInfo {
 };
 
 class Database;
+struct JournalEntry;
+enum class JournalType : uint8_t;
 
 // Writes applied together (LevelDB's WriteBatch): in order, under one lock,
 // published as one version, so readers see all of them or none. Each op
@@ -185,17 +203,21 @@ class WriteBatch {
   void Merge(std::string into, std::string from);
   size_t size() const { return ops_.size(); }
 
- private:
-  friend class Database;
+  // One write of the batch, as asked (the journal logs them).
   struct Op {
     enum class Kind { kUpsert, kEvents, kPatch, kDelete, kTags, kMerge };
-    Kind kind;
+    Kind kind = Kind::kUpsert;
     std::string text;   // a batch, or a patch
     std::string id;     // the profile (merge: into)
     std::string other;  // merge: from
     std::vector<std::string> add, remove;
     BatchFormat format = BatchFormat::kAuto;  // kUpsert, kEvents
   };
+  const std::vector<Op>& ops() const { return ops_; }
+  void Add(Op op) { ops_.push_back(std::move(op)); }
+
+ private:
+  friend class Database;
   std::vector<Op> ops_;
 };
 
@@ -302,7 +324,14 @@ class Snapshot {
 
 class Database {
  public:
+  // In memory only; options.data_dir is not read.
   explicit Database(DatabaseOptions options = {});
+  // With options.data_dir: locks the directory (kConflict when another
+  // process holds it), replays its log, and logs every write from then on.
+  // kCorrupt when the log is damaged anywhere but at its very end, where a
+  // torn record is cut (and reported).
+  static Result<std::unique_ptr<Database>> Open(DatabaseOptions options,
+                                                RecoveryReport* report);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -356,7 +385,21 @@ class Database {
 
   uint64_t merges_done() const { return merges_done_.load(); }
 
+  // Ok while writes are taken; kUnavailable, with the reason, once the log
+  // has failed (a failed fsync is never retried: reads go on, writes stop).
+  Status CheckWritable() const;
+
+  // Test hook: the log's next fdatasync fails.
+  void FailNextSyncForTest();
+
  private:
+  // Logs a write. REQUIRES: write_mu_, the write applied. Returns the
+  // record's sequence number (0 without a log), or kUnavailable.
+  Result<uint64_t> Journal(JournalType type, std::string payload);
+  // Waits until record `seq` is durable; kUnavailable when it cannot be.
+  Status AwaitDurable(const Result<uint64_t>& seq);
+  // Applies a logged write again (recovery).
+  Status Replay(const JournalEntry& entry);
   struct Touched;
   struct Pending;
   BatchResult ApplyUpsert(std::string_view text, BatchFormat format,
@@ -390,8 +433,10 @@ class Database {
   void MergeLoop(MergeLane lane);
 
   const DatabaseOptions options_;
-  mutable std::mutex write_mu_;  // one writer at a time
-  ProfileStore store_;           // REQUIRES: write_mu_
+  std::unique_ptr<LogWriter> log_;  // null: memory only
+  int lock_fd_ = -1;                // holds the data directory's lock
+  mutable std::mutex write_mu_;     // one writer at a time
+  ProfileStore store_;              // REQUIRES: write_mu_
   // Per database row: the serial of the layer where it is alive, or 0.
   std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
   uint64_t next_serial_ = 1;      // REQUIRES: write_mu_

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +46,7 @@
 #include "index/index.h"
 #include "ingest/loader.h"
 #include "live/database.h"
+#include "live/journal.h"
 #include "tools/gen.h"
 
 namespace segd {
@@ -57,6 +59,7 @@ constexpr char kUsage[] =
     "             [--fields a,b,...] [--schema JSON|@FILE]\n"
     "  segd serve [--data-dir DIR] [--port P] [--listen ADDR] [--load FILE]\n"
     "             [--api-key KEY] [--fsync always|everysec|no] [--max-body N]\n"
+    "  segd verify DIR\n"
     "  segd bench [--profiles N] [--seed S] [--runs R] [--data-dir DIR]\n"
     "             [--report FILE.md] [--chart FILE.png] [--rules TEXT]\n"
     "             [--loads 1,2|2] [--sections all|live|server] "
@@ -355,14 +358,6 @@ int RunServe(const std::map<std::string, std::string>& flags) {
   } else if (const char* key = std::getenv("SEGD_API_KEY")) {
     options.api_key = key;
   }
-  if (auto it = flags.find("data-dir"); it != flags.end()) {
-    struct stat info;
-    if (mkdir(it->second.c_str(), 0755) != 0 &&
-        (stat(it->second.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))) {
-      return Fail(Status(ErrorCode::kIo, "cannot use --data-dir " + it->second +
-                                             ": " + std::strerror(errno)));
-    }
-  }
   RaiseDescriptorLimit();
 
   // SIGINT and SIGTERM are taken by sigwait below, on this thread only:
@@ -374,53 +369,131 @@ int RunServe(const std::map<std::string, std::string>& flags) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  Database db;
+  DatabaseOptions db_options;
+  if (auto it = flags.find("data-dir"); it != flags.end()) {
+    db_options.data_dir = it->second;
+  }
+  if (auto it = flags.find("fsync"); it != flags.end()) {
+    db_options.fsync = *ParseFsyncMode(it->second);
+  }
   Metrics metrics(RouteNames());
-  Api api(db, metrics);
-  const auto load = flags.find("load");
-  api.SetReady(load == flags.end());
+  Api api(nullptr, metrics);
+  api.SetReady(false);
   Server server(api, metrics, options);
   if (Status started = server.Start(); !started.ok()) return Fail(started);
   std::printf("segd: listening on http://%s:%u\n", options.address.c_str(),
               static_cast<unsigned>(server.port()));
   std::fflush(stdout);
 
-  std::thread loader;
-  if (load != flags.end()) {
-    // Served while it loads: /healthz answers 503 until it is done.
-    loader = std::thread([&] {
-      const auto start = std::chrono::steady_clock::now();
-      Result<LoadReport> report = db.UpsertFile(load->second);
+  // The data directory is recovered, and a --load file read, while the
+  // server answers /healthz with 503.
+  std::unique_ptr<Database> db;
+  std::atomic<bool> failed{false};
+  const auto load = flags.find("load");
+  std::thread loader([&] {
+    const auto start = std::chrono::steady_clock::now();
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           start)
+          .count();
+    };
+    auto fail = [&](const std::string& message) {
+      std::fprintf(stderr, "segd: %s\n", message.c_str());
+      failed.store(true);
+      kill(getpid(), SIGTERM);
+    };
+    RecoveryReport recovery;
+    Result<std::unique_ptr<Database>> opened =
+        Database::Open(db_options, &recovery);
+    if (!opened.ok()) return fail(opened.status().ToString());
+    db = std::move(opened).value();
+    // Test hook (the end-to-end tests): the log's first fdatasync fails.
+    if (const char* hook = std::getenv("SEGD_TEST_FAIL_NEXT_SYNC");
+        hook != nullptr && std::string_view(hook) == "1") {
+      db->FailNextSyncForTest();
+    }
+    if (!db_options.data_dir.empty()) {
+      if (recovery.torn_bytes > 0) {
+        std::printf("segd: cut a torn record of %llu bytes off the end of %s\n",
+                    static_cast<unsigned long long>(recovery.torn_bytes),
+                    recovery.torn_file.c_str());
+      }
+      std::printf("segd: recovered %s: %llu logged writes replayed in %.1f s\n",
+                  db_options.data_dir.c_str(),
+                  static_cast<unsigned long long>(recovery.records), seconds());
+    }
+    if (load != flags.end()) {
+      Result<LoadReport> report = db->UpsertFile(load->second);
       if (!report.ok()) {
-        std::fprintf(stderr, "segd: cannot load %s: %s\n", load->second.c_str(),
-                     report.status().ToString().c_str());
-        kill(getpid(), SIGTERM);
-        return;
+        return fail("cannot load " + load->second + ": " +
+                    report.status().ToString());
       }
       ReportRejected(*report);
       std::printf("segd: loaded %llu profiles from %s in %.1f s\n",
                   static_cast<unsigned long long>(report->accepted),
-                  load->second.c_str(),
-                  std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count());
-      api.SetReady(true);
-      std::printf("segd: ready\n");
-      std::fflush(stdout);
-    });
-  } else {
+                  load->second.c_str(), seconds());
+    }
+    api.SetDatabase(db.get());
+    api.SetReady(true);
     std::printf("segd: ready\n");
     std::fflush(stdout);
-  }
+  });
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::printf("segd: %s: finishing requests in flight, then stopping\n",
-              signal_number == SIGINT ? "interrupted" : "terminated");
-  std::fflush(stdout);
+  if (!failed.load()) {
+    std::printf("segd: %s: finishing requests in flight, then stopping\n",
+                signal_number == SIGINT ? "interrupted" : "terminated");
+    std::fflush(stdout);
+  }
   server.Stop();
-  if (loader.joinable()) loader.join();  // a load is not cut short
+  loader.join();  // recovery and a load are not cut short
+  db.reset();     // the log synced and closed, the directory unlocked
+  if (failed.load()) return 1;
   std::printf("segd: stopped\n");
+  return 0;
+}
+
+// segd verify DIR (SPEC §6): 0 sound (a torn tail is reported, and normal
+// after a crash), 1 corrupt, 2 cannot check.
+int RunVerify(int argc, char** argv) {
+  if (argc != 3) {
+    UsageError("verify takes one data directory");
+    return 2;
+  }
+  const std::string dir = argv[2];
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    std::fprintf(stderr, "segd verify: %s is not a directory\n", dir.c_str());
+    return 2;
+  }
+  uint64_t records = 0;
+  Result<LogReadReport> log =
+      ReadLog(dir, 1, /*repair=*/false, [&](const LogRecord& record) {
+        ++records;
+        Result<JournalEntry> entry = DecodeJournal(record.type, record.payload);
+        if (!entry.ok()) {
+          return Status(ErrorCode::kCorrupt,
+                        entry.status().message() + " (record " +
+                            std::to_string(record.seq) + ")");
+        }
+        return Status::Ok();
+      });
+  if (!log.ok()) {
+    std::fprintf(stderr, "segd verify: %s: %s\n", dir.c_str(),
+                 log.status().ToString().c_str());
+    return log.status().code() == ErrorCode::kCorrupt ? 1 : 2;
+  }
+  if (log->torn_bytes > 0) {
+    std::printf(
+        "segd verify: %s: a torn record of %llu bytes at the end of %s "
+        "(a crash mid-write; recovery cuts it)\n",
+        dir.c_str(), static_cast<unsigned long long>(log->torn_bytes),
+        log->torn_file.c_str());
+  }
+  std::printf("segd verify: %s is sound: %llu log records, the last %llu\n",
+              dir.c_str(), static_cast<unsigned long long>(records),
+              static_cast<unsigned long long>(log->last_seq));
   return 0;
 }
 
@@ -478,6 +551,7 @@ int Main(int argc, char** argv) {
       return 0;
     }
   }
+  if (command == "verify") return RunVerify(argc, argv);
   auto flags = ParseFlags(argc, argv, 2);
   if (!flags.ok()) return UsageError(flags.status().message());
   if (command == "gen") return RunGen(*flags);

@@ -1,0 +1,329 @@
+// The database's durability (SPEC §6), in process: every kind of write is
+// logged and comes back after a restart; a log cut at any byte of its last
+// records recovers exactly the writes wholly before the cut; damage before
+// the end is refused; a failed fsync stops writes and never reads; the
+// data directory is locked.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "live/database.h"
+#include "tests/tsan.h"
+
+namespace segd {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kNow = 1795176000000;  // 2026-11-20T12:00:00Z
+
+std::string TempDir(const std::string& tag) {
+  std::string pattern =
+      ::testing::TempDir() + "/segd_durability_" + tag + "_XXXXXX";
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  EXPECT_NE(::mkdtemp(buffer.data()), nullptr);
+  return buffer.data();
+}
+
+DatabaseOptions Durable(const std::string& dir) {
+  DatabaseOptions options;
+  options.data_dir = dir;
+  options.newest_layer_rows = 4;
+  options.merge_fanout = 2;
+  options.background_merges = false;
+  options.fsync = FsyncMode::kNo;  // a process crash loses nothing either way
+  return options;
+}
+
+std::unique_ptr<Database> OpenOrDie(const DatabaseOptions& options,
+                                    RecoveryReport* report = nullptr) {
+  Result<std::unique_ptr<Database>> db = Database::Open(options, report);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return db.ok() ? std::move(db).value() : nullptr;
+}
+
+// Everything a reader can see, as text: every profile in row order, the
+// schema, and every saved segment with its members.
+std::string Fingerprint(const Database& db) {
+  const std::shared_ptr<const Snapshot> s = db.Read();
+  std::string out;
+  QueryRequest everyone;
+  everyone.rule_json = R"({"all": []})";
+  everyone.limit = 10000;
+  everyone.now_ms = kNow;
+  Result<QueryResult> all = s->Query(everyone);
+  EXPECT_TRUE(all.ok());
+  for (const std::string& id : all->ids) out += *s->Profile(id) + "\n";
+  for (const Attribute& a : s->schema().attributes()) {
+    out += a.name + ":" + AttrTypeName(a.type) + " ";
+  }
+  out += "\n";
+  for (const SegmentInfo& info : s->Segments(kNow)) {
+    MembersRequest members;
+    members.segment = info.segment->name;
+    members.limit = 10000;
+    members.now_ms = kNow;
+    Result<MembersPage> page = s->Members(members);
+    EXPECT_TRUE(page.ok());
+    out += info.segment->name + " " + info.segment->rule_json + " " +
+           std::to_string(info.count) + ":";
+    for (const std::string& id : page->ids) out += " " + id;
+    out += "\n";
+  }
+  return out;
+}
+
+// Every kind of write, some failing; each step is one call.
+std::vector<std::function<void(Database&)>> Script() {
+  using Steps = std::vector<std::function<void(Database&)>>;
+  return Steps{
+      [](Database& db) {
+        db.Declare({{"code", AttrType::kString}, {"score", AttrType::kNumber}});
+      },
+      [](Database& db) {
+        db.Upsert(R"({"id":"a","city":"Pune","orders":2,"tags":["vip"]})"
+                  "\n"
+                  R"({"id":"b","city":"Mumbai","email":"b@x.in"})"
+                  "\n"
+                  R"({"id":"c","city":"Nagpur","code":"0042"})"
+                  "\n"
+                  R"({"id":"bad","orders":"many"})");
+      },
+      [](Database& db) {
+        db.AppendEvents(
+            R"({"id":"a","name":"order","at":"2026-11-01"})"
+            "\n"
+            R"({"id":"b","name":"visit","at":"2026-11-19T08:00:00Z"})");
+      },
+      [](Database& db) {
+        SegmentDefinition pune;
+        pune.rule_json = R"({"field":"city","op":"eq","value":"pune"})";
+        db.SaveSegment("pune", pune, nullptr, kNow);
+      },
+      [](Database& db) {
+        SegmentDefinition list;
+        list.kind = SavedSegment::Kind::kStatic;
+        list.ids = {"a", "b", "nobody"};
+        db.SaveSegment("list", list, nullptr, kNow);
+      },
+      [](Database& db) { db.Patch("b", R"({"city":"Pune","orders":7})"); },
+      [](Database& db) { db.Patch("nobody", R"({"city":"Pune"})"); },
+      [](Database& db) {
+        db.UpdateTags("a", std::vector<std::string>{"new"},
+                      std::vector<std::string>{"vip"});
+      },
+      [](Database& db) {
+        db.Upsert(
+            R"([{"id":"d","city":"Pune"},{"id":"e","signed_up":"2026-11-19"}])",
+            BatchFormat::kArray);
+      },
+      [](Database& db) { db.Merge("a", "b"); },
+      [](Database& db) {
+        db.EditMembers("list", std::vector<std::string>{"c", "d"},
+                       std::vector<std::string>{"a"});
+      },
+      [](Database& db) {
+        SegmentDefinition derived;
+        derived.rule_json =
+            R"({"all":[{"segment":"pune"},{"field":"orders","op":"gte","value":1}]})";
+        db.SaveSegment("pune-buyers", derived, nullptr, kNow);
+      },
+      [](Database& db) { db.Delete("c"); },
+      [](Database& db) { db.Upsert(R"({"id":"c","city":"Delhi"})"); },
+      [](Database& db) { db.DeleteSegment("pune"); },  // refused: referenced
+      [](Database& db) { db.DeleteSegment("pune-buyers"); },
+      [](Database& db) {
+        WriteBatch batch;
+        batch.Upsert(R"({"id":"f","city":"Pune","orders":1})");
+        batch.Patch("d", R"({"orders":3})");
+        batch.Delete("e");
+        batch.AppendEvents(R"({"id":"f","name":"visit","at":"2026-11-20"})");
+        db.Write(batch);
+      },
+      [](Database& db) { db.Patch("f", R"({"code":"x7"})"); },
+  };
+}
+
+// Runs the script on a fresh database in `dir`; returns the state after
+// each logged record: states[k] is the state once k records are in.
+std::vector<std::string> RunScript(const std::string& dir) {
+  std::unique_ptr<Database> db = OpenOrDie(Durable(dir));
+  std::vector<std::string> states = {Fingerprint(*db)};
+  for (const auto& step : Script()) {
+    step(*db);
+    const std::string now = Fingerprint(*db);
+    if (now != states.back()) states.push_back(now);
+  }
+  return states;
+}
+
+std::string LogFile(const std::string& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename();
+    if (name.starts_with("wal-")) return entry.path();
+  }
+  return "";
+}
+
+// The byte offsets where the log's records end, in order.
+std::vector<uint64_t> RecordEnds(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  std::vector<uint64_t> ends;
+  uint64_t at = 0;
+  while (at + 17 <= bytes.size()) {
+    uint32_t length = 0;
+    for (int i = 0; i < 4; ++i) {
+      length |= uint32_t{static_cast<uint8_t>(bytes[at + 4 + i])} << (8 * i);
+    }
+    at += 17 + length;
+    ends.push_back(at);
+  }
+  return ends;
+}
+
+// A copy of the log alone in a new directory, cut at `size` bytes.
+std::string CopyCut(const std::string& file, uint64_t size) {
+  const std::string dir = TempDir("cut");
+  const std::string copy = dir + "/" + fs::path(file).filename().string();
+  fs::copy_file(file, copy);
+  fs::resize_file(copy, size);
+  return dir;
+}
+
+TEST(DurabilityTest, EveryKindOfWriteComesBackAfterARestart) {
+  const std::string dir = TempDir("restart");
+  const std::vector<std::string> states = RunScript(dir);
+  ASSERT_GE(states.size(), 14u);  // the failing steps change nothing
+  RecoveryReport report;
+  std::unique_ptr<Database> again = OpenOrDie(Durable(dir), &report);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(report.records, states.size() - 1);
+  EXPECT_EQ(report.torn_bytes, 0u);
+  EXPECT_EQ(Fingerprint(*again), states.back());
+  // And it goes on logging where it stopped.
+  ASSERT_TRUE(again->Patch("a", R"({"orders":9})").ok());
+  const std::string after = Fingerprint(*again);
+  again.reset();
+  EXPECT_EQ(Fingerprint(*OpenOrDie(Durable(dir))), after);
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, ALogCutAnywhereInItsLastRecordsRecoversTheWholeOnes) {
+  const std::string dir = TempDir("torn");
+  const std::vector<std::string> states = RunScript(dir);
+  const std::string file = LogFile(dir);
+  const std::vector<uint64_t> ends = RecordEnds(file);
+  ASSERT_EQ(ends.size(), states.size() - 1);
+  const uint64_t from = ends[ends.size() - 4];
+  for (uint64_t cut = from; cut <= ends.back(); ++cut) {
+    const size_t whole =
+        std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin();
+    const std::string copy = CopyCut(file, cut);
+    RecoveryReport report;
+    std::unique_ptr<Database> db = OpenOrDie(Durable(copy), &report);
+    ASSERT_NE(db, nullptr) << "cut at " << cut;
+    EXPECT_EQ(report.records, whole) << "cut at " << cut;
+    EXPECT_EQ(report.torn_bytes, cut - (whole ? ends[whole - 1] : 0))
+        << "cut at " << cut;
+    EXPECT_EQ(Fingerprint(*db), states[whole]) << "cut at " << cut;
+    db.reset();
+    fs::remove_all(copy);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, DamageBeforeTheEndIsRefusedNeverLoaded) {
+  const std::string dir = TempDir("flip");
+  RunScript(dir);
+  const std::string file = LogFile(dir);
+  const std::vector<uint64_t> ends = RecordEnds(file);
+  // Every byte of a record in the middle, flipped on a copy of its own.
+  const uint64_t begin = ends[4], end = ends[5];
+  for (uint64_t at = begin; at < end; ++at) {
+    const std::string copy = CopyCut(file, ends.back());
+    const std::string log = LogFile(copy);
+    std::fstream io(log, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(at);
+    char byte;
+    io.get(byte);
+    io.seekp(at);
+    io.put(static_cast<char>(byte ^ 0x10));
+    io.close();
+    Result<std::unique_ptr<Database>> db =
+        Database::Open(Durable(copy), nullptr);
+    ASSERT_FALSE(db.ok()) << "flip at " << at;
+    EXPECT_EQ(db.status().code(), ErrorCode::kCorrupt) << "flip at " << at;
+    fs::remove_all(copy);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, AFailedSyncStopsWritesAndNeverReads) {
+  const std::string dir = TempDir("fsync");
+  DatabaseOptions options = Durable(dir);
+  options.fsync = FsyncMode::kAlways;
+  std::unique_ptr<Database> db = OpenOrDie(options);
+  ASSERT_TRUE(db->Upsert(R"({"id":"a","city":"Pune"})").status.ok());
+  db->FailNextSyncForTest();
+  const BatchResult failed = db->Upsert(R"({"id":"b","city":"Pune"})");
+  EXPECT_EQ(failed.status.code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(db->CheckWritable().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(db->CheckWritable().message().find("fdatasync"), std::string::npos)
+      << db->CheckWritable().message();
+  // Never retried: every later write is refused, reads go on.
+  EXPECT_EQ(db->Patch("a", R"({"orders":1})").code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(db->Upsert(R"({"id":"c"})").status.code(), ErrorCode::kUnavailable);
+  SegmentDefinition all;
+  all.rule_json = R"({"all":[]})";
+  EXPECT_EQ(db->SaveSegment("all", all, nullptr, kNow).status().code(),
+            ErrorCode::kUnavailable);
+  EXPECT_TRUE(db->Read()->HasProfile("a"));
+  EXPECT_FALSE(db->Read()->Profile("c").has_value());
+  db.reset();
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, TheDataDirectoryIsLocked) {
+  const std::string dir = TempDir("lock");
+  std::unique_ptr<Database> first = OpenOrDie(Durable(dir));
+  Result<std::unique_ptr<Database>> second =
+      Database::Open(Durable(dir), nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), ErrorCode::kConflict);
+  EXPECT_NE(second.status().message().find(std::to_string(getpid())),
+            std::string::npos)
+      << second.status().message();
+  first.reset();  // the lock goes with it
+  EXPECT_NE(OpenOrDie(Durable(dir)), nullptr);
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, BackgroundMergesDoNotChangeWhatIsRecovered) {
+  const std::string dir = TempDir("merges");
+  DatabaseOptions options = Durable(dir);
+  options.background_merges = true;
+  std::string before;
+  {
+    std::unique_ptr<Database> db = OpenOrDie(options);
+    for (int i = 0; i < 60; ++i) {
+      db->Upsert(R"({"id":"p)" + std::to_string(i % 25) + R"(","n":)" +
+                 std::to_string(i) + "}");
+    }
+    db->WaitForMerges();
+    before = Fingerprint(*db);
+  }
+  EXPECT_EQ(Fingerprint(*OpenOrDie(options)), before);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace segd
