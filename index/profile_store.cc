@@ -345,6 +345,36 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   return UpsertOutcome{row, !existing.has_value()};
 }
 
+void ProfileStore::RestoreSchema(const Schema& schema) {
+  assert(rows_.size() == 0);
+  schema_ = schema;
+  customer_type_attr_ = *schema_.Find(kCustomerType);
+  attribute_cache_.fill(kNoId);
+  event_cache_.fill(kNoId);
+}
+
+void ProfileStore::RestoreRow(uint32_t row, std::string_view blob) {
+  assert(row >= rows_.size());
+  while (rows_.size() < row) rows_.Set(rows_.size(), {});  // dead rows
+  rows_.Set(row, blob);
+  DecodedProfile& p = decoded_;
+  DecodeProfile(blob, &p);
+  row_by_id_.Insert(IdHash(p.id), row);
+  ++live_count_;
+  for (size_t i = 0; i < p.identities.size(); ++i) {
+    const auto& pair = p.identities[i];
+    if (std::find(p.identities.begin(), p.identities.begin() + i, pair) !=
+        p.identities.begin() + i) {
+      continue;
+    }
+    identity_owner_.Insert(IdentityHash(pair.first, pair.second), row);
+  }
+}
+
+void ProfileStore::RestoreRowCount(uint32_t rows) {
+  while (rows_.size() < rows) rows_.Set(rows_.size(), {});
+}
+
 Status ProfileStore::Delete(std::string_view id) {
   std::optional<uint32_t> row = FindRow(id);
   if (!row) return NoProfile(id);

@@ -120,6 +120,14 @@ class ProfileStore {
   Result<uint32_t> AppendEvents(std::string_view id,
                                 std::span<const ProfileInput::Event> events);
 
+  // Restoring a saved store (a snapshot): the schema first, then each live
+  // row's encoded profile in ascending row order, then the size of the row
+  // space. REQUIRES: an empty store; blobs made by this store's encoder
+  // with this schema (a snapshot's checksum vouches for them).
+  void RestoreSchema(const Schema& schema);
+  void RestoreRow(uint32_t row, std::string_view blob);
+  void RestoreRowCount(uint32_t rows);
+
   std::optional<uint32_t> FindRow(std::string_view id) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,
                                        std::string_view handle) const;

@@ -1,5 +1,6 @@
 #include "live/database.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 #include "engine/report.h"
 #include "ingest/patch_parser.h"
 #include "live/journal.h"
+#include "live/snapshot_file.h"
 
 namespace segd {
 namespace {
@@ -809,6 +811,7 @@ Database::~Database() {
   for (std::thread& t : merge_threads_) {
     if (t.joinable()) t.join();
   }
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   log_.reset();                        // syncs what was appended
   if (lock_fd_ >= 0) close(lock_fd_);  // and the directory's lock with it
 }
@@ -868,9 +871,17 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options,
   if (!lock.ok()) return lock.status();
   db->lock_fd_ = *lock;
 
+  // The newest snapshot, then the log after it.
+  RecoveryReport recovered;
+  uint64_t from = 1;
+  if (const auto newest = NewestSnapshot(dir)) {
+    Result<uint64_t> seq = db->LoadSnapshot(newest->second);
+    if (!seq.ok()) return seq.status();
+    from = *seq + 1;
+    recovered.snapshot = newest->second;
+  }
   // Replay the log, consecutive write batches as one batch: the same
   // writes in the same order, published once instead of once each.
-  RecoveryReport recovered;
   WriteBatch group;
   auto flush = [&]() -> Status {
     if (group.size() == 0) return Status::Ok();
@@ -878,8 +889,8 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options,
     group = WriteBatch();
     return Status::Ok();
   };
-  Result<LogReadReport> read =
-      ReadLog(dir, 1, /*repair=*/true, [&](const LogRecord& record) -> Status {
+  Result<LogReadReport> read = ReadLog(
+      dir, from, /*repair=*/true, [&](const LogRecord& record) -> Status {
         Result<JournalEntry> entry = DecodeJournal(record.type, record.payload);
         if (!entry.ok()) {
           return Status(ErrorCode::kCorrupt, entry.status().message() +
@@ -906,11 +917,31 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options,
   log_options.fsync = options.fsync;
   log_options.segment_bytes = options.log_segment_bytes;
   Result<std::unique_ptr<LogWriter>> log =
-      LogWriter::Open(log_options, read->last_seq + 1);
+      LogWriter::Open(log_options, std::max(read->last_seq, from - 1) + 1);
   if (!log.ok()) return log.status();
   db->log_ = std::move(log).value();
+  if (options.snapshot_log_bytes > 0) {
+    Database* raw = db.get();
+    db->snapshot_thread_ = std::thread([raw] { raw->SnapshotLoop(); });
+  }
   if (report != nullptr) *report = std::move(recovered);
   return db;
+}
+
+void Database::SnapshotLoop() {
+  std::unique_lock<std::mutex> lock(merge_mu_);
+  while (!stopping_) {
+    merge_cv_.wait(lock, [&] {
+      return stopping_ || logged_bytes_.load() >= options_.snapshot_log_bytes;
+    });
+    if (stopping_) return;
+    lock.unlock();
+    logged_bytes_.store(0);
+    if (Status s = WriteSnapshot(); !s.ok()) {
+      std::fprintf(stderr, "segd: snapshot failed: %s\n", s.ToString().c_str());
+    }
+    lock.lock();
+  }
 }
 
 Status Database::Replay(const JournalEntry& entry) {
@@ -933,6 +964,188 @@ Status Database::Replay(const JournalEntry& entry) {
   return Status(ErrorCode::kCorrupt, "a log record of unknown type");
 }
 
+Status Database::WriteSnapshot() {
+  if (log_ == nullptr) {
+    return Status(ErrorCode::kInternal, "a snapshot needs a data directory");
+  }
+  std::lock_guard<std::mutex> one_at_a_time(snapshot_mu_);
+  // A moment under the writer lock: the version and the log record it
+  // holds. The rest reads that immutable version while writes go on.
+  std::shared_ptr<const Snapshot> version;
+  uint64_t seq, row_count;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    version = Read();
+    seq = log_->last_seq();
+    row_count = store_.row_count();
+  }
+  Result<std::unique_ptr<SnapshotWriter>> created =
+      SnapshotWriter::Create(options_.data_dir, seq);
+  if (!created.ok()) return created.status();
+  SnapshotWriter& out = **created;
+  const Schema& schema = *version->schema_;
+  out.U32(static_cast<uint32_t>(schema.size()));
+  for (const Attribute& a : schema.attributes()) {
+    out.Bytes(a.name);
+    out.U8(static_cast<uint8_t>(a.type));
+    out.U8(a.declared ? 1 : 0);
+  }
+  out.U32(static_cast<uint32_t>(schema.event_count()));
+  for (EventId e = 0; e < schema.event_count(); ++e) {
+    out.Bytes(schema.event_name(e));
+  }
+  // Every profile alive in the version, in row order: each row is alive in
+  // exactly one layer.
+  std::vector<Layer::Entry> alive;
+  alive.reserve(version->live_count_);
+  for (size_t i = 0; i < version->layers_.size(); ++i) {
+    const Layer& layer = *version->layers_[i].layer;
+    layer.ForEachRow([&](uint32_t local, uint32_t row) {
+      if (version->Alive(i, local)) {
+        alive.push_back(Layer::Entry{row, layer.index().blob(local)});
+      }
+    });
+  }
+  std::sort(alive.begin(), alive.end(),
+            [](const Layer::Entry& a, const Layer::Entry& b) {
+              return a.row < b.row;
+            });
+  out.U32(static_cast<uint32_t>(row_count));
+  out.U64(alive.size());
+  for (const Layer::Entry& e : alive) {
+    out.U32(e.row);
+    out.Bytes(e.blob);
+  }
+  out.U32(static_cast<uint32_t>(version->segments_->size()));
+  std::string members;
+  for (const auto& [name, segment] : *version->segments_) {
+    out.Bytes(name);
+    out.U8(static_cast<uint8_t>(segment->kind));
+    out.Bytes(segment->description);
+    out.Bytes(segment->rule_json);
+    members.clear();
+    if (segment->members) {
+      members.resize(segment->members->SizeInBytes());
+      roaring_bitmap_portable_serialize(segment->members->get(),
+                                        members.data());
+    }
+    out.Bytes(members);
+  }
+  SEGD_RETURN_IF_ERROR(out.Commit());
+  // The snapshot holds every record up to `seq`: older snapshots and the
+  // log segments wholly before it go.
+  if (DIR* d = opendir(options_.data_dir.c_str())) {
+    const std::string keep = SnapshotFileName(seq);
+    while (const dirent* entry = readdir(d)) {
+      const std::string name = entry->d_name;
+      if (name.starts_with("snapshot-") && name != keep) {
+        unlink((options_.data_dir + "/" + name).c_str());
+      }
+    }
+    closedir(d);
+  }
+  return log_->RemoveSegmentsBefore(seq + 1);
+}
+
+Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
+  Result<std::unique_ptr<SnapshotReader>> opened = SnapshotReader::Open(path);
+  if (!opened.ok()) return opened.status();
+  SnapshotReader& in = **opened;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Schema schema;
+  uint32_t attributes, events;
+  if (!in.U32(&attributes)) return in.Damaged("schema");
+  for (uint32_t i = 0; i < attributes; ++i) {
+    std::string name;
+    uint8_t type, declared;
+    if (!in.Bytes(&name) || !in.U8(&type) || !in.U8(&declared) ||
+        type > static_cast<uint8_t>(AttrType::kUnindexable)) {
+      return in.Damaged("schema");
+    }
+    if (schema.Find(name)) {
+      // customer_type, which every schema starts with.
+      if (i != 0) return in.Damaged("schema");
+      continue;
+    }
+    if (!schema.Add(name, static_cast<AttrType>(type), declared != 0).ok()) {
+      return in.Damaged("schema");
+    }
+  }
+  if (!in.U32(&events)) return in.Damaged("schema");
+  for (uint32_t i = 0; i < events; ++i) {
+    std::string name;
+    if (!in.Bytes(&name)) return in.Damaged("event names");
+    schema.InternEvent(name);
+  }
+  if (schema.size() != attributes || schema.event_count() != events) {
+    return in.Damaged("schema");
+  }
+  store_.RestoreSchema(schema);
+  uint32_t row_count;
+  uint64_t profiles;
+  if (!in.U32(&row_count) || !in.U64(&profiles) || profiles > row_count) {
+    return in.Damaged("profile count");
+  }
+  Touched touched;
+  touched.schema = true;
+  touched.rows.reserve(profiles);
+  int64_t last = -1;
+  for (uint64_t i = 0; i < profiles; ++i) {
+    uint32_t row;
+    std::string_view blob;
+    if (!in.U32(&row) || !in.View(&blob) || row >= row_count ||
+        static_cast<int64_t>(row) <= last || blob.empty()) {
+      return in.Damaged("profiles");
+    }
+    last = row;
+    store_.RestoreRow(row, blob);
+    touched.rows.push_back(row);
+  }
+  store_.RestoreRowCount(row_count);
+  auto catalog = std::make_shared<Snapshot::Catalog>();
+  uint32_t segments;
+  if (!in.U32(&segments)) return in.Damaged("segments");
+  for (uint32_t i = 0; i < segments; ++i) {
+    auto segment = std::make_shared<SavedSegment>();
+    uint8_t kind;
+    std::string members;
+    if (!in.Bytes(&segment->name) || !in.U8(&kind) ||
+        kind > static_cast<uint8_t>(SavedSegment::Kind::kStatic) ||
+        !in.Bytes(&segment->description) || !in.Bytes(&segment->rule_json) ||
+        !in.Bytes(&members)) {
+      return in.Damaged("segments");
+    }
+    segment->kind = static_cast<SavedSegment::Kind>(kind);
+    if (segment->kind == SavedSegment::Kind::kStatic) {
+      // Validated before use: a bitmap read from disk is never trusted.
+      roaring_bitmap_t* bitmap = roaring_bitmap_portable_deserialize_safe(
+          members.data(), members.size());
+      if (bitmap == nullptr ||
+          roaring_bitmap_portable_size_in_bytes(bitmap) != members.size()) {
+        if (bitmap != nullptr) roaring_bitmap_free(bitmap);
+        return in.Damaged("members of segment " + segment->name);
+      }
+      segment->members = std::make_shared<const Bitmap>(bitmap);
+    } else {
+      Result<RuleNode> rule = ParseRule(segment->rule_json);
+      if (!rule.ok()) return in.Damaged("rule of segment " + segment->name);
+      CollectReferences(*rule, &segment->references);
+      Result<RowRule> row_rule =
+          RowRule::Compile(*rule, store_.schema(), options_.max_depth);
+      if (!row_rule.ok()) {
+        return in.Damaged("rule of segment " + segment->name);
+      }
+      segment->rule = std::make_shared<const RuleNode>(std::move(rule).value());
+      segment->row_rule =
+          std::make_shared<const RowRule>(std::move(row_rule).value());
+    }
+    (*catalog)[segment->name] = std::move(segment);
+  }
+  SEGD_RETURN_IF_ERROR(in.Finish());
+  Publish(touched, catalog);
+  return in.seq();
+}
+
 Status Database::CheckWritable() const {
   if (log_ == nullptr) return Status::Ok();
   const Status failure = log_->failure();
@@ -950,6 +1163,11 @@ Result<uint64_t> Database::Journal(JournalType type, std::string payload) {
   if (log_ == nullptr) return uint64_t{0};
   Result<uint64_t> seq = log_->Append(static_cast<uint8_t>(type), payload);
   if (!seq.ok()) return CheckWritable();
+  if (options_.snapshot_log_bytes > 0 &&
+      logged_bytes_.fetch_add(payload.size()) + payload.size() >=
+          options_.snapshot_log_bytes) {
+    merge_cv_.notify_all();  // the snapshot thread waits on it too
+  }
   return seq;
 }
 
@@ -1115,7 +1333,10 @@ BatchResult Database::ApplyUpsert(std::string_view text, BatchFormat format,
   options.format = format;
   options.stored = [&](uint32_t row) { pending->touched.rows.push_back(row); };
   LoadReport report = LoadText(text, &store_, options);
-  return BatchResult{report.accepted, std::move(report.rejected)};
+  BatchResult result;
+  result.accepted = report.accepted;
+  result.rejected = std::move(report.rejected);
+  return result;
 }
 
 BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,

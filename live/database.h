@@ -71,11 +71,15 @@ struct DatabaseOptions {
   std::string data_dir;
   FsyncMode fsync = FsyncMode::kAlways;
   uint64_t log_segment_bytes = 64ull << 20;
+  // A snapshot is written in the background once the log has grown this
+  // much since the last one (0: only when asked).
+  uint64_t snapshot_log_bytes = 512ull << 20;
 };
 
 // What Database::Open found in the data directory.
 struct RecoveryReport {
-  uint64_t records = 0;     // log records replayed
+  std::string snapshot;     // the snapshot loaded, if any
+  uint64_t records = 0;     // log records replayed after it
   uint64_t torn_bytes = 0;  // cut from the log's tail (a crash mid-write)
   std::string torn_file;
 };
@@ -392,6 +396,12 @@ class Database {
   // Test hook: the log's next fdatasync fails.
   void FailNextSyncForTest();
 
+  // Writes the whole state to a snapshot in the data directory
+  // (live/snapshot_file.h) and drops the log it makes needless. Writes
+  // wait only while the version to save is taken; reads never wait.
+  // REQUIRES: opened with a data directory.
+  Status WriteSnapshot();
+
  private:
   // Logs a write. REQUIRES: write_mu_, the write applied. Returns the
   // record's sequence number (0 without a log), or kUnavailable.
@@ -400,6 +410,9 @@ class Database {
   Status AwaitDurable(const Result<uint64_t>& seq);
   // Applies a logged write again (recovery).
   Status Replay(const JournalEntry& entry);
+  // Loads a snapshot into this empty database; the sequence number of the
+  // last log record it holds. kCorrupt when it is damaged.
+  Result<uint64_t> LoadSnapshot(const std::string& path);
   struct Touched;
   struct Pending;
   BatchResult ApplyUpsert(std::string_view text, BatchFormat format,
@@ -435,8 +448,14 @@ class Database {
   const DatabaseOptions options_;
   std::unique_ptr<LogWriter> log_;  // null: memory only
   int lock_fd_ = -1;                // holds the data directory's lock
-  mutable std::mutex write_mu_;     // one writer at a time
-  ProfileStore store_;              // REQUIRES: write_mu_
+  std::mutex snapshot_mu_;          // one snapshot at a time
+  // Log bytes appended since the last snapshot; past
+  // options_.snapshot_log_bytes the snapshot thread writes one.
+  std::atomic<uint64_t> logged_bytes_{0};
+  std::thread snapshot_thread_;
+  void SnapshotLoop();
+  mutable std::mutex write_mu_;  // one writer at a time
+  ProfileStore store_;           // REQUIRES: write_mu_
   // Per database row: the serial of the layer where it is alive, or 0.
   std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
   uint64_t next_serial_ = 1;      // REQUIRES: write_mu_

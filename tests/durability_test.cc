@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "live/database.h"
@@ -322,6 +323,106 @@ TEST(DurabilityTest, BackgroundMergesDoNotChangeWhatIsRecovered) {
     before = Fingerprint(*db);
   }
   EXPECT_EQ(Fingerprint(*OpenOrDie(options)), before);
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, ASnapshotPlusTheLogAfterItGivesTheSameState) {
+  const std::string dir = TempDir("snapshot");
+  const auto script = Script();
+  std::string expected;
+  {
+    std::unique_ptr<Database> db = OpenOrDie(Durable(dir));
+    for (size_t i = 0; i < script.size() / 2; ++i) script[i](*db);
+    ASSERT_TRUE(db->WriteSnapshot().ok());
+    for (size_t i = script.size() / 2; i < script.size(); ++i) script[i](*db);
+    expected = Fingerprint(*db);
+  }
+  RecoveryReport report;
+  std::unique_ptr<Database> again = OpenOrDie(Durable(dir), &report);
+  ASSERT_NE(again, nullptr);
+  EXPECT_FALSE(report.snapshot.empty());
+  EXPECT_GT(report.records, 0u);
+  EXPECT_LT(report.records, script.size() / 2 + 2);
+  EXPECT_EQ(Fingerprint(*again), expected);
+  // Rows go on from where they were: a new profile comes after the rest.
+  ASSERT_TRUE(again->Upsert(R"({"id":"zz-new","city":"Pune"})").status.ok());
+  QueryRequest everyone;
+  everyone.rule_json = R"({"all": []})";
+  everyone.limit = 10000;
+  everyone.now_ms = kNow;
+  EXPECT_EQ(again->Read()->Query(everyone)->ids.back(), "zz-new");
+  // A snapshot with nothing after it.
+  ASSERT_TRUE(again->WriteSnapshot().ok());
+  const std::string last = Fingerprint(*again);
+  again.reset();
+  RecoveryReport second;
+  EXPECT_EQ(Fingerprint(*OpenOrDie(Durable(dir), &second)), last);
+  EXPECT_EQ(second.records, 0u);
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, SnapshotsWhileWritesGoOnLoseNothing) {
+  const std::string dir = TempDir("busy");
+  DatabaseOptions options = Durable(dir);
+  options.background_merges = true;
+  std::string expected;
+  {
+    std::unique_ptr<Database> db = OpenOrDie(options);
+    std::thread writer([&] {
+      for (int i = 0; i < 600; ++i) {
+        db->Upsert(R"({"id":"w)" + std::to_string(i % 150) + R"(","n":)" +
+                   std::to_string(i) + "}");
+        if (i % 100 == 0) db->Delete("w" + std::to_string(i / 7));
+      }
+    });
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(db->WriteSnapshot().ok());
+    writer.join();
+    db->WaitForMerges();
+    expected = Fingerprint(*db);
+  }
+  EXPECT_EQ(Fingerprint(*OpenOrDie(options)), expected);
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, ADamagedSnapshotIsRefusedNeverLoaded) {
+  const std::string dir = TempDir("badsnap");
+  {
+    std::unique_ptr<Database> db = OpenOrDie(Durable(dir));
+    for (const auto& step : Script()) step(*db);
+    ASSERT_TRUE(db->WriteSnapshot().ok());
+  }
+  std::string snapshot;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().starts_with("snapshot-")) {
+      snapshot = entry.path();
+    }
+  }
+  ASSERT_FALSE(snapshot.empty());
+  const uint64_t size = fs::file_size(snapshot);
+  for (uint64_t at : {uint64_t{3}, uint64_t{20}, size / 2, size - 5}) {
+    const std::string copy = TempDir("badsnap_copy");
+    fs::copy(dir, copy, fs::copy_options::recursive);
+    fs::remove(copy + "/LOCK");
+    const std::string file =
+        copy + "/" + fs::path(snapshot).filename().string();
+    std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(at);
+    char byte;
+    io.get(byte);
+    io.seekp(at);
+    io.put(static_cast<char>(byte ^ 0x01));
+    io.close();
+    Result<std::unique_ptr<Database>> db =
+        Database::Open(Durable(copy), nullptr);
+    ASSERT_FALSE(db.ok()) << "flip at " << at;
+    EXPECT_EQ(db.status().code(), ErrorCode::kCorrupt)
+        << db.status().ToString();
+    fs::resize_file(file, size / 2);  // cut short
+    db = Database::Open(Durable(copy), nullptr);
+    ASSERT_FALSE(db.ok());
+    EXPECT_EQ(db.status().code(), ErrorCode::kCorrupt);
+    fs::remove_all(copy);
+  }
   fs::remove_all(dir);
 }
 

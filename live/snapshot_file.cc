@@ -1,0 +1,288 @@
+#include "live/snapshot_file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "wal/crc32c.h"
+
+namespace segd {
+namespace {
+
+constexpr char kMagic[] = "SEGDSNP1";
+constexpr char kEndMagic[] = "SEGDEND1";
+constexpr size_t kBufferBytes = size_t{1} << 20;
+
+Status IoError(const std::string& what, const std::string& path) {
+  return Status(ErrorCode::kIo,
+                what + " " + path + ": " + std::strerror(errno));
+}
+
+Status SyncDirectory(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open", dir);
+  const int rc = fsync(fd);
+  close(fd);
+  return rc == 0 ? Status::Ok() : IoError("cannot fsync", dir);
+}
+
+}  // namespace
+
+std::string SnapshotFileName(uint64_t seq) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "snapshot-%020llu.snap",
+                static_cast<unsigned long long>(seq));
+  return name;
+}
+
+std::optional<std::pair<uint64_t, std::string>> NewestSnapshot(
+    const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return std::nullopt;
+  std::optional<std::pair<uint64_t, std::string>> newest;
+  while (const dirent* entry = readdir(d)) {
+    const std::string_view name = entry->d_name;
+    if (name.size() != 34 || !name.starts_with("snapshot-") ||
+        !name.ends_with(".snap")) {
+      continue;
+    }
+    const std::string digits(name.substr(9, 20));
+    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const uint64_t seq = std::stoull(digits);
+    if (!newest || seq > newest->first) {
+      newest.emplace(seq, dir + "/" + std::string(name));
+    }
+  }
+  closedir(d);
+  return newest;
+}
+
+// --- Writing ---------------------------------------------------------------
+
+SnapshotWriter::SnapshotWriter(std::string dir, std::string tmp,
+                               std::string path, int fd)
+    : dir_(std::move(dir)),
+      tmp_(std::move(tmp)),
+      path_(std::move(path)),
+      fd_(fd),
+      buffer_(std::make_unique<char[]>(kBufferBytes)) {}
+
+Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(
+    const std::string& dir, uint64_t seq) {
+  const std::string path = dir + "/" + SnapshotFileName(seq);
+  const std::string tmp = path + ".tmp";
+  const int fd =
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot create", tmp);
+  std::unique_ptr<SnapshotWriter> writer(
+      new SnapshotWriter(dir, tmp, path, fd));
+  writer->Put(kMagic, 8);
+  writer->U64(seq);
+  return writer;
+}
+
+SnapshotWriter::~SnapshotWriter() {
+  if (fd_ >= 0) close(fd_);
+  if (!committed_) unlink(tmp_.c_str());
+}
+
+void SnapshotWriter::U32(uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  Put(b, 4);
+}
+
+void SnapshotWriter::U64(uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  Put(b, 8);
+}
+
+void SnapshotWriter::Bytes(std::string_view bytes) {
+  U32(static_cast<uint32_t>(bytes.size()));
+  Put(bytes.data(), bytes.size());
+}
+
+void SnapshotWriter::Put(const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    if (used_ == kBufferBytes && !Flush().ok()) return;
+    const size_t take = std::min(n, kBufferBytes - used_);
+    std::memcpy(buffer_.get() + used_, p, take);
+    used_ += take;
+    p += take;
+    n -= take;
+  }
+}
+
+Status SnapshotWriter::Flush() {
+  if (!error_.ok()) return error_;
+  crc_ = Crc32c(buffer_.get(), used_, crc_);
+  size_t done = 0;
+  while (done < used_) {
+    const ssize_t n = write(fd_, buffer_.get() + done, used_ - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error_ = IoError("cannot write", tmp_);
+      return error_;
+    }
+    done += static_cast<size_t>(n);
+  }
+  written_ += used_;
+  used_ = 0;
+  return Status::Ok();
+}
+
+Status SnapshotWriter::Commit() {
+  SEGD_RETURN_IF_ERROR(Flush());
+  char trailer[12];
+  std::memcpy(trailer, kEndMagic, 8);
+  const uint32_t crc = crc_;
+  for (int i = 0; i < 4; ++i)
+    trailer[8 + i] = static_cast<char>(crc >> (8 * i));
+  std::memcpy(buffer_.get(), trailer, sizeof(trailer));
+  used_ = sizeof(trailer);
+  SEGD_RETURN_IF_ERROR(Flush());
+  if (fdatasync(fd_) != 0) return IoError("cannot fdatasync", tmp_);
+  if (close(fd_) != 0) {
+    fd_ = -1;
+    return IoError("cannot close", tmp_);
+  }
+  fd_ = -1;
+  if (rename(tmp_.c_str(), path_.c_str()) != 0) {
+    return IoError("cannot rename to", path_);
+  }
+  committed_ = true;
+  return SyncDirectory(dir_);
+}
+
+// --- Reading ---------------------------------------------------------------
+
+SnapshotReader::SnapshotReader(std::string path, int fd)
+    : path_(std::move(path)), fd_(fd) {}
+
+SnapshotReader::~SnapshotReader() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
+    const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open", path);
+  std::unique_ptr<SnapshotReader> reader(new SnapshotReader(path, fd));
+  char magic[8];
+  if (!reader->Get(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 ||
+      !reader->U64(&reader->seq_)) {
+    return reader->Damaged("header");
+  }
+  return reader;
+}
+
+bool SnapshotReader::Fill(size_t n) {
+  if (buffer_.size() - pos_ >= n) return true;
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+  const size_t want = std::max(n, kBufferBytes);
+  while (buffer_.size() < n) {
+    const size_t had = buffer_.size();
+    buffer_.resize(had + want);
+    const ssize_t got = read(fd_, buffer_.data() + had, want);
+    if (got < 0 && errno == EINTR) {
+      buffer_.resize(had);
+      continue;
+    }
+    buffer_.resize(had + (got > 0 ? static_cast<size_t>(got) : 0));
+    if (got <= 0) return buffer_.size() >= n;
+  }
+  return true;
+}
+
+bool SnapshotReader::Get(void* out, size_t n) {
+  if (!Fill(n)) return false;
+  std::memcpy(out, buffer_.data() + pos_, n);
+  crc_ = Crc32c(buffer_.data() + pos_, n, crc_);
+  pos_ += n;
+  return true;
+}
+
+bool SnapshotReader::U32(uint32_t* v) {
+  unsigned char b[4];
+  if (!Get(b, 4)) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) *v |= uint32_t{b[i]} << (8 * i);
+  return true;
+}
+
+bool SnapshotReader::U64(uint64_t* v) {
+  unsigned char b[8];
+  if (!Get(b, 8)) return false;
+  *v = 0;
+  for (int i = 0; i < 8; ++i) *v |= uint64_t{b[i]} << (8 * i);
+  return true;
+}
+
+bool SnapshotReader::View(std::string_view* bytes) {
+  uint32_t n;
+  if (!U32(&n) || !Fill(n)) return false;
+  *bytes = std::string_view(buffer_.data() + pos_, n);
+  crc_ = Crc32c(buffer_.data() + pos_, n, crc_);
+  pos_ += n;
+  return true;
+}
+
+bool SnapshotReader::Bytes(std::string* bytes) {
+  std::string_view view;
+  if (!View(&view)) return false;
+  bytes->assign(view);
+  return true;
+}
+
+Status SnapshotReader::Finish() {
+  const uint32_t crc = crc_;
+  char trailer[12];
+  if (!Fill(sizeof(trailer))) return Damaged("trailer");
+  std::memcpy(trailer, buffer_.data() + pos_, sizeof(trailer));
+  pos_ += sizeof(trailer);
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) {
+    stored |= uint32_t{static_cast<uint8_t>(trailer[8 + i])} << (8 * i);
+  }
+  if (std::memcmp(trailer, kEndMagic, 8) != 0) return Damaged("trailer");
+  if (stored != crc) return Damaged("checksum");
+  if (Fill(1)) return Damaged("end (bytes follow the trailer)");
+  return Status::Ok();
+}
+
+Result<uint64_t> VerifySnapshotFile(const std::string& path) {
+  Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  SnapshotReader& in = **reader;
+  // Everything but the 12-byte trailer is data, checksummed as it is read.
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) return IoError("cannot stat", path);
+  const uint64_t size = static_cast<uint64_t>(info.st_size);
+  if (size < 16 + 12) return in.Damaged("size");
+  uint64_t left = size - 16 - 12;
+  std::string chunk;
+  while (left > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, 1 << 20));
+    chunk.resize(n);
+    if (!in.Raw(chunk.data(), n)) return in.Damaged("length");
+    left -= n;
+  }
+  SEGD_RETURN_IF_ERROR(in.Finish());
+  return in.seq();
+}
+
+Status SnapshotReader::Damaged(std::string_view what) const {
+  return Status(ErrorCode::kCorrupt,
+                "snapshot " + path_ + " is damaged: bad " + std::string(what) +
+                    "; it is never loaded (segd verify says more)");
+}
+
+}  // namespace segd

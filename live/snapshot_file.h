@@ -1,0 +1,108 @@
+// Snapshot files: the whole state of a database as of one log record, so
+// that a restart reads it instead of replaying the log from the start
+// (SPEC §6).
+//
+// DIR/snapshot-<sequence, 20 digits>.snap holds "SEGDSNP1", the sequence
+// number of the last log record it includes, the fields the database
+// writes (integers little-endian, strings and blobs as a u32 length and the
+// bytes), then "SEGDEND1" and the CRC32C of everything before it. It is
+// written to a .tmp file, synced, renamed into place and the directory
+// synced, so a crash leaves the old snapshot or the new one, whole.
+//
+// Threading: one writer or reader per object.
+#ifndef SEGD_LIVE_SNAPSHOT_FILE_H_
+#define SEGD_LIVE_SNAPSHOT_FILE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "base/status.h"
+
+namespace segd {
+
+std::string SnapshotFileName(uint64_t seq);
+
+// The newest snapshot in `dir`: its sequence number and path.
+std::optional<std::pair<uint64_t, std::string>> NewestSnapshot(
+    const std::string& dir);
+
+// Checks a snapshot file whole: its header, trailer and checksum, without
+// reading what it holds. Its sequence number, or kCorrupt.
+Result<uint64_t> VerifySnapshotFile(const std::string& path);
+
+class SnapshotWriter {
+ public:
+  // Starts DIR/snapshot-<seq>.snap.tmp.
+  static Result<std::unique_ptr<SnapshotWriter>> Create(const std::string& dir,
+                                                        uint64_t seq);
+  ~SnapshotWriter();  // removes the .tmp file unless committed
+
+  void U8(uint8_t v) { Put(&v, 1); }
+  void U32(uint32_t v);
+  void U64(uint64_t v);
+  void Bytes(std::string_view bytes);
+
+  // The trailer, fdatasync, rename into place, and the directory synced.
+  Status Commit();
+  uint64_t bytes() const { return written_ + used_; }
+
+ private:
+  SnapshotWriter(std::string dir, std::string tmp, std::string path, int fd);
+  void Put(const void* data, size_t n);
+  Status Flush();
+
+  std::string dir_, tmp_, path_;
+  int fd_;
+  std::unique_ptr<char[]> buffer_;
+  size_t used_ = 0;
+  uint64_t written_ = 0;
+  uint32_t crc_ = 0;
+  Status error_;
+  bool committed_ = false;
+};
+
+class SnapshotReader {
+ public:
+  // Opens `path` and reads its header: kCorrupt when it is no snapshot.
+  static Result<std::unique_ptr<SnapshotReader>> Open(const std::string& path);
+  ~SnapshotReader();
+
+  uint64_t seq() const { return seq_; }
+  // False at the end of the data or when it is cut short.
+  bool U8(uint8_t* v) { return Get(v, 1); }
+  bool U32(uint32_t* v);
+  bool U64(uint64_t* v);
+  bool Bytes(std::string* bytes);
+  // A view valid until the next read.
+  bool View(std::string_view* bytes);
+  // `n` bytes as they are.
+  bool Raw(void* out, size_t n) { return Get(out, n); }
+
+  // Checks the trailer and the checksum of everything read, and that the
+  // file ends there: kCorrupt otherwise. Until it returns ok, nothing read
+  // may be trusted.
+  Status Finish();
+  // kCorrupt naming the file, for a field that does not parse.
+  Status Damaged(std::string_view what) const;
+
+ private:
+  SnapshotReader(std::string path, int fd);
+  bool Get(void* out, size_t n);
+  bool Fill(size_t n);  // at least n bytes buffered, or false
+
+  std::string path_;
+  int fd_;
+  uint64_t seq_ = 0;
+  std::string buffer_;
+  size_t pos_ = 0;  // next byte of buffer_
+  uint32_t crc_ = 0;
+  std::string scratch_;
+};
+
+}  // namespace segd
+
+#endif  // SEGD_LIVE_SNAPSHOT_FILE_H_
