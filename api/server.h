@@ -34,8 +34,8 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (see Server::port())
   int io_threads = 2;
-  int read_threads = 2;   // queries, exports, reports
-  int write_threads = 2;  // every write
+  int read_threads = 2;    // queries, exports, reports
+  int write_threads = 32;  // every write
   // Bearer key every request but /healthz must carry; "" for none.
   std::string api_key;
   size_t max_batch_body = kBatchBodyLimit;  // --max-body

@@ -1446,55 +1446,108 @@ void Database::StallForMerges() {
   });
 }
 
-std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
-  std::vector<WriteOutcome> outcomes(batch.ops_.size());
-  if (Status writable = CheckWritable(); !writable.ok()) {
-    for (WriteOutcome& out : outcomes) {
-      out.status = writable;
-      out.batch.status = writable;
-    }
-    return outcomes;
-  }
-  StallForMerges();
-  std::unique_lock<std::mutex> lock(write_mu_);
-  Pending pending;
+void Database::ApplyBatch(const WriteBatch& batch,
+                          std::vector<WriteOutcome>* outcomes,
+                          Pending* pending) {
   for (size_t i = 0; i < batch.ops_.size(); ++i) {
     const WriteBatch::Op& op = batch.ops_[i];
-    WriteOutcome& out = outcomes[i];
+    WriteOutcome& out = (*outcomes)[i];
     try {
       switch (op.kind) {
         case WriteBatch::Op::Kind::kUpsert:
-          out.batch = ApplyUpsert(op.text, op.format, &pending);
+          out.batch = ApplyUpsert(op.text, op.format, pending);
           break;
         case WriteBatch::Op::Kind::kEvents:
-          out.batch = ApplyEvents(op.text, op.format, &pending);
+          out.batch = ApplyEvents(op.text, op.format, pending);
           break;
         case WriteBatch::Op::Kind::kPatch:
         case WriteBatch::Op::Kind::kDelete:
         case WriteBatch::Op::Kind::kTags:
         case WriteBatch::Op::Kind::kMerge:
-          out.status = ApplyOne(op, &pending);
+          out.status = ApplyOne(op, pending);
           break;
       }
     } catch (const std::bad_alloc&) {
       out.status = Status(ErrorCode::kInternal, "out of memory");
     }
   }
-  if (pending.touched.rows.empty()) return outcomes;  // nothing changed
-  // The whole batch is one record, failed ops included: applied again in
-  // order, they fail again.
-  Result<uint64_t> seq =
-      Journal(JournalType::kWriteBatch, EncodeWriteBatch(batch));
-  Publish(pending.touched,
-          pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
-  lock.unlock();
-  if (Status durable = AwaitDurable(seq); !durable.ok()) {
-    // Nothing of the batch is acknowledged.
-    for (WriteOutcome& out : outcomes) {
-      out.status = durable;
-      out.batch.status = durable;
-    }
+}
+
+namespace {
+
+void FailAll(std::vector<WriteOutcome>* outcomes, const Status& status) {
+  for (WriteOutcome& out : *outcomes) {
+    out.status = status;
+    out.batch.status = status;
   }
+}
+
+}  // namespace
+
+std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
+  std::vector<WriteOutcome> outcomes(batch.ops_.size());
+  if (Status writable = CheckWritable(); !writable.ok()) {
+    FailAll(&outcomes, writable);
+    return outcomes;
+  }
+  StallForMerges();
+  // Writers queue (LevelDB's writer queue): the one at the front leads a
+  // group of every write queued behind it, applies them in order, publishes
+  // one version and waits for one sync, so that concurrent writers share
+  // the cost of a newest layer and of a log sync.
+  Writer self(&batch, &outcomes);
+  std::unique_lock<std::mutex> lock(write_mu_);
+  writers_.push_back(&self);
+  self.cv.wait(lock, [&] { return self.done || writers_.front() == &self; });
+  if (self.done) return outcomes;
+
+  constexpr size_t kMaxGroupOps = 4096;
+  std::vector<Writer*> group;
+  size_t ops = 0;
+  for (Writer* w : writers_) {
+    if (!group.empty() && ops + w->batch->size() > kMaxGroupOps) break;
+    group.push_back(w);
+    ops += w->batch->size();
+  }
+  Pending pending;
+  std::vector<bool> logged(group.size(), false);
+  uint64_t last_seq = 0;
+  for (size_t g = 0; g < group.size(); ++g) {
+    Writer& w = *group[g];
+    if (Status writable = CheckWritable(); !writable.ok()) {
+      FailAll(w.outcomes, writable);
+      continue;
+    }
+    const size_t before = pending.touched.rows.size();
+    ApplyBatch(*w.batch, w.outcomes, &pending);
+    if (pending.touched.rows.size() == before) continue;  // nothing changed
+    // A batch is one record, failed ops included: applied again in order,
+    // they fail again.
+    Result<uint64_t> seq =
+        Journal(JournalType::kWriteBatch, EncodeWriteBatch(*w.batch));
+    if (!seq.ok()) {
+      FailAll(w.outcomes, seq.status());
+      continue;
+    }
+    logged[g] = true;
+    if (*seq != 0) last_seq = *seq;
+  }
+  if (!pending.touched.rows.empty()) {
+    Publish(pending.touched,
+            pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
+  }
+  lock.unlock();
+  const Status durable =
+      last_seq == 0 ? Status::Ok() : AwaitDurable(Result<uint64_t>(last_seq));
+  lock.lock();
+  for (size_t g = 0; g < group.size(); ++g) {
+    // Nothing of a batch whose record is not durable is acknowledged.
+    if (logged[g] && !durable.ok()) FailAll(group[g]->outcomes, durable);
+    writers_.pop_front();
+    group[g]->done = true;
+    if (group[g] != &self) group[g]->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
   return outcomes;
 }
 

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -415,6 +416,18 @@ class Database {
   Result<uint64_t> LoadSnapshot(const std::string& path);
   struct Touched;
   struct Pending;
+  // A write waiting in the writers' queue (Write).
+  struct Writer {
+    Writer(const WriteBatch* b, std::vector<WriteOutcome>* o)
+        : batch(b), outcomes(o) {}
+    const WriteBatch* batch;
+    std::vector<WriteOutcome>* outcomes;
+    bool done = false;  // REQUIRES: write_mu_
+    std::condition_variable cv;
+  };
+  // The ops of `batch`, their outcomes into `outcomes`. REQUIRES: write_mu_.
+  void ApplyBatch(const WriteBatch& batch, std::vector<WriteOutcome>* outcomes,
+                  Pending* pending);
   BatchResult ApplyUpsert(std::string_view text, BatchFormat format,
                           Pending* pending);
   BatchResult ApplyEvents(std::string_view text, BatchFormat format,
@@ -455,6 +468,7 @@ class Database {
   std::thread snapshot_thread_;
   void SnapshotLoop();
   mutable std::mutex write_mu_;  // one writer at a time
+  std::deque<Writer*> writers_;  // REQUIRES: write_mu_; the front leads
   ProfileStore store_;           // REQUIRES: write_mu_
   // Per database row: the serial of the layer where it is alive, or 0.
   std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
