@@ -25,14 +25,17 @@ run: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target segd
 	@scripts/run_demo.sh $(BUILD)
 
-# The live database's concurrency tests under ThreadSanitizer, in a build
-# folder of their own.
+# The concurrency tests under ThreadSanitizer, in a build folder of their
+# own: the live database (readers, writers' queue, merges), the log's group
+# commit, snapshots beside writes, and the server's counters.
+TSAN_TESTS = live_concurrency_test live_database_test live_differential_test \
+             durability_test wal_test api_metrics_test
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGD_TSAN=ON >/dev/null
-	@cmake --build $(BUILD)-tsan -j$(JOBS) --target live_concurrency_test live_database_test live_differential_test
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD)-tsan/tests/live_concurrency_test
-	@TSAN_OPTIONS="halt_on_error=1" $(BUILD)-tsan/tests/live_database_test
-	@TSAN_OPTIONS="halt_on_error=1" $(BUILD)-tsan/tests/live_differential_test
+	@cmake --build $(BUILD)-tsan -j$(JOBS) --target $(TSAN_TESTS)
+	@for t in $(TSAN_TESTS); do \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD)-tsan/tests/$$t || exit 1; \
+	done
 
 # The full suite on 10M profiles (SPEC §7); PROFILES=1000000 for a quick run.
 PROFILES ?= 10000000

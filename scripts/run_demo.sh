@@ -23,7 +23,14 @@ if curl -s -o /dev/null "$url/healthz"; then
   exit 1
 fi
 
-"$segd" serve --port "$port" --data-dir data/segd --load "$data" &
+# The server keeps its data in data/segd: a later run starts from what the
+# last one saved (its snapshot and log) instead of loading the sample again.
+load=(--load "$data")
+if ls data/segd/snapshot-*.snap >/dev/null 2>&1; then
+  echo "Starting from data/segd, saved by the last run (rm -rf data/segd to start over)"
+  load=()
+fi
+"$segd" serve --port "$port" --data-dir data/segd "${load[@]}" &
 server=$!
 stop() {
   kill -TERM "$server" 2>/dev/null || true
@@ -39,7 +46,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ]; do
 done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$1"; }
-show() { printf '$ %s\n' "$*"; "$@"; echo; }
+show() { printf '$ %s\n' "$*"; "$@"; }
 
 step "Save a segment: leads in Pune, Mumbai or Nagpur"
 show curl -s -X PUT "$url/v1/segments/west-leads" -d '{

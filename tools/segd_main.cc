@@ -419,9 +419,13 @@ int RunServe(const std::map<std::string, std::string>& flags) {
                     static_cast<unsigned long long>(recovery.torn_bytes),
                     recovery.torn_file.c_str());
       }
-      std::printf("segd: recovered %s: %llu logged writes replayed in %.1f s\n",
-                  db_options.data_dir.c_str(),
-                  static_cast<unsigned long long>(recovery.records), seconds());
+      std::printf(
+          "segd: recovered %s: %s%llu logged writes replayed, in %.1f s\n",
+          db_options.data_dir.c_str(),
+          recovery.snapshot.empty()
+              ? ""
+              : ("a snapshot and " + std::string()).c_str(),
+          static_cast<unsigned long long>(recovery.records), seconds());
     }
     if (load != flags.end()) {
       Result<LoadReport> report = db->UpsertFile(load->second);
