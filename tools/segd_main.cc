@@ -422,9 +422,7 @@ int RunServe(const std::map<std::string, std::string>& flags) {
       std::printf(
           "segd: recovered %s: %s%llu logged writes replayed, in %.1f s\n",
           db_options.data_dir.c_str(),
-          recovery.snapshot.empty()
-              ? ""
-              : ("a snapshot and " + std::string()).c_str(),
+          recovery.snapshot.empty() ? "" : "a snapshot and ",
           static_cast<unsigned long long>(recovery.records), seconds());
     }
     if (load != flags.end()) {
