@@ -71,7 +71,7 @@ run "contains, 64 keep-alive clients" -t2 -c64 -d"${seconds}s" --latency \
   -s "$work/contains.lua" "$url"
 run "query preview of 20, no count, 3-predicate rule, 64 clients" -t2 -c64 \
   -d"${seconds}s" --latency -s "$work/preview.lua" "$url/v1/query"
-run "query count, 5-predicate rule, 16 clients" -t2 -c16 -d"${seconds}s" \
+run "query count, 5-predicate rule, 16 clients" -t1 -c16 -d"${seconds}s" \
   --latency -s "$work/count.lua" "$url/v1/query"
 run "batches of 1,000 profiles (x1000 for profiles/s), 4 clients" -t1 -c4 \
   -d"${seconds}s" --latency -s "$work/batch.lua" "$url/v1/profiles"
