@@ -740,11 +740,6 @@ ApiResponse Api::PutSegment(const ApiRequest& request) {
     definition.kind = SavedSegment::Kind::kStatic;
     definition.ids = std::move(*ids);
   } else {
-    if (request.body.size() > kSmallBody) {
-      return ErrorResponse(Status(ErrorCode::kTooLarge,
-                                  "a JSON segment body is at most 1 MiB; send "
-                                  "a long member list as text/csv"));
-    }
     simdjson::dom::parser& parser = ThreadParser();
     Result<simdjson::dom::object> body = ParseObject(request, parser);
     if (!body.ok()) return ErrorResponse(body.status());
@@ -818,11 +813,6 @@ ApiResponse Api::EditMembers(const ApiRequest& request) {
     if (!ids.ok()) return ErrorResponse(ids.status());
     add = std::move(*ids);
   } else {
-    if (request.body.size() > kSmallBody) {
-      return ErrorResponse(Status(ErrorCode::kTooLarge,
-                                  "a JSON members body is at most 1 MiB; send "
-                                  "a long list of ids to add as text/csv"));
-    }
     simdjson::dom::parser& parser = ThreadParser();
     Result<simdjson::dom::object> body = ParseObject(request, parser);
     if (!body.ok()) return ErrorResponse(body.status());

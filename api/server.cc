@@ -344,12 +344,17 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
                                          route.id == RouteId::kIngestEvents ||
                                          request.content_type == "text/csv");
   const size_t limit = big ? options_.max_batch_body : kSmallBody;
+  // Segments and their members take a larger body as CSV than as JSON.
+  const std::string hint =
+      route.body == BodyKind::kBatch && !big
+          ? "; a list of ids this long goes as a text/csv body"
+          : "";
   if (const auto length = parser.content_length(); length && *length > limit) {
     co_return co_await answer(
         ErrorResponse(Status(ErrorCode::kTooLarge,
                              "the body is " + std::to_string(*length) +
                                  " bytes; this path takes at most " +
-                                 std::to_string(limit))),
+                                 std::to_string(limit) + hint)),
         false);
   }
   if (!parser.is_done()) {
@@ -368,7 +373,7 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
       co_return co_await answer(
           ErrorResponse(Status(ErrorCode::kTooLarge,
                                "the body is over " + std::to_string(limit) +
-                                   " bytes, the most this path takes")),
+                                   " bytes, the most this path takes" + hint)),
           false);
     }
     if (body_error) co_return false;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Snapshot and restart times (issue: durability), on this machine's disk:
+#
+#   bench/restart_bench.sh [BUILD_DIR] [PROFILES] [DATA_DIR]
+#
+# 1. `segd serve --data-dir D --load` the `segd gen` file of PROFILES
+#    (default 10M), then SIGTERM: the snapshot it writes, timed by segd.
+# 2. `segd serve --data-dir D`: start to ready from that snapshot.
+# 3. 14 s of one-profile PATCHes from 64 clients (--fsync always), then
+#    SIGKILL, then start to ready from the snapshot plus the logged writes.
+set -euo pipefail
+build=${1:-build}
+profiles=${2:-10000000}
+dir=${3:-/tmp/segd-restart-bench}
+segd="$build/tools/segd"
+data=data/bench-$profiles-42.ndjson
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$dir"' EXIT
+
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
+mkdir -p data
+[ -s "$data" ] || "$segd" gen --profiles "$profiles" --seed 42 --out "$data"
+rm -rf "$dir"
+
+# Starts segd serve with the given flags; sets `server` and `url`, and
+# prints the seconds from start to ready.
+start() {
+  local log=$work/log.$RANDOM
+  local begin=$(date +%s.%N)
+  "$segd" serve --port 0 "$@" >"$log" 2>&1 &
+  server=$!
+  until grep -q '^segd: ready' "$log"; do
+    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; exit 1; }
+    sleep 0.2
+  done
+  url=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
+  grep -E 'recovered|loaded' "$log" || true
+  awk -v b="$begin" -v e="$(date +%s.%N)" 'BEGIN { printf "start to ready: %.1f s\n", e - b }'
+  last_log=$log
+}
+
+echo "== load $data, then SIGTERM (a snapshot)"
+start --data-dir "$dir" --load "$data"
+kill -TERM "$server"; wait "$server" || true
+grep 'snapshot written' "$last_log"
+ls -l "$dir"/snapshot-*.snap
+
+echo
+echo "== restart from the snapshot"
+start --data-dir "$dir"
+
+echo
+echo "== 14 s of PATCHes, 64 clients, --fsync always, then SIGKILL"
+cat >"$work/patch.lua" <<EOF
+local i = 0
+wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i + 7919
+  return wrk.format(nil, string.format("/v1/profiles/c-%08d", i % $profiles + 1),
+                    nil, string.format('{"lead_score": %d}', i % 100))
+end
+EOF
+wrk -t2 -c64 -d14s -s "$work/patch.lua" "$url" | grep -E 'requests in|Requests/sec'
+kill -KILL "$server"; wait "$server" 2>/dev/null || true
+
+echo
+echo "== restart from the snapshot plus the log"
+start --data-dir "$dir"
+kill -TERM "$server"; wait "$server" || true
