@@ -237,4 +237,12 @@ Result<RuleNode> ParseRule(std::string_view json) {
   return ParseNode(Convert(root), "");
 }
 
+void CollectReferences(const RuleNode& node, std::vector<std::string>* out) {
+  if (node.kind == NodeKind::kSegment &&
+      std::find(out->begin(), out->end(), node.name) == out->end()) {
+    out->push_back(node.name);
+  }
+  for (const RuleNode& child : node.children) CollectReferences(child, out);
+}
+
 }  // namespace segd

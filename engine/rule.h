@@ -81,6 +81,9 @@ struct RuleNode {
 // in the tree.
 Result<RuleNode> ParseRule(std::string_view json);
 
+// The saved segments a rule refers to, each once, in the order met.
+void CollectReferences(const RuleNode& node, std::vector<std::string>* out);
+
 }  // namespace segd
 
 #endif  // SEGD_ENGINE_RULE_H_

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace segd {
@@ -382,6 +383,10 @@ bool AnyWords(const uint64_t* words) {
 void Bitmap::Optimize() {
   roaring_bitmap_run_optimize(bitmap_.get());
   roaring_bitmap_shrink_to_fit(bitmap_.get());
+  DenseArraysToBitsets();
+}
+
+void Bitmap::DenseArraysToBitsets() {
   roaring_array_t& ra = bitmap_->high_low_container;
   for (int32_t i = 0; i < ra.size; ++i) {
     if (ra.typecodes[i] != ARRAY_CONTAINER_TYPE_CODE) continue;
@@ -391,6 +396,92 @@ void Bitmap::Optimize() {
     ra.typecodes[i] = BITSET_CONTAINER_TYPE_CODE;
     array_container_free(array);
   }
+}
+
+namespace {
+
+// Whether a bitmap read from outside is well formed: CRoaring 0.2.66
+// checks that the bytes parse, not what they say.
+bool WellFormed(const roaring_bitmap_t* bitmap) {
+  const roaring_array_t& ra = bitmap->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i) {
+    if (i > 0 && ra.keys[i] <= ra.keys[i - 1]) return false;
+    const void* c = ra.containers[i];
+    switch (ra.typecodes[i]) {
+      case BITSET_CONTAINER_TYPE_CODE: {
+        const auto* b = static_cast<const bitset_container_t*>(c);
+        int32_t count = 0;
+        for (size_t w = 0; w < kShardWords; ++w) {
+          count += std::popcount(b->array[w]);
+        }
+        if (count != b->cardinality || count <= DEFAULT_MAX_SIZE) return false;
+        break;
+      }
+      case ARRAY_CONTAINER_TYPE_CODE: {
+        const auto* a = static_cast<const array_container_t*>(c);
+        if (a->cardinality <= 0 || a->cardinality > DEFAULT_MAX_SIZE) {
+          return false;
+        }
+        for (int32_t j = 1; j < a->cardinality; ++j) {
+          if (a->array[j] <= a->array[j - 1]) return false;
+        }
+        break;
+      }
+      case RUN_CONTAINER_TYPE_CODE: {
+        const auto* r = static_cast<const run_container_t*>(c);
+        if (r->n_runs <= 0) return false;
+        uint32_t next = 0;  // the first row a run may start at
+        for (int32_t j = 0; j < r->n_runs; ++j) {
+          const uint32_t start = r->runs[j].value;
+          const uint32_t end = start + r->runs[j].length;  // inclusive
+          if (start < next || end > 0xFFFF) return false;
+          next = end + 2;  // runs neither overlap nor touch
+        }
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Bitmap::Save(ArchiveWriter& out) const {
+  const roaring_bitmap_t* saved = bitmap_.get();
+  std::unique_ptr<roaring_bitmap_t, RoaringDeleter> copy;
+  const roaring_array_t& ra = saved->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i) {
+    if (ra.typecodes[i] == BITSET_CONTAINER_TYPE_CODE &&
+        static_cast<const bitset_container_t*>(ra.containers[i])->cardinality <=
+            DEFAULT_MAX_SIZE) {
+      copy.reset(roaring_bitmap_copy(saved));
+      roaring_bitmap_repair_after_lazy(copy.get());
+      saved = copy.get();
+      break;
+    }
+  }
+  const size_t bytes = roaring_bitmap_portable_size_in_bytes(saved);
+  std::string buffer(bytes, '\0');
+  roaring_bitmap_portable_serialize(saved, buffer.data());
+  out.LongBytes(buffer);
+}
+
+bool Bitmap::Load(ArchiveReader& in) {
+  std::string buffer;
+  if (!in.LongBytes(&buffer)) return false;
+  roaring_bitmap_t* loaded =
+      roaring_bitmap_portable_deserialize_safe(buffer.data(), buffer.size());
+  if (loaded == nullptr) return false;
+  bitmap_.reset(loaded);
+  if (roaring_bitmap_portable_size_in_bytes(loaded) != buffer.size() ||
+      !WellFormed(loaded)) {
+    bitmap_.reset(roaring_bitmap_create());
+    return false;
+  }
+  DenseArraysToBitsets();
+  return true;
 }
 
 bool LoadShard(const roaring_bitmap_t* bitmap, uint32_t shard,

@@ -14,6 +14,8 @@
 #include <memory>
 #include <span>
 
+#include "base/archive.h"
+
 namespace segd {
 
 inline constexpr int kShardBits = 16;
@@ -54,7 +56,19 @@ class Bitmap {
     return roaring_bitmap_portable_size_in_bytes(bitmap_.get());
   }
 
+  // Archived in CRoaring's portable format (base/archive.h). The format
+  // reads a container of up to 4096 rows as an array, so the arrays that
+  // Optimize made bitsets are saved as arrays, from a copy, and made
+  // bitsets again by Load. Load validates the bitmap before it is used:
+  // the bytes parse whole, and every container is well formed (keys and
+  // rows ascending, counts right).
+  void Save(ArchiveWriter& out) const;
+  bool Load(ArchiveReader& in);
+
  private:
+  // Array containers of kDenseArrayRows rows or more become bitsets.
+  void DenseArraysToBitsets();
+
   std::unique_ptr<roaring_bitmap_t, RoaringDeleter> bitmap_;
 };
 

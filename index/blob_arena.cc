@@ -28,6 +28,19 @@ void BlobArena::Clear(uint32_t row) {
   refs_[row] = Ref{};
 }
 
+uint32_t BlobArena::AdoptPage(std::unique_ptr<char[]> bytes, size_t size) {
+  pages_.push_back(std::move(bytes));
+  page_sizes_.push_back(size);
+  used_ = size;  // the next Set starts a page of its own
+  garbage_ += size;
+  return static_cast<uint32_t>(pages_.size() - 1);
+}
+
+void BlobArena::Restore(const std::vector<Placed>& rows) {
+  refs_ = rows;
+  for (const Ref& r : refs_) garbage_ -= r.size;
+}
+
 size_t BlobArena::MemoryBytes() const {
   size_t bytes = refs_.capacity() * sizeof(Ref) +
                  pages_.capacity() * sizeof(pages_[0]) +

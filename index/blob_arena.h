@@ -25,6 +25,7 @@ class BlobArena {
   uint32_t size() const { return static_cast<uint32_t>(refs_.size()); }
   std::string_view Get(uint32_t row) const {
     const Ref& r = refs_[row];
+    if (r.size == 0) return {};
     return std::string_view(pages_[r.page].get() + r.offset, r.size);
   }
   // Stores `blob` at `row`, which is an existing row or size() (a new one).
@@ -32,15 +33,24 @@ class BlobArena {
   // Row `row` holds nothing from now on.
   void Clear(uint32_t row);
 
+  // Restoring (a snapshot): pages read whole, then the row space, each row
+  // holding a blob of one of those pages or nothing. Bytes no row holds
+  // count as garbage. REQUIRES: an empty arena; each row's blob lies in
+  // its page.
+  uint32_t AdoptPage(std::unique_ptr<char[]> bytes, size_t size);
+  const char* page(uint32_t page) const { return pages_[page].get(); }
+  struct Placed {
+    uint32_t page = 0;
+    uint32_t offset = 0;
+    uint32_t size = 0;  // 0: the row holds nothing
+  };
+  void Restore(const std::vector<Placed>& rows);
+
   size_t MemoryBytes() const;
   size_t garbage_bytes() const { return garbage_; }
 
  private:
-  struct Ref {
-    uint32_t page = 0;
-    uint32_t offset = 0;
-    uint32_t size = 0;
-  };
+  using Ref = Placed;
   std::vector<Ref> refs_;
   std::vector<std::unique_ptr<char[]>> pages_;
   std::vector<size_t> page_sizes_;

@@ -404,4 +404,133 @@ Index::Memory Index::MemoryUse() const {
   return m;
 }
 
+// --- Archiving ---------------------------------------------------------------
+
+namespace {
+
+// Each saved column takes at least this many bytes (its counts).
+constexpr uint64_t kMinColumnBytes = 8;
+
+template <typename Column>
+void SaveColumns(ArchiveWriter& out, const std::vector<Column>& columns) {
+  out.U64(columns.size());
+  for (const Column& c : columns) c.Save(out);
+}
+
+template <typename Column>
+bool LoadColumns(ArchiveReader& in, std::vector<Column>* columns) {
+  uint64_t n;
+  if (!in.U64(&n) || !in.Fits(n, kMinColumnBytes)) return false;
+  columns->resize(n);
+  for (Column& c : *columns) {
+    if (!c.Load(in)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ShardIndex::Save(ArchiveWriter& out) const {
+  SaveColumns(out, int_columns);
+  SaveColumns(out, mixed_columns);
+  out.U64(recency.size());
+  for (const auto& ladder : recency) SaveColumns(out, ladder);
+  SaveColumns(out, older_events);
+}
+
+bool ShardIndex::Load(ArchiveReader& in) {
+  uint64_t events;
+  if (!LoadColumns(in, &int_columns) || !LoadColumns(in, &mixed_columns) ||
+      !in.U64(&events) || !in.Fits(events, kMinColumnBytes)) {
+    return false;
+  }
+  recency.resize(events);
+  for (auto& ladder : recency) {
+    if (!LoadColumns(in, &ladder) || ladder.size() != kRecencyDepth) {
+      return false;
+    }
+  }
+  return LoadColumns(in, &older_events) && older_events.size() == events;
+}
+
+void Index::Save(ArchiveWriter& out) const {
+  out.U32(row_count_);
+  live_.Save(out);
+  out.U64(attributes_.size());
+  for (const AttributeIndex& a : attributes_) {
+    out.Bytes(a.name);
+    out.U8(static_cast<uint8_t>(a.type));
+    a.presence.Save(out);
+    out.U8(a.strings ? 1 : 0);
+    if (a.strings) a.strings->Save(out);
+    a.true_rows.Save(out);
+    a.false_rows.Save(out);
+    out.U8(a.integer_domain ? 1 : 0);
+  }
+  out.U64(event_names_.size());
+  for (const std::string& name : event_names_) out.Bytes(name);
+  out.Vector(event_totals_);
+  for (const ShardIndex& shard : shards_) shard.Save(out);
+  for (uint32_t s = 0; s < shards_.size(); ++s) out.U8(full_shards_[s]);
+}
+
+std::shared_ptr<const Index> Index::Load(
+    ArchiveReader& in, std::shared_ptr<const RowSource> rows) {
+  auto index = std::make_shared<Index>();
+  Index& ix = *index;
+  ix.rows_ = std::move(rows);
+  uint64_t attributes, events;
+  if (!in.U32(&ix.row_count_) || ix.row_count_ != ix.rows_->row_count() ||
+      !ix.live_.Load(in) || !in.U64(&attributes) ||
+      !in.Fits(attributes, kMinColumnBytes)) {
+    return nullptr;
+  }
+  ix.live_count_ = ix.live_.cardinality();
+  ix.attributes_.resize(attributes);
+  for (AttrId a = 0; a < attributes; ++a) {
+    AttributeIndex& attr = ix.attributes_[a];
+    uint8_t type;
+    bool has_strings;
+    if (!in.Bytes(&attr.name) || !in.U8(&type) ||
+        type > static_cast<uint8_t>(AttrType::kUnindexable) ||
+        !attr.presence.Load(in) || !in.Bool(&has_strings)) {
+      return nullptr;
+    }
+    attr.type = static_cast<AttrType>(type);
+    if (has_strings) {
+      attr.strings = std::make_unique<StringIndex>();
+      if (!attr.strings->Load(in)) return nullptr;
+    }
+    if (!attr.true_rows.Load(in) || !attr.false_rows.Load(in) ||
+        !in.Bool(&attr.integer_domain)) {
+      return nullptr;
+    }
+    if (!ix.attribute_by_name_.emplace(attr.name, a).second) return nullptr;
+  }
+  if (!in.U64(&events) || !in.Fits(events, sizeof(uint32_t))) return nullptr;
+  ix.event_names_.resize(events);
+  for (EventId e = 0; e < events; ++e) {
+    if (!in.Bytes(&ix.event_names_[e])) return nullptr;
+    ix.event_by_folded_name_.emplace(FoldAscii(ix.event_names_[e]), e);
+  }
+  if (!in.Vector(&ix.event_totals_) || ix.event_totals_.size() != events) {
+    return nullptr;
+  }
+  ix.shards_.resize(ix.shard_count());
+  for (ShardIndex& shard : ix.shards_) {
+    if (!shard.Load(in) || shard.int_columns.size() != attributes ||
+        shard.mixed_columns.size() != attributes ||
+        shard.recency.size() != events) {
+      return nullptr;
+    }
+  }
+  ix.full_shards_.resize(ix.shards_.size());
+  for (uint32_t s = 0; s < ix.shards_.size(); ++s) {
+    bool full;
+    if (!in.Bool(&full)) return nullptr;
+    ix.full_shards_[s] = full;
+  }
+  return index;
+}
+
 }  // namespace segd

@@ -83,6 +83,25 @@ struct SortedColumn {
   // REQUIRES: each row appears at most once.
   void MaybeBuildRangeBuckets();
 
+  // Archived as it is (base/archive.h).
+  void Save(ArchiveWriter& out) const {
+    keys.Save(out);
+    out.Vector(rows);
+    out.Vector(prefix);
+    out.Vector(edges);
+  }
+  bool Load(ArchiveReader& in) {
+    if (!keys.Load(in) || !in.Vector(&rows) || !in.Vector(&prefix) ||
+        !in.Vector(&edges) || keys.size() != rows.size()) {
+      return false;
+    }
+    if (edges.empty()) return prefix.empty();
+    return edges.size() >= 2 && edges.front() == 0 &&
+           edges.back() == rows.size() &&
+           std::is_sorted(edges.begin(), edges.end()) &&
+           prefix.size() == bucket_count() * kShardWords;
+  }
+
  private:
   // The first position of the key at `p`, and the first after its run.
   std::pair<size_t, size_t> Run(size_t p) const;
@@ -163,6 +182,9 @@ struct ShardIndex {
     }
     return out;
   }
+  void Save(ArchiveWriter& out) const;
+  bool Load(ArchiveReader& in);
+
   // Whether no event `e` of the shard is later than `t`: the latest events
   // are the first rung's.
   bool NoEventAfter(EventId e, int64_t t) const {
@@ -214,6 +236,13 @@ class Index {
   // The whole store. REQUIRES: the store outlives the Index and is not
   // written while it is in use.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
+
+  // Archives the index (base/archive.h): everything but its rows' blobs,
+  // which the caller saves, and gives Load again as `rows`. Load returns
+  // null when the archive does not hold an index over `rows`.
+  void Save(ArchiveWriter& out) const;
+  static std::shared_ptr<const Index> Load(
+      ArchiveReader& in, std::shared_ptr<const RowSource> rows);
 
   // Row `row`'s encoded profile (empty when it holds none).
   std::string_view blob(uint32_t row) const { return rows_->blob(row); }

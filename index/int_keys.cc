@@ -111,4 +111,40 @@ size_t IntKeys::UpperBound(int64_t x) const {
   return SearchBlock(begin, end, [k](uint64_t key) { return key <= k; });
 }
 
+void IntKeys::Save(ArchiveWriter& out) const {
+  runs_.Save(out);
+  out.U64(unit_);
+  out.Vector(bases_);
+  out.Vector(block_starts_);
+  out.Vector(packed_);
+  out.U64(packed_size_);
+  out.Vector(wide_);
+}
+
+bool IntKeys::Load(ArchiveReader& in) {
+  uint64_t packed_size;
+  if (!runs_.Load(in) || !in.U64(&unit_) || !in.Vector(&bases_) ||
+      !in.Vector(&block_starts_) || !in.Vector(&packed_) ||
+      !in.U64(&packed_size) || !in.Vector(&wide_)) {
+    return false;
+  }
+  packed_size_ = static_cast<size_t>(packed_size);
+  if (bases_.empty()) {
+    return block_starts_.empty() && packed_.empty() && packed_size_ == 0;
+  }
+  const size_t blocks = bases_.size();
+  if (block_starts_.size() != blocks + 1 || packed_size_ > blocks * kBlock ||
+      packed_size_ <= (blocks - 1) * kBlock || block_starts_[0] != 0) {
+    return false;
+  }
+  for (size_t b = 0; b < blocks; ++b) {
+    const uint64_t span = block_starts_[b + 1] - block_starts_[b];
+    if (block_starts_[b + 1] < block_starts_[b] || span % kBlock != 0 ||
+        span / kBlock > kMaxWidth) {
+      return false;
+    }
+  }
+  return packed_.size() == (block_starts_[blocks] + 7) / 8 + sizeof(uint64_t);
+}
+
 }  // namespace segd

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/archive.h"
 #include "index/key_runs.h"
 
 namespace segd {
@@ -56,6 +57,11 @@ class IntKeys {
   // The first position whose key is >= x, and > x.
   size_t LowerBound(int64_t x) const;
   size_t UpperBound(int64_t x) const;
+
+  // Archived as they are (base/archive.h). Load checks that every packed
+  // key lies inside packed_, so that reading one stays in bounds.
+  void Save(ArchiveWriter& out) const;
+  bool Load(ArchiveReader& in);
 
   size_t MemoryBytes() const {
     return runs_.MemoryBytes() + packed_.capacity() +

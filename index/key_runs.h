@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/archive.h"
+
 namespace segd {
 
 // The forms a column's keys take (IntKeys, RealKeys): runs, a narrow form
@@ -77,6 +79,16 @@ class KeyRuns {
 
   size_t MemoryBytes() const {
     return keys_.capacity() * sizeof(K) + ends_.capacity() * sizeof(uint32_t);
+  }
+
+  // Archived as they are (base/archive.h).
+  void Save(ArchiveWriter& out) const {
+    out.Vector(keys_);
+    out.Vector(ends_);
+  }
+  bool Load(ArchiveReader& in) {
+    return in.Vector(&keys_) && in.Vector(&ends_) &&
+           keys_.size() == ends_.size();
   }
 
  private:

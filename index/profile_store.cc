@@ -96,7 +96,9 @@ uint64_t ProfileStore::IdHash(std::string_view id) { return HashBytes(id); }
 
 uint64_t ProfileStore::IdentityHash(std::string_view channel,
                                     std::string_view handle) {
-  return HashBytes(handle, HashBytes(channel));
+  // The channel's length keeps ("ab", "c") apart from ("a", "bc").
+  constexpr uint64_t kSeed = 0x9e3779b97f4a7c15ULL;
+  return HashBytes(handle, HashBytes(channel, kSeed) + channel.size());
 }
 
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
@@ -353,26 +355,13 @@ void ProfileStore::RestoreSchema(const Schema& schema) {
   event_cache_.fill(kNoId);
 }
 
-void ProfileStore::RestoreRow(uint32_t row, std::string_view blob) {
-  assert(row >= rows_.size());
-  while (rows_.size() < row) rows_.Set(rows_.size(), {});  // dead rows
-  rows_.Set(row, blob);
-  DecodedProfile& p = decoded_;
-  DecodeProfile(blob, &p);
-  row_by_id_.Insert(IdHash(p.id), row);
-  ++live_count_;
-  for (size_t i = 0; i < p.identities.size(); ++i) {
-    const auto& pair = p.identities[i];
-    if (std::find(p.identities.begin(), p.identities.begin() + i, pair) !=
-        p.identities.begin() + i) {
-      continue;
-    }
-    identity_owner_.Insert(IdentityHash(pair.first, pair.second), row);
-  }
-}
-
-void ProfileStore::RestoreRowCount(uint32_t rows) {
-  while (rows_.size() < rows) rows_.Set(rows_.size(), {});
+void ProfileStore::RestoreRows(const std::vector<BlobArena::Placed>& rows) {
+  assert(rows_.size() == 0);
+  rows_.Restore(rows);
+  live_count_ = 0;
+  for (const BlobArena::Placed& r : rows) live_count_ += r.size > 0;
+  row_by_id_.Reserve(live_count_);
+  identity_owner_.Reserve(live_count_);
 }
 
 Status ProfileStore::Delete(std::string_view id) {

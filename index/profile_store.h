@@ -120,13 +120,30 @@ class ProfileStore {
   Result<uint32_t> AppendEvents(std::string_view id,
                                 std::span<const ProfileInput::Event> events);
 
-  // Restoring a saved store (a snapshot): the schema first, then each live
-  // row's encoded profile in ascending row order, then the size of the row
-  // space. REQUIRES: an empty store; blobs made by this store's encoder
-  // with this schema (a snapshot's checksum vouches for them).
+  // Restoring a saved store (a snapshot), in this order: the schema; the
+  // pages holding the encoded profiles (index/blob_arena.h); the row space,
+  // each live row's blob placed in a page; then the id and identity
+  // entries of the live rows, with hashes as a RowTable's ForEach gives
+  // them. REQUIRES: an empty store; blobs made by this store's encoder
+  // with this schema, and entries that match them (a snapshot's checksum
+  // vouches for both).
   void RestoreSchema(const Schema& schema);
-  void RestoreRow(uint32_t row, std::string_view blob);
-  void RestoreRowCount(uint32_t rows);
+  uint32_t RestorePage(std::unique_ptr<char[]> bytes, size_t size) {
+    return rows_.AdoptPage(std::move(bytes), size);
+  }
+  const char* restored_page(uint32_t page) const { return rows_.page(page); }
+  void RestoreRows(const std::vector<BlobArena::Placed>& rows);
+  void RestoreId(uint64_t hash, uint32_t row) { row_by_id_.Insert(hash, row); }
+  void RestoreIdentity(uint64_t hash, uint32_t row) {
+    identity_owner_.Insert(hash, row);
+  }
+
+  // The hashes of the id and identity tables. A live database's layers
+  // (live/layer.h) hash with them too, so that a snapshot's load fills the
+  // store's tables from the layers' entries, without the keys.
+  static uint64_t IdHash(std::string_view id);
+  static uint64_t IdentityHash(std::string_view channel,
+                               std::string_view handle);
 
   std::optional<uint32_t> FindRow(std::string_view id) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,
@@ -146,9 +163,6 @@ class ProfileStore {
   }
 
  private:
-  static uint64_t IdHash(std::string_view id);
-  static uint64_t IdentityHash(std::string_view channel,
-                               std::string_view handle);
   // Whether the profile at `row` claims (channel, handle).
   bool HasIdentity(uint32_t row, std::string_view channel,
                    std::string_view handle) const;

@@ -69,6 +69,16 @@ class RealKeys {
            wide_.capacity() * sizeof(long double);
   }
 
+  // Archived as they are (base/archive.h).
+  void Save(ArchiveWriter& out) const {
+    runs_.Save(out);
+    out.Vector(narrow_);
+    out.Vector(wide_);
+  }
+  bool Load(ArchiveReader& in) {
+    return runs_.Load(in) && in.Vector(&narrow_) && in.Vector(&wide_);
+  }
+
  private:
   // The first position whose key k does not have below(k, x).
   template <typename Below>

@@ -1,5 +1,7 @@
 #include "index/row_table.h"
 
+#include <bit>
+
 namespace segd {
 
 void RowTable::Insert(uint64_t hash, uint32_t row) {
@@ -49,6 +51,32 @@ void RowTable::Rehash(size_t slot_count) {
     while (slots_[i].row != kEmpty) i = (i + 1) & mask();
     slots_[i] = s;
   }
+}
+
+void RowTable::Reserve(size_t n) {
+  size_t slots = slots_.empty() ? 16 : slots_.size();
+  while (n * 2 > slots) slots *= 2;
+  if (slots != slots_.size()) Rehash(slots);
+}
+
+void RowTable::Save(ArchiveWriter& out) const {
+  out.Vector(slots_);
+  out.U64(size_);
+}
+
+bool RowTable::Load(ArchiveReader& in) {
+  uint64_t size;
+  if (!in.Vector(&slots_) || !in.U64(&size)) return false;
+  size_ = static_cast<size_t>(size);
+  // A power of two, never more than half full: every probe meets an empty
+  // slot.
+  const bool shaped = slots_.empty() ? size_ == 0
+                                     : std::has_single_bit(slots_.size()) &&
+                                           size_ * 2 <= slots_.size();
+  if (!shaped) return false;
+  size_t held = 0;
+  for (const Slot& s : slots_) held += s.row != kEmpty;
+  return held == size_;
 }
 
 }  // namespace segd

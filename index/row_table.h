@@ -14,6 +14,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/archive.h"
+
 namespace segd {
 
 class RowTable {
@@ -42,6 +44,22 @@ class RowTable {
 
   size_t size() const { return size_; }
   size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
+
+  // Calls fn(hash, row) for every entry, with a hash that stands for the
+  // key's in any RowTable: a table can be refilled from another's entries
+  // (a snapshot's load) without the keys.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (s.row != kEmpty) fn(uint64_t{s.tag} << 32, s.row);
+    }
+  }
+  // Room for `n` entries without a rehash.
+  void Reserve(size_t n);
+
+  // Archived as it is (base/archive.h).
+  void Save(ArchiveWriter& out) const;
+  bool Load(ArchiveReader& in);
 
  private:
   static constexpr uint32_t kEmpty = ~uint32_t{0};

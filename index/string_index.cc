@@ -831,4 +831,65 @@ StringIndex::Memory StringIndex::MemoryUse() const {
   return m;
 }
 
+void StringIndex::Save(ArchiveWriter& out) const {
+  out.LongBytes(folded_arena_);
+  out.Vector(folded_offsets_);
+  out.U64(displays_.size());
+  for (const auto& [value, offset] : displays_) {
+    out.U32(value);
+    out.U32(offset);
+  }
+  out.LongBytes(display_arena_);
+  out.Vector(small_rows_);
+  out.U64(bitmaps_.size());
+  for (const auto& [value, bitmap] : bitmaps_) {
+    out.U32(value);
+    bitmap.Save(out);
+  }
+  out.Vector(bitmap_rows_before_);
+  out.Vector(occurrences_before_);
+  out.Vector(occurrence_rows_);
+  out.Vector(occurrence_values_);
+  out.Vector(row_values_);
+  out.LongBytes(run_text_);
+  out.Vector(run_starts_);
+  out.Vector(run_rows_);
+  out.Vector(trigram_keys_);
+  out.Vector(trigram_counts_);
+  out.Vector(trigram_offsets_);
+  out.Vector(trigram_data_);
+  out.U64(list_divisor_);
+}
+
+bool StringIndex::Load(ArchiveReader& in) {
+  uint64_t displays, bitmaps;
+  if (!in.LongBytes(&folded_arena_) || !in.Vector(&folded_offsets_) ||
+      folded_offsets_.empty() ||
+      folded_offsets_.back() != folded_arena_.size() || !in.U64(&displays) ||
+      !in.Fits(displays, 2 * sizeof(uint32_t))) {
+    return false;
+  }
+  displays_.resize(displays);
+  for (auto& [value, offset] : displays_) {
+    if (!in.U32(&value) || !in.U32(&offset)) return false;
+  }
+  if (!in.LongBytes(&display_arena_) || !in.Vector(&small_rows_) ||
+      !in.U64(&bitmaps) || !in.Fits(bitmaps, sizeof(uint32_t))) {
+    return false;
+  }
+  bitmaps_.resize(bitmaps);
+  for (auto& [value, bitmap] : bitmaps_) {
+    if (!in.U32(&value) || !bitmap.Load(in)) return false;
+  }
+  return in.Vector(&bitmap_rows_before_) && in.Vector(&occurrences_before_) &&
+         in.Vector(&occurrence_rows_) && in.Vector(&occurrence_values_) &&
+         in.Vector(&row_values_) && in.LongBytes(&run_text_) &&
+         in.Vector(&run_starts_) && in.Vector(&run_rows_) &&
+         in.Vector(&trigram_keys_) && in.Vector(&trigram_counts_) &&
+         in.Vector(&trigram_offsets_) && in.Vector(&trigram_data_) &&
+         in.U64(&list_divisor_) && list_divisor_ > 0 &&
+         trigram_counts_.size() == trigram_keys_.size() &&
+         trigram_offsets_.size() >= trigram_keys_.size();
+}
+
 }  // namespace segd

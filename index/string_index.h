@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/archive.h"
 #include "index/bitmap.h"
 
 namespace segd {
@@ -206,6 +207,11 @@ class StringIndex {
   };
   Memory MemoryUse() const;
   size_t MemoryBytes() const { return MemoryUse().total(); }
+
+  // Archived as built (base/archive.h): no dictionary is sorted and no
+  // trigram list filled again on Load.
+  void Save(ArchiveWriter& out) const;
+  bool Load(ArchiveReader& in);
 
   StringIndex() = default;
 

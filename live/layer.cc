@@ -7,6 +7,7 @@
 
 #include "base/hash.h"
 #include "index/profile_codec.h"
+#include "index/profile_store.h"
 
 namespace segd {
 namespace {
@@ -25,15 +26,12 @@ class BlobRows final : public RowSource {
   std::vector<std::string_view> blobs_;
 };
 
-constexpr uint64_t kIdentitySeed = 0x9e3779b97f4a7c15ULL;
-
 }  // namespace
 
-uint64_t IdKeyHash(std::string_view id) { return HashBytes(id); }
+uint64_t IdKeyHash(std::string_view id) { return ProfileStore::IdHash(id); }
 
 uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
-  // The channel's length keeps ("ab", "c") apart from ("a", "bc").
-  return HashBytes(handle, HashBytes(channel, kIdentitySeed) + channel.size());
+  return ProfileStore::IdentityHash(channel, handle);
 }
 
 std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
@@ -58,21 +56,28 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   std::vector<uint64_t> id_hashes(entries.size());
   std::vector<std::vector<std::pair<uint64_t, uint32_t>>> identity_hashes(
       entries.size());
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, entries.size(), 4096),
-                    [&](const tbb::blocked_range<size_t>& range) {
-                      DecodedProfile p;
-                      for (size_t i = range.begin(); i != range.end(); ++i) {
-                        const uint32_t local = whole_space
-                                                   ? entries[i].row
-                                                   : static_cast<uint32_t>(i);
-                        id_hashes[i] = IdKeyHash(DecodeId(entries[i].blob));
-                        DecodeProfile(entries[i].blob, &p);
-                        for (const auto& [channel, handle] : p.identities) {
-                          identity_hashes[i].emplace_back(
-                              IdentityKeyHash(channel, handle), local);
-                        }
-                      }
-                    });
+  tbb::parallel_for(
+      tbb::blocked_range<size_t>(0, entries.size(), 4096),
+      [&](const tbb::blocked_range<size_t>& range) {
+        DecodedProfile p;
+        for (size_t i = range.begin(); i != range.end(); ++i) {
+          const uint32_t local =
+              whole_space ? entries[i].row : static_cast<uint32_t>(i);
+          id_hashes[i] = IdKeyHash(DecodeId(entries[i].blob));
+          DecodeProfile(entries[i].blob, &p);
+          const auto& ids = p.identities;
+          for (size_t k = 0; k < ids.size(); ++k) {
+            // A pair named twice is held once, as the
+            // store holds it.
+            if (std::find(ids.begin(), ids.begin() + k, ids[k]) !=
+                ids.begin() + k) {
+              continue;
+            }
+            identity_hashes[i].emplace_back(
+                IdentityKeyHash(ids[k].first, ids[k].second), local);
+          }
+        }
+      });
   for (size_t i = 0; i < entries.size(); ++i) {
     const uint32_t local =
         whole_space ? entries[i].row : static_cast<uint32_t>(i);
@@ -126,6 +131,38 @@ size_t Layer::MemoryBytes() const {
   return index_->MemoryBytes() + rows_.capacity() * sizeof(uint32_t) +
          index_->row_count() * sizeof(std::string_view) + by_id_.MemoryBytes() +
          by_identity_.MemoryBytes();
+}
+
+void Layer::Save(ArchiveWriter& out) const {
+  out.U64(serial_);
+  out.U32(size_);
+  out.Vector(rows_);
+  by_id_.Save(out);
+  by_identity_.Save(out);
+  index_->Save(out);
+}
+
+std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
+                                         std::vector<std::string_view> blobs) {
+  auto layer = std::make_shared<Layer>();
+  const size_t local_rows = blobs.size();
+  if (!in.U64(&layer->serial_) || !in.U32(&layer->size_) ||
+      !in.Vector(&layer->rows_) || !layer->by_id_.Load(in) ||
+      !layer->by_identity_.Load(in)) {
+    return nullptr;
+  }
+  // Local rows: one per profile held, or the row space for the base.
+  const bool whole_space = layer->rows_.empty() && layer->size_ > 0;
+  if (!whole_space && layer->rows_.size() != local_rows) return nullptr;
+  if (!std::is_sorted(layer->rows_.begin(), layer->rows_.end()) ||
+      std::adjacent_find(layer->rows_.begin(), layer->rows_.end()) !=
+          layer->rows_.end() ||
+      layer->by_id_.size() != layer->size_) {
+    return nullptr;
+  }
+  layer->index_ = Index::Load(in, std::make_shared<BlobRows>(std::move(blobs)));
+  if (layer->index_ == nullptr) return nullptr;
+  return layer;
 }
 
 }  // namespace segd

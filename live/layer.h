@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/archive.h"
 #include "index/index.h"
 #include "index/row_table.h"
 #include "index/schema.h"
@@ -76,6 +77,26 @@ class Layer {
 
   // The index's bytes plus the layer's own tables.
   size_t MemoryBytes() const;
+
+  // Archives the layer (base/archive.h): all but its blobs, which the
+  // caller saves, and gives Load again, one per local row (empty where the
+  // base holds no profile). Load returns null when the archive does not
+  // hold a layer over `blobs`.
+  void Save(ArchiveWriter& out) const;
+  static std::shared_ptr<const Layer> Load(ArchiveReader& in,
+                                           std::vector<std::string_view> blobs);
+
+  // Calls fn(local, hash) for each entry of the id table, and of the
+  // identity table: the hashes ProfileStore's tables hold.
+  template <typename Fn>
+  void ForEachId(Fn&& fn) const {
+    by_id_.ForEach([&](uint64_t hash, uint32_t local) { fn(local, hash); });
+  }
+  template <typename Fn>
+  void ForEachIdentity(Fn&& fn) const {
+    by_identity_.ForEach(
+        [&](uint64_t hash, uint32_t local) { fn(local, hash); });
+  }
 
  private:
   uint64_t serial_ = 0;

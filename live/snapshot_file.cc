@@ -14,9 +14,10 @@
 namespace segd {
 namespace {
 
-constexpr char kMagic[] = "SEGDSNP1";
+constexpr char kMagic[] = "SEGDSNP2";
 constexpr char kEndMagic[] = "SEGDEND1";
 constexpr size_t kBufferBytes = size_t{1} << 20;
+constexpr size_t kTrailerBytes = 12;  // kEndMagic and the CRC32C
 
 Status IoError(const std::string& what, const std::string& path) {
   return Status(ErrorCode::kIo,
@@ -91,23 +92,6 @@ SnapshotWriter::~SnapshotWriter() {
   if (!committed_) unlink(tmp_.c_str());
 }
 
-void SnapshotWriter::U32(uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  Put(b, 4);
-}
-
-void SnapshotWriter::U64(uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  Put(b, 8);
-}
-
-void SnapshotWriter::Bytes(std::string_view bytes) {
-  U32(static_cast<uint32_t>(bytes.size()));
-  Put(bytes.data(), bytes.size());
-}
-
 void SnapshotWriter::Put(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
@@ -163,8 +147,8 @@ Status SnapshotWriter::Commit() {
 
 // --- Reading ---------------------------------------------------------------
 
-SnapshotReader::SnapshotReader(std::string path, int fd)
-    : path_(std::move(path)), fd_(fd) {}
+SnapshotReader::SnapshotReader(std::string path, int fd, uint64_t size)
+    : path_(std::move(path)), fd_(fd), data_end_(size) {}
 
 SnapshotReader::~SnapshotReader() {
   if (fd_ >= 0) close(fd_);
@@ -174,7 +158,16 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
     const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot open", path);
-  std::unique_ptr<SnapshotReader> reader(new SnapshotReader(path, fd));
+  struct stat info;
+  if (fstat(fd, &info) != 0) {
+    const Status error = IoError("cannot stat", path);
+    close(fd);
+    return error;
+  }
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const uint64_t size = static_cast<uint64_t>(info.st_size);
+  std::unique_ptr<SnapshotReader> reader(new SnapshotReader(
+      path, fd, size >= kTrailerBytes ? size - kTrailerBytes : 0));
   char magic[8];
   if (!reader->Get(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 ||
       !reader->U64(&reader->seq_)) {
@@ -203,48 +196,34 @@ bool SnapshotReader::Fill(size_t n) {
 }
 
 bool SnapshotReader::Get(void* out, size_t n) {
-  if (!Fill(n)) return false;
-  std::memcpy(out, buffer_.data() + pos_, n);
-  crc_ = Crc32c(buffer_.data() + pos_, n, crc_);
-  pos_ += n;
-  return true;
-}
-
-bool SnapshotReader::U32(uint32_t* v) {
-  unsigned char b[4];
-  if (!Get(b, 4)) return false;
-  *v = 0;
-  for (int i = 0; i < 4; ++i) *v |= uint32_t{b[i]} << (8 * i);
-  return true;
-}
-
-bool SnapshotReader::U64(uint64_t* v) {
-  unsigned char b[8];
-  if (!Get(b, 8)) return false;
-  *v = 0;
-  for (int i = 0; i < 8; ++i) *v |= uint64_t{b[i]} << (8 * i);
-  return true;
-}
-
-bool SnapshotReader::View(std::string_view* bytes) {
-  uint32_t n;
-  if (!U32(&n) || !Fill(n)) return false;
-  *bytes = std::string_view(buffer_.data() + pos_, n);
-  crc_ = Crc32c(buffer_.data() + pos_, n, crc_);
-  pos_ += n;
-  return true;
-}
-
-bool SnapshotReader::Bytes(std::string* bytes) {
-  std::string_view view;
-  if (!View(&view)) return false;
-  bytes->assign(view);
+  if (n > remaining()) return false;
+  char* to = static_cast<char*>(out);
+  const size_t buffered = std::min(n, buffer_.size() - pos_);
+  std::memcpy(to, buffer_.data() + pos_, buffered);
+  pos_ += buffered;
+  size_t done = buffered;
+  if (n - done >= kBufferBytes) {
+    // Straight from the file: a large vector is not staged in the buffer.
+    while (done < n) {
+      const ssize_t got = read(fd_, to + done, n - done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      done += static_cast<size_t>(got);
+    }
+  } else if (done < n) {
+    if (!Fill(n - done)) return false;
+    std::memcpy(to + done, buffer_.data() + pos_, n - done);
+    pos_ += n - done;
+  }
+  crc_ = Crc32c(to, n, crc_);
+  offset_ += n;
   return true;
 }
 
 Status SnapshotReader::Finish() {
   const uint32_t crc = crc_;
-  char trailer[12];
+  if (offset_ != data_end_) return Damaged("length (data left unread)");
+  char trailer[kTrailerBytes];
   if (!Fill(sizeof(trailer))) return Damaged("trailer");
   std::memcpy(trailer, buffer_.data() + pos_, sizeof(trailer));
   pos_ += sizeof(trailer);
@@ -262,18 +241,13 @@ Result<uint64_t> VerifySnapshotFile(const std::string& path) {
   Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::Open(path);
   if (!reader.ok()) return reader.status();
   SnapshotReader& in = **reader;
-  // Everything but the 12-byte trailer is data, checksummed as it is read.
-  struct stat info;
-  if (stat(path.c_str(), &info) != 0) return IoError("cannot stat", path);
-  const uint64_t size = static_cast<uint64_t>(info.st_size);
-  if (size < 16 + 12) return in.Damaged("size");
-  uint64_t left = size - 16 - 12;
+  // Everything but the trailer is data, checksummed as it is read.
   std::string chunk;
-  while (left > 0) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, 1 << 20));
+  while (in.remaining() > 0) {
+    const size_t n =
+        static_cast<size_t>(std::min<uint64_t>(in.remaining(), 1 << 20));
     chunk.resize(n);
-    if (!in.Raw(chunk.data(), n)) return in.Damaged("length");
-    left -= n;
+    if (!in.Get(chunk.data(), n)) return in.Damaged("length");
   }
   SEGD_RETURN_IF_ERROR(in.Finish());
   return in.seq();

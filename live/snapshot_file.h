@@ -20,6 +20,7 @@
 #include <string_view>
 #include <utility>
 
+#include "base/archive.h"
 #include "base/status.h"
 
 namespace segd {
@@ -34,17 +35,14 @@ std::optional<std::pair<uint64_t, std::string>> NewestSnapshot(
 // reading what it holds. Its sequence number, or kCorrupt.
 Result<uint64_t> VerifySnapshotFile(const std::string& path);
 
-class SnapshotWriter {
+class SnapshotWriter final : public ArchiveWriter {
  public:
   // Starts DIR/snapshot-<seq>.snap.tmp.
   static Result<std::unique_ptr<SnapshotWriter>> Create(const std::string& dir,
                                                         uint64_t seq);
   ~SnapshotWriter();  // removes the .tmp file unless committed
 
-  void U8(uint8_t v) { Put(&v, 1); }
-  void U32(uint32_t v);
-  void U64(uint64_t v);
-  void Bytes(std::string_view bytes);
+  void Put(const void* data, size_t n) override;
 
   // The trailer, fdatasync, rename into place, and the directory synced.
   Status Commit();
@@ -52,7 +50,6 @@ class SnapshotWriter {
 
  private:
   SnapshotWriter(std::string dir, std::string tmp, std::string path, int fd);
-  void Put(const void* data, size_t n);
   Status Flush();
 
   std::string dir_, tmp_, path_;
@@ -65,22 +62,17 @@ class SnapshotWriter {
   bool committed_ = false;
 };
 
-class SnapshotReader {
+class SnapshotReader final : public ArchiveReader {
  public:
   // Opens `path` and reads its header: kCorrupt when it is no snapshot.
   static Result<std::unique_ptr<SnapshotReader>> Open(const std::string& path);
   ~SnapshotReader();
 
   uint64_t seq() const { return seq_; }
-  // False at the end of the data or when it is cut short.
-  bool U8(uint8_t* v) { return Get(v, 1); }
-  bool U32(uint32_t* v);
-  bool U64(uint64_t* v);
-  bool Bytes(std::string* bytes);
-  // A view valid until the next read.
-  bool View(std::string_view* bytes);
-  // `n` bytes as they are.
-  bool Raw(void* out, size_t n) { return Get(out, n); }
+  // False past the end of the data (the trailer is not data). Large reads
+  // go straight to `out`, past the buffer.
+  bool Get(void* out, size_t n) override;
+  uint64_t remaining() const override { return data_end_ - offset_; }
 
   // Checks the trailer and the checksum of everything read, and that the
   // file ends there: kCorrupt otherwise. Until it returns ok, nothing read
@@ -90,17 +82,17 @@ class SnapshotReader {
   Status Damaged(std::string_view what) const;
 
  private:
-  SnapshotReader(std::string path, int fd);
-  bool Get(void* out, size_t n);
+  SnapshotReader(std::string path, int fd, uint64_t size);
   bool Fill(size_t n);  // at least n bytes buffered, or false
 
   std::string path_;
   int fd_;
   uint64_t seq_ = 0;
+  uint64_t data_end_;    // where the trailer starts
+  uint64_t offset_ = 0;  // bytes of the file consumed
   std::string buffer_;
   size_t pos_ = 0;  // next byte of buffer_
   uint32_t crc_ = 0;
-  std::string scratch_;
 };
 
 }  // namespace segd
