@@ -20,9 +20,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace segd {
@@ -58,7 +61,30 @@ class ArchiveWriter {
     U64(v.size());
     Put(v.data(), v.size() * sizeof(T));
   }
+  // What `save(ArchiveWriter&)` writes, after its length in bytes, so that
+  // a reader can Fork it off and load it on a thread of its own. `save`
+  // runs twice (first to count), so it must write the same both times.
+  template <typename Save>
+  void Section(Save&& save);
 };
+
+// Counts bytes instead of writing them (ArchiveWriter::Section).
+class ByteCounter final : public ArchiveWriter {
+ public:
+  void Put(const void*, size_t n) override { bytes_ += n; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  uint64_t bytes_ = 0;
+};
+
+template <typename Save>
+void ArchiveWriter::Section(Save&& save) {
+  ByteCounter counter;
+  save(static_cast<ArchiveWriter&>(counter));
+  U64(counter.bytes());
+  save(*this);
+}
 
 class ArchiveReader {
  public:
@@ -104,6 +130,21 @@ class ArchiveReader {
     return item_bytes == 0 || count <= remaining() / item_bytes;
   }
 
+  // A reader of the next section (ArchiveWriter::Section), which this one
+  // skips; null when the section does not fit. Sections read on threads
+  // of their own, each from its own reader, while this one reads on. The
+  // bytes a fork reads count as read here (for a checksum) at once.
+  std::unique_ptr<ArchiveReader> Section() {
+    uint64_t n;
+    if (!U64(&n) || n > remaining()) return nullptr;
+    return Fork(n);
+  }
+
+ protected:
+  // The next `n` bytes as a reader of their own. This one copies them;
+  // a reader over memory can hand out a view.
+  virtual std::unique_ptr<ArchiveReader> Fork(uint64_t n);
+
  private:
   bool Text(uint64_t n, std::string* bytes) {
     if (!Fits(n, 1)) return false;
@@ -111,6 +152,45 @@ class ArchiveReader {
     return Get(bytes->data(), n);
   }
 };
+
+// Reads an archive held in memory: a span it does not own, or bytes it does.
+class MemoryReader final : public ArchiveReader {
+ public:
+  MemoryReader(const char* data, uint64_t size)
+      : at_(data), end_(data + size) {}
+  explicit MemoryReader(std::string owned)
+      : owned_(std::move(owned)),
+        at_(owned_.data()),
+        end_(owned_.data() + owned_.size()) {}
+
+  bool Get(void* out, size_t n) override {
+    if (n > remaining()) return false;
+    std::memcpy(out, at_, n);
+    at_ += n;
+    return true;
+  }
+  uint64_t remaining() const override {
+    return static_cast<uint64_t>(end_ - at_);
+  }
+
+ protected:
+  std::unique_ptr<ArchiveReader> Fork(uint64_t n) override {
+    auto fork = std::make_unique<MemoryReader>(at_, n);
+    at_ += n;
+    return fork;
+  }
+
+ private:
+  std::string owned_;
+  const char* at_;
+  const char* end_;
+};
+
+inline std::unique_ptr<ArchiveReader> ArchiveReader::Fork(uint64_t n) {
+  std::string bytes(n, '\0');
+  if (!Get(bytes.data(), n)) return nullptr;
+  return std::make_unique<MemoryReader>(std::move(bytes));
+}
 
 }  // namespace segd
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace segd {
 
@@ -36,8 +37,8 @@ uint32_t BlobArena::AdoptPage(std::unique_ptr<char[]> bytes, size_t size) {
   return static_cast<uint32_t>(pages_.size() - 1);
 }
 
-void BlobArena::Restore(const std::vector<Placed>& rows) {
-  refs_ = rows;
+void BlobArena::Restore(std::vector<Placed> rows) {
+  refs_ = std::move(rows);
   for (const Ref& r : refs_) garbage_ -= r.size;
 }
 

@@ -44,7 +44,7 @@ class BlobArena {
     uint32_t offset = 0;
     uint32_t size = 0;  // 0: the row holds nothing
   };
-  void Restore(const std::vector<Placed>& rows);
+  void Restore(std::vector<Placed> rows);
 
   size_t MemoryBytes() const;
   size_t garbage_bytes() const { return garbage_; }

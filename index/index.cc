@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "base/ascii.h"
@@ -453,24 +454,74 @@ bool ShardIndex::Load(ArchiveReader& in) {
   return LoadColumns(in, &older_events) && older_events.size() == events;
 }
 
+void AttributeIndex::Save(ArchiveWriter& out) const {
+  out.Bytes(name);
+  out.U8(static_cast<uint8_t>(type));
+  presence.Save(out);
+  out.U8(strings ? 1 : 0);
+  if (strings) strings->Save(out);
+  true_rows.Save(out);
+  false_rows.Save(out);
+  out.U8(integer_domain ? 1 : 0);
+}
+
+bool AttributeIndex::Load(ArchiveReader& in) {
+  uint8_t stored_type;
+  bool has_strings;
+  if (!in.Bytes(&name) || !in.U8(&stored_type) ||
+      stored_type > static_cast<uint8_t>(AttrType::kUnindexable) ||
+      !presence.Load(in) || !in.Bool(&has_strings)) {
+    return false;
+  }
+  type = static_cast<AttrType>(stored_type);
+  if (has_strings) {
+    strings = std::make_unique<StringIndex>();
+    if (!strings->Load(in)) return false;
+  }
+  return true_rows.Load(in) && false_rows.Load(in) && in.Bool(&integer_domain);
+}
+
+namespace {
+
+// Saves each item as a section of its own, so that Load reads them all at
+// once, on as many threads as there are.
+template <typename Item>
+void SaveSections(ArchiveWriter& out, const std::vector<Item>& items) {
+  out.U64(items.size());
+  for (const Item& item : items) {
+    out.Section([&](ArchiveWriter& w) { item.Save(w); });
+  }
+}
+
+template <typename Item>
+bool LoadSections(ArchiveReader& in, std::vector<Item>* items) {
+  uint64_t n;
+  if (!in.U64(&n) || !in.Fits(n, sizeof(uint64_t))) return false;
+  std::vector<std::unique_ptr<ArchiveReader>> sections(n);
+  for (auto& section : sections) {
+    section = in.Section();
+    if (section == nullptr) return false;
+  }
+  items->resize(n);
+  std::atomic<bool> ok = true;
+  tbb::parallel_for(size_t{0}, static_cast<size_t>(n), [&](size_t i) {
+    if (!(*items)[i].Load(*sections[i]) || sections[i]->remaining() != 0) {
+      ok = false;
+    }
+  });
+  return ok;
+}
+
+}  // namespace
+
 void Index::Save(ArchiveWriter& out) const {
   out.U32(row_count_);
   live_.Save(out);
-  out.U64(attributes_.size());
-  for (const AttributeIndex& a : attributes_) {
-    out.Bytes(a.name);
-    out.U8(static_cast<uint8_t>(a.type));
-    a.presence.Save(out);
-    out.U8(a.strings ? 1 : 0);
-    if (a.strings) a.strings->Save(out);
-    a.true_rows.Save(out);
-    a.false_rows.Save(out);
-    out.U8(a.integer_domain ? 1 : 0);
-  }
+  SaveSections(out, attributes_);
   out.U64(event_names_.size());
   for (const std::string& name : event_names_) out.Bytes(name);
   out.Vector(event_totals_);
-  for (const ShardIndex& shard : shards_) shard.Save(out);
+  SaveSections(out, shards_);
   for (uint32_t s = 0; s < shards_.size(); ++s) out.U8(full_shards_[s]);
 }
 
@@ -479,46 +530,30 @@ std::shared_ptr<const Index> Index::Load(
   auto index = std::make_shared<Index>();
   Index& ix = *index;
   ix.rows_ = std::move(rows);
-  uint64_t attributes, events;
   if (!in.U32(&ix.row_count_) || ix.row_count_ != ix.rows_->row_count() ||
-      !ix.live_.Load(in) || !in.U64(&attributes) ||
-      !in.Fits(attributes, kMinColumnBytes)) {
+      !ix.live_.Load(in) || !LoadSections(in, &ix.attributes_)) {
     return nullptr;
   }
   ix.live_count_ = ix.live_.cardinality();
-  ix.attributes_.resize(attributes);
+  const size_t attributes = ix.attributes_.size();
   for (AttrId a = 0; a < attributes; ++a) {
-    AttributeIndex& attr = ix.attributes_[a];
-    uint8_t type;
-    bool has_strings;
-    if (!in.Bytes(&attr.name) || !in.U8(&type) ||
-        type > static_cast<uint8_t>(AttrType::kUnindexable) ||
-        !attr.presence.Load(in) || !in.Bool(&has_strings)) {
+    if (!ix.attribute_by_name_.emplace(ix.attributes_[a].name, a).second) {
       return nullptr;
     }
-    attr.type = static_cast<AttrType>(type);
-    if (has_strings) {
-      attr.strings = std::make_unique<StringIndex>();
-      if (!attr.strings->Load(in)) return nullptr;
-    }
-    if (!attr.true_rows.Load(in) || !attr.false_rows.Load(in) ||
-        !in.Bool(&attr.integer_domain)) {
-      return nullptr;
-    }
-    if (!ix.attribute_by_name_.emplace(attr.name, a).second) return nullptr;
   }
+  uint64_t events;
   if (!in.U64(&events) || !in.Fits(events, sizeof(uint32_t))) return nullptr;
   ix.event_names_.resize(events);
   for (EventId e = 0; e < events; ++e) {
     if (!in.Bytes(&ix.event_names_[e])) return nullptr;
     ix.event_by_folded_name_.emplace(FoldAscii(ix.event_names_[e]), e);
   }
-  if (!in.Vector(&ix.event_totals_) || ix.event_totals_.size() != events) {
+  if (!in.Vector(&ix.event_totals_) || ix.event_totals_.size() != events ||
+      !LoadSections(in, &ix.shards_) || ix.shards_.size() != ix.shard_count()) {
     return nullptr;
   }
-  ix.shards_.resize(ix.shard_count());
-  for (ShardIndex& shard : ix.shards_) {
-    if (!shard.Load(in) || shard.int_columns.size() != attributes ||
+  for (const ShardIndex& shard : ix.shards_) {
+    if (shard.int_columns.size() != attributes ||
         shard.mixed_columns.size() != attributes ||
         shard.recency.size() != events) {
       return nullptr;

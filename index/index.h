@@ -224,6 +224,9 @@ struct AttributeIndex {
   std::unique_ptr<StringIndex> strings;  // kString, kStringArray
   Bitmap true_rows, false_rows;          // kBool
   bool integer_domain = true;            // kNumber: which column holds it
+
+  void Save(ArchiveWriter& out) const;
+  bool Load(ArchiveReader& in);
 };
 
 class Index {

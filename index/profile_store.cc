@@ -1,5 +1,7 @@
 #include "index/profile_store.h"
 
+#include <tbb/parallel_invoke.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -355,13 +357,25 @@ void ProfileStore::RestoreSchema(const Schema& schema) {
   event_cache_.fill(kNoId);
 }
 
-void ProfileStore::RestoreRows(const std::vector<BlobArena::Placed>& rows) {
+void ProfileStore::RestoreRows(std::vector<BlobArena::Placed> rows) {
   assert(rows_.size() == 0);
-  rows_.Restore(rows);
   live_count_ = 0;
   for (const BlobArena::Placed& r : rows) live_count_ += r.size > 0;
-  row_by_id_.Reserve(live_count_);
-  identity_owner_.Reserve(live_count_);
+  rows_.Restore(std::move(rows));
+}
+
+void ProfileStore::RestoreTables(
+    size_t ids, const std::function<void(RowTable&)>& fill_ids,
+    size_t identities, const std::function<void(RowTable&)>& fill_identities) {
+  tbb::parallel_invoke(
+      [&] {
+        row_by_id_.Reserve(ids);
+        fill_ids(row_by_id_);
+      },
+      [&] {
+        identity_owner_.Reserve(identities);
+        fill_identities(identity_owner_);
+      });
 }
 
 Status ProfileStore::Delete(std::string_view id) {

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -123,20 +124,20 @@ class ProfileStore {
   // Restoring a saved store (a snapshot), in this order: the schema; the
   // pages holding the encoded profiles (index/blob_arena.h); the row space,
   // each live row's blob placed in a page; then the id and identity
-  // entries of the live rows, with hashes as a RowTable's ForEach gives
-  // them. REQUIRES: an empty store; blobs made by this store's encoder
+  // tables, which `fill_ids` and `fill_identities` fill with the live
+  // rows' entries (hashes as a RowTable's ForEach gives them), at once on
+  // two threads, each table sized first for the entries it will get at
+  // most. REQUIRES: an empty store; blobs made by this store's encoder
   // with this schema, and entries that match them (a snapshot's checksum
   // vouches for both).
   void RestoreSchema(const Schema& schema);
   uint32_t RestorePage(std::unique_ptr<char[]> bytes, size_t size) {
     return rows_.AdoptPage(std::move(bytes), size);
   }
-  const char* restored_page(uint32_t page) const { return rows_.page(page); }
-  void RestoreRows(const std::vector<BlobArena::Placed>& rows);
-  void RestoreId(uint64_t hash, uint32_t row) { row_by_id_.Insert(hash, row); }
-  void RestoreIdentity(uint64_t hash, uint32_t row) {
-    identity_owner_.Insert(hash, row);
-  }
+  void RestoreRows(std::vector<BlobArena::Placed> rows);
+  void RestoreTables(size_t ids, const std::function<void(RowTable&)>& fill_ids,
+                     size_t identities,
+                     const std::function<void(RowTable&)>& fill_identities);
 
   // The hashes of the id and identity tables. A live database's layers
   // (live/layer.h) hash with them too, so that a snapshot's load fills the

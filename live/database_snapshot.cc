@@ -12,9 +12,11 @@
 // layers' live blobs, and its id and identity tables the layers' entries of
 // live rows, so a load points the store into the pages read.
 #include <dirent.h>
+#include <tbb/parallel_for.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -75,7 +77,8 @@ struct LoadedLayer {
   std::vector<BlobArena::Placed> placed;
 };
 
-// A layer's blobs into new pages (appended to `pages`); their views.
+// A layer's blobs into new pages (appended to `pages`), read on as many
+// threads as there are; their views.
 bool LoadBlobs(ArchiveReader& in,
                std::vector<std::pair<std::unique_ptr<char[]>, size_t>>* pages,
                std::vector<BlobArena::Placed>* placed,
@@ -84,15 +87,17 @@ bool LoadBlobs(ArchiveReader& in,
   if (!in.Vector(&sizes)) return false;
   placed->resize(sizes.size());
   views->resize(sizes.size());
+  const size_t first_page = pages->size();
+  std::vector<std::unique_ptr<ArchiveReader>> sections;
   size_t local = 0;
   for (const size_t end : PageEnds(sizes)) {
-    uint64_t bytes = 0, expected = 0;
-    for (size_t i = local; i < end; ++i) expected += sizes[i];
-    if (!in.U64(&bytes) || bytes != expected || !in.Fits(bytes, 1)) {
+    uint64_t bytes = 0;
+    for (size_t i = local; i < end; ++i) bytes += sizes[i];
+    sections.push_back(in.Section());
+    if (sections.back() == nullptr || sections.back()->remaining() != bytes) {
       return false;
     }
     auto page = std::make_unique_for_overwrite<char[]>(bytes);
-    if (!in.Get(page.get(), bytes)) return false;
     const uint32_t number = static_cast<uint32_t>(pages->size());
     uint32_t offset = 0;
     for (; local < end; ++local) {
@@ -102,6 +107,10 @@ bool LoadBlobs(ArchiveReader& in,
     }
     pages->emplace_back(std::move(page), bytes);
   }
+  tbb::parallel_for(size_t{0}, sections.size(), [&](size_t k) {
+    auto& [page, bytes] = (*pages)[first_page + k];
+    sections[k]->Get(page.get(), bytes);  // its size was checked above
+  });
   return true;
 }
 
@@ -268,54 +277,74 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   version->sequence_ = sequence;
   version->max_depth_ = options_.max_depth;
   // Each row is alive in exactly one layer: there its blob goes to the
-  // store, and its id and identity entries to the store's tables.
-  std::vector<BlobArena::Placed> placed(row_count);
+  // store, and its id and identity entries to the store's tables. A base
+  // over the whole row space lends its placements (local rows are rows).
+  std::vector<BlobArena::Placed> refs;
+  const bool lent =
+      layers[0].layer->whole_space() && layers[0].placed.size() <= row_count;
+  if (lent) refs = std::move(layers[0].placed);
+  refs.resize(row_count);
   holder_.assign(row_count, 0);
-  uint64_t live = 0;
+  uint64_t live = 0, identities = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     const LoadedLayer& loaded = layers[i];
     const Layer& layer = *loaded.layer;
     if (layer.serial() == 0 || layer.serial() >= next_serial) {
       return in.Damaged("layer numbers");
     }
+    std::vector<uint32_t> dead;  // ascending
+    if (loaded.dead) {
+      dead.resize(loaded.dead->cardinality());
+      roaring_bitmap_to_uint32_array(loaded.dead->get(), dead.data());
+    }
+    size_t next_dead = 0;
     bool misplaced = false;
     layer.ForEachRow([&](uint32_t local, uint32_t row) {
-      if (loaded.dead && loaded.dead->contains(local)) return;
+      while (next_dead < dead.size() && dead[next_dead] < local) ++next_dead;
+      if (next_dead < dead.size() && dead[next_dead] == local) {
+        if (lent && i == 0) refs[row] = BlobArena::Placed{};
+        return;
+      }
       if (row >= row_count || holder_[row] != 0) {
         misplaced = true;
         return;
       }
       holder_[row] = layer.serial();
-      placed[row] = loaded.placed[local];
+      if (!(lent && i == 0)) refs[row] = loaded.placed[local];
       ++live;
     });
     if (misplaced) return in.Damaged("rows of a layer");
+    identities += layer.identity_entries();
     version->layers_.push_back(Snapshot::LayerState{loaded.layer, loaded.dead});
   }
   store_.RestoreSchema(schema);
   for (auto& [page, bytes] : pages) store_.RestorePage(std::move(page), bytes);
-  store_.RestoreRows(placed);
-  std::vector<uint32_t> ids(row_count, 0);
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const Layer& layer = *layers[i].layer;
-    auto alive = [&](uint32_t local) {
-      return !layers[i].dead || !layers[i].dead->contains(local);
+  store_.RestoreRows(std::move(refs));
+  // The entries of the rows alive in their layer.
+  std::atomic<uint64_t> ids = 0;
+  auto fill = [&](bool identity) {
+    return [&, identity](RowTable& table) {
+      uint64_t added = 0;
+      for (const Snapshot::LayerState& state : version->layers_) {
+        const Layer& layer = *state.layer;
+        auto add = [&](uint32_t local, uint64_t hash) {
+          const uint32_t row = layer.GlobalRow(local);
+          if (row < row_count && holder_[row] == layer.serial()) {
+            table.Insert(hash, row);
+            ++added;
+          }
+        };
+        if (identity) {
+          layer.ForEachIdentity(add);
+        } else {
+          layer.ForEachId(add);
+        }
+      }
+      if (!identity) ids = added;
     };
-    layer.ForEachId([&](uint32_t local, uint64_t hash) {
-      if (!alive(local)) return;
-      const uint32_t row = layer.GlobalRow(local);
-      store_.RestoreId(hash, row);
-      ++ids[row];
-    });
-    layer.ForEachIdentity([&](uint32_t local, uint64_t hash) {
-      if (alive(local)) store_.RestoreIdentity(hash, layer.GlobalRow(local));
-    });
-  }
-  for (uint32_t row = 0; row < row_count; ++row) {
-    if (ids[row] != (holder_[row] != 0 ? 1 : 0)) {
-      return in.Damaged("id table of row " + std::to_string(row));
-    }
-  }
+  };
+  store_.RestoreTables(live, fill(false), identities, fill(true));
+  if (ids != live) return in.Damaged("id tables");
   next_serial_ = next_serial;
   version->live_count_ = live;
   version->schema_ = std::make_shared<const Schema>(store_.schema());

@@ -1,6 +1,7 @@
 #include "live/layer.h"
 
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_invoke.h>
 
 #include <algorithm>
 #include <utility>
@@ -137,8 +138,8 @@ void Layer::Save(ArchiveWriter& out) const {
   out.U64(serial_);
   out.U32(size_);
   out.Vector(rows_);
-  by_id_.Save(out);
-  by_identity_.Save(out);
+  out.Section([&](ArchiveWriter& w) { by_id_.Save(w); });
+  out.Section([&](ArchiveWriter& w) { by_identity_.Save(w); });
   index_->Save(out);
 }
 
@@ -147,8 +148,7 @@ std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
   auto layer = std::make_shared<Layer>();
   const size_t local_rows = blobs.size();
   if (!in.U64(&layer->serial_) || !in.U32(&layer->size_) ||
-      !in.Vector(&layer->rows_) || !layer->by_id_.Load(in) ||
-      !layer->by_identity_.Load(in)) {
+      !in.Vector(&layer->rows_)) {
     return nullptr;
   }
   // Local rows: one per profile held, or the row space for the base.
@@ -156,12 +156,28 @@ std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
   if (!whole_space && layer->rows_.size() != local_rows) return nullptr;
   if (!std::is_sorted(layer->rows_.begin(), layer->rows_.end()) ||
       std::adjacent_find(layer->rows_.begin(), layer->rows_.end()) !=
-          layer->rows_.end() ||
+          layer->rows_.end()) {
+    return nullptr;
+  }
+  std::unique_ptr<ArchiveReader> ids = in.Section();
+  std::unique_ptr<ArchiveReader> identities = in.Section();
+  if (ids == nullptr || identities == nullptr) return nullptr;
+  // The tables and the index at once.
+  bool ids_ok = false, identities_ok = false;
+  tbb::parallel_invoke(
+      [&] { ids_ok = layer->by_id_.Load(*ids) && ids->remaining() == 0; },
+      [&] {
+        identities_ok = layer->by_identity_.Load(*identities) &&
+                        identities->remaining() == 0;
+      },
+      [&] {
+        layer->index_ =
+            Index::Load(in, std::make_shared<BlobRows>(std::move(blobs)));
+      });
+  if (!ids_ok || !identities_ok || layer->index_ == nullptr ||
       layer->by_id_.size() != layer->size_) {
     return nullptr;
   }
-  layer->index_ = Index::Load(in, std::make_shared<BlobRows>(std::move(blobs)));
-  if (layer->index_ == nullptr) return nullptr;
   return layer;
 }
 

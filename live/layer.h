@@ -92,6 +92,7 @@ class Layer {
   void ForEachId(Fn&& fn) const {
     by_id_.ForEach([&](uint64_t hash, uint32_t local) { fn(local, hash); });
   }
+  size_t identity_entries() const { return by_identity_.size(); }
   template <typename Fn>
   void ForEachIdentity(Fn&& fn) const {
     by_identity_.ForEach(

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,11 +148,19 @@ Status SnapshotWriter::Commit() {
 
 // --- Reading ---------------------------------------------------------------
 
-SnapshotReader::SnapshotReader(std::string path, int fd, uint64_t size)
-    : path_(std::move(path)), fd_(fd), data_end_(size) {}
+SnapshotReader::SnapshotReader(std::string path, const char* map, uint64_t size)
+    : path_(std::move(path)),
+      map_(map),
+      size_(size),
+      data_end_(size >= kTrailerBytes ? size - kTrailerBytes : 0) {
+  crc_ = std::async(std::launch::async, [this] {
+    return Crc32c(map_, static_cast<size_t>(data_end_), 0);
+  });
+}
 
 SnapshotReader::~SnapshotReader() {
-  if (fd_ >= 0) close(fd_);
+  if (crc_.valid()) crc_.wait();
+  if (map_ != nullptr) munmap(const_cast<char*>(map_), size_);
 }
 
 Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
@@ -164,10 +173,22 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
     close(fd);
     return error;
   }
-  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   const uint64_t size = static_cast<uint64_t>(info.st_size);
-  std::unique_ptr<SnapshotReader> reader(new SnapshotReader(
-      path, fd, size >= kTrailerBytes ? size - kTrailerBytes : 0));
+  void* map = nullptr;
+  if (size > 0) {
+    // The data directory is locked (live/database.h), so nothing cuts the
+    // file short while it is mapped.
+    map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      const Status error = IoError("cannot map", path);
+      close(fd);
+      return error;
+    }
+    madvise(map, size, MADV_WILLNEED);
+  }
+  close(fd);
+  std::unique_ptr<SnapshotReader> reader(
+      new SnapshotReader(path, static_cast<const char*>(map), size));
   char magic[8];
   if (!reader->Get(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 ||
       !reader->U64(&reader->seq_)) {
@@ -176,64 +197,30 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
   return reader;
 }
 
-bool SnapshotReader::Fill(size_t n) {
-  if (buffer_.size() - pos_ >= n) return true;
-  buffer_.erase(0, pos_);
-  pos_ = 0;
-  const size_t want = std::max(n, kBufferBytes);
-  while (buffer_.size() < n) {
-    const size_t had = buffer_.size();
-    buffer_.resize(had + want);
-    const ssize_t got = read(fd_, buffer_.data() + had, want);
-    if (got < 0 && errno == EINTR) {
-      buffer_.resize(had);
-      continue;
-    }
-    buffer_.resize(had + (got > 0 ? static_cast<size_t>(got) : 0));
-    if (got <= 0) return buffer_.size() >= n;
-  }
-  return true;
-}
-
 bool SnapshotReader::Get(void* out, size_t n) {
   if (n > remaining()) return false;
-  char* to = static_cast<char*>(out);
-  const size_t buffered = std::min(n, buffer_.size() - pos_);
-  std::memcpy(to, buffer_.data() + pos_, buffered);
-  pos_ += buffered;
-  size_t done = buffered;
-  if (n - done >= kBufferBytes) {
-    // Straight from the file: a large vector is not staged in the buffer.
-    while (done < n) {
-      const ssize_t got = read(fd_, to + done, n - done);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) return false;
-      done += static_cast<size_t>(got);
-    }
-  } else if (done < n) {
-    if (!Fill(n - done)) return false;
-    std::memcpy(to + done, buffer_.data() + pos_, n - done);
-    pos_ += n - done;
-  }
-  crc_ = Crc32c(to, n, crc_);
+  std::memcpy(out, map_ + offset_, n);
   offset_ += n;
   return true;
 }
 
+std::unique_ptr<ArchiveReader> SnapshotReader::Fork(uint64_t n) {
+  auto fork = std::make_unique<MemoryReader>(map_ + offset_, n);
+  offset_ += n;
+  return fork;
+}
+
 Status SnapshotReader::Finish() {
-  const uint32_t crc = crc_;
   if (offset_ != data_end_) return Damaged("length (data left unread)");
-  char trailer[kTrailerBytes];
-  if (!Fill(sizeof(trailer))) return Damaged("trailer");
-  std::memcpy(trailer, buffer_.data() + pos_, sizeof(trailer));
-  pos_ += sizeof(trailer);
+  if (size_ < 16 + kTrailerBytes) return Damaged("trailer");
+  const uint32_t crc = crc_.get();
+  const char* trailer = map_ + data_end_;
   uint32_t stored = 0;
   for (int i = 0; i < 4; ++i) {
     stored |= uint32_t{static_cast<uint8_t>(trailer[8 + i])} << (8 * i);
   }
   if (std::memcmp(trailer, kEndMagic, 8) != 0) return Damaged("trailer");
   if (stored != crc) return Damaged("checksum");
-  if (Fill(1)) return Damaged("end (bytes follow the trailer)");
   return Status::Ok();
 }
 

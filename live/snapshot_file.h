@@ -14,6 +14,7 @@
 #define SEGD_LIVE_SNAPSHOT_FILE_H_
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,10 @@ class SnapshotWriter final : public ArchiveWriter {
   bool committed_ = false;
 };
 
+// Reads a snapshot mapped into memory. A thread of its own computes the
+// checksum of the whole file meanwhile, so that the reading costs no more
+// than the copies, and sections (ArchiveReader::Section) are views of the
+// mapping that other threads read at the same time.
 class SnapshotReader final : public ArchiveReader {
  public:
   // Opens `path` and reads its header: kCorrupt when it is no snapshot.
@@ -69,30 +74,30 @@ class SnapshotReader final : public ArchiveReader {
   ~SnapshotReader();
 
   uint64_t seq() const { return seq_; }
-  // False past the end of the data (the trailer is not data). Large reads
-  // go straight to `out`, past the buffer.
+  // False past the end of the data (the trailer is not data).
   bool Get(void* out, size_t n) override;
   uint64_t remaining() const override { return data_end_ - offset_; }
 
-  // Checks the trailer and the checksum of everything read, and that the
-  // file ends there: kCorrupt otherwise. Until it returns ok, nothing read
-  // may be trusted.
+  // Checks that every byte of data was read, the trailer, and the
+  // checksum: kCorrupt otherwise. Until it returns ok, nothing read may be
+  // trusted.
   Status Finish();
   // kCorrupt naming the file, for a field that does not parse.
   Status Damaged(std::string_view what) const;
 
+ protected:
+  std::unique_ptr<ArchiveReader> Fork(uint64_t n) override;
+
  private:
-  SnapshotReader(std::string path, int fd, uint64_t size);
-  bool Fill(size_t n);  // at least n bytes buffered, or false
+  SnapshotReader(std::string path, const char* map, uint64_t size);
 
   std::string path_;
-  int fd_;
+  const char* map_;  // the whole file, read-only
+  uint64_t size_;
   uint64_t seq_ = 0;
-  uint64_t data_end_;    // where the trailer starts
-  uint64_t offset_ = 0;  // bytes of the file consumed
-  std::string buffer_;
-  size_t pos_ = 0;  // next byte of buffer_
-  uint32_t crc_ = 0;
+  uint64_t data_end_;          // where the trailer starts
+  uint64_t offset_ = 0;        // bytes of the file consumed
+  std::future<uint32_t> crc_;  // of the data, computed meanwhile
 };
 
 }  // namespace segd
