@@ -26,6 +26,7 @@
 #include "index/index.h"
 #include "ingest/loader.h"
 #include "ingest/record_parser.h"
+#include "live/layer.h"
 #include "tools/gen.h"
 
 namespace segd {
@@ -486,6 +487,32 @@ void BM_IndexBuild(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * data.index->MemoryBytes());
 }
 BENCHMARK(BM_IndexBuild)->Unit(benchmark::kMillisecond);
+
+// A live database's newest layer (live/layer.h): the index and id tables of
+// a few recently written profiles, built again on every group of writes.
+void BM_SmallLayerBuild(benchmark::State& state) {
+  const Fixture& data = Data();
+  const size_t rows = static_cast<size_t>(state.range(0));
+  std::vector<Layer::Entry> entries;
+  for (uint32_t row = 0; entries.size() < rows; row += 701) {
+    entries.push_back(Layer::Entry{row, data.store.blob(row)});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Layer::Entry& a, const Layer::Entry& b) {
+              return a.row < b.row;
+            });
+  for (auto _ : state) {
+    auto layer = Layer::Build(data.store.schema(), entries, false, 1);
+    benchmark::DoNotOptimize(layer);
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(BM_SmallLayerBuild)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(64)
+    ->Arg(128)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace segd

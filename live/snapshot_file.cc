@@ -190,8 +190,15 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
   std::unique_ptr<SnapshotReader> reader(
       new SnapshotReader(path, static_cast<const char*>(map), size));
   char magic[8];
-  if (!reader->Get(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 ||
-      !reader->U64(&reader->seq_)) {
+  if (!reader->Get(magic, 8)) return reader->Damaged("header");
+  if (std::memcmp(magic, "SEGDSNP1", 8) == 0) {
+    return Status(ErrorCode::kCorrupt,
+                  "snapshot " + path +
+                      " has the first format, which held no indexes and is "
+                      "no longer read: load the profiles again (--load) into "
+                      "an empty data directory");
+  }
+  if (std::memcmp(magic, kMagic, 8) != 0 || !reader->U64(&reader->seq_)) {
     return reader->Damaged("header");
   }
   return reader;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "live/database.h"
+#include "live/snapshot_file.h"
 #include "tests/tsan.h"
 
 namespace segd {
@@ -550,6 +551,20 @@ TEST(DurabilityTest, ARestartFromASnapshotGoesOnAsIfNoneHappened) {
   twin.reset();
   fs::remove_all(dir);
   fs::remove_all(twin_dir);
+}
+
+TEST(DurabilityTest, ASnapshotOfTheFirstFormatIsRefusedWithTheWayOut) {
+  const std::string dir = TempDir("oldsnap");
+  {
+    std::ofstream out(dir + "/" + SnapshotFileName(7), std::ios::binary);
+    out << "SEGDSNP1" << std::string(40, '\0');
+  }
+  Result<std::unique_ptr<Database>> db = Database::Open(Durable(dir), nullptr);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(db.status().message().find("--load"), std::string::npos)
+      << db.status().ToString();
+  fs::remove_all(dir);
 }
 
 }  // namespace
