@@ -6,7 +6,9 @@
 #
 # Uses data/sample-1000000.ndjson (made by `make run`, or here). Prints each
 # figure with the wrk command behind it, then the in-process baseline of
-# `segd bench --sections server` on the same data.
+# `segd bench --sections server` on the same data. The server runs without a
+# write-ahead log, as the baseline does; bench/durability_bench.sh measures
+# what the log costs.
 set -euo pipefail
 build=${1:-build}
 seconds=${2:-10}
@@ -19,7 +21,7 @@ command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1
 mkdir -p data
 [ -s "$data" ] || "$segd" gen --profiles 1000000 --seed 42 --out "$data"
 
-"$segd" serve --port 0 --data-dir "$work/data" --load "$data" >"$work/log" &
+"$segd" serve --port 0 --load "$data" >"$work/log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 until grep -q 'listening on' "$work/log"; do sleep 0.2; done
