@@ -14,7 +14,13 @@
 // reads; the archive's checksum, verified when the reading ends, vouches for
 // the rest before anything is used.
 //
-// Threading: one thread per archive.
+// Sections (a length, then the bytes) let a reader hand a part to another
+// thread: a structure made of many independent parts (an index's shards and
+// attributes, pages of blobs) saves each as a section and loads them all at
+// once.
+//
+// Threading: one thread per reader or writer; a section's reader is a
+// reader of its own.
 #ifndef SEGD_BASE_ARCHIVE_H_
 #define SEGD_BASE_ARCHIVE_H_
 
