@@ -28,7 +28,7 @@ run: configure
 # The concurrency tests under ThreadSanitizer, in a build folder of their
 # own: the live database (readers, writers' queue, merges), the log's group
 # commit, snapshots beside writes, and the server's counters.
-TSAN_TESTS = archive_test live_concurrency_test live_database_test live_differential_test \
+TSAN_TESTS = live_concurrency_test live_database_test live_differential_test \
              durability_test wal_test api_metrics_test
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGD_TSAN=ON >/dev/null

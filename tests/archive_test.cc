@@ -15,6 +15,7 @@
 #include "index/index.h"
 #include "index/profile_store.h"
 #include "ingest/loader.h"
+#include "tests/tsan.h"
 #include "tools/gen.h"
 
 namespace segd {
