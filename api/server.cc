@@ -1,6 +1,9 @@
 #include "api/server.h"
 
+#include <tbb/task_arena.h>
+
 #include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/core.hpp>
@@ -114,6 +117,8 @@ class Server::Impl {
   awaitable<bool> Send(Connection& connection, ApiResponse response,
                        unsigned version, bool keep_alive);
   awaitable<ApiResponse> Dispatch(const ApiRequest& request);
+  // Answers a read on the read pool.
+  ApiResponse Read(const ApiRequest& request);
 
   Api& api_;
   Metrics& metrics_;
@@ -122,6 +127,7 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   asio::thread_pool reads_;
   asio::thread_pool writes_;
+  std::atomic<int> reads_in_flight_{0};
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 
@@ -251,13 +257,35 @@ awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection) {
 awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
   const RouteId id = request.route->id;
   if (AnswersInline(id)) co_return api_.Handle(request);
-  asio::thread_pool& pool = IsWrite(id) ? writes_ : reads_;
+  if (IsWrite(id)) {
+    co_return co_await asio::co_spawn(
+        writes_.get_executor(),
+        [this, &request]() -> awaitable<ApiResponse> {
+          co_return api_.Handle(request);
+        },
+        use_awaitable);
+  }
   co_return co_await asio::co_spawn(
-      pool.get_executor(),
-      [this, &request]() -> awaitable<ApiResponse> {
-        co_return api_.Handle(request);
-      },
+      reads_.get_executor(),
+      [this, &request]() -> awaitable<ApiResponse> { co_return Read(request); },
       use_awaitable);
+}
+
+ApiResponse Server::Impl::Read(const ApiRequest& request) {
+  // A query spreads its shards over every core, which is what a lone
+  // query wants. With another read in flight the cores are busy already:
+  // each read then runs on its pool thread alone, and the reads share the
+  // cores without handing shards back and forth.
+  const bool alone = reads_in_flight_.fetch_add(1) > 0;
+  ApiResponse response;
+  if (alone) {
+    thread_local tbb::task_arena one_thread(1);
+    one_thread.execute([&] { response = api_.Handle(request); });
+  } else {
+    response = api_.Handle(request);
+  }
+  reads_in_flight_.fetch_sub(1);
+  return response;
 }
 
 awaitable<bool> Server::Impl::Exchange(Connection& connection,
