@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -928,8 +929,18 @@ void Database::SnapshotLoop() {
     if (stopping_) return;
     lock.unlock();
     logged_bytes_.store(0);
+    const auto start = std::chrono::steady_clock::now();
     if (Status s = WriteSnapshot(); !s.ok()) {
       std::fprintf(stderr, "segd: snapshot failed: %s\n", s.ToString().c_str());
+    } else {
+      std::fprintf(
+          stderr,
+          "segd: snapshot written in %.1f s, as the log passed "
+          "%llu MiB\n",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        start)
+              .count(),
+          static_cast<unsigned long long>(options_.snapshot_log_bytes >> 20));
     }
     lock.lock();
   }
