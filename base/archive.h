@@ -147,9 +147,9 @@ class ArchiveReader {
   }
 
  protected:
-  // The next `n` bytes as a reader of their own. This one copies them;
-  // a reader over memory can hand out a view.
-  virtual std::unique_ptr<ArchiveReader> Fork(uint64_t n);
+  // The next `n` bytes as a reader of their own, a view of them.
+  // REQUIRES: n <= remaining().
+  virtual std::unique_ptr<ArchiveReader> Fork(uint64_t n) = 0;
 
  private:
   bool Text(uint64_t n, std::string* bytes) {
@@ -159,15 +159,11 @@ class ArchiveReader {
   }
 };
 
-// Reads an archive held in memory: a span it does not own, or bytes it does.
+// Reads an archive held in memory, which it does not own.
 class MemoryReader final : public ArchiveReader {
  public:
   MemoryReader(const char* data, uint64_t size)
       : at_(data), end_(data + size) {}
-  explicit MemoryReader(std::string owned)
-      : owned_(std::move(owned)),
-        at_(owned_.data()),
-        end_(owned_.data() + owned_.size()) {}
 
   bool Get(void* out, size_t n) override {
     if (n > remaining()) return false;
@@ -187,16 +183,9 @@ class MemoryReader final : public ArchiveReader {
   }
 
  private:
-  std::string owned_;
   const char* at_;
   const char* end_;
 };
-
-inline std::unique_ptr<ArchiveReader> ArchiveReader::Fork(uint64_t n) {
-  std::string bytes(n, '\0');
-  if (!Get(bytes.data(), n)) return nullptr;
-  return std::make_unique<MemoryReader>(std::move(bytes));
-}
 
 }  // namespace segd
 

@@ -6,7 +6,10 @@
 # 1. `segd serve --data-dir D --load` the `segd gen` file of PROFILES
 #    (default 10M), then SIGTERM: the snapshot it writes, timed by segd.
 # 2. `segd serve --data-dir D`: start to ready from that snapshot.
-# 3. 14 s of one-profile PATCHes from 64 clients (--fsync always), then
+# 3. 40 s of batches of 1,000 profiles (4 clients) beside 5-predicate
+#    counts (4 clients): the log passes 512 MiB, and the snapshot thread
+#    writes a snapshot while both go on; the server logs its time.
+# 4. 14 s of one-profile PATCHes from 64 clients (--fsync always), then
 #    SIGKILL, then start to ready from the snapshot plus the logged writes.
 set -euo pipefail
 build=${1:-build}
@@ -48,6 +51,32 @@ ls -l "$dir"/snapshot-*.snap
 echo
 echo "== restart from the snapshot"
 start --data-dir "$dir"
+
+echo
+echo "== a snapshot while batches and counts go on: batches until the log"
+echo "   passes 512 MiB and the snapshot thread has written one"
+head -n 1000 "$data" >"$work/batch.ndjson"
+cat >"$work/batch.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-ndjson"
+local f = io.open("$work/batch.ndjson", "rb")
+wrk.body = f:read("*a")
+f:close()
+EOF
+cat >"$work/count.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"rule": {"all": [{"field": "city", "op": "in", "value": ["Pune", "Mumbai", "Delhi"]}, {"field": "tags", "op": "eq", "value": "vip"}, {"field": "signed_up", "op": "within_last", "value": "365d"}, {"field": "orders", "op": "gte", "value": 5}, {"not": {"field": "lifecycle", "op": "eq", "value": "churned"}}]}, "limit": 0, "now": "2026-11-20T12:00:00Z"}'
+EOF
+wrk -t1 -c4 -d40s --latency -s "$work/count.lua" "$url/v1/query" >"$work/count.out" &
+counts=$!
+wrk -t1 -c4 -d40s -s "$work/batch.lua" "$url/v1/profiles" |
+  grep -E 'Requests/sec'
+wait "$counts"
+echo "counts beside them:"
+grep -E 'Requests/sec|50%|99%' "$work/count.out"
+grep 'snapshot written' "$last_log" ||
+  echo "no snapshot yet: the log stayed under 512 MiB"
 
 echo
 echo "== 14 s of PATCHes, 64 clients, --fsync always, then SIGKILL"

@@ -8,7 +8,7 @@ namespace segd {
 
 void BlobArena::Set(uint32_t row, std::string_view blob) {
   if (row == refs_.size()) refs_.emplace_back();
-  Ref& ref = refs_[row];
+  Placed& ref = refs_[row];
   garbage_ += ref.size;
   if (pages_.empty() || used_ + blob.size() > page_sizes_.back()) {
     const size_t bytes = std::max(kPageBytes, blob.size());
@@ -26,7 +26,7 @@ void BlobArena::Set(uint32_t row, std::string_view blob) {
 
 void BlobArena::Clear(uint32_t row) {
   garbage_ += refs_[row].size;
-  refs_[row] = Ref{};
+  refs_[row] = Placed{};
 }
 
 uint32_t BlobArena::AdoptPage(std::unique_ptr<char[]> bytes, size_t size) {
@@ -39,11 +39,11 @@ uint32_t BlobArena::AdoptPage(std::unique_ptr<char[]> bytes, size_t size) {
 
 void BlobArena::Restore(std::vector<Placed> rows) {
   refs_ = std::move(rows);
-  for (const Ref& r : refs_) garbage_ -= r.size;
+  for (const Placed& r : refs_) garbage_ -= r.size;
 }
 
 size_t BlobArena::MemoryBytes() const {
-  size_t bytes = refs_.capacity() * sizeof(Ref) +
+  size_t bytes = refs_.capacity() * sizeof(Placed) +
                  pages_.capacity() * sizeof(pages_[0]) +
                  page_sizes_.capacity() * sizeof(size_t);
   for (size_t s : page_sizes_) bytes += s;

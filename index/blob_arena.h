@@ -19,12 +19,18 @@ namespace segd {
 
 class BlobArena {
  public:
+  // Where a row's blob lies.
+  struct Placed {
+    uint32_t page = 0;
+    uint32_t offset = 0;
+    uint32_t size = 0;  // 0: the row holds nothing
+  };
   // Pages are this large, or larger for a single larger blob.
   static constexpr size_t kPageBytes = size_t{4} << 20;
 
   uint32_t size() const { return static_cast<uint32_t>(refs_.size()); }
   std::string_view Get(uint32_t row) const {
-    const Ref& r = refs_[row];
+    const Placed& r = refs_[row];
     if (r.size == 0) return {};
     return std::string_view(pages_[r.page].get() + r.offset, r.size);
   }
@@ -38,20 +44,13 @@ class BlobArena {
   // count as garbage. REQUIRES: an empty arena; each row's blob lies in
   // its page.
   uint32_t AdoptPage(std::unique_ptr<char[]> bytes, size_t size);
-  const char* page(uint32_t page) const { return pages_[page].get(); }
-  struct Placed {
-    uint32_t page = 0;
-    uint32_t offset = 0;
-    uint32_t size = 0;  // 0: the row holds nothing
-  };
   void Restore(std::vector<Placed> rows);
 
   size_t MemoryBytes() const;
   size_t garbage_bytes() const { return garbage_; }
 
  private:
-  using Ref = Placed;
-  std::vector<Ref> refs_;
+  std::vector<Placed> refs_;  // by row
   std::vector<std::unique_ptr<char[]>> pages_;
   std::vector<size_t> page_sizes_;
   size_t used_ = 0;  // bytes used in the last page

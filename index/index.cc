@@ -277,19 +277,7 @@ std::shared_ptr<const Index> Index::Build(
   });
 
   ix.live_ = Union(live_parts);
-  ix.live_count_ = ix.live_.cardinality();
-  ix.full_shards_.resize(shard_count);
-  for (uint32_t s = 0; s < shard_count; ++s) {
-    ix.full_shards_[s] = ShardCardinality(ix.live_.get(), s) == kShardRows;
-  }
-  ix.event_totals_.assign(event_count, 0);
-  for (const ShardIndex& shard : ix.shards_) {
-    for (EventId e = 0; e < event_count; ++e) {
-      for (const SortedColumn<int64_t>* c : shard.EventColumns(e)) {
-        ix.event_totals_[e] += c->size();
-      }
-    }
-  }
+  ix.DeriveTotals();
 
   // Pass 2, per attribute: whole bitmaps from the shards' parts; a number
   // attribute holding any non-integer takes the exact long double form in
@@ -520,9 +508,7 @@ void Index::Save(ArchiveWriter& out) const {
   SaveSections(out, attributes_);
   out.U64(event_names_.size());
   for (const std::string& name : event_names_) out.Bytes(name);
-  out.Vector(event_totals_);
   SaveSections(out, shards_);
-  for (uint32_t s = 0; s < shards_.size(); ++s) out.U8(full_shards_[s]);
 }
 
 std::shared_ptr<const Index> Index::Load(
@@ -534,7 +520,6 @@ std::shared_ptr<const Index> Index::Load(
       !ix.live_.Load(in) || !LoadSections(in, &ix.attributes_)) {
     return nullptr;
   }
-  ix.live_count_ = ix.live_.cardinality();
   const size_t attributes = ix.attributes_.size();
   for (AttrId a = 0; a < attributes; ++a) {
     if (!ix.attribute_by_name_.emplace(ix.attributes_[a].name, a).second) {
@@ -548,8 +533,7 @@ std::shared_ptr<const Index> Index::Load(
     if (!in.Bytes(&ix.event_names_[e])) return nullptr;
     ix.event_by_folded_name_.emplace(FoldAscii(ix.event_names_[e]), e);
   }
-  if (!in.Vector(&ix.event_totals_) || ix.event_totals_.size() != events ||
-      !LoadSections(in, &ix.shards_) || ix.shards_.size() != ix.shard_count()) {
+  if (!LoadSections(in, &ix.shards_) || ix.shards_.size() != ix.shard_count()) {
     return nullptr;
   }
   for (const ShardIndex& shard : ix.shards_) {
@@ -559,13 +543,24 @@ std::shared_ptr<const Index> Index::Load(
       return nullptr;
     }
   }
-  ix.full_shards_.resize(ix.shards_.size());
-  for (uint32_t s = 0; s < ix.shards_.size(); ++s) {
-    bool full;
-    if (!in.Bool(&full)) return nullptr;
-    ix.full_shards_[s] = full;
-  }
+  ix.DeriveTotals();
   return index;
+}
+
+void Index::DeriveTotals() {
+  live_count_ = live_.cardinality();
+  full_shards_.assign(shard_count(), false);
+  for (uint32_t s = 0; s < shard_count(); ++s) {
+    full_shards_[s] = ShardCardinality(live_.get(), s) == kShardRows;
+  }
+  event_totals_.assign(event_names_.size(), 0);
+  for (const ShardIndex& shard : shards_) {
+    for (EventId e = 0; e < event_totals_.size(); ++e) {
+      for (const SortedColumn<int64_t>* c : shard.EventColumns(e)) {
+        event_totals_[e] += c->size();
+      }
+    }
+  }
 }
 
 }  // namespace segd

@@ -286,6 +286,10 @@ class Index {
   size_t MemoryBytes() const { return MemoryUse().total(); }
 
  private:
+  // The figures read off the live rows and the shards: live_count_,
+  // full_shards_, event_totals_. REQUIRES: live_, shards_, event_names_.
+  void DeriveTotals();
+
   std::shared_ptr<const RowSource> rows_;
   uint32_t row_count_ = 0;
   Bitmap live_;

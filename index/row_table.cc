@@ -59,24 +59,16 @@ void RowTable::Reserve(size_t n) {
   if (slots != slots_.size()) Rehash(slots);
 }
 
-void RowTable::Save(ArchiveWriter& out) const {
-  out.Vector(slots_);
-  out.U64(size_);
-}
+void RowTable::Save(ArchiveWriter& out) const { out.Vector(slots_); }
 
 bool RowTable::Load(ArchiveReader& in) {
-  uint64_t size;
-  if (!in.Vector(&slots_) || !in.U64(&size)) return false;
-  size_ = static_cast<size_t>(size);
+  if (!in.Vector(&slots_)) return false;
+  size_ = 0;
+  for (const Slot& s : slots_) size_ += s.row != kEmpty;
   // A power of two, never more than half full: every probe meets an empty
   // slot.
-  const bool shaped = slots_.empty() ? size_ == 0
-                                     : std::has_single_bit(slots_.size()) &&
-                                           size_ * 2 <= slots_.size();
-  if (!shaped) return false;
-  size_t held = 0;
-  for (const Slot& s : slots_) held += s.row != kEmpty;
-  return held == size_;
+  return slots_.empty() ||
+         (std::has_single_bit(slots_.size()) && size_ * 2 <= slots_.size());
 }
 
 }  // namespace segd

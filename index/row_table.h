@@ -57,7 +57,7 @@ class RowTable {
   // Room for `n` entries without a rehash.
   void Reserve(size_t n);
 
-  // Archived as it is (base/archive.h).
+  // Archived as its slots (base/archive.h); Load counts the entries.
   void Save(ArchiveWriter& out) const;
   bool Load(ArchiveReader& in);
 

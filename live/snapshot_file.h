@@ -89,6 +89,7 @@ class SnapshotReader final : public ArchiveReader {
   std::unique_ptr<ArchiveReader> Fork(uint64_t n) override;
 
  private:
+  friend Result<uint64_t> VerifySnapshotFile(const std::string& path);
   SnapshotReader(std::string path, const char* map, uint64_t size);
 
   std::string path_;
