@@ -20,23 +20,8 @@ trap 'rm -rf "$work"' EXIT
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
 [ -s "$data" ] || "$segd" gen --profiles 1000000 --seed 42 --out "$data"
 head -n 1000 "$data" >"$work/batch.ndjson"
-cat >"$work/patch.lua" <<'EOF'
-local i = 0
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  i = i + 7919
-  return wrk.format(nil, string.format("/v1/profiles/c-%08d", i % 1000000 + 1),
-                    nil, string.format('{"lead_score": %d}', i % 100))
-end
-EOF
-cat >"$work/batch.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-ndjson"
-local f = io.open("$work/batch.ndjson", "rb")
-wrk.body = f:read("*a")
-f:close()
-EOF
+export SEGD_BATCH_FILE="$work/batch.ndjson"
+lua=bench/wrk
 
 for mode in none no everysec always; do
   dir="$parent/durability-bench-$mode"
@@ -52,11 +37,11 @@ for mode in none no everysec always; do
   done
   echo
   echo "== log: $mode"
-  echo "\$ wrk -t2 -c64 -d${seconds}s --latency -s patch.lua $url"
-  wrk -t2 -c64 -d"${seconds}s" --latency -s "$work/patch.lua" "$url" |
+  echo "\$ wrk -t2 -c64 -d${seconds}s --latency -s bench/wrk/patch.lua $url"
+  wrk -t2 -c64 -d"${seconds}s" --latency -s "$lua/patch.lua" "$url" |
     grep -E 'Requests/sec|99%|Non-2xx'
-  echo "\$ wrk -t1 -c4 -d${seconds}s --latency -s batch.lua $url/v1/profiles  (x1000 profiles)"
-  wrk -t1 -c4 -d"${seconds}s" --latency -s "$work/batch.lua" "$url/v1/profiles" |
+  echo "\$ wrk -t1 -c4 -d${seconds}s --latency -s bench/wrk/batch.lua $url/v1/profiles  (x1000 profiles)"
+  wrk -t1 -c4 -d"${seconds}s" --latency -s "$lua/batch.lua" "$url/v1/profiles" |
     grep -E 'Requests/sec|99%|Non-2xx'
   kill -TERM "$server"
   wait "$server" 2>/dev/null || true

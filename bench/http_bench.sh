@@ -15,7 +15,6 @@ seconds=${2:-10}
 segd="$build/tools/segd"
 data=data/sample-1000000.ndjson
 work=$(mktemp -d)
-now=2026-11-20T12:00:00Z
 
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
 mkdir -p data
@@ -35,32 +34,9 @@ curl -s -o /dev/null -X PUT "$url/v1/segments/west-leads" -d '{"rule": {"all": [
   {"field": "customer_type", "op": "eq", "value": "lead"},
   {"field": "city", "op": "in", "value": ["Pune", "Mumbai", "Nagpur"]}]}}'
 
-cat >"$work/contains.lua" <<'EOF'
-local i = 0
-request = function()
-  i = i + 7919
-  return wrk.format("GET", string.format(
-    "/v1/segments/west-leads/members/c-%08d", i % 1000000 + 1))
-end
-EOF
-cat >"$work/preview.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"rule": {"all": [{"field": "customer_type", "op": "eq", "value": "lead"}, {"field": "city", "op": "in", "value": ["Pune", "Mumbai", "Nagpur"]}, {"field": "signed_up", "op": "within_last", "value": "7d"}]}, "limit": 20, "count": false, "now": "$now"}'
-EOF
-cat >"$work/count.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"rule": {"all": [{"field": "city", "op": "in", "value": ["Pune", "Mumbai", "Delhi"]}, {"field": "tags", "op": "eq", "value": "vip"}, {"field": "signed_up", "op": "within_last", "value": "365d"}, {"field": "orders", "op": "gte", "value": 5}, {"not": {"field": "lifecycle", "op": "eq", "value": "churned"}}]}, "limit": 0, "now": "$now"}'
-EOF
 head -n 1000 "$data" >"$work/batch.ndjson"
-cat >"$work/batch.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-ndjson"
-local f = io.open("$work/batch.ndjson", "rb")
-wrk.body = f:read("*a")
-f:close()
-EOF
+export SEGD_BATCH_FILE="$work/batch.ndjson"
+lua=bench/wrk
 
 run() {
   local title=$1; shift
@@ -70,13 +46,13 @@ run() {
   wrk "$@" | grep -E 'Requests/sec|Latency|99%|Non-2xx|Socket errors|requests in'
 }
 run "contains, 64 keep-alive clients" -t2 -c64 -d"${seconds}s" --latency \
-  -s "$work/contains.lua" "$url"
+  -s "$lua/contains.lua" "$url"
 run "query preview of 20, no count, 3-predicate rule, 64 clients" -t2 -c64 \
-  -d"${seconds}s" --latency -s "$work/preview.lua" "$url/v1/query"
+  -d"${seconds}s" --latency -s "$lua/preview.lua" "$url/v1/query"
 run "query count, 5-predicate rule, 16 clients" -t1 -c16 -d"${seconds}s" \
-  --latency -s "$work/count.lua" "$url/v1/query"
+  --latency -s "$lua/count.lua" "$url/v1/query"
 run "batches of 1,000 profiles (x1000 for profiles/s), 4 clients" -t1 -c4 \
-  -d"${seconds}s" --latency -s "$work/batch.lua" "$url/v1/profiles"
+  -d"${seconds}s" --latency -s "$lua/batch.lua" "$url/v1/profiles"
 
 echo
 echo "== 1,000 idle keep-alive connections, then one request on each"

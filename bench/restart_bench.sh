@@ -56,21 +56,10 @@ echo
 echo "== a snapshot while batches and counts go on: batches until the log"
 echo "   passes 512 MiB and the snapshot thread has written one"
 head -n 1000 "$data" >"$work/batch.ndjson"
-cat >"$work/batch.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-ndjson"
-local f = io.open("$work/batch.ndjson", "rb")
-wrk.body = f:read("*a")
-f:close()
-EOF
-cat >"$work/count.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"rule": {"all": [{"field": "city", "op": "in", "value": ["Pune", "Mumbai", "Delhi"]}, {"field": "tags", "op": "eq", "value": "vip"}, {"field": "signed_up", "op": "within_last", "value": "365d"}, {"field": "orders", "op": "gte", "value": 5}, {"not": {"field": "lifecycle", "op": "eq", "value": "churned"}}]}, "limit": 0, "now": "2026-11-20T12:00:00Z"}'
-EOF
-wrk -t1 -c4 -d40s --latency -s "$work/count.lua" "$url/v1/query" >"$work/count.out" &
+export SEGD_BATCH_FILE="$work/batch.ndjson"
+wrk -t1 -c4 -d40s --latency -s bench/wrk/count.lua "$url/v1/query" >"$work/count.out" &
 counts=$!
-wrk -t1 -c4 -d40s -s "$work/batch.lua" "$url/v1/profiles" |
+wrk -t1 -c4 -d40s -s bench/wrk/batch.lua "$url/v1/profiles" |
   grep -E 'Requests/sec'
 wait "$counts"
 echo "counts beside them:"
@@ -80,17 +69,8 @@ grep 'snapshot written' "$last_log" ||
 
 echo
 echo "== 14 s of PATCHes, 64 clients, --fsync always, then SIGKILL"
-cat >"$work/patch.lua" <<EOF
-local i = 0
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  i = i + 7919
-  return wrk.format(nil, string.format("/v1/profiles/c-%08d", i % $profiles + 1),
-                    nil, string.format('{"lead_score": %d}', i % 100))
-end
-EOF
-wrk -t2 -c64 -d14s -s "$work/patch.lua" "$url" | grep -E 'requests in|Requests/sec'
+export SEGD_PROFILES=$profiles
+wrk -t2 -c64 -d14s -s bench/wrk/patch.lua "$url" | grep -E 'requests in|Requests/sec'
 kill -KILL "$server"; wait "$server" 2>/dev/null || true
 
 echo
