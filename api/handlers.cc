@@ -389,25 +389,29 @@ ApiResponse Api::Handle(const ApiRequest& request) {
         Status(ErrorCode::kUnavailable, "segd is loading its data; retry"));
   }
   try {
+    if (WritesBatch(id)) {
+      Prepared prepared = PrepareWrite(request);
+      if (ApiResponse* refused = std::get_if<ApiResponse>(&prepared)) {
+        return std::move(*refused);
+      }
+      Write& write = std::get<Write>(prepared);
+      std::vector<WriteOutcome> outcomes = db_->Write(write.batch);
+      return write.answer(outcomes);
+    }
     switch (id) {
       case RouteId::kIngestProfiles:
-        return IngestProfiles(request);
+      case RouteId::kPatchProfile:
+      case RouteId::kDeleteProfile:
+      case RouteId::kProfileTags:
+      case RouteId::kProfileMerge:
+      case RouteId::kIngestEvents:
+        break;  // above
       case RouteId::kGetProfile:
         return GetProfile(request);
-      case RouteId::kPatchProfile:
-        return PatchProfile(request);
-      case RouteId::kDeleteProfile:
-        return DeleteProfile(request);
-      case RouteId::kProfileTags:
-        return ProfileTags(request);
-      case RouteId::kProfileMerge:
-        return ProfileMerge(request);
       case RouteId::kProfileSegments:
         return ProfileSegments(request);
       case RouteId::kIdentity:
         return Identity(request);
-      case RouteId::kIngestEvents:
-        return IngestEvents(request);
       case RouteId::kQuery:
         return Query(request);
       case RouteId::kListSegments:
@@ -456,20 +460,71 @@ ApiResponse Api::WriteError(const Status& status) {
   return ErrorResponse(status);
 }
 
-ApiResponse Api::IngestProfiles(const ApiRequest& request) {
-  const BatchResult result =
-      db_->Upsert(BatchText(request), FormatOf(request.content_type));
-  if (!result.status.ok()) return WriteError(result.status);
-  metrics_.CountWrites(WriteKind::kProfiles, result.accepted);
-  return Json(BatchAnswer(result));
+bool Api::WritesBatch(RouteId id) {
+  switch (id) {
+    case RouteId::kIngestProfiles:
+    case RouteId::kIngestEvents:
+    case RouteId::kPatchProfile:
+    case RouteId::kDeleteProfile:
+    case RouteId::kProfileTags:
+    case RouteId::kProfileMerge:
+      return true;
+    default:
+      return false;
+  }
 }
 
-ApiResponse Api::IngestEvents(const ApiRequest& request) {
-  const BatchResult result =
-      db_->AppendEvents(BatchText(request), FormatOf(request.content_type));
-  if (!result.status.ok()) return WriteError(result.status);
-  metrics_.CountWrites(WriteKind::kEvents, result.accepted);
-  return Json(BatchAnswer(result));
+Api::Prepared Api::PrepareWrite(const ApiRequest& request) {
+  if (!ready()) {
+    return ErrorResponse(
+        Status(ErrorCode::kUnavailable, "segd is loading its data; retry"));
+  }
+  try {
+    switch (request.route->id) {
+      case RouteId::kIngestProfiles:
+        return IngestProfiles(request);
+      case RouteId::kIngestEvents:
+        return IngestEvents(request);
+      case RouteId::kPatchProfile:
+        return PatchProfile(request);
+      case RouteId::kDeleteProfile:
+        return DeleteProfile(request);
+      case RouteId::kProfileTags:
+        return ProfileTags(request);
+      case RouteId::kProfileMerge:
+        return ProfileMerge(request);
+      default:
+        break;
+    }
+  } catch (const std::bad_alloc&) {
+    return ErrorResponse(
+        Status(ErrorCode::kInternal, "out of memory answering this request"));
+  }
+  return ErrorResponse(Status(ErrorCode::kInternal, "not a profile write"));
+}
+
+Api::Prepared Api::IngestProfiles(const ApiRequest& request) {
+  Write write;
+  write.batch.Upsert(BatchText(request), FormatOf(request.content_type));
+  write.answer = [this](std::vector<WriteOutcome>& outcomes) {
+    const BatchResult& result = outcomes[0].batch;
+    if (!result.status.ok()) return WriteError(result.status);
+    metrics_.CountWrites(WriteKind::kProfiles, result.accepted);
+    return Json(BatchAnswer(result));
+  };
+  return write;
+}
+
+Api::Prepared Api::IngestEvents(const ApiRequest& request) {
+  Write write;
+  write.batch.AppendEvents(BatchText(request), FormatOf(request.content_type));
+  write.answer = [this](std::vector<WriteOutcome>& outcomes) {
+    const BatchResult& result = outcomes[0].batch;
+    if (!result.status.ok()) return WriteError(result.status);
+    metrics_.CountWrites(WriteKind::kEvents, result.accepted);
+    return Json(BatchAnswer(result));
+  };
+  return write;
 }
 
 ApiResponse Api::ProfileAnswer(std::string_view id) {
@@ -485,29 +540,47 @@ ApiResponse Api::GetProfile(const ApiRequest& request) {
   return ProfileAnswer(request.params[0]);
 }
 
-ApiResponse Api::PatchProfile(const ApiRequest& request) {
+// A write of one profile, answered with the profile as it is then.
+Api::Write Api::OneProfile(std::string id, WriteKind kind) {
+  Write write;
+  write.answer = [this, id = std::move(id),
+                  kind](std::vector<WriteOutcome>& outcomes) {
+    const Status& status = outcomes[0].status;
+    if (!status.ok()) return WriteError(status);
+    metrics_.CountWrites(kind, 1);
+    return ProfileAnswer(id);
+  };
+  return write;
+}
+
+Api::Prepared Api::PatchProfile(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
-  const Status status = db_->Patch(request.params[0], request.body);
-  if (!status.ok()) return WriteError(status);
-  metrics_.CountWrites(WriteKind::kPatch, 1);
-  return ProfileAnswer(request.params[0]);
+  Write write = OneProfile(request.params[0], WriteKind::kPatch);
+  write.batch.Patch(request.params[0], request.body);
+  return write;
 }
 
-ApiResponse Api::DeleteProfile(const ApiRequest& request) {
-  const Status status = db_->Delete(request.params[0]);
-  if (!status.ok()) return WriteError(status);
-  metrics_.CountWrites(WriteKind::kDelete, 1);
-  JsonWriter out;
-  out.BeginObject();
-  out.Key("deleted");
-  out.String(request.params[0]);
-  out.EndObject();
-  return Json(out.Take());
+Api::Prepared Api::DeleteProfile(const ApiRequest& request) {
+  Write write;
+  write.batch.Delete(request.params[0]);
+  write.answer = [this,
+                  id = request.params[0]](std::vector<WriteOutcome>& outcomes) {
+    const Status& status = outcomes[0].status;
+    if (!status.ok()) return WriteError(status);
+    metrics_.CountWrites(WriteKind::kDelete, 1);
+    JsonWriter out;
+    out.BeginObject();
+    out.Key("deleted");
+    out.String(id);
+    out.EndObject();
+    return Json(out.Take());
+  };
+  return write;
 }
 
-ApiResponse Api::ProfileTags(const ApiRequest& request) {
+Api::Prepared Api::ProfileTags(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -515,13 +588,13 @@ ApiResponse Api::ProfileTags(const ApiRequest& request) {
   if (!add.ok()) return ErrorResponse(add.status());
   Result<std::vector<std::string>> remove = StringsAt(*body, "remove");
   if (!remove.ok()) return ErrorResponse(remove.status());
-  const Status status = db_->UpdateTags(request.params[0], *add, *remove);
-  if (!status.ok()) return WriteError(status);
-  metrics_.CountWrites(WriteKind::kTags, 1);
-  return ProfileAnswer(request.params[0]);
+  Write write = OneProfile(request.params[0], WriteKind::kTags);
+  write.batch.UpdateTags(request.params[0], std::move(*add),
+                         std::move(*remove));
+  return write;
 }
 
-ApiResponse Api::ProfileMerge(const ApiRequest& request) {
+Api::Prepared Api::ProfileMerge(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -531,17 +604,23 @@ ApiResponse Api::ProfileMerge(const ApiRequest& request) {
     return ErrorResponse(
         Invalid("from must name the profile to merge in", "/from"));
   }
-  const Status status = db_->Merge(request.params[0], from);
-  if (status.code() == ErrorCode::kUnavailable) return WriteError(status);
-  if (!status.ok()) {
-    // The profile in the body is at /from; the one in the path is the
-    // whole request's.
-    const bool from_missing =
-        status.code() == ErrorCode::kNotFound && !db_->Read()->HasProfile(from);
-    return ErrorResponse(from_missing ? Under(status, "/from") : status);
-  }
-  metrics_.CountWrites(WriteKind::kMerge, 1);
-  return ProfileAnswer(request.params[0]);
+  Write write;
+  write.batch.Merge(request.params[0], std::string(from));
+  write.answer = [this, into = request.params[0], from = std::string(from)](
+                     std::vector<WriteOutcome>& outcomes) {
+    const Status& status = outcomes[0].status;
+    if (status.code() == ErrorCode::kUnavailable) return WriteError(status);
+    if (!status.ok()) {
+      // The profile in the body is at /from; the one in the path is the
+      // whole request's.
+      const bool from_missing = status.code() == ErrorCode::kNotFound &&
+                                !db_->Read()->HasProfile(from);
+      return ErrorResponse(from_missing ? Under(status, "/from") : status);
+    }
+    metrics_.CountWrites(WriteKind::kMerge, 1);
+    return ProfileAnswer(into);
+  };
+  return write;
 }
 
 ApiResponse Api::ProfileSegments(const ApiRequest& request) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "api/metrics.h"
@@ -57,6 +58,24 @@ class Api {
 
   ApiResponse Handle(const ApiRequest& request);
 
+  // A profile write taken apart, so that a server can run it without
+  // holding a thread while it waits for the log (Database::WriteAsync):
+  // the batch to write, and the answer made from its outcomes.
+  struct Write {
+    WriteBatch batch;
+    std::function<ApiResponse(std::vector<WriteOutcome>& outcomes)> answer;
+  };
+  // The routes that write one WriteBatch: profiles, events, a profile's
+  // patch, delete, tags and merge.
+  static bool WritesBatch(RouteId id);
+  // The write `request` asks for, or its answer when it is refused before
+  // any (a malformed body, data not loaded). REQUIRES: WritesBatch(route).
+  std::variant<ApiResponse, Write> PrepareWrite(const ApiRequest& request);
+  // Runs `batch` as Database::WriteAsync does. REQUIRES: a write prepared.
+  void WriteAsync(WriteBatch batch, Database::WriteDone done) {
+    db_->WriteAsync(std::move(batch), std::move(done));
+  }
+
   // /healthz answers 503 and every other path 503 until the server is
   // ready (recovery or a --load in progress). REQUIRES: a database set.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -68,13 +87,14 @@ class Api {
   static constexpr size_t kExportPage = 10000;
 
  private:
-  ApiResponse IngestProfiles(const ApiRequest& request);
-  ApiResponse IngestEvents(const ApiRequest& request);
+  using Prepared = std::variant<ApiResponse, Write>;
+  Prepared IngestProfiles(const ApiRequest& request);
+  Prepared IngestEvents(const ApiRequest& request);
+  Prepared PatchProfile(const ApiRequest& request);
+  Prepared DeleteProfile(const ApiRequest& request);
+  Prepared ProfileTags(const ApiRequest& request);
+  Prepared ProfileMerge(const ApiRequest& request);
   ApiResponse GetProfile(const ApiRequest& request);
-  ApiResponse PatchProfile(const ApiRequest& request);
-  ApiResponse DeleteProfile(const ApiRequest& request);
-  ApiResponse ProfileTags(const ApiRequest& request);
-  ApiResponse ProfileMerge(const ApiRequest& request);
   ApiResponse ProfileSegments(const ApiRequest& request);
   ApiResponse Identity(const ApiRequest& request);
   ApiResponse Query(const ApiRequest& request);
@@ -94,6 +114,9 @@ class Api {
 
   // The profile `id` as stored now, or 404.
   ApiResponse ProfileAnswer(std::string_view id);
+  // A write of profile `id`, answered with the profile as it is then; the
+  // caller adds the op.
+  Write OneProfile(std::string id, WriteKind kind);
 
   // Answers a write's failure; the first that finds writes stopped says
   // so in the server's log.

@@ -13,9 +13,11 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "base/ascii.h"
+#include "base/thread_name.h"
 
 namespace segd {
 namespace {
@@ -119,6 +121,8 @@ class Server::Impl {
   awaitable<ApiResponse> Dispatch(const ApiRequest& request);
   // Answers a read on the read pool.
   ApiResponse Read(const ApiRequest& request);
+  // Database::WriteAsync as an awaitable.
+  awaitable<std::vector<WriteOutcome>> WriteAsync(WriteBatch batch);
 
   Api& api_;
   Metrics& metrics_;
@@ -135,6 +139,7 @@ class Server::Impl {
   std::condition_variable drained_;
   std::list<std::shared_ptr<Connection>> connections_;  // guarded by mu_
   bool stopping_ = false;                               // guarded by mu_
+  int writes_in_flight_ = 0;                            // guarded by mu_
   bool stopped_ = false;
 };
 
@@ -161,7 +166,10 @@ Status Server::Impl::Start() {
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(ioc_, Accept(), asio::detached);
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      NameThisThread("segd-io");
+      ioc_.run();
+    });
   }
   return Status::Ok();
 }
@@ -190,6 +198,12 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
   {
     std::unique_lock lock(mu_);
     drained_.wait_for(lock, grace, [this] { return connections_.empty(); });
+  }
+  {
+    // A write handed to the database is answered by it in any case; its
+    // answer is posted here, so the I/O context must outlive the wait.
+    std::unique_lock lock(mu_);
+    drained_.wait(lock, [this] { return writes_in_flight_ == 0; });
   }
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
@@ -257,6 +271,18 @@ awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection) {
 awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
   const RouteId id = request.route->id;
   if (AnswersInline(id)) co_return api_.Handle(request);
+  if (Api::WritesBatch(id)) {
+    // Prepared and answered here; the database applies and logs it with
+    // the writes queued beside it, and no thread waits meanwhile.
+    std::variant<ApiResponse, Api::Write> prepared = api_.PrepareWrite(request);
+    if (ApiResponse* refused = std::get_if<ApiResponse>(&prepared)) {
+      co_return std::move(*refused);
+    }
+    Api::Write& write = std::get<Api::Write>(prepared);
+    std::vector<WriteOutcome> outcomes =
+        co_await WriteAsync(std::move(write.batch));
+    co_return write.answer(outcomes);
+  }
   if (IsWrite(id)) {
     co_return co_await asio::co_spawn(
         writes_.get_executor(),
@@ -268,6 +294,31 @@ awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
   co_return co_await asio::co_spawn(
       reads_.get_executor(),
       [this, &request]() -> awaitable<ApiResponse> { co_return Read(request); },
+      use_awaitable);
+}
+
+awaitable<std::vector<WriteOutcome>> Server::Impl::WriteAsync(
+    WriteBatch batch) {
+  {
+    std::lock_guard lock(mu_);
+    ++writes_in_flight_;
+  }
+  co_return co_await asio::async_initiate<decltype(use_awaitable),
+                                          void(std::vector<WriteOutcome>)>(
+      [this, &batch](auto handler) {
+        // The database calls back on a thread of its own; the coroutine
+        // goes on on its connection's strand.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        api_.WriteAsync(
+            std::move(batch), [this, shared](std::vector<WriteOutcome> out) {
+              const auto executor = asio::get_associated_executor(*shared);
+              asio::post(executor, [shared, out = std::move(out)]() mutable {
+                std::move (*shared)(std::move(out));
+              });
+              std::lock_guard lock(mu_);
+              if (--writes_in_flight_ == 0) drained_.notify_all();
+            });
+      },
       use_awaitable);
 }
 

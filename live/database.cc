@@ -20,6 +20,7 @@
 #include "base/ascii.h"
 #include "base/json_pointer.h"
 #include "base/json_writer.h"
+#include "base/thread_name.h"
 #include "base/time.h"
 #include "base/utf8.h"
 #include "engine/binder.h"
@@ -788,6 +789,8 @@ Database::Database(DatabaseOptions options) : options_(options) {
   version->layers_.push_back(Snapshot::LayerState{
       Layer::Build(store_.schema(), {}, false, next_serial_++), nullptr});
   current_ = std::move(version);
+  commit_thread_ = std::thread([this] { CommitLoop(); });
+  sync_thread_ = std::thread([this] { SyncLoop(); });
   if (options_.background_merges) {
     merge_threads_[0] = std::thread([this] { MergeLoop(MergeLane::kBase); });
     merge_threads_[1] = std::thread([this] { MergeLoop(MergeLane::kUpper); });
@@ -796,10 +799,19 @@ Database::Database(DatabaseOptions options) : options_(options) {
 
 Database::~Database() {
   {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    closing_ = true;
+  }
+  queue_cv_.notify_one();
+  commit_thread_.join();  // after the writes queued
+  sync_thread_.join();
+  {
     std::lock_guard<std::mutex> lock(merge_mu_);
     stopping_ = true;
   }
   merge_cv_.notify_all();
+  for (std::condition_variable& cv : lane_cv_) cv.notify_all();
+  snapshot_cv_.notify_all();
   for (std::thread& t : merge_threads_) {
     if (t.joinable()) t.join();
   }
@@ -921,9 +933,10 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options,
 }
 
 void Database::SnapshotLoop() {
+  NameThisThread("segd-snapshot");
   std::unique_lock<std::mutex> lock(merge_mu_);
   while (!stopping_) {
-    merge_cv_.wait(lock, [&] {
+    snapshot_cv_.wait(lock, [&] {
       return stopping_ || logged_bytes_.load() >= options_.snapshot_log_bytes;
     });
     if (stopping_) return;
@@ -950,9 +963,13 @@ Status Database::Replay(const JournalEntry& entry) {
   // Each was applied once and logged only if it succeeded; applied again
   // in order it succeeds again.
   switch (entry.type) {
-    case JournalType::kWriteBatch:
-      Write(entry.batch);
+    case JournalType::kWriteBatch: {
+      Writer writer;
+      writer.batch = &entry.batch;
+      writer.outcomes.resize(entry.batch.size());
+      ApplyGroup({&writer});
       return Status::Ok();
+    }
     case JournalType::kDeclare:
       return Declare(entry.types);
     case JournalType::kSaveSegment:
@@ -980,13 +997,23 @@ void Database::FailNextSyncForTest() {
 }
 
 Result<uint64_t> Database::Journal(JournalType type, std::string payload) {
-  if (log_ == nullptr) return uint64_t{0};
-  Result<uint64_t> seq = log_->Append(static_cast<uint8_t>(type), payload);
-  if (!seq.ok()) return CheckWritable();
+  const std::string_view view = payload;
+  return Journal(type, std::span<const std::string_view>(&view, 1));
+}
+
+Result<uint64_t> Database::Journal(JournalType type,
+                                   std::span<const std::string_view> payloads) {
+  if (log_ == nullptr || payloads.empty()) return uint64_t{0};
+  Result<uint64_t> seq = log_->Append(static_cast<uint8_t>(type), payloads);
+  if (!seq.ok()) {
+    Status writable = CheckWritable();  // the log's failure, said once
+    return writable.ok() ? seq.status() : writable;
+  }
+  uint64_t bytes = 0;
+  for (std::string_view payload : payloads) bytes += payload.size();
   if (options_.snapshot_log_bytes > 0 &&
-      logged_bytes_.fetch_add(payload.size()) + payload.size() >=
-          options_.snapshot_log_bytes) {
-    merge_cv_.notify_all();  // the snapshot thread waits on it too
+      logged_bytes_.fetch_add(bytes) + bytes >= options_.snapshot_log_bytes) {
+    snapshot_cv_.notify_one();
   }
   return seq;
 }
@@ -1019,6 +1046,9 @@ void Database::Install(std::shared_ptr<const Snapshot> next) {
   next.reset();  // the previous version, unless a reader still holds it
   NotifyMerges();
 }
+
+// Layers smaller than this are built on the writing thread alone.
+constexpr size_t kSmallLayerRows = 4096;
 
 void Database::Publish(const Touched& touched,
                        std::shared_ptr<const Snapshot::Catalog> segments) {
@@ -1091,9 +1121,20 @@ void Database::Publish(const Touched& touched,
   const bool whole_space =
       !entries.empty() &&
       uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-  next->layers_[newest_pos] = Snapshot::LayerState{
-      Layer::Build(*next->schema_, std::move(entries), whole_space, serial),
-      nullptr};
+  std::shared_ptr<const Layer> layer;
+  if (entries.size() < kSmallLayerRows) {
+    // On this thread alone: waking oneTBB's workers for a few rows costs
+    // more than it saves, and takes the cores from the server's threads.
+    thread_local tbb::task_arena alone(1);
+    alone.execute([&] {
+      layer =
+          Layer::Build(*next->schema_, std::move(entries), whole_space, serial);
+    });
+  } else {
+    layer =
+        Layer::Build(*next->schema_, std::move(entries), whole_space, serial);
+  }
+  next->layers_[newest_pos] = Snapshot::LayerState{std::move(layer), nullptr};
   if (freeze) {
     // Kept as it is; a new, empty newest layer takes the next writes.
     next->layers_.push_back(Snapshot::LayerState{
@@ -1104,9 +1145,16 @@ void Database::Publish(const Touched& touched,
 
 void Database::NotifyMerges() {
   // Under the mutex, so that a merge thread between testing its condition
-  // and sleeping cannot miss the new version.
+  // and sleeping cannot miss the new version. A thread is woken only when
+  // it has something to do: most versions (a write's) start no merge.
   std::lock_guard<std::mutex> lock(merge_mu_);
-  merge_cv_.notify_all();
+  const std::shared_ptr<const Snapshot> version = Read();
+  for (MergeLane lane : {MergeLane::kBase, MergeLane::kUpper}) {
+    if (!DueMerge(*version, lane).empty()) {
+      lane_cv_[static_cast<int>(lane)].notify_one();
+    }
+  }
+  if (merge_waiters_ > 0) merge_cv_.notify_all();
 }
 
 // ---------------------------------------------------------------------------
@@ -1261,9 +1309,11 @@ void Database::StallForMerges() {
     return;
   }
   std::unique_lock<std::mutex> lock(merge_mu_);
+  ++merge_waiters_;
   merge_cv_.wait(lock, [&] {
     return stopping_ || Read()->layers_.size() <= options_.max_layers;
   });
+  --merge_waiters_;
 }
 
 void Database::ApplyBatch(const WriteBatch& batch,
@@ -1305,70 +1355,166 @@ void FailAll(std::vector<WriteOutcome>* outcomes, const Status& status) {
 }  // namespace
 
 std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
-  std::vector<WriteOutcome> outcomes(batch.ops_.size());
+  Writer self;
+  self.batch = &batch;
+  self.outcomes.resize(batch.ops_.size());
   if (Status writable = CheckWritable(); !writable.ok()) {
-    FailAll(&outcomes, writable);
-    return outcomes;
+    FailAll(&self.outcomes, writable);
+    return std::move(self.outcomes);
   }
-  StallForMerges();
-  // Writers queue (LevelDB's writer queue): the one at the front leads a
-  // group of every write queued behind it, applies them in order, publishes
-  // one version and waits for one sync, so that concurrent writers share
-  // the cost of a newest layer and of a log sync.
-  Writer self(&batch, &outcomes);
-  std::unique_lock<std::mutex> lock(write_mu_);
-  writers_.push_back(&self);
-  self.cv.wait(lock, [&] { return self.done || writers_.front() == &self; });
-  if (self.done) return outcomes;
+  Enqueue(&self);
+  std::unique_lock<std::mutex> lock(finish_mu_);
+  self.cv.wait(lock, [&] { return self.finished; });
+  return std::move(self.outcomes);
+}
 
-  constexpr size_t kMaxGroupOps = 4096;
-  std::vector<Writer*> group;
-  size_t ops = 0;
-  for (Writer* w : writers_) {
-    if (!group.empty() && ops + w->batch->size() > kMaxGroupOps) break;
-    group.push_back(w);
-    ops += w->batch->size();
+void Database::WriteAsync(WriteBatch batch, WriteDone done) {
+  auto writer = std::make_unique<Writer>();
+  writer->owned = std::make_unique<WriteBatch>(std::move(batch));
+  writer->batch = writer->owned.get();
+  writer->outcomes.resize(writer->batch->ops_.size());
+  writer->done = std::move(done);
+  if (Status writable = CheckWritable(); !writable.ok()) {
+    FailAll(&writer->outcomes, writable);
+    writer->done(std::move(writer->outcomes));
+    return;
   }
+  Enqueue(writer.release());  // Finish deletes it
+}
+
+void Database::Enqueue(Writer* writer) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!closing_) {
+      wake = queue_.empty();  // else the commit thread is awake already
+      queue_.push_back(writer);
+      writer = nullptr;
+    }
+  }
+  if (wake) queue_cv_.notify_one();
+  if (writer != nullptr) {
+    FailAll(&writer->outcomes,
+            Status(ErrorCode::kUnavailable, "the database is closing"));
+    Finish(Group{{writer}, 0}, Status::Ok());
+  }
+}
+
+// Writers queue (LevelDB's writer queue) and the commit thread takes every
+// write queued as one group: it applies them in order, publishes one
+// version and logs one record per batch, so that concurrent writers share
+// the cost of a newest layer. With `--fsync always` the group then goes to
+// the sync thread, and the next group is applied while this one syncs;
+// every group handed over meanwhile shares the next fdatasync.
+void Database::CommitLoop() {
+  NameThisThread("segd-commit");
+  constexpr size_t kMaxGroupOps = 4096;
+  for (;;) {
+    std::vector<Writer*> writers;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // closing, and every write done
+      size_t ops = 0;
+      while (!queue_.empty()) {
+        const size_t size = queue_.front()->batch->size();
+        if (!writers.empty() && ops + size > kMaxGroupOps) break;
+        writers.push_back(queue_.front());
+        queue_.pop_front();
+        ops += size;
+      }
+    }
+    StallForMerges();
+    Group group = ApplyGroup(std::move(writers));
+    if (group.last_seq != 0 && options_.fsync == FsyncMode::kAlways) {
+      {
+        std::lock_guard<std::mutex> lock(sync_mu_);
+        to_sync_.push_back(std::move(group));
+      }
+      sync_cv_.notify_one();
+      continue;
+    }
+    // `everysec` and `no` are acknowledged once logged, unless the log
+    // has failed.
+    Finish(group, AwaitDurable(Result<uint64_t>(group.last_seq)));
+  }
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    commits_done_ = true;
+  }
+  sync_cv_.notify_one();
+}
+
+void Database::SyncLoop() {
+  NameThisThread("segd-sync");
+  for (;;) {
+    std::deque<Group> groups;
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return commits_done_ || !to_sync_.empty(); });
+      if (to_sync_.empty()) return;
+      groups.swap(to_sync_);
+    }
+    // Records are appended in order: the last group's covers all.
+    const Status durable =
+        AwaitDurable(Result<uint64_t>(groups.back().last_seq));
+    for (const Group& group : groups) Finish(group, durable);
+  }
+}
+
+Database::Group Database::ApplyGroup(std::vector<Writer*> writers) {
+  Group group;
+  group.writers = std::move(writers);
   Pending pending;
-  std::vector<bool> logged(group.size(), false);
-  uint64_t last_seq = 0;
-  for (size_t g = 0; g < group.size(); ++g) {
-    Writer& w = *group[g];
+  std::lock_guard<std::mutex> lock(write_mu_);
+  std::vector<Writer*> changed;
+  std::vector<std::string> records;
+  for (Writer* w : group.writers) {
     if (Status writable = CheckWritable(); !writable.ok()) {
-      FailAll(w.outcomes, writable);
+      FailAll(&w->outcomes, writable);
       continue;
     }
     const size_t before = pending.touched.rows.size();
-    ApplyBatch(*w.batch, w.outcomes, &pending);
+    ApplyBatch(*w->batch, &w->outcomes, &pending);
     if (pending.touched.rows.size() == before) continue;  // nothing changed
+    changed.push_back(w);
     // A batch is one record, failed ops included: applied again in order,
     // they fail again.
-    Result<uint64_t> seq =
-        Journal(JournalType::kWriteBatch, EncodeWriteBatch(*w.batch));
-    if (!seq.ok()) {
-      FailAll(w.outcomes, seq.status());
-      continue;
+    if (log_ != nullptr) records.push_back(EncodeWriteBatch(*w->batch));
+  }
+  if (!changed.empty()) {
+    // The group's records in one write.
+    const std::vector<std::string_view> views(records.begin(), records.end());
+    const Result<uint64_t> seq = Journal(JournalType::kWriteBatch, views);
+    for (Writer* w : changed) {
+      if (seq.ok()) {
+        w->logged = true;
+      } else {
+        FailAll(&w->outcomes, seq.status());
+      }
     }
-    logged[g] = true;
-    if (*seq != 0) last_seq = *seq;
+    if (seq.ok()) group.last_seq = *seq;
   }
   if (!pending.touched.rows.empty()) {
     Publish(pending.touched,
             pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
   }
-  lock.unlock();
-  const Status durable =
-      last_seq == 0 ? Status::Ok() : AwaitDurable(Result<uint64_t>(last_seq));
-  lock.lock();
-  for (size_t g = 0; g < group.size(); ++g) {
+  return group;
+}
+
+void Database::Finish(const Group& group, const Status& durable) {
+  for (Writer* w : group.writers) {
     // Nothing of a batch whose record is not durable is acknowledged.
-    if (logged[g] && !durable.ok()) FailAll(group[g]->outcomes, durable);
-    writers_.pop_front();
-    group[g]->done = true;
-    if (group[g] != &self) group[g]->cv.notify_one();
+    if (w->logged && !durable.ok()) FailAll(&w->outcomes, durable);
+    if (w->done) {
+      std::unique_ptr<Writer> owned(w);
+      owned->done(std::move(owned->outcomes));
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(finish_mu_);
+    w->finished = true;
+    w->cv.notify_one();
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return outcomes;
 }
 
 BatchResult Database::Upsert(std::string_view text, BatchFormat format) {
@@ -1795,19 +1941,22 @@ void Database::WaitForMerges() {
     return;
   }
   std::unique_lock<std::mutex> lock(merge_mu_);
+  ++merge_waiters_;
   merge_cv_.wait(lock, [&] {
     if (stopping_) return true;
     const std::shared_ptr<const Snapshot> version = Read();
     return claimed_.empty() && DueMerge(*version, MergeLane::kBase).empty() &&
            DueMerge(*version, MergeLane::kUpper).empty();
   });
+  --merge_waiters_;
 }
 
 void Database::MergeLoop(MergeLane lane) {
+  NameThisThread(lane == MergeLane::kBase ? "segd-merge-base" : "segd-merge");
   while (true) {
     {
       std::unique_lock<std::mutex> lock(merge_mu_);
-      merge_cv_.wait(
+      lane_cv_[static_cast<int>(lane)].wait(
           lock, [&] { return stopping_ || !DueMerge(*Read(), lane).empty(); });
       if (stopping_) return;
     }

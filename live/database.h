@@ -16,8 +16,10 @@
 // taken after the call returns. Taking a snapshot never waits on a writer.
 //
 // Threading: every method may be called from any thread at any time.
-// Writes are serialized among themselves; reads run in parallel with them
-// and with each other (queries run on oneTBB's threads).
+// Writes are serialized among themselves: profile writes queue for the
+// database's commit thread, which applies every write queued as one group
+// (Write waits for it, WriteAsync does not). Reads run in parallel with
+// them and with each other (queries run on oneTBB's threads).
 #ifndef SEGD_LIVE_DATABASE_H_
 #define SEGD_LIVE_DATABASE_H_
 
@@ -25,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -347,6 +350,12 @@ class Database {
   // --- Writes (SPEC §1). Each is atomic and visible when it returns. ---
   // The ops of `batch` in order, published together.
   std::vector<WriteOutcome> Write(const WriteBatch& batch);
+  // The same without holding the calling thread: `done` gets the outcomes
+  // once they are acknowledged (durable, or failed), by then visible to
+  // every read. It runs on a thread of the database's, so it must be
+  // quick and must not call back into a write.
+  using WriteDone = std::function<void(std::vector<WriteOutcome>)>;
+  void WriteAsync(WriteBatch batch, WriteDone done);
   // NDJSON or a JSON array (by `format`; kAuto: an array when the first
   // non-blank byte is '['). Good records are applied, bad ones reported
   // with their line, or their position in the array.
@@ -407,6 +416,9 @@ class Database {
   // Logs a write. REQUIRES: write_mu_, the write applied. Returns the
   // record's sequence number (0 without a log), or kUnavailable.
   Result<uint64_t> Journal(JournalType type, std::string payload);
+  // Records in order, with as few writes as can be; the last one's number.
+  Result<uint64_t> Journal(JournalType type,
+                           std::span<const std::string_view> payloads);
   // Waits until record `seq` is durable; kUnavailable when it cannot be.
   Status AwaitDurable(const Result<uint64_t>& seq);
   // Applies a logged write again (recovery).
@@ -416,15 +428,34 @@ class Database {
   Result<uint64_t> LoadSnapshot(const std::string& path);
   struct Touched;
   struct Pending;
-  // A write waiting in the writers' queue (Write).
+  // A write in the writers' queue: a thread waits on `cv`, or `done` is
+  // called (WriteAsync, which owns the batch).
   struct Writer {
-    Writer(const WriteBatch* b, std::vector<WriteOutcome>* o)
-        : batch(b), outcomes(o) {}
-    const WriteBatch* batch;
-    std::vector<WriteOutcome>* outcomes;
-    bool done = false;  // REQUIRES: write_mu_
+    const WriteBatch* batch = nullptr;
+    std::unique_ptr<WriteBatch> owned;
+    std::vector<WriteOutcome> outcomes;
+    WriteDone done;
+    bool logged = false;    // its record is in the log
+    bool finished = false;  // REQUIRES: finish_mu_
     std::condition_variable cv;
   };
+  // A group of writers applied and published together, and the log
+  // record that must be durable before they are acknowledged (0: none).
+  struct Group {
+    std::vector<Writer*> writers;
+    uint64_t last_seq = 0;
+  };
+  void Enqueue(Writer* writer);
+  // The commit thread: takes the writers queued, applies them as one
+  // group, publishes one version and hands the group on to be synced.
+  void CommitLoop();
+  // The sync thread: one fdatasync for every group handed to it since the
+  // last, then acknowledges them (`--fsync always`); meanwhile the commit
+  // thread applies the next group.
+  void SyncLoop();
+  Group ApplyGroup(std::vector<Writer*> writers);
+  // Acknowledges a group's writers; those logged fail unless `durable`.
+  void Finish(const Group& group, const Status& durable);
   // The ops of `batch`, their outcomes into `outcomes`. REQUIRES: write_mu_.
   void ApplyBatch(const WriteBatch& batch, std::vector<WriteOutcome>* outcomes,
                   Pending* pending);
@@ -468,8 +499,20 @@ class Database {
   std::thread snapshot_thread_;
   void SnapshotLoop();
   mutable std::mutex write_mu_;  // one writer at a time
-  std::deque<Writer*> writers_;  // REQUIRES: write_mu_; the front leads
-  ProfileStore store_;           // REQUIRES: write_mu_
+  // The writers' queue (LevelDB's), drained by the commit thread.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Writer*> queue_;  // REQUIRES: queue_mu_
+  bool closing_ = false;       // REQUIRES: queue_mu_; no more writes
+  std::thread commit_thread_;
+  // Groups applied and logged, waiting for their sync.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Group> to_sync_;  // REQUIRES: sync_mu_
+  bool commits_done_ = false;  // REQUIRES: sync_mu_; the commit thread ended
+  std::thread sync_thread_;
+  std::mutex finish_mu_;  // Writer::finished
+  ProfileStore store_;    // REQUIRES: write_mu_
   // Per database row: the serial of the layer where it is alive, or 0.
   std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
   uint64_t next_serial_ = 1;      // REQUIRES: write_mu_
@@ -478,9 +521,13 @@ class Database {
   mutable std::mutex current_mu_;
   std::shared_ptr<const Snapshot> current_;
 
-  std::mutex merge_mu_;  // guards claimed_ and stopping_
+  std::mutex merge_mu_;  // guards claimed_, merge_waiters_ and stopping_
+  std::condition_variable lane_cv_[2];  // a merge thread's, by MergeLane
+  // Writers stalled and WaitForMerges wait for merges here.
   std::condition_variable merge_cv_;
-  std::set<uint64_t> claimed_;  // serials of the layers being merged
+  int merge_waiters_ = 0;
+  std::condition_variable snapshot_cv_;  // the snapshot thread's
+  std::set<uint64_t> claimed_;           // serials of the layers being merged
   bool stopping_ = false;
   std::atomic<uint64_t> merges_done_{0};
   std::thread merge_threads_[2];  // by MergeLane

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -291,6 +294,43 @@ TEST(DurabilityTest, AFailedSyncStopsWritesAndNeverReads) {
             ErrorCode::kUnavailable);
   EXPECT_TRUE(db->Read()->HasProfile("a"));
   EXPECT_FALSE(db->Read()->Profile("c").has_value());
+  db.reset();
+  fs::remove_all(dir);
+}
+
+TEST(DurabilityTest, AFailedSyncFailsTheAsyncWritesWaitingOnIt) {
+  // Writes made without waiting share the sync that fails: none of them
+  // is acknowledged, and those after it are refused at once.
+  const std::string dir = TempDir("fsync-async");
+  DatabaseOptions options = Durable(dir);
+  options.fsync = FsyncMode::kAlways;
+  std::unique_ptr<Database> db = OpenOrDie(options);
+  ASSERT_TRUE(db->Upsert(R"({"id":"a","city":"Pune"})").status.ok());
+  db->FailNextSyncForTest();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<ErrorCode> codes;
+  for (int i = 0; i < 20; ++i) {
+    WriteBatch batch;
+    batch.Patch("a", R"({"orders":)" + std::to_string(i) + "}");
+    db->WriteAsync(std::move(batch), [&](std::vector<WriteOutcome> out) {
+      std::lock_guard<std::mutex> lock(mu);
+      codes.push_back(out[0].status.code());
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return codes.size() == 20; });
+  for (ErrorCode code : codes) EXPECT_EQ(code, ErrorCode::kUnavailable);
+  lock.unlock();
+  std::promise<Status> later;
+  WriteBatch batch;
+  batch.Delete("a");
+  db->WriteAsync(std::move(batch), [&](std::vector<WriteOutcome> out) {
+    later.set_value(out[0].status);
+  });
+  EXPECT_EQ(later.get_future().get().code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(db->Read()->HasProfile("a"));
   db.reset();
   fs::remove_all(dir);
 }

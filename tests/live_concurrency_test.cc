@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,6 +186,91 @@ TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
   for (std::thread& t : readers) t.join();
   EXPECT_GE(checks.load(), 2);
   EXPECT_GT(db.merges_done(), 0u);
+}
+
+// The "n" of profile `id` in `snapshot`, or -1.
+int NumberOf(const Snapshot& snapshot, const std::string& id) {
+  const std::optional<std::string> profile = snapshot.Profile(id);
+  if (!profile) return -1;
+  const size_t at = profile->find("\"n\":");
+  if (at == std::string::npos) return -1;
+  return std::atoi(profile->c_str() + at + 4);
+}
+
+TEST(LiveConcurrencyTest, AsyncWritesAreAcknowledgedInOrderOnceVisible) {
+  // Four threads write their own profile's "n" 0..kRounds-1 without
+  // waiting, a fifth with Write: each acknowledgement comes in the order
+  // the writes were made, and finds its write (or a later one) in a
+  // snapshot taken then.
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 300;
+  Database db(Busy());
+  std::mutex mu;
+  std::condition_variable all_done;
+  int acknowledged = 0;
+  std::vector<int> last_acked(kThreads, -1);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      const std::string id = "w" + std::to_string(t);
+      for (int n = 0; n < kRounds; ++n) {
+        WriteBatch batch;
+        if (n % 3 == 0) {
+          batch.Upsert(R"({"id": ")" + id + R"(", "n": )" + std::to_string(n) +
+                       "}");
+        } else {
+          batch.Patch(id, R"({"n": )" + std::to_string(n) + "}");
+        }
+        db.WriteAsync(
+            std::move(batch), [&, t, n, id](std::vector<WriteOutcome> out) {
+              ASSERT_EQ(out.size(), 1u);
+              EXPECT_TRUE(out[0].status.ok()) << out[0].status.ToString();
+              EXPECT_TRUE(out[0].batch.status.ok());
+              EXPECT_GE(NumberOf(*db.Read(), id), n);
+              std::lock_guard<std::mutex> lock(mu);
+              EXPECT_EQ(last_acked[t], n - 1) << "thread " << t;
+              last_acked[t] = n;
+              if (++acknowledged == kThreads * kRounds) all_done.notify_all();
+            });
+      }
+    });
+  }
+  std::thread sync_writer([&] {
+    for (int n = 0; n < kRounds; ++n) {
+      const BatchResult r =
+          db.Upsert(R"({"id": "s", "n": )" + std::to_string(n) + "}");
+      ASSERT_EQ(r.accepted, 1u);
+      ASSERT_EQ(NumberOf(*db.Read(), "s"), n);
+    }
+  });
+  for (std::thread& t : writers) t.join();
+  sync_writer.join();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    all_done.wait(lock, [&] { return acknowledged == kThreads * kRounds; });
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(NumberOf(*db.Read(), "w" + std::to_string(t)), kRounds - 1);
+  }
+  EXPECT_EQ(db.Read()->live_count(), uint64_t{kThreads + 1});
+}
+
+TEST(LiveConcurrencyTest, ClosingTheDatabaseAnswersEveryQueuedWrite) {
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> failed{0};
+  {
+    Database db(Busy());
+    for (int i = 0; i < 200; ++i) {
+      WriteBatch batch;
+      batch.Upsert(R"({"id": "p)" + std::to_string(i) + R"("})");
+      db.WriteAsync(std::move(batch), [&](std::vector<WriteOutcome> out) {
+        if (!out[0].batch.status.ok()) ++failed;
+        ++acknowledged;
+      });
+    }
+  }  // the destructor waits for the writes queued
+  EXPECT_EQ(acknowledged.load(), 200);
+  EXPECT_EQ(failed.load(), 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -14,7 +15,9 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -366,6 +369,62 @@ TEST(LogReadTest, RoundTripsAcrossSegmentRollovers) {
   EXPECT_EQ(read.report.last_seq, 300u);
   EXPECT_EQ(read.report.torn_bytes, 0u);
   EXPECT_TRUE(read.report.torn_file.empty());
+}
+
+TEST(LogWriterTest, AppendingManyAtOnceWritesWhatOneByOneWrites) {
+  // The same records, one by one and in batches of one type (sizes 1 to
+  // 300, past the writev chunk of 256), with segments small enough that
+  // batches cross their bound: the same files, byte for byte.
+  constexpr uint64_t kSegmentBytes = 2048;
+  std::mt19937_64 rng(23);
+  std::vector<LogRecord> records = MakeRecords(1, 3000, 60, 29);
+  std::vector<std::pair<size_t, size_t>> batches;  // [first, last)
+  for (size_t first = 0; first < records.size();) {
+    const size_t last = std::min(records.size(), first + 1 + rng() % 300);
+    for (size_t i = first; i < last; ++i) records[i].type = records[first].type;
+    batches.emplace_back(first, last);
+    first = last;
+  }
+  records[1500].payload.assign(5000, 'z');  // alone larger than a segment
+
+  const std::string one_by_one = TestDir() + "/one";
+  const std::string batched = TestDir() + "/many";
+  fs::create_directories(one_by_one);
+  fs::create_directories(batched);
+  {
+    auto writer = OpenWriter(one_by_one, 1, FsyncMode::kNo, kSegmentBytes);
+    ASSERT_TRUE(writer);
+    AppendAll(*writer, records);
+  }
+  {
+    auto writer = OpenWriter(batched, 1, FsyncMode::kNo, kSegmentBytes);
+    ASSERT_TRUE(writer);
+    for (const auto& [first, last] : batches) {
+      std::vector<std::string_view> payloads;
+      for (size_t i = first; i < last; ++i) {
+        payloads.push_back(records[i].payload);
+      }
+      Result<uint64_t> seq = writer->Append(records[first].type, payloads);
+      ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+      ASSERT_EQ(*seq, records[last - 1].seq);
+      ASSERT_EQ(writer->last_seq(), *seq);
+    }
+    // An empty batch writes nothing.
+    Result<uint64_t> none =
+        writer->Append(7, std::span<const std::string_view>());
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(*none, records.back().seq);
+  }
+  const std::vector<std::string> names = FileNames(batched);
+  ASSERT_EQ(names, FileNames(one_by_one));
+  ASSERT_GT(names.size(), 20u);
+  for (const std::string& name : names) {
+    EXPECT_EQ(ReadFile(batched + "/" + name), ReadFile(one_by_one + "/" + name))
+        << name;
+  }
+  ReadResult read = ReadAll(batched);
+  ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+  ExpectSameRecords(read.records, records);
 }
 
 TEST(LogReadTest, FromSkipsEarlierRecordsButStillChecksThem) {

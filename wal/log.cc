@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/thread_name.h"
 #include "wal/crc32c.h"
 
 namespace segd {
@@ -355,38 +357,64 @@ LogWriter::~LogWriter() {
 }
 
 Result<uint64_t> LogWriter::Append(uint8_t type, std::string_view payload) {
+  return Append(type, std::span<const std::string_view>(&payload, 1));
+}
+
+Result<uint64_t> LogWriter::Append(uint8_t type,
+                                   std::span<const std::string_view> payloads) {
   if (failed_.load(std::memory_order_acquire)) return failure();
-  if (payload.size() > kMaxLogPayload) {
-    return Status(ErrorCode::kInvalid, "log record of " +
-                                           std::to_string(payload.size()) +
-                                           " bytes is over the 1 GiB limit");
+  for (std::string_view payload : payloads) {
+    if (payload.size() > kMaxLogPayload) {
+      return Status(ErrorCode::kInvalid, "log record of " +
+                                             std::to_string(payload.size()) +
+                                             " bytes is over the 1 GiB limit");
+    }
   }
-  const uint64_t seq = last_seq_.load(std::memory_order_relaxed) + 1;
-  if (segment_bytes_ >= options_.segment_bytes) {
-    SEGD_RETURN_IF_ERROR(RollOver(seq));
+  // A writev takes up to kChunk records (IOV_MAX is 1024 buffers), and
+  // none past the segment's bound: the next chunk starts a new segment.
+  constexpr size_t kChunk = 256;
+  std::vector<std::array<char, kLogRecordHeaderBytes>> headers(
+      std::min(payloads.size(), kChunk));
+  std::vector<iovec> iov;
+  iov.reserve(2 * headers.size());
+  uint64_t seq = last_seq_.load(std::memory_order_relaxed);
+  size_t next = 0;
+  while (next < payloads.size()) {
+    if (segment_bytes_ >= options_.segment_bytes) {
+      SEGD_RETURN_IF_ERROR(RollOver(seq + 1));
+    }
+    iov.clear();
+    uint64_t bytes = 0;
+    for (size_t n = 0; n < kChunk && next < payloads.size(); ++n, ++next) {
+      const std::string_view payload = payloads[next];
+      char* header = headers[n].data();
+      EncodeLe32(header + kLengthOffset, static_cast<uint32_t>(payload.size()));
+      header[kTypeOffset] = static_cast<char>(type);
+      EncodeLe64(header + kSeqOffset, ++seq);
+      const uint32_t crc =
+          Crc32c(payload.data(), payload.size(),
+                 Crc32c(header + kLengthOffset,
+                        kLogRecordHeaderBytes - kLengthOffset));
+      EncodeLe32(header + kCrcOffset, MaskCrc(crc));
+      iov.push_back(iovec{header, kLogRecordHeaderBytes});
+      if (!payload.empty()) {
+        iov.push_back(iovec{const_cast<char*>(payload.data()), payload.size()});
+      }
+      bytes += kLogRecordHeaderBytes + payload.size();
+      if (segment_bytes_ + bytes >= options_.segment_bytes) {
+        ++next;
+        break;
+      }
+    }
+    if (const int err = WriteAll(fd_, iov.data(), static_cast<int>(iov.size()));
+        err != 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FailLocked(IoError("write", file_, err));
+      return failure_;
+    }
+    segment_bytes_ += bytes;
+    last_seq_.store(seq, std::memory_order_release);
   }
-
-  char header[kLogRecordHeaderBytes];
-  EncodeLe32(header + kLengthOffset, static_cast<uint32_t>(payload.size()));
-  header[kTypeOffset] = static_cast<char>(type);
-  EncodeLe64(header + kSeqOffset, seq);
-  const uint32_t crc = Crc32c(
-      payload.data(), payload.size(),
-      Crc32c(header + kLengthOffset, kLogRecordHeaderBytes - kLengthOffset));
-  EncodeLe32(header + kCrcOffset, MaskCrc(crc));
-
-  iovec iov[2];
-  iov[0].iov_base = header;
-  iov[0].iov_len = sizeof(header);
-  iov[1].iov_base = const_cast<char*>(payload.data());
-  iov[1].iov_len = payload.size();
-  if (const int err = WriteAll(fd_, iov, payload.empty() ? 1 : 2); err != 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    FailLocked(IoError("write", file_, err));
-    return failure_;
-  }
-  segment_bytes_ += sizeof(header) + payload.size();
-  last_seq_.store(seq, std::memory_order_release);
   return seq;
 }
 
@@ -491,6 +519,7 @@ void LogWriter::FailLocked(Status status) {
 }
 
 void LogWriter::SyncEverySecond() {
+  NameThisThread("segd-log-sync");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_ && failure_.ok()) {
     stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });

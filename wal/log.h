@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -105,6 +106,11 @@ class LogWriter {
   // over kMaxLogPayload is kInvalid (nothing written); once the log has failed,
   // kIo. REQUIRES: one caller at a time.
   Result<uint64_t> Append(uint8_t type, std::string_view payload);
+  // Records of one type in order, with as few writes as the segment's
+  // bound allows; the last one's sequence number. None is written when
+  // any payload is too large; a failed write may leave some written.
+  Result<uint64_t> Append(uint8_t type,
+                          std::span<const std::string_view> payloads);
 
   // Returns when record `seq` is durable as the mode says. kAlways: after
   // an fdatasync covering it; concurrent callers share one fdatasync
