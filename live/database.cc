@@ -1048,7 +1048,7 @@ void Database::Install(std::shared_ptr<const Snapshot> next) {
 }
 
 // Layers smaller than this are built on the writing thread alone.
-constexpr size_t kSmallLayerRows = 4096;
+constexpr size_t kSmallLayerRows = 512;
 
 void Database::Publish(const Touched& touched,
                        std::shared_ptr<const Snapshot::Catalog> segments) {
