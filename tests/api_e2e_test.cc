@@ -25,6 +25,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -1775,6 +1777,35 @@ TEST(SegmentNameTest, NamesThatAreNotUtf8Are400) {
   const HttpResponse list = http.Get("/v1/segments");
   ASSERT_TRUE(HasStatus(list, 200));
   EXPECT_TRUE(Json(list).ok()) << Clip(list.body);
+}
+
+// The process's own file, as /proc shows it: its name, or its environment
+// as NAME=VALUE lines.
+std::string ProcFile(pid_t pid, const char* name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + name);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  std::replace(text.begin(), text.end(), '\0', '\n');
+  return text;
+}
+
+TEST(ProcessTest, RunsOnHugePagesUnderItsOwnName) {
+  // segd runs itself again with glibc's heap on transparent huge pages,
+  // keeping its name (pkill -x segd) and a tunable the user set.
+  SegdServer server;
+  ASSERT_TRUE(server.started()) << server.Describe();
+  EXPECT_EQ(ProcFile(server.pid(), "comm"), "segd\n");
+  EXPECT_NE(("\n" + ProcFile(server.pid(), "environ"))
+                .find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=1\n"),
+            std::string::npos);
+
+  SegdServer::Options options;
+  options.env = {{"GLIBC_TUNABLES", "glibc.malloc.hugetlb=0"}};
+  SegdServer declined(options);
+  ASSERT_TRUE(declined.started()) << declined.Describe();
+  const std::string environment = "\n" + ProcFile(declined.pid(), "environ");
+  EXPECT_NE(environment.find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=0\n"),
+            std::string::npos);
+  EXPECT_EQ(environment.find("hugetlb=1"), std::string::npos);
 }
 
 TEST_F(SegmentsApiTest, BadSegmentBodiesAre4xx) {

@@ -91,6 +91,7 @@ class SegdServer {
   SegdServer& operator=(const SegdServer&) = delete;
 
   bool started() const { return port_ != 0; }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
 

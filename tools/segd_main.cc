@@ -591,10 +591,38 @@ int Main(int argc, char** argv) {
   return UsageError("unknown command \"" + command + "\"");
 }
 
+// glibc backs its heap with transparent huge pages only when told so as
+// the process starts (GLIBC_TUNABLES is read before main), so segd sets
+// glibc.malloc.hugetlb=1 and runs itself again, once. Where a page fault
+// is dear (a VM), that is a third off loading and restarting: a 2 MiB
+// page is one fault where 4 KiB pages are 512 (BENCHMARKS.md). A tunable
+// the user set, this one included, is kept as it is.
+void UseHugePages(char** argv) {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr &&
+      std::strstr(tunables, "glibc.malloc.hugetlb") != nullptr) {
+    return;
+  }
+  const std::string value =
+      tunables != nullptr && *tunables != '\0'
+          ? std::string(tunables) + ":glibc.malloc.hugetlb=1"
+          : std::string("glibc.malloc.hugetlb=1");
+  // The binary by its own path, so that the process keeps its name.
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
+  if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
+  execv(self, argv);
+  unsetenv("GLIBC_TUNABLES");  // not run again: go on as we are
+  if (tunables != nullptr) setenv("GLIBC_TUNABLES", tunables, 1);
+}
+
 }  // namespace
 }  // namespace segd
 
 int main(int argc, char** argv) {
+  segd::UseHugePages(argv);
   try {
     return segd::Main(argc, argv);
   } catch (const std::exception& e) {
