@@ -503,27 +503,27 @@ Api::Prepared Api::PrepareWrite(const ApiRequest& request) {
   return ErrorResponse(Status(ErrorCode::kInternal, "not a profile write"));
 }
 
-Api::Prepared Api::IngestProfiles(const ApiRequest& request) {
+// A write of a batch of profiles or events, answered with its counts.
+Api::Write Api::BatchWrite(WriteKind kind) {
   Write write;
-  write.batch.Upsert(BatchText(request), FormatOf(request.content_type));
-  write.answer = [this](std::vector<WriteOutcome>& outcomes) {
+  write.answer = [this, kind](std::vector<WriteOutcome>& outcomes) {
     const BatchResult& result = outcomes[0].batch;
     if (!result.status.ok()) return WriteError(result.status);
-    metrics_.CountWrites(WriteKind::kProfiles, result.accepted);
+    metrics_.CountWrites(kind, result.accepted);
     return Json(BatchAnswer(result));
   };
   return write;
 }
 
+Api::Prepared Api::IngestProfiles(const ApiRequest& request) {
+  Write write = BatchWrite(WriteKind::kProfiles);
+  write.batch.Upsert(BatchText(request), FormatOf(request.content_type));
+  return write;
+}
+
 Api::Prepared Api::IngestEvents(const ApiRequest& request) {
-  Write write;
+  Write write = BatchWrite(WriteKind::kEvents);
   write.batch.AppendEvents(BatchText(request), FormatOf(request.content_type));
-  write.answer = [this](std::vector<WriteOutcome>& outcomes) {
-    const BatchResult& result = outcomes[0].batch;
-    if (!result.status.ok()) return WriteError(result.status);
-    metrics_.CountWrites(WriteKind::kEvents, result.accepted);
-    return Json(BatchAnswer(result));
-  };
   return write;
 }
 
@@ -540,7 +540,6 @@ ApiResponse Api::GetProfile(const ApiRequest& request) {
   return ProfileAnswer(request.params[0]);
 }
 
-// A write of one profile, answered with the profile as it is then.
 Api::Write Api::OneProfile(std::string id, WriteKind kind) {
   Write write;
   write.answer = [this, id = std::move(id),

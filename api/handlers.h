@@ -117,6 +117,9 @@ class Api {
   // A write of profile `id`, answered with the profile as it is then; the
   // caller adds the op.
   Write OneProfile(std::string id, WriteKind kind);
+  // A batch of profiles or events, answered with its counts; the caller
+  // adds the op.
+  Write BatchWrite(WriteKind kind);
 
   // Answers a write's failure; the first that finds writes stopped says
   // so in the server's log.

@@ -68,14 +68,10 @@ bool AnswersInline(RouteId id) {
   }
 }
 
-bool IsWrite(RouteId id) {
+// Writes of the schema and of segments, which run on the write pool;
+// profile writes (Api::WritesBatch) hold no thread while they wait.
+bool IsPoolWrite(RouteId id) {
   switch (id) {
-    case RouteId::kIngestProfiles:
-    case RouteId::kIngestEvents:
-    case RouteId::kPatchProfile:
-    case RouteId::kDeleteProfile:
-    case RouteId::kProfileTags:
-    case RouteId::kProfileMerge:
     case RouteId::kPutSegment:
     case RouteId::kDeleteSegment:
     case RouteId::kEditMembers:
@@ -283,7 +279,7 @@ awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
         co_await WriteAsync(std::move(write.batch));
     co_return write.answer(outcomes);
   }
-  if (IsWrite(id)) {
+  if (IsPoolWrite(id)) {
     co_return co_await asio::co_spawn(
         writes_.get_executor(),
         [this, &request]() -> awaitable<ApiResponse> {
