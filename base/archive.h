@@ -167,6 +167,7 @@ class MemoryReader final : public ArchiveReader {
 
   bool Get(void* out, size_t n) override {
     if (n > remaining()) return false;
+    if (n == 0) return true;  // `out` may be null (an empty vector's data)
     std::memcpy(out, at_, n);
     at_ += n;
     return true;
