@@ -382,22 +382,44 @@ ApiResponse ErrorResponse(const Status& status) {
   return Json(status.ToJson(), HttpStatus(status.code()));
 }
 
+namespace {
+
+// Runs `fn`, whose result an ApiResponse converts to, and answers an
+// exception from it with a 500 instead of letting it reach the server.
+template <typename Fn>
+auto Guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return ErrorResponse(
+        Status(ErrorCode::kInternal, "out of memory answering this request"));
+  } catch (const std::exception& e) {
+    return ErrorResponse(Status(ErrorCode::kInternal, e.what()));
+  }
+}
+
+ApiResponse NotReady() {
+  return ErrorResponse(
+      Status(ErrorCode::kUnavailable, "segd is loading its data; retry"));
+}
+
+}  // namespace
+
 ApiResponse Api::Handle(const ApiRequest& request) {
   const RouteId id = request.route->id;
   if (!ready() && id != RouteId::kHealth && id != RouteId::kMetrics) {
-    return ErrorResponse(
-        Status(ErrorCode::kUnavailable, "segd is loading its data; retry"));
+    return NotReady();
   }
-  try {
-    if (WritesBatch(id)) {
-      Prepared prepared = PrepareWrite(request);
-      if (ApiResponse* refused = std::get_if<ApiResponse>(&prepared)) {
-        return std::move(*refused);
-      }
-      Write& write = std::get<Write>(prepared);
-      std::vector<WriteOutcome> outcomes = db_->Write(write.batch);
-      return write.answer(outcomes);
+  if (WritesBatch(id)) {
+    Prepared prepared = PrepareWrite(request);
+    if (ApiResponse* refused = std::get_if<ApiResponse>(&prepared)) {
+      return std::move(*refused);
     }
+    Write& write = std::get<Write>(prepared);
+    std::vector<WriteOutcome> outcomes = db_->Write(write.batch);
+    return Answer(write, outcomes);
+  }
+  return Guarded([&]() -> ApiResponse {
     switch (id) {
       case RouteId::kIngestProfiles:
       case RouteId::kPatchProfile:
@@ -441,13 +463,8 @@ ApiResponse Api::Handle(const ApiRequest& request) {
       case RouteId::kMetrics:
         return MetricsText(request);
     }
-  } catch (const std::bad_alloc&) {
-    return ErrorResponse(
-        Status(ErrorCode::kInternal, "out of memory answering this request"));
-  } catch (const std::exception& e) {
-    return ErrorResponse(Status(ErrorCode::kInternal, e.what()));
-  }
-  return ErrorResponse(Status(ErrorCode::kInternal, "unknown route"));
+    return ErrorResponse(Status(ErrorCode::kInternal, "unknown route"));
+  });
 }
 
 // --- Profiles and events -------------------------------------------------
@@ -475,11 +492,8 @@ bool Api::WritesBatch(RouteId id) {
 }
 
 Api::Prepared Api::PrepareWrite(const ApiRequest& request) {
-  if (!ready()) {
-    return ErrorResponse(
-        Status(ErrorCode::kUnavailable, "segd is loading its data; retry"));
-  }
-  try {
+  if (!ready()) return NotReady();
+  return Guarded([&]() -> Prepared {
     switch (request.route->id) {
       case RouteId::kIngestProfiles:
         return IngestProfiles(request);
@@ -494,13 +508,14 @@ Api::Prepared Api::PrepareWrite(const ApiRequest& request) {
       case RouteId::kProfileMerge:
         return ProfileMerge(request);
       default:
-        break;
+        return ErrorResponse(
+            Status(ErrorCode::kInternal, "not a profile write"));
     }
-  } catch (const std::bad_alloc&) {
-    return ErrorResponse(
-        Status(ErrorCode::kInternal, "out of memory answering this request"));
-  }
-  return ErrorResponse(Status(ErrorCode::kInternal, "not a profile write"));
+  });
+}
+
+ApiResponse Api::Answer(Write& write, std::vector<WriteOutcome>& outcomes) {
+  return Guarded([&] { return write.answer(outcomes); });
 }
 
 // A write of a batch of profiles or events, answered with its counts.

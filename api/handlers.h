@@ -75,6 +75,9 @@ class Api {
   void WriteAsync(WriteBatch batch, Database::WriteDone done) {
     db_->WriteAsync(std::move(batch), std::move(done));
   }
+  // The answer to a prepared write once written: write.answer, with an
+  // exception answered 500 as Handle answers one.
+  ApiResponse Answer(Write& write, std::vector<WriteOutcome>& outcomes);
 
   // /healthz answers 503 and every other path 503 until the server is
   // ready (recovery or a --load in progress). REQUIRES: a database set.

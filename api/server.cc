@@ -277,7 +277,7 @@ awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
     Api::Write& write = std::get<Api::Write>(prepared);
     std::vector<WriteOutcome> outcomes =
         co_await WriteAsync(std::move(write.batch));
-    co_return write.answer(outcomes);
+    co_return api_.Answer(write, outcomes);
   }
   if (IsPoolWrite(id)) {
     co_return co_await asio::co_spawn(

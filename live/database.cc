@@ -963,13 +963,9 @@ Status Database::Replay(const JournalEntry& entry) {
   // Each was applied once and logged only if it succeeded; applied again
   // in order it succeeds again.
   switch (entry.type) {
-    case JournalType::kWriteBatch: {
-      Writer writer;
-      writer.batch = &entry.batch;
-      writer.outcomes.resize(entry.batch.size());
-      ApplyGroup({&writer});
+    case JournalType::kWriteBatch:
+      Write(entry.batch);
       return Status::Ok();
-    }
     case JournalType::kDeclare:
       return Declare(entry.types);
     case JournalType::kSaveSegment:
@@ -1355,13 +1351,11 @@ void FailAll(std::vector<WriteOutcome>* outcomes, const Status& status) {
 }  // namespace
 
 std::vector<WriteOutcome> Database::Write(const WriteBatch& batch) {
+  // A write refused (the log has failed) is refused by the commit thread,
+  // as one that finds the log failed when its turn comes.
   Writer self;
   self.batch = &batch;
   self.outcomes.resize(batch.ops_.size());
-  if (Status writable = CheckWritable(); !writable.ok()) {
-    FailAll(&self.outcomes, writable);
-    return std::move(self.outcomes);
-  }
   Enqueue(&self);
   std::unique_lock<std::mutex> lock(finish_mu_);
   self.cv.wait(lock, [&] { return self.finished; });
@@ -1374,11 +1368,6 @@ void Database::WriteAsync(WriteBatch batch, WriteDone done) {
   writer->batch = writer->owned.get();
   writer->outcomes.resize(writer->batch->ops_.size());
   writer->done = std::move(done);
-  if (Status writable = CheckWritable(); !writable.ok()) {
-    FailAll(&writer->outcomes, writable);
-    writer->done(std::move(writer->outcomes));
-    return;
-  }
   Enqueue(writer.release());  // Finish deletes it
 }
 

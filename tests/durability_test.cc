@@ -273,13 +273,20 @@ TEST(DurabilityTest, DamageBeforeTheEndIsRefusedNeverLoaded) {
   fs::remove_all(dir);
 }
 
-TEST(DurabilityTest, AFailedSyncStopsWritesAndNeverReads) {
-  const std::string dir = TempDir("fsync");
+// A database in `dir` syncing every write, holding profile "a", whose
+// next fdatasync fails.
+std::unique_ptr<Database> OpenToFailNextSync(const std::string& dir) {
   DatabaseOptions options = Durable(dir);
   options.fsync = FsyncMode::kAlways;
   std::unique_ptr<Database> db = OpenOrDie(options);
-  ASSERT_TRUE(db->Upsert(R"({"id":"a","city":"Pune"})").status.ok());
+  EXPECT_TRUE(db->Upsert(R"({"id":"a","city":"Pune"})").status.ok());
   db->FailNextSyncForTest();
+  return db;
+}
+
+TEST(DurabilityTest, AFailedSyncStopsWritesAndNeverReads) {
+  const std::string dir = TempDir("fsync");
+  std::unique_ptr<Database> db = OpenToFailNextSync(dir);
   const BatchResult failed = db->Upsert(R"({"id":"b","city":"Pune"})");
   EXPECT_EQ(failed.status.code(), ErrorCode::kUnavailable);
   EXPECT_EQ(db->CheckWritable().code(), ErrorCode::kUnavailable);
@@ -302,11 +309,7 @@ TEST(DurabilityTest, AFailedSyncFailsTheAsyncWritesWaitingOnIt) {
   // Writes made without waiting share the sync that fails: none of them
   // is acknowledged, and those after it are refused at once.
   const std::string dir = TempDir("fsync-async");
-  DatabaseOptions options = Durable(dir);
-  options.fsync = FsyncMode::kAlways;
-  std::unique_ptr<Database> db = OpenOrDie(options);
-  ASSERT_TRUE(db->Upsert(R"({"id":"a","city":"Pune"})").status.ok());
-  db->FailNextSyncForTest();
+  std::unique_ptr<Database> db = OpenToFailNextSync(dir);
   std::mutex mu;
   std::condition_variable cv;
   std::vector<ErrorCode> codes;
