@@ -90,7 +90,8 @@ class Server::Impl {
       : api_(api),
         metrics_(metrics),
         options_(std::move(options)),
-        acceptor_(ioc_),
+        contexts_(MakeContexts(std::max(1, options_.io_threads))),
+        acceptor_(*contexts_.front()),
         reads_(options_.read_threads),
         writes_(options_.write_threads) {}
 
@@ -106,6 +107,10 @@ class Server::Impl {
     explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   };
 
+  // One I/O context per I/O thread, each run by its thread alone: a
+  // connection lives on one context, so its handlers need no strand, and
+  // the threads share no queue and no lock.
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n);
   awaitable<void> Accept();
   awaitable<void> Serve(std::shared_ptr<Connection> connection);
   // Reads and answers one request; false when the connection must close.
@@ -123,11 +128,14 @@ class Server::Impl {
   Api& api_;
   Metrics& metrics_;
   const ServerOptions options_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  tcp::acceptor acceptor_;  // on the first context
   asio::thread_pool reads_;
   asio::thread_pool writes_;
   std::atomic<int> reads_in_flight_{0};
+  // Writes handed to the database and not yet answered by it; drained_ is
+  // notified, under mu_, when the last is.
+  std::atomic<int> writes_in_flight_{0};
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 
@@ -135,7 +143,6 @@ class Server::Impl {
   std::condition_variable drained_;
   std::list<std::shared_ptr<Connection>> connections_;  // guarded by mu_
   bool stopping_ = false;                               // guarded by mu_
-  int writes_in_flight_ = 0;                            // guarded by mu_
   bool stopped_ = false;
 };
 
@@ -160,11 +167,13 @@ Status Server::Impl::Start() {
                                       ec.message());
   }
   port_ = acceptor_.local_endpoint().port();
-  asio::co_spawn(ioc_, Accept(), asio::detached);
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads_.emplace_back([this] {
+  asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
+  for (const std::unique_ptr<asio::io_context>& context : contexts_) {
+    threads_.emplace_back([&context = *context] {
       NameThisThread("segd-io");
-      ioc_.run();
+      // A context with no connection yet has no work; it runs until Stop.
+      const auto work = asio::make_work_guard(context);
+      context.run();
     });
   }
   return Status::Ok();
@@ -201,16 +210,28 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
     std::unique_lock lock(mu_);
     drained_.wait(lock, [this] { return writes_in_flight_ == 0; });
   }
-  ioc_.stop();
+  for (const std::unique_ptr<asio::io_context>& context : contexts_) {
+    context->stop();
+  }
   for (std::thread& t : threads_) t.join();
   reads_.join();
   writes_.join();
 }
 
+std::vector<std::unique_ptr<asio::io_context>> Server::Impl::MakeContexts(
+    int n) {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int i = 0; i < n; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+  return contexts;
+}
+
 awaitable<void> Server::Impl::Accept() {
-  for (;;) {
-    auto [ec, socket] =
-        co_await acceptor_.async_accept(asio::make_strand(ioc_), kNoThrow);
+  // Connections are dealt to the contexts in turn.
+  for (size_t next = 0;; next = (next + 1) % contexts_.size()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(
+        contexts_[next]->get_executor(), kNoThrow);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
       co_return;
     }
@@ -295,15 +316,12 @@ awaitable<ApiResponse> Server::Impl::Dispatch(const ApiRequest& request) {
 
 awaitable<std::vector<WriteOutcome>> Server::Impl::WriteAsync(
     WriteBatch batch) {
-  {
-    std::lock_guard lock(mu_);
-    ++writes_in_flight_;
-  }
+  writes_in_flight_.fetch_add(1);
   co_return co_await asio::async_initiate<decltype(use_awaitable),
                                           void(std::vector<WriteOutcome>)>(
       [this, &batch](auto handler) {
         // The database calls back on a thread of its own; the coroutine
-        // goes on on its connection's strand.
+        // goes on on its connection's I/O thread.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         api_.WriteAsync(
             std::move(batch), [this, shared](std::vector<WriteOutcome> out) {
@@ -311,8 +329,10 @@ awaitable<std::vector<WriteOutcome>> Server::Impl::WriteAsync(
               asio::post(executor, [shared, out = std::move(out)]() mutable {
                 std::move (*shared)(std::move(out));
               });
-              std::lock_guard lock(mu_);
-              if (--writes_in_flight_ == 0) drained_.notify_all();
+              if (writes_in_flight_.fetch_sub(1) == 1) {
+                std::lock_guard lock(mu_);
+                drained_.notify_all();
+              }
             });
       },
       use_awaitable);

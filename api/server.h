@@ -34,8 +34,10 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (see Server::port())
   int io_threads = 2;
-  int read_threads = 2;    // queries, exports, reports
-  int write_threads = 32;  // every write
+  int read_threads = 2;  // queries, exports, reports
+  // Schema and segment writes; profile writes hold no thread (they are
+  // queued for the database's commit thread).
+  int write_threads = 32;
   // Bearer key every request but /healthz must carry; "" for none.
   std::string api_key;
   size_t max_batch_body = kBatchBodyLimit;  // --max-body
