@@ -1058,8 +1058,11 @@ void Database::Publish(const Touched& touched,
       schema.event_count() != current->schema_->event_count()) {
     next->schema_ = std::make_shared<const Schema>(schema);
   }
-  const bool rebuild =
-      !touched.rows.empty() || next->schema_ != current->schema_;
+  // The rows the commit thread applied and left for this version too.
+  std::vector<uint32_t> rows = touched.rows;
+  rows.insert(rows.end(), unpublished_.begin(), unpublished_.end());
+  unpublished_.clear();
+  const bool rebuild = !rows.empty() || next->schema_ != current->schema_;
   if (!rebuild) {
     Install(std::move(next));
     return;
@@ -1067,7 +1070,6 @@ void Database::Publish(const Touched& touched,
   if (holder_.size() < store_.row_count())
     holder_.resize(store_.row_count(), 0);
 
-  std::vector<uint32_t> rows = touched.rows;
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
   const size_t newest_pos = next->layers_.size() - 1;
@@ -1117,24 +1119,30 @@ void Database::Publish(const Touched& touched,
   const bool whole_space =
       !entries.empty() &&
       uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-  std::shared_ptr<const Layer> layer;
-  if (entries.size() < kSmallLayerRows) {
-    // On this thread alone: waking oneTBB's workers for a few rows costs
-    // more than it saves, and takes the cores from the server's threads.
-    thread_local tbb::task_arena alone(1);
-    alone.execute([&] {
-      layer =
-          Layer::Build(*next->schema_, std::move(entries), whole_space, serial);
-    });
-  } else {
-    layer =
-        Layer::Build(*next->schema_, std::move(entries), whole_space, serial);
-  }
-  next->layers_[newest_pos] = Snapshot::LayerState{std::move(layer), nullptr};
+  // Small layers on this thread alone: waking oneTBB's workers for a few
+  // rows costs more than it saves, and takes the cores from the server's
+  // threads.
+  const auto build = [&](std::vector<Layer::Entry> held, bool space,
+                         uint64_t layer_serial) {
+    std::shared_ptr<const Layer> built;
+    const auto run = [&] {
+      built =
+          Layer::Build(*next->schema_, std::move(held), space, layer_serial);
+    };
+    if (held.size() < kSmallLayerRows) {
+      thread_local tbb::task_arena alone(1);
+      alone.execute(run);
+    } else {
+      run();
+    }
+    return built;
+  };
+  next->layers_[newest_pos] = Snapshot::LayerState{
+      build(std::move(entries), whole_space, serial), nullptr};
   if (freeze) {
     // Kept as it is; a new, empty newest layer takes the next writes.
-    next->layers_.push_back(Snapshot::LayerState{
-        Layer::Build(*next->schema_, {}, false, next_serial_++), nullptr});
+    next->layers_.push_back(
+        Snapshot::LayerState{build({}, false, next_serial_++), nullptr});
   }
   Install(std::move(next));
 }
@@ -1400,10 +1408,15 @@ void Database::CommitLoop() {
   constexpr size_t kMaxGroupOps = 4096;
   for (;;) {
     std::vector<Writer*> writers;
+    bool publish = false;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // closing, and every write done
+      queue_cv_.wait(lock, [&] {
+        return closing_ || !queue_.empty() ||
+               publish_wanted_ > groups_published_;
+      });
+      publish = publish_wanted_ > groups_published_;
+      if (queue_.empty() && !publish) break;  // closing, every write done
       size_t ops = 0;
       while (!queue_.empty()) {
         const size_t size = queue_.front()->batch->size();
@@ -1413,8 +1426,13 @@ void Database::CommitLoop() {
         ops += size;
       }
     }
+    // The sync thread has taken groups to sync, and acknowledges them once
+    // they are published: now, while their fdatasync runs.
+    if (publish) PublishGroups();
+    if (writers.empty()) continue;
     StallForMerges();
     Group group = ApplyGroup(std::move(writers));
+    group.number = ++groups_applied_;
     if (group.last_seq != 0 && options_.fsync == FsyncMode::kAlways) {
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
@@ -1425,11 +1443,29 @@ void Database::CommitLoop() {
     }
     // `everysec` and `no` are acknowledged once logged, unless the log
     // has failed.
+    PublishGroups();
     Finish(group, AwaitDurable(Result<uint64_t>(group.last_seq)));
   }
+  PublishGroups();
   {
     std::lock_guard<std::mutex> lock(sync_mu_);
     commits_done_ = true;
+  }
+  sync_cv_.notify_one();
+}
+
+void Database::PublishPending() {
+  if (!unpublished_.empty()) Publish(Touched{});
+}
+
+void Database::PublishGroups() {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    PublishPending();
+  }
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    groups_published_ = groups_applied_;
   }
   sync_cv_.notify_one();
 }
@@ -1444,9 +1480,19 @@ void Database::SyncLoop() {
       if (to_sync_.empty()) return;
       groups.swap(to_sync_);
     }
+    const uint64_t last = groups.back().number;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      publish_wanted_ = last;
+    }
+    queue_cv_.notify_one();
     // Records are appended in order: the last group's covers all.
     const Status durable =
         AwaitDurable(Result<uint64_t>(groups.back().last_seq));
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return groups_published_ >= last; });
+    }
     for (const Group& group : groups) Finish(group, durable);
   }
 }
@@ -1484,9 +1530,13 @@ Database::Group Database::ApplyGroup(std::vector<Writer*> writers) {
     }
     if (seq.ok()) group.last_seq = *seq;
   }
-  if (!pending.touched.rows.empty()) {
-    Publish(pending.touched,
-            pending.moves.empty() ? nullptr : MoveMemberships(pending.moves));
+  // Published by the commit thread, once or for many groups: a group
+  // waits for that before it is acknowledged. Memberships that move go
+  // into a catalog made from the current version's, so now.
+  unpublished_.insert(unpublished_.end(), pending.touched.rows.begin(),
+                      pending.touched.rows.end());
+  if (!pending.moves.empty()) {
+    Publish(Touched{}, MoveMemberships(pending.moves));
   }
   return group;
 }

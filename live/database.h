@@ -444,6 +444,7 @@ class Database {
   struct Group {
     std::vector<Writer*> writers;
     uint64_t last_seq = 0;
+    uint64_t number = 0;  // in commit order, from 1
   };
   void Enqueue(Writer* writer);
   // The commit thread: takes the writers queued, applies them as one
@@ -453,7 +454,12 @@ class Database {
   // last, then acknowledges them (`--fsync always`); meanwhile the commit
   // thread applies the next group.
   void SyncLoop();
+  // Applies and logs a group; its rows join unpublished_.
   Group ApplyGroup(std::vector<Writer*> writers);
+  // Publishes every group applied so far. On the commit thread.
+  void PublishGroups();
+  // Publishes unpublished_, if any. REQUIRES: write_mu_.
+  void PublishPending();
   // Acknowledges a group's writers; those logged fail unless `durable`.
   void Finish(const Group& group, const Status& durable);
   // The ops of `batch`, their outcomes into `outcomes`. REQUIRES: write_mu_.
@@ -510,6 +516,16 @@ class Database {
   std::condition_variable sync_cv_;
   std::deque<Group> to_sync_;  // REQUIRES: sync_mu_
   bool commits_done_ = false;  // REQUIRES: sync_mu_; the commit thread ended
+  // Groups are published once their sync is under way, not one by one:
+  // all the groups that share an fdatasync share one newest layer. The
+  // sync thread asks for groups up to publish_wanted_ and acknowledges
+  // them once groups_published_ has reached it.
+  uint64_t groups_applied_ = 0;    // written by the commit thread alone
+  uint64_t groups_published_ = 0;  // written by it, under sync_mu_
+  uint64_t publish_wanted_ = 0;    // REQUIRES: queue_mu_
+  // Rows written and not yet in a published version. Every Publish takes
+  // them. REQUIRES: write_mu_.
+  std::vector<uint32_t> unpublished_;
   std::thread sync_thread_;
   std::mutex finish_mu_;  // Writer::finished
   ProfileStore store_;    // REQUIRES: write_mu_

@@ -127,6 +127,9 @@ Status Database::WriteSnapshot() {
   uint64_t seq, row_count, next_serial;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
+    // Writes applied and logged, not yet published, are in the log up to
+    // `seq`, so in the version saved too.
+    PublishPending();
     version = Read();
     seq = log_->last_seq();
     row_count = store_.row_count();
