@@ -35,6 +35,9 @@ class JsonWriter {
   void Null();
   // Inserts already-serialized JSON as one value.
   void Raw(std::string_view json);
+  // Appends `c` between top-level values written one after another (the
+  // lines of NDJSON, say). REQUIRES: no object or array open.
+  void Separator(char c) { out_.push_back(c); }
 
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }

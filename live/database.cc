@@ -332,7 +332,7 @@ void Snapshot::Render(const std::vector<Hit>& hits,
   const char separator = ndjson ? '\n' : ',';
   auto render = [&](size_t c) {
     DecodedProfile p;
-    JsonWriter out;
+    JsonWriter out;  // the chunk's members, each followed by the separator
     const size_t end = std::min(hits.size(), (c + 1) * kChunk);
     for (size_t i = c * kChunk; i < end; ++i) {
       const Hit& hit = hits[i];
@@ -346,9 +346,9 @@ void Snapshot::Render(const std::vector<Hit>& hits,
       DecodeProfile(blob, &p, writer.scope());
       if (ids != nullptr) chunk_ids[c].emplace_back(p.id);
       writer.Write(p, out);
-      texts[c].append(out.str()).push_back(separator);
-      out.Clear();
+      out.Separator(separator);
     }
+    texts[c] = out.Take();
   };
   if (chunks > 1) {
     tbb::parallel_for(size_t{0}, chunks, render);

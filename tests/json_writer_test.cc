@@ -37,6 +37,76 @@ TEST(JsonWriterTest, KeepsUtf8AsIs) {
   EXPECT_EQ(out, "\"Zürich अनन्या\"");
 }
 
+TEST(JsonWriterTest, EveryByteIsEscapedWhereverItFalls) {
+  // Plain bytes are skipped eight at a time: a byte that needs escaping
+  // must be found at any offset, in a block or in the tail.
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int byte = 0; byte < 256; ++byte) {
+    const char c = static_cast<char>(byte);
+    std::string escaped;
+    switch (c) {
+      case '"':
+        escaped = "\\\"";
+        break;
+      case '\\':
+        escaped = "\\\\";
+        break;
+      case '\n':
+        escaped = "\\n";
+        break;
+      case '\r':
+        escaped = "\\r";
+        break;
+      case '\t':
+        escaped = "\\t";
+        break;
+      case '\b':
+        escaped = "\\b";
+        break;
+      case '\f':
+        escaped = "\\f";
+        break;
+      default:
+        if (byte < 0x20) {
+          escaped = std::string("\\u00") + kHex[byte >> 4] + kHex[byte & 15];
+        } else if (byte >= 0x80) {
+          escaped = "\\ufffd";  // alone, it starts no valid sequence
+        } else {
+          escaped = std::string(1, c);
+        }
+    }
+    for (size_t at = 0; at < 20; ++at) {
+      std::string value(20, 'a');
+      value[at] = c;
+      std::string out;
+      AppendJsonString(out, value);
+      EXPECT_EQ(out, '"' + std::string(at, 'a') + escaped +
+                         std::string(19 - at, 'a') + '"')
+          << "byte " << byte << " at " << at;
+    }
+  }
+  // A valid sequence across a block's end goes out as it is.
+  for (size_t at = 0; at < 14; ++at) {
+    const std::string value =
+        std::string(at, 'a') + "\xf0\x9f\x98\x80" + std::string(9, 'b');
+    std::string out;
+    AppendJsonString(out, value);
+    EXPECT_EQ(out, '"' + value + '"') << "at " << at;
+  }
+}
+
+TEST(JsonWriterTest, SeparatedTopLevelValuesMakeNdjson) {
+  JsonWriter w;
+  for (int i = 0; i < 3; ++i) {
+    w.BeginObject();
+    w.Key("n");
+    w.Int(i);
+    w.EndObject();
+    w.Separator('\n');
+  }
+  EXPECT_EQ(w.str(), "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+}
+
 TEST(JsonWriterTest, DoublesRoundTripAndNonFiniteIsNull) {
   JsonWriter w;
   w.BeginArray();
