@@ -461,9 +461,17 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
       auto [ec, n] = co_await http::async_write(stream, go_on, kNoThrow);
       if (ec) co_return false;
     }
+    // Beast reads as much as the buffer has room for, and at least 512
+    // bytes: into a buffer the size of a header, a batch would take a
+    // read, an epoll_wait and a timer reset per 512 bytes. A larger body
+    // gets room for 64 KiB a read, given back once it is read.
+    constexpr size_t kBodyRead = size_t{64} << 10;
+    const auto length = parser.content_length();
+    if (!length || *length > kBodyRead / 16) buffer.reserve(kBodyRead);
     stream.expires_after(options_.read_timeout);
     auto [body_error, body_bytes] =
         co_await http::async_read(stream, buffer, parser, kNoThrow);
+    if (buffer.capacity() > kBodyRead / 2) buffer.shrink_to_fit();
     if (body_error == http::error::body_limit) {
       co_return co_await answer(
           ErrorResponse(Status(ErrorCode::kTooLarge,

@@ -2893,6 +2893,51 @@ TEST_F(ConnectionsApiTest, HeaderOver16KiBIsRefusedAndTheServerGoesOn) {
       http().Get("/healthz", {{"X-Medium", std::string(8 << 10, 'b')}}), 200));
 }
 
+TEST_F(ConnectionsApiTest, LargeBatchesAreReadWholeThenTheConnectionGoesOn) {
+  // A body of many reads, with a length and chunked, then a small request
+  // on the same connection: each is read whole, whatever the reads' size.
+  auto batch = [](const std::string& prefix) {
+    std::string ndjson;
+    for (int i = 0; i < 4000; ++i) {
+      ndjson += R"({"id":")" + prefix + std::to_string(i) + R"(","name":")" +
+                prefix + "batch " + std::to_string(i) + R"(","city":"Pune"})" +
+                "\n";
+    }
+    return ndjson;
+  };
+  HttpClient client(port());
+  const std::string whole = batch("lb-");
+  ASSERT_GT(whole.size(), size_t{200} << 10);
+  const HttpResponse first =
+      client.Post("/v1/profiles", whole, "application/x-ndjson");
+  ASSERT_TRUE(HasStatus(first, 200));
+  EXPECT_EQ(Json(first).Int("/accepted"), 4000);
+
+  const std::string text = batch("lc-");
+  std::string chunked =
+      "POST /v1/profiles HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/x-ndjson\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < text.size(); at += 3000) {
+    const std::string piece = text.substr(at, 3000);
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+    chunked += size + piece + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  ASSERT_TRUE(client.SendRaw(chunked));
+  const HttpResponse second = client.ReadResponse();
+  ASSERT_TRUE(HasStatus(second, 200));
+  EXPECT_EQ(Json(second).Int("/accepted"), 4000);
+
+  EXPECT_EQ(
+      Count(client, R"({"field":"name","op":"starts_with","value":"lb-"})"),
+      4000);
+  EXPECT_EQ(
+      Count(client, R"({"field":"name","op":"starts_with","value":"lc-"})"),
+      4000);
+}
+
 TEST_F(ConnectionsApiTest, SlowClientsDoNotHoldUpOthers) {
   std::vector<std::unique_ptr<HttpClient>> slow;
   for (int i = 0; i < 4; ++i) {
