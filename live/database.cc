@@ -1467,7 +1467,10 @@ void Database::PublishGroups() {
     std::lock_guard<std::mutex> lock(sync_mu_);
     groups_published_ = groups_applied_;
   }
-  sync_cv_.notify_one();
+  // Only with a log and `always` does the sync thread wait for one.
+  if (log_ != nullptr && options_.fsync == FsyncMode::kAlways) {
+    sync_cv_.notify_one();
+  }
 }
 
 void Database::SyncLoop() {
