@@ -58,9 +58,6 @@ void AppendJsonString(std::string& out, std::string_view value) {
   out.push_back('"');
   size_t run_start = 0;
   for (size_t i = 0; i < value.size(); ++i) {
-    // Eight plain bytes at a time, the common case.
-    while (i + 8 <= value.size() && !AnyToEscape(value.data() + i)) i += 8;
-    if (i == value.size()) break;
     const unsigned char c = static_cast<unsigned char>(value[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
     if (c >= 0x80) {

@@ -1124,17 +1124,15 @@ void Database::Publish(const Touched& touched,
   // threads.
   const auto build = [&](std::vector<Layer::Entry> held, bool space,
                          uint64_t layer_serial) {
+    if (held.size() >= kSmallLayerRows) {
+      return Layer::Build(*next->schema_, std::move(held), space, layer_serial);
+    }
     std::shared_ptr<const Layer> built;
-    const auto run = [&] {
+    thread_local tbb::task_arena alone(1);
+    alone.execute([&] {
       built =
           Layer::Build(*next->schema_, std::move(held), space, layer_serial);
-    };
-    if (held.size() < kSmallLayerRows) {
-      thread_local tbb::task_arena alone(1);
-      alone.execute(run);
-    } else {
-      run();
-    }
+    });
     return built;
   };
   next->layers_[newest_pos] = Snapshot::LayerState{

@@ -38,8 +38,8 @@ TEST(JsonWriterTest, KeepsUtf8AsIs) {
 }
 
 TEST(JsonWriterTest, EveryByteIsEscapedWhereverItFalls) {
-  // Plain bytes are skipped eight at a time: a byte that needs escaping
-  // must be found at any offset, in a block or in the tail.
+  // Strings are checked eight bytes at a time, the tail overlapping the
+  // last block: a byte that needs escaping must be found at any offset.
   static constexpr char kHex[] = "0123456789abcdef";
   for (int byte = 0; byte < 256; ++byte) {
     const char c = static_cast<char>(byte);
