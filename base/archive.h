@@ -128,7 +128,8 @@ class ArchiveReader {
     uint64_t n;
     if (!U64(&n) || !Fits(n, sizeof(T))) return false;
     v->resize(n);
-    return Get(v->data(), n * sizeof(T));
+    // An empty vector's data() may be null, which no Get takes.
+    return n == 0 || Get(v->data(), n * sizeof(T));
   }
   // Whether `count` items of `item_bytes` each can still be read: checked
   // before a count sizes anything.
@@ -167,7 +168,6 @@ class MemoryReader final : public ArchiveReader {
 
   bool Get(void* out, size_t n) override {
     if (n > remaining()) return false;
-    if (n == 0) return true;  // `out` may be null (an empty vector's data)
     std::memcpy(out, at_, n);
     at_ += n;
     return true;

@@ -1410,10 +1410,9 @@ void Database::CommitLoop() {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait(lock, [&] {
-        return closing_ || !queue_.empty() ||
-               publish_wanted_ > groups_published_;
+        return closing_ || !queue_.empty() || publish_wanted_ > published_seq_;
       });
-      publish = publish_wanted_ > groups_published_;
+      publish = publish_wanted_ > published_seq_;
       if (queue_.empty() && !publish) break;  // closing, every write done
       size_t ops = 0;
       while (!queue_.empty()) {
@@ -1430,7 +1429,6 @@ void Database::CommitLoop() {
     if (writers.empty()) continue;
     StallForMerges();
     Group group = ApplyGroup(std::move(writers));
-    group.number = ++groups_applied_;
     if (group.last_seq != 0 && options_.fsync == FsyncMode::kAlways) {
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
@@ -1457,13 +1455,15 @@ void Database::PublishPending() {
 }
 
 void Database::PublishGroups() {
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
     PublishPending();
+    if (log_ != nullptr) seq = log_->last_seq();
   }
   {
     std::lock_guard<std::mutex> lock(sync_mu_);
-    groups_published_ = groups_applied_;
+    published_seq_ = seq;
   }
   // Only with a log and `always` does the sync thread wait for one.
   if (log_ != nullptr && options_.fsync == FsyncMode::kAlways) {
@@ -1481,7 +1481,7 @@ void Database::SyncLoop() {
       if (to_sync_.empty()) return;
       groups.swap(to_sync_);
     }
-    const uint64_t last = groups.back().number;
+    const uint64_t last = groups.back().last_seq;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       publish_wanted_ = last;
@@ -1492,7 +1492,7 @@ void Database::SyncLoop() {
         AwaitDurable(Result<uint64_t>(groups.back().last_seq));
     {
       std::unique_lock<std::mutex> lock(sync_mu_);
-      sync_cv_.wait(lock, [&] { return groups_published_ >= last; });
+      sync_cv_.wait(lock, [&] { return published_seq_ >= last; });
     }
     for (const Group& group : groups) Finish(group, durable);
   }

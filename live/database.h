@@ -444,7 +444,6 @@ class Database {
   struct Group {
     std::vector<Writer*> writers;
     uint64_t last_seq = 0;
-    uint64_t number = 0;  // in commit order, from 1
   };
   void Enqueue(Writer* writer);
   // The commit thread: takes the writers queued, applies them as one
@@ -518,11 +517,12 @@ class Database {
   bool commits_done_ = false;  // REQUIRES: sync_mu_; the commit thread ended
   // Groups are published once their sync is under way, not one by one:
   // all the groups that share an fdatasync share one newest layer. The
-  // sync thread asks for groups up to publish_wanted_ and acknowledges
-  // them once groups_published_ has reached it.
-  uint64_t groups_applied_ = 0;    // written by the commit thread alone
-  uint64_t groups_published_ = 0;  // written by it, under sync_mu_
-  uint64_t publish_wanted_ = 0;    // REQUIRES: queue_mu_
+  // sync thread asks for the writes up to log record publish_wanted_ and
+  // acknowledges them once published_seq_ has reached it.
+  uint64_t publish_wanted_ = 0;  // REQUIRES: queue_mu_
+  // The last log record in the published version; written by the commit
+  // thread alone, under sync_mu_.
+  uint64_t published_seq_ = 0;
   // Rows written and not yet in a published version. Every Publish takes
   // them. REQUIRES: write_mu_.
   std::vector<uint32_t> unpublished_;

@@ -206,7 +206,6 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
 
 bool SnapshotReader::Get(void* out, size_t n) {
   if (n > remaining()) return false;
-  if (n == 0) return true;  // `out` may be null (an empty vector's data)
   std::memcpy(out, map_ + offset_, n);
   offset_ += n;
   return true;

@@ -598,15 +598,16 @@ int Main(int argc, char** argv) {
 // page is one fault where 4 KiB pages are 512 (BENCHMARKS.md). A tunable
 // the user set, this one included, is kept as it is.
 void UseHugePages(char** argv) {
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr &&
-      std::strstr(tunables, "glibc.malloc.hugetlb") != nullptr) {
+  const char* set = std::getenv("GLIBC_TUNABLES");
+  // A copy: setenv may free the string `set` points to.
+  const std::optional<std::string> tunables =
+      set != nullptr ? std::optional<std::string>(set) : std::nullopt;
+  if (tunables && tunables->find("glibc.malloc.hugetlb") != std::string::npos) {
     return;
   }
-  const std::string value =
-      tunables != nullptr && *tunables != '\0'
-          ? std::string(tunables) + ":glibc.malloc.hugetlb=1"
-          : std::string("glibc.malloc.hugetlb=1");
+  const std::string value = tunables && !tunables->empty()
+                                ? *tunables + ":glibc.malloc.hugetlb=1"
+                                : std::string("glibc.malloc.hugetlb=1");
   // The binary by its own path, so that the process keeps its name.
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -615,7 +616,7 @@ void UseHugePages(char** argv) {
   if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
   execv(self, argv);
   unsetenv("GLIBC_TUNABLES");  // not run again: go on as we are
-  if (tunables != nullptr) setenv("GLIBC_TUNABLES", tunables, 1);
+  if (tunables) setenv("GLIBC_TUNABLES", tunables->c_str(), 1);
 }
 
 }  // namespace
