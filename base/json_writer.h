@@ -24,6 +24,13 @@ class JsonWriter {
   void BeginArray();
   void EndArray();
   void Key(std::string_view key);
+  // A key written many times, kept as AppendJsonString wrote it, followed
+  // by ':' ("\"name\":").
+  void QuotedKey(std::string_view quoted) {
+    BeforeValue();
+    out_.append(quoted);
+    after_key_ = true;
+  }
 
   void String(std::string_view value);
   void Int(int64_t value);

@@ -113,26 +113,14 @@ void WriteEvents(const Index& index, const DecodedProfile& p, JsonWriter& out) {
   out.EndArray();
 }
 
-// `attr`: the field's attribute when known, else found by name.
-void WriteField(const Index& index, const DecodedProfile& p,
-                std::string_view field, JsonWriter& out,
-                std::optional<std::optional<AttrId>> attr = std::nullopt) {
-  out.Key(field);
-  if (field == "id") {
-    out.String(p.id);
-    return;
-  }
-  if (field == "identities") {
-    WriteIdentities(p, out);
-    return;
-  }
-  if (field == "events") {
-    WriteEvents(index, p, out);
-    return;
-  }
-  if (!attr) attr = index.FindAttribute(field);
-  if (*attr) {
-    if (const DecodedValue* v = p.Find(**attr)) {
+// The value of `attr` in `p`, or else the values whose names continue
+// `field` ("address." ...) as the nested object they were flattened from,
+// or else null.
+void WriteValueOrNested(const Index& index, const DecodedProfile& p,
+                        std::string_view field, std::optional<AttrId> attr,
+                        JsonWriter& out) {
+  if (attr) {
+    if (const DecodedValue* v = p.Find(*attr)) {
       WriteValue(*v, out);
       return;
     }
@@ -162,34 +150,107 @@ const std::vector<std::string>& DefaultPreviewFields() {
   return kFields;
 }
 
-void WriteMember(const Index& index, uint32_t row,
-                 const std::vector<std::string>& fields, JsonWriter& out) {
-  DecodedProfile p;
-  DecodeProfile(index.blob(row), &p);
-  out.BeginObject();
-  out.Key("id");
-  out.String(p.id);
+MemberWriter::MemberWriter(const Index& index,
+                           const std::vector<std::string>& fields)
+    : index_(index) {
+  shown_.push_back(Shown{Shown::Kind::kId, "id"});
   for (const std::string& field : fields) {
-    if (field != "id") WriteField(index, p, field, out);
+    if (field == "id") continue;  // shown first, once
+    if (field == "identities") {
+      shown_.push_back(Shown{Shown::Kind::kIdentities, field});
+      scope_ = DecodeScope::kAll;
+    } else if (field == "events") {
+      shown_.push_back(Shown{Shown::Kind::kEvents, field});
+      scope_ = DecodeScope::kAll;
+    } else {
+      shown_.push_back(
+          Shown{Shown::Kind::kValue, field, index.FindAttribute(field)});
+    }
+  }
+  // The attributes shown: each field's own, and those it is a prefix of.
+  bool nested = false;
+  keep_.assign(index.attribute_count(), 0);
+  for (AttrId a = 0; a < keep_.size(); ++a) {
+    const std::string_view name = index.attribute(a).name;
+    for (const Shown& s : shown_) {
+      if (s.kind != Shown::Kind::kValue) continue;
+      if (name == s.name) {
+        keep_[a] = 1;
+      } else if (name.size() > s.name.size() &&
+                 name.substr(0, s.name.size()) == s.name &&
+                 name[s.name.size()] == '.') {
+        keep_[a] = 1;
+        nested = true;
+      }
+    }
+  }
+  for (Shown& s : shown_) {
+    AppendJsonString(s.key, s.name);
+    s.key.push_back(':');
+  }
+  // When every field is the id or one attribute's value, a member is
+  // written from where its values lie in the blob, nothing else decoded.
+  located_ = !nested && scope_ == DecodeScope::kValues;
+  slot_of_.assign(index.attribute_count(), 0);
+  for (Shown& s : shown_) {
+    if (!located_ || !s.attr) continue;
+    uint8_t& slot = slot_of_[*s.attr];
+    if (slot == 0) {
+      if (slots_ == kMaxSlots) {
+        located_ = false;
+        break;
+      }
+      slot = static_cast<uint8_t>(++slots_);
+    }
+    s.slot = slot;
+  }
+}
+
+void MemberWriter::Write(std::string_view blob, DecodedProfile* scratch,
+                         JsonWriter& out) const {
+  if (!located_) {
+    DecodeSelected(blob, keep_, scope_, scratch);
+    WriteDecoded(*scratch, out);
+    return;
+  }
+  const char* at[kMaxSlots + 1];
+  std::fill_n(at, slots_ + 1, nullptr);
+  const std::string_view id = LocateValues(blob, slot_of_, slots_, at);
+  out.BeginObject();
+  for (const Shown& s : shown_) {
+    out.QuotedKey(s.key);
+    if (s.kind == Shown::Kind::kId) {
+      out.String(id);
+    } else if (s.slot != 0 && at[s.slot] != nullptr) {
+      DecodedValue v;
+      ReadValueAt(at[s.slot], *s.attr, &v);
+      WriteValue(v, out);
+    } else {
+      out.Null();
+    }
   }
   out.EndObject();
 }
 
-MemberWriter::MemberWriter(const Index& index,
-                           const std::vector<std::string>& fields)
-    : index_(index), fields_(fields) {
-  for (const std::string& field : fields) {
-    attrs_.push_back(index.FindAttribute(field));
-    if (field == "identities" || field == "events") scope_ = DecodeScope::kAll;
-  }
-}
-
-void MemberWriter::Write(const DecodedProfile& p, JsonWriter& out) const {
+void MemberWriter::WriteDecoded(const DecodedProfile& p,
+                                JsonWriter& out) const {
   out.BeginObject();
-  out.Key("id");
-  out.String(p.id);
-  for (size_t i = 0; i < fields_.size(); ++i) {
-    if (fields_[i] != "id") WriteField(index_, p, fields_[i], out, attrs_[i]);
+  for (const Shown& s : shown_) {
+    out.QuotedKey(s.key);
+    switch (s.kind) {
+      case Shown::Kind::kId:
+        out.String(p.id);
+        break;
+      case Shown::Kind::kIdentities:
+        WriteIdentities(p, out);
+        break;
+      case Shown::Kind::kEvents:
+        WriteEvents(index_, p, out);
+        break;
+      case Shown::Kind::kValue:
+        WriteValueOrNested(index_, p, s.name, s.attr, out);
+        break;
+    }
   }
   out.EndObject();
 }
@@ -201,18 +262,28 @@ void WriteProfile(const Index& index, uint32_t row, JsonWriter& out) {
   for (const DecodedValue& v : p.values) {
     entries.push_back(Entry{index.attribute(v.attr).name, &v});
   }
+  // customer_type is stored first and shown last, after what the profile
+  // said of itself.
+  std::stable_partition(entries.begin(), entries.end(),
+                        [](const Entry& e) { return e.rest != kCustomerType; });
   out.BeginObject();
   out.Key("id");
   out.String(p.id);
+  const bool has_tags =
+      std::any_of(entries.begin(), entries.end(),
+                  [](const Entry& e) { return e.rest == kTagsAttribute; });
   WriteMembers(std::move(entries), out);
-  if (!p.identities.empty()) {
-    out.Key("identities");
-    WriteIdentities(p, out);
+  // SPEC §5: a profile is shown with its tags, identities and events, even
+  // when it has none.
+  if (!has_tags) {
+    out.Key(kTagsAttribute);
+    out.BeginArray();
+    out.EndArray();
   }
-  if (!p.events.empty()) {
-    out.Key("events");
-    WriteEvents(index, p, out);
-  }
+  out.Key("identities");
+  WriteIdentities(p, out);
+  out.Key("events");
+  WriteEvents(index, p, out);
   out.EndObject();
 }
 

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/json_writer.h"
@@ -20,26 +21,43 @@ namespace segd {
 // id, name, email, phone, customer_type (SPEC §3).
 const std::vector<std::string>& DefaultPreviewFields();
 
-// Writes {"id": ..., field: value, ...} for `row`. REQUIRES: row is live.
-void WriteMember(const Index& index, uint32_t row,
-                 const std::vector<std::string>& fields, JsonWriter& out);
-
-// The same for many members of one Index: each field's attribute is found
-// once, and each profile is decoded once, by the caller.
+// Members of one Index as {"id": ..., field: value, ...}: what each field
+// is, and the attributes the fields show, are found once. `fields` must
+// outlive the writer.
 class MemberWriter {
  public:
   MemberWriter(const Index& index, const std::vector<std::string>& fields);
-  // REQUIRES: `profile` is decoded from a row of the index, with scope().
-  void Write(const DecodedProfile& profile, JsonWriter& out) const;
-  // What the fields need decoded: identities and events only when shown.
-  DecodeScope scope() const { return scope_; }
+  // Writes the member whose stored profile is `blob`, a row's of the
+  // index. `scratch` is reused from one call to the next.
+  void Write(std::string_view blob, DecodedProfile* scratch,
+             JsonWriter& out) const;
 
  private:
+  struct Shown {
+    enum class Kind : uint8_t { kId, kIdentities, kEvents, kValue };
+    Kind kind;
+    std::string_view name;  // the field as asked for
+    // kValue: the attribute of that name, when the index has one.
+    std::optional<AttrId> attr = std::nullopt;
+    uint8_t slot = 0;      // where LocateValues puts its value; 0 for none
+    std::string key = {};  // "name": as JsonWriter::QuotedKey takes it
+  };
+  static constexpr size_t kMaxSlots = 64;
+
+  // From the profile decoded: any field, nested objects included.
+  void WriteDecoded(const DecodedProfile& p, JsonWriter& out) const;
+
   const Index& index_;
-  const std::vector<std::string>& fields_;
-  // Per field: its attribute, when the index has one by that name.
-  std::vector<std::optional<AttrId>> attrs_;
+  std::vector<Shown> shown_;  // `id` first, then the other fields in order
+  // Per attribute, whether a field shows it: its own or a prefix of it.
+  std::vector<uint8_t> keep_;
+  // Identities and events are decoded only when shown.
   DecodeScope scope_ = DecodeScope::kValues;
+  // Whether members are written from LocateValues: every field is the id
+  // or one attribute's value. Then each attribute shown has a slot.
+  bool located_ = false;
+  std::vector<uint8_t> slot_of_;
+  size_t slots_ = 0;
 };
 
 // Writes the whole stored profile, nested objects rebuilt.

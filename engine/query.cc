@@ -40,7 +40,9 @@ std::string RenderQueryResult(const Index& index, const ExecuteResult& result,
   out.Uint(result.count);
   out.Key("members");
   out.BeginArray();
-  for (uint32_t row : result.rows) WriteMember(index, row, fields, out);
+  const MemberWriter writer(index, fields);
+  DecodedProfile p;
+  for (uint32_t row : result.rows) writer.Write(index.blob(row), &p, out);
   out.EndArray();
   out.EndObject();
   return out.Take();

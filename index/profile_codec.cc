@@ -199,55 +199,86 @@ void ProfileEncoder::AddEvents(const std::vector<StoredEvent>& events) {
   }
 }
 
-void DecodeProfile(std::string_view blob, DecodedProfile* out,
-                   DecodeScope scope) {
+namespace {
+
+// Reads one value, its attribute and tag read already.
+void ReadValue(const char*& p, DecodedValue& v) {
   using codec::ReadString;
   using codec::ReadVarint;
-  const char* p = blob.data();
-  out->id = ReadString(p);
-  out->flags = static_cast<uint8_t>(*p++);
-  out->values.resize(ReadVarint(p));
-  for (DecodedValue& v : out->values) {
-    v.attr = static_cast<AttrId>(ReadVarint(p));
-    v.tag = static_cast<ValueTag>(*p++);
-    switch (v.tag) {
-      case ValueTag::kString:
-      case ValueTag::kRaw:
-        v.text = ReadString(p);
-        break;
-      case ValueTag::kInt:
-        v.number = Number::Int(UnZigZag(ReadVarint(p)));
-        break;
-      case ValueTag::kDouble: {
-        const uint64_t bits = ReadFixed64(p);
-        double d;
-        std::memcpy(&d, &bits, 8);
-        v.number = Number::Double(d);
-        break;
-      }
-      case ValueTag::kDate:
-        v.date_ms = static_cast<int64_t>(ReadFixed64(p));
-        v.date_layout = kVerbatimDate;
-        v.text = ReadString(p);
-        break;
-      case ValueTag::kDateLayout:
-        v.tag = ValueTag::kDate;
-        v.date_layout = static_cast<uint32_t>(ReadVarint(p));
-        v.date_ms = UnZigZag(ReadVarint(p)) * IsoLayoutUnit(v.date_layout);
-        v.text = {};
-        break;
-      case ValueTag::kFalse:
-      case ValueTag::kTrue:
-        break;
-      case ValueTag::kStringArray: {
-        v.array_count = static_cast<uint32_t>(ReadVarint(p));
-        const char* start = p;
-        for (uint32_t i = 0; i < v.array_count; ++i) ReadString(p);
-        v.array_data = std::string_view(start, p - start);
-        break;
-      }
+  switch (v.tag) {
+    case ValueTag::kString:
+    case ValueTag::kRaw:
+      v.text = ReadString(p);
+      break;
+    case ValueTag::kInt:
+      v.number = Number::Int(UnZigZag(ReadVarint(p)));
+      break;
+    case ValueTag::kDouble: {
+      const uint64_t bits = ReadFixed64(p);
+      double d;
+      std::memcpy(&d, &bits, 8);
+      v.number = Number::Double(d);
+      break;
+    }
+    case ValueTag::kDate:
+      v.date_ms = static_cast<int64_t>(ReadFixed64(p));
+      v.date_layout = kVerbatimDate;
+      v.text = ReadString(p);
+      break;
+    case ValueTag::kDateLayout:
+      v.tag = ValueTag::kDate;
+      v.date_layout = static_cast<uint32_t>(ReadVarint(p));
+      v.date_ms = UnZigZag(ReadVarint(p)) * IsoLayoutUnit(v.date_layout);
+      v.text = {};
+      break;
+    case ValueTag::kFalse:
+    case ValueTag::kTrue:
+      break;
+    case ValueTag::kStringArray: {
+      v.array_count = static_cast<uint32_t>(ReadVarint(p));
+      const char* start = p;
+      for (uint32_t i = 0; i < v.array_count; ++i) ReadString(p);
+      v.array_data = std::string_view(start, p - start);
+      break;
     }
   }
+}
+
+// Moves past one value of type `tag`, reading only what gives its length.
+void SkipValue(ValueTag tag, const char*& p) {
+  using codec::ReadVarint;
+  switch (tag) {
+    case ValueTag::kString:
+    case ValueTag::kRaw:
+      p += ReadVarint(p);
+      break;
+    case ValueTag::kInt:
+      ReadVarint(p);
+      break;
+    case ValueTag::kDouble:
+      p += 8;
+      break;
+    case ValueTag::kDate:
+      p += 8;
+      p += ReadVarint(p);
+      break;
+    case ValueTag::kDateLayout:
+      ReadVarint(p);
+      ReadVarint(p);
+      break;
+    case ValueTag::kFalse:
+    case ValueTag::kTrue:
+      break;
+    case ValueTag::kStringArray:
+      for (uint64_t n = ReadVarint(p); n > 0; --n) p += ReadVarint(p);
+      break;
+  }
+}
+
+// The identities and events, which follow the values.
+void ReadRest(const char* p, DecodedProfile* out, DecodeScope scope) {
+  using codec::ReadString;
+  using codec::ReadVarint;
   if (scope == DecodeScope::kValues) {
     out->identities.clear();
     out->events.clear();
@@ -276,6 +307,69 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out,
     }
     e.at_ms = static_cast<int64_t>(previous);
   }
+}
+
+}  // namespace
+
+void DecodeProfile(std::string_view blob, DecodedProfile* out,
+                   DecodeScope scope) {
+  const char* p = blob.data();
+  out->id = codec::ReadString(p);
+  out->flags = static_cast<uint8_t>(*p++);
+  out->values.resize(codec::ReadVarint(p));
+  for (DecodedValue& v : out->values) {
+    v.attr = static_cast<AttrId>(codec::ReadVarint(p));
+    v.tag = static_cast<ValueTag>(*p++);
+    ReadValue(p, v);
+  }
+  ReadRest(p, out, scope);
+}
+
+void DecodeSelected(std::string_view blob, std::span<const uint8_t> keep,
+                    DecodeScope scope, DecodedProfile* out) {
+  const char* p = blob.data();
+  out->id = codec::ReadString(p);
+  out->flags = static_cast<uint8_t>(*p++);
+  out->values.clear();
+  for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {
+    const auto attr = static_cast<AttrId>(codec::ReadVarint(p));
+    const auto tag = static_cast<ValueTag>(*p++);
+    if (attr < keep.size() && keep[attr] != 0) {
+      DecodedValue& v = out->values.emplace_back();
+      v.attr = attr;
+      v.tag = tag;
+      ReadValue(p, v);
+    } else {
+      SkipValue(tag, p);
+    }
+  }
+  ReadRest(p, out, scope);
+}
+
+std::string_view LocateValues(std::string_view blob,
+                              std::span<const uint8_t> slot_of, size_t slots,
+                              const char** at) {
+  const char* p = blob.data();
+  const std::string_view id = codec::ReadString(p);
+  ++p;  // flags
+  size_t found = 0;
+  for (uint64_t n = codec::ReadVarint(p); n > 0 && found < slots; --n) {
+    const auto attr = static_cast<AttrId>(codec::ReadVarint(p));
+    const uint8_t slot = attr < slot_of.size() ? slot_of[attr] : 0;
+    // No branch on whether the value is wanted: those that are not all
+    // land in at[0].
+    at[slot] = p;
+    found += slot != 0;
+    const auto tag = static_cast<ValueTag>(*p++);
+    SkipValue(tag, p);
+  }
+  return id;
+}
+
+void ReadValueAt(const char* at, AttrId attr, DecodedValue* v) {
+  v->attr = attr;
+  v->tag = static_cast<ValueTag>(*at++);
+  ReadValue(at, *v);
 }
 
 std::string_view DecodeId(std::string_view blob) {

@@ -13,12 +13,15 @@
 // about 6 bytes instead of 30. An event's instant is the difference from the
 // previous event's (from 0 for the first), as a zigzag varint shifted left by
 // 2 over a 2-bit form: 0 whole seconds, 1 milliseconds, 2 absolute fixed64
-// milliseconds follow (a difference too wide for the varint). The encoding is
-// private to segd's memory (never written to disk as is), so it may change.
+// milliseconds follow (a difference too wide for the varint). Snapshots keep
+// blobs as they are (live/database_snapshot.cc), so a change to the encoding
+// must still decode what was written before. Values may come in any order;
+// the store writes customer_type first.
 #ifndef SEGD_INDEX_PROFILE_CODEC_H_
 #define SEGD_INDEX_PROFILE_CODEC_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -132,6 +135,24 @@ enum class DecodeScope { kAll, kValues };
 // Decodes `blob` (produced by ProfileEncoder) into `out`.
 void DecodeProfile(std::string_view blob, DecodedProfile* out,
                    DecodeScope scope = DecodeScope::kAll);
+
+// The same, keeping only the values of the attributes that `keep` flags
+// (keep[attr] != 0; an attribute past its end is not kept). A value not
+// kept is stepped over: only what gives its length is read.
+void DecodeSelected(std::string_view blob, std::span<const uint8_t> keep,
+                    DecodeScope scope, DecodedProfile* out);
+
+// Where the values that a reader wants start, without decoding any: for
+// each value of `blob` whose attribute `a` has a slot (slot_of[a] != 0; an
+// attribute past its end has none), at[slot_of[a]] is set to the value's
+// tag, until all `slots` slots are found. at[0] is overwritten by other
+// values. Returns the id. REQUIRES: slots 1..`slots` are each some
+// attribute's, and `at` has room for slots + 1.
+std::string_view LocateValues(std::string_view blob,
+                              std::span<const uint8_t> slot_of, size_t slots,
+                              const char** at);
+// Decodes the value of `attr` whose tag LocateValues found at `at`.
+void ReadValueAt(const char* at, AttrId attr, DecodedValue* v);
 
 // The id alone, which leads the blob.
 std::string_view DecodeId(std::string_view blob);

@@ -14,8 +14,6 @@
 namespace segd {
 namespace {
 
-constexpr std::string_view kCustomerType = "customer_type";
-constexpr std::string_view kTags = "tags";
 // The names SPEC §1 derives customer_type from. As string_views, a compare
 // with a name of another length costs no memcmp.
 constexpr std::string_view kCustomerId = "customer_id", kEmail = "email",
@@ -309,6 +307,9 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   ProfileEncoder encoder(&blob);
   encoder.Begin(input.id, sets_customer_type ? kExplicitCustomerType : 0,
                 resolved.size() + 1);
+  // customer_type first: previews show it, and a reader that wants a few
+  // values stops once it has them (LocateValues).
+  encoder.AddValue(customer_type_attr_, customer_type);
   for (const Resolved& r : resolved) {
     if (r.as_string) {
       Value text_value;
@@ -319,7 +320,6 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
       encoder.AddValue(r.attr, *r.value);
     }
   }
-  encoder.AddValue(customer_type_attr_, customer_type);
   auto& identities = identity_views_;
   identities.clear();
   for (const auto& [channel, handle] : input.identities) {
@@ -403,7 +403,7 @@ ProfileInput ProfileStore::Editable(uint32_t row) const {
 Result<uint32_t> ProfileStore::Patch(std::string_view id,
                                      const ProfilePatch& patch) {
   for (const auto& [name, value] : patch.attributes) {
-    if (name == "id" || name == "identities" || name == "events") {
+    if (IsReservedKey(name)) {
       return Invalid("attribute " + Quoted(name) + " is a reserved key",
                      AttributePointer(name));
     }
@@ -435,12 +435,13 @@ Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
   if (!row) return NoProfile(id);
   ProfileInput input = Editable(*row);
   Attributes& attributes = input.attributes;
-  auto tags = std::find_if(attributes.begin(), attributes.end(),
-                           [](const auto& a) { return a.first == kTags; });
+  auto tags =
+      std::find_if(attributes.begin(), attributes.end(),
+                   [](const auto& a) { return a.first == kTagsAttribute; });
   if (tags == attributes.end()) {
     Value empty;
     empty.type = AttrType::kStringArray;
-    attributes.emplace_back(kTags, std::move(empty));
+    attributes.emplace_back(kTagsAttribute, std::move(empty));
     tags = attributes.end() - 1;
   } else if (tags->second.type != AttrType::kStringArray) {
     return Invalid("attribute \"tags\": expected string array, got " +
@@ -482,7 +483,8 @@ Result<MergeOutcome> ProfileStore::Merge(std::string_view into_id,
     for (size_t i = 0; i < into_count && !overlaps; ++i) {
       auto& [into_name, into_value] = attributes[i];
       if (into_name == name) {
-        if (name == kTags && into_value.type == AttrType::kStringArray &&
+        if (name == kTagsAttribute &&
+            into_value.type == AttrType::kStringArray &&
             value.type == AttrType::kStringArray) {
           UnionFolded(value.strings, &into_value.strings);
         }

@@ -18,6 +18,18 @@
 
 namespace segd {
 
+// The attribute every profile has, set or derived (SPEC §1).
+inline constexpr std::string_view kCustomerType = "customer_type";
+
+// The attribute of a profile's tags, which tag edits change (SPEC §1).
+inline constexpr std::string_view kTagsAttribute = "tags";
+
+// Whether `name` is a key of a record that is never an attribute: `id`,
+// `identities`, `events` (SPEC §1).
+inline bool IsReservedKey(std::string_view name) {
+  return name == "id" || name == "identities" || name == "events";
+}
+
 enum class AttrType : uint8_t {
   kString,
   kNumber,

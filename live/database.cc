@@ -343,9 +343,8 @@ void Snapshot::Render(const std::vector<Hit>& hits,
         continue;
       }
       const MemberWriter& writer = *writers[hit.layer];
-      DecodeProfile(blob, &p, writer.scope());
-      if (ids != nullptr) chunk_ids[c].emplace_back(p.id);
-      writer.Write(p, out);
+      if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
+      writer.Write(blob, &p, out);
       out.Separator(separator);
     }
     texts[c] = out.Take();

@@ -159,10 +159,10 @@ TEST_F(ProfileEditTest, PatchMergesGivenKeysAndKeepsRowAndTheRest) {
   EXPECT_EQ(Attr("a", "city"), "s:Mumbai");
   EXPECT_EQ(Attr("a", "orders"), "2");
   EXPECT_EQ(Attr("a", "vip"), "true");
-  // A replaced key keeps its place; a new one comes last, before the
-  // customer_type the store appends.
+  // A replaced key keeps its place; a new one comes last, after the
+  // customer_type the store writes first.
   EXPECT_EQ(Keys("a"),
-            (Strings{"name", "city", "orders", "vip", "customer_type"}));
+            (Strings{"customer_type", "name", "city", "orders", "vip"}));
   EXPECT_EQ(store_.live_count(), 1u);
 }
 
@@ -195,7 +195,7 @@ TEST_F(ProfileEditTest, PatchValueReplacesAnObjectAndAnObjectAValue) {
        "\n"
        R"({"id":"b","address":"Pune"})");
   ASSERT_TRUE(Patch("a", R"({"address":"Mumbai"})").ok());
-  EXPECT_EQ(Keys("a"), (Strings{"address", "customer_type"}));
+  EXPECT_EQ(Keys("a"), (Strings{"customer_type", "address"}));
   EXPECT_EQ(Attr("a", "address"), "s:Mumbai");
   ASSERT_TRUE(Patch("b", R"({"address":{"city":"Nagpur"}})").ok());
   EXPECT_EQ(Attr("b", "address"), "");
@@ -695,9 +695,10 @@ TEST_F(ProfileEditTest, ToProfileInputStoresBackByteForByte) {
   EXPECT_EQ(input.identities, (Pairs{{"w", "1"}, {"e", "2"}}));
   ASSERT_EQ(input.events.size(), 1u);
   EXPECT_EQ(input.events[0].name, "x");
-  // customer_type comes out too; the store leaves a derived one out.
-  EXPECT_EQ(input.attributes.back().first, "customer_type");
-  input.attributes.pop_back();
+  // customer_type comes out too, first as it is stored; the store leaves a
+  // derived one out.
+  EXPECT_EQ(input.attributes.front().first, "customer_type");
+  input.attributes.erase(input.attributes.begin());
   const std::string before = Blob("a");
   ASSERT_TRUE(store_.Upsert(input).ok());
   EXPECT_EQ(Blob("a"), before);
