@@ -36,16 +36,21 @@ class CsvCursor {
   // ',' or line end after it, or at the end. `*cell` views the cell's text:
   // into the body, or into `*scratch` when a quoted cell held "".
   Status ReadCell(std::string_view* cell, std::string* scratch) {
-    while (pos_ < text_.size() && text_[pos_] == ' ') ++pos_;
-    if (pos_ < text_.size() && text_[pos_] == '"') {
+    const size_t start = pos_;
+    size_t quote = pos_;
+    while (quote < text_.size() && text_[quote] == ' ') ++quote;
+    if (quote < text_.size() && text_[quote] == '"') {
+      pos_ = quote;
       return ReadQuotedCell(cell, scratch);
     }
-    size_t start = pos_;
+    // Spaces are part of an unquoted cell (RFC 4180): " a " is no "a".
+    // One of spaces alone is empty, as a blank line is.
     while (pos_ < text_.size() && text_[pos_] != ',' &&
            !IsLineEnd(text_[pos_])) {
       ++pos_;
     }
-    *cell = TrimSpaces(text_.substr(start, pos_ - start));
+    *cell = text_.substr(start, pos_ - start);
+    if (TrimSpaces(*cell).empty()) *cell = {};
     return Status::Ok();
   }
 

@@ -20,8 +20,9 @@ namespace segd {
 // the column named `id` (ASCII case folded, surrounding spaces ignored; the
 // first such column), or else from the first column. RFC 4180: quoted cells
 // with "" for a quote, commas and line ends inside quotes; CRLF, LF or a lone
-// CR end a line; a missing final line end is fine. Spaces around a cell
-// outside its quotes are dropped; inside quotes they are kept. A row whose
+// CR end a line; a missing final line end is fine. Spaces are part of an
+// unquoted cell, but one of spaces alone is empty; around a quoted cell they
+// are dropped. A row whose
 // only cell is empty (a blank line) is skipped, and so is an empty id cell.
 // A UTF-8 BOM at the start is ignored. A header with no rows is no ids.
 //

@@ -12,6 +12,7 @@
 #include "base/json_pointer.h"
 #include "base/json_writer.h"
 #include "base/time.h"
+#include "base/utf8.h"
 #include "engine/preview.h"
 #include "index/schema.h"
 
@@ -195,7 +196,7 @@ Result<int64_t> NowAt(simdjson::dom::object object) {
   return *ms;
 }
 
-// The preview fields a body or query string names; empty for the default.
+// The preview fields a query string names, `id` alone when it names none.
 std::vector<std::string> SplitFields(std::string_view text) {
   std::vector<std::string> fields;
   while (!text.empty()) {
@@ -208,6 +209,9 @@ std::vector<std::string> SplitFields(std::string_view text) {
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
+  // `fields=` given empty asks for no field but the id, which is always
+  // shown; only an absent parameter means the defaults.
+  if (fields.empty()) fields.emplace_back("id");
   return fields;
 }
 
@@ -304,6 +308,20 @@ void WriteSegment(const SegmentInfo& info, JsonWriter& out,
     out.EndArray();
   }
   out.EndObject();
+}
+
+Status CheckProfileId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdBytes) {
+    return Malformed("a profile id is 1 to " + std::to_string(kMaxIdBytes) +
+                     " bytes");
+  }
+  for (const unsigned char c : id) {
+    if (c < 0x20 || c == 0x7F) {
+      return Malformed("a profile id holds no control characters");
+    }
+  }
+  if (!IsValidUtf8(id)) return Malformed("a profile id is UTF-8");
+  return Status::Ok();
 }
 
 std::string SchemaAnswer(const Schema& schema) {
@@ -666,6 +684,21 @@ ApiResponse Api::Identity(const ApiRequest& request) {
   return Json(std::move(*profile));
 }
 
+Status CheckPathParams(const Route& route,
+                       const std::vector<std::string>& params) {
+  std::string_view pattern = route.pattern;
+  for (const std::string& value : params) {
+    const size_t open = pattern.find('{');
+    const size_t close = pattern.find('}', open);
+    if (close == std::string_view::npos) break;
+    const std::string_view name = pattern.substr(open + 1, close - open - 1);
+    pattern.remove_prefix(close + 1);
+    if (name == "name") SEGD_RETURN_IF_ERROR(CheckSegmentName(value));
+    if (name == "id") SEGD_RETURN_IF_ERROR(CheckProfileId(value));
+  }
+  return Status::Ok();
+}
+
 // --- Queries -------------------------------------------------------------
 
 ApiResponse Api::Query(const ApiRequest& request) {
@@ -688,6 +721,11 @@ ApiResponse Api::Query(const ApiRequest& request) {
   Result<std::vector<std::string>> fields = StringsAt(*body, "fields");
   if (!fields.ok()) return ErrorResponse(fields.status());
   query.fields = std::move(*fields);
+  // "fields": [] shows the id alone; absent or null, the defaults.
+  if (const auto given = Member(*body, "fields");
+      query.fields.empty() && given && !given->is_null()) {
+    query.fields.emplace_back("id");
+  }
   Result<int64_t> now = NowAt(*body);
   if (!now.ok()) return ErrorResponse(now.status());
   query.now_ms = *now;

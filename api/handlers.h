@@ -50,6 +50,12 @@ struct ApiResponse {
 int HttpStatus(ErrorCode code);
 ApiResponse ErrorResponse(const Status& status);
 
+// Whether the segment names and profile ids a matched path holds could be
+// any (SPEC §1, §4), whatever the method: one that never could is 400, not
+// "not found". `params` are the route's, in pattern order.
+Status CheckPathParams(const Route& route,
+                       const std::vector<std::string>& params);
+
 class Api {
  public:
   // `db` may be null until the data is loaded: every path but /healthz

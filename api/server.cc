@@ -82,6 +82,13 @@ bool IsPoolWrite(RouteId id) {
   }
 }
 
+// Whether Beast found bytes that are not HTTP/1 (not a client that left).
+bool IsParseError(const boost::system::error_code& ec) {
+  return ec.category() ==
+             http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
 }  // namespace
 
 class Server::Impl {
@@ -368,7 +375,20 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
   {
     std::lock_guard lock(mu_);
     connection.idle = false;
-    if (read_error) co_return false;
+  }
+  if (read_error) {
+    // A header Beast cannot parse gets a 400 before the connection closes;
+    // a client that left or went silent gets nothing.
+    if (IsParseError(read_error)) {
+      const std::string why = read_error == http::error::header_limit
+                                  ? "the request header is over " +
+                                        std::to_string(options_.max_header) +
+                                        " bytes"
+                                  : "not an HTTP/1.x request segd can read: " +
+                                        read_error.message();
+      co_await Send(connection, ErrorResponse(Malformed(why)), 11, false);
+    }
+    co_return false;
   }
   const auto start = std::chrono::steady_clock::now();
   const http::request<http::string_body>& header = parser.get();
@@ -391,9 +411,30 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
     co_return sent&& keep_alive && !stopping_;
   };
 
-  // The target, the route and the key, before any of the body is read.
-  Result<Target> target = ParseTarget(
-      std::string_view(header.target().data(), header.target().size()));
+  // The key, the target and the route, before any of the body is read.
+  // Without the key only /healthz is answered: not even whether a path
+  // exists is told.
+  const std::string_view raw_target(header.target().data(),
+                                    header.target().size());
+  if (!options_.api_key.empty() &&
+      raw_target.substr(0, raw_target.find('?')) != "/healthz") {
+    const auto it = header.find(http::field::authorization);
+    const std::string_view given =
+        it == header.end()
+            ? std::string_view()
+            : std::string_view(it->value().data(), it->value().size());
+    // The scheme's name is case-insensitive (RFC 7235).
+    if (given.size() < 7 || !EqualsFolded(given.substr(0, 7), "bearer ") ||
+        !SameKey(given.substr(7), options_.api_key)) {
+      ApiResponse response =
+          ErrorResponse(Status(ErrorCode::kUnauthorized,
+                               "this server needs Authorization: Bearer KEY"));
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      co_return co_await answer(std::move(response),
+                                parser.is_done() && header.keep_alive());
+    }
+  }
+  Result<Target> target = ParseTarget(raw_target);
   if (!target.ok())
     co_return co_await answer(ErrorResponse(target.status()), false);
   std::string allow;
@@ -409,21 +450,9 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
   }
   const Route& route = *match->route;
   route_index = static_cast<size_t>(&route - Routes().data());
-  if (!options_.api_key.empty() && route.id != RouteId::kHealth) {
-    const auto it = header.find(http::field::authorization);
-    const std::string_view given =
-        it == header.end()
-            ? std::string_view()
-            : std::string_view(it->value().data(), it->value().size());
-    if (!given.starts_with("Bearer ") ||
-        !SameKey(given.substr(7), options_.api_key)) {
-      ApiResponse response =
-          ErrorResponse(Status(ErrorCode::kUnauthorized,
-                               "this server needs Authorization: Bearer KEY"));
-      response.headers.emplace_back("WWW-Authenticate", "Bearer");
-      co_return co_await answer(std::move(response),
-                                parser.is_done() && header.keep_alive());
-    }
+  if (Status bad = CheckPathParams(route, match->params); !bad.ok()) {
+    co_return co_await answer(ErrorResponse(bad),
+                              parser.is_done() && header.keep_alive());
   }
   ApiRequest request;
   request.route = &route;
@@ -477,6 +506,12 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
           ErrorResponse(Status(ErrorCode::kTooLarge,
                                "the body is over " + std::to_string(limit) +
                                    " bytes, the most this path takes" + hint)),
+          false);
+    }
+    if (IsParseError(body_error)) {
+      co_return co_await answer(
+          ErrorResponse(
+              Malformed("a body segd cannot read: " + body_error.message())),
           false);
     }
     if (body_error) co_return false;

@@ -55,6 +55,11 @@ Result<AttrId> Schema::Add(std::string_view name, AttrType type,
 }
 
 Status Schema::Declare(std::string_view name, AttrType type) {
+  if (IsReservedKey(name)) {
+    return Invalid(
+        "\"" + std::string(name) + "\" is a reserved key, not an attribute",
+        JsonPointerChild("", name));
+  }
   if (auto id = Find(name)) {
     const Attribute& attr = attributes_[*id];
     if (attr.type != type) {

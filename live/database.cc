@@ -1611,6 +1611,10 @@ Status Database::Declare(
   std::unique_lock<std::mutex> lock(write_mu_);
   const Schema& schema = store_.schema();
   for (const auto& [name, type] : types) {
+    if (IsReservedKey(name)) {
+      return Invalid(Quoted(name) + " is a reserved key, not an attribute",
+                     JsonPointerChild("", name));
+    }
     const std::optional<AttrId> attr = schema.Find(name);
     if (attr && schema.attribute(*attr).type != type) {
       return Status(ErrorCode::kConflict,

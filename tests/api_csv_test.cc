@@ -99,8 +99,11 @@ TEST(ReadCsvIdsTest, SkipsEmptyIdCells) {
   EXPECT_EQ(ReadOk("id,x\n,1\na,2\n"), (Ids{"a"}));
 }
 
-TEST(ReadCsvIdsTest, TrimsSpacesOutsideQuotesAndKeepsThemInside) {
-  EXPECT_EQ(ReadOk("x, id\n1,  a  \n2, \" b \" \n"), (Ids{"a", " b "}));
+// RFC 4180: spaces are part of a field. Around a quoted cell they are
+// dropped, as most writers put none there.
+TEST(ReadCsvIdsTest, KeepsSpacesOfUnquotedCellsAndDropsThemAroundQuotes) {
+  EXPECT_EQ(ReadOk("x, id\n1,  a  \n2, \" b \" \n3,c\n"),
+            (Ids{"  a  ", " b ", "c"}));
 }
 
 TEST(ReadCsvIdsTest, KeepsAQuoteInsideAnUnquotedCell) {

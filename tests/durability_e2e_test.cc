@@ -97,6 +97,38 @@ TEST(DurabilityE2eTest, RestartAfterSigtermServesTheSameData) {
   EXPECT_EQ(NumberAt(http.Get("/v1/segments/pune").body, "/count"), 1);
 }
 
+// A file loaded at start, and the writes made on what it holds, survive a
+// SIGKILL: the load is saved as a snapshot before the server is ready.
+TEST(DurabilityE2eTest, ALoadedFileSurvivesAKill) {
+  const ScopedTempDir temp("load");
+  const std::string file = temp.path() + "/load.ndjson";
+  std::ofstream(file) << R"({"id":"L1","name":"Loaded One","city":"Pune"})"
+                      << "\n"
+                      << R"({"id":"L2","name":"Loaded Two"})"
+                      << "\n";
+  SegdServer::Options options;
+  options.data_dir = temp.path() + "/data";
+  {
+    SegdServer::Options loading = options;
+    loading.args = {"--load", file};
+    SegdServer first(loading);
+    ASSERT_TRUE(first.started()) << first.Describe();
+    HttpClient http(first.port());
+    ASSERT_EQ(http.Patch("/v1/profiles/L1", R"({"vip":true})").status, 200);
+    ASSERT_EQ(http.Put("/v1/segments/s", R"({"members":["L1","L2"]})").status,
+              200);
+    first.Stop(SIGKILL);
+  }
+  SegdServer second(options);
+  ASSERT_TRUE(second.started()) << second.Describe();
+  HttpClient http(second.port());
+  const HttpResponse p = http.Get("/v1/profiles/L1");
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_NE(p.body.find("\"vip\":true"), std::string::npos) << p.body;
+  EXPECT_EQ(http.Get("/v1/profiles/L2").status, 200);
+  EXPECT_EQ(NumberAt(http.Get("/v1/segments/s").body, "/count"), 2);
+}
+
 // Writers record what was acknowledged; the server dies with SIGKILL at a
 // random moment; after a restart every acknowledged write is there (and
 // nothing newer than what was sent).

@@ -435,6 +435,16 @@ int RunServe(const std::map<std::string, std::string>& flags) {
       std::printf("segd: loaded %llu profiles from %s in %.1f s\n",
                   static_cast<unsigned long long>(report->accepted),
                   load->second.c_str(), seconds());
+      // A load is not logged record by record: with a data directory it
+      // is made durable as a snapshot before any write can build on it.
+      if (!db_options.data_dir.empty()) {
+        if (Status saved = db->WriteSnapshot(); !saved.ok()) {
+          return fail("cannot save the load in " + db_options.data_dir + ": " +
+                      saved.ToString());
+        }
+        std::printf("segd: saved the load as a snapshot, at %.1f s\n",
+                    seconds());
+      }
     }
     api.SetDatabase(db.get());
     api.SetReady(true);
