@@ -320,7 +320,11 @@ bool MatchEvent(const EventTest& test, const MatchState& state) {
   for (const StoredEvent& e : state.profile->events) {
     if (e.at_ms < lo || e.at_ms > hi) continue;
     if (known) {
-      if (e.name != id) continue;
+      // Every spelling of the name counts, under the first one's id.
+      if (e.name >= event_count ||
+          state.schema->canonical_event(e.name) != id) {
+        continue;
+      }
     } else {
       if (e.name < test.first_unknown || e.name >= event_count ||
           e.name == rejected) {
@@ -331,7 +335,7 @@ bool MatchEvent(const EventTest& test, const MatchState& state) {
         continue;
       }
       known = true;
-      id = e.name;
+      id = state.schema->canonical_event(e.name);
     }
     ++count;
     if (count > counts.max) return false;

@@ -192,9 +192,12 @@ std::shared_ptr<const Index> Index::Build(
     ix.attributes_[a].type = schema.attribute(a).type;
     ix.attribute_by_name_.emplace(schema.attribute(a).name, a);
   }
+  // Every spelling of an event name counts under the first one's id.
+  std::vector<EventId> canonical(event_count);
   for (EventId e = 0; e < event_count; ++e) {
     ix.event_names_.push_back(schema.event_name(e));
     ix.event_by_folded_name_.emplace(FoldAscii(schema.event_name(e)), e);
+    canonical[e] = schema.canonical_event(e);
   }
 
   // Pass 1, per shard: decode every profile once and build what lives per
@@ -253,7 +256,7 @@ std::shared_ptr<const Index> Index::Build(
         presence[v.attr].push_back(row);
       }
       for (const StoredEvent& e : p.events) {
-        events[e.name].emplace_back(e.at_ms, local);
+        events[canonical[e.name]].emplace_back(e.at_ms, local);
       }
     }
     live_parts[s] = TakeBitmap(live);

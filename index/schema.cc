@@ -82,12 +82,15 @@ std::optional<EventId> Schema::FindEvent(std::string_view name) const {
 }
 
 EventId Schema::InternEvent(std::string_view name) {
-  std::string folded = FoldAscii(name);
-  auto it = events_by_folded_name_.find(folded);
-  if (it != events_by_folded_name_.end()) return it->second;
+  if (auto it = events_by_name_.find(name); it != events_by_name_.end()) {
+    return it->second;
+  }
   const EventId id = static_cast<EventId>(event_names_.size());
   event_names_.emplace_back(name);
-  events_by_folded_name_.emplace(std::move(folded), id);
+  events_by_name_.emplace(std::string(name), id);
+  const auto [canonical, added] =
+      events_by_folded_name_.emplace(FoldAscii(name), id);
+  canonical_events_.push_back(canonical->second);
   return id;
 }
 

@@ -82,18 +82,23 @@ class Schema {
   // differently is an error.
   Status Declare(std::string_view name, AttrType type);
 
-  // Event names compare with ASCII case folded; the first spelling is kept
-  // for display.
+  // Event names compare with ASCII case folded, and each spelling has an
+  // id of its own, so that an event is shown as it was sent. The id of the
+  // first spelling of a folded name is the canonical one, which rules and
+  // indexes use: FindEvent returns it.
   std::optional<EventId> FindEvent(std::string_view name) const;
   EventId InternEvent(std::string_view name);
   const std::string& event_name(EventId id) const { return event_names_[id]; }
+  EventId canonical_event(EventId id) const { return canonical_events_[id]; }
   size_t event_count() const { return event_names_.size(); }
 
  private:
   std::vector<Attribute> attributes_;
   StringMap<AttrId> by_name_;
   std::vector<std::string> event_names_;
-  StringMap<EventId> events_by_folded_name_;
+  std::vector<EventId> canonical_events_;  // per spelling
+  StringMap<EventId> events_by_name_;
+  StringMap<EventId> events_by_folded_name_;  // to the canonical spelling
 };
 
 }  // namespace segd

@@ -1111,6 +1111,41 @@ TEST_F(ProfilesApiTest, AppendedEventsAreShownAscendingWithMilliseconds) {
             R"({"at":"2026-11-05T01:02:03.456Z","name":"cart"}])");
 }
 
+// Rules fold an event name's case; a profile shows each event as it was
+// sent, whatever another profile called it.
+TEST_F(ProfilesApiTest, EventNamesKeepTheirSpellingAndMatchFolded) {
+  IngestAll(
+      http(),
+      R"({"id":"evs-1","evs":1,"events":[{"name":"Signed_Up","at":"2026-11-01"}]})"
+      "\n"
+      R"({"id":"evs-2","evs":1,"events":[{"name":"signed_up","at":"2026-11-02"},)"
+      R"({"name":"SIGNED_UP","at":"2026-11-03"}]})");
+  ASSERT_TRUE(HasStatus(
+      http().Post("/v1/events",
+                  R"({"id":"evs-2","name":"Signed_up","at":"2026-11-04"})"),
+      200));
+  EXPECT_EQ(Json(http().Get("/v1/profiles/evs-1")).Canonical("/events"),
+            R"([{"at":"2026-11-01T00:00:00.000Z","name":"Signed_Up"}])");
+  EXPECT_EQ(Json(http().Get("/v1/profiles/evs-2")).Canonical("/events"),
+            R"([{"at":"2026-11-02T00:00:00.000Z","name":"signed_up"},)"
+            R"({"at":"2026-11-03T00:00:00.000Z","name":"SIGNED_UP"},)"
+            R"({"at":"2026-11-04T00:00:00.000Z","name":"Signed_up"}])");
+  // Every spelling counts toward one name, through the index and through
+  // a saved segment's membership test alike.
+  const std::string rule = R"({"all":[{"field":"evs","op":"exists"},)"
+                           R"({"event":"signed_UP","count":{"gte":3}}]})";
+  const HttpResponse q = http().Post("/v1/query", R"({"rule":)" + rule + "}");
+  ASSERT_TRUE(HasStatus(q, 200));
+  EXPECT_EQ(Json(q).Int("/count"), 1) << q.body;
+  EXPECT_EQ(Json(q).Str("/members/0/id"), "evs-2");
+  ASSERT_TRUE(HasStatus(
+      http().Put("/v1/segments/evs-three", R"({"rule":)" + rule + "}"), 200));
+  EXPECT_TRUE(
+      Json(http().Get("/v1/segments/evs-three/members/evs-2")).Bool("/member"));
+  EXPECT_FALSE(
+      Json(http().Get("/v1/segments/evs-three/members/evs-1")).Bool("/member"));
+}
+
 // ===========================================================================
 // Queries (SPEC §2, §3, §5)
 // ===========================================================================

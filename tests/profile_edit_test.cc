@@ -304,9 +304,9 @@ TEST_F(ProfileEditTest, PatchAppendsEvents) {
   ASSERT_TRUE(Patch("a", R"({"events":[{"name":"visit","at":"2026-01-01"},)"
                          R"({"name":"ORDER","at":"2026-01-03T00:00:00Z"}]})")
                   .ok());
-  // Names compare with case folded: ORDER is the order event.
+  // ORDER keeps its spelling; rules fold it into the order event.
   EXPECT_EQ(Events("a"), (Strings{"order@1767312000000", "visit@1767225600000",
-                                  "order@1767398400000"}));
+                                  "ORDER@1767398400000"}));
 }
 
 TEST_F(ProfileEditTest, PatchIdentitiesNullRemovesEveryIdentity) {
@@ -665,10 +665,10 @@ TEST_F(ProfileEditTest, AppendEventsKeepsEverythingElse) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, row);
   EXPECT_EQ(Events("a"),
-            (Strings{"visit@1767225600000", "Order@5", "visit@6"}));
+            (Strings{"visit@1767225600000", "Order@5", "VISIT@6"}));
   EXPECT_EQ(Attr("a", "city"), "s:Pune");
   EXPECT_EQ(Owner("email", "a@x"), "a");
-  EXPECT_EQ(store_.schema().event_count(), 2u);
+  EXPECT_EQ(store_.schema().event_count(), 3u);  // a spelling each
 }
 
 TEST_F(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
