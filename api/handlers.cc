@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "api/csv.h"
+#include "base/json_numbers.h"
 #include "base/json_pointer.h"
 #include "base/json_writer.h"
 #include "base/time.h"
@@ -101,7 +102,14 @@ Result<simdjson::dom::object> ParseObject(const ApiRequest& request,
     return Malformed("the body is empty; this path takes a JSON object");
   }
   simdjson::dom::element root;
-  if (const auto error = parser.parse(request.body).get(root)) {
+  auto error = parser.parse(request.body).get(root);
+  if (error == simdjson::NUMBER_ERROR) {
+    // The DOM keeps no view of its text: the widened copy may go.
+    if (const auto widened = WidenBigIntegers(request.body)) {
+      error = parser.parse(*widened).get(root);
+    }
+  }
+  if (error) {
     if (error == simdjson::DEPTH_ERROR) {
       return Invalid("the body nests deeper than " +
                      std::to_string(kMaxJsonDepth) + " levels");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/json_numbers.h"
 #include "base/json_pointer.h"
 
 namespace segd {
@@ -229,6 +230,11 @@ Result<RuleNode> ParseRule(std::string_view json) {
   dom::parser parser;
   dom::element root;
   auto error = parser.parse(json.data(), json.size()).get(root);
+  if (error == simdjson::NUMBER_ERROR) {
+    if (const auto widened = WidenBigIntegers(json)) {
+      error = parser.parse(*widened).get(root);
+    }
+  }
   if (error) {
     return Malformed(std::string("rule is not valid JSON: ") +
                          simdjson::error_message(error),

@@ -1251,6 +1251,20 @@ TEST_F(QueryApiTest, EmptyFieldsShowTheIdAlone) {
       (std::set<std::string>{"id", "name", "email", "phone", "customer_type"}));
 }
 
+// JSON bounds no integer: one past 64 bits is a double, as at ingest.
+TEST_F(QueryApiTest, IntegersPastSixtyFourBitsAreNumbersNotBadJson) {
+  IngestAll(http(), R"({"id":"big-1","big_n":18446744073709551616})");
+  const HttpResponse q = http().Post(
+      "/v1/query",
+      R"({"rule":{"field":"big_n","op":"gte","value":18446744073709551616}})");
+  ASSERT_TRUE(HasStatus(q, 200));
+  EXPECT_EQ(Json(q).Int("/count"), 1);
+  const HttpResponse limit = http().Post(
+      "/v1/query", R"({"rule":{"all":[]},"limit":18446744073709551616})");
+  EXPECT_TRUE(IsError(limit, 422)) << limit.body;
+  EXPECT_EQ(Json(limit).Str("/error/path"), "/limit");
+}
+
 TEST_F(QueryApiTest, LimitZeroGivesTheCountAndNoMembers) {
   const HttpResponse r =
       http().Post("/v1/query", R"({"rule":)" + TestIs("q") + R"(,"limit":0})");
