@@ -14,7 +14,12 @@ namespace {
 // ---------------------------------------------------------------------------
 // Reading.
 
-std::string LinePath(int64_t line) { return "line " + std::to_string(line); }
+// A CSV body has no JSON pointer: the line is told in the message, and the
+// path is "" (SPEC §5: the body as a whole).
+Status CsvError(int64_t line, const std::string& message,
+                ErrorCode code = ErrorCode::kMalformed) {
+  return Status(code, "line " + std::to_string(line) + ": " + message);
+}
 
 std::string_view TrimSpaces(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -84,7 +89,7 @@ class CsvCursor {
     bool copied = false;  // whether the cell is being built in `scratch`
     while (true) {
       if (pos_ >= text_.size()) {
-        return Malformed("unterminated quoted cell", LinePath(open_line));
+        return CsvError(open_line, "unterminated quoted cell");
       }
       char c = text_[pos_];
       if (c == '"') {
@@ -117,7 +122,7 @@ class CsvCursor {
     ++pos_;  // the closing quote
     while (pos_ < text_.size() && text_[pos_] == ' ') ++pos_;
     if (pos_ < text_.size() && text_[pos_] != ',' && !IsLineEnd(text_[pos_])) {
-      return Malformed("text after a closing quote", LinePath(line_));
+      return CsvError(line_, "text after a closing quote");
     }
     return Status::Ok();
   }
@@ -154,8 +159,8 @@ Result<std::vector<std::string>> ReadCsvIds(std::string_view text) {
     break;
   }
   if (!id_column) {
-    return Malformed(text.empty() ? "empty CSV body" : "no header row in CSV",
-                     LinePath(1));
+    return CsvError(1,
+                    text.empty() ? "empty CSV body" : "no header row in CSV");
   }
 
   std::vector<std::string> ids;
@@ -172,9 +177,8 @@ Result<std::vector<std::string>> ReadCsvIds(std::string_view text) {
     } while (cursor.NextCell());
     if (column == 1 && cell.empty()) continue;  // a blank line
     if (!id) {
-      return Malformed("the row ends before the id column (column " +
-                           std::to_string(*id_column + 1) + ")",
-                       LinePath(row_line));
+      return CsvError(row_line, "the row ends before the id column (column " +
+                                    std::to_string(*id_column + 1) + ")");
     }
     if (!id->empty()) ids.emplace_back(*id);
   }
@@ -394,10 +398,10 @@ Status AppendCsvRows(std::string_view ndjson,
                               converter.padded.size() - start, columns, out);
     if (error != simdjson::SUCCESS) {
       out.resize(out_size);
-      return Status(ErrorCode::kInternal,
-                    std::string("member is not a JSON object: ") +
-                        simdjson::error_message(error),
-                    LinePath(line));
+      return CsvError(line,
+                      std::string("member is not a JSON object: ") +
+                          simdjson::error_message(error),
+                      ErrorCode::kInternal);
     }
   }
   return Status::Ok();

@@ -229,24 +229,22 @@ Result<std::optional<size_t>> SizeParam(const Target& target,
                                         std::string_view name, size_t max) {
   const std::optional<std::string_view> text = target.Param(name);
   if (!text || text->empty()) return std::optional<size_t>();
-  if (text->size() > 18 ||
-      text->find_first_not_of("0123456789") != std::string_view::npos) {
-    return Malformed(std::string(name) + " must be a non-negative integer",
-                     std::string(name));
+  // A query string has no JSON pointer: the message names the parameter,
+  // and the path is "".
+  if (text->find_first_not_of("0123456789") != std::string_view::npos) {
+    return Malformed(std::string(name) + " must be a non-negative integer");
   }
-  const size_t n = std::stoull(std::string(*text));
-  if (n > max) {
-    return Invalid(std::string(name) + " is at most " + std::to_string(max),
-                   std::string(name));
+  if (text->size() > 18 || std::stoull(std::string(*text)) > max) {
+    return Invalid(std::string(name) + " is at most " + std::to_string(max));
   }
-  return std::optional<size_t>(n);
+  return std::optional<size_t>(std::stoull(std::string(*text)));
 }
 
 Result<int64_t> NowParam(const Target& target) {
   const std::optional<std::string_view> text = target.Param("now");
   if (!text || text->empty()) return NowMillis();
   const std::optional<int64_t> ms = ParseIsoInstant(*text);
-  if (!ms) return Invalid("now must be an ISO-8601 date or date-time", "now");
+  if (!ms) return Invalid("now must be an ISO-8601 date or date-time");
   return *ms;
 }
 
@@ -820,7 +818,7 @@ ApiResponse Api::Report(const ApiRequest& request) {
 ApiResponse Api::Search(const ApiRequest& request) {
   const std::optional<std::string_view> q = request.target.Param("q");
   if (!q || q->empty()) {
-    return ErrorResponse(Invalid("search needs a keyword: ?q=...", "q"));
+    return ErrorResponse(Invalid("search needs a keyword: ?q=..."));
   }
   Result<std::optional<size_t>> limit =
       SizeParam(request.target, "limit", kMaxPreview);
@@ -991,7 +989,7 @@ ApiResponse Api::SegmentMembers(const ApiRequest& request) {
   const Target& target = request.target;
   const std::string_view format = target.Param("format").value_or("json");
   if (format != "json" && format != "ndjson" && format != "csv") {
-    return ErrorResponse(Invalid("format is json, ndjson or csv", "format"));
+    return ErrorResponse(Invalid("format is json, ndjson or csv"));
   }
   Result<std::optional<size_t>> limit = SizeParam(target, "limit", kMaxPreview);
   if (!limit.ok()) return ErrorResponse(limit.status());

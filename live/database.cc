@@ -414,7 +414,7 @@ Result<MembersPage> Snapshot::Members(const MembersRequest& request) const {
   uint32_t first_row = 0;
   if (!request.cursor.empty()) {
     const std::optional<uint32_t> row = DecodeCursor(request.cursor);
-    if (!row) return Invalid("not a cursor of this database", "cursor");
+    if (!row) return Invalid("not a cursor of this database");
     first_row = *row;
   }
   Result<Prepared> prepared = Prepare(*rule, request.now_ms);

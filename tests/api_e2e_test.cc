@@ -2187,6 +2187,12 @@ TEST_F(MembersApiTest, LimitOverTenThousandIs422) {
       IsError(http().Get("/v1/segments/mb-all/members?format=xml"), kAny4xx));
   EXPECT_TRUE(
       HasStatus(http().Get("/v1/segments/mb-all/members?limit=10000"), 200));
+  // However long, a limit over the most is 422; a query string has no JSON
+  // pointer, so the path is "".
+  const HttpResponse huge =
+      http().Get("/v1/segments/mb-all/members?limit=99999999999999999999999");
+  EXPECT_TRUE(IsError(huge, 422)) << huge.body;
+  EXPECT_EQ(Json(huge).Str("/error/path"), "");
 }
 
 TEST_F(MembersApiTest, BadCursorIs4xx) {

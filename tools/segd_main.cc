@@ -222,7 +222,7 @@ int RunQueryCommand(const std::map<std::string, std::string>& flags) {
   options.now_ms = NowMillis();
   if (auto it = flags.find("now"); it != flags.end()) {
     auto now = ParseIsoInstant(it->second);
-    if (!now) return Fail(Malformed("--now takes an ISO-8601 date", "--now"));
+    if (!now) return Fail(Malformed("--now takes an ISO-8601 date"));
     options.now_ms = *now;
   }
   if (auto it = flags.find("limit"); it != flags.end()) {
