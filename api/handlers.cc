@@ -80,9 +80,13 @@ std::string BatchText(const ApiRequest& request) {
   }
   simdjson::dom::parser parser;
   simdjson::dom::object object;
-  if (parser.parse(request.body).get_object().get(object)) {
-    return request.body;
+  auto error = parser.parse(request.body).get_object().get(object);
+  if (error == simdjson::NUMBER_ERROR) {  // an integer past 64 bits
+    if (const auto widened = WidenBigIntegers(request.body)) {
+      error = parser.parse(*widened).get_object().get(object);
+    }
   }
+  if (error) return request.body;
   return "[" + request.body + "]";
 }
 
@@ -234,10 +238,15 @@ Result<std::optional<size_t>> SizeParam(const Target& target,
   if (text->find_first_not_of("0123456789") != std::string_view::npos) {
     return Malformed(std::string(name) + " must be a non-negative integer");
   }
-  if (text->size() > 18 || std::stoull(std::string(*text)) > max) {
+  // Leading zeros say nothing; past 18 digits is past any maximum.
+  std::string_view digits = *text;
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+  const size_t n =
+      digits.size() > 18 ? SIZE_MAX : std::stoull(std::string(digits));
+  if (n > max) {
     return Invalid(std::string(name) + " is at most " + std::to_string(max));
   }
-  return std::optional<size_t>(std::stoull(std::string(*text)));
+  return std::optional<size_t>(n);
 }
 
 Result<int64_t> NowParam(const Target& target) {

@@ -379,14 +379,20 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
   if (read_error) {
     // A header Beast cannot parse gets a 400 before the connection closes;
     // a client that left or went silent gets nothing.
-    if (IsParseError(read_error)) {
-      const std::string why = read_error == http::error::header_limit
-                                  ? "the request header is over " +
-                                        std::to_string(options_.max_header) +
-                                        " bytes"
-                                  : "not an HTTP/1.x request segd can read: " +
-                                        read_error.message();
-      co_await Send(connection, ErrorResponse(Malformed(why)), 11, false);
+    if (read_error == http::error::header_limit) {
+      // 431 Request Header Fields Too Large (RFC 6585).
+      ApiResponse response = ErrorResponse(
+          Status(ErrorCode::kTooLarge, "the request header is over " +
+                                           std::to_string(options_.max_header) +
+                                           " bytes"));
+      response.status = 431;
+      co_await Send(connection, std::move(response), 11, false);
+    } else if (IsParseError(read_error)) {
+      co_await Send(
+          connection,
+          ErrorResponse(Malformed("not an HTTP/1.x request segd can read: " +
+                                  read_error.message())),
+          11, false);
     }
     co_return false;
   }

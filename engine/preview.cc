@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <unordered_set>
 
 #include "base/time.h"
 #include "index/profile_codec.h"
@@ -167,18 +168,21 @@ MemberWriter::MemberWriter(const Index& index,
           Shown{Shown::Kind::kValue, field, index.FindAttribute(field)});
     }
   }
-  // The attributes shown: each field's own, and those it is a prefix of.
+  // The attributes shown: each field's own, and those it is a prefix of
+  // ("address" of "address.city"), found by looking each name and each of
+  // its prefixes up among the fields.
+  std::unordered_set<std::string_view> values;
+  for (const Shown& s : shown_) {
+    if (s.kind == Shown::Kind::kValue) values.insert(s.name);
+  }
   bool nested = false;
   keep_.assign(index.attribute_count(), 0);
   for (AttrId a = 0; a < keep_.size(); ++a) {
     const std::string_view name = index.attribute(a).name;
-    for (const Shown& s : shown_) {
-      if (s.kind != Shown::Kind::kValue) continue;
-      if (name == s.name) {
-        keep_[a] = 1;
-      } else if (name.size() > s.name.size() &&
-                 name.substr(0, s.name.size()) == s.name &&
-                 name[s.name.size()] == '.') {
+    keep_[a] = values.contains(name);
+    for (size_t dot = name.find('.'); dot != std::string_view::npos;
+         dot = name.find('.', dot + 1)) {
+      if (values.contains(name.substr(0, dot))) {
         keep_[a] = 1;
         nested = true;
       }
@@ -269,9 +273,14 @@ void WriteProfile(const Index& index, uint32_t row, JsonWriter& out) {
   out.BeginObject();
   out.Key("id");
   out.String(p.id);
+  // Tags sent as an object (tags.a) are shown as that object instead.
   const bool has_tags =
-      std::any_of(entries.begin(), entries.end(),
-                  [](const Entry& e) { return e.rest == kTagsAttribute; });
+      std::any_of(entries.begin(), entries.end(), [](const Entry& e) {
+        return e.rest == kTagsAttribute ||
+               (e.rest.size() > kTagsAttribute.size() &&
+                e.rest.starts_with(kTagsAttribute) &&
+                e.rest[kTagsAttribute.size()] == '.');
+      });
   WriteMembers(std::move(entries), out);
   // SPEC §5: a profile is shown with its tags, identities and events, even
   // when it has none.

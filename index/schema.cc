@@ -46,7 +46,7 @@ Result<AttrId> Schema::Add(std::string_view name, AttrType type,
     return Status(ErrorCode::kTooLarge,
                   "too many distinct attributes (limit " +
                       std::to_string(kMaxAttributes) + ")",
-                  std::string(name));
+                  JsonPointerChild("", name));
   }
   const AttrId id = static_cast<AttrId>(attributes_.size());
   attributes_.push_back(Attribute{std::string(name), type, declared});

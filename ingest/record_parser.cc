@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "base/json_numbers.h"
 #include "base/json_pointer.h"
 #include "base/time.h"
 
@@ -489,9 +490,25 @@ Status RecordParser::Impl::ParseArray(std::string_view raw,
   // the DOM parser validates every atom before it is stored.
   simdjson::dom::array array;
   auto error = array_parser.parse(raw.data(), raw.size(), false).get(array);
-  if (error) return JsonError(error, path());
   value->type = AttrType::kUnindexable;
   value->strings.clear();
+  if (error == simdjson::NUMBER_ERROR) {
+    // An integer past 64 bits (base/json_numbers.h): valid when widened,
+    // and then kept as it was written, its spaces taken out.
+    const std::optional<std::string> widened = WidenBigIntegers(raw);
+    if (!widened ||
+        array_parser.parse(*widened).get(array) != simdjson::SUCCESS) {
+      return JsonError(error, path());
+    }
+    value->text.resize(raw.size());
+    size_t size = 0;
+    if (simdjson::minify(raw.data(), raw.size(), value->text.data(), size)) {
+      return JsonError(error, path());
+    }
+    value->text.resize(size);
+    return Status::Ok();
+  }
+  if (error) return JsonError(error, path());
   value->text = simdjson::minify(array);
   return Status::Ok();
 }

@@ -522,9 +522,9 @@ Result<std::vector<std::string>> Snapshot::SegmentsOf(std::string_view id,
 Result<QueryResult> Snapshot::Search(
     std::string_view keyword, size_t limit,
     const std::vector<std::string>& fields) const {
-  if (keyword.empty()) return Malformed("the search keyword is empty", "q");
+  if (keyword.empty()) return Malformed("the search keyword is empty");
   if (limit > kMaxPreview) {
-    return Invalid("limit is at most " + std::to_string(kMaxPreview), "limit");
+    return Invalid("limit is at most " + std::to_string(kMaxPreview));
   }
   std::vector<RuleNode> tests;
   for (const char* name : {"name", "email", "phone"}) {
@@ -965,8 +965,14 @@ Status Database::Replay(const JournalEntry& entry) {
     case JournalType::kWriteBatch:
       Write(entry.batch);
       return Status::Ok();
-    case JournalType::kDeclare:
-      return Declare(entry.types);
+    case JournalType::kDeclare: {
+      // A log written before reserved keys were refused may declare one:
+      // it never named an attribute that data could hold, so it is left.
+      std::vector<std::pair<std::string, AttrType>> types = entry.types;
+      std::erase_if(types,
+                    [](const auto& t) { return IsReservedKey(t.first); });
+      return Declare(types);
+    }
     case JournalType::kSaveSegment:
       return SaveSegment(entry.name, entry.definition, nullptr, entry.now_ms)
           .status();

@@ -98,7 +98,9 @@ TEST(DurabilityE2eTest, RestartAfterSigtermServesTheSameData) {
 }
 
 // A file loaded at start, and the writes made on what it holds, survive a
-// SIGKILL: the load is saved as a snapshot before the server is ready.
+// SIGKILL: the load is saved as a snapshot before the server is ready. The
+// same --load at the next start finds the directory holding data, and
+// leaves it as it is.
 TEST(DurabilityE2eTest, ALoadedFileSurvivesAKill) {
   const ScopedTempDir temp("load");
   const std::string file = temp.path() + "/load.ndjson";
@@ -119,14 +121,20 @@ TEST(DurabilityE2eTest, ALoadedFileSurvivesAKill) {
               200);
     first.Stop(SIGKILL);
   }
-  SegdServer second(options);
-  ASSERT_TRUE(second.started()) << second.Describe();
-  HttpClient http(second.port());
-  const HttpResponse p = http.Get("/v1/profiles/L1");
-  ASSERT_EQ(p.status, 200) << p.body;
-  EXPECT_NE(p.body.find("\"vip\":true"), std::string::npos) << p.body;
-  EXPECT_EQ(http.Get("/v1/profiles/L2").status, 200);
-  EXPECT_EQ(NumberAt(http.Get("/v1/segments/s").body, "/count"), 2);
+  for (const bool load_again : {false, true}) {
+    SCOPED_TRACE(load_again ? "--load again" : "no --load");
+    SegdServer::Options restart = options;
+    if (load_again) restart.args = {"--load", file};
+    SegdServer server(restart);
+    ASSERT_TRUE(server.started()) << server.Describe();
+    HttpClient http(server.port());
+    const HttpResponse p = http.Get("/v1/profiles/L1");
+    ASSERT_EQ(p.status, 200) << p.body;
+    EXPECT_NE(p.body.find("\"vip\":true"), std::string::npos) << p.body;
+    EXPECT_EQ(http.Get("/v1/profiles/L2").status, 200);
+    EXPECT_EQ(NumberAt(http.Get("/v1/segments/s").body, "/count"), 2);
+    server.Stop(SIGKILL);
+  }
 }
 
 // Writers record what was acknowledged; the server dies with SIGKILL at a

@@ -74,6 +74,19 @@ TEST_F(IngestTest, InfersTypesAndDetectsIsoDates) {
   EXPECT_EQ(Value(p, "d2")->date_ms - Value(p, "d1")->date_ms, 8 * 3600 * 1000);
 }
 
+// JSON bounds no integer: one past 64 bits is a double, and in an array
+// kept as raw JSON it stays as written.
+TEST_F(IngestTest, IntegersPastSixtyFourBitsAreNumbers) {
+  LoadReport r = Load(
+      R"({"id":"a","big":18446744073709551616,"raw":[1, 99999999999999999999]})");
+  ASSERT_EQ(r.accepted, 1u) << ErrorOf(r);
+  DecodedProfile p = Profile("a");
+  EXPECT_DOUBLE_EQ(Value(p, "big")->number.d, 18446744073709551616.0);
+  EXPECT_EQ(Value(p, "raw")->text, "[1,99999999999999999999]");
+  EXPECT_EQ(Load(R"({"id":"b","raw":[1, 99999999999999999999x]})").accepted,
+            0u);
+}
+
 TEST_F(IngestTest, NullAndEmptyArrayAreAbsentAndFixNoType) {
   LoadReport r = Load(R"({"id":"a","x":null,"t":[]})"
                       "\n"

@@ -164,6 +164,8 @@ std::vector<std::string> SplitFields(const std::string& text) {
     }
     start = comma + 1;
   }
+  // As over HTTP: --fields given empty shows the id alone.
+  if (fields.empty()) fields.emplace_back("id");
   return fields;
 }
 
@@ -425,7 +427,15 @@ int RunServe(const std::map<std::string, std::string>& flags) {
           recovery.snapshot.empty() ? "" : "a snapshot and ",
           static_cast<unsigned long long>(recovery.records), seconds());
     }
-    if (load != flags.end()) {
+    // A data directory that holds data already is not loaded into again:
+    // the file would replace what writes made of its profiles since.
+    const bool holds_data =
+        !db_options.data_dir.empty() &&
+        (!recovery.snapshot.empty() || recovery.records > 0);
+    if (load != flags.end() && holds_data) {
+      std::printf("segd: %s holds data already; %s is not loaded again\n",
+                  db_options.data_dir.c_str(), load->second.c_str());
+    } else if (load != flags.end()) {
       Result<LoadReport> report = db->UpsertFile(load->second);
       if (!report.ok()) {
         return fail("cannot load " + load->second + ": " +
