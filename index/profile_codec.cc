@@ -1,5 +1,6 @@
 #include "index/profile_codec.h"
 
+#include <cassert>
 #include <cstring>
 
 namespace segd {
@@ -179,24 +180,50 @@ void ProfileEncoder::AddIdentities(
   }
 }
 
+namespace {
+
+// One event, its instant as the difference from `*previous`, which it then
+// becomes.
+void PutEvent(std::string* out, const StoredEvent& e, uint64_t* previous) {
+  PutVarint(out, e.name);
+  const uint64_t at = static_cast<uint64_t>(e.at_ms);
+  // Wrapping arithmetic: any two instants have a difference that adds back.
+  const auto delta = static_cast<int64_t>(at - *previous);
+  *previous = at;
+  if (delta % kMillisPerSecond == 0) {
+    PutVarint(out, ZigZag(delta / kMillisPerSecond) << 2 | kEventSeconds);
+  } else if (ZigZag(delta) >> 62 == 0) {
+    PutVarint(out, ZigZag(delta) << 2 | kEventMillis);
+  } else {
+    PutVarint(out, kEventAbsolute);
+    PutFixed64(out, at);
+  }
+}
+
+// Reads one event's instant, the difference from `*previous` or absolute,
+// which it then becomes.
+int64_t ReadEventInstant(const char*& p, uint64_t* previous) {
+  const uint64_t v = codec::ReadVarint(p);
+  const int64_t delta = UnZigZag(v >> 2);
+  switch (v & 3) {
+    case kEventSeconds:
+      *previous += static_cast<uint64_t>(delta * kMillisPerSecond);
+      break;
+    case kEventMillis:
+      *previous += static_cast<uint64_t>(delta);
+      break;
+    default:
+      *previous = ReadFixed64(p);
+  }
+  return static_cast<int64_t>(*previous);
+}
+
+}  // namespace
+
 void ProfileEncoder::AddEvents(const std::vector<StoredEvent>& events) {
   PutVarint(out_, events.size());
   uint64_t previous = 0;
-  for (const StoredEvent& e : events) {
-    PutVarint(out_, e.name);
-    const uint64_t at = static_cast<uint64_t>(e.at_ms);
-    // Wrapping arithmetic: any two instants have a difference that adds back.
-    const auto delta = static_cast<int64_t>(at - previous);
-    previous = at;
-    if (delta % kMillisPerSecond == 0) {
-      PutVarint(out_, ZigZag(delta / kMillisPerSecond) << 2 | kEventSeconds);
-    } else if (ZigZag(delta) >> 62 == 0) {
-      PutVarint(out_, ZigZag(delta) << 2 | kEventMillis);
-    } else {
-      PutVarint(out_, kEventAbsolute);
-      PutFixed64(out_, at);
-    }
-  }
+  for (const StoredEvent& e : events) PutEvent(out_, e, &previous);
 }
 
 namespace {
@@ -293,19 +320,7 @@ void ReadRest(const char* p, DecodedProfile* out, DecodeScope scope) {
   uint64_t previous = 0;
   for (StoredEvent& e : out->events) {
     e.name = static_cast<EventId>(ReadVarint(p));
-    const uint64_t v = ReadVarint(p);
-    const int64_t delta = UnZigZag(v >> 2);
-    switch (v & 3) {
-      case kEventSeconds:
-        previous += static_cast<uint64_t>(delta * kMillisPerSecond);
-        break;
-      case kEventMillis:
-        previous += static_cast<uint64_t>(delta);
-        break;
-      default:
-        previous = ReadFixed64(p);
-    }
-    e.at_ms = static_cast<int64_t>(previous);
+    e.at_ms = ReadEventInstant(p, &previous);
   }
 }
 
@@ -375,6 +390,37 @@ void ReadValueAt(const char* at, AttrId attr, DecodedValue* v) {
 std::string_view DecodeId(std::string_view blob) {
   const char* p = blob.data();
   return codec::ReadString(p);
+}
+
+void AppendEventsToBlob(std::string_view blob,
+                        std::span<const StoredEvent> events, std::string* out) {
+  using codec::ReadVarint;
+  const char* p = blob.data();
+  p += ReadVarint(p);  // id
+  ++p;                 // flags
+  for (uint64_t n = ReadVarint(p); n > 0; --n) {
+    ReadVarint(p);  // attribute
+    const auto tag = static_cast<ValueTag>(*p++);
+    SkipValue(tag, p);
+  }
+  for (uint64_t n = ReadVarint(p); n > 0; --n) {
+    p += ReadVarint(p);  // channel
+    p += ReadVarint(p);  // handle
+  }
+  const char* count_at = p;
+  const uint64_t count = ReadVarint(p);
+  const char* first_event = p;
+  uint64_t previous = 0;
+  for (uint64_t n = count; n > 0; --n) {
+    ReadVarint(p);  // name
+    ReadEventInstant(p, &previous);
+  }
+  assert(p == blob.data() + blob.size());  // events close the blob
+
+  out->assign(blob.data(), count_at);
+  PutVarint(out, count + events.size());
+  out->append(first_event, p);
+  for (const StoredEvent& e : events) PutEvent(out, e, &previous);
 }
 
 }  // namespace segd

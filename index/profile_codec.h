@@ -157,6 +157,12 @@ void ReadValueAt(const char* at, AttrId attr, DecodedValue* v);
 // The id alone, which leads the blob.
 std::string_view DecodeId(std::string_view blob);
 
+// Writes to `out` the blob `blob` with `events` after its own: its bytes up
+// to the events, copied, and its events and `events` as AddEvents encodes
+// them. What comes before the events is stepped over, not decoded.
+void AppendEventsToBlob(std::string_view blob,
+                        std::span<const StoredEvent> events, std::string* out);
+
 // Low-level varint helpers, shared with the decoder.
 namespace codec {
 inline uint64_t ReadVarint(const char*& p) {

@@ -520,11 +520,16 @@ Result<uint32_t> ProfileStore::AppendEvents(
     std::string_view id, std::span<const ProfileInput::Event> events) {
   const std::optional<uint32_t> row = FindRow(id);
   if (!row) return NoProfile(id);
-  ProfileInput input = Editable(*row);
-  input.events.insert(input.events.end(), events.begin(), events.end());
-  Result<UpsertOutcome> stored = Write(input, std::nullopt);
-  if (!stored.ok()) return stored.status();
-  return stored->row;
+  // Events change no value, identity or customer_type, so nothing is
+  // checked again: the blob gets the events appended to its own.
+  std::vector<StoredEvent>& added = events_;
+  added.clear();
+  for (const ProfileInput::Event& e : events) {
+    added.push_back(StoredEvent{InternEvent(e.name), e.at_ms});
+  }
+  AppendEventsToBlob(rows_.Get(*row), added, &encode_buffer_);
+  rows_.Set(*row, encode_buffer_);
+  return *row;
 }
 
 }  // namespace segd

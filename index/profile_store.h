@@ -9,7 +9,8 @@
 // even the schema, and on success it returns the row(s) it wrote so that the
 // caller can index them again. Edits decode the stored profile back into a
 // ProfileInput (ToProfileInput), change it, and store it through the same
-// checks as Upsert, at the same row.
+// checks as Upsert, at the same row; appended events, which change nothing
+// those checks look at, are added to the stored bytes as they are.
 //
 // Threading: one writer at a time, and no reader while it writes. Readers
 // query an Index built from the store (index/index.h), not the store itself.

@@ -3,6 +3,8 @@
 // not even the schema.
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <random>
 #include <span>
 #include <string>
 #include <utility>
@@ -669,6 +671,65 @@ TEST_F(ProfileEditTest, AppendEventsKeepsEverythingElse) {
   EXPECT_EQ(Attr("a", "city"), "s:Pune");
   EXPECT_EQ(Owner("email", "a@x"), "a");
   EXPECT_EQ(store_.schema().event_count(), 3u);  // a spelling each
+}
+
+// Events are appended to the stored bytes without decoding the profile:
+// the result must decode to the profile with every event in order, and be
+// the very bytes the store writes for that profile whole. The instants take
+// each of the encoder's forms: whole seconds, milliseconds, backwards, and
+// differences too wide for a varint.
+TEST_F(ProfileEditTest, AppendedEventsAreTheBytesOfTheProfileStoredWhole) {
+  ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
+  Load(R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
+       R"("n":-3,"f":0.25,"tags":["x"],"raw":[[1]],"b":true,"email":"a@x",)"
+       R"("identities":{"w":"1","e":"2"},)"
+       R"("events":[{"name":"visit","at":"2026-01-01T00:00:00.001Z"}]})");
+  Load(R"({"id":"bare"})");
+  const std::vector<std::string> names = {"visit", "order", "Order", "cart"};
+  const std::vector<int64_t> instants = {1767225600000,
+                                         1767225601000,
+                                         1767225601001,
+                                         -62135596800000,
+                                         253402300799999,
+                                         std::numeric_limits<int64_t>::min(),
+                                         std::numeric_limits<int64_t>::max(),
+                                         0};
+  // The profile as ToProfileInput gives it, customer_type derived again.
+  auto input_of = [&](std::string_view id) {
+    ProfileInput input;
+    ToProfileInput(Decoded(id), store_.schema(), &input);
+    std::erase_if(input.attributes,
+                  [](const auto& a) { return a.first == kCustomerType; });
+    return input;
+  };
+  std::mt19937_64 rng(11);
+  for (const std::string id : {"a", "bare"}) {
+    // The bytes before the events: the profile stored without them, less
+    // the event count of 0 that closes it.
+    ProfileInput without = input_of(id);
+    const auto events = std::move(without.events);
+    without.events.clear();
+    ASSERT_TRUE(store_.Upsert(without).ok());
+    const std::string values = Blob(id).substr(0, Blob(id).size() - 1);
+    without.events = events;
+    ASSERT_TRUE(store_.Upsert(without).ok());
+    Strings expected = Events(id);
+    for (int round = 0; round < 40; ++round) {
+      std::vector<ProfileInput::Event> added(rng() % 4);
+      for (auto& e : added) {
+        e = Event(names[rng() % names.size()],
+                  instants[rng() % instants.size()]);
+        expected.push_back(e.name + "@" + std::to_string(e.at_ms));
+      }
+      ASSERT_TRUE(store_.AppendEvents(id, added).ok());
+      const std::string appended = Blob(id);
+      ASSERT_EQ(appended.substr(0, values.size()), values) << "round " << round;
+      ASSERT_EQ(Events(id), expected) << "round " << round;
+      // Stored whole, through every check, the profile keeps those bytes.
+      ASSERT_TRUE(store_.Upsert(input_of(id)).ok());
+      ASSERT_EQ(Blob(id), appended) << "round " << round;
+    }
+  }
 }
 
 TEST_F(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
