@@ -105,11 +105,17 @@ Result<simdjson::dom::object> ParseObject(const ApiRequest& request,
   if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Malformed("the body is empty; this path takes a JSON object");
   }
+  // A UTF-8 byte order mark, as some editors save JSON, is no JSON.
+  std::string_view text = request.body;
+  const bool marked = text.starts_with("\xEF\xBB\xBF");
+  if (marked) text.remove_prefix(3);
   simdjson::dom::element root;
-  auto error = parser.parse(request.body).get(root);
+  auto error = (marked ? parser.parse(text.data(), text.size())
+                       : parser.parse(request.body))
+                   .get(root);
   if (error == simdjson::NUMBER_ERROR) {
     // The DOM keeps no view of its text: the widened copy may go.
-    if (const auto widened = WidenBigIntegers(request.body)) {
+    if (const auto widened = WidenBigIntegers(text)) {
       error = parser.parse(*widened).get(root);
     }
   }
@@ -142,6 +148,30 @@ std::optional<simdjson::dom::element> Member(simdjson::dom::object object,
   simdjson::dom::element value;
   if (object[key].get(value)) return std::nullopt;
   return value;
+}
+
+// 422 for a key of the body that the path does not take: a misspelled
+// "limt" would otherwise read as no limit, and a merge's unknown option be
+// ignored while the merge is done. Keys in `echoed` are taken and ignored:
+// the server's own answer holds them, and may be sent back as it is.
+Status KnownKeys(simdjson::dom::object object,
+                 std::initializer_list<std::string_view> known,
+                 std::initializer_list<std::string_view> echoed = {}) {
+  for (auto [key, value] : object) {
+    auto is = [key](std::string_view k) { return k == key; };
+    if (std::any_of(known.begin(), known.end(), is) ||
+        std::any_of(echoed.begin(), echoed.end(), is)) {
+      continue;
+    }
+    std::string names;
+    for (std::string_view k : known) {
+      if (!names.empty()) names += ", ";
+      names += Quoted(k);
+    }
+    return Invalid("unknown key " + Quoted(key) + "; this path takes " + names,
+                   JsonPointerChild("", key));
+  }
+  return Status::Ok();
 }
 
 // An optional non-negative integer at /key, at most `max`.
@@ -631,6 +661,9 @@ Api::Prepared Api::ProfileTags(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status s = KnownKeys(*body, {"add", "remove"}); !s.ok()) {
+    return ErrorResponse(s);
+  }
   Result<std::vector<std::string>> add = StringsAt(*body, "add");
   if (!add.ok()) return ErrorResponse(add.status());
   Result<std::vector<std::string>> remove = StringsAt(*body, "remove");
@@ -645,6 +678,7 @@ Api::Prepared Api::ProfileMerge(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status s = KnownKeys(*body, {"from"}); !s.ok()) return ErrorResponse(s);
   std::string_view from;
   const std::optional<simdjson::dom::element> value = Member(*body, "from");
   if (!value || value->get_string().get(from)) {
@@ -658,10 +692,11 @@ Api::Prepared Api::ProfileMerge(const ApiRequest& request) {
     const Status& status = outcomes[0].status;
     if (status.code() == ErrorCode::kUnavailable) return WriteError(status);
     if (!status.ok()) {
-      // The profile in the body is at /from; the one in the path is the
-      // whole request's.
+      // The profile in the body is at /from; the one in the path, looked
+      // for first, is the whole request's.
+      const std::shared_ptr<const Snapshot> now = db_->Read();
       const bool from_missing = status.code() == ErrorCode::kNotFound &&
-                                !db_->Read()->HasProfile(from);
+                                now->HasProfile(into) && !now->HasProfile(from);
       return ErrorResponse(from_missing ? Under(status, "/from") : status);
     }
     metrics_.CountWrites(WriteKind::kMerge, 1);
@@ -720,6 +755,11 @@ ApiResponse Api::Query(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status s = KnownKeys(
+          *body, {"rule", "limit", "fields", "now", "explain", "count"});
+      !s.ok()) {
+    return ErrorResponse(s);
+  }
   QueryRequest query;
   const std::optional<simdjson::dom::element> rule = Member(*body, "rule");
   if (!rule) return ErrorResponse(Invalid("the body needs a rule", "/rule"));
@@ -777,6 +817,10 @@ ApiResponse Api::Report(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status s = KnownKeys(*body, {"rule", "group_by", "limit", "now"});
+      !s.ok()) {
+    return ErrorResponse(s);
+  }
   ReportRequest report;
   if (const auto rule = Member(*body, "rule"); rule && !rule->is_null()) {
     report.rule_json = simdjson::minify(*rule);
@@ -889,6 +933,11 @@ ApiResponse Api::PutSegment(const ApiRequest& request) {
     simdjson::dom::parser& parser = ThreadParser();
     Result<simdjson::dom::object> body = ParseObject(request, parser);
     if (!body.ok()) return ErrorResponse(body.status());
+    if (Status s = KnownKeys(*body, {"rule", "description", "members", "now"},
+                             {"name", "kind", "count", "unknown_ids"});
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     const std::optional<simdjson::dom::element> rule = Member(*body, "rule");
     const std::optional<simdjson::dom::element> members =
         Member(*body, "members");
@@ -962,6 +1011,9 @@ ApiResponse Api::EditMembers(const ApiRequest& request) {
     simdjson::dom::parser& parser = ThreadParser();
     Result<simdjson::dom::object> body = ParseObject(request, parser);
     if (!body.ok()) return ErrorResponse(body.status());
+    if (Status s = KnownKeys(*body, {"add", "remove"}); !s.ok()) {
+      return ErrorResponse(s);
+    }
     Result<std::vector<std::string>> a = StringsAt(*body, "add");
     if (!a.ok()) return ErrorResponse(a.status());
     Result<std::vector<std::string>> r = StringsAt(*body, "remove");
@@ -1115,6 +1167,9 @@ ApiResponse Api::PutSchema(const ApiRequest& request) {
   simdjson::dom::parser& parser = ThreadParser();
   Result<simdjson::dom::object> body = ParseObject(request, parser);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status s = KnownKeys(*body, {"attributes"}); !s.ok()) {
+    return ErrorResponse(s);
+  }
   simdjson::dom::object attributes;
   const std::optional<simdjson::dom::element> value =
       Member(*body, "attributes");

@@ -218,6 +218,15 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
     const AttrId id = ids_[i];
     bool as_string = false;
     new_attributes += id == kNoId;
+    // `tags` is the list the tags endpoint edits and merges union (SPEC
+    // §1): a first value of another type would fix it as that for good.
+    if (id == kNoId && n == kTagsAttribute &&
+        value.type != AttrType::kStringArray) {
+      return Invalid("attribute \"tags\": expected " +
+                         std::string(AttrTypeName(AttrType::kStringArray)) +
+                         ", got " + AttrTypeName(value.type),
+                     AttributePointer(name));
+    }
     if (id != kNoId) {
       const Attribute& attr = schema_.attribute(id);
       const AttrType expected = attr.type;
@@ -444,9 +453,9 @@ Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
     attributes.emplace_back(kTagsAttribute, std::move(empty));
     tags = attributes.end() - 1;
   } else if (tags->second.type != AttrType::kStringArray) {
+    // The stored profile is at fault, not the request: no pointer.
     return Invalid("attribute \"tags\": expected string array, got " +
-                       std::string(AttrTypeName(tags->second.type)),
-                   "/tags");
+                   std::string(AttrTypeName(tags->second.type)));
   }
   std::vector<std::string>& strings = tags->second.strings;
   UnionFolded(add, &strings);

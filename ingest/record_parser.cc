@@ -526,6 +526,11 @@ Status RecordParser::Impl::ParseIdentities(od::value value, Set&& set) {
     auto error = field.unescaped_key().get(channel);
     if (error) return JsonError(error, "/identities");
     auto path = [&] { return JsonPointerChild("/identities", channel); };
+    if (channel.empty()) {
+      // A profile could never be found by it.
+      return ShapeError("an identity's channel must be a non-empty name",
+                        path());
+    }
     od::value handle_value;
     if ((error = field.value().get(handle_value)))
       return JsonError(error, path());

@@ -427,7 +427,8 @@ Result<MembersPage> Snapshot::Members(const MembersRequest& request) const {
       Run(*prepared, first_row, wanted, request.count ? &page.count : nullptr);
   if (hits.size() > request.limit) {
     hits.resize(request.limit);
-    page.next_cursor = EncodeCursor(hits.back().row + 1);
+    // A page of none goes no further: it has no cursor to follow.
+    if (!hits.empty()) page.next_cursor = EncodeCursor(hits.back().row + 1);
   }
   for (const Hit& h : hits) page.rows.push_back(h.row);
   Render(hits, request.fields, request.ndjson, &page.ids,
@@ -1252,8 +1253,13 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
       result.accepted += lines.lines.size();
       continue;
     }
+    // An unknown profile is the record's id at fault.
+    const Status& s = row.status();
+    const Status error = s.code() == ErrorCode::kNotFound
+                             ? Status(s.code(), s.message(), "/id")
+                             : s;
     for (uint64_t line : lines.lines) {
-      result.rejected.push_back({line, id, row.status()});
+      result.rejected.push_back({line, id, error});
     }
   }
   std::sort(result.rejected.begin(), result.rejected.end(),

@@ -1011,6 +1011,76 @@ TEST_F(ProfilesApiTest, MergeRefusesAnUnknownOtherAndItself) {
       http().Post("/v1/profiles/mr-a/merge", R"({"from":"mr-a"})"), 422));
   EXPECT_TRUE(IsError(http().Post("/v1/profiles/mr-a/merge", R"({})"), 422));
   EXPECT_TRUE(HasStatus(http().Get("/v1/profiles/mr-a"), 200));
+  // The profile in the path is looked for first, and it is the request's
+  // as a whole, not the body's /from.
+  EXPECT_TRUE(IsError(
+      http().Post("/v1/profiles/mr-none/merge", R"({"from":"mr-nobody"})"), 404,
+      ""));
+}
+
+// SPEC §5: a body that is not what the path expects is 422. A misspelled
+// key is not ignored: "limt" read as no limit, or a merge's unknown option
+// dropped while the merge is done, would be worse than an error.
+TEST_F(ProfilesApiTest, UnknownKeysInABodyAre422AndChangeNothing) {
+  IngestAll(http(), R"({"id":"uk-a","tags":["t"]})"
+                    "\n"
+                    R"({"id":"uk-b","name":"B"})");
+  EXPECT_TRUE(IsError(
+      http().Post("/v1/profiles/uk-a/merge", R"({"from":"uk-b","mode":"dry"})"),
+      422, "/mode"));
+  EXPECT_TRUE(HasStatus(http().Get("/v1/profiles/uk-b"), 200));
+  EXPECT_TRUE(
+      IsError(http().Post("/v1/profiles/uk-a/tags", R"({"tags":["u"]})"), 422,
+              "/tags"));
+  EXPECT_TRUE(
+      IsError(http().Post("/v1/query", R"({"rule":{"all":[]},"limt":1})"), 422,
+              "/limt"));
+  EXPECT_TRUE(
+      IsError(http().Post("/v1/report", R"({"group_by":"name","rules":{}})"),
+              422, "/rules"));
+  EXPECT_TRUE(IsError(http().Put("/v1/schema", R"({"attributes":{},"x~y":1})"),
+                      422, "/x~0y"));
+  EXPECT_TRUE(IsError(
+      http().Put("/v1/segments/uk-s", R"({"members":["uk-a"],"remvoe":[]})"),
+      422, "/remvoe"));
+  EXPECT_TRUE(HasStatus(http().Get("/v1/segments/uk-s"), 404));
+  // A segment as GET shows it may be sent back as it is.
+  const HttpResponse saved = http().Put(
+      "/v1/segments/uk-s",
+      R"({"name":"uk-s","kind":"static","members":["uk-a"],"count":7})");
+  ASSERT_TRUE(HasStatus(saved, 200));
+  EXPECT_EQ(Json(saved).Int("/count"), 1);
+  EXPECT_TRUE(IsError(
+      http().Post("/v1/segments/uk-s/members", R"({"add":[],"drop":[]})"), 422,
+      "/drop"));
+}
+
+// SPEC §1 calls tags an array of strings, and the tags endpoint and merges
+// edit them as one: a first `tags` of another type is refused, not fixed.
+TEST_F(ProfilesApiTest, TagsAreFirstSeenOnlyAsAnArrayOfStrings) {
+  const HttpResponse r = http().Post("/v1/profiles",
+                                     R"({"id":"tg-1","tags":"vip"})"
+                                     "\n"
+                                     R"({"id":"tg-2","tags":["a","b"]})",
+                                     "application/x-ndjson");
+  ASSERT_TRUE(HasStatus(r, 200));
+  const Json answer(r);
+  EXPECT_EQ(answer.Int("/accepted"), 1);
+  ASSERT_EQ(answer.Size("/rejected"), 1u) << r.body;
+  EXPECT_EQ(answer.Str("/rejected/0/error/path"), "/tags");
+  EXPECT_TRUE(HasStatus(
+      http().Post("/v1/profiles/tg-2/tags", R"({"add":["c"]})"), 200));
+}
+
+TEST_F(ProfilesApiTest, AnIdentityNeedsAChannelName) {
+  const HttpResponse r =
+      http().Post("/v1/profiles", R"({"id":"ic-1","identities":{"":"x"}})",
+                  "application/x-ndjson");
+  ASSERT_TRUE(HasStatus(r, 200));
+  const Json answer(r);
+  EXPECT_EQ(answer.Int("/accepted"), 0);
+  ASSERT_EQ(answer.Size("/rejected"), 1u) << r.body;
+  EXPECT_EQ(answer.Str("/rejected/0/error/path"), "/identities/");
 }
 
 TEST_F(ProfilesApiTest, IdentityLookupFindsTheOwner) {
@@ -1064,6 +1134,8 @@ TEST_F(ProfilesApiTest, EventsAreAppendedAndBadLinesReported) {
   ASSERT_EQ(answer.Size("/rejected"), 2u) << r.body;
   EXPECT_EQ(answer.Int("/rejected/0/line"), 2);
   EXPECT_EQ(answer.Str("/rejected/0/id"), "ev-nobody");
+  EXPECT_EQ(answer.Str("/rejected/0/error/code"), "not_found");
+  EXPECT_EQ(answer.Str("/rejected/0/error/path"), "/id");
   EXPECT_EQ(answer.Int("/rejected/1/line"), 4);
   EXPECT_EQ(answer.Str("/rejected/1/id"), "ev-1");
 
@@ -1428,6 +1500,14 @@ TEST_F(QueryApiTest, MalformedOrEmptyBodyIs400) {
       IsError(http().Post("/v1/query", R"({"rule":{"all":[})"), 400, ""));
   EXPECT_TRUE(IsError(http().Post("/v1/query", ""), 400, ""));
   EXPECT_TRUE(IsError(http().Post("/v1/query", " \r\n "), 400, ""));
+}
+
+TEST_F(QueryApiTest, AByteOrderMarkBeforeTheBodyIsSkipped) {
+  const HttpResponse r = http().Post("/v1/query",
+                                     "\xEF\xBB\xBF"
+                                     R"({"rule":{"all":[]},"limit":0})");
+  ASSERT_TRUE(HasStatus(r, 200)) << r.body;
+  EXPECT_EQ(Json(r).Size("/members"), 0u);
 }
 
 TEST_F(QueryApiTest, ContentTypeDecidesWhetherTheBodyIsRead) {
@@ -1998,6 +2078,23 @@ TEST_F(MembersApiTest, JsonPagesFollowTheCursorToTheQueryMembers) {
              Encode(body.Str("/next_cursor"));
   }
   EXPECT_EQ(paged, expected);
+}
+
+// A page of none goes nowhere: a cursor or link from it would lead to the
+// same page again, for ever.
+TEST_F(MembersApiTest, LimitZeroGivesTheCountAndNoWayOn) {
+  const HttpResponse j = http().Get("/v1/segments/mb-all/members?limit=0");
+  ASSERT_TRUE(HasStatus(j, 200));
+  const Json body(j);
+  EXPECT_EQ(body.Int("/count"), kProfiles);
+  EXPECT_EQ(body.Size("/members"), 0u);
+  EXPECT_FALSE(body.Has("/next_cursor"));
+  for (const char* format : {"ndjson", "csv"}) {
+    const HttpResponse r = http().Get(
+        "/v1/segments/mb-all/members?limit=0&format=" + std::string(format));
+    ASSERT_TRUE(HasStatus(r, 200)) << format;
+    EXPECT_FALSE(r.Header("Link").has_value()) << format;
+  }
 }
 
 TEST_F(MembersApiTest, JsonPageHoldsOneHundredByDefault) {

@@ -483,6 +483,8 @@ TEST_F(ProfileEditTest, TagsAreCreatedWhenAbsentAndRemovedWhenEmptied) {
 }
 
 TEST_F(ProfileEditTest, TagsOfAnotherTypeAreInvalidAndChangeNothing) {
+  // Only a declaration gives `tags` another type than a string array.
+  ASSERT_TRUE(store_.Declare("tags", AttrType::kString).ok());
   Load(R"({"id":"a","tags":"vip"})"
        "\n"
        R"({"id":"b"})");
@@ -495,6 +497,26 @@ TEST_F(ProfileEditTest, TagsOfAnotherTypeAreInvalidAndChangeNothing) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kInvalid);
   EXPECT_TRUE(Snapshot(store_) == before);
+}
+
+// A first `tags` that is not a list of strings would fix the attribute as
+// something the tags endpoint and merges cannot edit: the record is refused,
+// and the next one's list fixes it.
+TEST_F(ProfileEditTest, TagsAreFirstSeenOnlyAsAListOfStrings) {
+  for (const char* record :
+       {R"({"id":"a","tags":"vip"})", R"({"id":"a","tags":["vip",null]})",
+        R"({"id":"a","tags":true})"}) {
+    const Snapshot before(store_);
+    LoadReport r = LoadText(record, &store_);
+    ASSERT_EQ(r.rejected.size(), 1u) << record;
+    EXPECT_EQ(r.rejected[0].error.code(), ErrorCode::kInvalid) << record;
+    EXPECT_EQ(r.rejected[0].error.path(), "/tags") << record;
+    EXPECT_FALSE(store_.schema().Find("tags").has_value()) << record;
+    EXPECT_TRUE(Snapshot(store_) == before) << record;
+  }
+  Load(R"({"id":"a","tags":["vip"]})");
+  ASSERT_TRUE(Tags("a", {"gold"}, {"vip"}).ok());
+  EXPECT_EQ(Attr("a", "tags"), "[gold]");
 }
 
 TEST_F(ProfileEditTest, TagsOfUnknownIdAreNotFound) {
