@@ -532,6 +532,38 @@ TEST(DurabilityTest, ADamagedSnapshotIsRefusedNeverLoaded) {
   fs::remove_all(dir);
 }
 
+// A snapshot drops the log before it: without that snapshot, the log left
+// starts too late, and a start or verify that replayed it alone would
+// serve a part of the data as if it were all.
+TEST(DurabilityTest, AMissingSnapshotIsRefusedNotSkipped) {
+  const std::string dir = TempDir("nosnap");
+  {
+    std::unique_ptr<Database> db = OpenOrDie(Durable(dir));
+    for (const auto& step : Script()) step(*db);
+  }
+  {
+    // A new log segment, then a snapshot that drops the one before it.
+    std::unique_ptr<Database> db = OpenOrDie(Durable(dir));
+    ASSERT_EQ(db->Upsert(R"({"id":"before"})").accepted, 1u);
+    ASSERT_TRUE(db->WriteSnapshot().ok());
+    ASSERT_EQ(db->Upsert(R"({"id":"after"})").accepted, 1u);
+  }
+  int snapshots = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().starts_with("snapshot-")) {
+      fs::remove(entry.path());
+      ++snapshots;
+    }
+  }
+  ASSERT_EQ(snapshots, 1);
+  Result<std::unique_ptr<Database>> db = Database::Open(Durable(dir), nullptr);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), ErrorCode::kCorrupt) << db.status().ToString();
+  EXPECT_NE(db.status().message().find("in no snapshot"), std::string::npos)
+      << db.status().ToString();
+  fs::remove_all(dir);
+}
+
 // What a restart from a snapshot must keep beyond the data: the layers as
 // they were (serials, sizes, dead rows), and the id and identity tables
 // that later writes consult.

@@ -763,6 +763,18 @@ TEST(LogReadTest, SequenceGapsAndMisnamedSegmentsAreCorrupt) {
   EXPECT_NE(read.status.message().find(SegmentPath(dir, 7)), std::string::npos)
       << read.status.message();
 
+  // The first segment missing: records 1 to 3 are nowhere, unless a
+  // snapshot holds them (read from 4).
+  CopyDir(src, dir);
+  fs::remove(SegmentPath(dir, 1));
+  read = ReadAll(dir);
+  ASSERT_EQ(read.status.code(), ErrorCode::kCorrupt);
+  EXPECT_NE(read.status.message().find("starts at record 4"), std::string::npos)
+      << read.status.message();
+  read = ReadAll(dir, /*from=*/4);
+  ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+  EXPECT_EQ(read.records.size(), 6u);
+
   // A segment whose name does not match its first record.
   CopyDir(src, dir);
   fs::rename(SegmentPath(dir, 1), SegmentPath(dir, 2));

@@ -582,6 +582,18 @@ Result<LogReadReport> ReadLog(
                   path);
   }
   const std::vector<SegmentFile>& segments = listing->segments;
+  // The records before `from` are in a snapshot; those from it on must all
+  // be here. A log that starts later lost its head, or the snapshot that
+  // held it.
+  if (!segments.empty() && segments.front().first_seq > from) {
+    const std::string path = JoinPath(dir, segments.front().name);
+    return CorruptAt(
+        path, 0,
+        "the log starts at record " +
+            std::to_string(segments.front().first_seq) + ", but records from " +
+            std::to_string(from) +
+            " on are in no snapshot: a snapshot or a log segment is missing");
+  }
 
   LogReadReport report;
   LogRecord record{0, 0, {}};

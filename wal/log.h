@@ -197,8 +197,9 @@ struct LogReadReport {
 // kCorrupt, with the file and byte offset in the message (and the file in
 // the status' path): damage followed by any valid record, damage in a
 // segment that is not the last, a sequence gap or a sequence going
-// backwards (between segments too), a segment whose name does not match
-// its first record, a `wal-*.log` name that is not a segment name. kIo
+// backwards (between segments too), a log whose first segment starts after
+// `from` (the records before it in no snapshot), a segment whose name does not
+// match its first record, a `wal-*.log` name that is not a segment name. kIo
 // when a file cannot be read. If fn returns a non-ok Status, reading stops
 // and that status is returned.
 //
