@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <future>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -29,6 +30,10 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto kNoThrow = asio::experimental::as_tuple(use_awaitable);
+// Once stopping, how long a connection waits for a request: long enough for
+// one sent before the stop to be read on a loaded machine, short enough not
+// to hold the stop.
+constexpr auto kLastRequestWait = std::chrono::milliseconds(500);
 
 // The media type of a Content-Type value: lower case, parameters dropped.
 std::string MediaType(std::string_view value) {
@@ -119,6 +124,12 @@ class Server::Impl {
   // the threads share no queue and no lock.
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n);
   awaitable<void> Accept();
+  // Serves an accepted socket until it closes.
+  void Begin(tcp::socket socket);
+  // On the acceptor's context, once stopping: the connections the kernel
+  // has taken but the server not yet, served if a request waits on them
+  // already, then the acceptor closed.
+  void AcceptWaitingAndClose();
   awaitable<void> Serve(std::shared_ptr<Connection> connection);
   // Reads and answers one request; false when the connection must close.
   awaitable<bool> Exchange(Connection& connection, beast::flat_buffer& buffer,
@@ -192,21 +203,28 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
     if (stopped_) return;
     stopped_ = true;
     stopping_ = true;
-    // Idle connections close now; busy ones after their answer.
+    // Busy connections close after their answer. An idle one may hold a
+    // request sent before the stop, in the kernel or read in part: its
+    // read goes on for a moment more, then it closes.
     for (const std::shared_ptr<Connection>& c : connections_) {
       if (c->idle) {
-        asio::post(c->stream.get_executor(), [c] {
-          boost::system::error_code ignored;
-          c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-          c->stream.socket().close(ignored);
-        });
+        asio::post(c->stream.get_executor(),
+                   [c] { c->stream.expires_after(kLastRequestWait); });
       }
     }
   }
-  asio::post(acceptor_.get_executor(), [this] {
+  if (threads_.empty()) {  // never started
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-  });
+  } else {
+    // The connections it begins are waited for below: it must be done.
+    auto closed = std::make_shared<std::promise<void>>();
+    asio::post(acceptor_.get_executor(), [this, closed] {
+      AcceptWaitingAndClose();
+      closed->set_value();
+    });
+    closed->get_future().wait();
+  }
   {
     std::unique_lock lock(mu_);
     drained_.wait_for(lock, grace, [this] { return connections_.empty(); });
@@ -250,18 +268,36 @@ awaitable<void> Server::Impl::Accept() {
       co_await pause.async_wait(kNoThrow);
       continue;
     }
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto connection = std::make_shared<Connection>(std::move(socket));
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) continue;  // dropped: the socket closes with it
-      connections_.push_back(connection);
-    }
-    metrics_.ConnectionOpened();
-    asio::co_spawn(connection->stream.get_executor(), Serve(connection),
-                   asio::detached);
+    // Once stopping, a connection is read for a moment only (Exchange).
+    Begin(std::move(socket));
   }
+}
+
+void Server::Impl::Begin(tcp::socket socket) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  auto connection = std::make_shared<Connection>(std::move(socket));
+  {
+    std::lock_guard lock(mu_);
+    connections_.push_back(connection);
+  }
+  metrics_.ConnectionOpened();
+  asio::co_spawn(connection->stream.get_executor(), Serve(connection),
+                 asio::detached);
+}
+
+void Server::Impl::AcceptWaitingAndClose() {
+  // A client that sent its whole request before the stop is owed an
+  // answer (SPEC §5: those in flight are finished); one that only
+  // connected gets a moment to show it did.
+  boost::system::error_code ec;
+  acceptor_.non_blocking(true, ec);
+  for (size_t next = 0; !ec; next = (next + 1) % contexts_.size()) {
+    tcp::socket socket(contexts_[next]->get_executor());
+    acceptor_.accept(socket, ec);
+    if (!ec) Begin(std::move(socket));  // read for a moment (Exchange)
+  }
+  acceptor_.close(ec);
 }
 
 awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection) {
@@ -369,7 +405,14 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
   parser.header_limit(static_cast<uint32_t>(options_.max_header));
   // The body's limit depends on the route, known once the header is read.
   parser.body_limit(boost::none);
-  stream.expires_after(first ? options_.read_timeout : options_.idle_timeout);
+  bool stopping;
+  {
+    std::lock_guard lock(mu_);
+    stopping = stopping_;
+  }
+  stream.expires_after(stopping ? kLastRequestWait
+                       : first  ? options_.read_timeout
+                                : options_.idle_timeout);
   auto [read_error, header_bytes] =
       co_await http::async_read_header(stream, buffer, parser, kNoThrow);
   {

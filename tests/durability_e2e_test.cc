@@ -25,6 +25,7 @@ namespace {
 
 using ::segd::testing::HttpClient;
 using ::segd::testing::HttpResponse;
+using ::segd::testing::ParseResponse;
 using ::segd::testing::ScopedTempDir;
 using ::segd::testing::SegdServer;
 
@@ -95,6 +96,56 @@ TEST(DurabilityE2eTest, RestartAfterSigtermServesTheSameData) {
   EXPECT_EQ(ArraySizeAt(p.body, "/events"), 1u) << p.body;
   EXPECT_EQ(NumberAt(http.Get("/v1/segments/kept").body, "/count"), 2);
   EXPECT_EQ(NumberAt(http.Get("/v1/segments/pune").body, "/count"), 1);
+}
+
+// SPEC §5: SIGTERM finishes the requests in flight. A request sent whole
+// before the signal is one, whether the server had begun to read it, only
+// accepted its connection, or not even that: it is answered, and what it
+// wrote is there after the stop.
+TEST(DurabilityE2eTest, ARequestSentWholeBeforeSigtermIsAnswered) {
+  const ScopedTempDir temp("term");
+  SegdServer::Options options;
+  options.data_dir = temp.path() + "/data";
+  constexpr int kRounds = 12, kLines = 500;
+  for (int round = 0; round < kRounds; ++round) {
+    SegdServer server(options);
+    ASSERT_TRUE(server.started()) << server.Describe();
+    std::string body;
+    for (int k = 0; k < kLines; ++k) {
+      body += R"({"id":"term-)" + std::to_string(round) + "-" +
+              std::to_string(k) + R"(","city":"Pune"})" + "\n";
+    }
+    const std::string request =
+        "POST /v1/profiles HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/x-ndjson\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    const auto deadline =
+        ::segd::testing::internal::Clock::now() + std::chrono::seconds(30);
+    const int fd = ::segd::testing::internal::ConnectLoopback(server.port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(::segd::testing::internal::SendAll(fd, request, deadline));
+    ::kill(server.pid(), SIGTERM);
+    std::string received;
+    char chunk[4096];
+    while (::segd::testing::internal::WaitFor(fd, POLLIN, deadline)) {
+      const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      received.append(chunk, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    const int exit_code = ExitCode(server.Stop(SIGTERM));
+    EXPECT_EQ(ParseResponse(received).status, 200)
+        << "round " << round << ": " << received.substr(0, 200) << "\n"
+        << server.Describe();
+    EXPECT_EQ(exit_code, 0);
+  }
+  SegdServer last(options);
+  ASSERT_TRUE(last.started()) << last.Describe();
+  HttpClient http(last.port());
+  const HttpResponse count =
+      http.Post("/v1/query", R"({"rule":{"all":[]},"limit":0})");
+  EXPECT_EQ(NumberAt(count.body, "/count"), kRounds * kLines) << count.body;
 }
 
 // A file loaded at start, and the writes made on what it holds, survive a
