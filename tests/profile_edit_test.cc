@@ -695,6 +695,14 @@ TEST_F(ProfileEditTest, AppendEventsKeepsEverythingElse) {
   EXPECT_EQ(store_.schema().event_count(), 3u);  // a spelling each
 }
 
+// Profile "a" with a value of every stored kind ("code" declared a string),
+// identities and an event.
+constexpr const char* kEveryKindOfValue =
+    R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
+    R"("n":-3,"f":0.25,"t":["x"],"raw":[[1]],"b":true,"email":"a@x",)"
+    R"("identities":{"w":"1","e":"2"},)"
+    R"("events":[{"name":"x","at":"2026-01-01T00:00:00.001Z"}]})";
+
 // Events are appended to the stored bytes without decoding the profile:
 // the result must decode to the profile with every event in order, and be
 // the very bytes the store writes for that profile whole. The instants take
@@ -702,10 +710,7 @@ TEST_F(ProfileEditTest, AppendEventsKeepsEverythingElse) {
 // differences too wide for a varint.
 TEST_F(ProfileEditTest, AppendedEventsAreTheBytesOfTheProfileStoredWhole) {
   ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
-  Load(R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
-       R"("n":-3,"f":0.25,"tags":["x"],"raw":[[1]],"b":true,"email":"a@x",)"
-       R"("identities":{"w":"1","e":"2"},)"
-       R"("events":[{"name":"visit","at":"2026-01-01T00:00:00.001Z"}]})");
+  Load(kEveryKindOfValue);
   Load(R"({"id":"bare"})");
   const std::vector<std::string> names = {"visit", "order", "Order", "cart"};
   const std::vector<int64_t> instants = {1767225600000,
@@ -767,10 +772,7 @@ TEST_F(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
 
 TEST_F(ProfileEditTest, ToProfileInputStoresBackByteForByte) {
   ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
-  Load(R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
-       R"("n":-3,"f":0.25,"t":["x"],"raw":[[1]],"b":true,"email":"a@x",)"
-       R"("identities":{"w":"1","e":"2"},)"
-       R"("events":[{"name":"x","at":"2026-01-01T00:00:00.001Z"}]})");
+  Load(kEveryKindOfValue);
   DecodedProfile decoded = Decoded("a");
   ProfileInput input;
   ToProfileInput(decoded, store_.schema(), &input);
