@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# CPU per appended event, by thread, in the event phase of the live bench:
+#
+#   bench/event_cpu.sh [SEGD] [PROFILES] [DATA_DIR]
+#
+# Runs `segd bench --sections live --write-seconds 8` (defaults: build's
+# segd, 10,000,000 profiles, /tmp/segd for the generated data), reads every
+# thread's user and system ticks (/proc/PID/task/*/stat, fields 14 and 15)
+# when the batch phase ends and when the event phase ends, sums them by
+# thread name (segd-commit, segd-merge, ...; the query loop and oneTBB's
+# workers are "segd"), and divides by the events appended.
+set -euo pipefail
+segd=${1:-build/tools/segd}
+profiles=${2:-10000000}
+data=${3:-/tmp/segd}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$segd" bench --profiles "$profiles" --data-dir "$data" --sections live \
+  --write-seconds 8 --report /dev/null >"$out" 2>&1 &
+pid=$!
+ticks() {
+  for task in /proc/"$pid"/task/*; do
+    echo "$(cat "$task"/comm) $(awk '{print $14 + $15}' "$task"/stat)"
+  done | awk '{t[$1] += $2} END {for (k in t) print k, t[k]}' | sort
+}
+wait_for() {
+  until grep -q "$1" "$out"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$out" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+wait_for "batches of 1,000:"
+before=$(ticks)
+wait_for "events in batches"
+after=$(ticks)
+wait "$pid"
+events=$(grep -o 'events in batches of 1,000: [0-9]*' "$out" | grep -o '[0-9]*$')
+grep "events in batches" "$out"
+join <(echo "$before") <(echo "$after") |
+  awk -v n="$events" -v hz="$(getconf CLK_TCK)" '{
+    s = ($3 - $2) / hz
+    if (s > 0) printf "%-16s %6.2f s  %5.2f us an event (at %d events/s over 8 s)\n", $1, s, s * 1e6 / (n * 8), n
+  }'
