@@ -694,9 +694,10 @@ Api::Prepared Api::ProfileMerge(const ApiRequest& request) {
     if (!status.ok()) {
       // The profile in the body is at /from; the one in the path, looked
       // for first, is the whole request's.
-      const std::shared_ptr<const Snapshot> now = db_->Read();
+      const std::shared_ptr<const Snapshot> version = db_->Read();
       const bool from_missing = status.code() == ErrorCode::kNotFound &&
-                                now->HasProfile(into) && !now->HasProfile(from);
+                                version->HasProfile(into) &&
+                                !version->HasProfile(from);
       return ErrorResponse(from_missing ? Under(status, "/from") : status);
     }
     metrics_.CountWrites(WriteKind::kMerge, 1);

@@ -126,9 +126,9 @@ class Server::Impl {
   awaitable<void> Accept();
   // Serves an accepted socket until it closes.
   void Begin(tcp::socket socket);
-  // On the acceptor's context, once stopping: the connections the kernel
-  // has taken but the server not yet, served if a request waits on them
-  // already, then the acceptor closed.
+  // On the acceptor's context, once stopping: begins the connections the
+  // kernel has taken but the server not yet (each then waits a moment for
+  // a request, Exchange), and closes the acceptor.
   void AcceptWaitingAndClose();
   awaitable<void> Serve(std::shared_ptr<Connection> connection);
   // Reads and answers one request; false when the connection must close.
