@@ -437,7 +437,11 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   const CountRange counts = PassingCounts(*test);
   const bool zero_matches = !counts.empty() && counts.min == 0;
   std::optional<EventId> event = index_.FindEvent(node.name);
-  if (counts.empty() || !event || lo > hi) {
+  // Rows whose events are held elsewhere may have this event when the
+  // index has not.
+  const roaring_bitmap_t* stale =
+      options_.events != nullptr ? options_.events->stale() : nullptr;
+  if (counts.empty() || (!event && stale == nullptr) || lo > hi) {
     return BoundNode::Const(zero_matches);
   }
   if (zero_matches && counts.max == INT64_MAX) return BoundNode::Const(true);
@@ -446,10 +450,15 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   BoundNode n;
   n.kind = BoundKind::kLeaf;
   n.leaf.kind = LeafKind::kEvent;
-  n.leaf.event = *event;
+  n.leaf.event = event.value_or(kNoEvent);
   n.leaf.lo = lo;
   n.leaf.hi = hi;
   n.leaf.count = zero_matches ? CountRange{counts.max + 1, INT64_MAX} : counts;
+  if (stale != nullptr) {
+    n.leaf.stale = stale;
+    n.leaf.stale_matches =
+        options_.events->Matching(node.name, lo, hi, n.leaf.count);
+  }
   const std::string range_text =
       n.leaf.count.max == INT64_MAX
           ? "count >= " + std::to_string(n.leaf.count.min)
@@ -462,8 +471,9 @@ Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   // lie at or before the window's end, the profiles with one in the window,
   // from the first rung of the recency ladder; elsewhere the events in the
   // window.
-  uint64_t estimate = 0;
-  for (uint32_t s = 0; s < index_.shard_count(); ++s) {
+  uint64_t estimate =
+      n.leaf.stale_matches ? n.leaf.stale_matches->cardinality() : 0;
+  for (uint32_t s = 0; event && s < index_.shard_count(); ++s) {
     const ShardIndex& shard = index_.shard(s);
     if (shard.NoEventAfter(*event, hi)) {
       const IntKeys& latest = shard.recency[*event][0].keys;

@@ -10,6 +10,7 @@
 #define SEGD_ENGINE_BINDER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "base/status.h"
@@ -34,6 +35,22 @@ class SegmentResolver {
   }
 };
 
+// Rows of the index being bound whose events are held elsewhere: a live
+// database's event layers (live/layer.h) index the events appended to a
+// profile since its layer was built, and answer event conditions for it.
+// Implementations must be safe to call from the thread that binds.
+class EventOverlay {
+ public:
+  virtual ~EventOverlay() = default;
+  // The index's rows whose events are elsewhere; null when none.
+  virtual const roaring_bitmap_t* stale() const = 0;
+  // Those of them with count.min..count.max events named `name` at
+  // instants [lo, hi] (count.min >= 1).
+  virtual std::shared_ptr<const Bitmap> Matching(std::string_view name,
+                                                 int64_t lo, int64_t hi,
+                                                 CountRange count) const = 0;
+};
+
 struct BindOptions {
   int64_t now_ms = 0;
   int max_depth = 64;  // nesting of rule nodes, the root being depth 1
@@ -43,6 +60,10 @@ struct BindOptions {
   // database's older layers predate attributes that the newest one knows
   // (and that one reports the rule's errors).
   const Schema* schema = nullptr;
+  // When set, event conditions take the answer of its stale rows from it
+  // (Leaf::stale), and an event the index has never seen binds as a leaf
+  // that only those rows can match.
+  const EventOverlay* events = nullptr;
 };
 
 Result<BoundNode> Bind(const RuleNode& rule, const Index& index,

@@ -116,7 +116,16 @@ struct Leaf {
   // kValueSet: each row holds at most one value, so the rows that match
   // are the occurrences of the matching values.
   bool single_valued = false;
+  // kEvent in a live database's layer (engine/binder.h, EventOverlay): the
+  // rows of `stale` take their answer from `stale_matches`, those of them
+  // that match, rather than from the index, whose events for them are
+  // older. `event` is kNoEvent when the index has no such event.
+  const roaring_bitmap_t* stale = nullptr;
+  std::shared_ptr<const Bitmap> stale_matches;
 };
+
+// Leaf::event of an event the index has never seen.
+inline constexpr EventId kNoEvent = ~EventId{0};
 
 enum class BoundKind { kAnd, kOr, kNot, kConst, kLeaf };
 

@@ -113,7 +113,8 @@ class ShardEvaluator {
           const auto [b, e] = MixedRange(node.leaf);
           return e - b;
         }
-        if (node.leaf.kind == LeafKind::kEvent && UsesRecency(node.leaf)) {
+        if (node.leaf.kind == LeafKind::kEvent && !Patched(node.leaf) &&
+            UsesRecency(node.leaf)) {
           const Leaf& leaf = node.leaf;
           uint64_t n = RecentAtLeastCount(leaf.event, leaf.count.min, leaf.lo);
           if (leaf.count.max != INT64_MAX) {
@@ -152,6 +153,7 @@ class ShardEvaluator {
         return RangeBytes(shard.mixed_columns[leaf.attr], b, e);
       }
       case LeafKind::kEvent: {
+        if (leaf.event == kNoEvent) return 0;
         if (UsesRecency(leaf)) {
           uint64_t bytes =
               RecentAtLeastBytes(leaf.event, leaf.count.min, leaf.lo);
@@ -401,6 +403,7 @@ class ShardEvaluator {
   bool UsesRecency(const Leaf& leaf) const {
     constexpr int64_t kDepth = ShardIndex::kRecencyDepth;
     const CountRange& want = leaf.count;
+    if (leaf.event == kNoEvent) return false;
     if (want.min > kDepth || (want.max != INT64_MAX && want.max >= kDepth)) {
       return false;
     }
@@ -538,7 +541,27 @@ class ShardEvaluator {
     RangeRows(ladder, ladder.keys.LowerBound(lo), ladder.size(), out);
   }
 
+  // Whether some rows of this shard take an event leaf's answer from
+  // elsewhere (Leaf::stale).
+  bool Patched(const Leaf& leaf) const {
+    return leaf.stale != nullptr && ShardCardinality(leaf.stale, shard_) > 0;
+  }
+
+  // out = the rows of an event leaf: the index's, but for the stale rows,
+  // whose answer the leaf holds.
   void FillEvent(const Leaf& leaf, int level, uint64_t* out) {
+    if (leaf.event == kNoEvent) {
+      ClearWords(out);
+    } else {
+      FillIndexEvent(leaf, level, out);
+    }
+    if (!Patched(leaf)) return;
+    uint64_t* stale = scratch_.Level(level + 1);
+    if (LoadShard(leaf.stale, shard_, stale)) AndNotWords(out, stale);
+    if (leaf.stale_matches) OrBitmap(leaf.stale_matches->get(), out);
+  }
+
+  void FillIndexEvent(const Leaf& leaf, int level, uint64_t* out) {
     const CountRange& want = leaf.count;  // want.min >= 1
     if (UsesRecency(leaf)) {
       RecentAtLeast(leaf.event, want.min, leaf.lo, out);

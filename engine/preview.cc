@@ -259,9 +259,9 @@ void MemberWriter::WriteDecoded(const DecodedProfile& p,
   out.EndObject();
 }
 
-void WriteProfile(const Index& index, uint32_t row, JsonWriter& out) {
+void WriteProfile(const Index& index, std::string_view blob, JsonWriter& out) {
   DecodedProfile p;
-  DecodeProfile(index.blob(row), &p);
+  DecodeProfile(blob, &p);
   std::vector<Entry> entries;
   for (const DecodedValue& v : p.values) {
     entries.push_back(Entry{index.attribute(v.attr).name, &v});

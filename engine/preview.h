@@ -60,8 +60,9 @@ class MemberWriter {
   size_t slots_ = 0;
 };
 
-// Writes the whole stored profile, nested objects rebuilt.
-void WriteProfile(const Index& index, uint32_t row, JsonWriter& out);
+// Writes the whole stored profile `blob`, nested objects rebuilt; `index`
+// names its attributes and events.
+void WriteProfile(const Index& index, std::string_view blob, JsonWriter& out);
 
 }  // namespace segd
 

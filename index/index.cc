@@ -175,13 +175,16 @@ std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
   return Build(store.schema(), std::make_shared<StoreRows>(&store));
 }
 
-std::shared_ptr<const Index> Index::Build(
-    const Schema& schema, std::shared_ptr<const RowSource> rows) {
+std::shared_ptr<const Index> Index::Build(const Schema& schema,
+                                          std::shared_ptr<const RowSource> rows,
+                                          Scope scope) {
   auto index = std::make_shared<Index>();
   Index& ix = *index;
   ix.rows_ = std::move(rows);
   const RowSource& source = *ix.rows_;
   ix.row_count_ = source.row_count();
+  // An events-only index names the attributes, and holds none of them.
+  const bool events_only = scope == Scope::kEvents;
   const size_t attr_count = schema.size();
   const size_t event_count = schema.event_count();
   const uint32_t shard_count = ix.shard_count();
@@ -230,7 +233,11 @@ std::shared_ptr<const Index> Index::Build(
       if (blob.empty()) continue;
       const uint16_t local = static_cast<uint16_t>(row - first);
       live.push_back(row);
-      DecodeProfile(blob, &p);
+      if (events_only) {
+        DecodeSelected(blob, {}, DecodeScope::kAll, &p);
+      } else {
+        DecodeProfile(blob, &p);
+      }
       for (const DecodedValue& v : p.values) {
         switch (v.tag) {
           case ValueTag::kRaw:
@@ -310,6 +317,7 @@ std::shared_ptr<const Index> Index::Build(
     }
   });
 
+  if (events_only) return index;
   // Pass 3, strings: a dictionary takes values in row order, so each thread
   // reads every profile once for its share of the string attributes.
   const std::vector<std::vector<AttrId>> groups = GroupStringAttributes(

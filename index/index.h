@@ -231,11 +231,16 @@ struct AttributeIndex {
 
 class Index {
  public:
+  // What a build indexes: everything, or the events alone (a live
+  // database's event layers, live/layer.h), which reads no attribute
+  // value and leaves every attribute out.
+  enum class Scope { kAll, kEvents };
   // Builds the snapshot with oneTBB: shards in parallel, then attributes,
   // then the string dictionaries, shared out between threads. Attributes
   // and events are the schema's; every blob's ids must be in it.
   static std::shared_ptr<const Index> Build(
-      const Schema& schema, std::shared_ptr<const RowSource> rows);
+      const Schema& schema, std::shared_ptr<const RowSource> rows,
+      Scope scope = Scope::kAll);
   // The whole store. REQUIRES: the store outlives the Index and is not
   // written while it is in use.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);

@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "base/ascii.h"
@@ -206,6 +209,130 @@ bool Snapshot::Alive(size_t layer, uint32_t local) const {
   return dead == nullptr || !dead->contains(local);
 }
 
+std::pair<const Index*, std::string_view> Snapshot::Stored(
+    size_t layer, uint32_t local) const {
+  const LayerState& state = layers_[layer];
+  if (state.stale != nullptr && state.stale->contains(local)) {
+    if (const auto at = EventsAt(state.layer->GlobalRow(local))) {
+      const Index& index = event_layers_[at->first].layer->index();
+      return {&index, index.blob(at->second)};
+    }
+  }
+  const Index& index = state.layer->index();
+  return {&index, index.blob(local)};
+}
+
+std::optional<std::pair<size_t, uint32_t>> Snapshot::EventsAt(
+    uint32_t row) const {
+  for (size_t e = event_layers_.size(); e-- > 0;) {
+    const LayerState& events = event_layers_[e];
+    const std::optional<uint32_t> at = events.layer->LocalRow(row);
+    if (at && (events.dead == nullptr || !events.dead->contains(*at))) {
+      return std::pair(e, *at);
+    }
+  }
+  return std::nullopt;
+}
+
+// Event conditions as the event layers answer them: the database rows
+// alive in an event layer that pass one, found once per query however
+// many layers bind it.
+class Snapshot::EventAnswers {
+ public:
+  explicit EventAnswers(const Snapshot& snapshot) : snapshot_(snapshot) {}
+
+  const Bitmap& Rows(std::string_view name, int64_t lo, int64_t hi,
+                     CountRange count) {
+    auto [it, added] =
+        found_.try_emplace(Key{FoldAscii(name), lo, hi, count.min, count.max});
+    if (!added) return *it->second;
+    auto rows = std::make_unique<Bitmap>();
+    for (const LayerState& state : snapshot_.event_layers_) {
+      const Layer& layer = *state.layer;
+      const Index& index = layer.index();
+      const std::optional<EventId> event = index.FindEvent(name);
+      if (!event || index.live_count() == 0) continue;
+      Plan plan;
+      plan.root.kind = BoundKind::kLeaf;
+      plan.root.leaf.kind = LeafKind::kEvent;
+      plan.root.leaf.event = *event;
+      plan.root.leaf.lo = lo;
+      plan.root.leaf.hi = hi;
+      plan.root.leaf.count = count;
+      std::vector<std::vector<uint32_t>> found(index.shard_count());
+      ExecuteShards(
+          plan, index,
+          [&](uint32_t s, const uint64_t* words) {
+            const uint32_t first = s << kShardBits;
+            for (uint32_t w = 0; w < kShardWords; ++w) {
+              for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+                const uint32_t local =
+                    first + w * 64 +
+                    static_cast<uint32_t>(std::countr_zero(bits));
+                found[s].push_back(layer.GlobalRow(local));
+              }
+            }
+          },
+          state.dead ? state.dead->get() : nullptr);
+      for (const std::vector<uint32_t>& part : found) {
+        roaring_bitmap_add_many(rows->get(), part.size(), part.data());
+      }
+    }
+    it->second = std::move(rows);
+    return *it->second;
+  }
+
+ private:
+  using Key = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t>;
+  const Snapshot& snapshot_;
+  std::map<Key, std::unique_ptr<Bitmap>> found_;
+};
+
+// One layer's stale rows, as its binder sees them.
+class Snapshot::LayerEvents final : public EventOverlay {
+ public:
+  LayerEvents(const Snapshot& snapshot, size_t layer, EventAnswers* answers)
+      : layer_(*snapshot.layers_[layer].layer),
+        stale_(*snapshot.layers_[layer].stale),
+        answers_(answers) {}
+
+  const roaring_bitmap_t* stale() const override { return stale_.get(); }
+
+  std::shared_ptr<const Bitmap> Matching(std::string_view name, int64_t lo,
+                                         int64_t hi,
+                                         CountRange count) const override {
+    const Bitmap& rows = answers_->Rows(name, lo, hi, count);
+    if (layer_.whole_space()) {
+      return std::make_shared<Bitmap>(
+          roaring_bitmap_and(rows.get(), stale_.get()));
+    }
+    // From the fewer of the two: the layer's stale rows, or the answer.
+    auto local = std::make_shared<Bitmap>();
+    if (stale_.cardinality() <= rows.cardinality()) {
+      roaring_uint32_iterator_t* it = roaring_create_iterator(stale_.get());
+      for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+        if (rows.contains(layer_.GlobalRow(it->current_value))) {
+          local->Add(it->current_value);
+        }
+      }
+      roaring_free_uint32_iterator(it);
+    } else {
+      roaring_uint32_iterator_t* it = roaring_create_iterator(rows.get());
+      for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+        const std::optional<uint32_t> at = layer_.LocalRow(it->current_value);
+        if (at && stale_.contains(*at)) local->Add(*at);
+      }
+      roaring_free_uint32_iterator(it);
+    }
+    return local;
+  }
+
+ private:
+  const Layer& layer_;
+  const Bitmap& stale_;
+  EventAnswers* answers_;
+};
+
 std::optional<std::pair<size_t, uint32_t>> Snapshot::Locate(
     std::string_view id) const {
   // The base first, where most profiles are alive, then the newest down.
@@ -230,6 +357,7 @@ const SavedSegment* Snapshot::FindSegment(std::string_view name) const {
 Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
                                              int64_t now_ms) const {
   Prepared prepared;
+  EventAnswers answers(*this);
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerState& state = layers_[i];
     const bool newest = i + 1 == layers_.size();
@@ -242,6 +370,10 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     options.max_depth = max_depth_;
     options.segments = &resolver;
     options.schema = newest ? nullptr : schema_.get();
+    std::optional<LayerEvents> events;
+    if (state.stale != nullptr) {
+      options.events = &events.emplace(*this, i, &answers);
+    }
     const Index& index = state.layer->index();
     Result<BoundNode> bound = Bind(rule, index, options);
     if (!bound.ok()) return bound.status();
@@ -314,13 +446,14 @@ void Snapshot::Render(const std::vector<Hit>& hits,
                       std::vector<std::string>* ids, std::string* json) const {
   const std::vector<std::string>& shown =
       fields.empty() ? DefaultPreviewFields() : fields;
-  // Fields are found once per layer.
-  std::vector<std::unique_ptr<MemberWriter>> writers(layers_.size());
-  for (const Hit& hit : hits) {
-    std::unique_ptr<MemberWriter>& writer = writers[hit.layer];
-    if (!writer) {
-      writer = std::make_unique<MemberWriter>(layers_[hit.layer].layer->index(),
-                                              shown);
+  // Each member's bytes, and fields found once per index that names them.
+  std::vector<std::pair<const Index*, std::string_view>> stored(hits.size());
+  std::map<const Index*, std::unique_ptr<MemberWriter>> writers;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    stored[i] = Stored(hits[i].layer, hits[i].local);
+    std::unique_ptr<MemberWriter>& writer = writers[stored[i].first];
+    if (!writer && json != nullptr) {
+      writer = std::make_unique<MemberWriter>(*stored[i].first, shown);
     }
   }
   // Large pages are rendered in chunks side by side, then joined: each
@@ -335,14 +468,12 @@ void Snapshot::Render(const std::vector<Hit>& hits,
     JsonWriter out;  // the chunk's members, each followed by the separator
     const size_t end = std::min(hits.size(), (c + 1) * kChunk);
     for (size_t i = c * kChunk; i < end; ++i) {
-      const Hit& hit = hits[i];
-      const std::string_view blob =
-          layers_[hit.layer].layer->index().blob(hit.local);
+      const auto [index, blob] = stored[i];
       if (json == nullptr) {  // ids alone: no need to decode the rest
         if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
         continue;
       }
-      const MemberWriter& writer = *writers[hit.layer];
+      const MemberWriter& writer = *writers.at(index);
       if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
       writer.Write(blob, &p, out);
       out.Separator(separator);
@@ -440,7 +571,8 @@ std::optional<std::string> Snapshot::Profile(std::string_view id) const {
   const auto at = Locate(id);
   if (!at) return std::nullopt;
   JsonWriter out;
-  WriteProfile(layers_[at->first].layer->index(), at->second, out);
+  const auto [index, blob] = Stored(at->first, at->second);
+  WriteProfile(*index, blob, out);
   return out.Take();
 }
 
@@ -451,7 +583,8 @@ std::optional<std::string> Snapshot::ProfileByIdentity(
         layers_[i].layer->FindIdentity(channel, handle);
     if (local && Alive(i, *local)) {
       JsonWriter out;
-      WriteProfile(layers_[i].layer->index(), *local, out);
+      const auto [index, blob] = Stored(i, *local);
+      WriteProfile(*index, blob, out);
       return out.Take();
     }
   }
@@ -501,7 +634,7 @@ Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,
   if (!at) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
   const Layer& layer = *layers_[at->first].layer;
   DecodedProfile profile;
-  DecodeProfile(layer.index().blob(at->second), &profile);
+  DecodeProfile(Stored(at->first, at->second).second, &profile);
   return InSegment(*s, profile, layer.GlobalRow(at->second), now_ms);
 }
 
@@ -511,7 +644,7 @@ Result<std::vector<std::string>> Snapshot::SegmentsOf(std::string_view id,
   if (!at) return Status(ErrorCode::kNotFound, "no profile " + Quoted(id));
   const Layer& layer = *layers_[at->first].layer;
   DecodedProfile profile;
-  DecodeProfile(layer.index().blob(at->second), &profile);
+  DecodeProfile(Stored(at->first, at->second).second, &profile);
   const uint32_t row = layer.GlobalRow(at->second);
   std::vector<std::string> names;
   for (const auto& [name, segment] : *segments_) {
@@ -567,11 +700,21 @@ Result<SegmentInfo> Snapshot::Segment(std::string_view name,
 }
 
 std::vector<Snapshot::LayerInfo> Snapshot::Layers() const {
+  // Rows alive and stale (a row may die after it went stale).
+  auto stale = [](const LayerState& state) -> uint64_t {
+    if (state.stale == nullptr) return 0;
+    return state.dead ? roaring_bitmap_andnot_cardinality(state.stale->get(),
+                                                          state.dead->get())
+                      : state.stale->cardinality();
+  };
   std::vector<LayerInfo> out;
-  for (const LayerState& s : layers_) {
-    out.push_back(LayerInfo{s.layer->serial(), s.layer->size(),
-                            s.dead ? s.dead->cardinality() : 0,
-                            s.layer->MemoryBytes()});
+  for (const auto* layers : {&layers_, &event_layers_}) {
+    for (const LayerState& s : *layers) {
+      out.push_back(LayerInfo{s.layer->serial(), s.layer->size(),
+                              s.dead ? s.dead->cardinality() : 0,
+                              s.layer->MemoryBytes(), stale(s),
+                              layers == &event_layers_});
+    }
   }
   return out;
 }
@@ -777,8 +920,9 @@ Result<ReportResult> Snapshot::ReportByAttribute(
 // Database: writes.
 
 struct Database::Touched {
-  std::vector<uint32_t> rows;  // rows written or deleted
-  bool schema = false;         // the schema may have changed
+  std::vector<uint32_t> rows;      // rows written or deleted
+  std::vector<uint32_t> appended;  // rows whose events alone were appended
+  bool schema = false;             // the schema may have changed
 };
 
 Database::Database(DatabaseOptions options) : options_(options) {
@@ -787,13 +931,20 @@ Database::Database(DatabaseOptions options) : options_(options) {
   version->schema_ = std::make_shared<const Schema>(store_.schema());
   version->segments_ = std::make_shared<const Snapshot::Catalog>();
   version->layers_.push_back(Snapshot::LayerState{
-      Layer::Build(store_.schema(), {}, false, next_serial_++), nullptr});
+      Layer::Build(store_.schema(), {}, false, next_serial_++), nullptr,
+      nullptr});
+  version->event_layers_.push_back(
+      Snapshot::LayerState{Layer::Build(store_.schema(), {}, false,
+                                        next_serial_++, Index::Scope::kEvents),
+                           nullptr, nullptr});
   current_ = std::move(version);
   commit_thread_ = std::thread([this] { CommitLoop(); });
   sync_thread_ = std::thread([this] { SyncLoop(); });
   if (options_.background_merges) {
-    merge_threads_[0] = std::thread([this] { MergeLoop(MergeLane::kBase); });
-    merge_threads_[1] = std::thread([this] { MergeLoop(MergeLane::kUpper); });
+    for (MergeLane lane : kLanes) {
+      merge_threads_[static_cast<int>(lane)] =
+          std::thread([this, lane] { MergeLoop(lane); });
+    }
   }
 }
 
@@ -1052,6 +1203,43 @@ void Database::Install(std::shared_ptr<const Snapshot> next) {
 // Layers smaller than this are built on the writing thread alone.
 constexpr size_t kSmallLayerRows = 512;
 
+std::shared_ptr<const Layer> Database::BuildLayer(
+    const Schema& schema, std::vector<Layer::Entry> entries, bool whole_space,
+    uint64_t serial, Index::Scope scope) {
+  if (entries.size() >= kSmallLayerRows) {
+    return Layer::Build(schema, std::move(entries), whole_space, serial, scope);
+  }
+  // Waking oneTBB's workers for a few rows costs more than it saves, and
+  // takes the cores from the server's threads.
+  std::shared_ptr<const Layer> built;
+  thread_local tbb::task_arena alone(1);
+  alone.execute([&] {
+    built =
+        Layer::Build(schema, std::move(entries), whole_space, serial, scope);
+  });
+  return built;
+}
+
+namespace {
+
+// A copy of `bitmap` (or an empty one) to add to: copy-on-write.
+std::unique_ptr<Bitmap> Writable(const std::shared_ptr<const Bitmap>& bitmap) {
+  return std::make_unique<Bitmap>(bitmap ? roaring_bitmap_copy(bitmap->get())
+                                         : roaring_bitmap_create());
+}
+
+// The position of the layer numbered `serial` in `layers` (a snapshot's
+// layer states), if there.
+template <typename LayerStates>
+std::optional<size_t> PositionOf(const LayerStates& layers, uint64_t serial) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].layer->serial() == serial) return i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void Database::Publish(const Touched& touched,
                        std::shared_ptr<const Snapshot::Catalog> segments) {
   const std::shared_ptr<const Snapshot> current = Read();
@@ -1068,16 +1256,38 @@ void Database::Publish(const Touched& touched,
   std::vector<uint32_t> rows = touched.rows;
   rows.insert(rows.end(), unpublished_.begin(), unpublished_.end());
   unpublished_.clear();
-  const bool rebuild = !rows.empty() || next->schema_ != current->schema_;
+  std::vector<uint32_t> appended = touched.appended;
+  appended.insert(appended.end(), unpublished_appended_.begin(),
+                  unpublished_appended_.end());
+  unpublished_appended_.clear();
+  const bool rebuild =
+      !rows.empty() || !appended.empty() || next->schema_ != current->schema_;
   if (!rebuild) {
     Install(std::move(next));
     return;
   }
-  if (holder_.size() < store_.row_count())
+  if (holder_.size() < store_.row_count()) {
     holder_.resize(store_.row_count(), 0);
+    event_holder_.resize(store_.row_count(), 0);
+  }
 
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  // A row written whole is indexed whole, its events with it.
+  std::sort(appended.begin(), appended.end());
+  appended.erase(std::unique(appended.begin(), appended.end()), appended.end());
+  std::vector<uint32_t> events_only;
+  std::set_difference(appended.begin(), appended.end(), rows.begin(),
+                      rows.end(), std::back_inserter(events_only));
+  {
+    std::vector<uint32_t> whole = PublishAppended(*next, rows, events_only);
+    if (!whole.empty()) {
+      std::vector<uint32_t> all;
+      std::merge(rows.begin(), rows.end(), whole.begin(), whole.end(),
+                 std::back_inserter(all));
+      rows = std::move(all);
+    }
+  }
   const size_t newest_pos = next->layers_.size() - 1;
   const Layer& newest = *next->layers_[newest_pos].layer;
   // Rows written leave the layer that held them: they die there, unless
@@ -1087,17 +1297,10 @@ void Database::Publish(const Touched& touched,
     const uint64_t serial = holder_[row];
     holder_[row] = 0;
     if (serial == 0 || serial == newest.serial()) continue;
-    for (size_t i = 0; i < newest_pos; ++i) {
-      const Layer& layer = *next->layers_[i].layer;
-      if (layer.serial() != serial) continue;
-      if (!dead[i]) {
-        const auto& old = next->layers_[i].dead;
-        dead[i] = std::make_unique<Bitmap>(old ? roaring_bitmap_copy(old->get())
-                                               : roaring_bitmap_create());
-      }
-      dead[i]->Add(*layer.LocalRow(row));
-      break;
-    }
+    const std::optional<size_t> i = PositionOf(next->layers_, serial);
+    if (!i || *i == newest_pos) continue;
+    if (!dead[*i]) dead[*i] = Writable(next->layers_[*i].dead);
+    dead[*i]->Add(*next->layers_[*i].layer->LocalRow(row));
   }
   for (size_t i = 0; i < dead.size(); ++i) {
     if (dead[i]) next->layers_[i].dead = std::move(dead[i]);
@@ -1125,30 +1328,97 @@ void Database::Publish(const Touched& touched,
   const bool whole_space =
       !entries.empty() &&
       uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-  // Small layers on this thread alone: waking oneTBB's workers for a few
-  // rows costs more than it saves, and takes the cores from the server's
-  // threads.
-  const auto build = [&](std::vector<Layer::Entry> held, bool space,
-                         uint64_t layer_serial) {
-    if (held.size() >= kSmallLayerRows) {
-      return Layer::Build(*next->schema_, std::move(held), space, layer_serial);
-    }
-    std::shared_ptr<const Layer> built;
-    thread_local tbb::task_arena alone(1);
-    alone.execute([&] {
-      built =
-          Layer::Build(*next->schema_, std::move(held), space, layer_serial);
-    });
-    return built;
-  };
-  next->layers_[newest_pos] = Snapshot::LayerState{
-      build(std::move(entries), whole_space, serial), nullptr};
+  next->layers_[newest_pos] =
+      Snapshot::LayerState{BuildLayer(*next->schema_, std::move(entries),
+                                      whole_space, serial, Index::Scope::kAll),
+                           nullptr, nullptr};
   if (freeze) {
     // Kept as it is; a new, empty newest layer takes the next writes.
     next->layers_.push_back(
-        Snapshot::LayerState{build({}, false, next_serial_++), nullptr});
+        Snapshot::LayerState{BuildLayer(*next->schema_, {}, false,
+                                        next_serial_++, Index::Scope::kAll),
+                             nullptr, nullptr});
   }
   Install(std::move(next));
+}
+
+std::vector<uint32_t> Database::PublishAppended(
+    Snapshot& next, const std::vector<uint32_t>& rows,
+    const std::vector<uint32_t>& appended) {
+  // A row appended to stays alive in its layer, stale there, unless that
+  // is the newest layer (rebuilt on this write anyway).
+  const uint64_t newest_layer = next.layers_.back().layer->serial();
+  std::vector<uint32_t> whole, staled;
+  std::vector<std::unique_ptr<Bitmap>> stale(next.layers_.size());
+  for (uint32_t row : appended) {
+    const std::optional<size_t> i =
+        holder_[row] == newest_layer ? std::nullopt
+                                     : PositionOf(next.layers_, holder_[row]);
+    if (!i) {
+      whole.push_back(row);
+      continue;
+    }
+    if (!stale[*i]) stale[*i] = Writable(next.layers_[*i].stale);
+    stale[*i]->Add(*next.layers_[*i].layer->LocalRow(row));
+    staled.push_back(row);
+  }
+  for (size_t i = 0; i < stale.size(); ++i) {
+    if (stale[i]) next.layers_[i].stale = std::move(stale[i]);
+  }
+  // Every row written leaves its event layer: it dies there, unless that
+  // is the newest event layer, which is rebuilt without it.
+  auto& events = next.event_layers_;
+  const size_t newest_pos = events.size() - 1;
+  const Layer& newest = *events[newest_pos].layer;
+  std::vector<std::unique_ptr<Bitmap>> dead(events.size());
+  bool newest_left = false;
+  auto leave = [&](uint32_t row) {
+    const uint64_t serial = event_holder_[row];
+    event_holder_[row] = 0;
+    newest_left |= serial == newest.serial();
+    if (serial == 0 || serial == newest.serial()) return;
+    const std::optional<size_t> e = PositionOf(events, serial);
+    if (!e) return;
+    if (!dead[*e]) dead[*e] = Writable(events[*e].dead);
+    dead[*e]->Add(*events[*e].layer->LocalRow(row));
+  };
+  for (uint32_t row : rows) leave(row);
+  for (uint32_t row : whole) leave(row);
+  for (uint32_t row : staled) leave(row);
+  for (size_t e = 0; e < dead.size(); ++e) {
+    if (dead[e]) events[e].dead = std::move(dead[e]);
+  }
+  if (staled.empty() && !newest_left) return whole;
+  // The newest event layer again: its rows still alive there, and the
+  // rows appended to, with all their events as stored now.
+  std::vector<Layer::Entry> entries;
+  newest.ForEachRow([&](uint32_t local, uint32_t row) {
+    if (event_holder_[row] == newest.serial()) {
+      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
+    }
+  });
+  const size_t kept = entries.size();
+  for (uint32_t row : staled) {
+    entries.push_back(Layer::Entry{row, store_.blob(row)});
+  }
+  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
+                     [](const Layer::Entry& a, const Layer::Entry& b) {
+                       return a.row < b.row;
+                     });
+  const uint64_t serial = next_serial_++;
+  for (const Layer::Entry& e : entries) event_holder_[e.row] = serial;
+  const bool freeze = entries.size() >= options_.newest_layer_rows;
+  events[newest_pos] =
+      Snapshot::LayerState{BuildLayer(*next.schema_, std::move(entries), false,
+                                      serial, Index::Scope::kEvents),
+                           nullptr, nullptr};
+  if (freeze) {
+    events.push_back(
+        Snapshot::LayerState{BuildLayer(*next.schema_, {}, false,
+                                        next_serial_++, Index::Scope::kEvents),
+                             nullptr, nullptr});
+  }
+  return whole;
 }
 
 void Database::NotifyMerges() {
@@ -1157,7 +1427,7 @@ void Database::NotifyMerges() {
   // it has something to do: most versions (a write's) start no merge.
   std::lock_guard<std::mutex> lock(merge_mu_);
   const std::shared_ptr<const Snapshot> version = Read();
-  for (MergeLane lane : {MergeLane::kBase, MergeLane::kUpper}) {
+  for (MergeLane lane : kLanes) {
     if (!DueMerge(*version, lane).empty()) {
       lane_cv_[static_cast<int>(lane)].notify_one();
     }
@@ -1249,7 +1519,7 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
     const Lines& lines = by_id[id];
     Result<uint32_t> row = store_.AppendEvents(id, lines.events);
     if (row.ok()) {
-      pending->touched.rows.push_back(*row);
+      pending->touched.appended.push_back(*row);
       result.accepted += lines.lines.size();
       continue;
     }
@@ -1316,16 +1586,19 @@ Status Database::ApplyOne(const WriteBatch::Op& op, Pending* pending) {
 }
 
 void Database::StallForMerges() {
-  if (Read()->layers_.size() <= options_.max_layers) return;
+  auto under = [&] {
+    const std::shared_ptr<const Snapshot> version = Read();
+    return version->layers_.size() <= options_.max_layers &&
+           version->event_layers_.size() <= options_.max_layers;
+  };
+  if (under()) return;
   if (!options_.background_merges) {
     MergeNow();
     return;
   }
   std::unique_lock<std::mutex> lock(merge_mu_);
   ++merge_waiters_;
-  merge_cv_.wait(lock, [&] {
-    return stopping_ || Read()->layers_.size() <= options_.max_layers;
-  });
+  merge_cv_.wait(lock, [&] { return stopping_ || under(); });
   --merge_waiters_;
 }
 
@@ -1462,7 +1735,9 @@ void Database::CommitLoop() {
 }
 
 void Database::PublishPending() {
-  if (!unpublished_.empty()) Publish(Touched{});
+  if (!unpublished_.empty() || !unpublished_appended_.empty()) {
+    Publish(Touched{});
+  }
 }
 
 void Database::PublishGroups() {
@@ -1521,9 +1796,13 @@ Database::Group Database::ApplyGroup(std::vector<Writer*> writers) {
       FailAll(&w->outcomes, writable);
       continue;
     }
-    const size_t before = pending.touched.rows.size();
+    const size_t before =
+        pending.touched.rows.size() + pending.touched.appended.size();
     ApplyBatch(*w->batch, &w->outcomes, &pending);
-    if (pending.touched.rows.size() == before) continue;  // nothing changed
+    if (pending.touched.rows.size() + pending.touched.appended.size() ==
+        before) {
+      continue;  // nothing changed
+    }
     changed.push_back(w);
     // A batch is one record, failed ops included: applied again in order,
     // they fail again.
@@ -1547,6 +1826,9 @@ Database::Group Database::ApplyGroup(std::vector<Writer*> writers) {
   // into a catalog made from the current version's, so now.
   unpublished_.insert(unpublished_.end(), pending.touched.rows.begin(),
                       pending.touched.rows.end());
+  unpublished_appended_.insert(unpublished_appended_.end(),
+                               pending.touched.appended.begin(),
+                               pending.touched.appended.end());
   if (!pending.moves.empty()) {
     Publish(Touched{}, MoveMemberships(pending.moves));
   }
@@ -1838,7 +2120,8 @@ Result<StaticEdit> Database::EditMembers(std::string_view name,
 
 std::vector<size_t> Database::DueMerge(const Snapshot& version,
                                        MergeLane lane) const {
-  const auto& layers = version.layers_;
+  const bool events = lane == MergeLane::kEvents;
+  const auto& layers = events ? version.event_layers_ : version.layers_;
   const size_t frozen = layers.size() - 1;  // all but the newest
   auto claimed = [&](size_t i) {
     return claimed_.count(layers[i].layer->serial()) > 0;
@@ -1847,11 +2130,12 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
     return layers[i].layer->size() -
            (layers[i].dead ? layers[i].dead->cardinality() : 0);
   };
-  if (lane == MergeLane::kUpper) {
-    // Layers above the base by size class: `fanout` of one class merge.
+  if (lane != MergeLane::kBase) {
+    // Layers above the base (or event layers) by size class: `fanout` of
+    // one class merge.
     const double unit = std::max<uint32_t>(options_.newest_layer_rows, 1);
     std::map<int, std::vector<size_t>> classes;
-    for (size_t i = 1; i < frozen; ++i) {
+    for (size_t i = events ? 0 : 1; i < frozen; ++i) {
       if (claimed(i)) continue;
       const double size = std::max<double>(alive(i), 1);
       const int c = static_cast<int>(
@@ -1880,8 +2164,11 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
     }
     return {};
   }
-  // The base with every unclaimed layer above it, once those and the
-  // base's dead rows are a share of the base.
+  // The base with every unclaimed layer above it, once those, the base's
+  // dead rows and half its stale rows are a share of the base. Stale rows
+  // cost a query less than dead ones (only event conditions read their
+  // event layers), but the event layers that hold them only grow until
+  // the base is rebuilt.
   if (frozen == 0 || claimed(0)) return {};
   uint64_t above = 0;
   std::vector<size_t> all = {0};
@@ -1891,9 +2178,11 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
     all.push_back(i);
   }
   const uint64_t base_dead = layers[0].dead ? layers[0].dead->cardinality() : 0;
-  if (above + base_dead == 0) return {};
+  const uint64_t base_stale =
+      layers[0].stale ? layers[0].stale->cardinality() : 0;
+  if (above + base_dead + base_stale == 0) return {};
   const double base = std::max<double>(alive(0), options_.newest_layer_rows);
-  if (static_cast<double>(above + base_dead) >=
+  if (static_cast<double>(above + base_dead) + 0.5 * base_stale >=
       options_.base_merge_share * base) {
     return all;
   }
@@ -1904,31 +2193,44 @@ bool Database::RunMerge(MergeLane lane) {
   std::shared_ptr<const Snapshot> version;
   std::vector<size_t> positions;
   std::vector<uint64_t> sources;
+  const bool events = lane == MergeLane::kEvents;
   {
     std::lock_guard<std::mutex> lock(merge_mu_);
     if (stopping_) return false;
     version = Read();
     positions = DueMerge(*version, lane);
     if (positions.empty()) return false;
+    const auto& layers = events ? version->event_layers_ : version->layers_;
     for (size_t i : positions) {
-      sources.push_back(version->layers_[i].layer->serial());
+      sources.push_back(layers[i].layer->serial());
       claimed_.insert(sources.back());
     }
   }
   const bool base = lane == MergeLane::kBase;
+  const auto& layers = events ? version->event_layers_ : version->layers_;
   std::vector<Layer::Entry> entries;
+  // Rows read stale, with the event layer that held their events: the
+  // merged layer has those events, unless more came since.
+  std::vector<std::pair<uint32_t, uint64_t>> read_stale;
   for (size_t i : positions) {
-    const Snapshot::LayerState& state = version->layers_[i];
+    const Snapshot::LayerState& state = layers[i];
     state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
-      if (version->Alive(i, local)) {
-        entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
+      if (state.dead != nullptr && state.dead->contains(local)) return;
+      if (state.stale != nullptr && state.stale->contains(local)) {
+        const auto [e, at] = *version->EventsAt(row);
+        const Layer& held = *version->event_layers_[e].layer;
+        entries.push_back(Layer::Entry{row, held.index().blob(at)});
+        read_stale.emplace_back(row, held.serial());
+        return;
       }
+      entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
     });
   }
   std::sort(entries.begin(), entries.end(),
             [](const Layer::Entry& a, const Layer::Entry& b) {
               return a.row < b.row;
             });
+  std::sort(read_stale.begin(), read_stale.end());
   uint64_t serial;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -1941,40 +2243,67 @@ bool Database::RunMerge(MergeLane lane) {
   std::shared_ptr<const Layer> merged;
   tbb::task_arena arena(std::max(1, options_.merge_threads));
   arena.execute([&] {
-    merged = Layer::Build(*version->schema_, std::move(entries), whole_space,
-                          serial);
+    merged =
+        Layer::Build(*version->schema_, std::move(entries), whole_space, serial,
+                     events ? Index::Scope::kEvents : Index::Scope::kAll);
   });
 
   {
     std::lock_guard<std::mutex> lock(write_mu_);
     const std::shared_ptr<const Snapshot> current = Read();
     auto next = std::make_shared<Snapshot>(*current);
+    auto& holders = events ? event_holder_ : holder_;
+    auto is_source = [&](uint64_t s) {
+      return std::find(sources.begin(), sources.end(), s) != sources.end();
+    };
     // Rows written since the merge began died in their source layer: they
-    // are dead in the merged one too.
+    // are dead in the merged one too. Of the rest, those whose events were
+    // appended since are stale in it, and those read stale have their
+    // events in it: they leave their event layer.
     auto dead = std::make_shared<Bitmap>();
+    auto stale = std::make_shared<Bitmap>();
+    std::vector<std::unique_ptr<Bitmap>> event_dead(next->event_layers_.size());
     merged->ForEachRow([&](uint32_t local, uint32_t row) {
-      const uint64_t holder = holder_[row];
-      if (std::find(sources.begin(), sources.end(), holder) != sources.end()) {
-        holder_[row] = serial;
-      } else {
+      if (!is_source(holders[row])) {
         dead->Add(local);
+        return;
       }
+      holders[row] = serial;
+      if (events || event_holder_[row] == 0) return;
+      const auto read = std::lower_bound(read_stale.begin(), read_stale.end(),
+                                         std::pair(row, uint64_t{0}));
+      const bool absorbed = read != read_stale.end() && read->first == row &&
+                            read->second == event_holder_[row];
+      if (!absorbed) {
+        stale->Add(local);
+        return;
+      }
+      const std::optional<size_t> e =
+          PositionOf(next->event_layers_, event_holder_[row]);
+      event_holder_[row] = 0;
+      if (!event_dead[*e])
+        event_dead[*e] = Writable(next->event_layers_[*e].dead);
+      event_dead[*e]->Add(*next->event_layers_[*e].layer->LocalRow(row));
     });
-    std::vector<Snapshot::LayerState> layers;
+    for (size_t e = 0; e < event_dead.size(); ++e) {
+      if (event_dead[e]) next->event_layers_[e].dead = std::move(event_dead[e]);
+    }
+    auto& replaced = events ? next->event_layers_ : next->layers_;
+    std::vector<Snapshot::LayerState> kept;
     bool placed = false;
-    for (const Snapshot::LayerState& state : next->layers_) {
-      if (std::find(sources.begin(), sources.end(), state.layer->serial()) ==
-          sources.end()) {
-        layers.push_back(state);
+    for (const Snapshot::LayerState& state : replaced) {
+      if (!is_source(state.layer->serial())) {
+        kept.push_back(state);
         continue;
       }
       if (!placed && merged->size() > 0) {
-        layers.push_back(Snapshot::LayerState{
-            merged, dead->cardinality() > 0 ? dead : nullptr});
+        kept.push_back(Snapshot::LayerState{
+            merged, dead->cardinality() > 0 ? dead : nullptr,
+            stale->cardinality() > 0 ? stale : nullptr});
       }
       placed = true;
     }
-    next->layers_ = std::move(layers);
+    replaced = std::move(kept);
     {
       std::lock_guard<std::mutex> merge_lock(merge_mu_);
       for (uint64_t s : sources) claimed_.erase(s);
@@ -1986,7 +2315,8 @@ bool Database::RunMerge(MergeLane lane) {
 }
 
 void Database::MergeNow() {
-  while (RunMerge(MergeLane::kUpper) || RunMerge(MergeLane::kBase)) {
+  while (RunMerge(MergeLane::kUpper) || RunMerge(MergeLane::kEvents) ||
+         RunMerge(MergeLane::kBase)) {
   }
 }
 
@@ -2000,14 +2330,19 @@ void Database::WaitForMerges() {
   merge_cv_.wait(lock, [&] {
     if (stopping_) return true;
     const std::shared_ptr<const Snapshot> version = Read();
-    return claimed_.empty() && DueMerge(*version, MergeLane::kBase).empty() &&
-           DueMerge(*version, MergeLane::kUpper).empty();
+    return claimed_.empty() &&
+           std::all_of(std::begin(kLanes), std::end(kLanes),
+                       [&](MergeLane lane) {
+                         return DueMerge(*version, lane).empty();
+                       });
   });
   --merge_waiters_;
 }
 
 void Database::MergeLoop(MergeLane lane) {
-  NameThisThread(lane == MergeLane::kBase ? "segd-merge-base" : "segd-merge");
+  NameThisThread(lane == MergeLane::kBase     ? "segd-merge-base"
+                 : lane == MergeLane::kEvents ? "segd-merge-ev"
+                                              : "segd-merge");
   while (true) {
     {
       std::unique_lock<std::mutex> lock(merge_mu_);

@@ -266,12 +266,15 @@ class Snapshot {
   std::vector<SegmentInfo> Segments(int64_t now_ms) const;
   Result<SegmentInfo> Segment(std::string_view name, int64_t now_ms) const;
 
-  // Layers and their sizes, for tests and the benchmark.
+  // Layers and their sizes, for tests and the benchmark: the layers, then
+  // the event layers.
   struct LayerInfo {
     uint64_t serial;
     uint32_t size;  // profiles held, alive or dead
     uint64_t dead;
-    size_t bytes;  // its index and tables
+    size_t bytes;         // its index and tables
+    uint64_t stale = 0;   // rows whose events an event layer holds
+    bool events = false;  // an event layer
   };
   std::vector<LayerInfo> Layers() const;
 
@@ -281,9 +284,22 @@ class Snapshot {
     std::shared_ptr<const Layer> layer;
     // Local rows superseded by a later write or deleted; null when none.
     std::shared_ptr<const Bitmap> dead;
+    // Local rows alive here whose events an event layer holds newer (events
+    // appended since this layer was built); null when none.
+    std::shared_ptr<const Bitmap> stale;
   };
   class Resolver;
   class RowResolver;
+  class EventAnswers;
+  class LayerEvents;
+  // The profile at local row `local` of layer `layer`, as this version
+  // holds it (the event layer's bytes for a stale row), and the index that
+  // names its attributes and events.
+  std::pair<const Index*, std::string_view> Stored(size_t layer,
+                                                   uint32_t local) const;
+  // The event layer (a position in event_layers_) and local row where
+  // database row `row`'s events are alive, if any is.
+  std::optional<std::pair<size_t, uint32_t>> EventsAt(uint32_t row) const;
   // Whether the profile decoded as `profile`, alive at database row `row`,
   // is in `segment`.
   bool InSegment(const SavedSegment& segment, const DecodedProfile& profile,
@@ -326,6 +342,10 @@ class Snapshot {
   uint64_t live_count_ = 0;
   int max_depth_ = 64;
   std::vector<LayerState> layers_;  // the last is the newest
+  // Event layers (Layer::Build, scope kEvents): the events of profiles
+  // that a layer above holds stale, each row alive in at most one of them;
+  // the last is the newest, rebuilt on every append.
+  std::vector<LayerState> event_layers_;
   std::shared_ptr<const Schema> schema_;
   std::shared_ptr<const Catalog> segments_;
 };
@@ -472,6 +492,20 @@ class Database {
   // Publishes a version with `touched` rows re-indexed. REQUIRES: write_mu_.
   void Publish(const Touched& touched,
                std::shared_ptr<const Snapshot::Catalog> segments = nullptr);
+  // Publish's part for the event layers. `rows` are written whole, and
+  // leave their event layer; `appended` (none of them in `rows`) had
+  // events alone appended: each stays alive in its layer, stale there,
+  // and its events are indexed again in the newest event layer. Returns
+  // those of `appended` whose layer is the newest, which is rebuilt with
+  // them whole instead. REQUIRES: write_mu_, holder_ as before the write.
+  std::vector<uint32_t> PublishAppended(Snapshot& next,
+                                        const std::vector<uint32_t>& rows,
+                                        const std::vector<uint32_t>& appended);
+  // Builds a layer on this thread alone when it is small.
+  std::shared_ptr<const Layer> BuildLayer(const Schema& schema,
+                                          std::vector<Layer::Entry> entries,
+                                          bool whole_space, uint64_t serial,
+                                          Index::Scope scope);
   // Makes `next` the current version; the one it replaces is released
   // outside the lock. Wakes merge threads and waiters.
   void Install(std::shared_ptr<const Snapshot> next);
@@ -484,9 +518,12 @@ class Database {
   std::shared_ptr<const Snapshot::Catalog> MoveMemberships(
       const std::vector<std::pair<uint32_t, std::optional<uint32_t>>>& moves)
       const;
-  // Merges run in two lanes, each on a thread of its own, so that the
-  // layers above the base keep merging while the base is rebuilt.
-  enum class MergeLane { kBase, kUpper };
+  // Merges run in three lanes, each on a thread of its own, so that the
+  // layers above the base keep merging while the base is rebuilt, and the
+  // event layers beside them.
+  enum class MergeLane { kBase, kUpper, kEvents };
+  static constexpr MergeLane kLanes[] = {MergeLane::kBase, MergeLane::kUpper,
+                                         MergeLane::kEvents};
   // The positions of `version`'s layers that `lane` should merge now, none
   // of them claimed by the other lane. REQUIRES: merge_mu_.
   std::vector<size_t> DueMerge(const Snapshot& version, MergeLane lane) const;
@@ -526,19 +563,24 @@ class Database {
   // Rows written and not yet in a published version. Every Publish takes
   // them. REQUIRES: write_mu_.
   std::vector<uint32_t> unpublished_;
+  // Rows whose events alone were appended, likewise. REQUIRES: write_mu_.
+  std::vector<uint32_t> unpublished_appended_;
   std::thread sync_thread_;
   std::mutex finish_mu_;  // Writer::finished
   ProfileStore store_;    // REQUIRES: write_mu_
   // Per database row: the serial of the layer where it is alive, or 0.
   std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
-  uint64_t next_serial_ = 1;      // REQUIRES: write_mu_
+  // Per database row: the serial of the event layer where its events are
+  // alive (its layer in holder_ holds it stale), or 0.
+  std::vector<uint64_t> event_holder_;  // REQUIRES: write_mu_
+  uint64_t next_serial_ = 1;            // REQUIRES: write_mu_
   // The current version. Its mutex is held only to copy or swap the
   // pointer, never while anything is built or freed.
   mutable std::mutex current_mu_;
   std::shared_ptr<const Snapshot> current_;
 
   std::mutex merge_mu_;  // guards claimed_, merge_waiters_ and stopping_
-  std::condition_variable lane_cv_[2];  // a merge thread's, by MergeLane
+  std::condition_variable lane_cv_[3];  // a merge thread's, by MergeLane
   // Writers stalled and WaitForMerges wait for merges here.
   std::condition_variable merge_cv_;
   int merge_waiters_ = 0;
@@ -546,7 +588,7 @@ class Database {
   std::set<uint64_t> claimed_;           // serials of the layers being merged
   bool stopping_ = false;
   std::atomic<uint64_t> merges_done_{0};
-  std::thread merge_threads_[2];  // by MergeLane
+  std::thread merge_threads_[3];  // by MergeLane
 };
 
 // The opaque text of a members cursor, and back.

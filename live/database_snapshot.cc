@@ -5,12 +5,16 @@
 // A snapshot holds one version, as readers see it:
 //   the schema: attributes (name, type, declared) and event names;
 //   the row space's size, the version's sequence number, the next serial;
-//   each layer: its dead rows, its blobs (one per local row, in pages),
-//     then the layer itself (live/layer.h: rows, id tables, index);
+//   each layer: its dead rows, its stale rows, its blobs (one per local
+//     row, in pages), then the layer itself (live/layer.h: rows, id
+//     tables, index);
+//   each event layer: its dead rows, its blobs, the layer;
 //   the saved segments: definitions, and static members as bitmaps.
 // The store (index/profile_store.h) is not saved apart: its blobs are the
-// layers' live blobs, and its id and identity tables the layers' entries of
-// live rows, so a load points the store into the pages read.
+// layers' live blobs (a stale row's in its event layer), and its id and
+// identity tables the layers' entries of live rows, so a load points the
+// store into the pages read. The second format (SEGDSNP2) is the same
+// without stale rows and event layers.
 #include <dirent.h>
 #include <tbb/parallel_for.h>
 #include <unistd.h>
@@ -71,6 +75,7 @@ void SaveBlobs(ArchiveWriter& out, const Index& index) {
 // One layer as read, before it is trusted.
 struct LoadedLayer {
   std::shared_ptr<const Bitmap> dead;
+  std::shared_ptr<const Bitmap> stale;
   std::shared_ptr<const Layer> layer;
   // Where each local row's blob lies: a page of the snapshot (numbered
   // across layers) and an offset in it.
@@ -153,13 +158,22 @@ Status Database::WriteSnapshot() {
   out.U32(static_cast<uint32_t>(row_count));
   out.U64(version->sequence_);
   out.U64(next_serial);
-  out.U64(version->layers_.size());
-  for (const Snapshot::LayerState& state : version->layers_) {
-    out.U8(state.dead ? 1 : 0);
-    if (state.dead) state.dead->Save(out);
-    SaveBlobs(out, state.layer->index());
-    state.layer->Save(out);
-  }
+  auto save = [&](const std::vector<Snapshot::LayerState>& layers,
+                  bool events) {
+    out.U64(layers.size());
+    for (const Snapshot::LayerState& state : layers) {
+      out.U8(state.dead ? 1 : 0);
+      if (state.dead) state.dead->Save(out);
+      if (!events) {
+        out.U8(state.stale ? 1 : 0);
+        if (state.stale) state.stale->Save(out);
+      }
+      SaveBlobs(out, state.layer->index());
+      state.layer->Save(out);
+    }
+  };
+  save(version->layers_, false);
+  save(version->event_layers_, true);
   out.U32(static_cast<uint32_t>(version->segments_->size()));
   for (const auto& [name, segment] : *version->segments_) {
     out.Bytes(name);
@@ -222,28 +236,46 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
     return in.Damaged("schema");
   }
   uint32_t row_count;
-  uint64_t sequence, next_serial, layer_count;
-  if (!in.U32(&row_count) || !in.U64(&sequence) || !in.U64(&next_serial) ||
-      !in.U64(&layer_count) || layer_count == 0 || !in.Fits(layer_count, 8)) {
+  uint64_t sequence, next_serial;
+  if (!in.U32(&row_count) || !in.U64(&sequence) || !in.U64(&next_serial)) {
     return in.Damaged("layer count");
   }
   std::vector<std::pair<std::unique_ptr<char[]>, size_t>> pages;
-  std::vector<LoadedLayer> layers(layer_count);
-  for (LoadedLayer& loaded : layers) {
-    bool has_dead;
-    if (!in.Bool(&has_dead)) return in.Damaged("layers");
-    if (has_dead) {
-      auto dead = std::make_shared<Bitmap>();
-      if (!dead->Load(in)) return in.Damaged("dead rows of a layer");
-      loaded.dead = std::move(dead);
+  auto load_bitmap = [&](std::shared_ptr<const Bitmap>* bitmap) {
+    bool has;
+    if (!in.Bool(&has)) return false;
+    if (!has) return true;
+    auto loaded = std::make_shared<Bitmap>();
+    if (!loaded->Load(in)) return false;
+    *bitmap = std::move(loaded);
+    return true;
+  };
+  // Layers, or event layers: at least one of each (the newest).
+  auto load_layers = [&](bool events, std::vector<LoadedLayer>* layers) {
+    uint64_t count;
+    if (!in.U64(&count) || count == 0 || !in.Fits(count, 8)) {
+      return in.Damaged("layer count");
     }
-    std::vector<std::string_view> views;
-    if (!LoadBlobs(in, &pages, &loaded.placed, &views)) {
-      return in.Damaged("profiles of a layer");
+    layers->resize(count);
+    for (LoadedLayer& loaded : *layers) {
+      if (!load_bitmap(&loaded.dead)) return in.Damaged("dead rows of a layer");
+      if (!events && in.format() >= 3 && !load_bitmap(&loaded.stale)) {
+        return in.Damaged("stale rows of a layer");
+      }
+      std::vector<std::string_view> views;
+      if (!LoadBlobs(in, &pages, &loaded.placed, &views)) {
+        return in.Damaged("profiles of a layer");
+      }
+      loaded.layer =
+          Layer::Load(in, std::move(views),
+                      events ? Index::Scope::kEvents : Index::Scope::kAll);
+      if (loaded.layer == nullptr) return in.Damaged("index of a layer");
     }
-    loaded.layer = Layer::Load(in, std::move(views));
-    if (loaded.layer == nullptr) return in.Damaged("index of a layer");
-  }
+    return Status::Ok();
+  };
+  std::vector<LoadedLayer> layers, event_layers;
+  SEGD_RETURN_IF_ERROR(load_layers(false, &layers));
+  if (in.format() >= 3) SEGD_RETURN_IF_ERROR(load_layers(true, &event_layers));
   struct LoadedSegment {
     std::shared_ptr<SavedSegment> segment;
     std::unique_ptr<Bitmap> members;
@@ -318,7 +350,53 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
     });
     if (misplaced) return in.Damaged("rows of a layer");
     identities += layer.identity_entries();
-    version->layers_.push_back(Snapshot::LayerState{loaded.layer, loaded.dead});
+    version->layers_.push_back(
+        Snapshot::LayerState{loaded.layer, loaded.dead, loaded.stale});
+  }
+  // Each stale row's events are alive in exactly one event layer, whose
+  // blob is the profile as it is now.
+  event_holder_.assign(row_count, 0);
+  uint64_t stale_rows = 0;
+  for (const Snapshot::LayerState& state : version->layers_) {
+    if (!state.stale) continue;
+    // A row may die after it went stale: it is stale no longer.
+    stale_rows += state.dead ? roaring_bitmap_andnot_cardinality(
+                                   state.stale->get(), state.dead->get())
+                             : state.stale->cardinality();
+  }
+  for (const LoadedLayer& loaded : event_layers) {
+    const Layer& layer = *loaded.layer;
+    if (layer.serial() == 0 || layer.serial() >= next_serial) {
+      return in.Damaged("event layer numbers");
+    }
+    bool misplaced = false;
+    layer.ForEachRow([&](uint32_t local, uint32_t row) {
+      if (loaded.dead && loaded.dead->contains(local)) return;
+      std::optional<size_t> held;
+      for (size_t i = 0; row < row_count && i < version->layers_.size(); ++i) {
+        if (version->layers_[i].layer->serial() == holder_[row]) held = i;
+      }
+      const Snapshot::LayerState* state =
+          held ? &version->layers_[*held] : nullptr;
+      if (state == nullptr || event_holder_[row] != 0 || !state->stale ||
+          !state->stale->contains(*state->layer->LocalRow(row)) ||
+          stale_rows == 0) {
+        misplaced = true;
+        return;
+      }
+      event_holder_[row] = layer.serial();
+      refs[row] = loaded.placed[local];
+      --stale_rows;
+    });
+    if (misplaced) return in.Damaged("rows of an event layer");
+    version->event_layers_.push_back(
+        Snapshot::LayerState{loaded.layer, loaded.dead, nullptr});
+  }
+  if (stale_rows != 0) return in.Damaged("rows of an event layer");
+  if (version->event_layers_.empty()) {  // the second format
+    version->event_layers_.push_back(Snapshot::LayerState{
+        Layer::Build(schema, {}, false, next_serial++, Index::Scope::kEvents),
+        nullptr, nullptr});
   }
   store_.RestoreSchema(schema);
   for (auto& [page, bytes] : pages) store_.RestorePage(std::move(page), bytes);

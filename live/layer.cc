@@ -37,7 +37,8 @@ uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
 
 std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
                                           std::vector<Entry> entries,
-                                          bool whole_space, uint64_t serial) {
+                                          bool whole_space, uint64_t serial,
+                                          Index::Scope scope) {
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(entries.size());
@@ -52,6 +53,11 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
       blobs.push_back(e.blob);
       layer->rows_.push_back(e.row);
     }
+  }
+  if (scope == Index::Scope::kEvents) {
+    layer->index_ = Index::Build(
+        schema, std::make_shared<BlobRows>(std::move(blobs)), scope);
+    return layer;
   }
   // Ids and identities are hashed in parallel, then inserted in order.
   std::vector<uint64_t> id_hashes(entries.size());
@@ -144,7 +150,8 @@ void Layer::Save(ArchiveWriter& out) const {
 }
 
 std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
-                                         std::vector<std::string_view> blobs) {
+                                         std::vector<std::string_view> blobs,
+                                         Index::Scope scope) {
   auto layer = std::make_shared<Layer>();
   const size_t local_rows = blobs.size();
   if (!in.U64(&layer->serial_) || !in.U32(&layer->size_) ||
@@ -174,8 +181,10 @@ std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
         layer->index_ =
             Index::Load(in, std::make_shared<BlobRows>(std::move(blobs)));
       });
+  // An event layer finds no profile by id.
+  const uint32_t ids_held = scope == Index::Scope::kEvents ? 0 : layer->size_;
   if (!ids_ok || !identities_ok || layer->index_ == nullptr ||
-      layer->by_id_.size() != layer->size_) {
+      layer->by_id_.size() != ids_held) {
     return nullptr;
   }
   return layer;

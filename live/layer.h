@@ -46,10 +46,12 @@ class Layer {
 
   // Builds a layer over `entries`, ascending by row. `whole_space`: local
   // rows are global rows (the base), which costs a blob view per row of
-  // the row space rather than per profile held.
-  static std::shared_ptr<const Layer> Build(const Schema& schema,
-                                            std::vector<Entry> entries,
-                                            bool whole_space, uint64_t serial);
+  // the row space rather than per profile held. An event layer (scope
+  // kEvents) indexes the events alone and finds no profile by id: it
+  // answers event conditions for profiles that another layer holds.
+  static std::shared_ptr<const Layer> Build(
+      const Schema& schema, std::vector<Entry> entries, bool whole_space,
+      uint64_t serial, Index::Scope scope = Index::Scope::kAll);
 
   // A number no other layer of the database has.
   uint64_t serial() const { return serial_; }
@@ -80,11 +82,12 @@ class Layer {
 
   // Archives the layer (base/archive.h): all but its blobs, which the
   // caller saves, and gives Load again, one per local row (empty where the
-  // base holds no profile). Load returns null when the archive does not
-  // hold a layer over `blobs`.
+  // base holds no profile), with the scope it was built with. Load returns
+  // null when the archive does not hold such a layer over `blobs`.
   void Save(ArchiveWriter& out) const;
   static std::shared_ptr<const Layer> Load(ArchiveReader& in,
-                                           std::vector<std::string_view> blobs);
+                                           std::vector<std::string_view> blobs,
+                                           Index::Scope scope);
 
   // Calls fn(local, hash) for each entry of the id table, and of the
   // identity table: the hashes ProfileStore's tables hold.

@@ -15,7 +15,7 @@
 namespace segd {
 namespace {
 
-constexpr char kMagic[] = "SEGDSNP2";
+constexpr char kMagic[] = "SEGDSNP3";
 constexpr char kEndMagic[] = "SEGDEND1";
 constexpr size_t kBufferBytes = size_t{1} << 20;
 constexpr size_t kTrailerBytes = 12;  // kEndMagic and the CRC32C
@@ -198,7 +198,10 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
                       "no longer read: load the profiles again (--load) into "
                       "an empty data directory");
   }
-  if (std::memcmp(magic, kMagic, 8) != 0 || !reader->U64(&reader->seq_)) {
+  // The second format is the third without event layers.
+  if (std::memcmp(magic, "SEGDSNP2", 8) == 0) reader->format_ = 2;
+  if ((reader->format_ == 3 && std::memcmp(magic, kMagic, 8) != 0) ||
+      !reader->U64(&reader->seq_)) {
     return reader->Damaged("header");
   }
   return reader;

@@ -2,7 +2,7 @@
 // that a restart reads it instead of replaying the log from the start
 // (SPEC §6).
 //
-// DIR/snapshot-<sequence, 20 digits>.snap holds "SEGDSNP1", the sequence
+// DIR/snapshot-<sequence, 20 digits>.snap holds "SEGDSNP3", the sequence
 // number of the last log record it includes, the fields the database
 // writes (integers little-endian, strings and blobs as a u32 length and the
 // bytes), then "SEGDEND1" and the CRC32C of everything before it. It is
@@ -74,6 +74,8 @@ class SnapshotReader final : public ArchiveReader {
   ~SnapshotReader();
 
   uint64_t seq() const { return seq_; }
+  // The format's number: 2 held no event layers, 3 does.
+  int format() const { return format_; }
   // False past the end of the data (the trailer is not data).
   bool Get(void* out, size_t n) override;
   uint64_t remaining() const override { return data_end_ - offset_; }
@@ -96,6 +98,7 @@ class SnapshotReader final : public ArchiveReader {
   const char* map_;  // the whole file, read-only
   uint64_t size_;
   uint64_t seq_ = 0;
+  int format_ = 3;
   uint64_t data_end_;          // where the trailer starts
   uint64_t offset_ = 0;        // bytes of the file consumed
   std::future<uint32_t> crc_;  // of the data, computed meanwhile

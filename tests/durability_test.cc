@@ -564,14 +564,15 @@ TEST(DurabilityTest, AMissingSnapshotIsRefusedNotSkipped) {
   fs::remove_all(dir);
 }
 
-// What a restart from a snapshot must keep beyond the data: the layers as
-// they were (serials, sizes, dead rows), and the id and identity tables
-// that later writes consult.
+// What a restart from a snapshot must keep beyond the data: the layers and
+// event layers as they were (serials, sizes, dead and stale rows), and the
+// id and identity tables that later writes consult.
 std::string Shape(const Database& db) {
   std::string out;
   for (const Snapshot::LayerInfo& layer : db.Read()->Layers()) {
-    out += std::to_string(layer.serial) + ":" + std::to_string(layer.size) +
-           "-" + std::to_string(layer.dead) + " ";
+    out += std::string(layer.events ? "e" : "") + std::to_string(layer.serial) +
+           ":" + std::to_string(layer.size) + "-" + std::to_string(layer.dead) +
+           "~" + std::to_string(layer.stale) + " ";
   }
   return out;
 }

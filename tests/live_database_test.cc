@@ -363,6 +363,97 @@ TEST(LiveDatabaseTest, EventsAppendToTheirProfiles) {
             (std::vector<std::string>{"a"}));
 }
 
+// Rows held stale by the layers, and rows alive in the event layers.
+std::pair<uint64_t, uint64_t> StaleAndEventRows(const Database& db) {
+  uint64_t stale = 0, events = 0;
+  for (const Snapshot::LayerInfo& layer : db.Read()->Layers()) {
+    stale += layer.stale;
+    if (layer.events) events += layer.size - layer.dead;
+  }
+  return {stale, events};
+}
+
+TEST(LiveDatabaseTest, AppendedEventsAreIndexedBesideTheirProfile) {
+  Database db(SmallLayers());
+  std::string batch;
+  for (int i = 0; i < 12; ++i) {
+    batch += R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+             (i % 2 == 0 ? "Pune" : "Nagpur") + R"(", "events": [)" +
+             (i % 3 == 0 ? R"({"name": "order", "at": "2026-11-10"})" : "") +
+             "]}\n";
+  }
+  ASSERT_EQ(db.Upsert(batch).accepted, 12u);
+  db.MergeNow();
+  auto append = [&](const std::string& id, const std::string& name,
+                    const std::string& at) {
+    ASSERT_EQ(db.AppendEvents(R"({"id": ")" + id + R"(", "name": ")" + name +
+                              R"(", "at": ")" + at + R"("})")
+                  .accepted,
+              1u);
+  };
+  append("p0", "order", "2026-11-19T00:00:00Z");
+  append("p1", "visit", "2026-11-19T00:00:00Z");  // a name never seen
+  append("p2", "order", "2026-11-19T00:00:00Z");
+  // The profiles stay alive in their layer: their events are elsewhere.
+  EXPECT_EQ(StaleAndEventRows(db), (std::pair<uint64_t, uint64_t>(3, 3)));
+  for (const Snapshot::LayerInfo& layer : db.Read()->Layers()) {
+    EXPECT_EQ(layer.dead, 0u) << layer.serial;
+  }
+  const std::string two_orders = R"({"event": "order", "count": {"gte": 2}})";
+  const std::string any_order = R"({"event": "order"})";
+  const std::string visit = R"({"event": "visit"})";
+  EXPECT_EQ(Ids(db, two_orders), (std::vector<std::string>{"p0"}));
+  EXPECT_EQ(Ids(db, any_order),
+            (std::vector<std::string>{"p0", "p2", "p3", "p6", "p9"}));
+  EXPECT_EQ(Count(db, any_order), 5u);
+  EXPECT_EQ(Ids(db, visit), (std::vector<std::string>{"p1"}));
+  EXPECT_EQ(Count(db, R"({"event": "visit", "count": {"lt": 1}})"), 11u);
+  EXPECT_EQ(Count(db, R"({"not": {"event": "order"}})"), 7u);
+  EXPECT_EQ(Ids(db, R"({"all": [)" + City("pune") +
+                        R"(, {"event": "order", "within_last": "2d"}]})"),
+            (std::vector<std::string>{"p0", "p2"}));
+  EXPECT_EQ(Count(db, R"({"event": "order", "count": {"eq": 1}})"), 4u);
+  // Reads of one profile see its events as they are now.
+  const std::optional<std::string> p1 = db.Read()->Profile("p1");
+  ASSERT_TRUE(p1.has_value());
+  EXPECT_NE(p1->find(R"("name":"visit")"), std::string::npos) << *p1;
+  QueryRequest preview;
+  preview.rule_json = visit;
+  preview.now_ms = kNow;
+  preview.fields = {"events"};
+  Result<QueryResult> shown = db.Read()->Query(preview);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_NE(shown->members_json.find("visit"), std::string::npos)
+      << shown->members_json;
+  SegmentDefinition buyers;
+  buyers.rule_json = two_orders;
+  ASSERT_TRUE(db.SaveSegment("buyers", buyers, nullptr, kNow).ok());
+  EXPECT_TRUE(*db.Read()->Contains("buyers", "p0", kNow));
+  EXPECT_FALSE(*db.Read()->Contains("buyers", "p3", kNow));
+
+  // More events move a row to a newer event layer; a whole write, or a
+  // delete, takes it out of the event layers.
+  append("p0", "order", "2026-11-20T00:00:00Z");
+  EXPECT_EQ(Ids(db, R"({"event": "order", "count": {"gte": 3}})"),
+            (std::vector<std::string>{"p0"}));
+  ASSERT_TRUE(db.Patch("p2", R"({"city": "Nagpur"})").ok());
+  ASSERT_TRUE(db.Delete("p1").ok());
+  EXPECT_EQ(StaleAndEventRows(db).second, 1u);
+  EXPECT_EQ(Count(db, visit), 0u);
+  EXPECT_EQ(Ids(db, any_order),
+            (std::vector<std::string>{"p0", "p2", "p3", "p6", "p9"}));
+  // A merge takes the events into the layer it builds: two more whole
+  // writes make the base's rebuild due.
+  ASSERT_TRUE(db.Patch("p4", R"({"city": "Nagpur"})").ok());
+  ASSERT_TRUE(db.Patch("p5", R"({"city": "Pune"})").ok());
+  db.MergeNow();
+  EXPECT_EQ(StaleAndEventRows(db), (std::pair<uint64_t, uint64_t>(0, 0)));
+  EXPECT_EQ(Ids(db, R"({"event": "order", "count": {"gte": 3}})"),
+            (std::vector<std::string>{"p0"}));
+  EXPECT_EQ(Count(db, any_order), 5u);
+  EXPECT_EQ(Count(db, kEveryone), 11u);
+}
+
 TEST(LiveDatabaseTest, AWriteBatchAppliesEachOpAndPublishesOnce) {
   Database db(SmallLayers());
   db.Upsert(R"({"id": "a", "orders": 1})"
