@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <span>
 #include <sstream>
@@ -200,8 +201,8 @@ Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
   std::fflush(stdout);
 
   // Writes, with the query mix running beside them.
-  QueryLoop loop(db, rules, options.now_ms);
-  loop.Record(true);
+  std::optional<QueryLoop> loop(std::in_place, db, rules, options.now_ms);
+  loop->Record(true);
   {
     std::vector<double> patch, tags, event;
     char at[40];
@@ -303,8 +304,9 @@ Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
     f.events = appended;
     f.event_per_s = appended / (MillisSince(start) / 1e3);
   }
-  loop.Record(false);
-  const std::vector<std::vector<double>> writing = loop.Take();
+  loop->Record(false);
+  const std::vector<std::vector<double>> writing = loop->Take();
+  loop.reset();  // the reads below run alone
   for (size_t i = 0; i < f.rules.size(); ++i) {
     f.rules[i].writing = Summarize(writing[i]);
   }
