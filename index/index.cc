@@ -328,19 +328,21 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
     if (mine.empty()) return;
     std::vector<StringIndex::Builder> builders(mine.size());
     std::vector<int> slot(attr_count, -1);
+    std::vector<uint8_t> keep(attr_count, 0);
     for (size_t i = 0; i < mine.size(); ++i) {
       slot[mine[i]] = static_cast<int>(i);
+      keep[mine[i]] = 1;
       // One occurrence per row holding the attribute (more for arrays).
       builders[i].Reserve(ix.attributes_[mine[i]].presence.cardinality());
     }
+    // Only this group's values are decoded; the others are stepped over.
     DecodedProfile p;
     for (uint32_t row = 0; row < ix.row_count_; ++row) {
       const std::string_view blob = source.blob(row);
       if (blob.empty()) continue;
-      DecodeProfile(blob, &p);
+      DecodeSelected(blob, keep, DecodeScope::kValues, &p);
       for (const DecodedValue& v : p.values) {
         const int i = slot[v.attr];
-        if (i < 0) continue;
         if (v.tag == ValueTag::kString) {
           builders[i].Add(row, v.text);
         } else if (v.tag == ValueTag::kStringArray) {

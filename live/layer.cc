@@ -71,7 +71,8 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
           const uint32_t local =
               whole_space ? entries[i].row : static_cast<uint32_t>(i);
           id_hashes[i] = IdKeyHash(DecodeId(entries[i].blob));
-          DecodeProfile(entries[i].blob, &p);
+          // The identities; values are stepped over, not decoded.
+          DecodeSelected(entries[i].blob, {}, DecodeScope::kAll, &p);
           const auto& ids = p.identities;
           for (size_t k = 0; k < ids.size(); ++k) {
             // A pair named twice is held once, as the
