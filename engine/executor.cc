@@ -833,8 +833,10 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
     uint64_t walked = 0;  // rows of the shards read in full
     const uint32_t first_shard = options.first_row >> kShardBits;
     const uint32_t skipped = options.first_row & (kShardRows - 1);
+    const uint32_t end_shard = static_cast<uint32_t>(std::min<uint64_t>(
+        shards, (uint64_t{options.row_end} + kShardRows - 1) >> kShardBits));
     for (uint32_t s = first_shard;
-         s < shards && result.rows.size() < options.limit; ++s) {
+         s < end_shard && result.rows.size() < options.limit; ++s) {
       const size_t before = result.rows.size();
       // A page that starts inside a shard reads that shard whole.
       for (uint32_t end = s == first_shard && skipped > 0 ? kShardRows
@@ -852,9 +854,13 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
                          options.limit - before);
       }
     }
+    while (!result.rows.empty() && result.rows.back() >= options.row_end) {
+      result.rows.pop_back();
+    }
     // Fewer members than asked for: every shard was read in full, and the
     // walk has the count.
-    if (result.rows.size() < options.limit && options.first_row == 0) {
+    if (result.rows.size() < options.limit && options.first_row == 0 &&
+        options.row_end == UINT32_MAX) {
       result.count = walked;
       return result;
     }

@@ -24,9 +24,10 @@ namespace segd {
 
 struct ExecuteOptions {
   size_t limit = 20;  // members to return
-  // Members are the rows from this one on (a page after a cursor); the
-  // count is still over every row.
+  // Members are the rows from this one on (a page after a cursor), and
+  // before `row_end`; the count is still over every row.
   uint32_t first_row = 0;
+  uint32_t row_end = UINT32_MAX;
   bool count = true;  // false: stop as soon as `limit` members are found
   // Evaluate every shard into words and pop the bits, even where the index
   // knows the count (benchmarks: the cost of the result as a bitmap).

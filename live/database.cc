@@ -400,6 +400,7 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
   // Layers run side by side: most are small, and their fixed costs would
   // add up one after another.
   std::vector<ExecuteResult> results(prepared.plans.size());
+  uint32_t end_row = UINT32_MAX;  // members are database rows before it
   auto run = [&](size_t i) {
     const Prepared::LayerPlan& p = prepared.plans[i];
     const Layer& layer = *layers_[p.layer].layer;
@@ -407,13 +408,38 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
     options.limit = limit;
     options.count = total != nullptr;
     options.first_row = layer.LowerBound(first_row);
+    options.row_end =
+        end_row == UINT32_MAX ? UINT32_MAX : layer.LowerBound(end_row);
     options.excluded = p.dead;
     results[i] = Execute(p.plan, layer.index(), options);
   };
+  // A long page is found in the largest layer first: no other layer's
+  // members past its last one can be on the page, so the others stop
+  // there instead of each finding a page of its own.
+  constexpr size_t kLongPage = 1024;
+  std::optional<size_t> first;
+  if (results.size() > 1 && limit >= kLongPage && limit != SIZE_MAX) {
+    first = 0;
+    for (size_t i = 1; i < results.size(); ++i) {
+      if (layers_[prepared.plans[i].layer].layer->size() >
+          layers_[prepared.plans[*first].layer].layer->size()) {
+        first = i;
+      }
+    }
+    run(*first);
+    const std::vector<uint32_t>& rows = results[*first].rows;
+    if (rows.size() == limit) {
+      end_row =
+          layers_[prepared.plans[*first].layer].layer->GlobalRow(rows.back()) +
+          1;
+    }
+  }
   if (results.size() == 1) {
     run(0);
   } else {
-    tbb::parallel_for(size_t{0}, results.size(), run);
+    tbb::parallel_for(size_t{0}, results.size(), [&](size_t i) {
+      if (i != first) run(i);
+    });
   }
   if (total != nullptr) {
     for (const ExecuteResult& r : results) *total += r.count;
