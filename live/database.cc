@@ -444,25 +444,38 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
   if (total != nullptr) {
     for (const ExecuteResult& r : results) *total += r.count;
   }
-  // Each layer's rows ascend: the first `limit` of them all, merged.
-  std::vector<size_t> next(results.size(), 0);
+  // Each layer's rows ascend: the first `limit` of them all, merged. Each
+  // layer with members left has its next one's database row at hand.
+  struct Head {
+    uint32_t row;     // database row of the next member
+    size_t result;    // in results
+    size_t next = 0;  // its position there
+  };
+  std::vector<Head> heads;
+  auto global = [&](const Head& h) {
+    return layers_[prepared.plans[h.result].layer].layer->GlobalRow(
+        results[h.result].rows[h.next]);
+  };
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].rows.empty()) continue;
+    heads.push_back(Head{0, i});
+    heads.back().row = global(heads.back());
+  }
   std::vector<Hit> hits;
   hits.reserve(std::min<size_t>(limit, 1 << 16));
-  while (hits.size() < limit) {
-    size_t best = results.size();
-    uint32_t best_row = 0;
-    for (size_t i = 0; i < results.size(); ++i) {
-      if (next[i] == results[i].rows.size()) continue;
-      const uint32_t row = layers_[prepared.plans[i].layer].layer->GlobalRow(
-          results[i].rows[next[i]]);
-      if (best == results.size() || row < best_row) {
-        best = i;
-        best_row = row;
-      }
+  while (hits.size() < limit && !heads.empty()) {
+    size_t best = 0;
+    for (size_t k = 1; k < heads.size(); ++k) {
+      if (heads[k].row < heads[best].row) best = k;
     }
-    if (best == results.size()) break;
-    hits.push_back(Hit{best_row, prepared.plans[best].layer,
-                       results[best].rows[next[best]++]});
+    Head& h = heads[best];
+    hits.push_back(Hit{h.row, prepared.plans[h.result].layer,
+                       results[h.result].rows[h.next]});
+    if (++h.next == results[h.result].rows.size()) {
+      heads.erase(heads.begin() + static_cast<ptrdiff_t>(best));
+    } else {
+      h.row = global(h);
+    }
   }
   return hits;
 }
