@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "bench/mix.h"
+#include "bench/rss.h"
 #include "live/database.h"
 #include "tools/gen.h"
 
@@ -318,6 +319,11 @@ Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
 
   // Reads of saved segments, once the merges have settled.
   db.WaitForMerges();
+  f.profile_writes = f.patch.samples + f.tags.samples + f.batch_profiles;
+  f.live_profiles = db.Read()->live_count();
+  const Rss rss = ReadRss();
+  f.rss_after_writes = rss.current;
+  f.rss_peak = rss.peak;
   const int64_t now = options.now_ms;
   auto save = [&](const std::string& name, const std::string& rule) {
     SegmentDefinition d;
@@ -339,8 +345,12 @@ Result<LiveFigures> MeasureLive(const LiveBenchOptions& options) {
   f.segments_of = Time(options.runs, [&] {
     (void)db.Read()->SegmentsOf(IdOf(any_index()), now);
   });
-  std::printf("live: contains p50 %.4f ms; segments of a profile p50 %.3f ms\n",
-              f.contains.p50_ms, f.segments_of.p50_ms);
+  std::printf(
+      "live: %.0f B resident a profile after the writes; contains p50 %.4f "
+      "ms; segments of a profile p50 %.3f ms\n",
+      static_cast<double>(f.rss_after_writes) /
+          std::max<uint64_t>(f.live_profiles, 1),
+      f.contains.p50_ms, f.segments_of.p50_ms);
   std::fflush(stdout);
 
   SEGD_RETURN_IF_ERROR(save("everyone", R"({"all":[]})"));
@@ -413,6 +423,18 @@ std::string LiveMarkdown(const LiveFigures& f,
      << " events/s |\n\n"
      << "Layers when the writes stopped: " << f.layers_after
      << "; merges during the run: " << f.merges << ".\n\n"
+     << "Whole process once the writes (" << f.profile_writes
+     << " profile writes, " << f.events + f.event.samples
+     << " events) and their merges are done: "
+     << Fixed(static_cast<double>(f.rss_after_writes) /
+                  std::max<uint64_t>(f.live_profiles, 1),
+              0)
+     << " B resident per profile alive (" << f.live_profiles
+     << "); peak of the run, the load included, "
+     << Fixed(static_cast<double>(f.rss_peak) /
+                  std::max<uint64_t>(f.live_profiles, 1),
+              0)
+     << " B.\n\n"
      << "| read, after the writes and their merges | figure |\n|---|---|\n"
      << "| contains (P in a dynamic segment of the mix), p50 | "
      << Fixed(f.contains.p50_ms * 1e3, 1) << " µs |\n"

@@ -49,6 +49,10 @@ struct LiveFigures {
   LiveLatency report_city;
   size_t layers_after = 0;  // layers when the writes stopped
   uint64_t merges = 0;      // background merges during the run
+  // Profiles written (events apart) and alive, and the whole process's
+  // resident bytes, once the writes and their merges are done.
+  uint64_t profile_writes = 0, live_profiles = 0;
+  uint64_t rss_after_writes = 0, rss_peak = 0;
 };
 
 Result<LiveFigures> MeasureLive(const LiveBenchOptions& options);

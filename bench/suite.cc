@@ -21,6 +21,7 @@
 #include "bench/live.h"
 #include "bench/load_stages.h"
 #include "bench/mix.h"
+#include "bench/rss.h"
 #include "bench/server.h"
 #include "engine/query.h"
 #include "index/index.h"
@@ -86,23 +87,6 @@ double MeasureBandwidth(int threads) {
     best = std::max(best, kWords * sizeof(uint64_t) / seconds);
   }
   return best;
-}
-
-// Resident memory now and at its peak, from /proc (Linux).
-struct Rss {
-  uint64_t current = 0, peak = 0;
-};
-
-Rss ReadRss() {
-  Rss rss;
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  uint64_t kb;
-  while (status >> key) {
-    if (key == "VmRSS:" && status >> kb) rss.current = kb * 1024;
-    if (key == "VmHWM:" && status >> kb) rss.peak = kb * 1024;
-  }
-  return rss;
 }
 
 // Forgets the peak so far, so the next peak is this phase's own.
