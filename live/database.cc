@@ -738,20 +738,19 @@ Result<SegmentInfo> Snapshot::Segment(std::string_view name,
   return SegmentInfo{it->second, Count(*prepared)};
 }
 
+uint64_t Snapshot::LayerState::StaleCount() const {
+  if (stale == nullptr) return 0;
+  return dead ? roaring_bitmap_andnot_cardinality(stale->get(), dead->get())
+              : stale->cardinality();
+}
+
 std::vector<Snapshot::LayerInfo> Snapshot::Layers() const {
-  // Rows alive and stale (a row may die after it went stale).
-  auto stale = [](const LayerState& state) -> uint64_t {
-    if (state.stale == nullptr) return 0;
-    return state.dead ? roaring_bitmap_andnot_cardinality(state.stale->get(),
-                                                          state.dead->get())
-                      : state.stale->cardinality();
-  };
   std::vector<LayerInfo> out;
   for (const auto* layers : {&layers_, &event_layers_}) {
     for (const LayerState& s : *layers) {
       out.push_back(LayerInfo{s.layer->serial(), s.layer->size(),
                               s.dead ? s.dead->cardinality() : 0,
-                              s.layer->MemoryBytes(), stale(s),
+                              s.layer->MemoryBytes(), s.StaleCount(),
                               layers == &event_layers_});
     }
   }
@@ -2217,8 +2216,7 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
     all.push_back(i);
   }
   const uint64_t base_dead = layers[0].dead ? layers[0].dead->cardinality() : 0;
-  const uint64_t base_stale =
-      layers[0].stale ? layers[0].stale->cardinality() : 0;
+  const uint64_t base_stale = layers[0].StaleCount();
   if (above + base_dead + base_stale == 0) return {};
   const double base = std::max<double>(alive(0), options_.newest_layer_rows);
   if (static_cast<double>(above + base_dead) + 0.5 * base_stale >=

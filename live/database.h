@@ -285,8 +285,11 @@ class Snapshot {
     // Local rows superseded by a later write or deleted; null when none.
     std::shared_ptr<const Bitmap> dead;
     // Local rows alive here whose events an event layer holds newer (events
-    // appended since this layer was built); null when none.
+    // appended since this layer was built); null when none. A row that
+    // dies after it went stale stays listed, and is stale no longer.
     std::shared_ptr<const Bitmap> stale;
+    // Rows alive and stale.
+    uint64_t StaleCount() const;
   };
   class Resolver;
   class RowResolver;

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/row_rule.h"
@@ -357,12 +358,10 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   // blob is the profile as it is now.
   event_holder_.assign(row_count, 0);
   uint64_t stale_rows = 0;
+  std::unordered_map<uint64_t, const Snapshot::LayerState*> by_serial;
   for (const Snapshot::LayerState& state : version->layers_) {
-    if (!state.stale) continue;
-    // A row may die after it went stale: it is stale no longer.
-    stale_rows += state.dead ? roaring_bitmap_andnot_cardinality(
-                                   state.stale->get(), state.dead->get())
-                             : state.stale->cardinality();
+    stale_rows += state.StaleCount();
+    by_serial[state.layer->serial()] = &state;
   }
   for (const LoadedLayer& loaded : event_layers) {
     const Layer& layer = *loaded.layer;
@@ -372,12 +371,13 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
     bool misplaced = false;
     layer.ForEachRow([&](uint32_t local, uint32_t row) {
       if (loaded.dead && loaded.dead->contains(local)) return;
-      std::optional<size_t> held;
-      for (size_t i = 0; row < row_count && i < version->layers_.size(); ++i) {
-        if (version->layers_[i].layer->serial() == holder_[row]) held = i;
+      if (row >= row_count) {
+        misplaced = true;
+        return;
       }
+      const auto held = by_serial.find(holder_[row]);
       const Snapshot::LayerState* state =
-          held ? &version->layers_[*held] : nullptr;
+          held == by_serial.end() ? nullptr : held->second;
       if (state == nullptr || event_holder_[row] != 0 || !state->stale ||
           !state->stale->contains(*state->layer->LocalRow(row)) ||
           stale_rows == 0) {
