@@ -7,8 +7,10 @@
 # segd, 10,000,000 profiles, /tmp/segd for the generated data), reads every
 # thread's user and system ticks (/proc/PID/task/*/stat, fields 14 and 15)
 # when the batch phase ends and when the event phase ends, sums them by
-# thread name (segd-commit, segd-merge, ...; the query loop and oneTBB's
-# workers are "segd"), and divides by the events appended.
+# thread name (segd-commit, segd-merge, ...), and divides by the events
+# appended. The rest of the process's ticks (its own stat, which keeps
+# those of threads that have ended) are the query loop's, oneTBB's
+# workers' and the main thread's: "others".
 set -euo pipefail
 segd=${1:-build/tools/segd}
 profiles=${2:-10000000}
@@ -20,8 +22,10 @@ trap 'rm -f "$out"' EXIT
 pid=$!
 ticks() {
   for task in /proc/"$pid"/task/*; do
-    echo "$(cat "$task"/comm) $(awk '{print $14 + $15}' "$task"/stat)"
-  done | awk '{t[$1] += $2} END {for (k in t) print k, t[k]}' | sort
+    name=$(cat "$task"/comm)
+    case $name in segd-*) echo "$name $(awk '{print $14 + $15}' "$task"/stat)" ;; esac
+  done | awk '{t[$1] += $2} END {for (k in t) print k, t[k]}'
+  echo "~process $(awk '{print $14 + $15}' /proc/"$pid"/stat)"
 }
 wait_for() {
   until grep -q "$1" "$out"; do
@@ -36,8 +40,12 @@ after=$(ticks)
 wait "$pid"
 events=$(grep -o 'events in batches of 1,000: [0-9]*' "$out" | grep -o '[0-9]*$')
 grep "events in batches" "$out"
-join <(echo "$before") <(echo "$after") |
-  awk -v n="$events" -v hz="$(getconf CLK_TCK)" '{
-    s = ($3 - $2) / hz
-    if (s > 0) printf "%-16s %6.2f s  %5.2f us an event (at %d events/s over 8 s)\n", $1, s, s * 1e6 / (n * 8), n
-  }'
+export LC_ALL=C
+join <(echo "$before" | sort) <(echo "$after" | sort) |
+  awk -v n="$events" -v hz="$(getconf CLK_TCK)" '
+    function row(name, s) {
+      printf "%-16s %6.2f s  %5.2f us an event (at %d events/s over 8 s)\n", name, s, s * 1e6 / (n * 8), n
+    }
+    $1 == "~process" { total = ($3 - $2) / hz; next }
+    { s = ($3 - $2) / hz; named += s; if (s > 0) row($1, s) }
+    END { row("others", total - named) }'
