@@ -1278,6 +1278,67 @@ std::optional<size_t> PositionOf(const LayerStates& layers, uint64_t serial) {
 
 }  // namespace
 
+bool Database::Leave(std::vector<Snapshot::LayerState>& layers,
+                     std::vector<uint64_t>& holders,
+                     std::span<const uint32_t> rows) {
+  const uint64_t newest = layers.back().layer->serial();
+  std::vector<std::unique_ptr<Bitmap>> dead(layers.size());
+  bool newest_left = false;
+  for (uint32_t row : rows) {
+    const uint64_t serial = holders[row];
+    holders[row] = 0;
+    newest_left |= serial == newest;
+    if (serial == 0 || serial == newest) continue;
+    const std::optional<size_t> i = PositionOf(layers, serial);
+    if (!i) continue;
+    if (!dead[*i]) dead[*i] = Writable(layers[*i].dead);
+    dead[*i]->Add(*layers[*i].layer->LocalRow(row));
+  }
+  for (size_t i = 0; i < dead.size(); ++i) {
+    if (dead[i]) layers[i].dead = std::move(dead[i]);
+  }
+  return newest_left;
+}
+
+void Database::RebuildNewest(const Schema& schema,
+                             std::vector<Snapshot::LayerState>& layers,
+                             std::vector<uint64_t>& holders,
+                             std::span<const uint32_t> rows,
+                             Index::Scope scope) {
+  const Layer& newest = *layers.back().layer;
+  std::vector<Layer::Entry> entries;
+  newest.ForEachRow([&](uint32_t local, uint32_t row) {
+    if (holders[row] == newest.serial()) {
+      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
+    }
+  });
+  const size_t kept = entries.size();
+  for (uint32_t row : rows) {
+    if (store_.is_live(row))
+      entries.push_back(Layer::Entry{row, store_.blob(row)});
+  }
+  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
+                     [](const Layer::Entry& a, const Layer::Entry& b) {
+                       return a.row < b.row;
+                     });
+  const uint64_t serial = next_serial_++;
+  for (const Layer::Entry& e : entries) holders[e.row] = serial;
+  const bool freeze = entries.size() >= options_.newest_layer_rows;
+  // A layer holding most of the row space (a first load) is built over it.
+  const bool whole_space =
+      scope == Index::Scope::kAll && !entries.empty() &&
+      uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
+  layers.back() = Snapshot::LayerState{
+      BuildLayer(schema, std::move(entries), whole_space, serial, scope),
+      nullptr, nullptr};
+  if (freeze) {
+    // Kept as it is; a new, empty newest layer takes the next writes.
+    layers.push_back(Snapshot::LayerState{
+        BuildLayer(schema, {}, false, next_serial_++, scope), nullptr,
+        nullptr});
+  }
+}
+
 void Database::Publish(const Touched& touched,
                        std::shared_ptr<const Snapshot::Catalog> segments) {
   const std::shared_ptr<const Snapshot> current = Read();
@@ -1326,57 +1387,11 @@ void Database::Publish(const Touched& touched,
       rows = std::move(all);
     }
   }
-  const size_t newest_pos = next->layers_.size() - 1;
-  const Layer& newest = *next->layers_[newest_pos].layer;
-  // Rows written leave the layer that held them: they die there, unless
-  // that is the newest layer, which is rebuilt without them.
-  std::vector<std::unique_ptr<Bitmap>> dead(next->layers_.size());
-  for (uint32_t row : rows) {
-    const uint64_t serial = holder_[row];
-    holder_[row] = 0;
-    if (serial == 0 || serial == newest.serial()) continue;
-    const std::optional<size_t> i = PositionOf(next->layers_, serial);
-    if (!i || *i == newest_pos) continue;
-    if (!dead[*i]) dead[*i] = Writable(next->layers_[*i].dead);
-    dead[*i]->Add(*next->layers_[*i].layer->LocalRow(row));
-  }
-  for (size_t i = 0; i < dead.size(); ++i) {
-    if (dead[i]) next->layers_[i].dead = std::move(dead[i]);
-  }
-  // The newest layer again: its rows still alive, and the rows written.
-  std::vector<Layer::Entry> entries;
-  newest.ForEachRow([&](uint32_t local, uint32_t row) {
-    if (holder_[row] == newest.serial()) {
-      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
-    }
-  });
-  const size_t kept = entries.size();
-  for (uint32_t row : rows) {
-    if (store_.is_live(row))
-      entries.push_back(Layer::Entry{row, store_.blob(row)});
-  }
-  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
-                     [](const Layer::Entry& a, const Layer::Entry& b) {
-                       return a.row < b.row;
-                     });
-  const uint64_t serial = next_serial_++;
-  for (const Layer::Entry& e : entries) holder_[e.row] = serial;
-  const bool freeze = entries.size() >= options_.newest_layer_rows;
-  // A layer holding most of the row space (a first load) is built over it.
-  const bool whole_space =
-      !entries.empty() &&
-      uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-  next->layers_[newest_pos] =
-      Snapshot::LayerState{BuildLayer(*next->schema_, std::move(entries),
-                                      whole_space, serial, Index::Scope::kAll),
-                           nullptr, nullptr};
-  if (freeze) {
-    // Kept as it is; a new, empty newest layer takes the next writes.
-    next->layers_.push_back(
-        Snapshot::LayerState{BuildLayer(*next->schema_, {}, false,
-                                        next_serial_++, Index::Scope::kAll),
-                             nullptr, nullptr});
-  }
+  // Rows written leave the layer that held them, and are indexed again in
+  // the newest.
+  Leave(next->layers_, holder_, rows);
+  RebuildNewest(*next->schema_, next->layers_, holder_, rows,
+                Index::Scope::kAll);
   Install(std::move(next));
 }
 
@@ -1403,58 +1418,15 @@ std::vector<uint32_t> Database::PublishAppended(
   for (size_t i = 0; i < stale.size(); ++i) {
     if (stale[i]) next.layers_[i].stale = std::move(stale[i]);
   }
-  // Every row written leaves its event layer: it dies there, unless that
-  // is the newest event layer, which is rebuilt without it.
+  // Every row written leaves its event layer; the rows appended to are
+  // indexed again in the newest, with all their events as stored now.
   auto& events = next.event_layers_;
-  const size_t newest_pos = events.size() - 1;
-  const Layer& newest = *events[newest_pos].layer;
-  std::vector<std::unique_ptr<Bitmap>> dead(events.size());
-  bool newest_left = false;
-  auto leave = [&](uint32_t row) {
-    const uint64_t serial = event_holder_[row];
-    event_holder_[row] = 0;
-    newest_left |= serial == newest.serial();
-    if (serial == 0 || serial == newest.serial()) return;
-    const std::optional<size_t> e = PositionOf(events, serial);
-    if (!e) return;
-    if (!dead[*e]) dead[*e] = Writable(events[*e].dead);
-    dead[*e]->Add(*events[*e].layer->LocalRow(row));
-  };
-  for (uint32_t row : rows) leave(row);
-  for (uint32_t row : whole) leave(row);
-  for (uint32_t row : staled) leave(row);
-  for (size_t e = 0; e < dead.size(); ++e) {
-    if (dead[e]) events[e].dead = std::move(dead[e]);
-  }
-  if (staled.empty() && !newest_left) return whole;
-  // The newest event layer again: its rows still alive there, and the
-  // rows appended to, with all their events as stored now.
-  std::vector<Layer::Entry> entries;
-  newest.ForEachRow([&](uint32_t local, uint32_t row) {
-    if (event_holder_[row] == newest.serial()) {
-      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
-    }
-  });
-  const size_t kept = entries.size();
-  for (uint32_t row : staled) {
-    entries.push_back(Layer::Entry{row, store_.blob(row)});
-  }
-  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
-                     [](const Layer::Entry& a, const Layer::Entry& b) {
-                       return a.row < b.row;
-                     });
-  const uint64_t serial = next_serial_++;
-  for (const Layer::Entry& e : entries) event_holder_[e.row] = serial;
-  const bool freeze = entries.size() >= options_.newest_layer_rows;
-  events[newest_pos] =
-      Snapshot::LayerState{BuildLayer(*next.schema_, std::move(entries), false,
-                                      serial, Index::Scope::kEvents),
-                           nullptr, nullptr};
-  if (freeze) {
-    events.push_back(
-        Snapshot::LayerState{BuildLayer(*next.schema_, {}, false,
-                                        next_serial_++, Index::Scope::kEvents),
-                             nullptr, nullptr});
+  bool newest_left = Leave(events, event_holder_, rows);
+  newest_left |= Leave(events, event_holder_, whole);
+  newest_left |= Leave(events, event_holder_, staled);
+  if (!staled.empty() || newest_left) {
+    RebuildNewest(*next.schema_, events, event_holder_, staled,
+                  Index::Scope::kEvents);
   }
   return whole;
 }

@@ -504,6 +504,21 @@ class Database {
   std::vector<uint32_t> PublishAppended(Snapshot& next,
                                         const std::vector<uint32_t>& rows,
                                         const std::vector<uint32_t>& appended);
+  // Rows leaving the layer of `layers` that `holders` names for each: it
+  // dies there, unless that is the newest, which is rebuilt without it;
+  // its holder becomes 0. Returns whether any left the newest. REQUIRES:
+  // write_mu_.
+  bool Leave(std::vector<Snapshot::LayerState>& layers,
+             std::vector<uint64_t>& holders, std::span<const uint32_t> rows);
+  // Rebuilds the newest of `layers` over its rows still held there and
+  // `rows` (ascending, none of them held there), from their bytes as
+  // stored now, and records the new layer in `holders`; at
+  // newest_layer_rows it is kept as it is and an empty newest one starts.
+  // REQUIRES: write_mu_.
+  void RebuildNewest(const Schema& schema,
+                     std::vector<Snapshot::LayerState>& layers,
+                     std::vector<uint64_t>& holders,
+                     std::span<const uint32_t> rows, Index::Scope scope);
   // Builds a layer on this thread alone when it is small.
   std::shared_ptr<const Layer> BuildLayer(const Schema& schema,
                                           std::vector<Layer::Entry> entries,
