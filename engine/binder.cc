@@ -495,7 +495,9 @@ Result<BoundNode> Binder::BindSegment(const RuleNode& node, int depth) {
         options_.segments ? options_.segments->FindMembers(node.name) : nullptr;
     if (members == nullptr)
       return Invalid("unknown segment " + Quoted(node.name), path);
-    return BitmapLeaf(members, "segment " + node.name);
+    BoundNode leaf = BitmapLeaf(members, "segment " + node.name);
+    leaf.leaf.lasting = false;  // members change from version to version
+    return leaf;
   }
   if (std::find(segment_stack_.begin(), segment_stack_.end(), node.name) !=
       segment_stack_.end()) {
@@ -518,6 +520,7 @@ BoundNode Binder::BitmapLeaf(const roaring_bitmap_t* bitmap,
   n.kind = BoundKind::kLeaf;
   n.leaf.kind = LeafKind::kBitmap;
   n.leaf.bitmap = bitmap;
+  n.leaf.lasting = true;
   n.estimate = roaring_bitmap_get_cardinality(bitmap);
   n.label = std::move(label);
   return n;
@@ -538,6 +541,7 @@ BoundNode Binder::ValuesLeaf(const StringIndex& strings,
       n.leaf.kind = LeafKind::kRowList;
       n.leaf.rows = p.rows;
     }
+    n.leaf.lasting = true;
     n.estimate = p.cardinality;
     return n;
   };

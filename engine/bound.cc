@@ -2,6 +2,8 @@
 
 #include <tbb/task_arena.h>
 
+#include <bit>
+
 namespace segd {
 
 bool CountTest::Matches(uint64_t count) const {
@@ -71,12 +73,22 @@ ValueMatches::ValueMatches(const StringIndex& strings, ValueSet set)
     : strings_(&strings),
       bits_(std::move(set.bits)),
       occurrences_(set.occurrences),
-      known_(true) {}
+      known_(true) {
+  if (set.count > kMaxKeyValues) return;
+  key_ = "=";
+  for (size_t w = 0; w < bits_.size(); ++w) {
+    for (uint64_t bits = bits_[w]; bits != 0; bits &= bits - 1) {
+      const ValueId id = static_cast<ValueId>(w * 64 + std::countr_zero(bits));
+      key_.append(reinterpret_cast<const char*>(&id), sizeof(id));
+    }
+  }
+}
 
 ValueMatches::ValueMatches(const StringIndex& strings, std::string needle,
                            Kind kind)
     : strings_(&strings), needle_(std::move(needle)), kind_(kind) {
   if (kind_ == Kind::kStartsWith) prefixed_ = strings.PrefixRange(needle_);
+  key_ = (kind_ == Kind::kStartsWith ? "^" : "~") + needle_;
 }
 
 const std::vector<uint64_t>& ValueMatches::bits() const {

@@ -76,9 +76,15 @@ class ValueMatches {
   uint64_t Occurrences() const;
   // The bytes finding the set reads (0 when it is known from the start).
   uint64_t FindBytes() const;
+  // Names what it selects among its StringIndex's values, exactly: the
+  // needle and its kind, or the ids of a set known from the start; empty
+  // for a set of over kMaxKeyValues values. For memos (ExcludedMatches).
+  const std::string& key() const { return key_; }
+  static constexpr size_t kMaxKeyValues = 256;
 
  private:
   const StringIndex* strings_ = nullptr;
+  std::string key_;
   std::string needle_;  // folded
   Kind kind_ = Kind::kContains;
   std::pair<ValueId, ValueId> prefixed_;  // kStartsWith: the ids matching
@@ -116,6 +122,10 @@ struct Leaf {
   // kValueSet: each row holds at most one value, so the rows that match
   // are the occurrences of the matching values.
   bool single_valued = false;
+  // kBitmap, kRowList: the rows are the index's own, there while it lives
+  // (not a saved segment's members, nor a bitmap built for one query), so
+  // that counts may be remembered by their address (ExcludedMatches).
+  bool lasting = false;
   // kEvent in a live database's layer (engine/binder.h, EventOverlay): the
   // rows of `stale` take their answer from `stale_matches`, those of them
   // that match, rather than from the index, whose events for them are

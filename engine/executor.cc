@@ -702,8 +702,11 @@ void FindValueSets(const BoundNode& node) {
 // A value-set leaf's count is corrected for excluded rows with one value
 // test each while they are at most 1/kExcludedProbeShare of the rows: a
 // test reads one value's text, where the words would need the whole set,
-// which a scan of every value's text finds.
+// which a scan of every value's text finds. With a memo, whose tests serve
+// the queries after, while the rows to test are at most
+// 1/kMemoProbeShare of them.
 constexpr uint64_t kExcludedProbeShare = 16;
+constexpr uint64_t kMemoProbeShare = 2;
 
 // The rows of ascending `rows` that are in `excluded`.
 uint64_t RowsIn(std::span<const uint32_t> rows,
@@ -713,18 +716,49 @@ uint64_t RowsIn(std::span<const uint32_t> rows,
   return n;
 }
 
+// The rows of `rows` for which test(row) holds.
+template <typename Test>
+uint64_t RowsPassing(const roaring_bitmap_t* rows, Test&& test) {
+  uint64_t n = 0;
+  roaring_uint32_iterator_t* it = roaring_create_iterator(rows);
+  for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+    n += test(it->current_value);
+  }
+  roaring_free_uint32_iterator(it);
+  return n;
+}
+
+// A condition's name in an ExcludedMatches: what it reads of the index,
+// by address (the memo lives as long as the index), and what it selects.
+std::string MemoKey(char kind, const void* data, uint64_t size = 0,
+                    std::string_view selects = {}) {
+  std::string key(1, kind);
+  const auto address = reinterpret_cast<uintptr_t>(data);
+  key.append(reinterpret_cast<const char*>(&address), sizeof(address));
+  key.append(reinterpret_cast<const char*>(&size), sizeof(size));
+  key.append(selects);
+  return key;
+}
+
+// Rows left out of a count, how many (counted once per query), and where
+// counts keep what they learn about them, if anywhere.
+struct Excluded {
+  explicit Excluded(const ExecuteOptions& options)
+      : bitmap(options.excluded),
+        count(bitmap ? roaring_bitmap_get_cardinality(bitmap) : 0),
+        memo(options.excluded_matches),
+        version(options.excluded_version) {}
+  const roaring_bitmap_t* bitmap;
+  uint64_t count;
+  ExcludedMatches* memo;
+  const std::shared_ptr<const Bitmap>& version;
+};
+
 // The count of `node` when the index knows it whole, without reading a
 // shard: a bitmap's cardinality, a row list's length, a value set of a
 // single-valued attribute, the sum over a disjoint OR of such, or NOT of
-// any of them; each less its rows in `excluded` (null for none), which
-// count as not live.
-// Rows left out of a count, and how many (counted once per query).
-struct Excluded {
-  explicit Excluded(const roaring_bitmap_t* rows)
-      : bitmap(rows), count(rows ? roaring_bitmap_get_cardinality(rows) : 0) {}
-  const roaring_bitmap_t* bitmap;
-  uint64_t count;
-};
+// any of them; each less its rows in `ex` (none when empty), which count
+// as not live.
 
 std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
                                    const Excluded& ex) {
@@ -756,32 +790,53 @@ std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
   }
   const Leaf& leaf = node.leaf;
   switch (leaf.kind) {
-    case LeafKind::kBitmap:
-      return roaring_bitmap_get_cardinality(leaf.bitmap) -
-             (excluded_count > 0
-                  ? roaring_bitmap_and_cardinality(leaf.bitmap, excluded)
-                  : 0);
-    case LeafKind::kRowList:
-      return leaf.rows.size() -
-             (excluded_count > 0 ? RowsIn(leaf.rows, excluded) : 0);
+    case LeafKind::kBitmap: {
+      const auto count_in = [&leaf](const roaring_bitmap_t* rows) {
+        return roaring_bitmap_and_cardinality(leaf.bitmap, rows);
+      };
+      const uint64_t n = roaring_bitmap_get_cardinality(leaf.bitmap);
+      if (excluded_count == 0) return n;
+      if (ex.memo != nullptr && leaf.lasting) {
+        return n - *ex.memo->Count(MemoKey('b', leaf.bitmap), ex.version,
+                                   UINT64_MAX, count_in);
+      }
+      return n - count_in(excluded);
+    }
+    case LeafKind::kRowList: {
+      const auto count_in = [&leaf](const roaring_bitmap_t* rows) {
+        return RowsIn(leaf.rows, rows);
+      };
+      const uint64_t n = leaf.rows.size();
+      if (excluded_count == 0) return n;
+      if (ex.memo != nullptr && leaf.lasting) {
+        return n - *ex.memo->Count(MemoKey('r', leaf.rows.data(), n),
+                                   ex.version, UINT64_MAX, count_in);
+      }
+      return n - count_in(excluded);
+    }
     case LeafKind::kValueSet: {
       if (!leaf.single_valued) return std::nullopt;
       if (excluded_count == 0) return leaf.matches->Occurrences();
-      if (excluded_count * kExcludedProbeShare > leaf.values.size() ||
-          !leaf.rows.empty()) {
-        return std::nullopt;
-      }
+      if (!leaf.rows.empty()) return std::nullopt;
       // Each excluded row's value, tested without finding the whole set.
-      uint64_t matched = 0;
-      roaring_uint32_iterator_t* it = roaring_create_iterator(excluded);
-      for (; it->has_value; roaring_advance_uint32_iterator(it)) {
-        const uint32_t row = it->current_value;
-        if (row >= leaf.values.size()) break;
-        const ValueId v = leaf.values[row];
-        if (v != StringIndex::kNoValue && leaf.matches->Test(v)) ++matched;
+      const auto count_in = [&leaf](const roaring_bitmap_t* rows) {
+        return RowsPassing(rows, [&leaf](uint32_t row) {
+          if (row >= leaf.values.size()) return false;
+          const ValueId v = leaf.values[row];
+          return v != StringIndex::kNoValue && leaf.matches->Test(v);
+        });
+      };
+      std::optional<uint64_t> matched;
+      if (ex.memo != nullptr && !leaf.matches->key().empty()) {
+        matched = ex.memo->Count(
+            MemoKey('v', leaf.values.data(), leaf.values.size(),
+                    leaf.matches->key()),
+            ex.version, leaf.values.size() / kMemoProbeShare, count_in);
+      } else if (excluded_count * kExcludedProbeShare <= leaf.values.size()) {
+        matched = count_in(excluded);
       }
-      roaring_free_uint32_iterator(it);
-      return leaf.matches->Occurrences() - matched;
+      if (!matched) return std::nullopt;
+      return leaf.matches->Occurrences() - *matched;
     }
     case LeafKind::kIntRange:
     case LeafKind::kMixedRange:
@@ -800,6 +855,87 @@ void Exclude(const roaring_bitmap_t* excluded, uint32_t s, uint64_t* words,
 }
 
 }  // namespace
+
+void ExcludedMatches::Keep(const std::shared_ptr<const Bitmap>& excluded) {
+  if (Kept(excluded.get()) != nullptr) return;
+  versions_.push_back(excluded);
+  if (versions_.size() <= kMaxVersions) return;
+  // Nothing may name the version dropped: its address may come again.
+  const Bitmap* dropped = versions_.front().get();
+  versions_.erase(versions_.begin());
+  std::erase_if(differences_, [dropped](const Difference& d) {
+    return d.from == dropped || d.to == dropped;
+  });
+  for (auto& [key, entry] : entries_) {
+    if (entry.counted == dropped) entry.counted = nullptr;
+  }
+}
+
+std::shared_ptr<const Bitmap> ExcludedMatches::Kept(const Bitmap* v) const {
+  for (const auto& kept : versions_) {
+    if (kept.get() == v) return kept;
+  }
+  return nullptr;
+}
+
+std::optional<uint64_t> ExcludedMatches::Count(
+    std::string_view key, const std::shared_ptr<const Bitmap>& excluded,
+    uint64_t max_new, const CountIn& count_in) {
+  std::shared_ptr<const Bitmap> from, fresh;
+  uint64_t matched = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Keep(excluded);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      Entry& e = it->second;
+      e.last_used = ++clock_;
+      if (e.counted == excluded.get()) return e.matched;
+      from = Kept(e.counted);
+      matched = e.matched;
+      for (const Difference& d : differences_) {
+        if (d.from == e.counted && d.to == excluded.get()) fresh = d.rows;
+      }
+    }
+  }
+  // The rows excluded since the last count. Those it counted must all
+  // still be excluded: else it is of no use, and every row is counted.
+  if (from != nullptr && fresh == nullptr) {
+    auto rows = std::make_shared<Bitmap>(
+        roaring_bitmap_andnot(excluded->get(), from->get()));
+    if (from->cardinality() + rows->cardinality() == excluded->cardinality()) {
+      fresh = std::move(rows);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (Kept(from.get()) != nullptr && Kept(excluded.get()) != nullptr) {
+        differences_.push_back(Difference{from.get(), excluded.get(), fresh});
+        if (differences_.size() > kMaxVersions) {
+          differences_.erase(differences_.begin());
+        }
+      }
+    }
+  }
+  if (fresh == nullptr) matched = 0;
+  const Bitmap& counted = fresh != nullptr ? *fresh : *excluded;
+  if (counted.cardinality() > max_new) return std::nullopt;
+  matched += count_in(counted.get());
+
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    if (entries_.size() >= kMaxConditions) {
+      entries_.erase(std::min_element(
+          entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+            return a.second.last_used < b.second.last_used;
+          }));
+    }
+    it = entries_.emplace(std::string(key), Entry{}).first;
+  }
+  // Kept only while its version is: an entry never names a version gone.
+  if (Kept(excluded.get()) != nullptr) {
+    it->second = Entry{excluded.get(), matched, ++clock_};
+  }
+  return matched;
+}
 
 ExecuteResult Execute(const Plan& plan, const Index& index,
                       const ExecuteOptions& options) {
@@ -868,7 +1004,7 @@ ExecuteResult Execute(const Plan& plan, const Index& index,
   if (!options.count) return result;
   if (!options.count_from_words) {
     if (const std::optional<uint64_t> n =
-            WholeCount(plan.root, index, Excluded(options.excluded))) {
+            WholeCount(plan.root, index, Excluded(options))) {
       result.count = *n;
       return result;
     }

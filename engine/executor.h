@@ -15,12 +15,72 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/planner.h"
+#include "index/bitmap.h"
 #include "index/index.h"
 
 namespace segd {
+
+// How many of an index's excluded rows (ExecuteOptions::excluded) each
+// condition matches, kept from query to query. A count the index knows
+// whole (a bitmap's cardinality, the occurrences of the values "email
+// contains gmail" matches) is corrected by the excluded rows that match:
+// with this memo, only the rows excluded since the condition's last count
+// are looked at. A live database's layer keeps one: its excluded rows
+// (those superseded since it was built) only grow while it lives, each
+// version a superset of the last.
+//
+// Threading: safe to call from many threads at once; two counts of one
+// condition may both look at the same new rows, and one of them is kept.
+class ExcludedMatches {
+ public:
+  // How many rows of `rows` match the condition.
+  using CountIn = std::function<uint64_t(const roaring_bitmap_t* rows)>;
+
+  // How many rows of `excluded` match the condition named `key`: what the
+  // condition's last count found, plus count_in(the rows excluded since).
+  // std::nullopt, counting nothing, when those rows are more than
+  // `max_new`.
+  std::optional<uint64_t> Count(std::string_view key,
+                                const std::shared_ptr<const Bitmap>& excluded,
+                                uint64_t max_new, const CountIn& count_in);
+
+  // Conditions kept at most; the least recently counted goes first.
+  static constexpr size_t kMaxConditions = 256;
+  // Versions of the excluded rows kept, and differences between two.
+  static constexpr size_t kMaxVersions = 4;
+
+ private:
+  struct Entry {
+    const Bitmap* counted = nullptr;  // a version in versions_, or null
+    uint64_t matched = 0;             // its rows that match
+    uint64_t last_used = 0;
+  };
+  struct Difference {
+    const Bitmap* from;
+    const Bitmap* to;
+    std::shared_ptr<const Bitmap> rows;  // to's rows not in from
+  };
+  // Keeps `excluded` among the versions, dropping the oldest past
+  // kMaxVersions. REQUIRES: mu_ held.
+  void Keep(const std::shared_ptr<const Bitmap>& excluded);
+  // The version `v` if still kept, else null. REQUIRES: mu_ held.
+  std::shared_ptr<const Bitmap> Kept(const Bitmap* v) const;
+
+  std::mutex mu_;
+  std::vector<std::shared_ptr<const Bitmap>> versions_;  // oldest first
+  std::vector<Difference> differences_;                  // oldest first
+  std::map<std::string, Entry, std::less<>> entries_;
+  uint64_t clock_ = 0;
+};
 
 struct ExecuteOptions {
   size_t limit = 20;  // members to return
@@ -38,6 +98,12 @@ struct ExecuteOptions {
   // fast while the rows are few. REQUIRES: a subset of the index's live
   // rows; null for none.
   const roaring_bitmap_t* excluded = nullptr;
+  // Optional, with `excluded`: where counts keep what they learn about the
+  // excluded rows from query to query, and the version of the rows that
+  // `excluded` points to, held so that the memo can compare the next with
+  // it. REQUIRES: excluded_version->get() == excluded.
+  ExcludedMatches* excluded_matches = nullptr;
+  std::shared_ptr<const Bitmap> excluded_version;
 };
 
 struct ExecuteResult {

@@ -197,12 +197,27 @@ struct Snapshot::Prepared {
   struct LayerPlan {
     uint32_t layer;
     Plan plan;
-    const roaring_bitmap_t* dead;  // the layer's superseded rows, or null
+    // The layer's superseded rows, or null.
+    std::shared_ptr<const Bitmap> dead;
+    // Where the layer's counts keep what they learn of those rows.
+    ExcludedMatches* memo;
+    // The options that leave those rows out.
+    ExecuteOptions Options() const;
   };
   std::vector<LayerPlan> plans;
   // Bitmaps the plans read that belong to this query (static segments).
   std::vector<std::unique_ptr<Bitmap>> owned;
 };
+
+ExecuteOptions Snapshot::Prepared::LayerPlan::Options() const {
+  ExecuteOptions options;
+  if (dead != nullptr) {
+    options.excluded = dead->get();
+    options.excluded_version = dead;
+    options.excluded_matches = memo;
+  }
+  return options;
+}
 
 bool Snapshot::Alive(size_t layer, uint32_t local) const {
   const auto& dead = layers_[layer].dead;
@@ -383,7 +398,7 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     prepared.plans.push_back(Prepared::LayerPlan{
         static_cast<uint32_t>(i),
         MakePlan(Normalize(std::move(bound).value()), index),
-        dead > 0 ? state.dead->get() : nullptr});
+        dead > 0 ? state.dead : nullptr, &state.layer->excluded_matches()});
   }
   return prepared;
 }
@@ -404,13 +419,12 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
   auto run = [&](size_t i) {
     const Prepared::LayerPlan& p = prepared.plans[i];
     const Layer& layer = *layers_[p.layer].layer;
-    ExecuteOptions options;
+    ExecuteOptions options = p.Options();
     options.limit = limit;
     options.count = total != nullptr;
     options.first_row = layer.LowerBound(first_row);
     options.row_end =
         end_row == UINT32_MAX ? UINT32_MAX : layer.LowerBound(end_row);
-    options.excluded = p.dead;
     results[i] = Execute(p.plan, layer.index(), options);
   };
   // A long page is found in the largest layer first: no other layer's
@@ -864,13 +878,13 @@ Result<ReportResult> Snapshot::ReportByAttribute(
     const Index& index = layers_[p.layer].layer->index();
     const std::optional<AttrId> local = index.FindAttribute(request.group_by);
     if (!local) {  // no member here holds it
-      ExecuteOptions count_only;
+      ExecuteOptions count_only = p.Options();
       count_only.limit = 0;
-      count_only.excluded = p.dead;
       report.count += Execute(p.plan, index, count_only).count;
       continue;
     }
-    const Tally tally = TallyValues(p.plan, index, *local, p.dead);
+    const Tally tally =
+        TallyValues(p.plan, index, *local, p.dead ? p.dead->get() : nullptr);
     report.count += tally.members;
     with_value += tally.with_value;
     if (const StringIndex* s = index.attribute(*local).strings.get()) {

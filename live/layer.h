@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "base/archive.h"
+#include "engine/executor.h"
 #include "index/index.h"
 #include "index/row_table.h"
 #include "index/schema.h"
@@ -77,6 +78,11 @@ class Layer {
   std::optional<uint32_t> FindIdentity(std::string_view channel,
                                        std::string_view handle) const;
 
+  // What the layer's counts learned of its rows that later writes
+  // superseded (ExcludedMatches): not part of the layer's contents, which
+  // never change.
+  ExcludedMatches& excluded_matches() const { return excluded_matches_; }
+
   // The index's bytes plus the layer's own tables.
   size_t MemoryBytes() const;
 
@@ -109,6 +115,7 @@ class Layer {
   std::vector<uint32_t> rows_;  // local -> global; empty: the same
   RowTable by_id_;
   RowTable by_identity_;
+  mutable ExcludedMatches excluded_matches_;
 };
 
 template <typename Fn>

@@ -13,9 +13,11 @@
 
 #include "base/ascii.h"
 #include "base/time.h"
+#include "engine/executor.h"
 #include "engine/preview.h"
 #include "index/index.h"
 #include "ingest/loader.h"
+#include "tools/gen.h"
 
 namespace segd {
 namespace {
@@ -686,6 +688,140 @@ TEST_F(QueryTest, PreviewShowsRequestedFieldsAndNestedObjects) {
       RenderQueryResult(*index_, *r,
                         {"address", "address.zip", "orders", "identities"}),
       R"({"count":1,"members":[{"id":"a","address":{"city":"Pune","zip":"411001"},"address.zip":"411001","orders":2,"identities":{"email":"z@x"}}]})");
+}
+
+// The memo of a layer's excluded rows: each count looks only at the rows
+// excluded since the condition's last count, and counts everything again
+// when an older version's rows are not all still excluded.
+TEST(ExcludedMatchesTest, CountsOnlyTheRowsExcludedSince) {
+  ExcludedMatches memo;
+  std::vector<uint64_t> looked_at;  // rows handed to each count_in
+  const auto count_in = [&](const roaring_bitmap_t* rows) {
+    looked_at.push_back(roaring_bitmap_get_cardinality(rows));
+    uint64_t even = 0;  // the condition: even rows
+    roaring_uint32_iterator_t* it = roaring_create_iterator(rows);
+    for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+      even += it->current_value % 2 == 0;
+    }
+    roaring_free_uint32_iterator(it);
+    return even;
+  };
+  auto version = [](uint32_t first, uint32_t last) {
+    auto b = std::make_shared<Bitmap>();
+    roaring_bitmap_add_range(b->get(), first, last);
+    return std::shared_ptr<const Bitmap>(std::move(b));
+  };
+  const auto v1 = version(0, 100);
+  EXPECT_EQ(memo.Count("k", v1, UINT64_MAX, count_in), 50u);
+  EXPECT_EQ(memo.Count("k", v1, UINT64_MAX, count_in), 50u);
+  const auto v2 = version(0, 130);  // a superset: 30 rows since
+  EXPECT_EQ(memo.Count("k", v2, UINT64_MAX, count_in), 65u);
+  EXPECT_EQ(looked_at, (std::vector<uint64_t>{100, 30}));
+  // Another condition counted from v1 to v2 again shares the difference.
+  looked_at.clear();
+  EXPECT_EQ(memo.Count("j", v1, UINT64_MAX, count_in), 50u);
+  EXPECT_EQ(memo.Count("j", v2, UINT64_MAX, count_in), 65u);
+  EXPECT_EQ(looked_at, (std::vector<uint64_t>{100, 30}));
+  // Not a superset of v2: every row again.
+  looked_at.clear();
+  const auto v3 = version(1, 140);
+  EXPECT_EQ(memo.Count("k", v3, UINT64_MAX, count_in), 69u);
+  EXPECT_EQ(looked_at, (std::vector<uint64_t>{139}));
+  // More new rows than allowed: nothing counted, nothing kept.
+  looked_at.clear();
+  const auto v4 = version(1, 1000);
+  EXPECT_EQ(memo.Count("k", v4, 100, count_in), std::nullopt);
+  EXPECT_TRUE(looked_at.empty());
+  EXPECT_EQ(memo.Count("k", v4, 900, count_in), 499u);
+  EXPECT_EQ(looked_at, (std::vector<uint64_t>{860}));
+  // A version no longer kept is forgotten, even when a new one comes at
+  // its address (as the allocator, reusing the freed block, tends to do).
+  {
+    auto gone = std::make_shared<Bitmap>();
+    roaring_bitmap_add_range(gone->get(), 0, 10);
+    const Bitmap* address = gone.get();
+    EXPECT_EQ(memo.Count("a", gone, UINT64_MAX, count_in), 5u);
+    for (uint32_t i = 0; i < ExcludedMatches::kMaxVersions; ++i) {
+      memo.Count("b", version(0, 200 + i), UINT64_MAX, count_in);
+    }
+    gone.reset();
+    auto next = std::make_shared<Bitmap>();
+    roaring_bitmap_add_range(next->get(), 0, 20);
+    looked_at.clear();
+    EXPECT_EQ(memo.Count("a", next, UINT64_MAX, count_in), 10u)
+        << (next.get() == address ? "at the same address" : "elsewhere");
+    EXPECT_EQ(looked_at, (std::vector<uint64_t>{20}));
+  }
+  // Past kMaxConditions, the least recently counted goes.
+  for (size_t i = 0; i < ExcludedMatches::kMaxConditions; ++i) {
+    memo.Count("c" + std::to_string(i), v4, UINT64_MAX, count_in);
+  }
+  looked_at.clear();
+  EXPECT_EQ(memo.Count("k", v4, UINT64_MAX, count_in), 499u);
+  EXPECT_EQ(looked_at, (std::vector<uint64_t>{999}));
+}
+
+// Counts less excluded rows, remembered from version to version of those
+// rows, agree with the same counts popped from the words.
+TEST(ExcludedMatchesTest, RememberedCountsAgreeWithTheWords) {
+  GenOptions gen;
+  gen.profiles = 20000;
+  gen.threads = 1;
+  ProfileStore store;
+  LoadReport loaded = LoadText(GenerateProfilesToString(gen), &store);
+  ASSERT_TRUE(loaded.rejected.empty());
+  const std::shared_ptr<const Index> index = Index::Build(store);
+  const std::vector<std::string> rules = {
+      R"({"field":"email","op":"contains","value":"gmail"})",
+      R"({"field":"name","op":"contains","value":"patil"})",
+      R"({"field":"phone","op":"starts_with","value":"+9198"})",
+      R"({"field":"city","op":"in","value":["Pune","Mumbai","Nagpur"]})",
+      R"({"field":"city","op":"in","value":["Mumbai","Delhi","Bengaluru",
+          "Pune","Hyderabad","Chennai","Kolkata","Ahmedabad","Jaipur",
+          "Nagpur","Surat","Lucknow","Indore"]})",
+      R"({"field":"city","op":"not_in","value":["Pune","Mumbai"]})",
+      R"({"field":"lifecycle","op":"eq","value":"active"})",
+      R"({"field":"tags","op":"eq","value":"vip"})",
+      R"({"field":"email","op":"exists"})",
+      R"({"field":"email","op":"not_contains","value":"yahoo"})",
+  };
+  QueryOptions query;
+  query.now_ms = gen.now_ms;
+  std::vector<Plan> plans;
+  for (const std::string& rule : rules) {
+    Result<Plan> plan = PlanQuery(*index, rule, query);
+    ASSERT_TRUE(plan.ok()) << rule << ": " << plan.status().ToString();
+    plans.push_back(std::move(plan).value());
+  }
+  ExcludedMatches memo;
+  std::mt19937 rng(7);
+  auto rows = std::make_shared<Bitmap>();
+  for (int step = 0; step < 12; ++step) {
+    // Mostly more rows excluded; now and then one let go (not a superset),
+    // or a great many at once (more than the memo tests).
+    auto next = std::make_shared<Bitmap>(roaring_bitmap_copy(rows->get()));
+    const int more = step == 9 ? 15000 : 40 * (step + 1);
+    for (int i = 0; i < more; ++i) next->Add(rng() % gen.profiles);
+    if (step % 4 == 3) {
+      roaring_bitmap_remove(next->get(), roaring_bitmap_minimum(next->get()));
+    }
+    rows = next;
+    for (size_t r = 0; r < plans.size(); ++r) {
+      ExecuteOptions words;
+      words.limit = 0;
+      words.count_from_words = true;
+      words.excluded = rows->get();
+      ExecuteOptions remembered = words;
+      remembered.count_from_words = false;
+      remembered.excluded_version = rows;
+      remembered.excluded_matches = &memo;
+      const uint64_t want = Execute(plans[r], *index, words).count;
+      EXPECT_EQ(Execute(plans[r], *index, remembered).count, want)
+          << rules[r] << " at step " << step;
+      EXPECT_EQ(Execute(plans[r], *index, remembered).count, want)
+          << rules[r] << " at step " << step << ", again";
+    }
+  }
 }
 
 }  // namespace
