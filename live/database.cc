@@ -2157,18 +2157,19 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
   if (lane != MergeLane::kBase) {
     // Layers above the base (or event layers) by size class: `fanout` of
     // one class merge.
+    const uint32_t fanout = std::max<uint32_t>(
+        events ? options_.event_merge_fanout : options_.merge_fanout, 2);
     const double unit = std::max<uint32_t>(options_.newest_layer_rows, 1);
     std::map<int, std::vector<size_t>> classes;
     for (size_t i = events ? 0 : 1; i < frozen; ++i) {
       if (claimed(i)) continue;
       const double size = std::max<double>(alive(i), 1);
       const int c = static_cast<int>(
-          std::floor(std::log(std::max(size / unit, 1.0)) /
-                     std::log(std::max<uint32_t>(options_.merge_fanout, 2))));
+          std::floor(std::log(std::max(size / unit, 1.0)) / std::log(fanout)));
       classes[c].push_back(i);
     }
     for (auto& [c, positions] : classes) {
-      if (positions.size() >= options_.merge_fanout) return positions;
+      if (positions.size() >= fanout) return positions;
     }
     // Too many layers for any class to fill: the smallest merge, so that
     // writes waiting on the layer count go on.
@@ -2179,8 +2180,7 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
       }
       std::sort(smallest.begin(), smallest.end(),
                 [&](size_t a, size_t b) { return alive(a) < alive(b); });
-      smallest.resize(std::min<size_t>(
-          smallest.size(), std::max<uint32_t>(options_.merge_fanout, 2)));
+      smallest.resize(std::min<size_t>(smallest.size(), fanout));
       if (smallest.size() >= 2) {
         std::sort(smallest.begin(), smallest.end());
         return smallest;

@@ -58,6 +58,11 @@ struct DatabaseOptions {
   uint32_t newest_layer_rows = 128;
   // Layers of about the same size are merged once there are this many.
   uint32_t merge_fanout = 4;
+  // The same for event layers. Their merges re-index every event they
+  // hold, once per size class it climbs, and only event conditions over
+  // stale rows read them (once a query, not once a layer): fewer, larger
+  // merges pay.
+  uint32_t event_merge_fanout = 8;
   // The base is rebuilt with every other layer once they, and the base's
   // dead rows, hold this share of its profiles.
   double base_merge_share = 0.25;

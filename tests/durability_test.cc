@@ -44,6 +44,7 @@ DatabaseOptions Durable(const std::string& dir) {
   options.data_dir = dir;
   options.newest_layer_rows = 4;
   options.merge_fanout = 2;
+  options.event_merge_fanout = 2;
   options.background_merges = false;
   options.fsync = FsyncMode::kNo;  // a process crash loses nothing either way
   return options;

@@ -36,6 +36,7 @@ DatabaseOptions Busy() {
   DatabaseOptions options;
   options.newest_layer_rows = 64;
   options.merge_fanout = 2;
+  options.event_merge_fanout = 2;
   return options;
 }
 

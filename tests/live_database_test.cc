@@ -19,6 +19,7 @@ DatabaseOptions SmallLayers() {
   DatabaseOptions options;
   options.newest_layer_rows = 4;
   options.merge_fanout = 2;
+  options.event_merge_fanout = 2;
   options.background_merges = false;
   return options;
 }

@@ -107,6 +107,7 @@ class Harness {
     DatabaseOptions options;
     options.newest_layer_rows = 24;
     options.merge_fanout = 2;
+    options.event_merge_fanout = 2;
     options.base_merge_share = 0.5;
     options.background_merges = scenario.background_merges;
     return options;
