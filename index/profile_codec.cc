@@ -392,6 +392,64 @@ std::string_view DecodeId(std::string_view blob) {
   return codec::ReadString(p);
 }
 
+std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr) {
+  const char* p = blob.data();
+  p += codec::ReadVarint(p);  // id
+  ++p;                        // flags
+  for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {
+    const auto at = static_cast<AttrId>(codec::ReadVarint(p));
+    const auto tag = static_cast<ValueTag>(*p++);
+    if (at == attr) {
+      DecodedValue v;
+      v.attr = attr;
+      v.tag = tag;
+      ReadValue(p, v);
+      return v;
+    }
+    SkipValue(tag, p);
+  }
+  return std::nullopt;
+}
+
+void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
+                        std::string* out) {
+  using codec::ReadVarint;
+  const char* p = blob.data();
+  p += ReadVarint(p);  // id
+  ++p;                 // flags
+  const char* header_end = p;
+  const uint64_t count = ReadVarint(p);
+  // The values before `attr`'s, its own [found, found_end), and the rest.
+  const char* first_value = p;
+  const char* found = nullptr;
+  const char* found_end = nullptr;
+  for (uint64_t n = count; n > 0; --n) {
+    const char* start = p;
+    const auto at = static_cast<AttrId>(ReadVarint(p));
+    const auto tag = static_cast<ValueTag>(*p++);
+    SkipValue(tag, p);
+    if (at == attr) {
+      found = start;
+      found_end = p;
+    }
+  }
+  const char* values_end = p;
+  const uint64_t new_count = count - (found != nullptr) + (value != nullptr);
+
+  out->assign(blob.data(), header_end);
+  PutVarint(out, new_count);
+  ProfileEncoder encoder(out);
+  if (found != nullptr) {
+    out->append(first_value, found);
+    if (value != nullptr) encoder.AddValue(attr, *value);
+    out->append(found_end, values_end);
+  } else {
+    out->append(first_value, values_end);
+    if (value != nullptr) encoder.AddValue(attr, *value);
+  }
+  out->append(values_end, blob.data() + blob.size());
+}
+
 void AppendEventsToBlob(std::string_view blob,
                         std::span<const StoredEvent> events, std::string* out) {
   using codec::ReadVarint;

@@ -21,6 +21,7 @@
 #define SEGD_INDEX_PROFILE_CODEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -162,6 +163,17 @@ std::string_view DecodeId(std::string_view blob);
 // them. What comes before the events is stepped over, not decoded.
 void AppendEventsToBlob(std::string_view blob,
                         std::span<const StoredEvent> events, std::string* out);
+
+// The value of `attr` in `blob`, decoded, if the profile holds one.
+std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr);
+
+// Writes to `out` the blob `blob` with the value of `attr` replaced by
+// `value` as ProfileEncoder::AddValue encodes it (added after the other
+// values when the profile holds none), or left out when `value` is null.
+// Every other byte is copied as it is; what follows the values is stepped
+// over, not decoded.
+void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
+                        std::string* out);
 
 // Low-level varint helpers, shared with the decoder.
 namespace codec {

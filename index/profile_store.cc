@@ -437,11 +437,49 @@ Result<uint32_t> ProfileStore::Patch(std::string_view id,
   return stored->row;
 }
 
+namespace {
+
+// Tags `add`ed (unless held already, in any case) and `remove`d.
+void EditTags(std::span<const std::string> add,
+              std::span<const std::string> remove,
+              std::vector<std::string>* tags) {
+  UnionFolded(add, tags);
+  std::erase_if(*tags, [&](const std::string& s) {
+    return std::any_of(remove.begin(), remove.end(), [&](const std::string& r) {
+      return EqualsFolded(s, r);
+    });
+  });
+}
+
+}  // namespace
+
 Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
                                           std::span<const std::string> add,
                                           std::span<const std::string> remove) {
   const std::optional<uint32_t> row = FindRow(id);
   if (!row) return NoProfile(id);
+  // Once the schema knows `tags` (a string array, as Write makes sure),
+  // only that value's bytes change: nothing else is decoded or checked.
+  const std::optional<AttrId> tags_attr = schema_.Find(kTagsAttribute);
+  if (tags_attr &&
+      schema_.attribute(*tags_attr).type == AttrType::kStringArray) {
+    const std::string_view blob = rows_.Get(*row);
+    const std::optional<DecodedValue> stored = FindValue(blob, *tags_attr);
+    if (!stored || stored->tag == ValueTag::kStringArray) {
+      Value tags;
+      tags.type = AttrType::kStringArray;
+      if (stored) {
+        stored->ForEachString(
+            [&](std::string_view s) { tags.strings.emplace_back(s); });
+      }
+      EditTags(add, remove, &tags.strings);
+      ReplaceValueInBlob(blob, *tags_attr,
+                         tags.strings.empty() ? nullptr : &tags,
+                         &encode_buffer_);
+      rows_.Set(*row, encode_buffer_);
+      return *row;
+    }
+  }
   ProfileInput input = Editable(*row);
   Attributes& attributes = input.attributes;
   auto tags =
@@ -458,12 +496,7 @@ Result<uint32_t> ProfileStore::UpdateTags(std::string_view id,
                    std::string(AttrTypeName(tags->second.type)));
   }
   std::vector<std::string>& strings = tags->second.strings;
-  UnionFolded(add, &strings);
-  std::erase_if(strings, [&](const std::string& s) {
-    return std::any_of(remove.begin(), remove.end(), [&](const std::string& r) {
-      return EqualsFolded(s, r);
-    });
-  });
+  EditTags(add, remove, &strings);
   if (strings.empty()) attributes.erase(tags);
   Result<UpsertOutcome> stored = Write(input, std::nullopt);
   if (!stored.ok()) return stored.status();

@@ -519,6 +519,60 @@ TEST_F(ProfileEditTest, TagsAreFirstSeenOnlyAsAListOfStrings) {
   EXPECT_EQ(Attr("a", "tags"), "[gold]");
 }
 
+// A tags edit rewrites the tags' own bytes alone: every other value, in
+// its order and spelling, the identities, the events and the flags stay
+// as they were, whether the tags come first, between values, last, or not
+// at all.
+TEST_F(ProfileEditTest, TagsChangeNothingElseOfTheProfile) {
+  Load(
+      R"({"id":"first","tags":["a"],"city":"Pune","score":2.5,"customer_type":"LEAD"})"
+      "\n"
+      R"({"id":"middle","signed_up":"2026-11-19","tags":["a"],"address":{"zip":"411001"},"ok":true,"identities":{"email":"m@x.in"},"events":[{"name":"order","at":"2026-11-18T10:00:00.250Z"}]})"
+      "\n"
+      R"({"id":"last","orders":3,"seen":"2026-11-19T10:00:00+05:30","notes":{"x":[1,{"y":2}]},"tags":["a"]})"
+      "\n"
+      R"({"id":"none","city":"Mumbai","events":[{"name":"order","at":"2026-11-19T10:00:00Z"}]})");
+  const AttrId tags = *store_.schema().Find("tags");
+  // The profile as decoded, its tags left out.
+  auto rest = [&](std::string_view id) {
+    DecodedProfile p = Decoded(id);
+    ProfileInput in;
+    ToProfileInput(p, store_.schema(), &in);
+    std::erase_if(in.attributes,
+                  [](const auto& a) { return a.first == "tags"; });
+    std::string text = std::to_string(p.flags);
+    for (const auto& [name, v] : in.attributes) {
+      text += "|" + name + "=" + v.text + "/" + std::to_string(v.date_ms) +
+              "/" + std::to_string(v.number.d) + "/" +
+              std::to_string(v.number.i) + "/" + std::to_string(v.boolean);
+      for (const std::string& e : v.strings) text += "," + e;
+    }
+    for (const auto& [channel, handle] : in.identities) {
+      text += "|" + channel + ":" + handle;
+    }
+    for (const auto& e : in.events) {
+      text += "|" + e.name + "@" + std::to_string(e.at_ms);
+    }
+    return text;
+  };
+  for (const char* id : {"first", "middle", "last", "none"}) {
+    const std::string before = rest(id);
+    const size_t values = Decoded(id).values.size();
+    const bool had = Decoded(id).Find(tags) != nullptr;
+    ASSERT_TRUE(Tags(id, {"z", "A"}, {}).ok()) << id;
+    EXPECT_EQ(rest(id), before) << id;
+    EXPECT_EQ(Decoded(id).values.size(), values + !had) << id;
+    EXPECT_EQ(Attr(id, "tags"), had ? "[a,z]" : "[z,A]") << id;
+    ASSERT_TRUE(Tags(id, {}, {"z"}).ok()) << id;
+    EXPECT_EQ(rest(id), before) << id;
+    EXPECT_EQ(Attr(id, "tags"), had ? "[a]" : "[A]") << id;
+    ASSERT_TRUE(Tags(id, {}, {"a"}).ok()) << id;
+    EXPECT_EQ(Attr(id, "tags"), "") << id;
+    EXPECT_EQ(Decoded(id).values.size(), values - had) << id;
+    EXPECT_EQ(rest(id), before) << id;
+  }
+}
+
 TEST_F(ProfileEditTest, TagsOfUnknownIdAreNotFound) {
   Result<uint32_t> r = Tags("nobody", {"x"}, {});
   ASSERT_FALSE(r.ok());
