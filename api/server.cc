@@ -30,10 +30,18 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto kNoThrow = asio::experimental::as_tuple(use_awaitable);
-// Once stopping, how long a connection waits for a request: long enough for
-// one sent before the stop to be read on a loaded machine, short enough not
-// to hold the stop.
+// Once stopping, how long a connection with nothing to read yet waits for a
+// request: long enough for one sent just before the stop to arrive, short
+// enough not to hold the stop. One whose bytes are already in the kernel
+// was sent before the stop, and is read with the usual timeouts, however
+// long a loaded machine takes to get to it.
 constexpr auto kLastRequestWait = std::chrono::milliseconds(500);
+
+// Whether bytes wait to be read on `stream`'s socket.
+bool HasBytesWaiting(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  return stream.socket().available(ec) > 0 && !ec;
+}
 
 // The media type of a Content-Type value: lower case, parameters dropped.
 std::string MediaType(std::string_view value) {
@@ -146,6 +154,9 @@ class Server::Impl {
   Api& api_;
   Metrics& metrics_;
   const ServerOptions options_;
+  // Set when Accept returns, every connection it took begun. Declared
+  // before the contexts, which hold Accept's frame, so as to outlive them.
+  std::promise<void> accept_done_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   tcp::acceptor acceptor_;  // on the first context
   asio::thread_pool reads_;
@@ -208,8 +219,11 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
     // read goes on for a moment more, then it closes.
     for (const std::shared_ptr<Connection>& c : connections_) {
       if (c->idle) {
-        asio::post(c->stream.get_executor(),
-                   [c] { c->stream.expires_after(kLastRequestWait); });
+        asio::post(c->stream.get_executor(), [c] {
+          if (!HasBytesWaiting(c->stream)) {
+            c->stream.expires_after(kLastRequestWait);
+          }
+        });
       }
     }
   }
@@ -217,13 +231,10 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   } else {
-    // The connections it begins are waited for below: it must be done.
-    auto closed = std::make_shared<std::promise<void>>();
-    asio::post(acceptor_.get_executor(), [this, closed] {
-      AcceptWaitingAndClose();
-      closed->set_value();
-    });
-    closed->get_future().wait();
+    // The connections begun are waited for below: Accept, which may hold
+    // one the reactor took before the acceptor closed, must be done.
+    asio::post(acceptor_.get_executor(), [this] { AcceptWaitingAndClose(); });
+    accept_done_.get_future().wait();
   }
   {
     std::unique_lock lock(mu_);
@@ -253,10 +264,17 @@ std::vector<std::unique_ptr<asio::io_context>> Server::Impl::MakeContexts(
 }
 
 awaitable<void> Server::Impl::Accept() {
+  struct Done {
+    std::promise<void>& done;
+    ~Done() { done.set_value(); }
+  } done{accept_done_};
   // Connections are dealt to the contexts in turn.
   for (size_t next = 0;; next = (next + 1) % contexts_.size()) {
     auto [ec, socket] = co_await acceptor_.async_accept(
         contexts_[next]->get_executor(), kNoThrow);
+    // A socket taken just before the acceptor closed is served like any
+    // other: its client may have sent a whole request before the stop.
+    if (!ec) Begin(std::move(socket));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
       co_return;
     }
@@ -266,10 +284,7 @@ awaitable<void> Server::Impl::Accept() {
       asio::steady_timer pause(co_await asio::this_coro::executor,
                                std::chrono::milliseconds(50));
       co_await pause.async_wait(kNoThrow);
-      continue;
     }
-    // Once stopping, a connection is read for a moment only (Exchange).
-    Begin(std::move(socket));
   }
 }
 
@@ -410,9 +425,9 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
     std::lock_guard lock(mu_);
     stopping = stopping_;
   }
-  stream.expires_after(stopping ? kLastRequestWait
-                       : first  ? options_.read_timeout
-                                : options_.idle_timeout);
+  stream.expires_after(stopping && !HasBytesWaiting(stream) ? kLastRequestWait
+                       : first ? options_.read_timeout
+                               : options_.idle_timeout);
   auto [read_error, header_bytes] =
       co_await http::async_read_header(stream, buffer, parser, kNoThrow);
   {

@@ -122,8 +122,8 @@ class SegdServer {
            "\nstderr: " + Clip(err);
   }
 
-  // Sends `signal` and waits for the process (SIGKILL after 30 s); returns
-  // its wait status, as waitpid gives it.
+  // Sends `signal` (none when 0) and waits for the process (SIGKILL after
+  // 30 s); returns its wait status, as waitpid gives it.
   int Stop(int signal) {
     if (pid_ > 0) {
       ::kill(pid_, signal);
