@@ -759,7 +759,6 @@ struct Excluded {
 // single-valued attribute, the sum over a disjoint OR of such, or NOT of
 // any of them; each less its rows in `ex` (none when empty), which count
 // as not live.
-
 std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
                                    const Excluded& ex) {
   const roaring_bitmap_t* excluded = ex.bitmap;
@@ -789,31 +788,31 @@ std::optional<uint64_t> WholeCount(const BoundNode& node, const Index& index,
       break;
   }
   const Leaf& leaf = node.leaf;
+  // `n` rows less the excluded ones that count_in finds among them,
+  // remembered under key() where the rows last as long as the index.
+  const auto less_excluded = [&](uint64_t n, const auto& key,
+                                 const ExcludedMatches::CountIn& count_in) {
+    if (excluded_count == 0) return n;
+    if (ex.memo != nullptr && leaf.lasting) {
+      return n - *ex.memo->Count(key(), ex.version, UINT64_MAX, count_in);
+    }
+    return n - count_in(excluded);
+  };
   switch (leaf.kind) {
-    case LeafKind::kBitmap: {
-      const auto count_in = [&leaf](const roaring_bitmap_t* rows) {
-        return roaring_bitmap_and_cardinality(leaf.bitmap, rows);
-      };
-      const uint64_t n = roaring_bitmap_get_cardinality(leaf.bitmap);
-      if (excluded_count == 0) return n;
-      if (ex.memo != nullptr && leaf.lasting) {
-        return n - *ex.memo->Count(MemoKey('b', leaf.bitmap), ex.version,
-                                   UINT64_MAX, count_in);
-      }
-      return n - count_in(excluded);
-    }
-    case LeafKind::kRowList: {
-      const auto count_in = [&leaf](const roaring_bitmap_t* rows) {
-        return RowsIn(leaf.rows, rows);
-      };
-      const uint64_t n = leaf.rows.size();
-      if (excluded_count == 0) return n;
-      if (ex.memo != nullptr && leaf.lasting) {
-        return n - *ex.memo->Count(MemoKey('r', leaf.rows.data(), n),
-                                   ex.version, UINT64_MAX, count_in);
-      }
-      return n - count_in(excluded);
-    }
+    case LeafKind::kBitmap:
+      return less_excluded(
+          roaring_bitmap_get_cardinality(leaf.bitmap),
+          [&] { return MemoKey('b', leaf.bitmap); },
+          [&leaf](const roaring_bitmap_t* rows) {
+            return roaring_bitmap_and_cardinality(leaf.bitmap, rows);
+          });
+    case LeafKind::kRowList:
+      return less_excluded(
+          leaf.rows.size(),
+          [&] { return MemoKey('r', leaf.rows.data(), leaf.rows.size()); },
+          [&leaf](const roaring_bitmap_t* rows) {
+            return RowsIn(leaf.rows, rows);
+          });
     case LeafKind::kValueSet: {
       if (!leaf.single_valued) return std::nullopt;
       if (excluded_count == 0) return leaf.matches->Occurrences();
