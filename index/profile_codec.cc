@@ -302,6 +302,13 @@ void SkipValue(ValueTag tag, const char*& p) {
   }
 }
 
+// Where the value count is: past the id and the flags.
+const char* ValueCountAt(std::string_view blob) {
+  const char* p = blob.data();
+  p += codec::ReadVarint(p);  // id
+  return p + 1;               // flags
+}
+
 // The identities and events, which follow the values.
 void ReadRest(const char* p, DecodedProfile* out, DecodeScope scope) {
   using codec::ReadString;
@@ -393,9 +400,7 @@ std::string_view DecodeId(std::string_view blob) {
 }
 
 std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr) {
-  const char* p = blob.data();
-  p += codec::ReadVarint(p);  // id
-  ++p;                        // flags
+  const char* p = ValueCountAt(blob);
   for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {
     const auto at = static_cast<AttrId>(codec::ReadVarint(p));
     const auto tag = static_cast<ValueTag>(*p++);
@@ -414,9 +419,7 @@ std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr) {
 void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
                         std::string* out) {
   using codec::ReadVarint;
-  const char* p = blob.data();
-  p += ReadVarint(p);  // id
-  ++p;                 // flags
+  const char* p = ValueCountAt(blob);
   const char* header_end = p;
   const uint64_t count = ReadVarint(p);
   // The values before `attr`'s, its own [found, found_end), and the rest.
@@ -453,9 +456,7 @@ void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
 void AppendEventsToBlob(std::string_view blob,
                         std::span<const StoredEvent> events, std::string* out) {
   using codec::ReadVarint;
-  const char* p = blob.data();
-  p += ReadVarint(p);  // id
-  ++p;                 // flags
+  const char* p = ValueCountAt(blob);
   for (uint64_t n = ReadVarint(p); n > 0; --n) {
     ReadVarint(p);  // attribute
     const auto tag = static_cast<ValueTag>(*p++);

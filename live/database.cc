@@ -199,25 +199,28 @@ struct Snapshot::Prepared {
     Plan plan;
     // The layer's superseded rows, or null.
     std::shared_ptr<const Bitmap> dead;
-    // Where the layer's counts keep what they learn of those rows.
-    ExcludedMatches* memo;
-    // The options that leave those rows out.
-    ExecuteOptions Options() const;
   };
   std::vector<LayerPlan> plans;
   // Bitmaps the plans read that belong to this query (static segments).
   std::vector<std::unique_ptr<Bitmap>> owned;
 };
 
-ExecuteOptions Snapshot::Prepared::LayerPlan::Options() const {
+namespace {
+
+// Options that leave `dead`, rows of `layer` (null for none), out of the
+// results, with the layer's memo of them (ExcludedMatches).
+ExecuteOptions WithoutDead(const Layer& layer,
+                           const std::shared_ptr<const Bitmap>& dead) {
   ExecuteOptions options;
   if (dead != nullptr) {
     options.excluded = dead->get();
     options.excluded_version = dead;
-    options.excluded_matches = memo;
+    options.excluded_matches = &layer.excluded_matches();
   }
   return options;
 }
+
+}  // namespace
 
 bool Snapshot::Alive(size_t layer, uint32_t local) const {
   const auto& dead = layers_[layer].dead;
@@ -398,7 +401,7 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     prepared.plans.push_back(Prepared::LayerPlan{
         static_cast<uint32_t>(i),
         MakePlan(Normalize(std::move(bound).value()), index),
-        dead > 0 ? state.dead : nullptr, &state.layer->excluded_matches()});
+        dead > 0 ? state.dead : nullptr});
   }
   return prepared;
 }
@@ -419,7 +422,7 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
   auto run = [&](size_t i) {
     const Prepared::LayerPlan& p = prepared.plans[i];
     const Layer& layer = *layers_[p.layer].layer;
-    ExecuteOptions options = p.Options();
+    ExecuteOptions options = WithoutDead(layer, p.dead);
     options.limit = limit;
     options.count = total != nullptr;
     options.first_row = layer.LowerBound(first_row);
@@ -875,10 +878,11 @@ Result<ReportResult> Snapshot::ReportByAttribute(
   std::map<int64_t, Group> days;
   Group trues{"true", 0, {}}, falses{"false", 0, {}};
   for (const Prepared::LayerPlan& p : prepared->plans) {
-    const Index& index = layers_[p.layer].layer->index();
+    const Layer& layer = *layers_[p.layer].layer;
+    const Index& index = layer.index();
     const std::optional<AttrId> local = index.FindAttribute(request.group_by);
     if (!local) {  // no member here holds it
-      ExecuteOptions count_only = p.Options();
+      ExecuteOptions count_only = WithoutDead(layer, p.dead);
       count_only.limit = 0;
       report.count += Execute(p.plan, index, count_only).count;
       continue;
