@@ -1,53 +1,188 @@
 #include "index/blob_arena.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <utility>
 
 namespace segd {
 
+BlobArena::~BlobArena() {
+  for (BlobPage* page : pages_) {
+    if (page != nullptr) page->Unpin();
+  }
+}
+
+void BlobArena::Swap(BlobArena& other) noexcept {
+  std::swap(refs_, other.refs_);
+  std::swap(pages_, other.pages_);
+  std::swap(free_numbers_, other.free_numbers_);
+  std::swap(filling_, other.filling_);
+  std::swap(page_fill_, other.page_fill_);
+  std::swap(held_, other.held_);
+  std::swap(live_, other.live_);
+  std::swap(garbage_, other.garbage_);
+  std::swap(sparse_, other.sparse_);
+}
+
+void BlobArena::set_page_fill(size_t bytes) {
+  page_fill_ = std::clamp<size_t>(bytes, 1, BlobPage::kBytes);
+}
+
+bool BlobArena::IsSparse(const BlobPage& page) const {
+  return page.slot != filling_ && IsSparse(page, page_fill_);
+}
+
+uint32_t BlobArena::Hold(BlobPage* page) {
+  uint32_t number;
+  if (free_numbers_.empty()) {
+    number = static_cast<uint32_t>(pages_.size());
+    pages_.push_back(page);
+  } else {
+    number = free_numbers_.back();
+    free_numbers_.pop_back();
+    pages_[number] = page;
+  }
+  page->slot = number;
+  held_ += page->size();
+  garbage_ += page->used() - page->live_bytes();
+  if (IsSparse(*page)) sparse_ += page->used();
+  return number;
+}
+
+void BlobArena::AddLive(uint32_t number, size_t bytes) {
+  BlobPage& page = *pages_[number];
+  const bool was_sparse = IsSparse(page);
+  page.set_live_bytes(page.live_bytes() + bytes);
+  live_ += bytes;
+  garbage_ -= bytes;
+  if (was_sparse && !IsSparse(page)) sparse_ -= page.used();
+}
+
+void BlobArena::DropLive(uint32_t number, size_t bytes) {
+  BlobPage& page = *pages_[number];
+  const bool was_sparse = IsSparse(page);
+  page.set_live_bytes(page.live_bytes() - bytes);
+  live_ -= bytes;
+  garbage_ += bytes;
+  const bool sparse = IsSparse(page);
+  if (sparse != was_sparse) {
+    sparse ? sparse_ += page.used() : sparse_ -= page.used();
+  }
+  if (page.live_bytes() > 0 || number == filling_) return;
+  // No current blob lies here: the page is let go, freed once the layers
+  // that still view it are gone.
+  if (sparse) sparse_ -= page.used();
+  garbage_ -= page.used();
+  held_ -= page.size();
+  page.slot = kNone;
+  pages_[number] = nullptr;
+  free_numbers_.push_back(number);
+  page.Unpin();
+}
+
+void BlobArena::Retire(uint32_t number) {
+  BlobPage& page = *pages_[number];
+  if (IsSparse(page)) sparse_ += page.used();
+  if (page.live_bytes() == 0) DropLive(number, 0);  // let go
+}
+
 void BlobArena::Set(uint32_t row, std::string_view blob) {
   if (row == refs_.size()) refs_.emplace_back();
-  Placed& ref = refs_[row];
-  garbage_ += ref.size;
-  if (pages_.empty() || used_ + blob.size() > page_sizes_.back()) {
-    const size_t bytes = std::max(kPageBytes, blob.size());
-    pages_.push_back(std::make_unique_for_overwrite<char[]>(bytes));
-    page_sizes_.push_back(bytes);
-    used_ = 0;
+  const Placed old = refs_[row];
+  refs_[row] = Placed{};
+  uint32_t retired = kNone;
+  if (!blob.empty()) {
+    BlobPage* page = filling_ == kNone ? nullptr : pages_[filling_];
+    if (page == nullptr || page->used() + blob.size() > page_fill_) {
+      retired = filling_;
+      page = BlobPage::Allocate(std::max(page_fill_, blob.size()));
+      filling_ = Hold(page);
+    }
+    const size_t offset = page->used();
+    std::memcpy(page->data() + offset, blob.data(), blob.size());
+    page->set_used(offset + blob.size());
+    garbage_ += blob.size();
+    AddLive(filling_, blob.size());
+    refs_[row] = Placed{filling_, static_cast<uint32_t>(offset),
+                        static_cast<uint32_t>(blob.size())};
   }
-  if (!blob.empty())
-    std::memcpy(pages_.back().get() + used_, blob.data(), blob.size());
-  ref.page = static_cast<uint32_t>(pages_.size() - 1);
-  ref.offset = static_cast<uint32_t>(used_);
-  ref.size = static_cast<uint32_t>(blob.size());
-  used_ += blob.size();
+  if (retired != kNone) Retire(retired);
+  // The old blob is let go after the new one is copied: they may be one.
+  if (old.size > 0) DropLive(old.page, old.size);
 }
 
 void BlobArena::Clear(uint32_t row) {
-  garbage_ += refs_[row].size;
+  const Placed old = refs_[row];
   refs_[row] = Placed{};
+  if (old.size > 0) DropLive(old.page, old.size);
 }
 
-uint32_t BlobArena::AdoptPage(std::unique_ptr<char[]> bytes, size_t size) {
-  pages_.push_back(std::move(bytes));
-  page_sizes_.push_back(size);
-  used_ = size;  // the next Set starts a page of its own
-  garbage_ += size;
-  return static_cast<uint32_t>(pages_.size() - 1);
+void BlobArena::Repoint(uint32_t row, std::string_view copy) {
+  const Placed old = refs_[row];
+  assert(old.size == copy.size() &&
+         std::memcmp(Get(row).data(), copy.data(), copy.size()) == 0);
+  BlobPage* page = BlobPage::Of(copy.data());
+  uint32_t number = page->slot;
+  if (number == kNone) {
+    page->Pin();
+    number = Hold(page);
+  }
+  if (number == old.page) return;
+  refs_[row] = Placed{number, static_cast<uint32_t>(copy.data() - page->data()),
+                      old.size};
+  AddLive(number, old.size);
+  DropLive(old.page, old.size);
 }
+
+uint32_t BlobArena::AdoptPage(BlobPage* page) { return Hold(page); }
 
 void BlobArena::Restore(std::vector<Placed> rows) {
   refs_ = std::move(rows);
-  for (const Placed& r : refs_) garbage_ -= r.size;
+  for (const Placed& r : refs_) {
+    if (r.size > 0) AddLive(r.page, r.size);
+  }
+  for (uint32_t number = 0; number < pages_.size(); ++number) {
+    if (pages_[number] != nullptr && pages_[number]->live_bytes() == 0) {
+      DropLive(number, 0);
+    }
+  }
+}
+
+bool BlobArena::CountsAgree() const {
+  std::vector<size_t> live(pages_.size(), 0);
+  size_t all_live = 0;
+  for (const Placed& r : refs_) {
+    if (r.size == 0) continue;
+    if (r.page >= pages_.size() || pages_[r.page] == nullptr ||
+        r.offset + r.size > pages_[r.page]->used()) {
+      return false;
+    }
+    live[r.page] += r.size;
+    all_live += r.size;
+  }
+  size_t held = 0, garbage = 0, sparse = 0;
+  for (uint32_t number = 0; number < pages_.size(); ++number) {
+    const BlobPage* page = pages_[number];
+    if (page == nullptr) continue;
+    if (page->slot != number || page->live_bytes() != live[number]) {
+      return false;
+    }
+    if (live[number] == 0 && number != filling_) return false;
+    held += page->size();
+    garbage += page->used() - live[number];
+    if (number != filling_ && IsSparse(*page, page_fill_)) {
+      sparse += page->used();
+    }
+  }
+  return all_live == live_ && held == held_ && garbage == garbage_ &&
+         sparse == sparse_;
 }
 
 size_t BlobArena::MemoryBytes() const {
-  size_t bytes = refs_.capacity() * sizeof(Placed) +
-                 pages_.capacity() * sizeof(pages_[0]) +
-                 page_sizes_.capacity() * sizeof(size_t);
-  for (size_t s : page_sizes_) bytes += s;
-  return bytes;
+  return refs_.capacity() * sizeof(Placed) +
+         pages_.capacity() * sizeof(pages_[0]) +
+         free_numbers_.capacity() * sizeof(uint32_t) + held_;
 }
 
 }  // namespace segd

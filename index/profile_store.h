@@ -132,9 +132,7 @@ class ProfileStore {
   // with this schema, and entries that match them (a snapshot's checksum
   // vouches for both).
   void RestoreSchema(const Schema& schema);
-  uint32_t RestorePage(std::unique_ptr<char[]> bytes, size_t size) {
-    return rows_.AdoptPage(std::move(bytes), size);
-  }
+  uint32_t RestorePage(PageRef page) { return rows_.AdoptPage(page.release()); }
   void RestoreRows(std::vector<BlobArena::Placed> rows);
   void RestoreTables(size_t ids, const std::function<void(RowTable&)>& fill_ids,
                      size_t identities,
@@ -157,6 +155,15 @@ class ProfileStore {
   bool is_live(uint32_t row) const { return !rows_.Get(row).empty(); }
   // The encoded profile (profile_codec.h); empty for a dead row.
   std::string_view blob(uint32_t row) const { return rows_.Get(row); }
+
+  // The encoded profiles' pages (index/blob_arena.h): the row's profile is
+  // read from `copy` from now on, the same bytes in a page a layer pins;
+  // pages are filled this far.
+  void Repoint(uint32_t row, std::string_view copy) {
+    rows_.Repoint(row, copy);
+  }
+  void set_page_fill(size_t bytes) { rows_.set_page_fill(bytes); }
+  const BlobArena& blobs() const { return rows_; }
 
   // Bytes held: the encoded profiles and the id and identity tables.
   size_t MemoryBytes() const {

@@ -982,6 +982,7 @@ struct Database::Touched {
 };
 
 Database::Database(DatabaseOptions options) : options_(options) {
+  store_.set_page_fill(options_.blob_page_bytes);
   auto version = std::make_shared<Snapshot>();
   version->max_depth_ = options_.max_depth;
   version->schema_ = std::make_shared<const Schema>(store_.schema());
@@ -1248,6 +1249,10 @@ std::shared_ptr<const Snapshot> Database::Read() const {
 }
 
 void Database::Install(std::shared_ptr<const Snapshot> next) {
+  blob_live_bytes_.store(store_.blobs().live_bytes());
+  const uint64_t sparse = store_.blobs().sparse_bytes();
+  blob_sparse_bytes_.store(sparse);
+  if (sparse < blob_sparse_floor_.load()) blob_sparse_floor_.store(sparse);
   {
     std::lock_guard<std::mutex> lock(current_mu_);
     current_.swap(next);
@@ -2198,6 +2203,14 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
   // event layers), but the event layers that hold them only grow until
   // the base is rebuilt.
   if (frozen == 0 || claimed(0)) return {};
+  // Rebuilt to compact the stored profiles' pages (DatabaseOptions).
+  const uint64_t all_sparse = blob_sparse_bytes_.load();
+  const uint64_t sparse =
+      all_sparse - std::min(all_sparse, blob_sparse_floor_.load());
+  const bool compact =
+      sparse >= std::max<uint64_t>(options_.compact_min_bytes, 1) &&
+      static_cast<double>(sparse) >=
+          options_.compact_share * static_cast<double>(blob_live_bytes_.load());
   uint64_t above = 0;
   std::vector<size_t> all = {0};
   for (size_t i = 1; i < frozen; ++i) {
@@ -2210,6 +2223,7 @@ std::vector<size_t> Database::DueMerge(const Snapshot& version,
   // as this runs on every new version.
   const uint64_t base_stale =
       layers[0].stale ? layers[0].stale->cardinality() : 0;
+  if (compact) return all;
   if (above + base_dead + base_stale == 0) return {};
   const double base = std::max<double>(alive(0), options_.newest_layer_rows);
   if (static_cast<double>(above + base_dead) + 0.5 * base_stale >=
@@ -2261,6 +2275,22 @@ bool Database::RunMerge(MergeLane lane) {
               return a.row < b.row;
             });
   std::sort(read_stale.begin(), read_stale.end());
+  // The base takes copies of the profiles whose pages the store's current
+  // profiles use less than half of, packed in pages of its own; the store
+  // reads them from there once the merge is in, and lets the old pages go.
+  BlobPacker packer(options_.blob_page_bytes);
+  // Rows copied, ascending, with where their bytes were.
+  std::vector<std::pair<uint32_t, const char*>> packed;
+  if (base) {
+    for (Layer::Entry& e : entries) {
+      if (e.blob.empty() || !BlobArena::IsSparse(*BlobPage::Of(e.blob.data()),
+                                                 options_.blob_page_bytes)) {
+        continue;
+      }
+      packed.emplace_back(e.row, e.blob.data());
+      e.blob = packer.Copy(e.blob);
+    }
+  }
   uint64_t serial;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -2293,13 +2323,30 @@ bool Database::RunMerge(MergeLane lane) {
     auto dead = std::make_shared<Bitmap>();
     auto stale = std::make_shared<Bitmap>();
     std::vector<std::unique_ptr<Bitmap>> event_dead(next->event_layers_.size());
+    size_t next_packed = 0;
     merged->ForEachRow([&](uint32_t local, uint32_t row) {
       if (!is_source(holders[row])) {
         dead->Add(local);
         return;
       }
       holders[row] = serial;
-      if (events || event_holder_[row] == 0) return;
+      // A copy is the profile as it is now when the store still reads the
+      // bytes copied: a write the commit thread applied but has not
+      // published yet (holders lag the store) changed them.
+      auto take_copy = [&] {
+        while (next_packed < packed.size() && packed[next_packed].first < row) {
+          ++next_packed;
+        }
+        if (next_packed < packed.size() && packed[next_packed].first == row &&
+            store_.blob(row).data() == packed[next_packed].second) {
+          store_.Repoint(row, merged->index().blob(local));
+        }
+      };
+      if (events) return;
+      if (event_holder_[row] == 0) {
+        take_copy();
+        return;
+      }
       const auto read = std::lower_bound(read_stale.begin(), read_stale.end(),
                                          std::pair(row, uint64_t{0}));
       const bool absorbed = read != read_stale.end() && read->first == row &&
@@ -2308,6 +2355,7 @@ bool Database::RunMerge(MergeLane lane) {
         stale->Add(local);
         return;
       }
+      take_copy();
       const std::optional<size_t> e =
           PositionOf(next->event_layers_, event_holder_[row]);
       event_holder_[row] = 0;
@@ -2334,6 +2382,7 @@ bool Database::RunMerge(MergeLane lane) {
       placed = true;
     }
     replaced = std::move(kept);
+    if (base) blob_sparse_floor_.store(store_.blobs().sparse_bytes());
     {
       std::lock_guard<std::mutex> merge_lock(merge_mu_);
       for (uint64_t s : sources) claimed_.erase(s);

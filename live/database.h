@@ -66,6 +66,16 @@ struct DatabaseOptions {
   // The base is rebuilt with every other layer once they, and the base's
   // dead rows, hold this share of its profiles.
   double base_merge_share = 0.25;
+  // The stored profiles' pages (index/blob_arena.h): replaced profiles
+  // leave their bytes behind, and a page is freed once none of its
+  // profiles is current and no layer views it. Pages that current profiles
+  // use less than half of are compacted by rebuilding the base, which
+  // copies those profiles into pages of its own, once such pages hold this
+  // share of the current profiles' bytes, and at least compact_min_bytes.
+  double compact_share = 0.5;
+  uint64_t compact_min_bytes = uint64_t{64} << 20;
+  // Bytes filled in a page before the next (tests make it small).
+  size_t blob_page_bytes = BlobPage::kBytes;
   // Writes wait while a version has more layers than this, until merges
   // bring them back under it (RocksDB's write stall): reads stay fast, and
   // a sustained write rate is one the merges keep up with.
@@ -611,6 +621,15 @@ class Database {
   std::set<uint64_t> claimed_;           // serials of the layers being merged
   bool stopping_ = false;
   std::atomic<uint64_t> merges_done_{0};
+  // The store's blob bytes as of the last version installed, for the base
+  // merge's test (DueMerge) off the writer's lock: current profiles', and
+  // those of pages they use less than half of.
+  std::atomic<uint64_t> blob_live_bytes_{0};
+  std::atomic<uint64_t> blob_sparse_bytes_{0};
+  // The sparse bytes that the last base merge left (its profiles' copies
+  // taken, the rest in layers it did not merge): only bytes since count
+  // towards the next, so that no merge is run for nothing.
+  std::atomic<uint64_t> blob_sparse_floor_{0};
   std::thread merge_threads_[3];  // by MergeLane
 };
 

@@ -85,8 +85,7 @@ struct LoadedLayer {
 
 // A layer's blobs into new pages (appended to `pages`), read on as many
 // threads as there are; their views.
-bool LoadBlobs(ArchiveReader& in,
-               std::vector<std::pair<std::unique_ptr<char[]>, size_t>>* pages,
+bool LoadBlobs(ArchiveReader& in, std::vector<PageRef>* pages,
                std::vector<BlobArena::Placed>* placed,
                std::vector<std::string_view>* views) {
   std::vector<uint32_t> sizes;
@@ -103,19 +102,20 @@ bool LoadBlobs(ArchiveReader& in,
     if (sections.back() == nullptr || sections.back()->remaining() != bytes) {
       return false;
     }
-    auto page = std::make_unique_for_overwrite<char[]>(bytes);
+    PageRef page(BlobPage::Allocate(bytes));
+    page->set_used(bytes);
     const uint32_t number = static_cast<uint32_t>(pages->size());
     uint32_t offset = 0;
     for (; local < end; ++local) {
       (*placed)[local] = BlobArena::Placed{number, offset, sizes[local]};
-      (*views)[local] = std::string_view(page.get() + offset, sizes[local]);
+      (*views)[local] = std::string_view(page->data() + offset, sizes[local]);
       offset += sizes[local];
     }
-    pages->emplace_back(std::move(page), bytes);
+    pages->push_back(std::move(page));
   }
   tbb::parallel_for(size_t{0}, sections.size(), [&](size_t k) {
-    auto& [page, bytes] = (*pages)[first_page + k];
-    sections[k]->Get(page.get(), bytes);  // its size was checked above
+    BlobPage& page = *(*pages)[first_page + k];
+    sections[k]->Get(page.data(), page.used());  // its size was checked above
   });
   return true;
 }
@@ -241,7 +241,7 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   if (!in.U32(&row_count) || !in.U64(&sequence) || !in.U64(&next_serial)) {
     return in.Damaged("layer count");
   }
-  std::vector<std::pair<std::unique_ptr<char[]>, size_t>> pages;
+  std::vector<PageRef> pages;
   auto load_bitmap = [&](std::shared_ptr<const Bitmap>* bitmap) {
     bool has;
     if (!in.Bool(&has)) return false;
@@ -399,7 +399,7 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
         nullptr, nullptr});
   }
   store_.RestoreSchema(schema);
-  for (auto& [page, bytes] : pages) store_.RestorePage(std::move(page), bytes);
+  for (PageRef& page : pages) store_.RestorePage(std::move(page));
   store_.RestoreRows(std::move(refs));
   // The entries of the rows alive in their layer.
   std::atomic<uint64_t> ids = 0;

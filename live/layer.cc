@@ -7,17 +7,24 @@
 #include <utility>
 
 #include "base/hash.h"
+#include "index/blob_page.h"
 #include "index/profile_codec.h"
 #include "index/profile_store.h"
 
 namespace segd {
 namespace {
 
-// Blob views by local row.
+// Blob views by local row, and a pin on each page they lie in: the store
+// lets go of a page once no current profile lies there, while a layer may
+// still be read (index/blob_arena.h).
 class BlobRows final : public RowSource {
  public:
   explicit BlobRows(std::vector<std::string_view> blobs)
-      : blobs_(std::move(blobs)) {}
+      : blobs_(std::move(blobs)) {
+    for (std::string_view blob : blobs_) {
+      if (!blob.empty()) pins_.Add(blob.data());
+    }
+  }
   uint32_t row_count() const override {
     return static_cast<uint32_t>(blobs_.size());
   }
@@ -25,6 +32,7 @@ class BlobRows final : public RowSource {
 
  private:
   std::vector<std::string_view> blobs_;
+  PagePins pins_;
 };
 
 }  // namespace

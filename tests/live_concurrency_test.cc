@@ -37,6 +37,9 @@ DatabaseOptions Busy() {
   options.newest_layer_rows = 64;
   options.merge_fanout = 2;
   options.event_merge_fanout = 2;
+  // Small pages, let go and freed while readers hold older versions.
+  options.blob_page_bytes = 4096;
+  options.compact_min_bytes = 0;
   return options;
 }
 

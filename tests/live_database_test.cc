@@ -2,9 +2,12 @@
 // and merges keep answers unchanged, saved segments, cursors, reports.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "index/blob_page.h"
 #include "live/database.h"
 #include "tests/tsan.h"
 
@@ -498,6 +501,102 @@ TEST(LiveDatabaseTest, AppendedEventsAreIndexedBesideTheirProfile) {
             (std::vector<std::string>{"p0"}));
   EXPECT_EQ(Count(db, any_order), 5u);
   EXPECT_EQ(Count(db, kEveryone), 11u);
+}
+
+// Each rewrite and event append leaves the profile's old bytes behind; the
+// pages they fill are freed once no current profile and no layer uses them,
+// and those that current profiles use little are compacted by the base's
+// rebuild. Pages of 4 KiB here, so that many come and go.
+TEST(LiveDatabaseTest, RewrittenProfilesLeaveNoPagesBehind) {
+  DatabaseOptions options = SmallLayers();
+  options.newest_layer_rows = 64;
+  options.blob_page_bytes = 4096;
+  options.compact_min_bytes = 0;
+  const size_t pages_before = BlobPage::allocated_bytes() / BlobPage::kBytes;
+  auto pages = [&] {
+    return BlobPage::allocated_bytes() / BlobPage::kBytes - pages_before;
+  };
+  Database db(options);
+  constexpr int kProfiles = 500;
+  auto profiles = [&](int version) {
+    std::string batch;
+    for (int i = 0; i < kProfiles; ++i) {
+      batch += R"({"id": "p)" + std::to_string(i) + R"(", "city": "c)" +
+               std::to_string(i % 7) + R"(", "orders": )" +
+               std::to_string(version) + "}\n";
+    }
+    return batch;
+  };
+  ASSERT_EQ(db.Upsert(profiles(0)).accepted, uint64_t{kProfiles});
+  db.MergeNow();
+  const size_t loaded = pages();
+  size_t most = 0;
+  for (int version = 1; version <= 40; ++version) {
+    ASSERT_EQ(db.Upsert(profiles(version)).accepted, uint64_t{kProfiles});
+    std::string events;
+    for (int i = version % 3; i < kProfiles; i += 3) {
+      events += R"({"id": "p)" + std::to_string(i) +
+                R"(", "name": "visit", "at": "2026-11-19T00:00:00Z"})"
+                "\n";
+    }
+    ASSERT_GT(db.AppendEvents(events).accepted, 0u);
+    db.MergeNow();
+    most = std::max(most, pages());
+  }
+  // 41 versions of 500 profiles and 6,700 event appends filled some 15
+  // times the pages of one version; a few versions' worth stay at most.
+  EXPECT_LE(most, 4 * loaded + 8) << "pages after the load: " << loaded;
+  EXPECT_EQ(Count(db, R"({"field": "orders", "op": "eq", "value": 40})"),
+            uint64_t{kProfiles});
+  // An upsert replaces the events too: the last round's appends are left.
+  EXPECT_EQ(Count(db, R"({"event": "visit", "count": {"gte": 1}})"),
+            uint64_t{(kProfiles - 1) / 3 + 1});
+  const std::optional<std::string> p7 = db.Read()->Profile("p7");
+  ASSERT_TRUE(p7.has_value());
+  EXPECT_NE(p7->find(R"("orders":40)"), std::string::npos) << *p7;
+}
+
+// Each round rewrites the hot profiles and one cold one, which then stays
+// in a page of otherwise superseded profiles: without compaction every
+// round would leave a page behind.
+TEST(LiveDatabaseTest, ProfilesLeftInMostlyUnusedPagesAreCompacted) {
+  DatabaseOptions options = SmallLayers();
+  options.newest_layer_rows = 64;
+  options.blob_page_bytes = 4096;
+  options.compact_min_bytes = 0;
+  const size_t pages_before = BlobPage::allocated_bytes() / BlobPage::kBytes;
+  auto pages = [&] {
+    return BlobPage::allocated_bytes() / BlobPage::kBytes - pages_before;
+  };
+  Database db(options);
+  constexpr int kProfiles = 500;
+  auto profile = [](int i, int version) {
+    return R"({"id": "p)" + std::to_string(i) + R"(", "orders": )" +
+           std::to_string(version) + "}\n";
+  };
+  std::string batch;
+  for (int i = 0; i < kProfiles; ++i) batch += profile(i, 0);
+  ASSERT_EQ(db.Upsert(batch).accepted, uint64_t{kProfiles});
+  db.MergeNow();
+  const size_t loaded = pages();
+  size_t most = 0;
+  constexpr int kRounds = 50;
+  for (int round = 1; round <= kRounds; ++round) {
+    batch.clear();
+    for (int i = 0; i < kProfiles; ++i) {
+      if (i % 10 != 0 || i == 10 * round - 10) batch += profile(i, round);
+    }
+    ASSERT_GT(db.Upsert(batch).accepted, 0u);
+    db.MergeNow();
+    most = std::max(most, pages());
+  }
+  EXPECT_LE(most, 4 * loaded + 8) << "pages after the load: " << loaded;
+  // The cold profiles kept the round they were written in.
+  for (int round = 1; round <= kRounds; ++round) {
+    EXPECT_EQ(Count(db, R"({"field": "orders", "op": "eq", "value": )" +
+                            std::to_string(round) + "}"),
+              round == kRounds ? uint64_t{kProfiles - kProfiles / 10 + 1} : 1u);
+  }
 }
 
 TEST(LiveDatabaseTest, AWriteBatchAppliesEachOpAndPublishesOnce) {

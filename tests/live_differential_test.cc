@@ -110,6 +110,10 @@ class Harness {
     options.event_merge_fanout = 2;
     options.base_merge_share = 0.5;
     options.background_merges = scenario.background_merges;
+    // Pages of a few profiles, compacted as soon as they may be: the
+    // store's rows move to the base's copies throughout the sequence.
+    options.blob_page_bytes = 2048 + scenario.seed % 7 * 512;
+    options.compact_min_bytes = 0;
     return options;
   }
 
