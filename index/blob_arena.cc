@@ -30,7 +30,7 @@ void BlobArena::set_page_fill(size_t bytes) {
 }
 
 bool BlobArena::IsSparse(const BlobPage& page) const {
-  return page.slot != filling_ && IsSparse(page, page_fill_);
+  return page.slot() != filling_ && IsSparse(page, page_fill_);
 }
 
 uint32_t BlobArena::Hold(BlobPage* page) {
@@ -43,7 +43,7 @@ uint32_t BlobArena::Hold(BlobPage* page) {
     free_numbers_.pop_back();
     pages_[number] = page;
   }
-  page->slot = number;
+  page->set_slot(number);
   held_ += page->size();
   garbage_ += page->used() - page->live_bytes();
   if (IsSparse(*page)) sparse_ += page->used();
@@ -75,7 +75,7 @@ void BlobArena::DropLive(uint32_t number, size_t bytes) {
   if (sparse) sparse_ -= page.used();
   garbage_ -= page.used();
   held_ -= page.size();
-  page.slot = kNone;
+  page.set_slot(kNone);
   pages_[number] = nullptr;
   free_numbers_.push_back(number);
   page.Unpin();
@@ -123,7 +123,7 @@ void BlobArena::Repoint(uint32_t row, std::string_view copy) {
   assert(old.size == copy.size() &&
          std::memcmp(Get(row).data(), copy.data(), copy.size()) == 0);
   BlobPage* page = BlobPage::Of(copy.data());
-  uint32_t number = page->slot;
+  uint32_t number = page->slot();
   if (number == kNone) {
     page->Pin();
     number = Hold(page);
@@ -165,7 +165,7 @@ bool BlobArena::CountsAgree() const {
   for (uint32_t number = 0; number < pages_.size(); ++number) {
     const BlobPage* page = pages_[number];
     if (page == nullptr) continue;
-    if (page->slot != number || page->live_bytes() != live[number]) {
+    if (page->slot() != number || page->live_bytes() != live[number]) {
       return false;
     }
     if (live[number] == 0 && number != filling_) return false;

@@ -10,10 +10,9 @@
 // and listed in a process-wide directory by kBytes granule.
 //
 // Threading: Of, Pin and Unpin may be called from any thread; the last
-// Unpin frees the page, on whichever thread makes it. `used` is written by
-// the one thread that fills the page before the page is shared; the
-// store's live byte count is written by the store's thread and read
-// anywhere as an estimate.
+// Unpin frees the page, on whichever thread makes it. The bytes used and
+// the store's live bytes are each written by one thread (the one filling
+// the page; the store's) and read from any, as an estimate.
 #ifndef SEGD_INDEX_BLOB_PAGE_H_
 #define SEGD_INDEX_BLOB_PAGE_H_
 
@@ -56,9 +55,10 @@ class BlobPage {
   // read by any.
   size_t used() const { return used_.load(std::memory_order_relaxed); }
   void set_used(size_t bytes) { used_.store(bytes, std::memory_order_relaxed); }
-  // The owning store's number for the page (BlobArena), or kNoSlot; the
+  // The holding store's number for the page (BlobArena), or kNoSlot; the
   // store's business alone.
-  uint32_t slot = kNoSlot;
+  uint32_t slot() const { return slot_; }
+  void set_slot(uint32_t slot) { slot_ = slot; }
   // Bytes of the page that hold the store's current profiles.
   uint64_t live_bytes() const {
     return live_bytes_.load(std::memory_order_relaxed);
@@ -73,6 +73,7 @@ class BlobPage {
 
   char* const data_;
   const size_t size_;
+  uint32_t slot_ = kNoSlot;
   std::atomic<uint32_t> pins_{1};
   std::atomic<size_t> used_{0};
   std::atomic<uint64_t> live_bytes_{0};

@@ -1315,7 +1315,7 @@ bool Database::Leave(std::vector<Snapshot::LayerState>& layers,
     const std::optional<size_t> i = PositionOf(layers, serial);
     if (!i) continue;
     if (!dead[*i]) dead[*i] = Writable(layers[*i].dead);
-    dead[*i]->Add(*layers[*i].layer->LocalRow(row));
+    dead[*i]->Add(layers[*i].layer->HeldLocalRow(row));
   }
   for (size_t i = 0; i < dead.size(); ++i) {
     if (dead[i]) layers[i].dead = std::move(dead[i]);
@@ -1435,7 +1435,7 @@ std::vector<uint32_t> Database::PublishAppended(
       continue;
     }
     if (!stale[*i]) stale[*i] = Writable(next.layers_[*i].stale);
-    stale[*i]->Add(*next.layers_[*i].layer->LocalRow(row));
+    stale[*i]->Add(next.layers_[*i].layer->HeldLocalRow(row));
     staled.push_back(row);
   }
   for (size_t i = 0; i < stale.size(); ++i) {
@@ -2361,7 +2361,7 @@ bool Database::RunMerge(MergeLane lane) {
       event_holder_[row] = 0;
       if (!event_dead[*e])
         event_dead[*e] = Writable(next->event_layers_[*e].dead);
-      event_dead[*e]->Add(*next->event_layers_[*e].layer->LocalRow(row));
+      event_dead[*e]->Add(next->event_layers_[*e].layer->HeldLocalRow(row));
     });
     for (size_t e = 0; e < event_dead.size(); ++e) {
       if (event_dead[e]) next->event_layers_[e].dead = std::move(event_dead[e]);

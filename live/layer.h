@@ -68,6 +68,11 @@ class Layer {
   uint32_t LowerBound(uint32_t global) const;
   // The local row of `global`, if the layer holds it.
   std::optional<uint32_t> LocalRow(uint32_t global) const;
+  // The same, for a row the layer is known to hold (a base over the row
+  // space need not read its blob table to know it).
+  uint32_t HeldLocalRow(uint32_t global) const {
+    return rows_.empty() ? global : LowerBound(global);
+  }
   // The rows held, in local order, as global rows.
   template <typename Fn>
   void ForEachRow(Fn&& fn) const;
