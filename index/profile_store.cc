@@ -124,6 +124,21 @@ std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
   });
 }
 
+void ProfileStore::PrefetchFind(std::string_view id, int step) const {
+  const uint64_t hash = IdHash(id);
+  if (step == 0) {
+    row_by_id_.Prefetch(hash);
+    return;
+  }
+  const std::optional<uint32_t> row = row_by_id_.FirstCandidate(hash);
+  if (!row) return;
+  if (step == 1) {
+    rows_.PrefetchPlace(*row);
+  } else {
+    rows_.PrefetchBlob(*row);
+  }
+}
+
 std::optional<uint32_t> ProfileStore::FindIdentity(
     std::string_view channel, std::string_view handle) const {
   return identity_owner_.Find(IdentityHash(channel, handle), [&](uint32_t row) {

@@ -146,6 +146,12 @@ class ProfileStore {
                                std::string_view handle);
 
   std::optional<uint32_t> FindRow(std::string_view id) const;
+  // Loads ahead what FindRow(id) reads, in kFindSteps steps, each wanting
+  // the loads of the one before done: the table's slot, where the
+  // candidate's profile lies, its stored id. Taking step s for the id some
+  // s+1 places ahead of the one being found overlaps a batch's misses.
+  static constexpr int kFindSteps = 3;
+  void PrefetchFind(std::string_view id, int step) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,
                                        std::string_view handle) const;
 

@@ -33,6 +33,18 @@ class RowTable {
     return std::nullopt;
   }
 
+  // The row of the first slot whose tag matches `hash`, which Find would
+  // test first: for loading its key ahead.
+  std::optional<uint32_t> FirstCandidate(uint64_t hash) const {
+    if (slots_.empty()) return std::nullopt;
+    const uint32_t tag = TagOf(hash);
+    for (size_t i = tag & mask(); slots_[i].row != kEmpty;
+         i = (i + 1) & mask()) {
+      if (slots_[i].tag == tag) return slots_[i].row;
+    }
+    return std::nullopt;
+  }
+
   // Starts loading the home slot of `hash`, for a Find or Insert soon.
   void Prefetch(uint64_t hash) const {
     if (!slots_.empty()) __builtin_prefetch(&slots_[TagOf(hash) & mask()]);

@@ -149,6 +149,27 @@ ProfileInput::Event Event(std::string name, int64_t at_ms) {
   return ProfileInput::Event{std::move(name), at_ms};
 }
 
+// Loading ahead changes nothing a find gives, for ids held, unknown, cleared
+// or in an empty store, at every step.
+TEST_F(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
+  for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
+    store_.PrefetchFind("a", step);
+  }
+  Load(R"({"id":"a"})"
+       "\n"
+       R"({"id":"b"})");
+  ASSERT_TRUE(store_.Delete("b").ok());
+  for (const char* id : {"a", "b", "zz", ""}) {
+    const std::optional<uint32_t> before = store_.FindRow(id);
+    for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
+      store_.PrefetchFind(id, step);
+    }
+    EXPECT_EQ(store_.FindRow(id), before) << id;
+  }
+  EXPECT_TRUE(store_.FindRow("a").has_value());
+  EXPECT_FALSE(store_.FindRow("b").has_value());
+}
+
 // --- Patch -----------------------------------------------------------------
 
 TEST_F(ProfileEditTest, PatchMergesGivenKeysAndKeepsRowAndTheRest) {

@@ -51,6 +51,13 @@ TEST(RowTableTest, AgreesWithAMultimapUnderRandomChurn) {
       for (const auto& [h, row] : twin) {
         const uint32_t want = row;
         ASSERT_EQ(table.Find(h, [&](uint32_t r) { return r == want; }), want);
+        // The candidate loaded ahead is the first that Find tests.
+        ASSERT_EQ(table.FirstCandidate(h),
+                  table.Find(h, [](uint32_t) { return true; }));
+      }
+      for (uint64_t h = 97; h < 100; ++h) {
+        ASSERT_EQ(table.FirstCandidate(h << 32),
+                  table.Find(h << 32, [](uint32_t) { return true; }));
       }
     }
   }
