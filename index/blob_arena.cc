@@ -69,11 +69,15 @@ void BlobArena::DropLive(uint32_t number, size_t bytes) {
   if (sparse != was_sparse) {
     sparse ? sparse_ += page.used() : sparse_ -= page.used();
   }
-  if (page.live_bytes() > 0 || number == filling_) return;
-  // No current blob lies here: the page is let go, freed once the layers
-  // that still view it are gone.
-  if (sparse) sparse_ -= page.used();
-  garbage_ -= page.used();
+  if (page.live_bytes() == 0 && number != filling_) LetGo(number);
+}
+
+void BlobArena::LetGo(uint32_t number) {
+  // No current blob lies here: freed once the layers that still view the
+  // page are gone.
+  BlobPage& page = *pages_[number];
+  if (IsSparse(page)) sparse_ -= page.used();
+  garbage_ -= page.used() - page.live_bytes();
   held_ -= page.size();
   page.set_slot(kNone);
   pages_[number] = nullptr;
@@ -84,7 +88,7 @@ void BlobArena::DropLive(uint32_t number, size_t bytes) {
 void BlobArena::Retire(uint32_t number) {
   BlobPage& page = *pages_[number];
   if (IsSparse(page)) sparse_ += page.used();
-  if (page.live_bytes() == 0) DropLive(number, 0);  // let go
+  if (page.live_bytes() == 0) LetGo(number);
 }
 
 void BlobArena::Set(uint32_t row, std::string_view blob) {
@@ -101,6 +105,7 @@ void BlobArena::Set(uint32_t row, std::string_view blob) {
     }
     const size_t offset = page->used();
     std::memcpy(page->data() + offset, blob.data(), blob.size());
+    // Bytes filled count as garbage until a blob uses them.
     page->set_used(offset + blob.size());
     garbage_ += blob.size();
     AddLive(filling_, blob.size());
@@ -144,7 +149,7 @@ void BlobArena::Restore(std::vector<Placed> rows) {
   }
   for (uint32_t number = 0; number < pages_.size(); ++number) {
     if (pages_[number] != nullptr && pages_[number]->live_bytes() == 0) {
-      DropLive(number, 0);
+      LetGo(number);
     }
   }
 }

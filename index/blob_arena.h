@@ -112,6 +112,8 @@ class BlobArena {
   void DropLive(uint32_t number, size_t bytes);
   // The page held as `number` is filled no further.
   void Retire(uint32_t number);
+  // The page held as `number`, used by no current blob, is held no longer.
+  void LetGo(uint32_t number);
 
   static constexpr uint32_t kNone = BlobPage::kNoSlot;
   std::vector<Placed> refs_;      // by row

@@ -13,11 +13,13 @@ namespace {
 // The directory: the page of each kBytes granule of the address space
 // (user space is below 2^47 on Linux), two levels so that only the
 // granules in use cost memory. Leaves are never freed, like a page table.
+constexpr int kAddressBits = 47;
 constexpr int kGranuleShift = 22;
 static_assert(BlobPage::kBytes == size_t{1} << kGranuleShift);
 constexpr int kLeafBits = 13;
 constexpr size_t kLeafSize = size_t{1} << kLeafBits;
-constexpr size_t kTopSize = size_t{1} << (47 - kGranuleShift - kLeafBits);
+constexpr size_t kTopSize = size_t{1}
+                            << (kAddressBits - kGranuleShift - kLeafBits);
 
 struct Leaf {
   std::atomic<BlobPage*> pages[kLeafSize];
@@ -64,6 +66,10 @@ BlobPage* BlobPage::Allocate(size_t bytes) {
     munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
   }
   char* data = reinterpret_cast<char*>(aligned);
+  if ((aligned + size) >> kAddressBits != 0) {  // past the directory's reach
+    munmap(data, size);
+    throw std::bad_alloc();
+  }
   // Fewer, cheaper page faults as the page fills; a hint the kernel may
   // ignore.
   madvise(data, size, MADV_HUGEPAGE);
