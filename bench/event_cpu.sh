@@ -11,7 +11,9 @@
 # PHASE is `events` (event appends in batches of 1,000; the default) or
 # `batches` (batches of 1,000 profiles). The rest of the process's ticks
 # (its own stat, which keeps those of threads that have ended) are the
-# query loop's, oneTBB's workers' and the main thread's: "others".
+# query loop's, oneTBB's workers' and the main thread's: "others". It
+# prints the bench's lines on resident memory (after the writes, and the
+# run's peak) too.
 set -euo pipefail
 segd=${1:-build/tools/segd}
 profiles=${2:-10000000}
@@ -45,7 +47,7 @@ before=$(ticks)
 wait_for "$end"
 after=$(ticks)
 wait "$pid"
-grep "^$end" "$out"
+grep "^$end\|resident" "$out"
 writes=$(grep "^$end" "$out" | grep -o '1,000: [0-9]*' | grep -o '[0-9]*$')
 export LC_ALL=C
 join <(echo "$before" | sort) <(echo "$after" | sort) |
