@@ -21,7 +21,6 @@ void BlobArena::Swap(BlobArena& other) noexcept {
   std::swap(page_fill_, other.page_fill_);
   std::swap(held_, other.held_);
   std::swap(live_, other.live_);
-  std::swap(garbage_, other.garbage_);
   std::swap(sparse_, other.sparse_);
 }
 
@@ -45,7 +44,6 @@ uint32_t BlobArena::Hold(BlobPage* page) {
   }
   page->set_slot(number);
   held_ += page->size();
-  garbage_ += page->used() - page->live_bytes();
   if (IsSparse(*page)) sparse_ += page->used();
   return number;
 }
@@ -55,7 +53,6 @@ void BlobArena::AddLive(uint32_t number, size_t bytes) {
   const bool was_sparse = IsSparse(page);
   page.set_live_bytes(page.live_bytes() + bytes);
   live_ += bytes;
-  garbage_ -= bytes;
   if (was_sparse && !IsSparse(page)) sparse_ -= page.used();
 }
 
@@ -64,7 +61,6 @@ void BlobArena::DropLive(uint32_t number, size_t bytes) {
   const bool was_sparse = IsSparse(page);
   page.set_live_bytes(page.live_bytes() - bytes);
   live_ -= bytes;
-  garbage_ += bytes;
   const bool sparse = IsSparse(page);
   if (sparse != was_sparse) {
     sparse ? sparse_ += page.used() : sparse_ -= page.used();
@@ -77,7 +73,6 @@ void BlobArena::LetGo(uint32_t number) {
   // page are gone.
   BlobPage& page = *pages_[number];
   if (IsSparse(page)) sparse_ -= page.used();
-  garbage_ -= page.used() - page.live_bytes();
   held_ -= page.size();
   page.set_slot(kNone);
   pages_[number] = nullptr;
@@ -105,9 +100,7 @@ void BlobArena::Set(uint32_t row, std::string_view blob) {
     }
     const size_t offset = page->used();
     std::memcpy(page->data() + offset, blob.data(), blob.size());
-    // Bytes filled count as garbage until a blob uses them.
     page->set_used(offset + blob.size());
-    garbage_ += blob.size();
     AddLive(filling_, blob.size());
     refs_[row] = Placed{filling_, static_cast<uint32_t>(offset),
                         static_cast<uint32_t>(blob.size())};
@@ -166,7 +159,7 @@ bool BlobArena::CountsAgree() const {
     live[r.page] += r.size;
     all_live += r.size;
   }
-  size_t held = 0, garbage = 0, sparse = 0;
+  size_t held = 0, sparse = 0;
   for (uint32_t number = 0; number < pages_.size(); ++number) {
     const BlobPage* page = pages_[number];
     if (page == nullptr) continue;
@@ -175,13 +168,11 @@ bool BlobArena::CountsAgree() const {
     }
     if (live[number] == 0 && number != filling_) return false;
     held += page->size();
-    garbage += page->used() - live[number];
     if (number != filling_ && IsSparse(*page, page_fill_)) {
       sparse += page->used();
     }
   }
-  return all_live == live_ && held == held_ && garbage == garbage_ &&
-         sparse == sparse_;
+  return all_live == live_ && held == held_ && sparse == sparse_;
 }
 
 size_t BlobArena::MemoryBytes() const {

@@ -87,8 +87,6 @@ class BlobArena {
   size_t MemoryBytes() const;
   // Bytes of the current blobs.
   size_t live_bytes() const { return live_; }
-  // Bytes filled in the pages held that no current blob uses.
-  size_t garbage_bytes() const { return garbage_; }
   // Bytes filled in the pages held that current blobs use less than half
   // of (all but the page being filled): what copying their rows elsewhere
   // would free, once the layers viewing them are gone.
@@ -123,7 +121,6 @@ class BlobArena {
   size_t page_fill_ = BlobPage::kBytes;
   size_t held_ = 0;  // bytes of the pages held
   size_t live_ = 0;
-  size_t garbage_ = 0;
   size_t sparse_ = 0;
 };
 

@@ -503,20 +503,33 @@ TEST(LiveDatabaseTest, AppendedEventsAreIndexedBesideTheirProfile) {
   EXPECT_EQ(Count(db, kEveryone), 11u);
 }
 
-// Each rewrite and event append leaves the profile's old bytes behind; the
-// pages they fill are freed once no current profile and no layer uses them,
-// and those that current profiles use little are compacted by the base's
-// rebuild. Pages of 4 KiB here, so that many come and go.
-TEST(LiveDatabaseTest, RewrittenProfilesLeaveNoPagesBehind) {
+// Pages of stored profiles of 4 KiB, so that many come and go, compacted
+// whenever they may be.
+DatabaseOptions SmallPages() {
   DatabaseOptions options = SmallLayers();
   options.newest_layer_rows = 64;
   options.blob_page_bytes = 4096;
   options.compact_min_bytes = 0;
-  const size_t pages_before = BlobPage::allocated_bytes() / BlobPage::kBytes;
-  auto pages = [&] {
-    return BlobPage::allocated_bytes() / BlobPage::kBytes - pages_before;
-  };
-  Database db(options);
+  return options;
+}
+
+// Stored profiles' pages alive now that were not when this was made.
+class PagesSince {
+ public:
+  size_t operator()() const { return Alive() - before_; }
+
+ private:
+  static size_t Alive() {
+    return BlobPage::allocated_bytes() / BlobPage::kBytes;
+  }
+  size_t before_ = Alive();
+};
+
+// Each rewrite and event append leaves the profile's old bytes behind; the
+// pages they fill are freed once no current profile and no layer uses them.
+TEST(LiveDatabaseTest, RewrittenProfilesLeaveNoPagesBehind) {
+  const PagesSince pages;
+  Database db(SmallPages());
   constexpr int kProfiles = 500;
   auto profiles = [&](int version) {
     std::string batch;
@@ -560,15 +573,8 @@ TEST(LiveDatabaseTest, RewrittenProfilesLeaveNoPagesBehind) {
 // in a page of otherwise superseded profiles: without compaction every
 // round would leave a page behind.
 TEST(LiveDatabaseTest, ProfilesLeftInMostlyUnusedPagesAreCompacted) {
-  DatabaseOptions options = SmallLayers();
-  options.newest_layer_rows = 64;
-  options.blob_page_bytes = 4096;
-  options.compact_min_bytes = 0;
-  const size_t pages_before = BlobPage::allocated_bytes() / BlobPage::kBytes;
-  auto pages = [&] {
-    return BlobPage::allocated_bytes() / BlobPage::kBytes - pages_before;
-  };
-  Database db(options);
+  const PagesSince pages;
+  Database db(SmallPages());
   constexpr int kProfiles = 500;
   auto profile = [](int i, int version) {
     return R"({"id": "p)" + std::to_string(i) + R"(", "orders": )" +
