@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/status.h"
+#include "base/thread_name.h"
 #include "base/time.h"
 #include "bench/mix.h"
 #include "bench/rss.h"
@@ -92,6 +93,7 @@ class QueryLoop {
 
  private:
   void Run() {
+    NameThisThread("segd-queries");
     QueryRequest request;
     request.limit = 0;
     request.now_ms = now_ms_;

@@ -36,6 +36,20 @@ int64_t UnZigZag(uint64_t v) {
   return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
 }
 
+// Inserts, at `at` in `out`, the varint length of what follows it.
+void InsertValuesLength(std::string* out, size_t at) {
+  char buf[10];
+  size_t n = 0;
+  for (uint64_t v = out->size() - at;; v >>= 7) {
+    if (v < 0x80) {
+      buf[n++] = static_cast<char>(v);
+      break;
+    }
+    buf[n++] = static_cast<char>(v | 0x80);
+  }
+  out->insert(at, buf, n);
+}
+
 // Event instant forms (the low 2 bits of the varint).
 constexpr uint64_t kEventSeconds = 0, kEventMillis = 1, kEventAbsolute = 2;
 
@@ -122,7 +136,8 @@ void ToProfileInput(const DecodedProfile& profile, const Schema& schema,
 void ProfileEncoder::Begin(std::string_view id, uint8_t flags,
                            size_t attribute_count) {
   PutString(out_, id);
-  out_->push_back(static_cast<char>(flags));
+  out_->push_back(static_cast<char>(flags | kValuesLength));
+  values_at_ = out_->size();
   PutVarint(out_, attribute_count);
 }
 
@@ -173,6 +188,7 @@ void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
 
 void ProfileEncoder::AddIdentities(
     const std::vector<std::pair<std::string_view, std::string_view>>& ids) {
+  InsertValuesLength(out_, values_at_);
   PutVarint(out_, ids.size());
   for (const auto& [channel, handle] : ids) {
     PutString(out_, channel);
@@ -302,11 +318,43 @@ void SkipValue(ValueTag tag, const char*& p) {
   }
 }
 
-// Where the value count is: past the id and the flags.
-const char* ValueCountAt(std::string_view blob) {
+// What precedes the values.
+struct Header {
+  std::string_view id;
+  uint8_t flags;          // as stored, kValuesLength included
+  const char* flags_end;  // just past the flags byte
+  const char* values;     // the attribute count
+  const char* rest;       // the identity count, if the blob says where
+};
+
+Header ReadHeader(std::string_view blob) {
+  Header h;
   const char* p = blob.data();
-  p += codec::ReadVarint(p);  // id
-  return p + 1;               // flags
+  h.id = codec::ReadString(p);
+  h.flags = static_cast<uint8_t>(*p++);
+  h.flags_end = p;
+  h.rest = nullptr;
+  if (h.flags & kValuesLength) {
+    const uint64_t length = codec::ReadVarint(p);
+    h.rest = p + length;
+  }
+  h.values = p;
+  return h;
+}
+
+// Past the values that start at `p` (their count).
+const char* SkipValues(const char* p) {
+  for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {
+    codec::ReadVarint(p);  // attribute
+    const auto tag = static_cast<ValueTag>(*p++);
+    SkipValue(tag, p);
+  }
+  return p;
+}
+
+// Where the identities start.
+const char* RestOf(const Header& h) {
+  return h.rest != nullptr ? h.rest : SkipValues(h.values);
 }
 
 // The identities and events, which follow the values.
@@ -335,9 +383,10 @@ void ReadRest(const char* p, DecodedProfile* out, DecodeScope scope) {
 
 void DecodeProfile(std::string_view blob, DecodedProfile* out,
                    DecodeScope scope) {
-  const char* p = blob.data();
-  out->id = codec::ReadString(p);
-  out->flags = static_cast<uint8_t>(*p++);
+  const Header h = ReadHeader(blob);
+  const char* p = h.values;
+  out->id = h.id;
+  out->flags = h.flags & ~kValuesLength;
   out->values.resize(codec::ReadVarint(p));
   for (DecodedValue& v : out->values) {
     v.attr = static_cast<AttrId>(codec::ReadVarint(p));
@@ -349,10 +398,15 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out,
 
 void DecodeSelected(std::string_view blob, std::span<const uint8_t> keep,
                     DecodeScope scope, DecodedProfile* out) {
-  const char* p = blob.data();
-  out->id = codec::ReadString(p);
-  out->flags = static_cast<uint8_t>(*p++);
+  const Header h = ReadHeader(blob);
+  out->id = h.id;
+  out->flags = h.flags & ~kValuesLength;
   out->values.clear();
+  if (keep.empty()) {  // the identities and events alone
+    ReadRest(RestOf(h), out, scope);
+    return;
+  }
+  const char* p = h.values;
   for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {
     const auto attr = static_cast<AttrId>(codec::ReadVarint(p));
     const auto tag = static_cast<ValueTag>(*p++);
@@ -371,9 +425,8 @@ void DecodeSelected(std::string_view blob, std::span<const uint8_t> keep,
 std::string_view LocateValues(std::string_view blob,
                               std::span<const uint8_t> slot_of, size_t slots,
                               const char** at) {
-  const char* p = blob.data();
-  const std::string_view id = codec::ReadString(p);
-  ++p;  // flags
+  const Header h = ReadHeader(blob);
+  const char* p = h.values;
   size_t found = 0;
   for (uint64_t n = codec::ReadVarint(p); n > 0 && found < slots; --n) {
     const auto attr = static_cast<AttrId>(codec::ReadVarint(p));
@@ -385,7 +438,7 @@ std::string_view LocateValues(std::string_view blob,
     const auto tag = static_cast<ValueTag>(*p++);
     SkipValue(tag, p);
   }
-  return id;
+  return h.id;
 }
 
 void ReadValueAt(const char* at, AttrId attr, DecodedValue* v) {
@@ -400,7 +453,7 @@ std::string_view DecodeId(std::string_view blob) {
 }
 
 std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr) {
-  const char* p = ValueCountAt(blob);
+  const char* p = ReadHeader(blob).values;
   for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {
     const auto at = static_cast<AttrId>(codec::ReadVarint(p));
     const auto tag = static_cast<ValueTag>(*p++);
@@ -419,8 +472,8 @@ std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr) {
 void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
                         std::string* out) {
   using codec::ReadVarint;
-  const char* p = ValueCountAt(blob);
-  const char* header_end = p;
+  const Header h = ReadHeader(blob);
+  const char* p = h.values;
   const uint64_t count = ReadVarint(p);
   // The values before `attr`'s, its own [found, found_end), and the rest.
   const char* first_value = p;
@@ -437,9 +490,13 @@ void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
     }
   }
   const char* values_end = p;
+  assert(h.rest == nullptr || h.rest == values_end);
   const uint64_t new_count = count - (found != nullptr) + (value != nullptr);
 
-  out->assign(blob.data(), header_end);
+  // The id and the flags, which now say that the values' length follows.
+  out->assign(blob.data(), h.flags_end);
+  out->back() = static_cast<char>(h.flags | kValuesLength);
+  const size_t values_at = out->size();
   PutVarint(out, new_count);
   ProfileEncoder encoder(out);
   if (found != nullptr) {
@@ -450,18 +507,16 @@ void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
     out->append(first_value, values_end);
     if (value != nullptr) encoder.AddValue(attr, *value);
   }
+  InsertValuesLength(out, values_at);
   out->append(values_end, blob.data() + blob.size());
 }
 
 void AppendEventsToBlob(std::string_view blob,
                         std::span<const StoredEvent> events, std::string* out) {
   using codec::ReadVarint;
-  const char* p = ValueCountAt(blob);
-  for (uint64_t n = ReadVarint(p); n > 0; --n) {
-    ReadVarint(p);  // attribute
-    const auto tag = static_cast<ValueTag>(*p++);
-    SkipValue(tag, p);
-  }
+  // The bytes before the events are copied as they are, the values' length
+  // with them.
+  const char* p = RestOf(ReadHeader(blob));
   for (uint64_t n = ReadVarint(p); n > 0; --n) {
     p += ReadVarint(p);  // channel
     p += ReadVarint(p);  // handle

@@ -1,7 +1,10 @@
 // The stored form of one profile: a compact, self-describing byte string.
 //
 //   varint id length, id bytes
-//   byte   flags (kExplicitCustomerType)
+//   byte   flags (kExplicitCustomerType, kValuesLength)
+//   varint values length, when the flags have kValuesLength: the bytes
+//          from the attribute count up to the identity count, so that a
+//          reader of the identities or events alone jumps there
 //   varint attribute count, then per attribute:
 //          varint attribute id, byte tag, payload (see ValueTag)
 //   varint identity count, then per identity: string channel, string handle
@@ -57,6 +60,10 @@ struct StoredEvent {
 };
 
 inline constexpr uint8_t kExplicitCustomerType = 1;
+// The values' length follows the flags. ProfileEncoder always writes it;
+// blobs stored before it was added have none, and readers step over their
+// values instead. DecodedProfile::flags never has it.
+inline constexpr uint8_t kValuesLength = 2;
 
 // One attribute value as decoded: views into the blob.
 struct DecodedValue {
@@ -114,8 +121,10 @@ Value ToValue(const DecodedValue& decoded);
 void ToProfileInput(const DecodedProfile& profile, const Schema& schema,
                     ProfileInput* out);
 
-// Appends the encoding of one profile to `out`. Values must already carry
-// the attribute's type (a declared string holds its date-looking text).
+// Appends the encoding of one profile to `out`: Begin, AddValue for each of
+// `attribute_count` values, AddIdentities (which writes the values' length
+// before them), AddEvents. Values must already carry the attribute's type
+// (a declared string holds its date-looking text).
 class ProfileEncoder {
  public:
   explicit ProfileEncoder(std::string* out) : out_(out) {}
@@ -127,6 +136,7 @@ class ProfileEncoder {
 
  private:
   std::string* out_;
+  size_t values_at_ = 0;  // where the attribute count starts in *out_
 };
 
 // What DecodeProfile reads: the whole profile, or its id, flags and values

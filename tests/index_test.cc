@@ -1108,6 +1108,102 @@ TEST(ProfileCodecTest, DatesComeBackAsWritten) {
   }
 }
 
+// `blob` as the store wrote it before blobs carried their values' length.
+std::string WithoutValuesLength(std::string_view blob) {
+  const char* p = blob.data();
+  p += codec::ReadVarint(p);  // the id
+  const auto flags = static_cast<uint8_t>(*p);
+  EXPECT_TRUE(flags & kValuesLength);
+  std::string out(blob.data(), p);
+  out.push_back(static_cast<char>(flags & ~kValuesLength));
+  const char* values = p + 1;
+  codec::ReadVarint(values);
+  out.append(values, blob.data() + blob.size());
+  return out;
+}
+
+// Readers of the identities and events jump over the values by their
+// length, and step over them in a blob stored without it; edits keep the
+// length right.
+TEST(ProfileCodecTest, ReadersJumpToTheEventsAndStepOverOldBlobs) {
+  std::string blob;
+  ProfileEncoder encoder(&blob);
+  encoder.Begin("p-1", kExplicitCustomerType, 4);
+  Value type;
+  type.type = AttrType::kString;
+  type.text = "lead";
+  encoder.AddValue(0, type);
+  Value city = type;
+  city.text = "Pune";
+  encoder.AddValue(1, city);
+  Value tags;
+  tags.type = AttrType::kStringArray;
+  tags.strings = {"vip", "new"};
+  encoder.AddValue(2, tags);
+  Value orders;
+  orders.type = AttrType::kNumber;
+  orders.number = Number::Int(7);
+  encoder.AddValue(3, orders);
+  encoder.AddIdentities({{"email", "a@x"}, {"phone", "+91"}});
+  encoder.AddEvents({{0, 1795046400000}, {1, 1795046401000}});
+  const std::string old = WithoutValuesLength(blob);
+  ASSERT_LT(old.size(), blob.size());
+
+  Value gold = tags;
+  gold.strings = {"gold"};
+  const std::vector<std::pair<AttrId, const Value*>> edits = {
+      {2, &gold}, {1, nullptr}, {9, &orders}};
+  for (const std::string& b : {blob, old}) {
+    SCOPED_TRACE(b == blob ? "with the values' length" : "without it");
+    DecodedProfile whole, rest;
+    DecodeProfile(b, &whole);
+    EXPECT_EQ(whole.flags, kExplicitCustomerType);
+    ASSERT_EQ(whole.values.size(), 4u);
+    EXPECT_EQ(whole.values[1].text, "Pune");
+    ASSERT_EQ(whole.identities.size(), 2u);
+    EXPECT_EQ(whole.identities[1].second, "+91");
+
+    DecodeSelected(b, {}, DecodeScope::kAll, &rest);
+    EXPECT_EQ(rest.id, "p-1");
+    EXPECT_TRUE(rest.values.empty());
+    EXPECT_EQ(rest.identities, whole.identities);
+    ASSERT_EQ(rest.events.size(), 2u);
+    EXPECT_EQ(rest.events[1].at_ms, 1795046401000);
+
+    std::string appended;
+    AppendEventsToBlob(b, std::vector<StoredEvent>{{2, 1795046402000}},
+                       &appended);
+    DecodeSelected(appended, {}, DecodeScope::kAll, &rest);
+    EXPECT_EQ(rest.identities, whole.identities);
+    ASSERT_EQ(rest.events.size(), 3u);
+    EXPECT_EQ(rest.events[2].name, 2u);
+    EXPECT_EQ(rest.events[2].at_ms, 1795046402000);
+    EXPECT_EQ(FindValue(appended, 3)->number.i, 7);
+
+    for (const auto& [attr, value] : edits) {
+      SCOPED_TRACE("attribute " + std::to_string(attr));
+      std::string edited;
+      ReplaceValueInBlob(b, attr, value, &edited);
+      (void)WithoutValuesLength(edited);  // which expects the length
+      DecodedProfile e;
+      DecodeSelected(edited, {}, DecodeScope::kAll, &e);
+      EXPECT_EQ(e.identities, whole.identities);
+      EXPECT_EQ(e.events.size(), 2u);
+      DecodeProfile(edited, &e);
+      EXPECT_EQ(e.flags, kExplicitCustomerType);
+      EXPECT_EQ(e.values.size(),
+                whole.values.size() - (value == nullptr) + (attr == 9));
+      const std::optional<DecodedValue> now = FindValue(edited, attr);
+      ASSERT_EQ(now.has_value(), value != nullptr);
+      if (value == &gold) {
+        EXPECT_EQ(now->array_count, 1u);
+      } else if (value == &orders) {
+        EXPECT_EQ(now->number.i, 7);
+      }
+    }
+  }
+}
+
 TEST(ProfileCodecTest, EventInstantsRoundTripAtEveryDistance) {
   const int64_t kMin = std::numeric_limits<int64_t>::min();
   const int64_t kMax = std::numeric_limits<int64_t>::max();
