@@ -123,8 +123,10 @@ class Server::Impl {
   // One connection: its stream and whether it waits for a request.
   struct Connection {
     beast::tcp_stream stream;
-    bool idle = true;  // guarded by the server's mu_
-    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    bool idle = true;                 // guarded by the server's mu_
+    asio::steady_timer last_request;  // once stopping, while idle
+    explicit Connection(tcp::socket socket)
+        : stream(std::move(socket)), last_request(stream.get_executor()) {}
   };
 
   // One I/O context per I/O thread, each run by its thread alone: a
@@ -138,6 +140,9 @@ class Server::Impl {
   // kernel has taken but the server not yet (each then waits a moment for
   // a request, Exchange), and closes the acceptor.
   void AcceptWaitingAndClose();
+  // On the connection's context, once stopping: closes `connection` if no
+  // request begins to arrive on it within kLastRequestWait.
+  void CloseUnlessRequested(std::shared_ptr<Connection> connection);
   awaitable<void> Serve(std::shared_ptr<Connection> connection);
   // Reads and answers one request; false when the connection must close.
   awaitable<bool> Exchange(Connection& connection, beast::flat_buffer& buffer,
@@ -219,11 +224,8 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
     // read goes on for a moment more, then it closes.
     for (const std::shared_ptr<Connection>& c : connections_) {
       if (c->idle) {
-        asio::post(c->stream.get_executor(), [c] {
-          if (!HasBytesWaiting(c->stream)) {
-            c->stream.expires_after(kLastRequestWait);
-          }
-        });
+        asio::post(c->stream.get_executor(),
+                   [this, c] { CloseUnlessRequested(c); });
       }
     }
   }
@@ -252,6 +254,24 @@ void Server::Impl::Stop(std::chrono::milliseconds grace) {
   for (std::thread& t : threads_) t.join();
   reads_.join();
   writes_.join();
+}
+
+void Server::Impl::CloseUnlessRequested(std::shared_ptr<Connection> c) {
+  // The read under way keeps the timeout it began with (Beast's
+  // expires_after sets the next read's), so it is cancelled instead.
+  c->last_request.expires_after(kLastRequestWait);
+  c->last_request.async_wait([this, c](boost::system::error_code ec) {
+    if (ec) return;
+    {
+      std::lock_guard lock(mu_);
+      if (!c->idle) return;  // a request came: it is answered, then closed
+    }
+    if (HasBytesWaiting(c->stream)) {
+      CloseUnlessRequested(c);  // sent, and not read yet by a busy server
+      return;
+    }
+    c->stream.cancel();
+  });
 }
 
 std::vector<std::unique_ptr<asio::io_context>> Server::Impl::MakeContexts(

@@ -123,13 +123,14 @@ class SegdServer {
   }
 
   // Sends `signal` (none when 0) and waits for the process (SIGKILL after
-  // 30 s); returns its wait status, as waitpid gives it.
-  int Stop(int signal) {
+  // `patience`); returns its wait status, as waitpid gives it.
+  int Stop(int signal,
+           std::chrono::milliseconds patience = std::chrono::seconds(30)) {
     if (pid_ > 0) {
       ::kill(pid_, signal);
       int status = 0;
       bool exited = false;
-      for (int i = 0; i < 3000 && !exited; ++i) {
+      for (int64_t i = 0; i < patience.count() / 10 && !exited; ++i) {
         const pid_t r = ::waitpid(pid_, &status, WNOHANG);
         if (r == pid_ || (r < 0 && errno != EINTR)) {
           exited = true;
