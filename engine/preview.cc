@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "base/time.h"
@@ -50,38 +51,52 @@ struct Entry {
   const DecodedValue* value;
 };
 
-void WriteNested(std::vector<Entry> entries, JsonWriter& out);
+void WriteNested(const std::vector<Entry>& entries, JsonWriter& out);
 
-// Writes the key/value pairs of `entries` into the object open in `out`.
-void WriteMembers(std::vector<Entry> entries, JsonWriter& out) {
-  std::vector<bool> done(entries.size(), false);
+// Writes the key/value pairs of `entries` into the object open in `out`,
+// in their order: dotted names grouped under their head, as the nested
+// object they were flattened from, where the first of them stood. Names
+// that continue one which holds a value of its own ("city" and
+// "city.zone") stay dotted, as no object can be both: each key is written
+// once, and the document reads back as the same attributes.
+void WriteMembers(const std::vector<Entry>& entries, JsonWriter& out) {
+  std::unordered_set<std::string_view> holds_value;
+  for (const Entry& e : entries) {
+    if (e.rest.find('.') == std::string_view::npos) holds_value.insert(e.rest);
+  }
+  struct Group {
+    size_t first;  // the entry it is written at
+    std::vector<Entry> inner;
+  };
+  std::unordered_map<std::string_view, Group> groups;
+  std::vector<const Group*> group_at(entries.size(), nullptr);
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (done[i]) continue;
     const std::string_view rest = entries[i].rest;
     const size_t dot = rest.find('.');
-    if (dot == std::string_view::npos) {
+    if (dot == std::string_view::npos) continue;
+    const std::string_view head = rest.substr(0, dot);
+    if (holds_value.contains(head)) continue;
+    auto [it, added] = groups.try_emplace(head, Group{i, {}});
+    it->second.inner.push_back(Entry{rest.substr(dot + 1), entries[i].value});
+    if (added) group_at[i] = &it->second;
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string_view rest = entries[i].rest;
+    const size_t dot = rest.find('.');
+    if (group_at[i] != nullptr) {
+      out.Key(rest.substr(0, dot));
+      WriteNested(group_at[i]->inner, out);
+    } else if (dot == std::string_view::npos ||
+               holds_value.contains(rest.substr(0, dot))) {
       out.Key(rest);
       WriteValue(*entries[i].value, out);
-      continue;
-    }
-    const std::string_view head = rest.substr(0, dot);
-    std::vector<Entry> inner;
-    for (size_t j = i; j < entries.size(); ++j) {
-      const std::string_view r = entries[j].rest;
-      if (!done[j] && r.size() > dot && r.substr(0, dot) == head &&
-          r[dot] == '.') {
-        inner.push_back(Entry{r.substr(dot + 1), entries[j].value});
-        done[j] = true;
-      }
-    }
-    out.Key(head);
-    WriteNested(std::move(inner), out);
+    }  // else written with its group
   }
 }
 
-void WriteNested(std::vector<Entry> entries, JsonWriter& out) {
+void WriteNested(const std::vector<Entry>& entries, JsonWriter& out) {
   out.BeginObject();
-  WriteMembers(std::move(entries), out);
+  WriteMembers(entries, out);
   out.EndObject();
 }
 

@@ -722,6 +722,37 @@ TEST_F(ProfilesApiTest, TagsSentAsAnObjectAreShownOnce) {
   EXPECT_EQ(r.body.find("\"tags\""), r.body.rfind("\"tags\"")) << r.body;
 }
 
+// A name that continues one holding a value of its own ("city" and
+// "city.zone") stays dotted: each key is shown once, and the profile shown
+// reads back as the same attributes.
+TEST_F(ProfilesApiTest, ANameAndItsContinuationAreShownOnceEach) {
+  IngestAll(http(), R"({"id":"dot-1","city":"Pune","city.zone":"west",)"
+                    R"("area":{"code":{"pin":"411"},"name":"Kothrud"},)"
+                    R"("tags":{"a":"b"},"customer_type.x":1})");
+  ASSERT_TRUE(HasStatus(
+      http().Post("/v1/profiles/dot-1/tags", R"({"add":["vip"]})"), 200));
+  const HttpResponse r = http().Get("/v1/profiles/dot-1");
+  ASSERT_TRUE(HasStatus(r, 200));
+  for (const char* key : {"\"city\"", "\"tags\"", "\"customer_type\""}) {
+    EXPECT_EQ(r.body.find(key), r.body.rfind(key)) << key << ": " << r.body;
+  }
+  const Json p(r);
+  EXPECT_EQ(p.Str("/city"), "Pune");
+  EXPECT_EQ(p.Str("/city.zone"), "west");
+  EXPECT_EQ(p.Canonical("/area"), R"({"code":{"pin":"411"},"name":"Kothrud"})");
+  EXPECT_EQ(p.Strings("/tags"), std::vector<std::string>{"vip"});
+  EXPECT_EQ(p.Str("/tags.a"), "b");
+  EXPECT_EQ(p.Int("/customer_type.x"), 1);
+
+  // Ingested again under another id, it is shown the same.
+  std::string again = r.body;
+  again.replace(again.find("dot-1"), 5, "dot-2");
+  IngestAll(http(), again);
+  std::string shown = http().Get("/v1/profiles/dot-2").body;
+  shown.replace(shown.find("dot-2"), 5, "dot-1");
+  EXPECT_EQ(shown, r.body);
+}
+
 TEST_F(ProfilesApiTest, ABareProfileShowsEmptyTagsIdentitiesAndEvents) {
   IngestAll(http(), R"({"id":"bare-1"})");
   const HttpResponse r = http().Get("/v1/profiles/bare-1");

@@ -639,6 +639,13 @@ TEST(LiveDatabaseTest, DeclaringIsAllOrNothing) {
           .code(),
       ErrorCode::kConflict);
   EXPECT_FALSE(db.Read()->schema().Find("zip").has_value());
+  // A name a record could not carry is refused, and nothing declared.
+  for (const char* name : {"", "zip.", ".zip", "a..zip"}) {
+    const Status s =
+        db.Declare({{"zip", AttrType::kString}, {name, AttrType::kString}});
+    EXPECT_EQ(s.code(), ErrorCode::kInvalid) << name << ": " << s.ToString();
+  }
+  EXPECT_FALSE(db.Read()->schema().Find("zip").has_value());
   ASSERT_TRUE(db.Declare({{"zip", AttrType::kString}}).ok());
   db.Upsert(R"({"id": "b", "zip": "2026-01-01"})");
   EXPECT_EQ(
