@@ -1283,6 +1283,9 @@ std::shared_ptr<const Layer> Database::BuildLayer(
 
 namespace {
 
+// How many rows ahead a pass over written rows loads their holders.
+constexpr size_t kHoldersAhead = 8;
+
 // A copy of `bitmap` (or an empty one) to add to: copy-on-write.
 std::unique_ptr<Bitmap> Writable(const std::shared_ptr<const Bitmap>& bitmap) {
   return std::make_unique<Bitmap>(bitmap ? roaring_bitmap_copy(bitmap->get())
@@ -1307,7 +1310,12 @@ bool Database::Leave(std::vector<Snapshot::LayerState>& layers,
   const uint64_t newest = layers.back().layer->serial();
   std::vector<std::unique_ptr<Bitmap>> dead(layers.size());
   bool newest_left = false;
-  for (uint32_t row : rows) {
+  for (size_t k = 0; k < rows.size(); ++k) {
+    // At 10M rows each holder read misses the cache: load those ahead.
+    if (k + kHoldersAhead < rows.size()) {
+      __builtin_prefetch(&holders[rows[k + kHoldersAhead]], 1);
+    }
+    const uint32_t row = rows[k];
     const uint64_t serial = holders[row];
     holders[row] = 0;
     newest_left |= serial == newest;
@@ -1426,7 +1434,11 @@ std::vector<uint32_t> Database::PublishAppended(
   const uint64_t newest_layer = next.layers_.back().layer->serial();
   std::vector<uint32_t> whole, staled;
   std::vector<std::unique_ptr<Bitmap>> stale(next.layers_.size());
-  for (uint32_t row : appended) {
+  for (size_t k = 0; k < appended.size(); ++k) {
+    if (k + kHoldersAhead < appended.size()) {
+      __builtin_prefetch(&holder_[appended[k + kHoldersAhead]]);
+    }
+    const uint32_t row = appended[k];
     const std::optional<size_t> i =
         holder_[row] == newest_layer ? std::nullopt
                                      : PositionOf(next.layers_, holder_[row]);
