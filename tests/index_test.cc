@@ -1126,31 +1126,29 @@ std::string WithoutValuesLength(std::string_view blob) {
 // length, and step over them in a blob stored without it; edits keep the
 // length right.
 TEST(ProfileCodecTest, ReadersJumpToTheEventsAndStepOverOldBlobs) {
+  const auto of = [](AttrType type, std::string text,
+                     std::vector<std::string> strings, int64_t number) {
+    Value v;
+    v.type = type;
+    v.text = std::move(text);
+    v.strings = std::move(strings);
+    v.number = Number::Int(number);
+    return v;
+  };
+  const Value orders = of(AttrType::kNumber, "", {}, 7);
+  const Value gold = of(AttrType::kStringArray, "", {"gold"}, 0);
   std::string blob;
   ProfileEncoder encoder(&blob);
   encoder.Begin("p-1", kExplicitCustomerType, 4);
-  Value type;
-  type.type = AttrType::kString;
-  type.text = "lead";
-  encoder.AddValue(0, type);
-  Value city = type;
-  city.text = "Pune";
-  encoder.AddValue(1, city);
-  Value tags;
-  tags.type = AttrType::kStringArray;
-  tags.strings = {"vip", "new"};
-  encoder.AddValue(2, tags);
-  Value orders;
-  orders.type = AttrType::kNumber;
-  orders.number = Number::Int(7);
+  encoder.AddValue(0, of(AttrType::kString, "lead", {}, 0));
+  encoder.AddValue(1, of(AttrType::kString, "Pune", {}, 0));
+  encoder.AddValue(2, of(AttrType::kStringArray, "", {"vip", "new"}, 0));
   encoder.AddValue(3, orders);
   encoder.AddIdentities({{"email", "a@x"}, {"phone", "+91"}});
   encoder.AddEvents({{0, 1795046400000}, {1, 1795046401000}});
   const std::string old = WithoutValuesLength(blob);
   ASSERT_LT(old.size(), blob.size());
 
-  Value gold = tags;
-  gold.strings = {"gold"};
   const std::vector<std::pair<AttrId, const Value*>> edits = {
       {2, &gold}, {1, nullptr}, {9, &orders}};
   for (const std::string& b : {blob, old}) {
