@@ -16,9 +16,9 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <set>
 #include <tuple>
-#include <unordered_map>
 
 #include "base/ascii.h"
 #include "base/json_pointer.h"
@@ -1535,46 +1535,64 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
   LoadOptions options;
   options.format = format;
   BatchResult result;
-  // The events of one profile are appended together, in line order.
-  struct Lines {
-    std::vector<uint64_t> lines;
-    std::vector<ProfileInput::Event> events;
+  struct Record {
+    std::string id;
+    ProfileInput::Event event;
+    uint64_t line;
   };
-  std::vector<std::string> order;
-  std::unordered_map<std::string, Lines> by_id;
+  std::vector<Record> records;
   ForEachRecord(text, options,
                 [&](uint64_t line, Result<std::string_view> record) {
                   if (!record.ok()) {
                     result.rejected.push_back({line, "", record.status()});
                     return;
                   }
-                  std::string id;
-                  ProfileInput::Event event;
-                  Status parsed = ParseEventRecord(*record, &id, &event);
+                  Record& r = records.emplace_back();
+                  r.line = line;
+                  Status parsed = ParseEventRecord(*record, &r.id, &r.event);
                   if (!parsed.ok()) {
-                    result.rejected.push_back({line, id, parsed});
-                    return;
+                    result.rejected.push_back({line, std::move(r.id), parsed});
+                    records.pop_back();
                   }
-                  auto [it, added] = by_id.try_emplace(id);
-                  if (added) order.push_back(id);
-                  it->second.lines.push_back(line);
-                  it->second.events.push_back(std::move(event));
                 });
+  // The events of one profile are appended together, in line order: the
+  // records ordered by id, then line, and their events moved into runs.
+  std::vector<uint32_t> order(records.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const int c = records[a].id.compare(records[b].id);
+    return c != 0 ? c < 0 : a < b;
+  });
+  std::vector<ProfileInput::Event> events;
+  events.reserve(order.size());
+  std::vector<size_t> runs;  // where each id's events start, and the end
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k == 0 || records[order[k]].id != records[order[k - 1]].id) {
+      runs.push_back(k);
+    }
+    events.push_back(std::move(records[order[k]].event));
+  }
+  runs.push_back(order.size());
+  const size_t ids = runs.size() - 1;
+  const auto id_of = [&](size_t run) -> const std::string& {
+    return records[order[runs[run]]].id;
+  };
   // Each id is found with its table slot, placement and stored id loaded
   // ahead: at 10M profiles each is a cache miss, which the profiles
   // before it overlap.
   constexpr size_t kAhead = 2;
-  for (size_t k = 0; k < order.size(); ++k) {
+  for (size_t k = 0; k < ids; ++k) {
     for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
       const size_t ahead = k + (ProfileStore::kFindSteps - step) * kAhead;
-      if (ahead < order.size()) store_.PrefetchFind(order[ahead], step);
+      if (ahead < ids) store_.PrefetchFind(id_of(ahead), step);
     }
-    const std::string& id = order[k];
-    const Lines& lines = by_id[id];
-    Result<uint32_t> row = store_.AppendEvents(id, lines.events);
+    const std::string& id = id_of(k);
+    const std::span<const ProfileInput::Event> own(events.data() + runs[k],
+                                                   runs[k + 1] - runs[k]);
+    Result<uint32_t> row = store_.AppendEvents(id, own);
     if (row.ok()) {
       pending->touched.appended.push_back(*row);
-      result.accepted += lines.lines.size();
+      result.accepted += own.size();
       continue;
     }
     // An unknown profile is the record's id at fault.
@@ -1582,8 +1600,8 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
     const Status error = s.code() == ErrorCode::kNotFound
                              ? Status(s.code(), s.message(), "/id")
                              : s;
-    for (uint64_t line : lines.lines) {
-      result.rejected.push_back({line, id, error});
+    for (size_t i = runs[k]; i < runs[k + 1]; ++i) {
+      result.rejected.push_back({records[order[i]].line, id, error});
     }
   }
   std::sort(result.rejected.begin(), result.rejected.end(),

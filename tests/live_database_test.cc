@@ -403,11 +403,16 @@ TEST(LiveDatabaseTest, EventsAppendToTheirProfiles) {
       "\n"
       R"({"id": "a", "name": "order", "at": "2026-11-18T00:00:00Z"})"
       "\n"
-      R"({"id": "b", "name": "order", "at": "not a date"})");
+      R"({"id": "b", "name": "order", "at": "not a date"})"
+      "\n"
+      R"({"id": "zz", "name": "visit", "at": "2026-11-19T00:00:00Z"})");
   EXPECT_EQ(r.accepted, 2u);
-  ASSERT_EQ(r.rejected.size(), 2u);
+  ASSERT_EQ(r.rejected.size(), 3u);
   EXPECT_EQ(r.rejected[0].line, 2u);
   EXPECT_EQ(r.rejected[1].line, 4u);
+  EXPECT_EQ(r.rejected[2].line, 5u);
+  EXPECT_EQ(r.rejected[2].id, "zz");
+  EXPECT_EQ(r.rejected[2].error.path(), "/id");
   EXPECT_EQ(Ids(db, R"({"event": "order", "count": {"gte": 2}})"),
             (std::vector<std::string>{"a"}));
 }
