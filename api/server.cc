@@ -32,9 +32,9 @@ using asio::use_awaitable;
 constexpr auto kNoThrow = asio::experimental::as_tuple(use_awaitable);
 // Once stopping, how long a connection with nothing to read yet waits for a
 // request: long enough for one sent just before the stop to arrive, short
-// enough not to hold the stop. One whose bytes are already in the kernel
-// was sent before the stop, and is read with the usual timeouts, however
-// long a loaded machine takes to get to it.
+// enough not to hold the stop. One whose bytes are already in the kernel,
+// or read in part, was sent before the stop, and is read with the usual
+// timeouts, however long a loaded machine takes to get to it.
 constexpr auto kLastRequestWait = std::chrono::milliseconds(500);
 
 // Whether bytes wait to be read on `stream`'s socket.
@@ -125,6 +125,9 @@ class Server::Impl {
     beast::tcp_stream stream;
     bool idle = true;                 // guarded by the server's mu_
     asio::steady_timer last_request;  // once stopping, while idle
+    // What Serve has read and not yet parsed (part of a request, or one
+    // pipelined behind the last), while it serves; its own thread's.
+    const beast::flat_buffer* unparsed = nullptr;
     explicit Connection(tcp::socket socket)
         : stream(std::move(socket)), last_request(stream.get_executor()) {}
   };
@@ -266,8 +269,9 @@ void Server::Impl::CloseUnlessRequested(std::shared_ptr<Connection> c) {
       std::lock_guard lock(mu_);
       if (!c->idle) return;  // a request came: it is answered, then closed
     }
-    if (HasBytesWaiting(c->stream)) {
-      CloseUnlessRequested(c);  // sent, and not read yet by a busy server
+    if (HasBytesWaiting(c->stream) ||
+        (c->unparsed != nullptr && c->unparsed->size() > 0)) {
+      CloseUnlessRequested(c);  // a request begun, read in part or not yet
       return;
     }
     c->stream.cancel();
@@ -337,12 +341,14 @@ void Server::Impl::AcceptWaitingAndClose() {
 
 awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection) {
   beast::flat_buffer buffer;
+  connection->unparsed = &buffer;
   bool first = true;
   try {
     while (co_await Exchange(*connection, buffer, first)) first = false;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "segd: connection dropped: %s\n", e.what());
   }
+  connection->unparsed = nullptr;
   // A lingering close: what the client still sends (a body refused with
   // 413) is read and dropped for a moment, so that the kernel does not
   // reset the connection before the client has read the answer.
@@ -490,9 +496,12 @@ awaitable<bool> Server::Impl::Exchange(Connection& connection,
         route_index, status,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
+    // Idle again only if it waits for another request: one that closes
+    // drains what the client still sends, which a stop must not cut.
     std::lock_guard lock(mu_);
-    connection.idle = true;
-    co_return sent&& keep_alive && !stopping_;
+    const bool more = sent && keep_alive && !stopping_;
+    connection.idle = more;
+    co_return more;
   };
 
   // The key, the target and the route, before any of the body is read.

@@ -1,6 +1,7 @@
 #include "engine/preview.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -53,41 +54,47 @@ struct Entry {
 
 void WriteNested(const std::vector<Entry>& entries, JsonWriter& out);
 
+// Where `name` splits into the key of a nested object and the rest: at its
+// first dot, unless that leaves a part empty ("a.", ".a"), which no key of
+// a record's object can be: such a name stays whole.
+size_t NestAt(std::string_view name) {
+  const size_t dot = name.find('.');
+  return dot == 0 || dot + 1 == name.size() ? std::string_view::npos : dot;
+}
+
 // Writes the key/value pairs of `entries` into the object open in `out`,
 // in their order: dotted names grouped under their head, as the nested
 // object they were flattened from, where the first of them stood. Names
-// that continue one which holds a value of its own ("city" and
-// "city.zone") stay dotted, as no object can be both: each key is written
+// that continue a key written whole ("city.zone" beside "city", or one of
+// `taken`) stay dotted, as no object can be both: each key is written
 // once, and the document reads back as the same attributes.
-void WriteMembers(const std::vector<Entry>& entries, JsonWriter& out) {
-  std::unordered_set<std::string_view> holds_value;
+void WriteMembers(const std::vector<Entry>& entries, JsonWriter& out,
+                  std::initializer_list<std::string_view> taken = {}) {
+  std::unordered_set<std::string_view> whole(taken);
   for (const Entry& e : entries) {
-    if (e.rest.find('.') == std::string_view::npos) holds_value.insert(e.rest);
+    if (NestAt(e.rest) == std::string_view::npos) whole.insert(e.rest);
   }
-  struct Group {
-    size_t first;  // the entry it is written at
-    std::vector<Entry> inner;
-  };
-  std::unordered_map<std::string_view, Group> groups;
-  std::vector<const Group*> group_at(entries.size(), nullptr);
+  // Each group's entries, under its head; written at its first entry.
+  std::unordered_map<std::string_view, std::vector<Entry>> groups;
+  std::vector<const std::vector<Entry>*> group_at(entries.size(), nullptr);
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string_view rest = entries[i].rest;
-    const size_t dot = rest.find('.');
+    const size_t dot = NestAt(rest);
     if (dot == std::string_view::npos) continue;
     const std::string_view head = rest.substr(0, dot);
-    if (holds_value.contains(head)) continue;
-    auto [it, added] = groups.try_emplace(head, Group{i, {}});
-    it->second.inner.push_back(Entry{rest.substr(dot + 1), entries[i].value});
+    if (whole.contains(head)) continue;
+    auto [it, added] = groups.try_emplace(head);
+    it->second.push_back(Entry{rest.substr(dot + 1), entries[i].value});
     if (added) group_at[i] = &it->second;
   }
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string_view rest = entries[i].rest;
-    const size_t dot = rest.find('.');
+    const size_t dot = NestAt(rest);
     if (group_at[i] != nullptr) {
       out.Key(rest.substr(0, dot));
-      WriteNested(group_at[i]->inner, out);
+      WriteNested(*group_at[i], out);
     } else if (dot == std::string_view::npos ||
-               holds_value.contains(rest.substr(0, dot))) {
+               whole.contains(rest.substr(0, dot))) {
       out.Key(rest);
       WriteValue(*entries[i].value, out);
     }  // else written with its group
@@ -296,7 +303,9 @@ void WriteProfile(const Index& index, std::string_view blob, JsonWriter& out) {
                 e.rest.starts_with(kTagsAttribute) &&
                 e.rest[kTagsAttribute.size()] == '.');
       });
-  WriteMembers(std::move(entries), out);
+  // The keys written after the attributes are taken: an attribute such as
+  // "events.x" stays dotted.
+  WriteMembers(entries, out, {"id", "identities", "events"});
   // SPEC §5: a profile is shown with its tags, identities and events, even
   // when it has none.
   if (!has_tags) {

@@ -136,7 +136,7 @@ void ToProfileInput(const DecodedProfile& profile, const Schema& schema,
 void ProfileEncoder::Begin(std::string_view id, uint8_t flags,
                            size_t attribute_count) {
   PutString(out_, id);
-  out_->push_back(static_cast<char>(flags | kValuesLength));
+  out_->push_back(static_cast<char>(flags));
   values_at_ = out_->size();
   PutVarint(out_, attribute_count);
 }
@@ -188,7 +188,9 @@ void ProfileEncoder::AddValue(AttrId attr, const Value& value) {
 
 void ProfileEncoder::AddIdentities(
     const std::vector<std::pair<std::string_view, std::string_view>>& ids) {
+  // The flags say that the length follows only once it does.
   InsertValuesLength(out_, values_at_);
+  (*out_)[values_at_ - 1] |= static_cast<char>(kValuesLength);
   PutVarint(out_, ids.size());
   for (const auto& [channel, handle] : ids) {
     PutString(out_, channel);

@@ -180,8 +180,9 @@ std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr);
 // Writes to `out` the blob `blob` with the value of `attr` replaced by
 // `value` as ProfileEncoder::AddValue encodes it (added after the other
 // values when the profile holds none), or left out when `value` is null.
-// Every other byte is copied as it is; what follows the values is stepped
-// over, not decoded.
+// The values' length is written anew (and the flag that says it is
+// there); every other byte is copied as it is, and what follows the
+// values is not read at all.
 void ReplaceValueInBlob(std::string_view blob, AttrId attr, const Value* value,
                         std::string* out);
 

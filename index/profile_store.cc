@@ -225,11 +225,6 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
     if (name.empty()) {
       return Malformed("empty attribute name", AttributePointer(name));
     }
-    if (!IsAttributeName(name)) {
-      return Malformed("attribute name " + Quoted(name) +
-                           " has an empty part between its dots",
-                       AttributePointer(name));
-    }
     const std::string_view n = name;
     has_customer_id |= n == kCustomerId;
     has_contact |= n == kEmail || n == kPhone;

@@ -60,11 +60,6 @@ Status Schema::Declare(std::string_view name, AttrType type) {
         "\"" + std::string(name) + "\" is a reserved key, not an attribute",
         JsonPointerChild("", name));
   }
-  if (!IsAttributeName(name)) {
-    return Invalid("attribute name \"" + std::string(name) +
-                       "\" is empty or has an empty part between its dots",
-                   JsonPointerChild("", name));
-  }
   if (auto id = Find(name)) {
     const Attribute& attr = attributes_[*id];
     if (attr.type != type) {

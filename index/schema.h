@@ -30,14 +30,6 @@ inline bool IsReservedKey(std::string_view name) {
   return name == "id" || name == "identities" || name == "events";
 }
 
-// Whether `name` can name an attribute: not empty, and no part of it
-// between dots empty ("a.", ".a", "a..b"), as a nested object's key never
-// is: a profile shown nested reads back as the same attributes.
-inline bool IsAttributeName(std::string_view name) {
-  return !name.empty() && name.front() != '.' && name.back() != '.' &&
-         name.find("..") == std::string_view::npos;
-}
-
 enum class AttrType : uint8_t {
   kString,
   kNumber,

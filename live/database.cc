@@ -1981,11 +1981,6 @@ Status Database::Declare(
       return Invalid(Quoted(name) + " is a reserved key, not an attribute",
                      JsonPointerChild("", name));
     }
-    if (!IsAttributeName(name)) {
-      return Invalid("attribute name " + Quoted(name) +
-                         " is empty or has an empty part between its dots",
-                     JsonPointerChild("", name));
-    }
     const std::optional<AttrId> attr = schema.Find(name);
     if (attr && schema.attribute(*attr).type != type) {
       return Status(ErrorCode::kConflict,

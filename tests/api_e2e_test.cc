@@ -723,17 +723,20 @@ TEST_F(ProfilesApiTest, TagsSentAsAnObjectAreShownOnce) {
 }
 
 // A name that continues one holding a value of its own ("city" and
-// "city.zone") stays dotted: each key is shown once, and the profile shown
-// reads back as the same attributes.
+// "city.zone"), or a key the profile shows anyway ("events.x"), stays
+// dotted, and so does a name that would leave a key empty ("a."): each key
+// is shown once, and the profile shown reads back as the same attributes.
 TEST_F(ProfilesApiTest, ANameAndItsContinuationAreShownOnceEach) {
   IngestAll(http(), R"({"id":"dot-1","city":"Pune","city.zone":"west",)"
                     R"("area":{"code":{"pin":"411"},"name":"Kothrud"},)"
-                    R"("tags":{"a":"b"},"customer_type.x":1})");
+                    R"("tags":{"a":"b"},"customer_type.x":1,"events.x":2,)"
+                    R"("identities.y":3,"id.z":4,"a.":5,".b":6,"c..d":7})");
   ASSERT_TRUE(HasStatus(
       http().Post("/v1/profiles/dot-1/tags", R"({"add":["vip"]})"), 200));
   const HttpResponse r = http().Get("/v1/profiles/dot-1");
   ASSERT_TRUE(HasStatus(r, 200));
-  for (const char* key : {"\"city\"", "\"tags\"", "\"customer_type\""}) {
+  for (const char* key : {"\"city\"", "\"tags\"", "\"customer_type\"",
+                          "\"events\"", "\"identities\"", "\"id\"", "\"c\""}) {
     EXPECT_EQ(r.body.find(key), r.body.rfind(key)) << key << ": " << r.body;
   }
   const Json p(r);
@@ -743,6 +746,12 @@ TEST_F(ProfilesApiTest, ANameAndItsContinuationAreShownOnceEach) {
   EXPECT_EQ(p.Strings("/tags"), std::vector<std::string>{"vip"});
   EXPECT_EQ(p.Str("/tags.a"), "b");
   EXPECT_EQ(p.Int("/customer_type.x"), 1);
+  EXPECT_EQ(p.Int("/events.x"), 2);
+  EXPECT_EQ(p.Int("/identities.y"), 3);
+  EXPECT_EQ(p.Int("/id.z"), 4);
+  EXPECT_EQ(p.Int("/a."), 5);
+  EXPECT_EQ(p.Int("/.b"), 6);
+  EXPECT_EQ(p.Canonical("/c"), R"({".d":7})");
 
   // Ingested again under another id, it is shown the same.
   std::string again = r.body;

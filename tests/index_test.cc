@@ -1141,7 +1141,8 @@ TEST(ProfileCodecTest, ReadersJumpToTheEventsAndStepOverOldBlobs) {
   ProfileEncoder encoder(&blob);
   encoder.Begin("p-1", kExplicitCustomerType, 4);
   encoder.AddValue(0, of(AttrType::kString, "lead", {}, 0));
-  encoder.AddValue(1, of(AttrType::kString, "Pune", {}, 0));
+  // Long enough that the values' length takes a varint of three bytes.
+  encoder.AddValue(1, of(AttrType::kString, std::string(20000, 'P'), {}, 0));
   encoder.AddValue(2, of(AttrType::kStringArray, "", {"vip", "new"}, 0));
   encoder.AddValue(3, orders);
   encoder.AddIdentities({{"email", "a@x"}, {"phone", "+91"}});
@@ -1157,7 +1158,7 @@ TEST(ProfileCodecTest, ReadersJumpToTheEventsAndStepOverOldBlobs) {
     DecodeProfile(b, &whole);
     EXPECT_EQ(whole.flags, kExplicitCustomerType);
     ASSERT_EQ(whole.values.size(), 4u);
-    EXPECT_EQ(whole.values[1].text, "Pune");
+    EXPECT_EQ(whole.values[1].text, std::string(20000, 'P'));
     ASSERT_EQ(whole.identities.size(), 2u);
     EXPECT_EQ(whole.identities[1].second, "+91");
 

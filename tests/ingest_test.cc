@@ -477,27 +477,6 @@ TEST_F(IngestTest, RecordErrorsPointIntoTheRecord) {
   EXPECT_EQ(r.rejected[1].error.path(), "/a/");
 }
 
-// A name with an empty part between its dots could not be shown nested
-// and read back ({"a": {"": 1}} is refused): it is refused too.
-TEST_F(IngestTest, NamesWithAnEmptyPartAreRefused) {
-  LoadReport r = Load(R"({"id":"d","a.":1})"
-                      "\n"
-                      R"({"id":"e",".a":1})"
-                      "\n"
-                      R"({"id":"f","x":{"a..b":1}})"
-                      "\n"
-                      R"({"id":"g","a.b":1,"x":{"y.z":2}})");
-  EXPECT_EQ(r.accepted, 1u);
-  ASSERT_EQ(r.rejected.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(r.rejected[i].line, i + 1);
-    EXPECT_NE(r.rejected[i].error.message().find("empty part"),
-              std::string::npos)
-        << r.rejected[i].error.ToString();
-  }
-  EXPECT_EQ(Value(Profile("g"), "x.y.z")->number.i, 2);
-}
-
 TEST_F(IngestTest, ByteOrderMarkIsSkipped) {
   LoadReport r = Load("\xEF\xBB\xBF{\"id\":\"a\"}\n{\"id\":\"b\"}");
   EXPECT_EQ(r.accepted, 2u) << ErrorOf(r);
