@@ -514,6 +514,30 @@ BENCHMARK(BM_SmallLayerBuild)
     ->Arg(128)
     ->Unit(benchmark::kMicrosecond);
 
+// An event layer (Index::Scope::kEvents): the events alone of the profiles
+// a batch of event appends touched (1,000), or of eight such layers merged.
+// The profiles are spread over the store, their bytes in cache after the
+// first build, as the commit thread finds those it has just written.
+void BM_EventLayerBuild(benchmark::State& state) {
+  const Fixture& data = Data();
+  const size_t rows = static_cast<size_t>(state.range(0));
+  std::vector<Layer::Entry> entries;
+  const uint32_t step = data.store.row_count() / rows;
+  for (uint32_t row = 0; entries.size() < rows; row += step) {
+    entries.push_back(Layer::Entry{row, data.store.blob(row)});
+  }
+  for (auto _ : state) {
+    auto layer = Layer::Build(data.store.schema(), entries, false, 1,
+                              Index::Scope::kEvents);
+    benchmark::DoNotOptimize(layer);
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(BM_EventLayerBuild)
+    ->Arg(1000)
+    ->Arg(8000)
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace segd
 

@@ -34,9 +34,10 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   });
 }
 
-SortedColumn<int64_t> ToColumn(
+// The column of (key, row) pairs already in its order, which are left
+// empty.
+SortedColumn<int64_t> ColumnOfSorted(
     std::vector<std::pair<int64_t, uint16_t>>& pairs) {
-  SortByKey(pairs);
   SortedColumn<int64_t> column;
   std::vector<int64_t> keys;
   keys.reserve(pairs.size());
@@ -48,6 +49,12 @@ SortedColumn<int64_t> ToColumn(
   column.keys = IntKeys(keys);
   pairs.clear();
   return column;
+}
+
+SortedColumn<int64_t> ToColumn(
+    std::vector<std::pair<int64_t, uint16_t>>& pairs) {
+  SortByKey(pairs);
+  return ColumnOfSorted(pairs);
 }
 
 // The bitmap of `rows` (ascending), and `rows` emptied for reuse.
@@ -70,38 +77,35 @@ Bitmap Union(std::vector<Bitmap>& parts) {
 
 // The recency ladder of one event name in one shard (ShardIndex::recency)
 // and the events older than it holds, from the (instant, row) pairs, which
-// are left empty.
+// are left empty. `seen` is scratch of one zero per local row, left zero.
 void BuildEventColumns(std::vector<std::pair<int64_t, uint16_t>>& pairs,
+                       std::vector<uint8_t>& seen,
                        std::vector<SortedColumn<int64_t>>* ladders,
                        SortedColumn<int64_t>* older) {
   constexpr int kDepth = ShardIndex::kRecencyDepth;
   ladders->resize(kDepth);
-  // Pairs arrive grouped by row, in ascending row order: only each row's
-  // few events need ordering, latest first.
-  for (size_t i = 0; i < pairs.size();) {
-    size_t j = i + 1;
-    while (j < pairs.size() && pairs[j].second == pairs[i].second) ++j;
-    if (j - i > 1) {
-      std::sort(pairs.begin() + i, pairs.begin() + j,
-                [](const auto& x, const auto& y) { return x.first > y.first; });
-    }
-    i = j;
-  }
+  // One sort by instant, rows ascending among equals. Read from the latest
+  // back, a row's k-th event seen is its k-th latest: each rung fills in
+  // descending order, and reversed, ascends as a column does.
+  SortByKey(pairs);
   std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth], rest;
-  for (size_t i = 0; i < pairs.size();) {
-    size_t j = i;  // pairs[i, j): one row, latest first
-    while (j < pairs.size() && pairs[j].second == pairs[i].second) ++j;
-    for (size_t k = 0; k < j - i; ++k) {
-      (k < kDepth ? rungs[k] : rest).push_back(pairs[i + k]);
+  for (auto it = pairs.rbegin(); it != pairs.rend(); ++it) {
+    uint8_t& k = seen[it->second];
+    if (k < kDepth) {
+      rungs[k++].push_back(*it);
+    } else {
+      rest.push_back(*it);
     }
-    i = j;
   }
+  for (const auto& [at, row] : pairs) seen[row] = 0;
   pairs.clear();
   for (int k = 0; k < kDepth; ++k) {
-    (*ladders)[k] = ToColumn(rungs[k]);
+    std::reverse(rungs[k].begin(), rungs[k].end());
+    (*ladders)[k] = ColumnOfSorted(rungs[k]);
     (*ladders)[k].MaybeBuildRangeBuckets();
   }
-  *older = ToColumn(rest);
+  std::reverse(rest.begin(), rest.end());
+  *older = ColumnOfSorted(rest);
 }
 
 // Numbers of one shard sorted exactly, as an int64 column when they are all
@@ -281,8 +285,10 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
     }
     shard.recency.resize(event_count);
     shard.older_events.resize(event_count);
+    std::vector<uint8_t> seen(last - first, 0);
     for (EventId e = 0; e < event_count; ++e) {
-      BuildEventColumns(events[e], &shard.recency[e], &shard.older_events[e]);
+      BuildEventColumns(events[e], seen, &shard.recency[e],
+                        &shard.older_events[e]);
     }
   });
 

@@ -146,7 +146,8 @@ TEST_F(QueryTest, EventCountsAndWindows) {
 // windows reaching the present take the recency ladders (counts 1..5);
 // windows ending in the past, larger counts and the shard holding events
 // after `now` count event by event, from the ladders' rungs and the events
-// older than a row's five latest (rows here hold up to eight).
+// older than a row's five latest (rows here hold up to nine, some two at
+// one instant).
 TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
   constexpr int64_t kDay = 86'400'000;
   const int n = 65536 + 5000;
@@ -159,6 +160,9 @@ TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
                          j * 3'600'000);
     }
     if (i >= 65536 && i % 50 == 0) times[i].push_back(kNow + kDay);
+    if (i % 13 == 5 && !times[i].empty()) {  // two events at one instant
+      times[i].push_back(times[i][events / 2]);
+    }
     if (i % 20011 == 3) {  // counts past what a byte holds
       for (int j = 0; j < 300; ++j) times[i].push_back(kNow - j * 3'600'000);
     }
