@@ -34,10 +34,9 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   });
 }
 
-// The column of (key, row) pairs already in its order, which are left
-// empty.
-SortedColumn<int64_t> ColumnOfSorted(
+SortedColumn<int64_t> ToColumn(
     std::vector<std::pair<int64_t, uint16_t>>& pairs) {
+  SortByKey(pairs);
   SortedColumn<int64_t> column;
   std::vector<int64_t> keys;
   keys.reserve(pairs.size());
@@ -49,12 +48,6 @@ SortedColumn<int64_t> ColumnOfSorted(
   column.keys = IntKeys(keys);
   pairs.clear();
   return column;
-}
-
-SortedColumn<int64_t> ToColumn(
-    std::vector<std::pair<int64_t, uint16_t>>& pairs) {
-  SortByKey(pairs);
-  return ColumnOfSorted(pairs);
 }
 
 // The bitmap of `rows` (ascending), and `rows` emptied for reuse.
@@ -83,29 +76,40 @@ void BuildEventColumns(std::vector<std::pair<int64_t, uint16_t>>& pairs,
                        std::vector<SortedColumn<int64_t>>* ladders,
                        SortedColumn<int64_t>* older) {
   constexpr int kDepth = ShardIndex::kRecencyDepth;
-  ladders->resize(kDepth);
   // One sort by instant, rows ascending among equals. Read from the latest
-  // back, a row's k-th event seen is its k-th latest: each rung fills in
-  // descending order, and reversed, ascends as a column does.
+  // back, a row's k-th event seen is its k-th latest, so each rung (and
+  // the rest, column kDepth) fills from its end.
   SortByKey(pairs);
-  std::vector<std::pair<int64_t, uint16_t>> rungs[kDepth], rest;
+  size_t sizes[kDepth + 1] = {};
+  for (const auto& [at, row] : pairs) {
+    uint8_t& k = seen[row];
+    ++sizes[k];
+    if (k < kDepth) ++k;
+  }
+  for (const auto& [at, row] : pairs) seen[row] = 0;
+  std::vector<int64_t> keys[kDepth + 1];
+  std::vector<uint16_t> rows[kDepth + 1];
+  for (int k = 0; k <= kDepth; ++k) {
+    keys[k].resize(sizes[k]);
+    rows[k].resize(sizes[k]);
+  }
   for (auto it = pairs.rbegin(); it != pairs.rend(); ++it) {
     uint8_t& k = seen[it->second];
-    if (k < kDepth) {
-      rungs[k++].push_back(*it);
-    } else {
-      rest.push_back(*it);
-    }
+    const size_t i = --sizes[k];
+    keys[k][i] = it->first;
+    rows[k][i] = it->second;
+    if (k < kDepth) ++k;
   }
   for (const auto& [at, row] : pairs) seen[row] = 0;
   pairs.clear();
+  ladders->resize(kDepth);
   for (int k = 0; k < kDepth; ++k) {
-    std::reverse(rungs[k].begin(), rungs[k].end());
-    (*ladders)[k] = ColumnOfSorted(rungs[k]);
+    (*ladders)[k].keys = IntKeys(keys[k]);
+    (*ladders)[k].rows = std::move(rows[k]);
     (*ladders)[k].MaybeBuildRangeBuckets();
   }
-  std::reverse(rest.begin(), rest.end());
-  *older = ColumnOfSorted(rest);
+  older->keys = IntKeys(keys[kDepth]);
+  older->rows = std::move(rows[kDepth]);
 }
 
 // Numbers of one shard sorted exactly, as an int64 column when they are all
@@ -215,7 +219,7 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
   std::vector<Bitmap> live_parts(shard_count);
   std::vector<std::vector<Bitmap>> presence_parts(attr_count),
       true_parts(attr_count), false_parts(attr_count);
-  for (AttrId a = 0; a < attr_count; ++a) {
+  for (AttrId a = 0; a < attr_count && !events_only; ++a) {
     presence_parts[a].resize(shard_count);
     true_parts[a].resize(shard_count);
     false_parts[a].resize(shard_count);
@@ -294,6 +298,7 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
 
   ix.live_ = Union(live_parts);
   ix.DeriveTotals();
+  if (events_only) return index;
 
   // Pass 2, per attribute: whole bitmaps from the shards' parts; a number
   // attribute holding any non-integer takes the exact long double form in
@@ -323,7 +328,6 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
     }
   });
 
-  if (events_only) return index;
   // Pass 3, strings: a dictionary takes values in row order, so each thread
   // reads every profile once for its share of the string attributes.
   const std::vector<std::vector<AttrId>> groups = GroupStringAttributes(
