@@ -857,6 +857,30 @@ TEST(IntKeysTest, SearchesAgreeWithThePlainKeys) {
   }
 }
 
+// The unit is the greatest common divisor of the keys' distances from the
+// first, found as it shrinks (6000, then 3000, 500, 100 and 1 here, and
+// units with odd factors and powers of two): every key comes back exact.
+TEST(IntKeysTest, TheUnitShrinksToEveryDistancesDivisor) {
+  const std::vector<std::vector<int64_t>> runs = {
+      {-7, 5993, 8993, 9493, 9593, 9594},
+      {0, 6000, 9000, 9500, 9600},
+      {0, 3 << 20, 5 << 20, 7 << 21},
+      {1, 1 + 86'400'000, 1 + 3 * 86'400'000, 1 + 1000 * 86'400'000LL}};
+  for (size_t r = 0; r < runs.size(); ++r) {
+    std::vector<int64_t> keys;
+    // Enough keys that they are packed, not held as runs: copies of the
+    // run, each shifted by twice its span (a multiple of the unit).
+    const int64_t shift = 2 * (runs[r].back() - runs[r].front());
+    for (int copy = 0; copy < 40; ++copy) {
+      for (const int64_t key : runs[r]) keys.push_back(key + copy * shift);
+    }
+    std::sort(keys.begin(), keys.end());
+    const IntKeys compact(keys);
+    EXPECT_EQ(compact.form(), IntKeys::Form::kNarrow) << r;
+    ExpectSearchesAgree(compact, keys, "run " + std::to_string(r));
+  }
+}
+
 // Keys spanning more than 2^32 units in all fit 32 bits when each block of
 // kBlock keys spans less; a jump inside a block makes them all 64-bit, a
 // jump between two blocks does not.
