@@ -27,13 +27,15 @@ void RadixSort(std::vector<T>& items, KeyOf key_of) {
   std::fill_n(counts, digits * 256, 0);
   for (const T& item : items) {
     const uint64_t key = key_of(item);
-    for (int d = 0; d < digits; ++d)
+    for (int d = 0; d < digits; ++d) {
       ++counts[d * 256 + (key >> (8 * d) & 0xFF)];
+    }
   }
   std::vector<T> other(items.size());
   for (int d = 0; d < digits; ++d) {
     size_t* count = counts + d * 256;
-    if (*std::max_element(count, count + 256) == items.size()) continue;
+    // A byte that every key shares: all in the first key's bucket.
+    if (count[key_of(items[0]) >> (8 * d) & 0xFF] == items.size()) continue;
     size_t start = 0;
     for (int b = 0; b < 256; ++b) start += std::exchange(count[b], start);
     for (const T& item : items) {

@@ -27,11 +27,30 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
         [](const auto& x, const auto& y) { return x.first < y.first; });
     return;
   }
-  int64_t min = pairs[0].first;
-  for (const auto& p : pairs) min = std::min(min, p.first);
-  RadixSort(pairs, [min](const std::pair<int64_t, uint16_t>& p) {
-    return static_cast<uint64_t>(p.first) - static_cast<uint64_t>(min);
-  });
+  const auto [low, high] = std::minmax_element(
+      pairs.begin(), pairs.end(),
+      [](const auto& x, const auto& y) { return x.first < y.first; });
+  const uint64_t min = static_cast<uint64_t>(low->first);
+  const uint64_t span = static_cast<uint64_t>(high->first) - min;
+  if (span >> 48 != 0) {
+    RadixSort(pairs, [min](const std::pair<int64_t, uint16_t>& p) {
+      return static_cast<uint64_t>(p.first) - min;
+    });
+    return;
+  }
+  // Each pair as one word, its key's offset above its row: half the bytes
+  // of a pair to move, and the row's bits are never sorted on (the pairs
+  // arrive in row order, and the sort keeps it among equal keys).
+  std::vector<uint64_t> words(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    words[i] =
+        (static_cast<uint64_t>(pairs[i].first) - min) << 16 | pairs[i].second;
+  }
+  RadixSort(words, [](uint64_t word) { return word >> 16; });
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    pairs[i] = {static_cast<int64_t>(min + (words[i] >> 16)),
+                static_cast<uint16_t>(words[i])};
+  }
 }
 
 SortedColumn<int64_t> ToColumn(
