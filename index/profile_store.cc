@@ -124,13 +124,12 @@ std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
   });
 }
 
-void ProfileStore::PrefetchFind(std::string_view id, int step) const {
-  const uint64_t hash = IdHash(id);
+void ProfileStore::PrefetchFind(uint64_t id_hash, int step) const {
   if (step == 0) {
-    row_by_id_.Prefetch(hash);
+    row_by_id_.Prefetch(id_hash);
     return;
   }
-  const std::optional<uint32_t> row = row_by_id_.FirstCandidate(hash);
+  const std::optional<uint32_t> row = row_by_id_.FirstCandidate(id_hash);
   if (!row) return;
   if (step == 1) {
     rows_.PrefetchPlace(*row);

@@ -150,8 +150,9 @@ class ProfileStore {
   // the loads of the one before done: the table's slot, where the
   // candidate's profile lies, its stored id. Taking step s for the id some
   // s+1 places ahead of the one being found overlaps a batch's misses.
+  // `id_hash` is IdHash(id), which a caller taking every step hashes once.
   static constexpr int kFindSteps = 3;
-  void PrefetchFind(std::string_view id, int step) const;
+  void PrefetchFind(uint64_t id_hash, int step) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,
                                        std::string_view handle) const;
 

@@ -1537,6 +1537,7 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
   BatchResult result;
   struct Record {
     std::string id;
+    uint64_t id_hash;  // ProfileStore::IdHash(id)
     ProfileInput::Event event;
     uint64_t line;
   };
@@ -1553,29 +1554,37 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
                   if (!parsed.ok()) {
                     result.rejected.push_back({line, std::move(r.id), parsed});
                     records.pop_back();
+                    return;
                   }
+                  r.id_hash = ProfileStore::IdHash(r.id);
                 });
   // The events of one profile are appended together, in line order: the
-  // records ordered by id, then line, and their events moved into runs.
+  // records ordered by id (its hash first, which mostly settles it), then
+  // line, and their events moved into runs.
   std::vector<uint32_t> order(records.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const int c = records[a].id.compare(records[b].id);
+    const Record& x = records[a];
+    const Record& y = records[b];
+    if (x.id_hash != y.id_hash) return x.id_hash < y.id_hash;
+    const int c = x.id.compare(y.id);
     return c != 0 ? c < 0 : a < b;
   });
   std::vector<ProfileInput::Event> events;
   events.reserve(order.size());
   std::vector<size_t> runs;  // where each id's events start, and the end
   for (size_t k = 0; k < order.size(); ++k) {
-    if (k == 0 || records[order[k]].id != records[order[k - 1]].id) {
+    const Record& r = records[order[k]];
+    if (k == 0 || r.id_hash != records[order[k - 1]].id_hash ||
+        r.id != records[order[k - 1]].id) {
       runs.push_back(k);
     }
     events.push_back(std::move(records[order[k]].event));
   }
   runs.push_back(order.size());
   const size_t ids = runs.size() - 1;
-  const auto id_of = [&](size_t run) -> const std::string& {
-    return records[order[runs[run]]].id;
+  const auto record_of = [&](size_t run) -> const Record& {
+    return records[order[runs[run]]];
   };
   // Each id is found with its table slot, placement and stored id loaded
   // ahead: at 10M profiles each is a cache miss, which the profiles
@@ -1584,9 +1593,9 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
   for (size_t k = 0; k < ids; ++k) {
     for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
       const size_t ahead = k + (ProfileStore::kFindSteps - step) * kAhead;
-      if (ahead < ids) store_.PrefetchFind(id_of(ahead), step);
+      if (ahead < ids) store_.PrefetchFind(record_of(ahead).id_hash, step);
     }
-    const std::string& id = id_of(k);
+    const std::string& id = record_of(k).id;
     const std::span<const ProfileInput::Event> own(events.data() + runs[k],
                                                    runs[k + 1] - runs[k]);
     Result<uint32_t> row = store_.AppendEvents(id, own);

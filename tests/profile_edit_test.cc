@@ -153,7 +153,7 @@ ProfileInput::Event Event(std::string name, int64_t at_ms) {
 // or in an empty store, at every step.
 TEST_F(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
   for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
-    store_.PrefetchFind("a", step);
+    store_.PrefetchFind(ProfileStore::IdHash("a"), step);
   }
   Load(R"({"id":"a"})"
        "\n"
@@ -162,7 +162,7 @@ TEST_F(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
   for (const char* id : {"a", "b", "zz", ""}) {
     const std::optional<uint32_t> before = store_.FindRow(id);
     for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
-      store_.PrefetchFind(id, step);
+      store_.PrefetchFind(ProfileStore::IdHash(id), step);
     }
     EXPECT_EQ(store_.FindRow(id), before) << id;
   }
