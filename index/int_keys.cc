@@ -105,8 +105,9 @@ IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
         word = filled > 0 ? k >> (width - filled) : 0;
       }
     }
-    if (filled > 0)
-      std::memcpy(out, &word, sizeof(word));  // a short last block
+    if (filled > 0) {  // a short last block
+      std::memcpy(out, &word, sizeof(word));
+    }
     bit += static_cast<uint64_t>(width) * kBlock;
   }
   block_starts_[blocks] = bit;
