@@ -521,10 +521,16 @@ BENCHMARK(BM_SmallLayerBuild)
 void BM_EventLayerBuild(benchmark::State& state) {
   const Fixture& data = Data();
   const size_t rows = static_cast<size_t>(state.range(0));
+  if (data.store.row_count() < rows) {
+    state.SkipWithError("fewer profiles than the layer holds");
+    return;
+  }
   std::vector<Layer::Entry> entries;
+  uint64_t bytes = 0;
   const uint32_t step = data.store.row_count() / rows;
   for (uint32_t row = 0; entries.size() < rows; row += step) {
     entries.push_back(Layer::Entry{row, data.store.blob(row)});
+    bytes += entries.back().blob.size();
   }
   for (auto _ : state) {
     auto layer = Layer::Build(data.store.schema(), entries, false, 1,
@@ -532,6 +538,7 @@ void BM_EventLayerBuild(benchmark::State& state) {
     benchmark::DoNotOptimize(layer);
   }
   state.SetItemsProcessed(state.iterations() * rows);
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_EventLayerBuild)
     ->Arg(1000)

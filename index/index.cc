@@ -30,25 +30,28 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   const auto [low, high] = std::minmax_element(
       pairs.begin(), pairs.end(),
       [](const auto& x, const auto& y) { return x.first < y.first; });
+  // A pair as one word: the key's offset above the row's bits.
+  constexpr int kRowBits = 16;
+  static_assert(sizeof(uint16_t) * 8 == kRowBits);
   const uint64_t min = static_cast<uint64_t>(low->first);
   const uint64_t span = static_cast<uint64_t>(high->first) - min;
-  if (span >> 48 != 0) {
+  if (span >> (64 - kRowBits) != 0) {
     RadixSort(pairs, [min](const std::pair<int64_t, uint16_t>& p) {
       return static_cast<uint64_t>(p.first) - min;
     });
     return;
   }
-  // Each pair as one word, its key's offset above its row: half the bytes
-  // of a pair to move, and the row's bits are never sorted on (the pairs
-  // arrive in row order, and the sort keeps it among equal keys).
+  // As words, half the bytes of a pair move, and the row's bits are never
+  // sorted on (the pairs arrive in row order, and the sort keeps it among
+  // equal keys).
   std::vector<uint64_t> words(pairs.size());
   for (size_t i = 0; i < pairs.size(); ++i) {
-    words[i] =
-        (static_cast<uint64_t>(pairs[i].first) - min) << 16 | pairs[i].second;
+    words[i] = (static_cast<uint64_t>(pairs[i].first) - min) << kRowBits |
+               pairs[i].second;
   }
-  RadixSort(words, [](uint64_t word) { return word >> 16; });
+  RadixSort(words, [](uint64_t word) { return word >> kRowBits; });
   for (size_t i = 0; i < pairs.size(); ++i) {
-    pairs[i] = {static_cast<int64_t>(min + (words[i] >> 16)),
+    pairs[i] = {static_cast<int64_t>(min + (words[i] >> kRowBits)),
                 static_cast<uint16_t>(words[i])};
   }
 }
@@ -238,10 +241,12 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
   std::vector<Bitmap> live_parts(shard_count);
   std::vector<std::vector<Bitmap>> presence_parts(attr_count),
       true_parts(attr_count), false_parts(attr_count);
-  for (AttrId a = 0; a < attr_count && !events_only; ++a) {
-    presence_parts[a].resize(shard_count);
-    true_parts[a].resize(shard_count);
-    false_parts[a].resize(shard_count);
+  if (!events_only) {
+    for (AttrId a = 0; a < attr_count; ++a) {
+      presence_parts[a].resize(shard_count);
+      true_parts[a].resize(shard_count);
+      false_parts[a].resize(shard_count);
+    }
   }
   tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
     ShardIndex& shard = ix.shards_[s];
@@ -296,7 +301,7 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
     live_parts[s] = TakeBitmap(live);
     shard.int_columns.resize(attr_count);
     shard.mixed_columns.resize(attr_count);
-    for (AttrId a = 0; a < attr_count; ++a) {
+    for (AttrId a = 0; a < attr_count && !events_only; ++a) {
       if (!presence[a].empty()) presence_parts[a][s] = TakeBitmap(presence[a]);
       if (!trues[a].empty()) true_parts[a][s] = TakeBitmap(trues[a]);
       if (!falses[a].empty()) false_parts[a][s] = TakeBitmap(falses[a]);

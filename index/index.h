@@ -236,7 +236,8 @@ class Index {
   // value and leaves every attribute out.
   enum class Scope { kAll, kEvents };
   // Builds the snapshot with oneTBB: shards in parallel, then attributes,
-  // then the string dictionaries, shared out between threads. Attributes
+  // then the string dictionaries, shared out between threads (kEvents:
+  // the shards alone). Attributes
   // and events are the schema's; every blob's ids must be in it.
   static std::shared_ptr<const Index> Build(
       const Schema& schema, std::shared_ptr<const RowSource> rows,

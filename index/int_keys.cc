@@ -4,6 +4,8 @@
 #include <bit>
 #include <numeric>
 
+#include "base/exact_divisor.h"
+
 namespace segd {
 namespace {
 
@@ -11,36 +13,6 @@ namespace {
 uint64_t Offset(int64_t key, int64_t base) {
   return static_cast<uint64_t>(key) - static_cast<uint64_t>(base);
 }
-
-// Division by a unit of the numbers known to be its multiples, and the test
-// of whether one is, each without a 64-bit divide. With unit = odd << shift,
-// a multiple of `odd` times odd's inverse mod 2^64 is the quotient, and no
-// other number's product is as small as (2^64 - 1) / odd (Granlund and
-// Montgomery, "Division by invariant integers using multiplication").
-class ExactDivisor {
- public:
-  // REQUIRES: unit > 0.
-  explicit ExactDivisor(uint64_t unit)
-      : shift_(std::countr_zero(unit)),
-        low_bits_((uint64_t{1} << shift_) - 1),
-        inverse_(unit >> shift_),
-        limit_(UINT64_MAX / (unit >> shift_)) {
-    // odd * odd == 1 mod 8; each Newton step doubles the bits that hold.
-    const uint64_t odd = unit >> shift_;
-    for (int i = 0; i < 5; ++i) inverse_ *= 2 - odd * inverse_;
-  }
-  bool Divides(uint64_t x) const {
-    return (x & low_bits_) == 0 && (x >> shift_) * inverse_ <= limit_;
-  }
-  // REQUIRES: Divides(x).
-  uint64_t Divide(uint64_t x) const { return (x >> shift_) * inverse_; }
-
- private:
-  int shift_;
-  uint64_t low_bits_;
-  uint64_t inverse_;
-  uint64_t limit_;
-};
 
 }  // namespace
 
@@ -62,8 +34,7 @@ IntKeys::IntKeys(const std::vector<int64_t>& sorted) {
       if (unit != 0) by_unit = ExactDivisor(unit);
     }
   }
-  if (unit == 0) unit = 1;  // every key is the first
-  by_unit = ExactDivisor(unit);
+  if (unit == 0) unit = 1;  // every key is the first: by_unit is 1 still
   const size_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<uint8_t> widths(blocks);
   uint64_t bits = 0;

@@ -96,9 +96,11 @@ class IntKeys {
   // past the last block: a block's width is its bits over kBlock, so a
   // last block short of kBlock keys is padded to kBlock.
   std::vector<uint64_t> block_starts_;
-  std::vector<uint8_t> packed_;  // with 8 bytes of padding past the end
-  size_t packed_size_ = 0;       // keys held in packed_
-  std::vector<int64_t> wide_;    // the keys, when they do not fit
+  // With 8 bytes of padding past the end, for K's loads and for the
+  // word that packing a short last block writes.
+  std::vector<uint8_t> packed_;
+  size_t packed_size_ = 0;     // keys held in packed_
+  std::vector<int64_t> wide_;  // the keys, when they do not fit
 };
 
 }  // namespace segd

@@ -1537,7 +1537,7 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
   BatchResult result;
   struct Record {
     std::string id;
-    uint64_t id_hash;  // ProfileStore::IdHash(id)
+    uint64_t id_hash = 0;  // ProfileStore::IdHash(id)
     ProfileInput::Event event;
     uint64_t line;
   };

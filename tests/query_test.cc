@@ -146,7 +146,7 @@ TEST_F(QueryTest, EventCountsAndWindows) {
 // windows reaching the present take the recency ladders (counts 1..5);
 // windows ending in the past, larger counts and the shard holding events
 // after `now` count event by event, from the ladders' rungs and the events
-// older than a row's five latest (rows here hold up to nine, some two at
+// older than a row's five latest (rows here hold up to ten, some two at
 // one instant).
 TEST_F(QueryTest, EventCountsAgreeWithACountOfTheEvents) {
   constexpr int64_t kDay = 86'400'000;
@@ -825,6 +825,53 @@ TEST(ExcludedMatchesTest, RememberedCountsAgreeWithTheWords) {
       EXPECT_EQ(Execute(plans[r], *index, remembered).count, want)
           << rules[r] << " at step " << step << ", again";
     }
+  }
+}
+
+// An events-only index (a live database's event layers) answers every event
+// condition as the whole index over the same profiles does, members and
+// counts, and holds no attribute.
+TEST(EventsOnlyIndexTest, AnswersEventConditionsAsTheWholeIndexDoes) {
+  GenOptions gen;
+  gen.profiles = 30000;
+  gen.threads = 1;
+  ProfileStore store;
+  LoadReport loaded = LoadText(GenerateProfilesToString(gen), &store);
+  ASSERT_TRUE(loaded.rejected.empty());
+  const std::shared_ptr<const Index> whole = Index::Build(store);
+  const std::shared_ptr<const Index> events =
+      Index::Build(store.schema(), std::make_shared<StoreRows>(&store),
+                   Index::Scope::kEvents);
+  const std::vector<std::string> rules = {
+      R"({"event":"order"})",
+      R"({"event":"viewed_product","count":{"gte":6}})",
+      R"({"event":"cart_abandoned","within_last":"48h"})",
+      R"({"event":"opened_email","within_last":"30d","count":{"gte":2}})",
+      R"({"event":"replied_whatsapp","count":{"lte":0}})",
+      R"({"event":"clicked_link","between":["2025-01-01","2025-12-31"],
+          "count":{"eq":1}})",
+      R"({"any":[{"event":"requested_demo"},
+                 {"not":{"event":"visited_pricing_page"}}]})",
+  };
+  QueryOptions query;
+  query.now_ms = gen.now_ms;
+  for (const std::string& rule : rules) {
+    Result<Plan> in_whole = PlanQuery(*whole, rule, query);
+    Result<Plan> in_events = PlanQuery(*events, rule, query);
+    ASSERT_TRUE(in_whole.ok()) << rule;
+    ASSERT_TRUE(in_events.ok()) << rule;
+    ExecuteOptions options;
+    options.limit = 500;
+    const ExecuteResult want = Execute(*in_whole, *whole, options);
+    const ExecuteResult got = Execute(*in_events, *events, options);
+    EXPECT_GT(want.count, 0u) << rule;
+    EXPECT_EQ(got.count, want.count) << rule;
+    EXPECT_EQ(got.rows, want.rows) << rule;
+  }
+  ASSERT_EQ(events->attribute_count(), whole->attribute_count());
+  for (AttrId a = 0; a < events->attribute_count(); ++a) {
+    EXPECT_EQ(events->attribute(a).presence.cardinality(), 0u)
+        << events->attribute(a).name;
   }
 }
 
