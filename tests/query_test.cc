@@ -765,15 +765,20 @@ TEST(ExcludedMatchesTest, CountsOnlyTheRowsExcludedSince) {
   EXPECT_EQ(looked_at, (std::vector<uint64_t>{999}));
 }
 
+// Options for `profiles` generated profiles (segd gen), on one thread.
+GenOptions Generated(uint64_t profiles) {
+  GenOptions gen;
+  gen.profiles = profiles;
+  gen.threads = 1;
+  return gen;
+}
+
 // Counts less excluded rows, remembered from version to version of those
 // rows, agree with the same counts popped from the words.
 TEST(ExcludedMatchesTest, RememberedCountsAgreeWithTheWords) {
-  GenOptions gen;
-  gen.profiles = 20000;
-  gen.threads = 1;
+  const GenOptions gen = Generated(20000);
   ProfileStore store;
-  LoadReport loaded = LoadText(GenerateProfilesToString(gen), &store);
-  ASSERT_TRUE(loaded.rejected.empty());
+  ASSERT_TRUE(LoadText(GenerateProfilesToString(gen), &store).rejected.empty());
   const std::shared_ptr<const Index> index = Index::Build(store);
   const std::vector<std::string> rules = {
       R"({"field":"email","op":"contains","value":"gmail"})",
@@ -832,12 +837,9 @@ TEST(ExcludedMatchesTest, RememberedCountsAgreeWithTheWords) {
 // condition as the whole index over the same profiles does, members and
 // counts, and holds no attribute.
 TEST(EventsOnlyIndexTest, AnswersEventConditionsAsTheWholeIndexDoes) {
-  GenOptions gen;
-  gen.profiles = 30000;
-  gen.threads = 1;
+  const GenOptions gen = Generated(30000);
   ProfileStore store;
-  LoadReport loaded = LoadText(GenerateProfilesToString(gen), &store);
-  ASSERT_TRUE(loaded.rejected.empty());
+  ASSERT_TRUE(LoadText(GenerateProfilesToString(gen), &store).rejected.empty());
   const std::shared_ptr<const Index> whole = Index::Build(store);
   const std::shared_ptr<const Index> events =
       Index::Build(store.schema(), std::make_shared<StoreRows>(&store),
