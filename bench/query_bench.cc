@@ -545,6 +545,37 @@ BENCHMARK(BM_EventLayerBuild)
     ->Arg(8000)
     ->Unit(benchmark::kMicrosecond);
 
+// An event merge: eight event layers of 1,000 profiles of the fixture,
+// every eighth row in each, merged from their columns into one of 8,000
+// (Layer::MergeEvents), against BM_EventLayerBuild/8000, which builds the
+// same layer from the profiles. Items are profiles merged.
+void BM_EventLayerMerge(benchmark::State& state) {
+  constexpr uint32_t kSources = 8, kRows = 8000;
+  const Fixture& data = Data();
+  if (data.store.row_count() < kRows) {
+    state.SkipWithError("fewer profiles than the layer holds");
+    return;
+  }
+  const uint32_t step = data.store.row_count() / kRows;
+  std::vector<std::shared_ptr<const Layer>> layers;
+  for (uint32_t k = 0; k < kSources; ++k) {
+    std::vector<Layer::Entry> entries;
+    for (uint32_t i = k; i < kRows; i += kSources) {
+      entries.push_back(Layer::Entry{i * step, data.store.blob(i * step)});
+    }
+    layers.push_back(Layer::Build(data.store.schema(), std::move(entries),
+                                  false, 1, Index::Scope::kEvents));
+  }
+  std::vector<Layer::EventSource> sources;
+  for (const auto& layer : layers) sources.push_back({layer.get(), nullptr});
+  for (auto _ : state) {
+    auto merged = Layer::MergeEvents(data.store.schema(), sources, 2);
+    benchmark::DoNotOptimize(merged);
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+BENCHMARK(BM_EventLayerMerge)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace segd
 

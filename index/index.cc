@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/ascii.h"
+#include "base/merge_runs.h"
 #include "base/radix_sort.h"
 #include "index/profile_codec.h"
 
@@ -56,9 +57,9 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   }
 }
 
-SortedColumn<int64_t> ToColumn(
+// The column of sorted (key, row) pairs, which are left empty.
+SortedColumn<int64_t> SplitColumn(
     std::vector<std::pair<int64_t, uint16_t>>& pairs) {
-  SortByKey(pairs);
   SortedColumn<int64_t> column;
   std::vector<int64_t> keys;
   keys.reserve(pairs.size());
@@ -71,6 +72,87 @@ SortedColumn<int64_t> ToColumn(
   pairs.clear();
   return column;
 }
+
+SortedColumn<int64_t> ToColumn(
+    std::vector<std::pair<int64_t, uint16_t>>& pairs) {
+  SortByKey(pairs);
+  return SplitColumn(pairs);
+}
+
+// One column of a merged shard from the columns of source shards, each of
+// whose rows goes to its row in the merge or is dropped (Index::kDropped).
+// A source's rows keep their order in the merge, so each column's rows
+// kept make a run ascending by (key, row). The runs merge as words, the
+// key's offset from the smallest above the row, when the keys span less
+// than 2^48 (any few millennia of instants); else as pairs, sorted.
+// Reused from column to column, so that its buffers are.
+class ColumnMerger {
+ public:
+  // `to_rows[i]` maps the local rows of `columns[i]` to the merge's rows,
+  // of which `first` is the merged shard's first.
+  SortedColumn<int64_t> Merge(
+      std::span<const SortedColumn<int64_t>* const> columns,
+      std::span<const uint32_t* const> to_rows, uint32_t first) {
+    constexpr int kRowBits = 16;
+    int64_t low = INT64_MAX, high = INT64_MIN;
+    for (const SortedColumn<int64_t>* column : columns) {
+      if (column->size() == 0) continue;
+      low = std::min(low, column->keys[0]);
+      high = std::max(high, column->keys[column->size() - 1]);
+    }
+    if (low > high) return SortedColumn<int64_t>();
+    const uint64_t min = static_cast<uint64_t>(low);
+    const uint64_t span = static_cast<uint64_t>(high) - min;
+    const bool as_words = span >> (64 - kRowBits) == 0;
+    if (!as_words) {
+      for (size_t k = 0; k < columns.size(); ++k) {
+        ForEachKept(
+            *columns[k], to_rows[k], first,
+            [&](int64_t key, uint16_t row) { pairs_.emplace_back(key, row); });
+      }
+      std::sort(pairs_.begin(), pairs_.end());
+      return SplitColumn(pairs_);
+    }
+    words_.clear();
+    runs_.clear();
+    for (size_t k = 0; k < columns.size(); ++k) {
+      runs_.push_back(words_.size());
+      ForEachKept(
+          *columns[k], to_rows[k], first, [&](int64_t key, uint16_t row) {
+            words_.push_back((static_cast<uint64_t>(key) - min) << kRowBits |
+                             row);
+          });
+    }
+    MergeRuns(words_, runs_, scratch_);
+    SortedColumn<int64_t> column;
+    keys_.resize(words_.size());
+    column.rows.resize(words_.size());
+    for (size_t i = 0; i < words_.size(); ++i) {
+      keys_[i] = static_cast<int64_t>(min + (words_[i] >> kRowBits));
+      column.rows[i] = static_cast<uint16_t>(words_[i]);
+    }
+    column.keys = IntKeys(keys_);
+    return column;
+  }
+
+ private:
+  // Calls add(key, row in the merged shard) for each entry of `column`
+  // kept there, in the column's order.
+  template <typename Add>
+  static void ForEachKept(const SortedColumn<int64_t>& column,
+                          const uint32_t* to_row, uint32_t first, Add add) {
+    for (size_t i = 0; i < column.size(); ++i) {
+      const uint32_t to = to_row[column.rows[i]];
+      if (to == Index::kDropped || to - first >= kShardRows) continue;
+      add(column.keys[i], static_cast<uint16_t>(to - first));
+    }
+  }
+
+  std::vector<uint64_t> words_, scratch_;
+  std::vector<size_t> runs_;
+  std::vector<int64_t> keys_;
+  std::vector<std::pair<int64_t, uint16_t>> pairs_;
+};
 
 // The bitmap of `rows` (ascending), and `rows` emptied for reuse.
 Bitmap TakeBitmap(std::vector<uint32_t>& rows) {
@@ -219,19 +301,8 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
   const size_t event_count = schema.event_count();
   const uint32_t shard_count = ix.shard_count();
 
-  ix.attributes_.resize(attr_count);
-  for (AttrId a = 0; a < attr_count; ++a) {
-    ix.attributes_[a].name = schema.attribute(a).name;
-    ix.attributes_[a].type = schema.attribute(a).type;
-    ix.attribute_by_name_.emplace(schema.attribute(a).name, a);
-  }
-  // Every spelling of an event name counts under the first one's id.
-  std::vector<EventId> canonical(event_count);
-  for (EventId e = 0; e < event_count; ++e) {
-    ix.event_names_.push_back(schema.event_name(e));
-    ix.event_by_folded_name_.emplace(FoldAscii(schema.event_name(e)), e);
-    canonical[e] = schema.canonical_event(e);
-  }
+  std::vector<EventId> canonical;
+  ix.NameFrom(schema, &canonical);
 
   // Pass 1, per shard: decode every profile once and build what lives per
   // shard (number, date and event columns) and each shard's part of the
@@ -397,6 +468,110 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
         },
         tbb::simple_partitioner());
   });
+  return index;
+}
+
+void Index::NameFrom(const Schema& schema, std::vector<EventId>* canonical) {
+  attributes_.resize(schema.size());
+  for (AttrId a = 0; a < schema.size(); ++a) {
+    attributes_[a].name = schema.attribute(a).name;
+    attributes_[a].type = schema.attribute(a).type;
+    attribute_by_name_.emplace(schema.attribute(a).name, a);
+  }
+  // Every spelling of an event name counts under the first one's id.
+  canonical->resize(schema.event_count());
+  for (EventId e = 0; e < schema.event_count(); ++e) {
+    event_names_.push_back(schema.event_name(e));
+    event_by_folded_name_.emplace(FoldAscii(schema.event_name(e)), e);
+    (*canonical)[e] = schema.canonical_event(e);
+  }
+}
+
+std::shared_ptr<const Index> Index::MergeEvents(
+    const Schema& schema, std::shared_ptr<const RowSource> rows,
+    std::span<const EventSource> sources) {
+  auto index = std::make_shared<Index>();
+  Index& ix = *index;
+  ix.rows_ = std::move(rows);
+  ix.row_count_ = ix.rows_->row_count();
+  std::vector<EventId> canonical;
+  ix.NameFrom(schema, &canonical);
+  const size_t attr_count = schema.size();
+  const size_t event_count = schema.event_count();
+  const uint32_t shard_count = ix.shard_count();
+
+  // The source shards whose kept rows reach each merged shard: a source's
+  // rows keep their order, so a source shard's kept rows make one run of
+  // merged rows, which spans a shard or two.
+  struct Part {
+    const Index* source;
+    uint32_t shard;
+    const uint32_t* to_row;  // the source shard's rows' rows in the merge
+  };
+  std::vector<std::vector<Part>> parts(shard_count);
+  for (const EventSource& src : sources) {
+    for (uint32_t t = 0; t < src.index->shard_count(); ++t) {
+      const uint32_t first = t << kShardBits;
+      const uint32_t last =
+          std::min<uint32_t>(first + kShardRows, src.index->row_count());
+      uint32_t low = kDropped, high = 0;
+      for (uint32_t r = first; r < last; ++r) {
+        const uint32_t to = src.to_row[r];
+        if (to == kDropped) continue;
+        low = std::min(low, to);
+        high = std::max(high, to);
+      }
+      if (low == kDropped) continue;
+      for (uint32_t s = ShardOf(low); s <= ShardOf(high); ++s) {
+        parts[s].push_back(Part{src.index, t, src.to_row.data() + first});
+      }
+    }
+  }
+
+  ix.shards_.resize(shard_count);
+  std::vector<Bitmap> live_parts(shard_count);
+  tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
+    ShardIndex& shard = ix.shards_[s];
+    shard.int_columns.resize(attr_count);
+    shard.mixed_columns.resize(attr_count);
+    shard.recency.resize(event_count);
+    shard.older_events.resize(event_count);
+    std::vector<uint32_t> live;
+    const uint32_t first = s << kShardBits;
+    const uint32_t last = std::min<uint32_t>(first + kShardRows, ix.row_count_);
+    for (uint32_t row = first; row < last; ++row) {
+      if (!ix.rows_->blob(row).empty()) live.push_back(row);
+    }
+    live_parts[s] = TakeBitmap(live);
+
+    std::vector<const SortedColumn<int64_t>*> columns;
+    std::vector<const uint32_t*> to_rows;
+    ColumnMerger merger;
+    for (EventId e = 0; e < event_count; ++e) {
+      if (canonical[e] != e) {
+        shard.recency[e].resize(ShardIndex::kRecencyDepth);
+        continue;
+      }
+      for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
+        columns.clear();
+        to_rows.clear();
+        for (const Part& part : parts[s]) {
+          if (e >= part.source->event_names_.size()) continue;
+          columns.push_back(part.source->shard(part.shard).EventColumns(e)[c]);
+          to_rows.push_back(part.to_row);
+        }
+        SortedColumn<int64_t> merged = merger.Merge(columns, to_rows, first);
+        if (c < ShardIndex::kRecencyDepth) {
+          merged.MaybeBuildRangeBuckets();
+          shard.recency[e].push_back(std::move(merged));
+        } else {
+          shard.older_events[e] = std::move(merged);
+        }
+      }
+    }
+  });
+  ix.live_ = Union(live_parts);
+  ix.DeriveTotals();
   return index;
 }
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -246,6 +247,25 @@ class Index {
   // written while it is in use.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
 
+  // An events-only index over `rows`, merged from the columns of
+  // events-only indexes rather than built from the profiles again: each
+  // event of a row kept comes from its source's columns, in the same rung
+  // (a row's rungs are its own), so the result equals what Build(schema,
+  // rows, Scope::kEvents) gives, and no blob is read.
+  static constexpr uint32_t kDropped = UINT32_MAX;
+  struct EventSource {
+    const Index* index;
+    // By the source's row: its row in `rows`, or kDropped.
+    std::vector<uint32_t> to_row;
+  };
+  // REQUIRES: each source is events-only and was built over the schema or
+  // an earlier state of it; its rows kept map to distinct rows, ascending
+  // as its own rows do; row r of `rows` holds the blob its source row
+  // held, and each row of `rows` that holds one is kept from a source.
+  static std::shared_ptr<const Index> MergeEvents(
+      const Schema& schema, std::shared_ptr<const RowSource> rows,
+      std::span<const EventSource> sources);
+
   // Archives the index (base/archive.h): everything but its rows' blobs,
   // which the caller saves, and gives Load again as `rows`. Load returns
   // null when the archive does not hold an index over `rows`.
@@ -292,6 +312,10 @@ class Index {
   size_t MemoryBytes() const { return MemoryUse().total(); }
 
  private:
+  // The attributes' and events' names and types from the schema, an
+  // attribute's index left empty; `canonical` gets, by EventId, the id its
+  // events count under.
+  void NameFrom(const Schema& schema, std::vector<EventId>* canonical);
   // The figures read off the live rows and the shards: live_count_,
   // full_shards_, event_totals_. REQUIRES: live_, shards_, event_names_.
   void DeriveTotals();

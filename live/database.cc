@@ -2304,7 +2304,10 @@ bool Database::RunMerge(MergeLane lane) {
   // Rows read stale, with the event layer that held their events: the
   // merged layer has those events, unless more came since.
   std::vector<std::pair<uint32_t, uint64_t>> read_stale;
-  for (size_t i : positions) {
+  // Event layers merge their columns, without reading the profiles.
+  const std::span<const size_t> read =
+      events ? std::span<const size_t>() : std::span<const size_t>(positions);
+  for (size_t i : read) {
     const Snapshot::LayerState& state = layers[i];
     state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
       if (state.dead != nullptr && state.dead->contains(local)) return;
@@ -2351,9 +2354,17 @@ bool Database::RunMerge(MergeLane lane) {
   std::shared_ptr<const Layer> merged;
   tbb::task_arena arena(std::max(1, options_.merge_threads));
   arena.execute([&] {
-    merged =
-        Layer::Build(*version->schema_, std::move(entries), whole_space, serial,
-                     events ? Index::Scope::kEvents : Index::Scope::kAll);
+    if (events) {
+      std::vector<Layer::EventSource> from;
+      for (size_t i : positions) {
+        from.push_back(
+            Layer::EventSource{layers[i].layer.get(), layers[i].dead.get()});
+      }
+      merged = Layer::MergeEvents(*version->schema_, from, serial);
+    } else {
+      merged = Layer::Build(*version->schema_, std::move(entries), whole_space,
+                            serial);
+    }
   });
 
   {

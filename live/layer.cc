@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/hash.h"
+#include "base/merge_runs.h"
 #include "index/blob_page.h"
 #include "index/profile_codec.h"
 #include "index/profile_store.h"
@@ -104,6 +105,50 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   }
   layer->index_ =
       Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
+  return layer;
+}
+
+std::shared_ptr<const Layer> Layer::MergeEvents(
+    const Schema& schema, std::span<const EventSource> sources,
+    uint64_t serial) {
+  // The rows kept, a run per source ascending by global row: each as its
+  // global row above its place in `kept`, which says where it comes from.
+  struct Kept {
+    uint32_t source;
+    uint32_t local;
+  };
+  std::vector<Kept> kept;
+  std::vector<uint64_t> words, scratch;
+  std::vector<size_t> runs;
+  for (uint32_t i = 0; i < sources.size(); ++i) {
+    const EventSource& src = sources[i];
+    runs.push_back(words.size());
+    src.layer->ForEachRow([&](uint32_t local, uint32_t row) {
+      if (src.dead != nullptr && src.dead->contains(local)) return;
+      words.push_back(uint64_t{row} << 32 | kept.size());
+      kept.push_back(Kept{i, local});
+    });
+  }
+  MergeRuns(words, runs, scratch);
+
+  auto layer = std::make_shared<Layer>();
+  layer->serial_ = serial;
+  layer->size_ = static_cast<uint32_t>(words.size());
+  std::vector<Index::EventSource> from(sources.size());
+  for (uint32_t i = 0; i < sources.size(); ++i) {
+    from[i].index = &sources[i].layer->index();
+    from[i].to_row.assign(from[i].index->row_count(), Index::kDropped);
+  }
+  std::vector<std::string_view> blobs(words.size());
+  layer->rows_.resize(words.size());
+  for (uint32_t local = 0; local < words.size(); ++local) {
+    const Kept& k = kept[static_cast<uint32_t>(words[local])];
+    from[k.source].to_row[k.local] = local;
+    blobs[local] = from[k.source].index->blob(k.local);
+    layer->rows_[local] = static_cast<uint32_t>(words[local] >> 32);
+  }
+  layer->index_ = Index::MergeEvents(
+      schema, std::make_shared<BlobRows>(std::move(blobs)), from);
   return layer;
 }
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,20 @@ class Layer {
   static std::shared_ptr<const Layer> Build(
       const Schema& schema, std::vector<Entry> entries, bool whole_space,
       uint64_t serial, Index::Scope scope = Index::Scope::kAll);
+
+  // An event layer of an event merge, and its rows that later writes
+  // superseded (null: none).
+  struct EventSource {
+    const Layer* layer;
+    const Bitmap* dead;
+  };
+  // The event layer over the rows of `sources` not dead there, its index
+  // merged from theirs (Index::MergeEvents) rather than built from the
+  // profiles again. REQUIRES: the sources are event layers, no row alive
+  // in two of them.
+  static std::shared_ptr<const Layer> MergeEvents(
+      const Schema& schema, std::span<const EventSource> sources,
+      uint64_t serial);
 
   // A number no other layer of the database has.
   uint64_t serial() const { return serial_; }

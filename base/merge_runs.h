@@ -1,0 +1,55 @@
+// MergeRuns: one ascending run of words from several, merged pairwise
+// without branches on the data, whose order a branch would guess at random
+// (instants of many profiles' events interleave).
+#ifndef SEGD_BASE_MERGE_RUNS_H_
+#define SEGD_BASE_MERGE_RUNS_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace segd {
+
+// Merges ascending [a, a_end) and [b, b_end) into `out`; returns the end.
+inline uint64_t* MergeTwo(const uint64_t* a, const uint64_t* a_end,
+                          const uint64_t* b, const uint64_t* b_end,
+                          uint64_t* out) {
+  while (a != a_end && b != b_end) {
+    const uint64_t x = *a, y = *b;
+    const bool take_b = y < x;  // equal words: a's first
+    *out++ = take_b ? y : x;
+    a += !take_b;
+    b += take_b;
+  }
+  out = std::copy(a, a_end, out);
+  return std::copy(b, b_end, out);
+}
+
+// Sorts `words`, made of ascending runs that start at the ascending
+// positions `runs` (each run ends where the next starts, the last at the
+// end), by merging neighbours, log2(runs) passes. `runs` is left with the
+// one run's start, or none; `scratch` is a buffer of any contents.
+inline void MergeRuns(std::vector<uint64_t>& words, std::vector<size_t>& runs,
+                      std::vector<uint64_t>& scratch) {
+  while (!runs.empty() && runs.back() >= words.size()) runs.pop_back();
+  while (runs.size() > 1) {
+    scratch.resize(words.size());
+    const uint64_t* in = words.data();
+    size_t kept = 0;
+    for (size_t k = 0; k < runs.size(); k += 2) {
+      const size_t begin = runs[k];
+      const size_t middle = k + 1 < runs.size() ? runs[k + 1] : words.size();
+      const size_t end = k + 2 < runs.size() ? runs[k + 2] : words.size();
+      MergeTwo(in + begin, in + middle, in + middle, in + end,
+               scratch.data() + begin);
+      runs[kept++] = begin;
+    }
+    runs.resize(kept);
+    words.swap(scratch);
+  }
+}
+
+}  // namespace segd
+
+#endif  // SEGD_BASE_MERGE_RUNS_H_
