@@ -62,9 +62,19 @@ class BlobArena {
   // Start loading where row's blob lies, and then (once that is loaded)
   // its first bytes: for a Get soon.
   void PrefetchPlace(uint32_t row) const { __builtin_prefetch(&refs_[row]); }
-  void PrefetchBlob(uint32_t row) const {
+  // Loads ahead the first cache line of row's blob, or (`whole`) each of
+  // its lines, up to kWholePrefetchBytes.
+  static constexpr uint32_t kWholePrefetchBytes = 2048;
+  void PrefetchBlob(uint32_t row, bool whole = false) const {
     const Placed& r = refs_[row];
-    if (r.size > 0) __builtin_prefetch(pages_[r.page]->data() + r.offset);
+    if (r.size == 0) return;
+    const uintptr_t first =
+        reinterpret_cast<uintptr_t>(pages_[r.page]->data() + r.offset);
+    const uintptr_t end =
+        first + (whole ? std::min(r.size, kWholePrefetchBytes) : 1);
+    for (uintptr_t line = first & ~uintptr_t{63}; line < end; line += 64) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line));
+    }
   }
   // Stores `blob` at `row`, which is an existing row or size() (a new one).
   void Set(uint32_t row, std::string_view blob);

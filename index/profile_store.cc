@@ -124,7 +124,8 @@ std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
   });
 }
 
-void ProfileStore::PrefetchFind(uint64_t id_hash, int step) const {
+void ProfileStore::PrefetchFind(uint64_t id_hash, int step,
+                                bool whole_blob) const {
   if (step == 0) {
     row_by_id_.Prefetch(id_hash);
     return;
@@ -134,7 +135,7 @@ void ProfileStore::PrefetchFind(uint64_t id_hash, int step) const {
   if (step == 1) {
     rows_.PrefetchPlace(*row);
   } else {
-    rows_.PrefetchBlob(*row);
+    rows_.PrefetchBlob(*row, whole_blob);
   }
 }
 

@@ -1586,14 +1586,16 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
   const auto record_of = [&](size_t run) -> const Record& {
     return records[order[runs[run]]];
   };
-  // Each id is found with its table slot, placement and stored id loaded
-  // ahead: at 10M profiles each is a cache miss, which the profiles
-  // before it overlap.
+  // Each id is found with its table slot, placement and stored profile
+  // loaded ahead (the whole profile, which the append copies): at 10M
+  // profiles each is a cache miss, which the profiles before it overlap.
   constexpr size_t kAhead = 2;
   for (size_t k = 0; k < ids; ++k) {
     for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
       const size_t ahead = k + (ProfileStore::kFindSteps - step) * kAhead;
-      if (ahead < ids) store_.PrefetchFind(record_of(ahead).id_hash, step);
+      if (ahead < ids) {
+        store_.PrefetchFind(record_of(ahead).id_hash, step, true);
+      }
     }
     const std::string& id = record_of(k).id;
     const std::span<const ProfileInput::Event> own(events.data() + runs[k],
