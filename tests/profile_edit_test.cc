@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/blob_arena.h"
 #include "index/profile_codec.h"
 #include "index/profile_store.h"
 #include "ingest/loader.h"
@@ -150,19 +151,25 @@ ProfileInput::Event Event(std::string name, int64_t at_ms) {
 }
 
 // Loading ahead changes nothing a find gives, for ids held, unknown, cleared
-// or in an empty store, at every step.
+// or in an empty store, at every step, the whole profile loaded or not
+// (one longer than what is loaded whole).
 TEST_F(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
   for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
     store_.PrefetchFind(ProfileStore::IdHash("a"), step);
   }
   Load(R"({"id":"a"})"
        "\n"
-       R"({"id":"b"})");
+       R"({"id":"b"})"
+       "\n"
+       R"({"id":"long","note":")" +
+       std::string(3 * BlobArena::kWholePrefetchBytes, 'x') + R"("})");
   ASSERT_TRUE(store_.Delete("b").ok());
-  for (const char* id : {"a", "b", "zz", ""}) {
+  for (const char* id : {"a", "b", "long", "zz", ""}) {
     const std::optional<uint32_t> before = store_.FindRow(id);
-    for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
-      store_.PrefetchFind(ProfileStore::IdHash(id), step);
+    for (const bool whole : {false, true}) {
+      for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
+        store_.PrefetchFind(ProfileStore::IdHash(id), step, whole);
+      }
     }
     EXPECT_EQ(store_.FindRow(id), before) << id;
   }
