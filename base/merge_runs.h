@@ -28,11 +28,15 @@ inline uint64_t* MergeTwo(const uint64_t* a, const uint64_t* a_end,
 
 // Sorts `words`, made of ascending runs that start at the ascending
 // positions `runs` (each run ends where the next starts, the last at the
-// end), by merging neighbours, log2(runs) passes. `runs` is left with the
-// one run's start, or none; `scratch` is a buffer of any contents.
+// end; words before the first start are a run too), by merging
+// neighbours, log2(runs) passes. `runs` is left with the one run's start,
+// or none; `scratch` is a buffer of any contents.
 inline void MergeRuns(std::vector<uint64_t>& words, std::vector<size_t>& runs,
                       std::vector<uint64_t>& scratch) {
   while (!runs.empty() && runs.back() >= words.size()) runs.pop_back();
+  if (!words.empty() && (runs.empty() || runs.front() != 0)) {
+    runs.insert(runs.begin(), 0);
+  }
   while (runs.size() > 1) {
     scratch.resize(words.size());
     const uint64_t* in = words.data();

@@ -543,28 +543,36 @@ void BM_EventLayerBuild(benchmark::State& state) {
 BENCHMARK(BM_EventLayerBuild)
     ->Arg(1000)
     ->Arg(8000)
+    ->Arg(160000)
     ->Unit(benchmark::kMicrosecond);
 
-// An event merge: eight event layers of 1,000 profiles of the fixture,
-// every eighth row in each, merged from their columns into one of 8,000
-// (Layer::MergeEvents), against BM_EventLayerBuild/8000, which builds the
-// same layer from the profiles. Items are profiles merged.
+// An event merge: eight event layers of an eighth of N profiles of the
+// fixture each, every eighth of N rows spread over the fixture, merged from
+// their columns into one (Layer::MergeEvents), against
+// BM_EventLayerBuild/N, which builds the same layer from the profiles.
+// Arg 8000: a merge within one shard, as the event lane's first class
+// makes; 160000: a merge over three shards, each source's rows reaching
+// all three. Items are profiles merged; bytes, the sources' event columns.
 void BM_EventLayerMerge(benchmark::State& state) {
-  constexpr uint32_t kSources = 8, kRows = 8000;
+  constexpr uint32_t kSources = 8;
+  const auto rows = static_cast<uint32_t>(state.range(0));
   const Fixture& data = Data();
-  if (data.store.row_count() < kRows) {
+  if (data.store.row_count() < rows) {
     state.SkipWithError("fewer profiles than the layer holds");
     return;
   }
-  const uint32_t step = data.store.row_count() / kRows;
+  const uint32_t step = data.store.row_count() / rows;
   std::vector<std::shared_ptr<const Layer>> layers;
+  uint64_t bytes = 0;
   for (uint32_t k = 0; k < kSources; ++k) {
     std::vector<Layer::Entry> entries;
-    for (uint32_t i = k; i < kRows; i += kSources) {
+    for (uint32_t i = k; i < rows; i += kSources) {
       entries.push_back(Layer::Entry{i * step, data.store.blob(i * step)});
     }
     layers.push_back(Layer::Build(data.store.schema(), std::move(entries),
                                   false, 1, Index::Scope::kEvents));
+    bytes += layers.back()->index().MemoryUse().events +
+             layers.back()->index().MemoryUse().recency;
   }
   std::vector<Layer::EventSource> sources;
   for (const auto& layer : layers) sources.push_back({layer.get(), nullptr});
@@ -572,9 +580,13 @@ void BM_EventLayerMerge(benchmark::State& state) {
     auto merged = Layer::MergeEvents(data.store.schema(), sources, 2);
     benchmark::DoNotOptimize(merged);
   }
-  state.SetItemsProcessed(state.iterations() * kRows);
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
-BENCHMARK(BM_EventLayerMerge)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EventLayerMerge)
+    ->Arg(8000)
+    ->Arg(160000)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace segd

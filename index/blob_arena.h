@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "index/blob_page.h"
@@ -63,18 +64,24 @@ class BlobArena {
   // its first bytes: for a Get soon.
   void PrefetchPlace(uint32_t row) const { __builtin_prefetch(&refs_[row]); }
   // Loads ahead the first cache line of row's blob, or (`whole`) each of
-  // its lines, up to kWholePrefetchBytes.
-  static constexpr uint32_t kWholePrefetchBytes = 2048;
+  // the lines of its first kWholePrefetchBytes.
   void PrefetchBlob(uint32_t row, bool whole = false) const {
     const Placed& r = refs_[row];
     if (r.size == 0) return;
-    const uintptr_t first =
-        reinterpret_cast<uintptr_t>(pages_[r.page]->data() + r.offset);
-    const uintptr_t end =
-        first + (whole ? std::min(r.size, kWholePrefetchBytes) : 1);
-    for (uintptr_t line = first & ~uintptr_t{63}; line < end; line += 64) {
+    const auto [first, end] =
+        LinesOf(reinterpret_cast<uintptr_t>(pages_[r.page]->data() + r.offset),
+                whole ? std::min(r.size, kWholePrefetchBytes) : 1);
+    for (uintptr_t line = first; line < end; line += kLineBytes) {
       __builtin_prefetch(reinterpret_cast<const void*>(line));
     }
+  }
+  static constexpr uint32_t kWholePrefetchBytes = 2048;
+  static constexpr uintptr_t kLineBytes = 64;
+  // The cache lines holding `bytes` bytes (at least 1) from address `at`:
+  // the first line's address, and the end of the last.
+  static std::pair<uintptr_t, uintptr_t> LinesOf(uintptr_t at, uint32_t bytes) {
+    return {at & ~(kLineBytes - 1),
+            (at + bytes + kLineBytes - 1) & ~(kLineBytes - 1)};
   }
   // Stores `blob` at `row`, which is an existing row or size() (a new one).
   void Set(uint32_t row, std::string_view blob);

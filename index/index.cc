@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <utility>
 
 #include "base/ascii.h"
@@ -79,79 +80,118 @@ SortedColumn<int64_t> ToColumn(
   return SplitColumn(pairs);
 }
 
-// One column of a merged shard from the columns of source shards, each of
-// whose rows goes to its row in the merge or is dropped (Index::kDropped).
-// A source's rows keep their order in the merge, so each column's rows
-// kept make a run ascending by (key, row). The runs merge as words, the
-// key's offset from the smallest above the row, when the keys span less
-// than 2^48 (any few millennia of instants); else as pairs, sorted.
-// Reused from column to column, so that its buffers are.
+// Whether the rows that `to_row` keeps (all but Index::kDropped) ascend,
+// each below `rows`.
+[[maybe_unused]] bool KeptInOrder(const std::vector<uint32_t>& to_row,
+                                  uint32_t rows) {
+  int64_t previous = -1;
+  for (const uint32_t to : to_row) {
+    if (to == Index::kDropped) continue;
+    if (to <= previous || to >= rows) return false;
+    previous = to;
+  }
+  return true;
+}
+
+// A shard of an events-only index that an event merge takes columns from,
+// and where its rows go.
+struct MergePart {
+  const ShardIndex* shard;
+  size_t events;           // event names its index knew
+  const uint32_t* to_row;  // by the shard's local row: the merged row
+};
+
+// The columns of one event name and rung in every shard of a merged index,
+// from the same column of each source shard, whose rows go to their rows
+// in the merge or are dropped (Index::kDropped). A source's rows keep their
+// order in the merge, so each source column's entries make, in each merged
+// shard, a run ascending by (key, row). The runs merge as words, the key's
+// offset from the smallest above the row, when the keys span less than
+// 2^48 (any few millennia of instants); else as pairs, sorted. Reused from
+// column to column, so that its buffers are.
 class ColumnMerger {
  public:
-  // `to_rows[i]` maps the local rows of `columns[i]` to the merge's rows,
-  // of which `first` is the merged shard's first.
-  SortedColumn<int64_t> Merge(
-      std::span<const SortedColumn<int64_t>* const> columns,
-      std::span<const uint32_t* const> to_rows, uint32_t first) {
-    constexpr int kRowBits = 16;
+  explicit ColumnMerger(uint32_t shards)
+      : words_(shards), runs_(shards), pairs_(shards), last_part_(shards) {}
+
+  // Reads column `c` of event `e` from each part once, each entry kept
+  // into the merged shard it goes to.
+  void Gather(std::span<const MergePart> parts, EventId e, size_t c) {
     int64_t low = INT64_MAX, high = INT64_MIN;
-    for (const SortedColumn<int64_t>* column : columns) {
-      if (column->size() == 0) continue;
-      low = std::min(low, column->keys[0]);
-      high = std::max(high, column->keys[column->size() - 1]);
+    columns_.assign(parts.size(), nullptr);
+    for (size_t k = 0; k < parts.size(); ++k) {
+      if (e >= parts[k].events) continue;
+      const SortedColumn<int64_t>& column = *parts[k].shard->EventColumns(e)[c];
+      if (column.size() == 0) continue;
+      columns_[k] = &column;
+      low = std::min(low, column.keys[0]);
+      high = std::max(high, column.keys[column.size() - 1]);
     }
-    if (low > high) return SortedColumn<int64_t>();
-    const uint64_t min = static_cast<uint64_t>(low);
-    const uint64_t span = static_cast<uint64_t>(high) - min;
-    const bool as_words = span >> (64 - kRowBits) == 0;
-    if (!as_words) {
-      for (size_t k = 0; k < columns.size(); ++k) {
-        ForEachKept(
-            *columns[k], to_rows[k], first,
-            [&](int64_t key, uint16_t row) { pairs_.emplace_back(key, row); });
+    for (uint32_t s = 0; s < words_.size(); ++s) {
+      words_[s].clear();
+      runs_[s].clear();
+      pairs_[s].clear();
+      last_part_[s] = SIZE_MAX;
+    }
+    min_ = static_cast<uint64_t>(low);
+    as_words_ = low > high ||
+                (static_cast<uint64_t>(high) - min_) >> (64 - kRowBits) == 0;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      if (columns_[k] == nullptr) continue;
+      const SortedColumn<int64_t>& column = *columns_[k];
+      const uint32_t* to_row = parts[k].to_row;
+      for (size_t i = 0; i < column.size(); ++i) {
+        const uint32_t to = to_row[column.rows[i]];
+        if (to == Index::kDropped) continue;
+        const uint32_t s = ShardOf(to);
+        const auto row = static_cast<uint16_t>(to);
+        if (!as_words_) {
+          pairs_[s].emplace_back(column.keys[i], row);
+          continue;
+        }
+        if (last_part_[s] != k) {  // this part's run in shard s starts
+          last_part_[s] = k;
+          runs_[s].push_back(words_[s].size());
+        }
+        words_[s].push_back(
+            (static_cast<uint64_t>(column.keys[i]) - min_) << kRowBits | row);
       }
-      std::sort(pairs_.begin(), pairs_.end());
-      return SplitColumn(pairs_);
     }
-    words_.clear();
-    runs_.clear();
-    for (size_t k = 0; k < columns.size(); ++k) {
-      runs_.push_back(words_.size());
-      ForEachKept(
-          *columns[k], to_rows[k], first, [&](int64_t key, uint16_t row) {
-            words_.push_back((static_cast<uint64_t>(key) - min) << kRowBits |
-                             row);
-          });
+  }
+
+  // Merged shard s's column, as Gather left it.
+  SortedColumn<int64_t> Take(uint32_t s) {
+    if (!as_words_) {
+      std::sort(pairs_[s].begin(), pairs_[s].end());
+      return SplitColumn(pairs_[s]);
     }
-    MergeRuns(words_, runs_, scratch_);
+    std::vector<uint64_t>& words = words_[s];
+    MergeRuns(words, runs_[s], scratch_);
     SortedColumn<int64_t> column;
-    keys_.resize(words_.size());
-    column.rows.resize(words_.size());
-    for (size_t i = 0; i < words_.size(); ++i) {
-      keys_[i] = static_cast<int64_t>(min + (words_[i] >> kRowBits));
-      column.rows[i] = static_cast<uint16_t>(words_[i]);
+    keys_.resize(words.size());
+    column.rows.resize(words.size());
+    for (size_t i = 0; i < words.size(); ++i) {
+      keys_[i] = static_cast<int64_t>(min_ + (words[i] >> kRowBits));
+      column.rows[i] = static_cast<uint16_t>(words[i]);
     }
     column.keys = IntKeys(keys_);
     return column;
   }
 
  private:
-  // Calls add(key, row in the merged shard) for each entry of `column`
-  // kept there, in the column's order.
-  template <typename Add>
-  static void ForEachKept(const SortedColumn<int64_t>& column,
-                          const uint32_t* to_row, uint32_t first, Add add) {
-    for (size_t i = 0; i < column.size(); ++i) {
-      const uint32_t to = to_row[column.rows[i]];
-      if (to == Index::kDropped || to - first >= kShardRows) continue;
-      add(column.keys[i], static_cast<uint16_t>(to - first));
-    }
-  }
+  static constexpr int kRowBits = 16;
+  static_assert(sizeof(uint16_t) * 8 == kRowBits);
 
-  std::vector<uint64_t> words_, scratch_;
-  std::vector<size_t> runs_;
+  std::vector<const SortedColumn<int64_t>*> columns_;  // by part, or null
+  uint64_t min_ = 0;
+  bool as_words_ = true;
+  // By merged shard.
+  std::vector<std::vector<uint64_t>> words_;
+  std::vector<std::vector<size_t>> runs_;
+  std::vector<std::vector<std::pair<int64_t, uint16_t>>> pairs_;
+  std::vector<size_t> last_part_;  // the part whose run is open
+  std::vector<uint64_t> scratch_;
   std::vector<int64_t> keys_;
-  std::vector<std::pair<int64_t, uint16_t>> pairs_;
 };
 
 // The bitmap of `rows` (ascending), and `rows` emptied for reuse.
@@ -500,30 +540,22 @@ std::shared_ptr<const Index> Index::MergeEvents(
   const size_t event_count = schema.event_count();
   const uint32_t shard_count = ix.shard_count();
 
-  // The source shards whose kept rows reach each merged shard: a source's
-  // rows keep their order, so a source shard's kept rows make one run of
-  // merged rows, which spans a shard or two.
-  struct Part {
-    const Index* source;
-    uint32_t shard;
-    const uint32_t* to_row;  // the source shard's rows' rows in the merge
-  };
-  std::vector<std::vector<Part>> parts(shard_count);
+  // Every source shard with a row kept. Event layers hold rows from all
+  // over the row space, so one source shard's rows reach many merged
+  // shards: each source column is read once, for all of them.
+  std::vector<MergePart> parts;
   for (const EventSource& src : sources) {
+    assert(src.index->event_names_.size() <= event_count);
+    assert(KeptInOrder(src.to_row, ix.row_count_));
     for (uint32_t t = 0; t < src.index->shard_count(); ++t) {
       const uint32_t first = t << kShardBits;
       const uint32_t last =
           std::min<uint32_t>(first + kShardRows, src.index->row_count());
-      uint32_t low = kDropped, high = 0;
-      for (uint32_t r = first; r < last; ++r) {
-        const uint32_t to = src.to_row[r];
-        if (to == kDropped) continue;
-        low = std::min(low, to);
-        high = std::max(high, to);
-      }
-      if (low == kDropped) continue;
-      for (uint32_t s = ShardOf(low); s <= ShardOf(high); ++s) {
-        parts[s].push_back(Part{src.index, t, src.to_row.data() + first});
+      if (std::any_of(src.to_row.begin() + first, src.to_row.begin() + last,
+                      [](uint32_t to) { return to != kDropped; })) {
+        parts.push_back(MergePart{&src.index->shard(t),
+                                  src.index->event_names_.size(),
+                                  src.to_row.data() + first});
       }
     }
   }
@@ -534,7 +566,8 @@ std::shared_ptr<const Index> Index::MergeEvents(
     ShardIndex& shard = ix.shards_[s];
     shard.int_columns.resize(attr_count);
     shard.mixed_columns.resize(attr_count);
-    shard.recency.resize(event_count);
+    shard.recency.assign(event_count, std::vector<SortedColumn<int64_t>>(
+                                          ShardIndex::kRecencyDepth));
     shard.older_events.resize(event_count);
     std::vector<uint32_t> live;
     const uint32_t first = s << kShardBits;
@@ -543,33 +576,26 @@ std::shared_ptr<const Index> Index::MergeEvents(
       if (!ix.rows_->blob(row).empty()) live.push_back(row);
     }
     live_parts[s] = TakeBitmap(live);
-
-    std::vector<const SortedColumn<int64_t>*> columns;
-    std::vector<const uint32_t*> to_rows;
-    ColumnMerger merger;
-    for (EventId e = 0; e < event_count; ++e) {
-      if (canonical[e] != e) {
-        shard.recency[e].resize(ShardIndex::kRecencyDepth);
-        continue;
-      }
-      for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
-        columns.clear();
-        to_rows.clear();
-        for (const Part& part : parts[s]) {
-          if (e >= part.source->event_names_.size()) continue;
-          columns.push_back(part.source->shard(part.shard).EventColumns(e)[c]);
-          to_rows.push_back(part.to_row);
-        }
-        SortedColumn<int64_t> merged = merger.Merge(columns, to_rows, first);
-        if (c < ShardIndex::kRecencyDepth) {
-          merged.MaybeBuildRangeBuckets();
-          shard.recency[e].push_back(std::move(merged));
-        } else {
-          shard.older_events[e] = std::move(merged);
-        }
-      }
-    }
   });
+  // Event names side by side, each writing its own columns of every shard.
+  tbb::parallel_for(EventId{0}, static_cast<EventId>(event_count),
+                    [&](EventId e) {
+                      if (canonical[e] != e)
+                        return;  // its events count as another's
+                      ColumnMerger merger(shard_count);
+                      for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
+                        merger.Gather(parts, e, c);
+                        for (uint32_t s = 0; s < shard_count; ++s) {
+                          SortedColumn<int64_t> merged = merger.Take(s);
+                          if (c < ShardIndex::kRecencyDepth) {
+                            merged.MaybeBuildRangeBuckets();
+                            ix.shards_[s].recency[e][c] = std::move(merged);
+                          } else {
+                            ix.shards_[s].older_events[e] = std::move(merged);
+                          }
+                        }
+                      }
+                    });
   ix.live_ = Union(live_parts);
   ix.DeriveTotals();
   return index;

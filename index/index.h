@@ -247,21 +247,23 @@ class Index {
   // written while it is in use.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
 
+  // An events-only index's rows, and where an event merge puts them.
+  static constexpr uint32_t kDropped = UINT32_MAX;
+  struct EventSource {
+    const Index* index;
+    // By the source's row: its row in the merge, or kDropped.
+    std::vector<uint32_t> to_row;
+  };
   // An events-only index over `rows`, merged from the columns of
   // events-only indexes rather than built from the profiles again: each
   // event of a row kept comes from its source's columns, in the same rung
   // (a row's rungs are its own), so the result equals what Build(schema,
-  // rows, Scope::kEvents) gives, and no blob is read.
-  static constexpr uint32_t kDropped = UINT32_MAX;
-  struct EventSource {
-    const Index* index;
-    // By the source's row: its row in `rows`, or kDropped.
-    std::vector<uint32_t> to_row;
-  };
+  // rows, Scope::kEvents) gives, and no blob's bytes are read.
   // REQUIRES: each source is events-only and was built over the schema or
   // an earlier state of it; its rows kept map to distinct rows, ascending
-  // as its own rows do; row r of `rows` holds the blob its source row
-  // held, and each row of `rows` that holds one is kept from a source.
+  // as its own rows do, below kDropped; row r of `rows` holds the blob its
+  // source row held, and each row of `rows` that holds one is kept from a
+  // source.
   static std::shared_ptr<const Index> MergeEvents(
       const Schema& schema, std::shared_ptr<const RowSource> rows,
       std::span<const EventSource> sources);

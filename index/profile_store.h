@@ -151,8 +151,9 @@ class ProfileStore {
   // candidate's profile lies, its stored id. Taking step s for the id some
   // s+1 places ahead of the one being found overlaps a batch's misses.
   // `id_hash` is IdHash(id), which a caller taking every step hashes once.
-  // With `whole_blob`, the last step loads the candidate's whole profile,
-  // for a caller that goes on to read it all (an event append copies it).
+  // With `whole_blob`, the last step loads the candidate's whole profile
+  // (its first BlobArena::kWholePrefetchBytes), for a caller that goes on
+  // to read it all (an event append copies it).
   static constexpr int kFindSteps = 3;
   void PrefetchFind(uint64_t id_hash, int step, bool whole_blob = false) const;
   std::optional<uint32_t> FindIdentity(std::string_view channel,

@@ -2307,9 +2307,8 @@ bool Database::RunMerge(MergeLane lane) {
   // merged layer has those events, unless more came since.
   std::vector<std::pair<uint32_t, uint64_t>> read_stale;
   // Event layers merge their columns, without reading the profiles.
-  const std::span<const size_t> read =
-      events ? std::span<const size_t>() : std::span<const size_t>(positions);
-  for (size_t i : read) {
+  for (size_t i : events ? std::span<const size_t>()
+                         : std::span<const size_t>(positions)) {
     const Snapshot::LayerState& state = layers[i];
     state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
       if (state.dead != nullptr && state.dead->contains(local)) return;
@@ -2357,12 +2356,12 @@ bool Database::RunMerge(MergeLane lane) {
   tbb::task_arena arena(std::max(1, options_.merge_threads));
   arena.execute([&] {
     if (events) {
-      std::vector<Layer::EventSource> from;
+      std::vector<Layer::EventSource> event_layers;
       for (size_t i : positions) {
-        from.push_back(
+        event_layers.push_back(
             Layer::EventSource{layers[i].layer.get(), layers[i].dead.get()});
       }
-      merged = Layer::MergeEvents(*version->schema_, from, serial);
+      merged = Layer::MergeEvents(*version->schema_, event_layers, serial);
     } else {
       merged = Layer::Build(*version->schema_, std::move(entries), whole_space,
                             serial);

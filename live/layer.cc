@@ -134,21 +134,21 @@ std::shared_ptr<const Layer> Layer::MergeEvents(
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(words.size());
-  std::vector<Index::EventSource> from(sources.size());
+  std::vector<Index::EventSource> indexes(sources.size());
   for (uint32_t i = 0; i < sources.size(); ++i) {
-    from[i].index = &sources[i].layer->index();
-    from[i].to_row.assign(from[i].index->row_count(), Index::kDropped);
+    indexes[i].index = &sources[i].layer->index();
+    indexes[i].to_row.assign(indexes[i].index->row_count(), Index::kDropped);
   }
   std::vector<std::string_view> blobs(words.size());
   layer->rows_.resize(words.size());
   for (uint32_t local = 0; local < words.size(); ++local) {
     const Kept& k = kept[static_cast<uint32_t>(words[local])];
-    from[k.source].to_row[k.local] = local;
-    blobs[local] = from[k.source].index->blob(k.local);
+    indexes[k.source].to_row[k.local] = local;
+    blobs[local] = indexes[k.source].index->blob(k.local);
     layer->rows_[local] = static_cast<uint32_t>(words[local] >> 32);
   }
   layer->index_ = Index::MergeEvents(
-      schema, std::make_shared<BlobRows>(std::move(blobs)), from);
+      schema, std::make_shared<BlobRows>(std::move(blobs)), indexes);
   return layer;
 }
 

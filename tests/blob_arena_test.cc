@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "index/blob_page.h"
@@ -32,6 +33,20 @@ TEST(BlobPageTest, AnAddressAnywhereInAPageFindsIt) {
   const size_t before = BlobPage::allocated_bytes();
   page.reset();
   EXPECT_EQ(BlobPage::allocated_bytes(), before - 3 * BlobPage::kBytes);
+}
+
+// The lines that a blob's loads ahead cover: every line holding one of its
+// bytes, and no other.
+TEST(BlobArenaTest, LinesOfABlobAreThoseHoldingItsBytes) {
+  using Lines = std::pair<uintptr_t, uintptr_t>;
+  EXPECT_EQ(BlobArena::LinesOf(4096, 1), Lines(4096, 4160));
+  EXPECT_EQ(BlobArena::LinesOf(4096, 64), Lines(4096, 4160));
+  EXPECT_EQ(BlobArena::LinesOf(4096, 65), Lines(4096, 4224));
+  EXPECT_EQ(BlobArena::LinesOf(4159, 1), Lines(4096, 4160));
+  EXPECT_EQ(BlobArena::LinesOf(4159, 2), Lines(4096, 4224));
+  EXPECT_EQ(BlobArena::LinesOf(4100, 60), Lines(4096, 4160));
+  EXPECT_EQ(BlobArena::LinesOf(4100, BlobArena::kWholePrefetchBytes),
+            Lines(4096, 4100 + 2048 + 60));
 }
 
 TEST(BlobArenaTest, PagesNoCurrentBlobUsesAreFreed) {

@@ -116,9 +116,9 @@ void ExpectSameLayer(const Layer& got, const Layer& want) {
 }
 
 // Merges `sources` (each with its dead rows, or none) and builds the same
-// layer from the rows kept; both must agree.
-void ExpectMergeAsBuilt(const Schema& schema,
-                        const std::vector<Layer::EventSource>& sources) {
+// layer from the rows kept; both must agree. Returns the merged layer.
+std::shared_ptr<const Layer> ExpectMergeAsBuilt(
+    const Schema& schema, const std::vector<Layer::EventSource>& sources) {
   std::vector<Layer::Entry> kept;
   for (const Layer::EventSource& src : sources) {
     src.layer->ForEachRow([&](uint32_t local, uint32_t row) {
@@ -134,10 +134,11 @@ void ExpectMergeAsBuilt(const Schema& schema,
   const std::shared_ptr<const Layer> merged =
       Layer::MergeEvents(schema, sources, 2);
   ExpectSameLayer(*merged, *built);
+  return merged;
 }
 
 // Sources of one shard and of two, interleaved row by row and beside each
-// other, with dead rows in each: the merged layer spans three shards.
+// other, with dead rows in each: the merged layer spans two shards.
 TEST_F(EventMergeTest, MergedColumnsEqualThoseBuiltFromTheProfiles) {
   const Schema& schema = store_->schema();
   std::mt19937 rng(7);
@@ -157,6 +158,23 @@ TEST_F(EventMergeTest, MergedColumnsEqualThoseBuiltFromTheProfiles) {
   ExpectMergeAsBuilt(schema, {{b.get(), nullptr}, {d.get(), all_dead.get()}});
   // Nothing kept.
   ExpectMergeAsBuilt(schema, {{d.get(), all_dead.get()}});
+}
+
+// Four sources of one shard each, interleaved row by row: each source's
+// rows reach all three shards of the merged layer, as an event lane's
+// large merges do.
+TEST_F(EventMergeTest, EachSourceShardReachesEveryMergedShard) {
+  const Schema& schema = store_->schema();
+  std::mt19937 rng(9);
+  std::vector<std::shared_ptr<const Layer>> layers;
+  std::vector<std::unique_ptr<Bitmap>> dead;
+  std::vector<Layer::EventSource> sources;
+  for (uint32_t k = 0; k < 4; ++k) {
+    layers.push_back(EventLayer(schema, Rows(k, 4, 40000)));
+    dead.push_back(SomeRows(*layers.back(), 0.05 * k, rng));
+    sources.push_back({layers.back().get(), dead.back().get()});
+  }
+  EXPECT_EQ(ExpectMergeAsBuilt(schema, sources)->index().shard_count(), 3u);
 }
 
 // Event names the schema learned after the sources were built (one a new
@@ -217,6 +235,49 @@ TEST(EventMergeFarInstantsTest, ColumnsSpanningMillenniaMergeAsBuilt) {
   const std::unique_ptr<Bitmap> a_dead = SomeRows(*a, 0.3, rng);
   ExpectMergeAsBuilt(store.schema(),
                      {{a.get(), a_dead.get()}, {b.get(), nullptr}});
+}
+
+// Instants before 1970 (negative keys) merge as words, and events stored
+// under spellings of one name count under its first.
+TEST(EventMergeSpellingsTest, EarlyInstantsAndSpellingsMergeAsBuilt) {
+  ProfileStore store;
+  const char* kSpellings[] = {"order", "Order", "ORDER", "visit"};
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    std::string events;
+    for (int k = 0; k < 1 + i % 8; ++k) {
+      if (k > 0) events += ",";
+      events += R"({"name":")" + std::string(kSpellings[(i + k) % 4]) +
+                R"(","at":")" + std::to_string(1950 + (i * 7 + k) % 76) + "-0" +
+                std::to_string(1 + k % 9) + R"(-15T10:00:00Z"})";
+    }
+    text +=
+        R"({"id":"q)" + std::to_string(i) + R"(","events":[)" + events + "]}\n";
+  }
+  ASSERT_TRUE(LoadText(text, &store).rejected.empty());
+  // Two of the four names are spellings of another.
+  const Schema& schema = store.schema();
+  ASSERT_EQ(schema.event_count(), 4u);
+  int spellings = 0;
+  for (EventId e = 0; e < schema.event_count(); ++e) {
+    spellings += schema.canonical_event(e) != e;
+  }
+  ASSERT_EQ(spellings, 2);
+  std::vector<Layer::Entry> thirds[3];
+  for (uint32_t row = 0; row < store.row_count(); ++row) {
+    thirds[row % 3].push_back(Layer::Entry{row, store.blob(row)});
+  }
+  std::vector<std::shared_ptr<const Layer>> layers;
+  std::vector<Layer::EventSource> sources;
+  for (auto& entries : thirds) {
+    layers.push_back(Layer::Build(store.schema(), std::move(entries), false, 1,
+                                  Index::Scope::kEvents));
+    sources.push_back({layers.back().get(), nullptr});
+  }
+  std::mt19937 rng(5);
+  const std::unique_ptr<Bitmap> dead = SomeRows(*layers[1], 0.4, rng);
+  sources[1].dead = dead.get();
+  ExpectMergeAsBuilt(store.schema(), sources);
 }
 
 }  // namespace
