@@ -112,7 +112,7 @@ struct MergePart {
 class ColumnMerger {
  public:
   explicit ColumnMerger(uint32_t shards)
-      : words_(shards), runs_(shards), pairs_(shards), last_part_(shards) {}
+      : words_(shards), runs_(shards), pairs_(shards) {}
 
   // Reads column `c` of event `e` from each part once, each entry kept
   // into the merged shard it goes to.
@@ -131,7 +131,6 @@ class ColumnMerger {
       words_[s].clear();
       runs_[s].clear();
       pairs_[s].clear();
-      last_part_[s] = SIZE_MAX;
     }
     min_ = static_cast<uint64_t>(low);
     as_words_ = low > high ||
@@ -140,21 +139,26 @@ class ColumnMerger {
       if (columns_[k] == nullptr) continue;
       const SortedColumn<int64_t>& column = *columns_[k];
       const uint32_t* to_row = parts[k].to_row;
+      if (!as_words_) {
+        for (size_t i = 0; i < column.size(); ++i) {
+          const uint32_t to = to_row[column.rows[i]];
+          if (to == Index::kDropped) continue;
+          pairs_[ShardOf(to)].emplace_back(column.keys[i],
+                                           static_cast<uint16_t>(to));
+        }
+        continue;
+      }
+      // The part's run starts in every shard (empty where it has nothing).
+      for (uint32_t s = 0; s < words_.size(); ++s) {
+        runs_[s].push_back(words_[s].size());
+      }
+      std::vector<uint64_t>* words = words_.data();
       for (size_t i = 0; i < column.size(); ++i) {
         const uint32_t to = to_row[column.rows[i]];
         if (to == Index::kDropped) continue;
-        const uint32_t s = ShardOf(to);
-        const auto row = static_cast<uint16_t>(to);
-        if (!as_words_) {
-          pairs_[s].emplace_back(column.keys[i], row);
-          continue;
-        }
-        if (last_part_[s] != k) {  // this part's run in shard s starts
-          last_part_[s] = k;
-          runs_[s].push_back(words_[s].size());
-        }
-        words_[s].push_back(
-            (static_cast<uint64_t>(column.keys[i]) - min_) << kRowBits | row);
+        words[ShardOf(to)].push_back(
+            (static_cast<uint64_t>(column.keys[i]) - min_) << kRowBits |
+            static_cast<uint16_t>(to));
       }
     }
   }
@@ -189,7 +193,6 @@ class ColumnMerger {
   std::vector<std::vector<uint64_t>> words_;
   std::vector<std::vector<size_t>> runs_;
   std::vector<std::vector<std::pair<int64_t, uint16_t>>> pairs_;
-  std::vector<size_t> last_part_;  // the part whose run is open
   std::vector<uint64_t> scratch_;
   std::vector<int64_t> keys_;
 };
