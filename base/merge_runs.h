@@ -28,7 +28,8 @@ inline uint64_t* MergeTwo(const uint64_t* a, const uint64_t* a_end,
 
 // Sorts `words`, made of ascending runs that start at the ascending
 // positions `runs` (each run ends where the next starts, the last at the
-// end; words before the first start are a run too), by merging
+// end; an empty run starts where the next does; words before the first
+// start are a run too), by merging
 // neighbours, log2(runs) passes. `runs` is left with the one run's start,
 // or none; `scratch` is a buffer of any contents.
 inline void MergeRuns(std::vector<uint64_t>& words, std::vector<size_t>& runs,
