@@ -38,6 +38,8 @@ inline void MergeRuns(std::vector<uint64_t>& words, std::vector<size_t>& runs,
   if (!words.empty() && (runs.empty() || runs.front() != 0)) {
     runs.insert(runs.begin(), 0);
   }
+  // Empty runs take no pass.
+  runs.erase(std::unique(runs.begin(), runs.end()), runs.end());
   while (runs.size() > 1) {
     scratch.resize(words.size());
     const uint64_t* in = words.data();

@@ -64,16 +64,22 @@ class BlobArena {
   // its first bytes: for a Get soon.
   void PrefetchPlace(uint32_t row) const { __builtin_prefetch(&refs_[row]); }
   // Loads ahead the first cache line of row's blob, or (`whole`) each of
-  // the lines of its first kWholePrefetchBytes.
+  // the lines of its first kWholePrefetchBytes: PrefetchLines.
   void PrefetchBlob(uint32_t row, bool whole = false) const {
-    const Placed& r = refs_[row];
-    if (r.size == 0) return;
-    const auto [first, end] =
-        LinesOf(reinterpret_cast<uintptr_t>(pages_[r.page]->data() + r.offset),
-                whole ? std::min(r.size, kWholePrefetchBytes) : 1);
+    const auto [first, end] = PrefetchLines(row, whole);
     for (uintptr_t line = first; line < end; line += kLineBytes) {
       __builtin_prefetch(reinterpret_cast<const void*>(line));
     }
+  }
+  // The lines PrefetchBlob loads, as LinesOf gives them (none when the row
+  // holds nothing).
+  std::pair<uintptr_t, uintptr_t> PrefetchLines(uint32_t row,
+                                                bool whole) const {
+    const Placed& r = refs_[row];
+    if (r.size == 0) return {0, 0};
+    return LinesOf(
+        reinterpret_cast<uintptr_t>(pages_[r.page]->data() + r.offset),
+        whole ? std::min(r.size, kWholePrefetchBytes) : 1);
   }
   static constexpr uint32_t kWholePrefetchBytes = 2048;
   static constexpr uintptr_t kLineBytes = 64;

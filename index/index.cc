@@ -19,6 +19,24 @@ namespace {
 // Distinct values from which a string attribute gets a trigram index.
 constexpr size_t kTrigramMinValues = 2048;
 
+// A (key, row) pair of a shard's column as one word: the key's offset
+// from the column's smallest key `min` above the row's bits, so that words
+// order as their pairs do. Keys from `low` to `high` fit when FitsWords.
+constexpr int kRowBits = 16;
+static_assert(sizeof(uint16_t) * 8 == kRowBits);
+bool FitsWords(int64_t low, int64_t high) {
+  return (static_cast<uint64_t>(high) - static_cast<uint64_t>(low)) >>
+             (64 - kRowBits) ==
+         0;
+}
+uint64_t PairWord(int64_t key, uint64_t min, uint16_t row) {
+  return (static_cast<uint64_t>(key) - min) << kRowBits | row;
+}
+int64_t WordKey(uint64_t word, uint64_t min) {
+  return static_cast<int64_t>(min + (word >> kRowBits));
+}
+uint16_t WordRow(uint64_t word) { return static_cast<uint16_t>(word); }
+
 // Sorts (key, row) pairs that arrive in ascending row order by key, rows
 // ascending among equal keys: a radix sort on the key's offset from the
 // smallest.
@@ -32,12 +50,8 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   const auto [low, high] = std::minmax_element(
       pairs.begin(), pairs.end(),
       [](const auto& x, const auto& y) { return x.first < y.first; });
-  // A pair as one word: the key's offset above the row's bits.
-  constexpr int kRowBits = 16;
-  static_assert(sizeof(uint16_t) * 8 == kRowBits);
   const uint64_t min = static_cast<uint64_t>(low->first);
-  const uint64_t span = static_cast<uint64_t>(high->first) - min;
-  if (span >> (64 - kRowBits) != 0) {
+  if (!FitsWords(low->first, high->first)) {
     RadixSort(pairs, [min](const std::pair<int64_t, uint16_t>& p) {
       return static_cast<uint64_t>(p.first) - min;
     });
@@ -48,13 +62,11 @@ void SortByKey(std::vector<std::pair<int64_t, uint16_t>>& pairs) {
   // equal keys).
   std::vector<uint64_t> words(pairs.size());
   for (size_t i = 0; i < pairs.size(); ++i) {
-    words[i] = (static_cast<uint64_t>(pairs[i].first) - min) << kRowBits |
-               pairs[i].second;
+    words[i] = PairWord(pairs[i].first, min, pairs[i].second);
   }
   RadixSort(words, [](uint64_t word) { return word >> kRowBits; });
   for (size_t i = 0; i < pairs.size(); ++i) {
-    pairs[i] = {static_cast<int64_t>(min + (words[i] >> kRowBits)),
-                static_cast<uint16_t>(words[i])};
+    pairs[i] = {WordKey(words[i], min), WordRow(words[i])};
   }
 }
 
@@ -97,7 +109,6 @@ SortedColumn<int64_t> ToColumn(
 // and where its rows go.
 struct MergePart {
   const ShardIndex* shard;
-  size_t events;           // event names its index knew
   const uint32_t* to_row;  // by the shard's local row: the merged row
 };
 
@@ -106,8 +117,8 @@ struct MergePart {
 // in the merge or are dropped (Index::kDropped). A source's rows keep their
 // order in the merge, so each source column's entries make, in each merged
 // shard, a run ascending by (key, row). The runs merge as words, the key's
-// offset from the smallest above the row, when the keys span less than
-// 2^48 (any few millennia of instants); else as pairs, sorted. Reused from
+// offset from the smallest above the row (PairWord), when the keys fit
+// (any few millennia of instants); else as pairs, sorted. Reused from
 // column to column, so that its buffers are.
 class ColumnMerger {
  public:
@@ -120,7 +131,7 @@ class ColumnMerger {
     int64_t low = INT64_MAX, high = INT64_MIN;
     columns_.assign(parts.size(), nullptr);
     for (size_t k = 0; k < parts.size(); ++k) {
-      if (e >= parts[k].events) continue;
+      if (e >= parts[k].shard->recency.size()) continue;  // a name since
       const SortedColumn<int64_t>& column = *parts[k].shard->EventColumns(e)[c];
       if (column.size() == 0) continue;
       columns_[k] = &column;
@@ -133,8 +144,7 @@ class ColumnMerger {
       pairs_[s].clear();
     }
     min_ = static_cast<uint64_t>(low);
-    as_words_ = low > high ||
-                (static_cast<uint64_t>(high) - min_) >> (64 - kRowBits) == 0;
+    as_words_ = low > high || FitsWords(low, high);
     for (size_t k = 0; k < parts.size(); ++k) {
       if (columns_[k] == nullptr) continue;
       const SortedColumn<int64_t>& column = *columns_[k];
@@ -157,8 +167,7 @@ class ColumnMerger {
         const uint32_t to = to_row[column.rows[i]];
         if (to == Index::kDropped) continue;
         words[ShardOf(to)].push_back(
-            (static_cast<uint64_t>(column.keys[i]) - min_) << kRowBits |
-            static_cast<uint16_t>(to));
+            PairWord(column.keys[i], min_, static_cast<uint16_t>(to)));
       }
     }
   }
@@ -175,17 +184,14 @@ class ColumnMerger {
     keys_.resize(words.size());
     column.rows.resize(words.size());
     for (size_t i = 0; i < words.size(); ++i) {
-      keys_[i] = static_cast<int64_t>(min_ + (words[i] >> kRowBits));
-      column.rows[i] = static_cast<uint16_t>(words[i]);
+      keys_[i] = WordKey(words[i], min_);
+      column.rows[i] = WordRow(words[i]);
     }
     column.keys = IntKeys(keys_);
     return column;
   }
 
  private:
-  static constexpr int kRowBits = 16;
-  static_assert(sizeof(uint16_t) * 8 == kRowBits);
-
   std::vector<const SortedColumn<int64_t>*> columns_;  // by part, or null
   uint64_t min_ = 0;
   bool as_words_ = true;
@@ -556,9 +562,8 @@ std::shared_ptr<const Index> Index::MergeEvents(
           std::min<uint32_t>(first + kShardRows, src.index->row_count());
       if (std::any_of(src.to_row.begin() + first, src.to_row.begin() + last,
                       [](uint32_t to) { return to != kDropped; })) {
-        parts.push_back(MergePart{&src.index->shard(t),
-                                  src.index->event_names_.size(),
-                                  src.to_row.data() + first});
+        parts.push_back(
+            MergePart{&src.index->shard(t), src.to_row.data() + first});
       }
     }
   }

@@ -2307,20 +2307,21 @@ bool Database::RunMerge(MergeLane lane) {
   // merged layer has those events, unless more came since.
   std::vector<std::pair<uint32_t, uint64_t>> read_stale;
   // Event layers merge their columns, without reading the profiles.
-  for (size_t i : events ? std::span<const size_t>()
-                         : std::span<const size_t>(positions)) {
-    const Snapshot::LayerState& state = layers[i];
-    state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
-      if (state.dead != nullptr && state.dead->contains(local)) return;
-      if (state.stale != nullptr && state.stale->contains(local)) {
-        const auto [e, at] = *version->EventsAt(row);
-        const Layer& held = *version->event_layers_[e].layer;
-        entries.push_back(Layer::Entry{row, held.index().blob(at)});
-        read_stale.emplace_back(row, held.serial());
-        return;
-      }
-      entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
-    });
+  if (!events) {
+    for (size_t i : positions) {
+      const Snapshot::LayerState& state = layers[i];
+      state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
+        if (state.dead != nullptr && state.dead->contains(local)) return;
+        if (state.stale != nullptr && state.stale->contains(local)) {
+          const auto [e, at] = *version->EventsAt(row);
+          const Layer& held = *version->event_layers_[e].layer;
+          entries.push_back(Layer::Entry{row, held.index().blob(at)});
+          read_stale.emplace_back(row, held.serial());
+          return;
+        }
+        entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
+      });
+    }
   }
   std::sort(entries.begin(), entries.end(),
             [](const Layer::Entry& a, const Layer::Entry& b) {

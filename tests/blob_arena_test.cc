@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -47,6 +48,30 @@ TEST(BlobArenaTest, LinesOfABlobAreThoseHoldingItsBytes) {
   EXPECT_EQ(BlobArena::LinesOf(4100, 60), Lines(4096, 4160));
   EXPECT_EQ(BlobArena::LinesOf(4100, BlobArena::kWholePrefetchBytes),
             Lines(4096, 4100 + 2048 + 60));
+}
+
+// A blob loaded ahead: its first line alone, or every line of a short one,
+// or the lines of a long one's first kWholePrefetchBytes; an empty row
+// loads nothing.
+TEST(BlobArenaTest, LoadsAheadCoverTheBlobsFirstBytes) {
+  BlobArena arena;
+  arena.Set(0, std::string(100, 's'));
+  arena.Set(1, std::string(5 * BlobArena::kWholePrefetchBytes, 'l'));
+  arena.Set(2, "gone");
+  arena.Clear(2);
+  using Lines = std::pair<uintptr_t, uintptr_t>;
+  for (uint32_t row : {0u, 1u}) {
+    const std::string_view blob = arena.Get(row);
+    const auto at = reinterpret_cast<uintptr_t>(blob.data());
+    const uint32_t shown = std::min<uint32_t>(
+        static_cast<uint32_t>(blob.size()), BlobArena::kWholePrefetchBytes);
+    EXPECT_EQ(arena.PrefetchLines(row, true), BlobArena::LinesOf(at, shown));
+    EXPECT_EQ(arena.PrefetchLines(row, false), BlobArena::LinesOf(at, 1));
+  }
+  const Lines long_lines = arena.PrefetchLines(1, true);
+  EXPECT_LE(long_lines.second - long_lines.first,
+            BlobArena::kWholePrefetchBytes + BlobArena::kLineBytes);
+  EXPECT_EQ(arena.PrefetchLines(2, true), Lines(0, 0));
 }
 
 TEST(BlobArenaTest, PagesNoCurrentBlobUsesAreFreed) {
