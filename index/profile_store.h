@@ -149,7 +149,8 @@ class ProfileStore {
   // Loads ahead what FindRow(id) reads, in kFindSteps steps, each wanting
   // the loads of the one before done: the table's slot, where the
   // candidate's profile lies, its stored id. Taking step s for the id some
-  // s+1 places ahead of the one being found overlaps a batch's misses.
+  // (kFindSteps - s) × k places ahead of the one being found overlaps a
+  // batch's misses: each step finds the loads of the one before it done.
   // `id_hash` is IdHash(id), which a caller taking every step hashes once.
   // With `whole_blob`, the last step loads the candidate's whole profile
   // (its first BlobArena::kWholePrefetchBytes), for a caller that goes on

@@ -42,6 +42,26 @@ namespace {
 constexpr size_t kMaxPreview = 10000;  // SPEC §3
 constexpr size_t kMaxReportGroups = 1000;
 constexpr int64_t kDayMs = 86400000;
+// A batch loads what finding a profile by id reads for the ids some
+// kLoadAhead, 2 × kLoadAhead, ... places ahead of the one it applies, a
+// step of ProfileStore::PrefetchFind each.
+constexpr size_t kLoadAhead = 2;
+
+// Whether a write op finds a profile by id, rather than parsing records.
+bool FindsById(WriteBatch::Op::Kind kind) {
+  using Kind = WriteBatch::Op::Kind;
+  switch (kind) {
+    case Kind::kUpsert:
+    case Kind::kEvents:
+      return false;
+    case Kind::kPatch:
+    case Kind::kDelete:
+    case Kind::kTags:
+    case Kind::kMerge:
+      return true;
+  }
+  return false;
+}
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -1589,10 +1609,9 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
   // Each id is found with its table slot, placement and stored profile
   // loaded ahead (the whole profile, which the append copies): at 10M
   // profiles each is a cache miss, which the profiles before it overlap.
-  constexpr size_t kAhead = 2;
   for (size_t k = 0; k < ids; ++k) {
     for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
-      const size_t ahead = k + (ProfileStore::kFindSteps - step) * kAhead;
+      const size_t ahead = k + (ProfileStore::kFindSteps - step) * kLoadAhead;
       if (ahead < ids) {
         store_.PrefetchFind(record_of(ahead).id_hash, step, true);
       }
@@ -1688,26 +1707,23 @@ void Database::StallForMerges() {
 void Database::ApplyBatch(const WriteBatch& batch,
                           std::vector<WriteOutcome>* outcomes,
                           Pending* pending) {
-  // A one-profile op finds its profile by id, and at 10M profiles that is
-  // three cache misses in a row (ProfileStore::PrefetchFind), then the
-  // profile's own lines: a patch decodes it, a tags edit copies it. The
-  // ops a few places ahead have them loaded while this one is applied.
+  // An op on a profile finds it by id, and at 10M profiles that is three
+  // cache misses in a row (ProfileStore::PrefetchFind), then the profile's
+  // own lines: a patch decodes it, a tags edit copies it. The ops a few
+  // places ahead have them loaded while this one is applied (a merge, both
+  // of its profiles).
   const std::vector<WriteBatch::Op>& ops = batch.ops_;
-  auto finds_one = [](WriteBatch::Op::Kind kind) {
-    return kind != WriteBatch::Op::Kind::kUpsert &&
-           kind != WriteBatch::Op::Kind::kEvents;
+  auto load_ahead = [&](const WriteBatch::Op& op, int step) {
+    if (!FindsById(op.kind)) return;
+    store_.PrefetchFind(ProfileStore::IdHash(op.id), step, /*whole_blob=*/true);
+    if (op.kind == WriteBatch::Op::Kind::kMerge) {
+      store_.PrefetchFind(ProfileStore::IdHash(op.other), step, true);
+    }
   };
-  std::vector<uint64_t> id_hashes(ops.size());
-  for (size_t i = 0; i < ops.size(); ++i) {
-    if (finds_one(ops[i].kind)) id_hashes[i] = ProfileStore::IdHash(ops[i].id);
-  }
-  constexpr size_t kAhead = 2;
   for (size_t i = 0; i < ops.size(); ++i) {
     for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
-      const size_t ahead = i + (ProfileStore::kFindSteps - step) * kAhead;
-      if (ahead < ops.size() && finds_one(ops[ahead].kind)) {
-        store_.PrefetchFind(id_hashes[ahead], step, /*whole_blob=*/true);
-      }
+      const size_t ahead = i + (ProfileStore::kFindSteps - step) * kLoadAhead;
+      if (ahead < ops.size()) load_ahead(ops[ahead], step);
     }
     const WriteBatch::Op& op = ops[i];
     WriteOutcome& out = (*outcomes)[i];

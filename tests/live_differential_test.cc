@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "live/database.h"
@@ -63,6 +64,17 @@ std::string Join(const std::vector<std::string>& items) {
   }
   if (items.size() > 8) out += ", ... (" + std::to_string(items.size()) + ")";
   return out + "]";
+}
+
+// The id of a profile's NDJSON line that leads with a string id, else "".
+std::string LeadingId(std::string_view line) {
+  constexpr std::string_view kKey = R"({"id":)";
+  if (!line.starts_with(kKey)) return "";
+  line.remove_prefix(kKey.size());
+  while (line.starts_with(' ')) line.remove_prefix(1);
+  if (!line.starts_with('"')) return "";
+  line.remove_prefix(1);
+  return std::string(line.substr(0, line.find('"')));
 }
 
 // A JSON string literal of plain text (the vocabulary holds no quotes or
@@ -286,9 +298,106 @@ class Harness {
     }
   }
 
+  // Up to 30 writes of every kind in one call, one WriteBatch: applied in
+  // order and published once, each with its own outcome. Ops often name a
+  // profile that an op a few places before them named: a batch loads each
+  // op's profile some ops ahead of applying it, while the ops between may
+  // delete, merge or rewrite it.
+  void WriteSeveral() {
+    enum class Kind { kUpsert, kPatch, kDelete, kTags, kMerge, kEvents };
+    struct Op {
+      Kind kind;
+      std::string id, other, text;
+      std::vector<std::string> add, remove;
+    };
+    std::vector<Op> ops;
+    std::vector<std::string> named;
+    WriteBatch batch;
+    const size_t n = 1 + rng_.Below(30);
+    for (size_t i = 0; i < n; ++i) {
+      Op op;
+      op.kind = static_cast<Kind>(rng_.Below(6));
+      op.id = !named.empty() && rng_.Percent(40) ? rng_.Pick(named) : AnyId();
+      named.push_back(op.id);
+      switch (op.kind) {
+        case Kind::kUpsert:
+          for (size_t k = rng_.Below(4);
+               k-- > 0 && next_pending_ < pending_.size();) {
+            const std::string& line = pending_[next_pending_++];
+            op.text += line + "\n";
+            // A profile the batch creates, named again by the ops after it.
+            if (std::string id = LeadingId(line); !id.empty()) {
+              named.push_back(std::move(id));
+            }
+          }
+          batch.Upsert(op.text);
+          break;
+        case Kind::kPatch:
+          op.text = RandomPatch();
+          batch.Patch(op.id, op.text);
+          break;
+        case Kind::kDelete:
+          batch.Delete(op.id);
+          break;
+        case Kind::kTags:
+          op.add = SomeTags();
+          op.remove = SomeTags();
+          batch.UpdateTags(op.id, op.add, op.remove);
+          break;
+        case Kind::kMerge:
+          op.other = rng_.Percent(50) ? rng_.Pick(named) : AnyId();
+          batch.Merge(op.id, op.other);
+          break;
+        case Kind::kEvents:
+          op.text =
+              R"({"id": )" + Quote(op.id) + R"(, "name": )" +
+              Quote(rng_.Pick(reference::DataVocabulary().event_names)) +
+              R"(, "at": )" +
+              Quote(rng_.Pick(reference::DataVocabulary().absolute_dates)) +
+              "}\n";
+          batch.AppendEvents(op.text);
+          break;
+      }
+      ops.push_back(std::move(op));
+    }
+    const std::vector<WriteOutcome> got = db_.Write(batch);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const Op& op = ops[i];
+      const std::string what = "op " + std::to_string(i) + " of a batch: ";
+      switch (op.kind) {
+        case Kind::kUpsert:
+          CheckBatch(what + "upsert", got[i].batch, ref_.UpsertNdjson(op.text));
+          break;
+        case Kind::kPatch:
+          CheckWrite(what + "patch " + op.id + " " + op.text, got[i].status,
+                     ref_.Patch(op.id, op.text));
+          break;
+        case Kind::kDelete:
+          CheckWrite(what + "delete " + op.id, got[i].status,
+                     ref_.Delete(op.id));
+          break;
+        case Kind::kTags:
+          CheckWrite(what + "tags " + op.id, got[i].status,
+                     ref_.Tags(op.id, op.add, op.remove));
+          break;
+        case Kind::kMerge:
+          CheckWrite(what + "merge " + op.other + " into " + op.id,
+                     got[i].status, ref_.Merge(op.id, op.other));
+          break;
+        case Kind::kEvents:
+          CheckBatch(what + "events " + op.text, got[i].batch,
+                     ref_.AppendEventsNdjson(op.text));
+          break;
+      }
+    }
+    const reference::Answer all =
+        ref_.Evaluate(R"({"all": []})", kRandomDataNowMs, 1u << 20);
+    for (const std::string& id : all.ids) Remember(id);
+  }
+
   void Write() {
     const std::string id = AnyId();
-    switch (rng_.Below(14)) {
+    switch (rng_.Below(15)) {
       case 0:
       case 1: {
         std::string batch;
@@ -410,6 +519,9 @@ class Harness {
                    ref_.DeleteSegment(name));
         break;
       }
+      case 14:
+        WriteSeveral();
+        break;
     }
     // A cursor opened earlier reads on after the writes.
     if (cursor_open_ && rng_.Percent(30)) FinishCursor();
