@@ -148,9 +148,7 @@ class Harness {
     std::string first;
     for (const std::string& line : lines_) first += line + "\n";
     CheckBatch("initial load", db_.Upsert(first), ref_.UpsertNdjson(first));
-    const reference::Answer everyone =
-        ref_.Evaluate(R"({"all": []})", kRandomDataNowMs, 1u << 20);
-    for (const std::string& id : everyone.ids) Remember(id);
+    RememberEveryone();
     Remember("no-such-profile");
 
     for (step_ = 0; step_ < scenario_.steps && !Full(); ++step_) {
@@ -182,6 +180,12 @@ class Harness {
     if (std::find(ids_.begin(), ids_.end(), id) == ids_.end()) {
       ids_.push_back(id);
     }
+  }
+  // Every profile alive now, for writes and reads to name.
+  void RememberEveryone() {
+    const reference::Answer all =
+        ref_.Evaluate(R"({"all": []})", kRandomDataNowMs, 1u << 20);
+    for (const std::string& id : all.ids) Remember(id);
   }
   const std::string& AnyId() { return rng_.Pick(ids_); }
 
@@ -390,9 +394,7 @@ class Harness {
           break;
       }
     }
-    const reference::Answer all =
-        ref_.Evaluate(R"({"all": []})", kRandomDataNowMs, 1u << 20);
-    for (const std::string& id : all.ids) Remember(id);
+    RememberEveryone();
   }
 
   void Write() {
@@ -406,9 +408,7 @@ class Harness {
           batch += pending_[next_pending_++] + "\n";
         }
         CheckBatch("upsert batch", db_.Upsert(batch), ref_.UpsertNdjson(batch));
-        const reference::Answer all =
-            ref_.Evaluate(R"({"all": []})", kRandomDataNowMs, 1u << 20);
-        for (const std::string& i : all.ids) Remember(i);
+        RememberEveryone();
         break;
       }
       case 2:
