@@ -57,7 +57,12 @@ struct DatabaseOptions {
   // is kept as it is and a new one starts.
   uint32_t newest_layer_rows = 128;
   // Layers of about the same size are merged once there are this many.
-  uint32_t merge_fanout = 4;
+  // A merge indexes its profiles again, so a profile costs a build per
+  // size class it climbs: from batch layers of 1,000 rows, 8 reaches a
+  // base's share of 10M profiles in three classes where 4 took five, and
+  // more layers wait between merges, which queries pay at their tail
+  // (BENCHMARKS.md, "Layers merge eight at a time").
+  uint32_t merge_fanout = 8;
   // The same for event layers. Their merges re-index every event they
   // hold, once per size class it climbs, and only event conditions over
   // stale rows read them (once a query, not once a layer): fewer, larger
@@ -78,8 +83,10 @@ struct DatabaseOptions {
   size_t blob_page_bytes = BlobPage::kBytes;
   // Writes wait while a version has more layers than this, until merges
   // bring them back under it (RocksDB's write stall): reads stay fast, and
-  // a sustained write rate is one the merges keep up with.
-  uint32_t max_layers = 16;
+  // a sustained write rate is one the merges keep up with. Room for
+  // seven layers waiting in each of three size classes, beside the base
+  // and the newest layer.
+  uint32_t max_layers = 24;
   // Merges run on threads of their own (false: only when MergeNow() is
   // called, for tests), each with this many oneTBB threads.
   bool background_merges = true;
