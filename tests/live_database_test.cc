@@ -391,6 +391,46 @@ TEST(LiveDatabaseTest, ProfilesAreFoundByIdAndIdentity) {
   EXPECT_FALSE(snapshot->Search("", 10, {}).ok());
 }
 
+// A layer this large fills its id and identity tables beside its index
+// build (live/layer.cc): every profile is still found both ways.
+TEST(LiveDatabaseTest, ALargeLayerFindsEveryProfileByIdAndIdentity) {
+  constexpr int kProfiles = 70000;
+  std::string ndjson;
+  for (int i = 0; i < kProfiles; ++i) {
+    ndjson += R"({"id": "p)" + std::to_string(i) +
+              R"(", "identities": {"whatsapp": "+)" + std::to_string(i) + '"';
+    if (i % 7 == 0)
+      ndjson += R"(, "email": "p)" + std::to_string(i) + R"(@x.com")";
+    ndjson +=
+        R"(}, "city": ")" + std::string(i % 2 ? "Pune" : "Delhi") + "\"}\n";
+  }
+  Database db(SmallLayers());
+  const BatchResult loaded = db.Upsert(ndjson);
+  ASSERT_EQ(loaded.accepted, uint64_t{kProfiles});
+  const auto snapshot = db.Read();
+  uint32_t largest = 0;
+  for (const Snapshot::LayerInfo& layer : snapshot->Layers()) {
+    if (!layer.events) largest = std::max(largest, layer.size);
+  }
+  ASSERT_EQ(largest, uint32_t{kProfiles});
+  for (int i = 0; i < kProfiles; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    ASSERT_TRUE(snapshot->HasProfile(id)) << id;
+    const std::optional<std::string> by_phone =
+        snapshot->ProfileByIdentity("whatsapp", "+" + std::to_string(i));
+    ASSERT_TRUE(by_phone.has_value()) << id;
+    ASSERT_NE(by_phone->find("\"" + id + "\""), std::string::npos) << id;
+    if (i % 7 == 0) {
+      ASSERT_TRUE(
+          snapshot->ProfileByIdentity("email", id + "@x.com").has_value())
+          << id;
+    }
+  }
+  EXPECT_FALSE(snapshot->HasProfile("p" + std::to_string(kProfiles)));
+  EXPECT_FALSE(snapshot->ProfileByIdentity("email", "p1@x.com").has_value());
+  EXPECT_EQ(Count(db, City("Pune")), uint64_t{kProfiles / 2});
+}
+
 TEST(LiveDatabaseTest, EventsAppendToTheirProfiles) {
   Database db(SmallLayers());
   db.Upsert(R"({"id": "a"})"
