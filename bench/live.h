@@ -23,8 +23,6 @@ struct LiveBenchOptions {
   double write_seconds = 10;  // each sustained write phase
   int single_writes = 600;    // one-profile writes timed
   std::string rules;          // mix rules whose name holds this; "" all
-  // Time a load on one thread too, once the rest is measured.
-  bool load_one_thread = true;
 };
 
 struct LiveLatency {
@@ -33,8 +31,8 @@ struct LiveLatency {
 };
 
 struct LiveFigures {
-  // Database::UpsertFile of the whole file, on every core and on one
-  // (0: not timed), and the profiles it took.
+  // Database::UpsertFile of the whole file, on every core and on one,
+  // and the profiles it took.
   double load_seconds = 0, load_seconds_one_thread = 0;
   uint64_t loaded = 0;
   struct Rule {

@@ -399,8 +399,9 @@ TEST(LiveDatabaseTest, ALargeLayerFindsEveryProfileByIdAndIdentity) {
   for (int i = 0; i < kProfiles; ++i) {
     ndjson += R"({"id": "p)" + std::to_string(i) +
               R"(", "identities": {"whatsapp": "+)" + std::to_string(i) + '"';
-    if (i % 7 == 0)
+    if (i % 7 == 0) {
       ndjson += R"(, "email": "p)" + std::to_string(i) + R"(@x.com")";
+    }
     ndjson +=
         R"(}, "city": ")" + std::string(i % 2 ? "Pune" : "Delhi") + "\"}\n";
   }
