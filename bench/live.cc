@@ -187,7 +187,7 @@ Result<double> TimeLoadOnOneThread(const std::string& path) {
 // Everything but the load on one thread.
 Result<LiveFigures> MeasureWritesAndReads(const LiveBenchOptions& options) {
   LiveFigures f;
-  Database db;
+  Database db(options.database);
   std::printf("live: loading %s ...\n", options.path.c_str());
   std::fflush(stdout);
   auto start = Clock::now();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "live/database.h"
 
 namespace segd {
 
@@ -23,6 +24,7 @@ struct LiveBenchOptions {
   double write_seconds = 10;  // each sustained write phase
   int single_writes = 600;    // one-profile writes timed
   std::string rules;          // mix rules whose name holds this; "" all
+  DatabaseOptions database;   // of the database written to
 };
 
 struct LiveLatency {

@@ -232,6 +232,8 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
   live.runs = options.runs;
   live.rules = options.rules;
   live.write_seconds = options.write_seconds;
+  if (options.merge_fanout) live.database.merge_fanout = *options.merge_fanout;
+  if (options.max_layers) live.database.max_layers = *options.max_layers;
   if (options.sections == "server") {
     ServerBenchOptions server;
     server.path = path;

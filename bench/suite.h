@@ -9,6 +9,7 @@
 #define SEGD_BENCH_SUITE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -29,6 +30,9 @@ struct BenchOptions {
   // "all", or "live": the live database's section alone.
   std::string sections = "all";
   double write_seconds = 10;  // each sustained write phase of the live run
+  // The live database's merge policy (DatabaseOptions), for comparing
+  // settings with one binary; unset: the defaults.
+  std::optional<uint32_t> merge_fanout, max_layers;
 };
 
 // Runs the suite, prints progress and results to stdout, writes the report.

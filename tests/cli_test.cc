@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 namespace segd {
 namespace {
@@ -124,6 +125,17 @@ TEST(CliTest, MissingFileAndBadFlagsFail) {
   EXPECT_NE(Segd("query --load x --rule '{}' --limit -3").status, 0);
   EXPECT_NE(Segd("frobnicate").status, 0);
   EXPECT_NE(Segd("gen --profiles ten").status, 0);
+}
+
+TEST(CliTest, BenchMergePolicyFlagsAreChecked) {
+  for (const char* args : {"bench --merge-fanout 1", "bench --merge-fanout 65",
+                           "bench --merge-fanout eight", "bench --max-layers 7",
+                           "bench --max-layers 65"}) {
+    const CommandResult r = Segd(args);
+    EXPECT_NE(r.status, 0) << args;
+    const std::string flag(args + 6, std::string_view(args + 6).find(' '));
+    EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
+  }
 }
 
 TEST(CliTest, HelpAnywherePrintsTheUsage) {
