@@ -576,16 +576,17 @@ int RunBench(const std::map<std::string, std::string>& flags) {
       if (!n.ok()) return UsageError(n.status().message());
       options.write_seconds = static_cast<double>(std::max<uint64_t>(*n, 1));
     } else if (name == "merge-fanout" || name == "max-layers") {
+      // Fewer than 8 layers would hold writes at nearly every batch.
+      const bool fanout = name == "merge-fanout";
+      const uint64_t least = fanout ? 2 : 8;
       Result<uint64_t> n = ParseCount(name, value);
       if (!n.ok()) return UsageError(n.status().message());
-      // Fewer than 8 layers would hold writes at nearly every batch.
-      const uint64_t least = name == "merge-fanout" ? 2 : 8;
       if (*n < least || *n > 64) {
         return UsageError("--" + name + " takes " + std::to_string(least) +
                           " to 64");
       }
-      (name == "merge-fanout" ? options.merge_fanout : options.max_layers) =
-          static_cast<uint32_t>(*n);
+      auto& setting = fanout ? options.merge_fanout : options.max_layers;
+      setting = static_cast<uint32_t>(*n);
     } else if (name == "loads") {
       if (value != "1,2" && value != "2") {
         return UsageError(
