@@ -113,16 +113,22 @@ class Binder {
                             const Number* hi, bool hi_strict,
                             std::string label) const;
 
+  // The query's clock, noted as read (BindOptions::read_clock).
+  int64_t Now() const {
+    if (options_.read_clock != nullptr) *options_.read_clock = true;
+    return options_.now_ms;
+  }
+
   // Dates read against the query's clock; errors point at `path`.
   Result<int64_t> ReadDate(const JsonValue* v, const std::string& path) const {
-    Result<RuleDate> t = segd::ReadDate(v, path, options_.now_ms);
+    Result<RuleDate> t = segd::ReadDate(v, path, Now());
     if (!t.ok()) return t.status();
     return t->value;
   }
   Result<std::pair<int64_t, int64_t>> ReadDatePair(
       const std::optional<JsonValue>& v, const std::string& path) const {
     Result<std::pair<RuleDate, RuleDate>> r =
-        segd::ReadDatePair(v, path, options_.now_ms);
+        segd::ReadDatePair(v, path, Now());
     if (!r.ok()) return r.status();
     return std::make_pair(r->first.value, r->second.value);
   }
@@ -356,7 +362,7 @@ Result<BoundNode> Binder::BindNumber(const RuleNode& node, AttrId attr, Op op) {
 Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
   const std::string value_path = node.path + "/value";
   const std::string& name = index_.attribute(attr).name;
-  const int64_t now = options_.now_ms;
+  const int64_t now = Now();
   switch (op) {
     case Op::kBefore:
     case Op::kAfter:
@@ -404,7 +410,7 @@ Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
 
 Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   int64_t lo = kMinInt, hi = kMaxInt;
-  const int64_t now = options_.now_ms;
+  const int64_t now = Now();
   if (node.within_last) {
     Result<int64_t> d =
         ReadDuration(node.within_last, node.path + "/within_last");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <chrono>
@@ -75,6 +76,12 @@ std::string Quote(std::string_view s) {
 void PreOrder(const RuleNode& node, std::vector<const RuleNode*>* out) {
   out->push_back(&node);
   for (const RuleNode& child : node.children) PreOrder(child, out);
+}
+
+bool HasNode(const RuleNode& node, NodeKind kind) {
+  return node.kind == kind ||
+         std::any_of(node.children.begin(), node.children.end(),
+                     [kind](const RuleNode& c) { return HasNode(c, kind); });
 }
 
 RuleNode SegmentNode(std::string name) {
@@ -219,7 +226,17 @@ struct Snapshot::Prepared {
     Plan plan;
     // The layer's superseded rows, or null.
     std::shared_ptr<const Bitmap> dead;
+    // A count's rows of the layer, found in its MatchedRows; the plan is
+    // then empty.
+    std::shared_ptr<const MatchedRows::Rows> matched;
+    // Whether the rows the plan matches go to the layer's MatchedRows, and
+    // whether binding it read the clock.
+    bool keep = false;
+    bool read_clock = false;
   };
+  // Prepare's `count_text`, and the clock the rule was bound at.
+  std::string_view count_text;
+  int64_t now_ms = 0;
   std::vector<LayerPlan> plans;
   // Bitmaps the plans read that belong to this query (static segments).
   std::vector<std::unique_ptr<Bitmap>> owned;
@@ -392,9 +409,17 @@ const SavedSegment* Snapshot::FindSegment(std::string_view name) const {
   return it == segments_->end() ? nullptr : it->second.get();
 }
 
-Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
-                                             int64_t now_ms) const {
+Result<Snapshot::Prepared> Snapshot::Prepare(
+    const RuleNode& rule, int64_t now_ms, std::string_view count_text) const {
   Prepared prepared;
+  prepared.count_text = count_text;
+  prepared.now_ms = now_ms;
+  // A rule that names a saved segment reads more than the layer, and an
+  // event condition reads the event layers for a layer's stale rows: what
+  // such a rule matches in a layer is not the layer's alone to keep.
+  const bool reusable =
+      !count_text.empty() && !HasNode(rule, NodeKind::kSegment);
+  const bool reads_events = HasNode(rule, NodeKind::kEvent);
   EventAnswers answers(*this);
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerState& state = layers_[i];
@@ -402,6 +427,22 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     const uint64_t dead = state.dead ? state.dead->cardinality() : 0;
     // Only the newest layer binds when it holds nothing: for the errors.
     if (!newest && state.layer->size() == dead) continue;
+    // The newest layer is rebuilt on every write, and a base that no write
+    // has touched counts what its index knows whole at once.
+    bool keep = reusable && !newest &&
+                (!state.layer->whole_space() || dead > 0) &&
+                (state.stale == nullptr || !reads_events);
+    if (keep) {
+      MatchedRows::Found found =
+          state.layer->matched_rows().Find(count_text, schema_.get(), now_ms);
+      if (found.rows != nullptr) {
+        prepared.plans.push_back(Prepared::LayerPlan{
+            static_cast<uint32_t>(i), Plan{}, dead > 0 ? state.dead : nullptr,
+            std::move(found.rows)});
+        continue;
+      }
+      keep = found.asked_before;
+    }
     Resolver resolver(*this, i, &prepared.owned);
     BindOptions options;
     options.now_ms = now_ms;
@@ -412,6 +453,8 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     if (state.stale != nullptr) {
       options.events = &events.emplace(*this, i, &answers);
     }
+    bool read_clock = false;
+    options.read_clock = &read_clock;
     const Index& index = state.layer->index();
     Result<BoundNode> bound = Bind(rule, index, options);
     if (!bound.ok()) return bound.status();
@@ -421,9 +464,28 @@ Result<Snapshot::Prepared> Snapshot::Prepare(const RuleNode& rule,
     prepared.plans.push_back(Prepared::LayerPlan{
         static_cast<uint32_t>(i),
         MakePlan(Normalize(std::move(bound).value()), index),
-        dead > 0 ? state.dead : nullptr});
+        dead > 0 ? state.dead : nullptr, nullptr, keep, read_clock});
   }
   return prepared;
+}
+
+std::shared_ptr<MatchedRows::Rows> Snapshot::Match(const Prepared& prepared,
+                                                   size_t i) const {
+  const Prepared::LayerPlan& plan = prepared.plans[i];
+  const Index& index = layers_[plan.layer].layer->index();
+  auto rows = std::make_shared<MatchedRows::Rows>();
+  rows->rule = std::string(prepared.count_text);
+  rows->schema = schema_;
+  if (plan.read_clock) rows->now_ms = prepared.now_ms;
+  rows->words.resize(size_t{index.shard_count()} * kShardWords);
+  std::atomic<uint64_t> count{0};
+  ExecuteShards(plan.plan, index, [&](uint32_t shard, const uint64_t* words) {
+    std::copy_n(words, kShardWords,
+                rows->words.data() + size_t{shard} * kShardWords);
+    count += CountWords(words);
+  });
+  rows->count = count;
+  return rows;
 }
 
 uint64_t Snapshot::Count(const Prepared& prepared) const {
@@ -442,6 +504,12 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
   auto run = [&](size_t i) {
     const Prepared::LayerPlan& p = prepared.plans[i];
     const Layer& layer = *layers_[p.layer].layer;
+    if (p.matched != nullptr || p.keep) {  // a count, and nothing else
+      std::shared_ptr<const MatchedRows::Rows> rows = p.matched;
+      if (rows == nullptr) rows = layer.matched_rows().Keep(Match(prepared, i));
+      results[i].count = rows->CountAlive(p.dead, layer.excluded_matches());
+      return;
+    }
     ExecuteOptions options = WithoutDead(layer, p.dead);
     options.limit = limit;
     options.count = total != nullptr;
@@ -471,8 +539,15 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
           1;
     }
   }
-  if (results.size() == 1) {
-    run(0);
+  // Layers that count from their rows kept take a moment each: side by
+  // side they would cost more to share out than to run.
+  const size_t to_execute = std::count_if(
+      prepared.plans.begin(), prepared.plans.end(),
+      [](const Prepared::LayerPlan& p) { return p.matched == nullptr; });
+  if (to_execute <= 1) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (i != first) run(i);
+    }
   } else {
     tbb::parallel_for(size_t{0}, results.size(), [&](size_t i) {
       if (i != first) run(i);
@@ -585,7 +660,10 @@ Result<QueryResult> Snapshot::Query(const QueryRequest& request) const {
   }
   Result<RuleNode> rule = ParseRule(request.rule_json);
   if (!rule.ok()) return rule.status();
-  Result<Prepared> prepared = Prepare(*rule, request.now_ms);
+  const bool count_only = request.count && request.limit == 0;
+  Result<Prepared> prepared = Prepare(
+      *rule, request.now_ms,
+      count_only ? std::string_view(request.rule_json) : std::string_view());
   if (!prepared.ok()) return prepared.status();
   QueryResult result;
   const std::vector<Hit> hits =

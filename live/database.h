@@ -342,14 +342,22 @@ class Snapshot {
   std::optional<std::pair<size_t, uint32_t>> Locate(std::string_view id) const;
   bool Alive(size_t layer, uint32_t local) const;
   // The rule bound and planned on every layer with rows alive; errors come
-  // from the newest layer, which knows the whole schema.
+  // from the newest layer, which knows the whole schema. `count_text`, for
+  // a count and nothing else, is the rule's JSON text: the layers that
+  // counted it before answer from what it matched there (MatchedRows), and
+  // the others keep what it matches. Run then takes limit 0.
   struct Prepared;
-  Result<Prepared> Prepare(const RuleNode& rule, int64_t now_ms) const;
+  Result<Prepared> Prepare(const RuleNode& rule, int64_t now_ms,
+                           std::string_view count_text = {}) const;
   // Up to `limit` members from database row `first_row` on, ascending;
   // with `total`, the count of all members too.
   std::vector<Hit> Run(const Prepared& prepared, uint32_t first_row,
                        size_t limit, uint64_t* total) const;
   uint64_t Count(const Prepared& prepared) const;
+  // The rows that the i-th layer plan of a count matches in its layer, to
+  // keep in the layer's MatchedRows.
+  std::shared_ptr<MatchedRows::Rows> Match(const Prepared& prepared,
+                                           size_t i) const;
   // Each hit's id, and its members JSON: an array, or one object a line.
   void Render(const std::vector<Hit>& hits,
               const std::vector<std::string>& fields, bool ndjson,

@@ -216,10 +216,78 @@ std::optional<uint32_t> Layer::FindIdentity(std::string_view channel,
       });
 }
 
+uint64_t MatchedRows::Rows::CountAlive(
+    const std::shared_ptr<const Bitmap>& dead, ExcludedMatches& memo) const {
+  if (dead == nullptr) return count;
+  std::string key(1, 'm');  // a condition of its own among the layer's
+  key.append(reinterpret_cast<const char*>(&serial), sizeof(serial));
+  const uint64_t gone =
+      *memo.Count(key, dead, UINT64_MAX, [this](const roaring_bitmap_t* rows) {
+        uint64_t n = 0;
+        for (uint32_t s = 0; s < words.size() / kShardWords; ++s) {
+          n += AndCountShard(rows, s, words.data() + size_t{s} * kShardWords);
+        }
+        return n;
+      });
+  return count - gone;
+}
+
+MatchedRows::Found MatchedRows::Find(std::string_view rule,
+                                     const Schema* schema, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Kept& k : kept_) {
+    const Rows& r = *k.rows;
+    if (r.schema.get() == schema && r.now_ms.value_or(now_ms) == now_ms &&
+        r.rule == rule) {
+      k.last_used = ++clock_;
+      return Found{k.rows, true};
+    }
+  }
+  const uint64_t hash = HashBytes(rule);
+  if (std::find(asked_.begin(), asked_.end(), hash) != asked_.end()) {
+    return Found{nullptr, true};
+  }
+  if (asked_.size() == kMaxAsked) asked_.erase(asked_.begin());
+  asked_.push_back(hash);
+  return Found{};
+}
+
+std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
+    std::shared_ptr<Rows> rows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Kept& k : kept_) {  // kept meanwhile by another count
+    const Rows& r = *k.rows;
+    if (r.schema == rows->schema && r.now_ms == rows->now_ms &&
+        r.rule == rows->rule) {
+      return k.rows;
+    }
+  }
+  rows->serial = ++next_serial_;
+  if (kept_.size() == kMaxRules) {
+    kept_.erase(std::min_element(kept_.begin(), kept_.end(),
+                                 [](const Kept& a, const Kept& b) {
+                                   return a.last_used < b.last_used;
+                                 }));
+  }
+  kept_.push_back(Kept{rows, ++clock_});
+  return rows;
+}
+
+size_t MatchedRows::MemoryBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t bytes =
+      kept_.capacity() * sizeof(Kept) + asked_.capacity() * sizeof(uint64_t);
+  for (const Kept& k : kept_) {
+    bytes += sizeof(Rows) + k.rows->rule.capacity() +
+             k.rows->words.capacity() * sizeof(uint64_t);
+  }
+  return bytes;
+}
+
 size_t Layer::MemoryBytes() const {
   return index_->MemoryBytes() + rows_.capacity() * sizeof(uint32_t) +
          index_->row_count() * sizeof(std::string_view) + by_id_.MemoryBytes() +
-         by_identity_.MemoryBytes();
+         by_identity_.MemoryBytes() + matched_rows_.MemoryBytes();
 }
 
 void Layer::Save(ArchiveWriter& out) const {

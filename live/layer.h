@@ -25,8 +25,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +39,66 @@
 #include "index/schema.h"
 
 namespace segd {
+
+// The rows that counted rules matched in one layer, kept for when the same
+// rule is counted again, in the manner of Lucene's per-segment query
+// cache: a layer never changes, so a rule matches the same rows in it for
+// as long as the rule binds the same, which its text and the schema decide,
+// and `now` too for a rule whose binding read the clock (relative dates,
+// event windows). A rule's rows are kept the second time it is counted,
+// so that a rule asked once (a keystroke of an edit) costs no more than
+// its count. Rows that later writes superseded are left out when the rows
+// are counted (Rows::CountAlive), not when they are kept.
+//
+// Threading: safe to use from several threads at once.
+class MatchedRows {
+ public:
+  struct Rows {
+    std::string rule;                      // the rule's JSON text
+    std::shared_ptr<const Schema> schema;  // the one it was bound against
+    std::optional<int64_t> now_ms;         // set when binding read the clock
+    std::vector<uint64_t> words;           // kShardWords a shard of the layer
+    uint64_t count = 0;                    // the bits set in `words`
+    uint64_t serial = 0;                   // no other Rows has it
+
+    // The rows matched, less those of `dead` (null: none), whose matches
+    // `memo` keeps from one count to the next (ExcludedMatches).
+    uint64_t CountAlive(const std::shared_ptr<const Bitmap>& dead,
+                        ExcludedMatches& memo) const;
+  };
+
+  struct Found {
+    std::shared_ptr<const Rows> rows;  // null: none kept
+    bool asked_before = false;         // rows or not, the rule was counted
+  };
+  // The rows kept for `rule` bound against `schema` at `now_ms`, and
+  // whether the rule was counted here before (noting that it is now).
+  Found Find(std::string_view rule, const Schema* schema, int64_t now_ms);
+  // Keeps `rows`, dropping the least recently found past kMaxRules, and
+  // returns them; or the same rule's rows, if another count kept them
+  // first.
+  std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
+
+  // Bytes of the rows kept.
+  size_t MemoryBytes() const;
+
+  // Rules kept at most per layer. At 8 KiB per 65,536 rows of the layer,
+  // the base of 10M profiles keeps at most 40 MiB, a layer of 512k 2 MiB.
+  static constexpr size_t kMaxRules = 32;
+  // Rules remembered as counted, kept or not.
+  static constexpr size_t kMaxAsked = 256;
+
+ private:
+  struct Kept {
+    std::shared_ptr<const Rows> rows;
+    uint64_t last_used = 0;
+  };
+  mutable std::mutex mu_;
+  std::vector<Kept> kept_;
+  std::vector<uint64_t> asked_;  // hashes of rules counted, oldest first
+  uint64_t clock_ = 0;
+  uint64_t next_serial_ = 0;
+};
 
 class Layer {
  public:
@@ -102,6 +164,9 @@ class Layer {
   // superseded (ExcludedMatches): not part of the layer's contents, which
   // never change.
   ExcludedMatches& excluded_matches() const { return excluded_matches_; }
+  // The rows that counted rules matched here (MatchedRows): not part of
+  // the layer's contents either.
+  MatchedRows& matched_rows() const { return matched_rows_; }
 
   // The index's bytes plus the layer's own tables.
   size_t MemoryBytes() const;
@@ -136,6 +201,7 @@ class Layer {
   RowTable by_id_;
   RowTable by_identity_;
   mutable ExcludedMatches excluded_matches_;
+  mutable MatchedRows matched_rows_;
 };
 
 template <typename Fn>

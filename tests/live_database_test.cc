@@ -128,6 +128,74 @@ TEST(LiveDatabaseTest, AnswersHoldAcrossLayersAndMerges) {
   EXPECT_EQ(Count(db, kEveryone), 29u);
 }
 
+// A count and nothing else; counts with a page take the long way.
+uint64_t CountAt(const Database& db, const std::string& rule, int64_t now_ms,
+                 size_t limit = 0) {
+  QueryRequest request;
+  request.rule_json = rule;
+  request.limit = limit;
+  request.now_ms = now_ms;
+  Result<QueryResult> r = db.Read()->Query(request);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r->count : 0;
+}
+
+size_t LayerBytes(const Database& db) {
+  size_t bytes = 0;
+  for (const Snapshot::LayerInfo& layer : db.Read()->Layers()) {
+    bytes += layer.bytes;
+  }
+  return bytes;
+}
+
+TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
+  Database db(SmallLayers());
+  // Forty profiles, signed up a day apart up to 20 November, in two
+  // batches and a write: two layers and the newest.
+  auto profile = [](int i) {
+    const int day = 20 - i % 20;  // 20 November back to 1 November
+    return R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+           (i % 2 == 0 ? "Pune" : "Nagpur") + R"(", "signed_up": "2026-)" +
+           (i < 20 ? "11-" : "10-") + (day < 10 ? "0" : "") +
+           std::to_string(day) + R"("})";
+  };
+  for (int batch = 0; batch < 2; ++batch) {
+    std::string text;
+    for (int i = batch * 20; i < batch * 20 + 20; ++i)
+      text += profile(i) + "\n";
+    ASSERT_EQ(db.Upsert(text).accepted, 20u);
+  }
+  ASSERT_TRUE(db.Patch("p39", R"({"n": 1})").ok());
+  ASSERT_GE(db.Read()->Layers().size(), 3u);
+
+  const std::string pune = City("Pune");
+  EXPECT_EQ(CountAt(db, pune, kNow), 20u);
+  const size_t before = LayerBytes(db);
+  EXPECT_EQ(CountAt(db, pune, kNow), 20u);  // the second count keeps rows
+  EXPECT_GT(LayerBytes(db), before);
+  // Rows rewritten and deleted in the layers that keep them.
+  ASSERT_TRUE(db.Patch("p0", R"({"city": "Nagpur"})").ok());
+  ASSERT_TRUE(db.Patch("p21", R"({"city": "Pune"})").ok());
+  ASSERT_TRUE(db.Delete("p2").ok());
+  ASSERT_TRUE(db.Delete("p3").ok());
+  EXPECT_EQ(CountAt(db, pune, kNow), 19u);
+  EXPECT_EQ(CountAt(db, pune, kNow, 1), 19u);
+
+  // Signed up in the last ten days: at kNow 11 to 20 November, five days
+  // later 16 to 20 November; p2 and p3 are gone.
+  const std::string recent =
+      R"({"field": "signed_up", "op": "within_last", "value": "10d"})";
+  constexpr int64_t kFiveDaysMs = 5 * 24 * 3600 * 1000LL;
+  EXPECT_EQ(CountAt(db, recent, kNow), 8u);
+  EXPECT_EQ(CountAt(db, recent, kNow), 8u);
+  EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
+  EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
+  EXPECT_EQ(CountAt(db, recent, kNow), 8u);
+  db.MergeNow();
+  EXPECT_EQ(CountAt(db, pune, kNow), 19u);
+  EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
+}
+
 TEST(LiveDatabaseTest, AttributesNewerThanALayerAreAbsentThere) {
   Database db(SmallLayers());
   for (int i = 0; i < 8; ++i) {
