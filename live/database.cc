@@ -441,7 +441,7 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
             std::move(found.rows)});
         continue;
       }
-      keep = found.asked_before;
+      keep = found.keep;
     }
     Resolver resolver(*this, i, &prepared.owned);
     BindOptions options;
@@ -848,7 +848,14 @@ Result<SegmentInfo> Snapshot::Segment(std::string_view name,
   if (it == segments_->end()) {
     return Status(ErrorCode::kNotFound, "no segment " + Quoted(name));
   }
-  Result<Prepared> prepared = Prepare(SegmentNode(std::string(name)), now_ms);
+  // A dynamic segment that names no other is counted as its rule, which
+  // the layers may have kept the rows of.
+  const SavedSegment& segment = *it->second;
+  const bool own_rule = segment.kind == SavedSegment::Kind::kDynamic &&
+                        segment.references.empty();
+  Result<Prepared> prepared =
+      own_rule ? Prepare(*segment.rule, now_ms, segment.rule_json)
+               : Prepare(SegmentNode(std::string(name)), now_ms);
   if (!prepared.ok()) return prepared.status();
   return SegmentInfo{it->second, Count(*prepared)};
 }

@@ -235,21 +235,31 @@ uint64_t MatchedRows::Rows::CountAlive(
 MatchedRows::Found MatchedRows::Find(std::string_view rule,
                                      const Schema* schema, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++clock_;
   for (Kept& k : kept_) {
     const Rows& r = *k.rows;
     if (r.schema.get() == schema && r.now_ms.value_or(now_ms) == now_ms &&
         r.rule == rule) {
-      k.last_used = ++clock_;
-      return Found{k.rows, true};
+      k.last_used = clock_;
+      return Found{k.rows, false};
     }
   }
   const uint64_t hash = HashBytes(rule);
-  if (std::find(asked_.begin(), asked_.end(), hash) != asked_.end()) {
-    return Found{nullptr, true};
+  if (std::find(asked_.begin(), asked_.end(), hash) == asked_.end()) {
+    if (asked_.size() == kMaxAsked) asked_.erase(asked_.begin());
+    asked_.push_back(hash);
+    return Found{};
   }
-  if (asked_.size() == kMaxAsked) asked_.erase(asked_.begin());
-  asked_.push_back(hash);
-  return Found{};
+  const bool room = kept_.size() < kMaxRules || Oldest() != kept_.end();
+  return Found{nullptr, room};
+}
+
+std::vector<MatchedRows::Kept>::iterator MatchedRows::Oldest() {
+  if (kept_.size() < kMaxRules) return kept_.end();
+  auto oldest = std::min_element(
+      kept_.begin(), kept_.end(),
+      [](const Kept& a, const Kept& b) { return a.last_used < b.last_used; });
+  return clock_ - oldest->last_used >= kMaxAsked ? oldest : kept_.end();
 }
 
 std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
@@ -264,12 +274,11 @@ std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
   }
   rows->serial = ++next_serial_;
   if (kept_.size() == kMaxRules) {
-    kept_.erase(std::min_element(kept_.begin(), kept_.end(),
-                                 [](const Kept& a, const Kept& b) {
-                                   return a.last_used < b.last_used;
-                                 }));
+    const auto oldest = Oldest();
+    if (oldest == kept_.end()) return rows;  // no room left meanwhile
+    kept_.erase(oldest);
   }
-  kept_.push_back(Kept{rows, ++clock_});
+  kept_.push_back(Kept{rows, clock_});
   return rows;
 }
 

@@ -47,8 +47,11 @@ namespace segd {
 // and `now` too for a rule whose binding read the clock (relative dates,
 // event windows). A rule's rows are kept the second time it is counted,
 // so that a rule asked once (a keystroke of an edit) costs no more than
-// its count. Rows that later writes superseded are left out when the rows
-// are counted (Rows::CountAlive), not when they are kept.
+// its count, and only in room that rules found lately do not hold: rules
+// asked in turn, more of them than are kept, keep the first ones rather
+// than push each other out. Rows that later writes superseded are left
+// out when the rows are counted (Rows::CountAlive), not when they are
+// kept.
 //
 // Threading: safe to use from several threads at once.
 class MatchedRows {
@@ -69,14 +72,15 @@ class MatchedRows {
 
   struct Found {
     std::shared_ptr<const Rows> rows;  // null: none kept
-    bool asked_before = false;         // rows or not, the rule was counted
+    bool keep = false;  // no rows: whether to find the rule's and Keep them
   };
-  // The rows kept for `rule` bound against `schema` at `now_ms`, and
-  // whether the rule was counted here before (noting that it is now).
+  // The rows kept for `rule` bound against `schema` at `now_ms`, if any;
+  // else whether to keep them: the rule was counted here before (which
+  // this notes), and there is room.
   Found Find(std::string_view rule, const Schema* schema, int64_t now_ms);
-  // Keeps `rows`, dropping the least recently found past kMaxRules, and
-  // returns them; or the same rule's rows, if another count kept them
-  // first.
+  // Keeps `rows` if there is still room, dropping the least recently found
+  // past kMaxRules, and returns them; or the same rule's rows, if another
+  // count kept them first.
   std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
 
   // Bytes of the rows kept.
@@ -85,7 +89,8 @@ class MatchedRows {
   // Rules kept at most per layer. At 8 KiB per 65,536 rows of the layer,
   // the base of 10M profiles keeps at most 40 MiB, a layer of 512k 2 MiB.
   static constexpr size_t kMaxRules = 32;
-  // Rules remembered as counted, kept or not.
+  // Rules remembered as counted, kept or not; and the counts after which
+  // rows not found since make room for another rule's.
   static constexpr size_t kMaxAsked = 256;
 
  private:
@@ -93,10 +98,14 @@ class MatchedRows {
     std::shared_ptr<const Rows> rows;
     uint64_t last_used = 0;
   };
+  // The least recently found rows when kept_ is full and they were not
+  // found in the last kMaxAsked counts, else kept_.end(). REQUIRES: mu_.
+  std::vector<Kept>::iterator Oldest();
+
   mutable std::mutex mu_;
   std::vector<Kept> kept_;
   std::vector<uint64_t> asked_;  // hashes of rules counted, oldest first
-  uint64_t clock_ = 0;
+  uint64_t clock_ = 0;           // counts asked of the layer
   uint64_t next_serial_ = 0;
 };
 

@@ -196,6 +196,53 @@ TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
   EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
 }
 
+// Kept on its second count, for its clock when binding read it; and rules
+// asked in turn, more of them than are kept, leave the first ones kept
+// rather than push each other out, until those go unasked.
+TEST(LiveDatabaseTest, MatchedRowsKeepRulesAskedAgainWhileThereIsRoom) {
+  MatchedRows kept;
+  const auto schema = std::make_shared<const Schema>();
+  const auto other_schema = std::make_shared<const Schema>();
+  auto rows = [&](const std::string& rule, std::optional<int64_t> now) {
+    auto r = std::make_shared<MatchedRows::Rows>();
+    r->rule = rule;
+    r->schema = schema;
+    r->now_ms = now;
+    return r;
+  };
+  auto find = [&](const std::string& rule, int64_t now = 1) {
+    return kept.Find(rule, schema.get(), now);
+  };
+  EXPECT_FALSE(find("a").keep);  // asked once
+  ASSERT_TRUE(find("a").keep);
+  kept.Keep(rows("a", 1));
+  EXPECT_NE(find("a").rows, nullptr);
+  EXPECT_EQ(find("a", 2).rows, nullptr);  // bound at another clock
+  EXPECT_EQ(kept.Find("a", other_schema.get(), 1).rows, nullptr);
+  find("b");
+  ASSERT_TRUE(find("b").keep);
+  kept.Keep(rows("b", std::nullopt));
+  EXPECT_NE(find("b", 5).rows, nullptr);  // its binding read no clock
+
+  // Fill the room, then ask a rule more.
+  for (size_t i = 2; i < MatchedRows::kMaxRules; ++i) {
+    const std::string rule = "r" + std::to_string(i);
+    find(rule);
+    ASSERT_TRUE(find(rule).keep) << rule;
+    kept.Keep(rows(rule, std::nullopt));
+  }
+  find("z");
+  EXPECT_FALSE(find("z").keep);
+  EXPECT_NE(find("a").rows, nullptr);
+  // Once the others go unasked long enough, one makes room.
+  for (size_t i = 0; i < MatchedRows::kMaxAsked; ++i) find("z");
+  ASSERT_TRUE(find("z").keep);
+  kept.Keep(rows("z", std::nullopt));
+  EXPECT_NE(find("z").rows, nullptr);
+  EXPECT_EQ(find("b").rows, nullptr);  // the least recently found went
+  EXPECT_NE(find("a").rows, nullptr);
+}
+
 TEST(LiveDatabaseTest, AttributesNewerThanALayerAreAbsentThere) {
   Database db(SmallLayers());
   for (int i = 0; i < 8; ++i) {

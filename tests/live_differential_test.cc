@@ -716,6 +716,18 @@ class Harness {
     if (want_text != got_text) {
       Mismatch("contains " + segment + " " + id, want_text, got_text);
     }
+    // Its size, as the segment's page shows it.
+    const Result<SegmentInfo> info =
+        db_.Read()->Segment(segment, kRandomDataNowMs);
+    const reference::Answer size = ref_.Evaluate(
+        R"({"segment": ")" + segment + R"("})", kRandomDataNowMs, 0);
+    if (info.ok() != size.ok) {
+      Mismatch("segment " + segment, size.ok ? "found" : size.error_code,
+               info.ok() ? "found" : info.status().ToString());
+    } else if (info.ok() && info->count != size.count) {
+      Mismatch("size of " + segment, std::to_string(size.count),
+               std::to_string(info->count));
+    }
     const Result<std::vector<std::string>> got_of =
         db_.Read()->SegmentsOf(id, kRandomDataNowMs);
     const auto want_of = ref_.SegmentsOf(id, kRandomDataNowMs);
