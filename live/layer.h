@@ -78,9 +78,9 @@ class MatchedRows {
   // else whether to keep them: the rule was counted here before (which
   // this notes), and there is room.
   Found Find(std::string_view rule, const Schema* schema, int64_t now_ms);
-  // Keeps `rows` if there is still room, dropping the least recently found
-  // past kMaxRules, and returns them; or the same rule's rows, if another
-  // count kept them first.
+  // Keeps `rows` if there is still room (making it, when kMaxRules are
+  // kept, from the least recently found), and returns them; or the same
+  // rule's rows, if another count kept them first.
   std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
 
   // Bytes of the rows kept.
@@ -99,7 +99,8 @@ class MatchedRows {
     uint64_t last_used = 0;
   };
   // The least recently found rows when kept_ is full and they were not
-  // found in the last kMaxAsked counts, else kept_.end(). REQUIRES: mu_.
+  // found in the last kMaxAsked counts, else kept_.end(). REQUIRES: mu_
+  // held.
   std::vector<Kept>::iterator Oldest();
 
   mutable std::mutex mu_;
