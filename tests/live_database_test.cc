@@ -38,14 +38,20 @@ std::vector<std::string> Ids(const Database& db, const std::string& rule,
   return r.ok() ? r->ids : std::vector<std::string>{};
 }
 
-uint64_t Count(const Database& db, const std::string& rule) {
+// A count and nothing else; counts with a page take the long way.
+uint64_t CountAt(const Database& db, const std::string& rule, int64_t now_ms,
+                 size_t limit = 0) {
   QueryRequest request;
   request.rule_json = rule;
-  request.limit = 0;
-  request.now_ms = kNow;
+  request.limit = limit;
+  request.now_ms = now_ms;
   Result<QueryResult> r = db.Read()->Query(request);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? r->count : 0;
+}
+
+uint64_t Count(const Database& db, const std::string& rule) {
+  return CountAt(db, rule, kNow);
 }
 
 std::string City(const std::string& city) {
@@ -126,18 +132,6 @@ TEST(LiveDatabaseTest, AnswersHoldAcrossLayersAndMerges) {
   EXPECT_EQ(Ids(db, rule), after);
   EXPECT_EQ(Count(db, rule), after.size());
   EXPECT_EQ(Count(db, kEveryone), 29u);
-}
-
-// A count and nothing else; counts with a page take the long way.
-uint64_t CountAt(const Database& db, const std::string& rule, int64_t now_ms,
-                 size_t limit = 0) {
-  QueryRequest request;
-  request.rule_json = rule;
-  request.limit = limit;
-  request.now_ms = now_ms;
-  Result<QueryResult> r = db.Read()->Query(request);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? r->count : 0;
 }
 
 size_t LayerBytes(const Database& db) {
