@@ -115,21 +115,27 @@ class Binder {
 
   // The query's clock, noted as read (BindOptions::read_clock).
   int64_t Now() const {
-    if (options_.read_clock != nullptr) *options_.read_clock = true;
+    NoteClock(true);
     return options_.now_ms;
   }
+  void NoteClock(bool read) const {
+    if (read && options_.read_clock != nullptr) *options_.read_clock = true;
+  }
 
-  // Dates read against the query's clock; errors point at `path`.
+  // Dates read against the query's clock (which only "now", "now-7d" and
+  // the like read); errors point at `path`.
   Result<int64_t> ReadDate(const JsonValue* v, const std::string& path) const {
-    Result<RuleDate> t = segd::ReadDate(v, path, Now());
+    Result<RuleDate> t = segd::ReadDate(v, path, options_.now_ms);
     if (!t.ok()) return t.status();
+    NoteClock(t->from_now);
     return t->value;
   }
   Result<std::pair<int64_t, int64_t>> ReadDatePair(
       const std::optional<JsonValue>& v, const std::string& path) const {
     Result<std::pair<RuleDate, RuleDate>> r =
-        segd::ReadDatePair(v, path, Now());
+        segd::ReadDatePair(v, path, options_.now_ms);
     if (!r.ok()) return r.status();
+    NoteClock(r->first.from_now || r->second.from_now);
     return std::make_pair(r->first.value, r->second.value);
   }
 
@@ -362,7 +368,6 @@ Result<BoundNode> Binder::BindNumber(const RuleNode& node, AttrId attr, Op op) {
 Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
   const std::string value_path = node.path + "/value";
   const std::string& name = index_.attribute(attr).name;
-  const int64_t now = Now();
   switch (op) {
     case Op::kBefore:
     case Op::kAfter:
@@ -397,6 +402,7 @@ Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
     case Op::kNotWithinLast: {
       Result<int64_t> d = ReadDuration(node.value, value_path);
       if (!d.ok()) return d.status();
+      const int64_t now = Now();
       BoundNode leaf = IntRangeLeaf(
           attr, now - *d, now, name + " within_last " + node.value->string);
       return op == Op::kWithinLast ? std::move(leaf)
@@ -410,11 +416,11 @@ Result<BoundNode> Binder::BindDate(const RuleNode& node, AttrId attr, Op op) {
 
 Result<BoundNode> Binder::BindEvent(const RuleNode& node) {
   int64_t lo = kMinInt, hi = kMaxInt;
-  const int64_t now = Now();
   if (node.within_last) {
     Result<int64_t> d =
         ReadDuration(node.within_last, node.path + "/within_last");
     if (!d.ok()) return d.status();
+    const int64_t now = Now();
     lo = std::max(lo, now - *d);
     hi = std::min(hi, now);
   }

@@ -64,9 +64,9 @@ struct BindOptions {
   // (Leaf::stale), and an event the index has never seen binds as a leaf
   // that only those rows can match.
   const EventOverlay* events = nullptr;
-  // When set, becomes true once the binding reads `now_ms` (a date or an
-  // event window), so that a caller keeping what the rule matched knows
-  // whether the clock is part of its name.
+  // When set, becomes true once the binding reads `now_ms` (a date
+  // relative to now, a within_last window), so that a caller keeping what
+  // the rule matched knows whether the clock is part of its name.
   bool* read_clock = nullptr;
 };
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -429,11 +430,10 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     if (!newest && state.layer->size() == dead) continue;
     // The newest layer is rebuilt on every write, and a base that no write
     // has touched counts what its index knows whole at once.
-    bool keep = reusable && !newest &&
-                (!state.layer->whole_space() || dead > 0) &&
-                (state.stale == nullptr || !reads_events);
-    if (keep) {
-      MatchedRows::Found found =
+    MatchedRows::Found found;
+    if (reusable && !newest && (!state.layer->whole_space() || dead > 0) &&
+        (state.stale == nullptr || !reads_events)) {
+      found =
           state.layer->matched_rows().Find(count_text, schema_.get(), now_ms);
       if (found.rows != nullptr) {
         prepared.plans.push_back(Prepared::LayerPlan{
@@ -441,7 +441,6 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
             std::move(found.rows)});
         continue;
       }
-      keep = found.keep;
     }
     Resolver resolver(*this, i, &prepared.owned);
     BindOptions options;
@@ -460,7 +459,10 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     if (!bound.ok()) return bound.status();
     if (state.layer->size() == dead) continue;
     // Rows that a later write superseded are evaluated, and left out of
-    // the results (ExecuteOptions::excluded).
+    // the results (ExecuteOptions::excluded). What the plan matches is
+    // kept as the layer's MatchedRows said, now that binding has told
+    // whether the clock is part of the rule's name.
+    const bool keep = read_clock ? found.keep_at_now : found.keep;
     prepared.plans.push_back(Prepared::LayerPlan{
         static_cast<uint32_t>(i),
         MakePlan(Normalize(std::move(bound).value()), index),
@@ -505,6 +507,7 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
     const Prepared::LayerPlan& p = prepared.plans[i];
     const Layer& layer = *layers_[p.layer].layer;
     if (p.matched != nullptr || p.keep) {  // a count, and nothing else
+      assert(limit == 0 && first_row == 0);
       std::shared_ptr<const MatchedRows::Rows> rows = p.matched;
       if (rows == nullptr) rows = layer.matched_rows().Keep(Match(prepared, i));
       results[i].count = rows->CountAlive(p.dead, layer.excluded_matches());

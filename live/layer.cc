@@ -232,26 +232,34 @@ uint64_t MatchedRows::Rows::CountAlive(
   return count - gone;
 }
 
+bool MatchedRows::Names(const Rows& rows, std::string_view rule,
+                        const Schema* schema, int64_t now_ms) {
+  return rows.schema.get() == schema &&
+         rows.now_ms.value_or(now_ms) == now_ms && rows.rule == rule;
+}
+
 MatchedRows::Found MatchedRows::Find(std::string_view rule,
                                      const Schema* schema, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   ++clock_;
   for (Kept& k : kept_) {
-    const Rows& r = *k.rows;
-    if (r.schema.get() == schema && r.now_ms.value_or(now_ms) == now_ms &&
-        r.rule == rule) {
+    if (Names(*k.rows, rule, schema, now_ms)) {
       k.last_used = clock_;
-      return Found{k.rows, false};
+      return Found{k.rows};
     }
   }
-  const uint64_t hash = HashBytes(rule);
-  if (std::find(asked_.begin(), asked_.end(), hash) == asked_.end()) {
+  const Asked now{HashBytes(rule), HashBytes(rule, now_ms)};
+  bool asked = false, asked_at_now = false;
+  for (const Asked& a : asked_) {
+    asked |= a.rule == now.rule;
+    asked_at_now |= a.rule_at_now == now.rule_at_now;
+  }
+  if (!asked_at_now) {
     if (asked_.size() == kMaxAsked) asked_.erase(asked_.begin());
-    asked_.push_back(hash);
-    return Found{};
+    asked_.push_back(now);
   }
   const bool room = kept_.size() < kMaxRules || Oldest() != kept_.end();
-  return Found{nullptr, room};
+  return Found{nullptr, asked && room, asked_at_now && room};
 }
 
 std::vector<MatchedRows::Kept>::iterator MatchedRows::Oldest() {
@@ -285,7 +293,7 @@ std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
 size_t MatchedRows::MemoryBytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t bytes =
-      kept_.capacity() * sizeof(Kept) + asked_.capacity() * sizeof(uint64_t);
+      kept_.capacity() * sizeof(Kept) + asked_.capacity() * sizeof(Asked);
   for (const Kept& k : kept_) {
     bytes += sizeof(Rows) + k.rows->rule.capacity() +
              k.rows->words.capacity() * sizeof(uint64_t);

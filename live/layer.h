@@ -72,11 +72,15 @@ class MatchedRows {
 
   struct Found {
     std::shared_ptr<const Rows> rows;  // null: none kept
-    bool keep = false;  // no rows: whether to find the rule's and Keep them
+    // No rows: whether to find the rule's and Keep them, if its binding
+    // reads no clock, and if it does.
+    bool keep = false;
+    bool keep_at_now = false;
   };
   // The rows kept for `rule` bound against `schema` at `now_ms`, if any;
-  // else whether to keep them: the rule was counted here before (which
-  // this notes), and there is room.
+  // else whether to keep them: there is room, and the rule was counted
+  // here before (at the same `now_ms`, for a rule that reads the clock:
+  // the server's clock moves on between two counts). Notes this count.
   Found Find(std::string_view rule, const Schema* schema, int64_t now_ms);
   // Keeps `rows` if there is still room (making it, when kMaxRules are
   // kept, from the least recently found), and returns them; or the same
@@ -89,8 +93,8 @@ class MatchedRows {
   // Rules kept at most per layer. At 8 KiB per 65,536 rows of the layer,
   // the base of 10M profiles keeps at most 40 MiB, a layer of 512k 2 MiB.
   static constexpr size_t kMaxRules = 32;
-  // Rules remembered as counted, kept or not; and the counts after which
-  // rows not found since make room for another rule's.
+  // Rules (at a clock) remembered as counted, kept or not; and the counts
+  // after which rows not found since make room for another rule's.
   static constexpr size_t kMaxAsked = 256;
 
  private:
@@ -98,6 +102,13 @@ class MatchedRows {
     std::shared_ptr<const Rows> rows;
     uint64_t last_used = 0;
   };
+  struct Asked {
+    uint64_t rule;         // HashBytes of the rule's text
+    uint64_t rule_at_now;  // the same, seeded with `now_ms`
+  };
+  // Whether `rows` answer for `rule` bound against `schema` at `now_ms`.
+  static bool Names(const Rows& rows, std::string_view rule,
+                    const Schema* schema, int64_t now_ms);
   // The least recently found rows when kept_ is full and they were not
   // found in the last kMaxAsked counts, else kept_.end(). REQUIRES: mu_
   // held.
@@ -105,8 +116,8 @@ class MatchedRows {
 
   mutable std::mutex mu_;
   std::vector<Kept> kept_;
-  std::vector<uint64_t> asked_;  // hashes of rules counted, oldest first
-  uint64_t clock_ = 0;           // counts asked of the layer
+  std::vector<Asked> asked_;  // counts noted, oldest first
+  uint64_t clock_ = 0;        // counts asked of the layer
   uint64_t next_serial_ = 0;
 };
 

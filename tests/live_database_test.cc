@@ -151,7 +151,10 @@ TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
     return R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
            (i % 2 == 0 ? "Pune" : "Nagpur") + R"(", "signed_up": "2026-)" +
            (i < 20 ? "11-" : "10-") + (day < 10 ? "0" : "") +
-           std::to_string(day) + R"("})";
+           std::to_string(day) + "\"" +
+           (i == 10 ? R"(, "events": [{"name": "order", "at": "2026-11-01"}])"
+                    : "") +
+           "}";
   };
   for (int batch = 0; batch < 2; ++batch) {
     std::string text;
@@ -185,9 +188,61 @@ TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
   EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
   EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
   EXPECT_EQ(CountAt(db, recent, kNow), 8u);
+
+  // An event rule kept, then events appended to rows of the layers that
+  // kept it: the event layers answer for those rows from then on.
+  const std::string ordered = R"({"event": "order"})";
+  EXPECT_EQ(CountAt(db, ordered, kNow), 1u);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 1u);
+  ASSERT_EQ(db.AppendEvents(R"({"id": "p5", "name": "order", "at": )"
+                            R"("2026-11-19T00:00:00Z"})"
+                            "\n"
+                            R"({"id": "p25", "name": "order", "at": )"
+                            R"("2026-11-19T00:00:00Z"})")
+                .accepted,
+            2u);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
+  EXPECT_EQ(CountAt(db, ordered, kNow, 1), 3u);
+
   db.MergeNow();
   EXPECT_EQ(CountAt(db, pune, kNow), 19u);
   EXPECT_EQ(CountAt(db, recent, kNow + kFiveDaysMs), 3u);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
+}
+
+// A rule's kept rows serve every clock unless its dates are relative to
+// now (or a window ends at now): then each clock keeps its own.
+TEST(LiveDatabaseTest, KeptRowsNameTheClockOnlyWhenTheRuleReadsIt) {
+  Database db(SmallLayers());
+  for (int batch = 0; batch < 2; ++batch) {
+    std::string text;
+    for (int i = batch * 10; i < batch * 10 + 10; ++i) {
+      text += R"({"id": "p)" + std::to_string(i) +
+              R"(", "signed_up": "2026-11-)" + std::to_string(10 + i % 10) +
+              "\"}\n";
+    }
+    ASSERT_EQ(db.Upsert(text).accepted, 10u);
+  }
+  ASSERT_TRUE(db.Delete("p0").ok());  // the base keeps rows once written
+  constexpr int64_t kDayMs = 24 * 3600 * 1000LL;
+  auto kept_after_counts = [&](const std::string& rule, int64_t now,
+                               uint64_t count) {
+    EXPECT_EQ(CountAt(db, rule, now), count) << rule;
+    EXPECT_EQ(CountAt(db, rule, now), count) << rule;
+    return LayerBytes(db);
+  };
+  const std::string absolute =
+      R"({"field": "signed_up", "op": "after", "value": "2026-11-14"})";
+  const size_t before = LayerBytes(db);
+  const size_t kept = kept_after_counts(absolute, kNow, 10);
+  EXPECT_GT(kept, before);
+  EXPECT_EQ(kept_after_counts(absolute, kNow + kDayMs, 10), kept);
+
+  const std::string relative =
+      R"({"field": "signed_up", "op": "after", "value": "now-6d"})";
+  const size_t kept_now = kept_after_counts(relative, kNow, 10);
+  EXPECT_GT(kept_now, kept);
+  EXPECT_GT(kept_after_counts(relative, kNow + kDayMs, 8), kept_now);
 }
 
 // Kept on its second count, for its clock when binding read it; and rules
@@ -213,6 +268,11 @@ TEST(LiveDatabaseTest, MatchedRowsKeepRulesAskedAgainWhileThereIsRoom) {
   EXPECT_NE(find("a").rows, nullptr);
   EXPECT_EQ(find("a", 2).rows, nullptr);  // bound at another clock
   EXPECT_EQ(kept.Find("a", other_schema.get(), 1).rows, nullptr);
+  // A rule that reads the clock is kept when asked again at the same one.
+  EXPECT_FALSE(find("c", 7).keep_at_now);
+  EXPECT_TRUE(find("c", 8).keep);
+  EXPECT_FALSE(find("c", 9).keep_at_now);
+  EXPECT_TRUE(find("c", 9).keep_at_now);
   find("b");
   ASSERT_TRUE(find("b").keep);
   kept.Keep(rows("b", std::nullopt));
