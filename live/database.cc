@@ -230,10 +230,12 @@ struct Snapshot::Prepared {
     // A count's rows of the layer, found in its MatchedRows; the plan is
     // then empty.
     std::shared_ptr<const MatchedRows::Rows> matched;
-    // Whether the rows the plan matches go to the layer's MatchedRows, and
-    // whether binding it read the clock.
+    // Whether the rows the plan matches go to the layer's MatchedRows,
+    // whether binding it read the clock, and whether the event layers
+    // answered its event conditions for the layer's stale rows.
     bool keep = false;
     bool read_clock = false;
+    bool read_events = false;
   };
   // Prepare's `count_text`, and the clock the rule was bound at.
   std::string_view count_text;
@@ -415,9 +417,10 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
   Prepared prepared;
   prepared.count_text = count_text;
   prepared.now_ms = now_ms;
-  // A rule that names a saved segment reads more than the layer, and an
-  // event condition reads the event layers for a layer's stale rows: what
-  // such a rule matches in a layer is not the layer's alone to keep.
+  // A rule that names a saved segment reads more than the layer: what it
+  // matches there is not the layer's alone to keep. An event condition
+  // reads the event layers for a layer's stale rows: what it matches there
+  // is kept for the events of this epoch.
   const bool reusable =
       !count_text.empty() && !HasNode(rule, NodeKind::kSegment);
   const bool reads_events = HasNode(rule, NodeKind::kEvent);
@@ -430,11 +433,12 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     if (!newest && state.layer->size() == dead) continue;
     // The newest layer is rebuilt on every write, and a base that no write
     // has touched counts what its index knows whole at once.
+    const bool read_events = reads_events && state.stale != nullptr;
     MatchedRows::Found found;
-    if (reusable && !newest && (!state.layer->whole_space() || dead > 0) &&
-        (state.stale == nullptr || !reads_events)) {
-      found =
-          state.layer->matched_rows().Find(count_text, schema_.get(), now_ms);
+    if (reusable && !newest && (!state.layer->whole_space() || dead > 0)) {
+      found = state.layer->matched_rows().Find(
+          count_text, schema_.get(), now_ms,
+          read_events ? std::optional(event_epoch_) : std::nullopt);
       if (found.rows != nullptr) {
         prepared.plans.push_back(Prepared::LayerPlan{
             static_cast<uint32_t>(i), Plan{}, dead > 0 ? state.dead : nullptr,
@@ -466,7 +470,8 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     prepared.plans.push_back(Prepared::LayerPlan{
         static_cast<uint32_t>(i),
         MakePlan(Normalize(std::move(bound).value()), index),
-        dead > 0 ? state.dead : nullptr, nullptr, keep, read_clock});
+        dead > 0 ? state.dead : nullptr, nullptr, keep, read_clock,
+        read_events});
   }
   return prepared;
 }
@@ -479,6 +484,7 @@ std::shared_ptr<MatchedRows::Rows> Snapshot::Match(const Prepared& prepared,
   rows->rule = std::string(prepared.count_text);
   rows->schema = schema_;
   if (plan.read_clock) rows->now_ms = prepared.now_ms;
+  if (plan.read_events) rows->event_epoch = event_epoch_;
   rows->words.resize(size_t{index.shard_count()} * kShardWords);
   std::atomic<uint64_t> count{0};
   ExecuteShards(plan.plan, index, [&](uint32_t shard, const uint64_t* words) {
@@ -1356,16 +1362,40 @@ std::shared_ptr<const Snapshot> Database::Read() const {
   return current_;
 }
 
-void Database::Install(std::shared_ptr<const Snapshot> next) {
+bool Snapshot::SameEventsAs(const Snapshot& other) const {
+  if (event_layers_.size() != other.event_layers_.size()) return false;
+  for (size_t e = 0; e < event_layers_.size(); ++e) {
+    if (event_layers_[e].layer != other.event_layers_[e].layer ||
+        event_layers_[e].dead != other.event_layers_[e].dead) {
+      return false;
+    }
+  }
+  for (const LayerState& state : layers_) {
+    if (state.stale == nullptr) continue;
+    for (const LayerState& was : other.layers_) {
+      if (was.layer == state.layer && was.stale != state.stale) return false;
+    }
+  }
+  return true;
+}
+
+void Database::Install(std::shared_ptr<Snapshot> next) {
   blob_live_bytes_.store(store_.blobs().live_bytes());
   const uint64_t sparse = store_.blobs().sparse_bytes();
   blob_sparse_bytes_.store(sparse);
   if (sparse < blob_sparse_floor_.load()) blob_sparse_floor_.store(sparse);
+  // Writers take turns, so the current version is the one `next` was made
+  // from; both are held, so nothing compared is new at an old address.
+  std::shared_ptr<const Snapshot> replaced = Read();
+  if (replaced != nullptr) {
+    next->event_epoch_ =
+        replaced->event_epoch_ + (next->SameEventsAs(*replaced) ? 0 : 1);
+  }
   {
     std::lock_guard<std::mutex> lock(current_mu_);
-    current_.swap(next);
+    current_ = std::move(next);
   }
-  next.reset();  // the previous version, unless a reader still holds it
+  replaced.reset();  // the previous version, unless a reader still holds it
   NotifyMerges();
 }
 

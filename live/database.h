@@ -264,6 +264,10 @@ class Snapshot {
  public:
   // Writes applied before this version (0 for an empty database).
   uint64_t sequence() const { return sequence_; }
+  // A number that goes up with every version whose event layers, or
+  // layers' stale rows, are not those of the version before: what an event
+  // condition finds for stale rows is the same at the same epoch.
+  uint64_t event_epoch() const { return event_epoch_; }
   uint64_t live_count() const { return live_count_; }
   const Schema& schema() const { return *schema_; }
   size_t segment_count() const { return segments_->size(); }
@@ -322,6 +326,9 @@ class Snapshot {
   // names its attributes and events.
   std::pair<const Index*, std::string_view> Stored(size_t layer,
                                                    uint32_t local) const;
+  // Whether the event layers and each layer's stale rows are `other`'s
+  // (layers that `other` lacks have kept nothing yet).
+  bool SameEventsAs(const Snapshot& other) const;
   // The event layer (a position in event_layers_) and local row where
   // database row `row`'s events are alive, if any is.
   std::optional<std::pair<size_t, uint32_t>> EventsAt(uint32_t row) const;
@@ -372,6 +379,7 @@ class Snapshot {
                                        const ReportRequest& request) const;
 
   uint64_t sequence_ = 0;
+  uint64_t event_epoch_ = 0;
   uint64_t live_count_ = 0;
   int max_depth_ = 64;
   std::vector<LayerState> layers_;  // the last is the newest
@@ -554,9 +562,10 @@ class Database {
                                           std::vector<Layer::Entry> entries,
                                           bool whole_space, uint64_t serial,
                                           Index::Scope scope);
-  // Makes `next` the current version; the one it replaces is released
+  // Makes `next` the current version, at the next event epoch if its
+  // events are not the current one's; the one it replaces is released
   // outside the lock. Wakes merge threads and waiters.
-  void Install(std::shared_ptr<const Snapshot> next);
+  void Install(std::shared_ptr<Snapshot> next);
   void NotifyMerges();
   // Waits, before a write takes the writer lock, while the version has
   // more than max_layers layers.

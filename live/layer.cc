@@ -233,22 +233,28 @@ uint64_t MatchedRows::Rows::CountAlive(
 }
 
 bool MatchedRows::Names(const Rows& rows, std::string_view rule,
-                        const Schema* schema, int64_t now_ms) {
+                        const Schema* schema, int64_t now_ms,
+                        std::optional<uint64_t> event_epoch) {
   return rows.schema.get() == schema &&
-         rows.now_ms.value_or(now_ms) == now_ms && rows.rule == rule;
+         rows.now_ms.value_or(now_ms) == now_ms &&
+         rows.event_epoch == event_epoch && rows.rule == rule;
 }
 
 MatchedRows::Found MatchedRows::Find(std::string_view rule,
-                                     const Schema* schema, int64_t now_ms) {
+                                     const Schema* schema, int64_t now_ms,
+                                     std::optional<uint64_t> event_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   ++clock_;
   for (Kept& k : kept_) {
-    if (Names(*k.rows, rule, schema, now_ms)) {
+    if (Names(*k.rows, rule, schema, now_ms, event_epoch)) {
       k.last_used = clock_;
       return Found{k.rows};
     }
   }
-  const Asked now{HashBytes(rule), HashBytes(rule, now_ms)};
+  // A count at another epoch is another rule's, as far as asking goes.
+  const uint64_t epoch_seed = event_epoch ? *event_epoch + 1 : 0;
+  const Asked now{HashBytes(rule, epoch_seed),
+                  HashBytes(rule, epoch_seed ^ static_cast<uint64_t>(now_ms))};
   bool asked = false, asked_at_now = false;
   for (const Asked& a : asked_) {
     asked |= a.rule == now.rule;
@@ -273,11 +279,19 @@ std::vector<MatchedRows::Kept>::iterator MatchedRows::Oldest() {
 std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
     std::shared_ptr<Rows> rows) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const Kept& k : kept_) {  // kept meanwhile by another count
+  for (Kept& k : kept_) {
     const Rows& r = *k.rows;
-    if (r.schema == rows->schema && r.now_ms == rows->now_ms &&
-        r.rule == rows->rule) {
-      return k.rows;
+    if (r.schema != rows->schema || r.now_ms != rows->now_ms ||
+        r.rule != rows->rule) {
+      continue;
+    }
+    if (r.event_epoch == rows->event_epoch) {
+      return k.rows;  // kept meanwhile by another count
+    }
+    if (r.event_epoch < rows->event_epoch) {  // never to be found again
+      rows->serial = ++next_serial_;
+      k = Kept{rows, clock_};
+      return rows;
     }
   }
   rows->serial = ++next_serial_;

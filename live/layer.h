@@ -45,7 +45,10 @@ namespace segd {
 // cache: a layer never changes, so a rule matches the same rows in it for
 // as long as the rule binds the same, which its text and the schema decide,
 // and `now` too for a rule whose binding read the clock (relative dates,
-// event windows). A rule's rows are kept the second time it is counted,
+// event windows). On a layer with stale rows, whose event conditions the
+// event layers answer (live/database.h), a rule with one also names the
+// version of the events it read, which changes with every event appended.
+// A rule's rows are kept the second time it is counted,
 // so that a rule asked once (a keystroke of an edit) costs no more than
 // its count, and only in room that rules found lately do not hold: rules
 // asked in turn, more of them than are kept, keep the first ones rather
@@ -60,9 +63,12 @@ class MatchedRows {
     std::string rule;                      // the rule's JSON text
     std::shared_ptr<const Schema> schema;  // the one it was bound against
     std::optional<int64_t> now_ms;         // set when binding read the clock
-    std::vector<uint64_t> words;           // kShardWords a shard of the layer
-    uint64_t count = 0;                    // the bits set in `words`
-    uint64_t serial = 0;                   // no other Rows has it
+    // Set when the event layers answered for stale rows: the database's
+    // Snapshot::event_epoch() then.
+    std::optional<uint64_t> event_epoch;
+    std::vector<uint64_t> words;  // kShardWords a shard of the layer
+    uint64_t count = 0;           // the bits set in `words`
+    uint64_t serial = 0;          // no other Rows has it
 
     // The rows matched, less those of `dead` (null: none), whose matches
     // `memo` keeps from one count to the next (ExcludedMatches).
@@ -77,14 +83,19 @@ class MatchedRows {
     bool keep = false;
     bool keep_at_now = false;
   };
-  // The rows kept for `rule` bound against `schema` at `now_ms`, if any;
+  // The rows kept for `rule` bound against `schema` at `now_ms`, with
+  // the events of `event_epoch` when it reads the event layers, if any;
   // else whether to keep them: there is room, and the rule was counted
   // here before (at the same `now_ms`, for a rule that reads the clock:
-  // the server's clock moves on between two counts). Notes this count.
-  Found Find(std::string_view rule, const Schema* schema, int64_t now_ms);
+  // the server's clock moves on between two counts; and at the same
+  // epoch). Notes this count.
+  Found Find(std::string_view rule, const Schema* schema, int64_t now_ms,
+             std::optional<uint64_t> event_epoch = std::nullopt);
   // Keeps `rows` if there is still room (making it, when kMaxRules are
   // kept, from the least recently found), and returns them; or the same
-  // rule's rows, if another count kept them first.
+  // rule's rows, if another count kept them first. Rows of an earlier
+  // event epoch make way for the same rule's of a later one: epochs only
+  // go forward.
   std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
 
   // Bytes of the rows kept.
@@ -106,9 +117,11 @@ class MatchedRows {
     uint64_t rule;         // HashBytes of the rule's text
     uint64_t rule_at_now;  // the same, seeded with `now_ms`
   };
-  // Whether `rows` answer for `rule` bound against `schema` at `now_ms`.
+  // Whether `rows` answer for `rule` bound against `schema` at `now_ms`,
+  // with the events of `event_epoch`.
   static bool Names(const Rows& rows, std::string_view rule,
-                    const Schema* schema, int64_t now_ms);
+                    const Schema* schema, int64_t now_ms,
+                    std::optional<uint64_t> event_epoch);
   // The least recently found rows when kept_ is full and they were not
   // found in the last kMaxAsked counts, else kept_.end(). REQUIRES: mu_
   // held.

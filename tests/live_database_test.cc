@@ -210,6 +210,85 @@ TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
   EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
 }
 
+// Where layers hold stale rows, whose event conditions the event layers
+// answer, a rule with one keeps its rows for the events of the version it
+// was counted on: writes that leave events alone keep them, and events
+// appended, or rows holding appended events written whole, start anew.
+TEST(LiveDatabaseTest, EventRulesKeepRowsOverStaleRowsUntilEventsChange) {
+  Database db(SmallLayers());
+  auto profile = [](int i) {
+    return R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+           (i % 2 == 0 ? "Pune" : "Nagpur") + "\"" +
+           (i == 10 ? R"(, "events": [{"name": "order", "at": "2026-11-01"}])"
+                    : "") +
+           "}";
+  };
+  for (int batch = 0; batch < 2; ++batch) {
+    std::string text;
+    for (int i = batch * 20; i < batch * 20 + 20; ++i)
+      text += profile(i) + "\n";
+    ASSERT_EQ(db.Upsert(text).accepted, 20u);
+  }
+  ASSERT_TRUE(db.Patch("p0", R"({"n": 1})").ok());  // the base keeps rows
+  auto order = [&](const std::string& id, const std::string& day) {
+    ASSERT_EQ(db.AppendEvents(R"({"id": ")" + id +
+                              R"(", "name": "order", "at": "2026-11-)" + day +
+                              R"(T00:00:00Z"})")
+                  .accepted,
+              1u)
+        << id;
+  };
+  order("p4", "18");   // stale in the base
+  order("p25", "19");  // stale in the second layer
+  for (const Snapshot::LayerInfo& layer : db.Read()->Layers()) {
+    if (!layer.events && layer.size > 1) {
+      EXPECT_GT(layer.stale, 0u);
+    }
+  }
+
+  const std::string ordered = R"({"event": "order"})";
+  const std::string pune_ordered =
+      R"({"all": [{"event": "order", "within_last": "30d"}, )" + City("Pune") +
+      "]}";
+  const uint64_t epoch = db.Read()->event_epoch();
+  EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 2u);  // p4 and p10
+  const size_t before = LayerBytes(db);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 2u);
+  EXPECT_GT(LayerBytes(db), before);  // kept where every row is stale
+
+  // Writes that leave events alone keep the epoch and the rows kept.
+  ASSERT_TRUE(db.Patch("p6", R"({"city": "Surat"})").ok());
+  ASSERT_TRUE(db.Delete("p8").ok());
+  EXPECT_EQ(db.Read()->event_epoch(), epoch);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 2u);
+
+  // A row holding appended events, written whole, leaves its event layer.
+  ASSERT_TRUE(db.Patch("p4", R"({"city": "Surat"})").ok());
+  EXPECT_GT(db.Read()->event_epoch(), epoch);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 3u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 1u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 1u);
+  ASSERT_TRUE(db.Delete("p25").ok());
+  EXPECT_EQ(CountAt(db, ordered, kNow), 2u);
+  EXPECT_EQ(CountAt(db, ordered, kNow), 2u);
+
+  // Events appended to rows of layers that kept rows at the epoch before.
+  order("p12", "17");
+  order("p31", "16");
+  EXPECT_EQ(CountAt(db, ordered, kNow), 4u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 2u);  // p10 and p12
+  EXPECT_EQ(CountAt(db, ordered, kNow), 4u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 2u);
+
+  db.MergeNow();
+  EXPECT_EQ(CountAt(db, ordered, kNow), 4u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow), 2u);
+  EXPECT_EQ(CountAt(db, pune_ordered, kNow, 10), 2u);
+}
+
 // A rule's kept rows serve every clock unless its dates are relative to
 // now (or a window ends at now): then each clock keeps its own.
 TEST(LiveDatabaseTest, KeptRowsNameTheClockOnlyWhenTheRuleReadsIt) {
