@@ -223,10 +223,8 @@ class Snapshot::Resolver final : public SegmentResolver {
 
 struct Snapshot::Prepared {
   struct LayerPlan {
-    uint32_t layer;
+    uint32_t layer;  // its rows superseded are layers_[layer].dead
     Plan plan;
-    // The layer's superseded rows, or null.
-    std::shared_ptr<const Bitmap> dead;
     // A count's rows of the layer, found in its MatchedRows; the plan is
     // then empty.
     std::shared_ptr<const MatchedRows::Rows> matched;
@@ -252,7 +250,7 @@ namespace {
 ExecuteOptions WithoutDead(const Layer& layer,
                            const std::shared_ptr<const Bitmap>& dead) {
   ExecuteOptions options;
-  if (dead != nullptr) {
+  if (dead != nullptr && !roaring_bitmap_is_empty(dead->get())) {
     options.excluded = dead->get();
     options.excluded_version = dead;
     options.excluded_matches = &layer.excluded_matches();
@@ -425,27 +423,29 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
       !count_text.empty() && !HasNode(rule, NodeKind::kSegment);
   const bool reads_events = HasNode(rule, NodeKind::kEvent);
   EventAnswers answers(*this);
+  prepared.plans.reserve(layers_.size());
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerState& state = layers_[i];
     const bool newest = i + 1 == layers_.size();
-    const uint64_t dead = state.dead ? state.dead->cardinality() : 0;
-    // Only the newest layer binds when it holds nothing: for the errors.
-    if (!newest && state.layer->size() == dead) continue;
+    const bool has_dead =
+        state.dead != nullptr && !roaring_bitmap_is_empty(state.dead->get());
     // The newest layer is rebuilt on every write, and a base that no write
     // has touched counts what its index knows whole at once.
     const bool read_events = reads_events && state.stale != nullptr;
     MatchedRows::Found found;
-    if (reusable && !newest && (!state.layer->whole_space() || dead > 0)) {
+    if (reusable && !newest && (!state.layer->whole_space() || has_dead)) {
       found = state.layer->matched_rows().Find(
           count_text, schema_.get(), now_ms,
           read_events ? std::optional(event_epoch_) : std::nullopt);
       if (found.rows != nullptr) {
         prepared.plans.push_back(Prepared::LayerPlan{
-            static_cast<uint32_t>(i), Plan{}, dead > 0 ? state.dead : nullptr,
-            std::move(found.rows)});
+            static_cast<uint32_t>(i), Plan{}, std::move(found.rows)});
         continue;
       }
     }
+    const uint64_t dead = has_dead ? state.dead->cardinality() : 0;
+    // Only the newest layer binds when it holds nothing: for the errors.
+    if (!newest && state.layer->size() == dead) continue;
     Resolver resolver(*this, i, &prepared.owned);
     BindOptions options;
     options.now_ms = now_ms;
@@ -469,9 +469,8 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     const bool keep = read_clock ? found.keep_at_now : found.keep;
     prepared.plans.push_back(Prepared::LayerPlan{
         static_cast<uint32_t>(i),
-        MakePlan(Normalize(std::move(bound).value()), index),
-        dead > 0 ? state.dead : nullptr, nullptr, keep, read_clock,
-        read_events});
+        MakePlan(Normalize(std::move(bound).value()), index), nullptr, keep,
+        read_clock, read_events});
   }
   return prepared;
 }
@@ -516,10 +515,11 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
       assert(limit == 0 && first_row == 0);
       std::shared_ptr<const MatchedRows::Rows> rows = p.matched;
       if (rows == nullptr) rows = layer.matched_rows().Keep(Match(prepared, i));
-      results[i].count = rows->CountAlive(p.dead, layer.excluded_matches());
+      results[i].count =
+          rows->CountAlive(layers_[p.layer].dead, layer.excluded_matches());
       return;
     }
-    ExecuteOptions options = WithoutDead(layer, p.dead);
+    ExecuteOptions options = WithoutDead(layer, layers_[p.layer].dead);
     options.limit = limit;
     options.count = total != nullptr;
     options.first_row = layer.LowerBound(first_row);
@@ -993,16 +993,17 @@ Result<ReportResult> Snapshot::ReportByAttribute(
   Group trues{"true", 0, {}}, falses{"false", 0, {}};
   for (const Prepared::LayerPlan& p : prepared->plans) {
     const Layer& layer = *layers_[p.layer].layer;
+    const std::shared_ptr<const Bitmap>& dead = layers_[p.layer].dead;
     const Index& index = layer.index();
     const std::optional<AttrId> local = index.FindAttribute(request.group_by);
     if (!local) {  // no member here holds it
-      ExecuteOptions count_only = WithoutDead(layer, p.dead);
+      ExecuteOptions count_only = WithoutDead(layer, dead);
       count_only.limit = 0;
       report.count += Execute(p.plan, index, count_only).count;
       continue;
     }
     const Tally tally =
-        TallyValues(p.plan, index, *local, p.dead ? p.dead->get() : nullptr);
+        TallyValues(p.plan, index, *local, dead ? dead->get() : nullptr);
     report.count += tally.members;
     with_value += tally.with_value;
     if (const StringIndex* s = index.attribute(*local).strings.get()) {

@@ -218,7 +218,13 @@ std::optional<uint32_t> Layer::FindIdentity(std::string_view channel,
 
 uint64_t MatchedRows::Rows::CountAlive(
     const std::shared_ptr<const Bitmap>& dead, ExcludedMatches& memo) const {
-  if (dead == nullptr) return count;
+  if (dead == nullptr || roaring_bitmap_is_empty(dead->get())) return count;
+  {
+    std::lock_guard<std::mutex> lock(alive_mu_);
+    if (!alive_dead_.owner_before(dead) && !dead.owner_before(alive_dead_)) {
+      return alive_;
+    }
+  }
   std::string key(1, 'm');  // a condition of its own among the layer's
   key.append(reinterpret_cast<const char*>(&serial), sizeof(serial));
   const uint64_t gone =
@@ -229,7 +235,10 @@ uint64_t MatchedRows::Rows::CountAlive(
         }
         return n;
       });
-  return count - gone;
+  std::lock_guard<std::mutex> lock(alive_mu_);
+  alive_dead_ = dead;
+  alive_ = count - gone;
+  return alive_;
 }
 
 bool MatchedRows::Names(const Rows& rows, std::string_view rule,

@@ -70,10 +70,18 @@ class MatchedRows {
     uint64_t count = 0;           // the bits set in `words`
     uint64_t serial = 0;          // no other Rows has it
 
-    // The rows matched, less those of `dead` (null: none), whose matches
-    // `memo` keeps from one count to the next (ExcludedMatches).
+    // The rows matched, less those of `dead` (null or empty: none), whose
+    // matches `memo` keeps from one count to the next (ExcludedMatches). The
+    // last answer is kept for the next count against the same `dead`.
     uint64_t CountAlive(const std::shared_ptr<const Bitmap>& dead,
                         ExcludedMatches& memo) const;
+
+   private:
+    mutable std::mutex alive_mu_;
+    // The `dead` of the last count, whose control block it keeps, so that
+    // no other bitmap can be taken for it; and what that count found.
+    mutable std::weak_ptr<const Bitmap> alive_dead_;
+    mutable uint64_t alive_ = 0;
   };
 
   struct Found {
