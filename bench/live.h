@@ -39,7 +39,9 @@ struct LiveFigures {
   uint64_t loaded = 0;
   struct Rule {
     std::string name;
-    LiveLatency idle, writing;  // count latency
+    // Count latency: idle, while every kind of write ran, and while
+    // events alone were appended.
+    LiveLatency idle, writing, appending;
   };
   std::vector<Rule> rules;
   LiveLatency patch, tags, event;  // one-profile writes, call to visible
