@@ -670,6 +670,13 @@ Result<QueryResult> Snapshot::Query(const QueryRequest& request) const {
   Result<RuleNode> rule = ParseRule(request.rule_json);
   if (!rule.ok()) return rule.status();
   const bool count_only = request.count && request.limit == 0;
+  if (count_only && !request.explain && rule->kind == NodeKind::kAll &&
+      rule->children.empty()) {
+    QueryResult everyone;  // {"all": []}: every profile alive
+    everyone.count = live_count_;
+    Render({}, request.fields, false, &everyone.ids, &everyone.members_json);
+    return everyone;
+  }
   Result<Prepared> prepared = Prepare(
       *rule, request.now_ms,
       count_only ? std::string_view(request.rule_json) : std::string_view());
