@@ -398,6 +398,17 @@ void DecodeProfile(std::string_view blob, DecodedProfile* out,
   ReadRest(p, out, scope);
 }
 
+void DecodeIdentities(
+    std::string_view blob,
+    std::vector<std::pair<std::string_view, std::string_view>>* out) {
+  const char* p = RestOf(ReadHeader(blob));
+  out->resize(codec::ReadVarint(p));
+  for (auto& [channel, handle] : *out) {
+    channel = codec::ReadString(p);
+    handle = codec::ReadString(p);
+  }
+}
+
 void DecodeSelected(std::string_view blob, std::span<const uint8_t> keep,
                     DecodeScope scope, DecodedProfile* out) {
   const Header h = ReadHeader(blob);

@@ -168,6 +168,12 @@ void ReadValueAt(const char* at, AttrId attr, DecodedValue* v);
 // The id alone, which leads the blob.
 std::string_view DecodeId(std::string_view blob);
 
+// The identities alone, as views into `blob`: the values before them are
+// jumped over (stepped over, in a blob that does not say their length).
+void DecodeIdentities(
+    std::string_view blob,
+    std::vector<std::pair<std::string_view, std::string_view>>* out);
+
 // Writes to `out` the blob `blob` with `events` after its own: its bytes up
 // to the events, copied, and its events and `events` as AddEvents encodes
 // them. What comes before the events is stepped over, not decoded.

@@ -103,16 +103,16 @@ uint64_t ProfileStore::IdentityHash(std::string_view channel,
 
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
                                std::string_view handle) const {
-  DecodeProfile(rows_.Get(row), &decoded_);
-  for (const auto& [c, h] : decoded_.identities) {
+  DecodeIdentities(rows_.Get(row), &stored_identities_);
+  for (const auto& [c, h] : stored_identities_) {
     if (c == channel && h == handle) return true;
   }
   return false;
 }
 
 void ProfileStore::ReleaseIdentities(uint32_t row) {
-  DecodeProfile(rows_.Get(row), &decoded_);
-  for (const auto& [channel, handle] : decoded_.identities) {
+  DecodeIdentities(rows_.Get(row), &stored_identities_);
+  for (const auto& [channel, handle] : stored_identities_) {
     identity_owner_.Erase(IdentityHash(channel, handle), row);
   }
 }
@@ -297,7 +297,19 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
                       std::to_string(Schema::kMaxAttributes) + ")");
   }
 
-  for (const auto& [channel, handle] : input.identities) {
+  // A rewritten profile keeps the identities it held without a check (most
+  // writes change none), and claims only the others.
+  held_.clear();
+  if (existing) DecodeIdentities(rows_.Get(*existing), &held_);
+  auto held = [this](std::string_view channel, std::string_view handle) {
+    return std::find(held_.begin(), held_.end(), std::pair(channel, handle)) !=
+           held_.end();
+  };
+  claims_.assign(input.identities.size(), 0);
+  for (size_t i = 0; i < input.identities.size(); ++i) {
+    const auto& [channel, handle] = input.identities[i];
+    if (held(channel, handle)) continue;
+    claims_[i] = 1;
     std::optional<uint32_t> owner = FindIdentity(channel, handle);
     if (owner && owner != existing && owner != yielding) {
       const char* p = rows_.Get(*owner).data();
@@ -352,10 +364,25 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   encoder.AddIdentities(identities);
   encoder.AddEvents(events);
 
+  const auto& ids = input.identities;
   uint32_t row;
   if (existing) {
     row = *existing;
-    ReleaseIdentities(row);
+    // Identities held and not named again are let go (once each: a record
+    // may have named a pair twice), before the bytes they are read from
+    // are replaced.
+    for (size_t i = 0; i < held_.size(); ++i) {
+      const auto& [channel, handle] = held_[i];
+      const bool named = std::any_of(ids.begin(), ids.end(), [&](auto& id) {
+        return id.first == channel && id.second == handle;
+      });
+      if (named || std::find(held_.begin(), held_.begin() + i, held_[i]) !=
+                       held_.begin() + i) {
+        continue;
+      }
+      identity_owner_.Erase(IdentityHash(channel, handle), row);
+    }
+    held_.clear();
   } else {
     row = rows_.size();
     row_by_id_.Insert(IdHash(input.id), row);
@@ -363,9 +390,9 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   }
   rows_.Set(row, blob);
   // A record may name the same pair twice; claim it once.
-  const auto& ids = input.identities;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (std::find(ids.begin(), ids.begin() + i, ids[i]) != ids.begin() + i) {
+    if (!claims_[i] ||
+        std::find(ids.begin(), ids.begin() + i, ids[i]) != ids.begin() + i) {
       continue;
     }
     identity_owner_.Insert(IdentityHash(ids[i].first, ids[i].second), row);

@@ -230,7 +230,13 @@ class ProfileStore {
   std::vector<StoredEvent> events_;
   std::vector<std::pair<std::string_view, std::string_view>> identity_views_;
   std::string encode_buffer_;
-  mutable DecodedProfile decoded_;  // scratch for identity checks
+  // The identities a rewritten profile held, and whether each identity of
+  // the record is new to it (claimed, checked for a conflict).
+  std::vector<std::pair<std::string_view, std::string_view>> held_;
+  std::vector<uint8_t> claims_;
+  // Scratch for identity checks.
+  mutable std::vector<std::pair<std::string_view, std::string_view>>
+      stored_identities_;
 };
 
 }  // namespace segd

@@ -304,6 +304,34 @@ TEST_F(ProfileEditTest, PatchMergesIdentitiesByChannelAndNullRemovesOne) {
   EXPECT_TRUE(Patch("a", R"({"identities":{"email":"new@x"}})").ok());
 }
 
+// A rewrite keeps, unchecked, the identities it names again, lets go of
+// the ones it does not, and claims the new ones.
+TEST_F(ProfileEditTest, RewritesKeepTheIdentitiesNamedAgainAndFreeTheRest) {
+  Load(R"({"id":"a","identities":{"email":"a@x","whatsapp":"+911"}})");
+  ASSERT_TRUE(Patch("a", R"({"city":"Pune"})").ok());
+  EXPECT_EQ(Owner("email", "a@x"), "a");
+  EXPECT_EQ(Owner("whatsapp", "+911"), "a");
+  // An upsert replaces the profile whole.
+  Load(R"({"id":"a","identities":{"email":"a@x","instagram":"@a"}})");
+  EXPECT_EQ(Identities("a"), (Pairs{{"email", "a@x"}, {"instagram", "@a"}}));
+  EXPECT_EQ(Owner("email", "a@x"), "a");
+  EXPECT_EQ(Owner("instagram", "@a"), "a");
+  EXPECT_FALSE(Owner("whatsapp", "+911").has_value());
+  Load(R"({"id":"b","identities":{"whatsapp":"+911"}})");
+  EXPECT_EQ(Owner("whatsapp", "+911"), "b");
+  const LoadReport taken =
+      LoadText(R"({"id":"c","identities":{"instagram":"@a"}})", &store_);
+  ASSERT_EQ(taken.rejected.size(), 1u);
+  EXPECT_EQ(taken.rejected[0].error.code(), ErrorCode::kConflict);
+  // Named twice in one record, claimed once, and let go whole.
+  Load(R"({"id":"d","identities":{"widget":"w1","widget":"w1"}})");
+  EXPECT_EQ(Owner("widget", "w1"), "d");
+  Load(R"({"id":"d","identities":{"email":"d@x"}})");
+  EXPECT_FALSE(Owner("widget", "w1").has_value());
+  Load(R"({"id":"e","identities":{"widget":"w1"}})");
+  EXPECT_EQ(Owner("widget", "w1"), "e");
+}
+
 TEST_F(ProfileEditTest, PatchClaimingAnotherProfilesIdentityIsRejectedWhole) {
   Load(R"({"id":"a","identities":{"email":"a@x"}})"
        "\n"
