@@ -1009,8 +1009,9 @@ Result<ReportResult> Snapshot::ReportByAttribute(
       report.count += Execute(p.plan, index, count_only).count;
       continue;
     }
+    const ExecuteOptions without_dead = WithoutDead(layer, dead);
     const Tally tally =
-        TallyValues(p.plan, index, *local, dead ? dead->get() : nullptr);
+        TallyValues(p.plan, index, *local, without_dead.excluded);
     report.count += tally.members;
     with_value += tally.with_value;
     if (const StringIndex* s = index.attribute(*local).strings.get()) {

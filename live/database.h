@@ -564,7 +564,9 @@ class Database {
                                           Index::Scope scope);
   // Makes `next` the current version, at the next event epoch if its
   // events are not the current one's; the one it replaces is released
-  // outside the lock. Wakes merge threads and waiters.
+  // outside the lock. Wakes merge threads and waiters. REQUIRES:
+  // write_mu_, or no other thread yet (Open): `next` was made from the
+  // current version.
   void Install(std::shared_ptr<Snapshot> next);
   void NotifyMerges();
   // Waits, before a write takes the writer lock, while the version has
