@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -142,26 +143,34 @@ size_t LayerBytes(const Database& db) {
   return bytes;
 }
 
+// Profiles p0 to p39 in two batches of 20 (a layer each): in Pune when i
+// is even, else in Nagpur, with the members `more(i)` gives; p10 placed an
+// order on 1 November.
+void UpsertFortyInTwoBatches(Database& db,
+                             const std::function<std::string(int)>& more) {
+  for (int batch = 0; batch < 2; ++batch) {
+    std::string text;
+    for (int i = batch * 20; i < batch * 20 + 20; ++i) {
+      text +=
+          R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+          (i % 2 == 0 ? "Pune" : "Nagpur") + "\"" + more(i) +
+          (i == 10 ? R"(, "events": [{"name": "order", "at": "2026-11-01"}])"
+                   : "") +
+          "}\n";
+    }
+    ASSERT_EQ(db.Upsert(text).accepted, 20u);
+  }
+}
+
 TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
   Database db(SmallLayers());
   // Forty profiles, signed up a day apart up to 20 November, in two
   // batches and a write: two layers and the newest.
-  auto profile = [](int i) {
+  UpsertFortyInTwoBatches(db, [](int i) {
     const int day = 20 - i % 20;  // 20 November back to 1 November
-    return R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
-           (i % 2 == 0 ? "Pune" : "Nagpur") + R"(", "signed_up": "2026-)" +
-           (i < 20 ? "11-" : "10-") + (day < 10 ? "0" : "") +
-           std::to_string(day) + "\"" +
-           (i == 10 ? R"(, "events": [{"name": "order", "at": "2026-11-01"}])"
-                    : "") +
-           "}";
-  };
-  for (int batch = 0; batch < 2; ++batch) {
-    std::string text;
-    for (int i = batch * 20; i < batch * 20 + 20; ++i)
-      text += profile(i) + "\n";
-    ASSERT_EQ(db.Upsert(text).accepted, 20u);
-  }
+    return R"(, "signed_up": "2026-)" + std::string(i < 20 ? "11-" : "10-") +
+           (day < 10 ? "0" : "") + std::to_string(day) + "\"";
+  });
   ASSERT_TRUE(db.Patch("p39", R"({"n": 1})").ok());
   ASSERT_GE(db.Read()->Layers().size(), 3u);
 
@@ -216,19 +225,7 @@ TEST(LiveDatabaseTest, ARuleCountedAgainIsCountedFromItsRowsKept) {
 // appended, or rows holding appended events written whole, start anew.
 TEST(LiveDatabaseTest, EventRulesKeepRowsOverStaleRowsUntilEventsChange) {
   Database db(SmallLayers());
-  auto profile = [](int i) {
-    return R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
-           (i % 2 == 0 ? "Pune" : "Nagpur") + "\"" +
-           (i == 10 ? R"(, "events": [{"name": "order", "at": "2026-11-01"}])"
-                    : "") +
-           "}";
-  };
-  for (int batch = 0; batch < 2; ++batch) {
-    std::string text;
-    for (int i = batch * 20; i < batch * 20 + 20; ++i)
-      text += profile(i) + "\n";
-    ASSERT_EQ(db.Upsert(text).accepted, 20u);
-  }
+  UpsertFortyInTwoBatches(db, [](int) { return std::string(); });
   ASSERT_TRUE(db.Patch("p0", R"({"n": 1})").ok());  // the base keeps rows
   auto order = [&](const std::string& id, const std::string& day) {
     ASSERT_EQ(db.AppendEvents(R"({"id": ")" + id +
