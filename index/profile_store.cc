@@ -368,19 +368,13 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   uint32_t row;
   if (existing) {
     row = *existing;
-    // Identities held and not named again are let go (once each: a record
-    // may have named a pair twice), before the bytes they are read from
-    // are replaced.
-    for (size_t i = 0; i < held_.size(); ++i) {
-      const auto& [channel, handle] = held_[i];
+    // Identities held and not named again are let go, before the bytes
+    // they are read from are replaced.
+    for (const auto& [channel, handle] : held_) {
       const bool named = std::any_of(ids.begin(), ids.end(), [&](auto& id) {
         return id.first == channel && id.second == handle;
       });
-      if (named || std::find(held_.begin(), held_.begin() + i, held_[i]) !=
-                       held_.begin() + i) {
-        continue;
-      }
-      identity_owner_.Erase(IdentityHash(channel, handle), row);
+      if (!named) identity_owner_.Erase(IdentityHash(channel, handle), row);
     }
     held_.clear();
   } else {

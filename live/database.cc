@@ -235,6 +235,9 @@ struct Snapshot::Prepared {
     bool read_clock = false;
     bool read_events = false;
   };
+  // A count of {"all": []}: every profile alive, which the version knows
+  // (live_count_); `plans` is then empty.
+  bool everyone = false;
   // Prepare's `count_text`, and the clock the rule was bound at.
   std::string_view count_text;
   int64_t now_ms = 0;
@@ -415,6 +418,11 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
   Prepared prepared;
   prepared.count_text = count_text;
   prepared.now_ms = now_ms;
+  if (!count_text.empty() && rule.kind == NodeKind::kAll &&
+      rule.children.empty()) {
+    prepared.everyone = true;
+    return prepared;
+  }
   // A rule that names a saved segment reads more than the layer: what it
   // matches there is not the layer's alone to keep. An event condition
   // reads the event layers for a layer's stale rows: what it matches there
@@ -504,6 +512,11 @@ uint64_t Snapshot::Count(const Prepared& prepared) const {
 std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
                                          uint32_t first_row, size_t limit,
                                          uint64_t* total) const {
+  if (prepared.everyone) {  // a count, and nothing else
+    assert(limit == 0 && first_row == 0);
+    if (total != nullptr) *total += live_count_;
+    return {};
+  }
   // Layers run side by side: most are small, and their fixed costs would
   // add up one after another.
   std::vector<ExecuteResult> results(prepared.plans.size());
@@ -670,13 +683,6 @@ Result<QueryResult> Snapshot::Query(const QueryRequest& request) const {
   Result<RuleNode> rule = ParseRule(request.rule_json);
   if (!rule.ok()) return rule.status();
   const bool count_only = request.count && request.limit == 0;
-  if (count_only && !request.explain && rule->kind == NodeKind::kAll &&
-      rule->children.empty()) {
-    QueryResult everyone;  // {"all": []}: every profile alive
-    everyone.count = live_count_;
-    Render({}, request.fields, false, &everyone.ids, &everyone.members_json);
-    return everyone;
-  }
   Result<Prepared> prepared = Prepare(
       *rule, request.now_ms,
       count_only ? std::string_view(request.rule_json) : std::string_view());

@@ -352,7 +352,8 @@ class Snapshot {
   // from the newest layer, which knows the whole schema. `count_text`, for
   // a count and nothing else, is the rule's JSON text: the layers that
   // counted it before answer from what it matched there (MatchedRows), and
-  // the others keep what it matches. Run then takes limit 0.
+  // the others keep what it matches; a count of {"all": []} is the
+  // version's live profiles. Run then takes limit 0.
   struct Prepared;
   Result<Prepared> Prepare(const RuleNode& rule, int64_t now_ms,
                            std::string_view count_text = {}) const;

@@ -323,13 +323,15 @@ TEST_F(ProfileEditTest, RewritesKeepTheIdentitiesNamedAgainAndFreeTheRest) {
       LoadText(R"({"id":"c","identities":{"instagram":"@a"}})", &store_);
   ASSERT_EQ(taken.rejected.size(), 1u);
   EXPECT_EQ(taken.rejected[0].error.code(), ErrorCode::kConflict);
-  // Named twice in one record, claimed once, and let go whole.
-  Load(R"({"id":"d","identities":{"widget":"w1","widget":"w1"}})");
-  EXPECT_EQ(Owner("widget", "w1"), "d");
-  Load(R"({"id":"d","identities":{"email":"d@x"}})");
+  // A channel named twice keeps its last handle: the first is not claimed.
+  Load(R"({"id":"d","identities":{"widget":"w1","widget":"w2"}})");
+  EXPECT_EQ(Identities("d"), (Pairs{{"widget", "w2"}}));
   EXPECT_FALSE(Owner("widget", "w1").has_value());
-  Load(R"({"id":"e","identities":{"widget":"w1"}})");
-  EXPECT_EQ(Owner("widget", "w1"), "e");
+  EXPECT_EQ(Owner("widget", "w2"), "d");
+  Load(R"({"id":"d","identities":{"email":"d@x"}})");
+  EXPECT_FALSE(Owner("widget", "w2").has_value());
+  Load(R"({"id":"e","identities":{"widget":"w2"}})");
+  EXPECT_EQ(Owner("widget", "w2"), "e");
 }
 
 TEST_F(ProfileEditTest, PatchClaimingAnotherProfilesIdentityIsRejectedWhole) {
