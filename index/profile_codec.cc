@@ -465,6 +465,10 @@ std::string_view DecodeId(std::string_view blob) {
   return codec::ReadString(p);
 }
 
+uint8_t DecodeFlags(std::string_view blob) {
+  return ReadHeader(blob).flags & ~kValuesLength;
+}
+
 std::optional<DecodedValue> FindValue(std::string_view blob, AttrId attr) {
   const char* p = ReadHeader(blob).values;
   for (uint64_t n = codec::ReadVarint(p); n > 0; --n) {

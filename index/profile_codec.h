@@ -167,6 +167,8 @@ void ReadValueAt(const char* at, AttrId attr, DecodedValue* v);
 
 // The id alone, which leads the blob.
 std::string_view DecodeId(std::string_view blob);
+// The flags alone, as DecodedProfile::flags has them.
+uint8_t DecodeFlags(std::string_view blob);
 
 // The identities alone, as views into `blob`: the values before them are
 // jumped over (stepped over, in a blob that does not say their length).

@@ -83,6 +83,34 @@ std::string AttributePointer(std::string_view name) {
   }
 }
 
+// Checks `value`, given for attribute `name`, against the attribute's type.
+// Only a declared string takes date-looking text as text (`*as_string`);
+// otherwise a date is a date (SPEC §1) and conflicts like any other type.
+Status CheckType(const Attribute& attr, const Value& value,
+                 std::string_view name, bool* as_string) {
+  *as_string = attr.type == AttrType::kString &&
+               value.type == AttrType::kDate && attr.declared;
+  if (*as_string || attr.type == value.type) return Status::Ok();
+  return Invalid("attribute " + Quoted(name) + ": expected " +
+                     AttrTypeName(attr.type) + ", got " +
+                     AttrTypeName(value.type),
+                 AttributePointer(name));
+}
+
+// Whether an `orders` value of `number` makes a customer (SPEC §1).
+bool AnyOrders(const Number& number) {
+  return CompareNumbers(number, Number::Int(1)) >= 0;
+}
+
+// customer_type as SPEC §1 derives it: customer when customer_id is present
+// or orders >= 1; else lead when email or phone is present; else guest.
+const char* DerivedCustomerType(bool has_customer_id, bool has_orders,
+                                bool has_contact) {
+  return has_customer_id || has_orders ? "customer"
+         : has_contact                 ? "lead"
+                                       : "guest";
+}
+
 }  // namespace
 
 ProfileStore::ProfileStore() {
@@ -229,7 +257,7 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
     has_customer_id |= n == kCustomerId;
     has_contact |= n == kEmail || n == kPhone;
     has_orders |= n == kOrders && value.type == AttrType::kNumber &&
-                  CompareNumbers(value.number, Number::Int(1)) >= 0;
+                  AnyOrders(value.number);
     const AttrId id = ids_[i];
     bool as_string = false;
     new_attributes += id == kNoId;
@@ -243,19 +271,8 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
                      AttributePointer(name));
     }
     if (id != kNoId) {
-      const Attribute& attr = schema_.attribute(id);
-      const AttrType expected = attr.type;
-      // Only a declared string takes date-looking text as text; otherwise
-      // a date is a date (SPEC §1) and conflicts like any other type.
-      if (expected == AttrType::kString && value.type == AttrType::kDate &&
-          attr.declared) {
-        as_string = true;
-      } else if (expected != value.type) {
-        return Invalid("attribute " + Quoted(name) + ": expected " +
-                           AttrTypeName(expected) + ", got " +
-                           AttrTypeName(value.type),
-                       AttributePointer(name));
-      }
+      SEGD_RETURN_IF_ERROR(
+          CheckType(schema_.attribute(id), value, name, &as_string));
     }
     if (n == kCustomerType) {
       if (value.type != AttrType::kString && value.type != AttrType::kDate) {
@@ -287,9 +304,8 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
     // SPEC §1: customer when customer_id is present or orders >= 1; else
     // lead when email or phone is present; else guest.
     customer_type.type = AttrType::kString;
-    customer_type.text = has_customer_id || has_orders ? "customer"
-                         : has_contact                 ? "lead"
-                                                       : "guest";
+    customer_type.text =
+        DerivedCustomerType(has_customer_id, has_orders, has_contact);
   }
   if (schema_.size() + new_attributes > Schema::kMaxAttributes) {
     return Status(ErrorCode::kTooLarge,
@@ -397,6 +413,8 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
 void ProfileStore::RestoreSchema(const Schema& schema) {
   assert(rows_.size() == 0);
   schema_ = schema;
+  prefixes_.clear();
+  prefixed_ = 0;
   customer_type_attr_ = *schema_.Find(kCustomerType);
   attribute_cache_.fill(kNoId);
   event_cache_.fill(kNoId);
@@ -455,6 +473,13 @@ Result<uint32_t> ProfileStore::Patch(std::string_view id,
   }
   const std::optional<uint32_t> row = FindRow(id);
   if (!row) return NoProfile(id);
+  if (patch.identities.empty() && !patch.clear_identities &&
+      patch.events.empty()) {
+    if (std::optional<Status> done = PatchValues(*row, patch)) {
+      if (!done->ok()) return *done;
+      return *row;
+    }
+  }
   ProfileInput input = Editable(*row);
   for (const auto& [name, value] : patch.attributes) {
     PatchAttribute(name, value, &input.attributes);
@@ -471,6 +496,103 @@ Result<uint32_t> ProfileStore::Patch(std::string_view id,
   Result<UpsertOutcome> stored = Write(input, std::nullopt);
   if (!stored.ok()) return stored.status();
   return stored->row;
+}
+
+bool ProfileStore::HasNestedRelative(std::string_view name) {
+  for (; prefixed_ < schema_.size(); ++prefixed_) {
+    const std::string_view other = schema_.attribute(prefixed_).name;
+    for (size_t dot = other.find('.'); dot != std::string_view::npos;
+         dot = other.find('.', dot + 1)) {
+      prefixes_.emplace(other.substr(0, dot));
+    }
+  }
+  if (prefixes_.contains(name)) return true;  // a key nested below
+  for (size_t dot = name.find('.'); dot != std::string_view::npos;
+       dot = name.find('.', dot + 1)) {
+    if (FindAttribute(name.substr(0, dot)) != kNoId) return true;  // above
+  }
+  return false;
+}
+
+std::optional<Status> ProfileStore::PatchValues(uint32_t row,
+                                                const ProfilePatch& patch) {
+  // Every key is checked before anything changes. A key that the whole
+  // path treats apart takes it: customer_type (set or derived again), a
+  // name new to the schema, and a name with keys nested below or above it.
+  const auto& given = patch.attributes;
+  if (given.size() > kMaxPatchedValues) return std::nullopt;
+  auto& keys = patched_;
+  keys.clear();
+  bool derivation_input = false;
+  for (size_t i = 0; i < given.size(); ++i) {
+    const auto& [name, value] = given[i];
+    const AttrId attr = FindAttribute(name);
+    if (attr == kNoId || attr == customer_type_attr_ ||
+        HasNestedRelative(name)) {
+      return std::nullopt;
+    }
+    bool as_string = false;
+    if (!value.absent) {
+      const Status typed =
+          CheckType(schema_.attribute(attr), value, name, &as_string);
+      // Of a name given twice, the last value is the one kept and checked;
+      // one before it only moves the key (to the end, after a null).
+      const bool replaced =
+          std::any_of(given.begin() + i + 1, given.end(),
+                      [&](const auto& later) { return later.first == name; });
+      if (!typed.ok() && !replaced) return typed;
+    }
+    const std::string_view n = name;
+    derivation_input |=
+        n == kCustomerId || n == kOrders || n == kEmail || n == kPhone;
+    keys.push_back(PatchedKey{attr, &value, as_string});
+  }
+  if (keys.empty()) return Status::Ok();
+
+  // Each value's bytes replaced in turn, from the stored profile into one
+  // buffer and then between two.
+  std::string_view blob = rows_.Get(row);
+  std::string* out = &encode_buffer_;
+  std::string* spare = &patch_buffer_;
+  auto replace = [&](AttrId attr, const Value* value) {
+    ReplaceValueInBlob(blob, attr, value, out);
+    blob = *out;
+    std::swap(out, spare);
+  };
+  Value text;
+  for (const PatchedKey& key : keys) {
+    const Value* value = key.value->absent ? nullptr : key.value;
+    if (key.as_string) {
+      text.type = AttrType::kString;
+      text.text = key.value->text;
+      value = &text;
+    }
+    replace(key.attr, value);
+  }
+  if (derivation_input && !(DecodeFlags(blob) & kExplicitCustomerType)) {
+    auto has = [&](std::string_view name) {
+      const AttrId attr = FindAttribute(name);
+      return attr != kNoId && FindValue(blob, attr).has_value();
+    };
+    bool has_orders = false;
+    if (const AttrId orders = FindAttribute(kOrders); orders != kNoId) {
+      const std::optional<DecodedValue> v = FindValue(blob, orders);
+      has_orders = v &&
+                   (v->tag == ValueTag::kInt || v->tag == ValueTag::kDouble) &&
+                   AnyOrders(v->number);
+    }
+    const std::string_view derived = DerivedCustomerType(
+        has(kCustomerId), has_orders, has(kEmail) || has(kPhone));
+    const std::optional<DecodedValue> stored =
+        FindValue(blob, customer_type_attr_);
+    if (!stored || stored->text != derived) {
+      text.type = AttrType::kString;
+      text.text = derived;
+      replace(customer_type_attr_, &text);
+    }
+  }
+  rows_.Set(row, blob);
+  return Status::Ok();
 }
 
 namespace {

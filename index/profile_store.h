@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "base/status.h"
@@ -191,6 +192,14 @@ class ProfileStore {
   // claimed too: the caller deletes that profile right after (Merge).
   Result<UpsertOutcome> Write(const ProfileInput& input,
                               std::optional<uint32_t> yielding);
+  // Patch's path for a patch of values alone, each of a name the schema
+  // holds with no key nested below or above it, customer_type aside: only
+  // those values' bytes change (and a derived customer_type's), nothing
+  // else is decoded or checked. nullopt, with nothing changed, for a patch
+  // that needs the whole path.
+  std::optional<Status> PatchValues(uint32_t row, const ProfilePatch& patch);
+  // Whether the schema holds a key nested below `name` or above it.
+  bool HasNestedRelative(std::string_view name);
   // The live profile at `row` as an input that Write stores back unchanged:
   // its customer_type only when set (a derived one is derived again).
   ProfileInput Editable(uint32_t row) const;
@@ -230,6 +239,19 @@ class ProfileStore {
   std::vector<StoredEvent> events_;
   std::vector<std::pair<std::string_view, std::string_view>> identity_views_;
   std::string encode_buffer_;
+  // Scratch for PatchValues: the keys checked, and a second buffer.
+  struct PatchedKey {
+    AttrId attr;
+    const Value* value;
+    bool as_string;
+  };
+  static constexpr size_t kMaxPatchedValues = 32;  // more: the whole path
+  std::vector<PatchedKey> patched_;
+  std::string patch_buffer_;
+  // The proper prefixes of the schema's dotted names ("address" of
+  // "address.city"), through attribute prefixed_ - 1.
+  std::unordered_set<std::string, StringHash, std::equal_to<>> prefixes_;
+  AttrId prefixed_ = 0;
   // The identities a rewritten profile held, and whether each identity of
   // the record is new to it (claimed, checked for a conflict).
   std::vector<std::pair<std::string_view, std::string_view>> held_;

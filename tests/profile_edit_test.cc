@@ -472,6 +472,74 @@ TEST_F(ProfileEditTest, DatesKeepTheirSpellingThroughEdits) {
   EXPECT_EQ(Attr("a", "d1"), "d:2026-11-20T00:00:00.000+00:00");
 }
 
+// A patch of values alone changes only their bytes (and a derived
+// customer_type's). A patch that also names the profile's one identity
+// again changes nothing more, but takes the whole path: decoded, checked
+// and stored whole. Both must give the same bytes and the same errors.
+TEST_F(ProfileEditTest, PatchedValuesAreTheBytesOfTheProfileStoredWhole) {
+  ProfileStore whole;
+  const std::string profiles =
+      R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
+      R"("n":-3,"f":0.25,"t":["x"],"raw":[[1]],"b":true,"email":"a@x",)"
+      R"("address":{"city":"Pune"},"identities":{"w":"1"},)"
+      R"("events":[{"name":"x","at":"2026-01-01T00:00:00.001Z"}]})"
+      "\n"
+      R"({"id":"b","identities":{"w":"2"}})"
+      "\n"
+      R"({"id":"c","orders":2,"phone":"+91","customer_id":"c1","city":"X",)"
+      R"("customer_type":"guest"})";
+  for (ProfileStore* store : {&store_, &whole}) {
+    ASSERT_TRUE(store->Declare("code", AttrType::kString).ok());
+    LoadReport r = LoadText(profiles, store);
+    ASSERT_TRUE(r.rejected.empty()) << r.rejected[0].error.ToString();
+  }
+  // Keys of every type, the inputs of customer_type's derivation, keys
+  // nested below and above others, and values of the wrong type.
+  const std::vector<std::pair<std::string, Strings>> keys = {
+      {"orders", {"0", "1", "2.5", "null", "\"many\""}},
+      {"email", {"\"x@y\"", "null"}},
+      {"phone", {"\"+9198\"", "null"}},
+      {"customer_id", {"\"c2\"", "null", "7"}},
+      {"code", {"\"2027-01-01\"", "\"text\"", "null"}},
+      {"d", {"\"2026-01-01T00:00:00Z\"", "\"2026-02-02\"", "null", "1"}},
+      {"n", {"7", "-1.5", "null"}},
+      {"t", {R"(["p","q"])", "[]"}},
+      {"b", {"false", "null"}},
+      {"raw", {"[[2]]", "null"}},
+      {"city", {"\"Pune\"", "null", "true"}},
+      {"address", {R"({"city":"Nagpur"})", "\"Mumbai\"", "null"}},
+      {"address.city", {"\"Goa\""}},
+  };
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 400; ++round) {
+    const std::string id = rng() % 3 == 0 ? "b" : "a";
+    std::string body;
+    for (int k = 1 + rng() % 3; k > 0; --k) {
+      const auto& [name, values] = keys[rng() % keys.size()];
+      body += (body.empty() ? "" : ",") + ("\"" + name + "\":") +
+              values[rng() % values.size()];
+    }
+    const std::string handle = id == "a" ? "1" : "2";
+    ProfilePatch values_alone, with_identity;
+    ASSERT_TRUE(ParsePatch("{" + body + "}", &values_alone).ok()) << body;
+    ASSERT_TRUE(
+        ParsePatch(R"({"identities":{"w":")" + handle + R"("},)" + body + "}",
+                   &with_identity)
+            .ok());
+    const Result<uint32_t> fast = store_.Patch(id, values_alone);
+    const Result<uint32_t> slow = whole.Patch(id, with_identity);
+    ASSERT_EQ(fast.ok(), slow.ok()) << body;
+    if (!fast.ok()) {
+      EXPECT_EQ(fast.status().ToString(), slow.status().ToString()) << body;
+    }
+    for (const std::string other : {"a", "b"}) {
+      ASSERT_EQ(Blob(other), whole.blob(*whole.FindRow(other)))
+          << "round " << round << ", " << other << " after " << body;
+    }
+  }
+  EXPECT_EQ(store_.schema().size(), whole.schema().size());
+}
+
 TEST_F(ProfileEditTest, DeclaredStringKeepsDateLookingTextAsAString) {
   ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
   Load(R"({"id":"a","code":"2026-11-19"})");
