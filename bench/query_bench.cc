@@ -25,6 +25,7 @@
 #include "index/bitmap.h"
 #include "index/index.h"
 #include "ingest/loader.h"
+#include "ingest/patch_parser.h"
 #include "ingest/record_parser.h"
 #include "live/layer.h"
 #include "tools/gen.h"
@@ -469,6 +470,48 @@ void BM_StoreUpsert(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreUpsert)->Unit(benchmark::kMillisecond);
 
+// A patch of one profile as the live bench's batches make them (a number
+// and a string it holds already), on the load stages' profiles. The patch
+// bodies are parsed before the clock runs.
+void BM_StorePatch(benchmark::State& state) {
+  const LoadFixture& data = LoadData();
+  ProfileStore store;
+  for (const ProfileInput& input : data.inputs) (void)store.Upsert(input);
+  if (store.live_count() == 0) {
+    state.SkipWithError("no profiles");
+    return;
+  }
+  std::vector<ProfilePatch> patches(9);
+  for (int k = 0; k < 9; ++k) {
+    const std::string body =
+        R"({"orders": )" + std::to_string(k) + R"(, "lifecycle": "active"})";
+    if (!ParsePatch(body, &patches[k]).ok()) {
+      state.SkipWithError("a patch does not parse");
+      return;
+    }
+  }
+  std::mt19937_64 rng(42);
+  uint64_t patched = 0;
+  for (auto _ : state) {
+    const ProfileInput& input = data.inputs[rng() % data.inputs.size()];
+    if (!store.Patch(input.id, patches[patched++ % 9]).ok()) {
+      state.SkipWithError("a patch is rejected");
+      return;
+    }
+  }
+  // The last patch is there, customer_type derived from it.
+  const ProfileInput& last = data.inputs.front();
+  (void)store.Patch(last.id, patches[1]);
+  DecodedProfile p;
+  DecodeProfile(store.blob(*store.FindRow(last.id)), &p);
+  const DecodedValue* type = p.Find(*store.schema().Find("customer_type"));
+  if (type == nullptr || type->text != "customer") {
+    state.SkipWithError("a patch of orders left customer_type");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StorePatch);
+
 // On the query fixture's profiles, as the load stages' own data is too small
 // for the dictionaries to leave the caches.
 void BM_IndexBuild(benchmark::State& state) {
@@ -494,7 +537,13 @@ void BM_SmallLayerBuild(benchmark::State& state) {
   const Fixture& data = Data();
   const size_t rows = static_cast<size_t>(state.range(0));
   std::vector<Layer::Entry> entries;
-  for (uint32_t row = 0; entries.size() < rows; row += 701) {
+  const uint32_t stride = static_cast<uint32_t>(
+      std::min<size_t>(701, data.store.row_count() / rows));
+  if (stride == 0) {
+    state.SkipWithError("fewer profiles than the layer's rows");
+    return;
+  }
+  for (uint32_t row = 0; entries.size() < rows; row += stride) {
     entries.push_back(Layer::Entry{row, data.store.blob(row)});
   }
   std::sort(entries.begin(), entries.end(),
@@ -512,6 +561,8 @@ BENCHMARK(BM_SmallLayerBuild)
     ->Arg(16)
     ->Arg(64)
     ->Arg(128)
+    ->Arg(1000)
+    ->Arg(8000)
     ->Unit(benchmark::kMicrosecond);
 
 // An event layer (Index::Scope::kEvents): the events alone of the profiles
