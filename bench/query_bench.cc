@@ -563,6 +563,7 @@ BENCHMARK(BM_SmallLayerBuild)
     ->Arg(128)
     ->Arg(1000)
     ->Arg(8000)
+    ->Arg(64000)
     ->Unit(benchmark::kMicrosecond);
 
 // An event layer (Index::Scope::kEvents): the events alone of the profiles
@@ -594,6 +595,7 @@ void BM_EventLayerBuild(benchmark::State& state) {
 BENCHMARK(BM_EventLayerBuild)
     ->Arg(1000)
     ->Arg(8000)
+    ->Arg(64000)
     ->Arg(160000)
     ->Unit(benchmark::kMicrosecond);
 
@@ -636,6 +638,7 @@ void BM_EventLayerMerge(benchmark::State& state) {
 }
 BENCHMARK(BM_EventLayerMerge)
     ->Arg(8000)
+    ->Arg(64000)
     ->Arg(160000)
     ->Unit(benchmark::kMicrosecond);
 

@@ -330,6 +330,14 @@ std::vector<std::vector<AttrId>> GroupStringAttributes(
   return out;
 }
 
+// Finishes `builder` as `attr`'s dictionary, with trigram lists when it
+// holds many values.
+void FinishStrings(StringIndex::Builder builder, AttributeIndex* attr) {
+  builder.Flush();
+  const bool trigrams = builder.value_count() >= kTrigramMinValues;
+  attr->strings = std::move(builder).Finish(trigrams);
+}
+
 }  // namespace
 
 std::shared_ptr<const Index> Index::Build(const ProfileStore& store) {
@@ -368,6 +376,22 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
       false_parts[a].resize(shard_count);
     }
   }
+  // An index of one shard (a live database's small layers) adds its strings
+  // in this pass too, so that each profile is decoded once, not again for
+  // the string pass: row order is the shard's.
+  const bool strings_in_pass_one = shard_count == 1 && !events_only;
+  std::vector<AttrId> string_attrs;
+  std::vector<int> string_slot(attr_count, -1);
+  std::vector<StringIndex::Builder> string_builders;
+  if (strings_in_pass_one) {
+    for (AttrId a = 0; a < attr_count; ++a) {
+      const AttrType t = ix.attributes_[a].type;
+      if (t != AttrType::kString && t != AttrType::kStringArray) continue;
+      string_slot[a] = static_cast<int>(string_attrs.size());
+      string_attrs.push_back(a);
+    }
+    string_builders.resize(string_attrs.size());
+  }
   tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
     ShardIndex& shard = ix.shards_[s];
     std::vector<uint32_t> live;
@@ -395,8 +419,16 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
           case ValueTag::kRaw:
             continue;  // not indexable: no presence either
           case ValueTag::kString:
+            if (strings_in_pass_one) {
+              string_builders[string_slot[v.attr]].Add(row, v.text);
+            }
+            break;  // else the string pass reads these
           case ValueTag::kStringArray:
-            break;  // the string pass reads these
+            if (strings_in_pass_one) {
+              StringIndex::Builder& b = string_builders[string_slot[v.attr]];
+              v.ForEachString([&](std::string_view s) { b.Add(row, s); });
+            }
+            break;
           case ValueTag::kInt:
           case ValueTag::kDouble:
             numbers[v.attr].emplace_back(v.number, local);
@@ -473,7 +505,18 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
   });
 
   // Pass 3, strings: a dictionary takes values in row order, so each thread
-  // reads every profile once for its share of the string attributes.
+  // reads every profile once for its share of the string attributes (or
+  // the dictionaries filled in pass 1 are finished).
+  if (strings_in_pass_one) {
+    tbb::parallel_for(
+        size_t{0}, string_attrs.size(),
+        [&](size_t i) {
+          FinishStrings(std::move(string_builders[i]),
+                        &ix.attributes_[string_attrs[i]]);
+        },
+        tbb::simple_partitioner());
+    return index;
+  }
   const std::vector<std::vector<AttrId>> groups = GroupStringAttributes(
       ix.attributes_,
       static_cast<size_t>(tbb::this_task_arena::max_concurrency()));
@@ -510,10 +553,7 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
     tbb::parallel_for(
         size_t{0}, mine.size(),
         [&](size_t i) {
-          builders[i].Flush();
-          const bool trigrams = builders[i].value_count() >= kTrigramMinValues;
-          ix.attributes_[mine[i]].strings =
-              std::move(builders[i]).Finish(trigrams);
+          FinishStrings(std::move(builders[i]), &ix.attributes_[mine[i]]);
         },
         tbb::simple_partitioner());
   });
