@@ -87,6 +87,11 @@ class QueryLoop {
     thread_.join();
   }
   void Record(bool on) { recording_ = on; }
+  // The first count that failed, if any did: its time means nothing.
+  Status failure() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failure_;
+  }
   std::vector<std::vector<double>> Take() {
     std::lock_guard<std::mutex> lock(mu_);
     return std::exchange(samples_,
@@ -102,8 +107,12 @@ class QueryLoop {
     for (size_t i = 0; !stop_; i = (i + 1) % rules_.size()) {
       request.rule_json = rules_[i];
       const auto start = Clock::now();
-      (void)db_.Read()->Query(request);
+      const auto answer = db_.Read()->Query(request);
       const double ms = MillisSince(start);
+      if (!answer.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (failure_.ok()) failure_ = answer.status();
+      }
       if (recording_) {
         std::lock_guard<std::mutex> lock(mu_);
         samples_[i].push_back(ms);
@@ -117,6 +126,7 @@ class QueryLoop {
   std::atomic<bool> stop_{false}, recording_{false};
   std::mutex mu_;
   std::vector<std::vector<double>> samples_;
+  Status failure_;
   std::thread thread_;
 };
 
@@ -213,6 +223,9 @@ Result<LiveFigures> MeasureWritesAndReads(const LiveBenchOptions& options) {
   count.now_ms = options.now_ms;
   for (size_t i = 0; i < rules.size(); ++i) {
     count.rule_json = rules[i];
+    if (auto first = db.Read()->Query(count); !first.ok()) {
+      return first.status();
+    }
     LiveFigures::Rule r;
     r.name = names[i];
     r.idle = Time(options.runs, [&] { (void)db.Read()->Query(count); });
@@ -333,7 +346,9 @@ Result<LiveFigures> MeasureWritesAndReads(const LiveBenchOptions& options) {
   }
   loop->Record(false);
   std::vector<std::vector<double>> appending = loop->Take();
+  const Status failed = loop->failure();
   loop.reset();  // the reads below run alone
+  if (!failed.ok()) return failed;
   for (size_t i = 0; i < f.rules.size(); ++i) {
     f.rules[i].appending = Summarize(appending[i]);
     writing[i].insert(writing[i].end(), appending[i].begin(),
