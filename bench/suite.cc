@@ -233,6 +233,7 @@ Status RunBenchmarkSuite(const BenchOptions& options) {
   live.rules = options.rules;
   live.write_seconds = options.write_seconds;
   if (options.merge_fanout) live.database.merge_fanout = *options.merge_fanout;
+  if (options.merge_nice) live.database.merge_nice = *options.merge_nice;
   if (options.max_layers) live.database.max_layers = *options.max_layers;
   if (options.sections == "server") {
     ServerBenchOptions server;

@@ -33,6 +33,7 @@ struct BenchOptions {
   // The live database's merge policy (DatabaseOptions), for comparing
   // settings with one binary; unset: the defaults.
   std::optional<uint32_t> merge_fanout, max_layers;
+  std::optional<int> merge_nice;
 };
 
 // Runs the suite, prints progress and results to stdout, writes the report.

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -2655,6 +2656,8 @@ void Database::MergeLoop(MergeLane lane) {
   NameThisThread(lane == MergeLane::kBase     ? "segd-merge-base"
                  : lane == MergeLane::kEvents ? "segd-merge-ev"
                                               : "segd-merge");
+  // Below the threads that write and read, where cores are short.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.merge_nice);
   while (true) {
     {
       std::unique_lock<std::mutex> lock(merge_mu_);

@@ -65,7 +65,7 @@ constexpr char kUsage[] =
     "             [--report FILE.md] [--chart FILE.png] [--rules TEXT]\n"
     "             [--loads 1,2|2] [--sections all|live|server] "
     "[--write-seconds S]\n"
-    "             [--merge-fanout N] [--max-layers N]\n";
+    "             [--merge-fanout N] [--max-layers N] [--merge-nice N]\n";
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "%s\n", status.ToJson().c_str());
@@ -587,6 +587,11 @@ int RunBench(const std::map<std::string, std::string>& flags) {
       }
       auto& setting = fanout ? options.merge_fanout : options.max_layers;
       setting = static_cast<uint32_t>(*n);
+    } else if (name == "merge-nice") {
+      Result<uint64_t> n = ParseCount(name, value);
+      if (!n.ok()) return UsageError(n.status().message());
+      if (*n > 19) return UsageError("--merge-nice takes 0 to 19");
+      options.merge_nice = static_cast<int>(*n);
     } else if (name == "loads") {
       if (value != "1,2" && value != "2") {
         return UsageError(
