@@ -94,7 +94,7 @@ struct DatabaseOptions {
   // The merge threads' nice value, above the writers' and readers' 0:
   // where the cores are short, merges take what they leave. Merges that
   // fall behind stall the writes (max_layers), which gives them the cores.
-  // With 5, batches of 1,000 ran 6–19% faster at 10M on 2 cores
+  // With 5, batches of 1,000 ran 6–26% faster at 10M on 2 cores
   // (BENCHMARKS.md, "Merges below the writers").
   int merge_nice = 5;
   int max_depth = 64;  // rule nesting (SPEC §2)
@@ -644,6 +644,13 @@ class Database {
   // pointer, never while anything is built or freed.
   mutable std::mutex current_mu_;
   std::shared_ptr<const Snapshot> current_;
+  // Versions replaced while a reader held them. Were the last reader to
+  // let one go to free it (its layers' copied bitmaps, its layers once
+  // merged), the query would pay for that; the writers free them instead,
+  // once no reader holds them, on each version installed and when the
+  // commit thread is idle (FreeRetired). REQUIRES: write_mu_.
+  std::vector<std::shared_ptr<const Snapshot>> retired_;
+  void FreeRetired();  // REQUIRES: write_mu_
 
   std::mutex merge_mu_;  // guards claimed_, merge_waiters_ and stopping_
   std::condition_variable lane_cv_[3];  // a merge thread's, by MergeLane
