@@ -1411,17 +1411,8 @@ void Database::Install(std::shared_ptr<Snapshot> next) {
     std::lock_guard<std::mutex> lock(current_mu_);
     current_ = std::move(next);
   }
-  if (replaced != nullptr) retired_.push_back(std::move(replaced));
-  FreeRetired();
+  replaced.reset();  // the previous version, unless a reader still holds it
   NotifyMerges();
-}
-
-void Database::FreeRetired() {
-  // A version no longer current is held by retired_ and its readers alone,
-  // and none can take a new hold on it: a count of one is final.
-  std::erase_if(retired_, [](const std::shared_ptr<const Snapshot>& version) {
-    return version.use_count() == 1;
-  });
 }
 
 // Layers smaller than this are built on the writing thread alone. A batch
@@ -1952,25 +1943,15 @@ void Database::Enqueue(Writer* writer) {
 // every group handed over meanwhile shares the next fdatasync.
 void Database::CommitLoop() {
   NameThisThread("segd-commit");
-  // How long the commit thread waits for writes before it frees retired
-  // versions.
-  constexpr auto kRetiredWait = std::chrono::milliseconds(200);
   constexpr size_t kMaxGroupOps = 4096;
   for (;;) {
     std::vector<Writer*> writers;
     bool publish = false;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      const auto work = [&] {
+      queue_cv_.wait(lock, [&] {
         return closing_ || !queue_.empty() || publish_wanted_ > published_seq_;
-      };
-      if (!queue_cv_.wait_for(lock, kRetiredWait, work)) {
-        // Idle: the versions that readers held when they were replaced.
-        lock.unlock();
-        std::lock_guard<std::mutex> write_lock(write_mu_);
-        FreeRetired();
-        continue;
-      }
+      });
       publish = publish_wanted_ > published_seq_;
       if (queue_.empty() && !publish) break;  // closing, every write done
       size_t ops = 0;

@@ -644,13 +644,6 @@ class Database {
   // pointer, never while anything is built or freed.
   mutable std::mutex current_mu_;
   std::shared_ptr<const Snapshot> current_;
-  // Versions replaced while a reader held them. Were the last reader to
-  // let one go to free it (its layers' copied bitmaps, its layers once
-  // merged), the query would pay for that; the writers free them instead,
-  // once no reader holds them, on each version installed and when the
-  // commit thread is idle (FreeRetired). REQUIRES: write_mu_.
-  std::vector<std::shared_ptr<const Snapshot>> retired_;
-  void FreeRetired();  // REQUIRES: write_mu_
 
   std::mutex merge_mu_;  // guards claimed_, merge_waiters_ and stopping_
   std::condition_variable lane_cv_[3];  // a merge thread's, by MergeLane

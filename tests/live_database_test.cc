@@ -3,11 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "index/blob_page.h"
@@ -401,33 +399,6 @@ TEST(LiveDatabaseTest, ASnapshotNeverChanges) {
   EXPECT_EQ(db.Read()->Query(request)->ids, (std::vector<std::string>{"b"}));
   ASSERT_TRUE(before->Profile("a").has_value());
   EXPECT_FALSE(db.Read()->Profile("a").has_value());
-}
-
-// A reader that lets go of a replaced version last does not free it: a
-// writer does, on the next version it installs, or once idle.
-TEST(LiveDatabaseTest, ReadersNeverFreeAReplacedVersion) {
-  Database db(SmallLayers());
-  db.Upsert(R"({"id": "a", "city": "Pune"})");
-  std::shared_ptr<const Snapshot> held = db.Read();
-  const std::weak_ptr<const Snapshot> watched = held;
-  ASSERT_TRUE(db.Patch("a", R"({"city": "Goa"})").ok());
-  held.reset();
-  EXPECT_FALSE(watched.expired());
-  ASSERT_TRUE(db.Patch("a", R"({"city": "Agra"})").ok());
-  EXPECT_TRUE(watched.expired());
-
-  // Replaced and let go with no write after it: the commit thread frees it
-  // while it waits for writes.
-  held = db.Read();
-  const std::weak_ptr<const Snapshot> idle = held;
-  ASSERT_TRUE(db.Patch("a", R"({"city": "Pune"})").ok());
-  held.reset();
-  for (int i = 0; i < 600 && !idle.expired(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(idle.expired());
-  // The version current stays.
-  EXPECT_EQ(Count(db, City("pune")), 1u);
 }
 
 TEST(LiveDatabaseTest, ACursorNeitherRepeatsNorSkipsAcrossWrites) {
