@@ -376,9 +376,10 @@ std::shared_ptr<const Index> Index::Build(const Schema& schema,
       false_parts[a].resize(shard_count);
     }
   }
-  // An index of one shard (a live database's small layers) adds its strings
-  // in this pass too, so that each profile is decoded once, not again for
-  // the string pass: row order is the shard's.
+  // An index of one shard (65,536 rows at most: a live database's layers
+  // but the base) adds its strings in this pass too, so that each profile
+  // is decoded once, not again for the string pass: row order is the
+  // shard's.
   const bool strings_in_pass_one = shard_count == 1 && !events_only;
   std::vector<AttrId> string_attrs;
   std::vector<int> string_slot(attr_count, -1);

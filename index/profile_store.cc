@@ -475,10 +475,7 @@ Result<uint32_t> ProfileStore::Patch(std::string_view id,
   if (!row) return NoProfile(id);
   if (patch.identities.empty() && !patch.clear_identities &&
       patch.events.empty()) {
-    if (std::optional<Status> done = PatchValues(*row, patch)) {
-      if (!done->ok()) return *done;
-      return *row;
-    }
+    if (PatchValues(*row, patch)) return *row;
   }
   ProfileInput input = Editable(*row);
   for (const auto& [name, value] : patch.attributes) {
@@ -514,40 +511,35 @@ bool ProfileStore::HasNestedRelative(std::string_view name) {
   return false;
 }
 
-std::optional<Status> ProfileStore::PatchValues(uint32_t row,
-                                                const ProfilePatch& patch) {
+bool ProfileStore::PatchValues(uint32_t row, const ProfilePatch& patch) {
   // Every key is checked before anything changes. A key that the whole
   // path treats apart takes it: customer_type (set or derived again), a
   // name new to the schema, and a name with keys nested below or above it.
   const auto& given = patch.attributes;
-  if (given.size() > kMaxPatchedValues) return std::nullopt;
+  if (given.size() > kMaxPatchedValues) return false;
   auto& keys = patched_;
   keys.clear();
   bool derivation_input = false;
-  for (size_t i = 0; i < given.size(); ++i) {
-    const auto& [name, value] = given[i];
+  for (const auto& [name, value] : given) {
     const AttrId attr = FindAttribute(name);
     if (attr == kNoId || attr == customer_type_attr_ ||
         HasNestedRelative(name)) {
-      return std::nullopt;
+      return false;
     }
     bool as_string = false;
-    if (!value.absent) {
-      const Status typed =
-          CheckType(schema_.attribute(attr), value, name, &as_string);
-      // Of a name given twice, the last value is the one kept and checked;
-      // one before it only moves the key (to the end, after a null).
-      const bool replaced =
-          std::any_of(given.begin() + i + 1, given.end(),
-                      [&](const auto& later) { return later.first == name; });
-      if (!typed.ok() && !replaced) return typed;
+    // A value of the wrong type is the whole path's to report: it names the
+    // first such value in the profile's order, not in the patch's. (Of a
+    // name given twice, the whole path checks only the last value.)
+    if (!value.absent &&
+        !CheckType(schema_.attribute(attr), value, name, &as_string).ok()) {
+      return false;
     }
     const std::string_view n = name;
     derivation_input |=
         n == kCustomerId || n == kOrders || n == kEmail || n == kPhone;
     keys.push_back(PatchedKey{attr, &value, as_string});
   }
-  if (keys.empty()) return Status::Ok();
+  if (keys.empty()) return true;
 
   // Each value's bytes replaced in turn, from the stored profile into one
   // buffer and then between two.
@@ -592,7 +584,7 @@ std::optional<Status> ProfileStore::PatchValues(uint32_t row,
     }
   }
   rows_.Set(row, blob);
-  return Status::Ok();
+  return true;
 }
 
 namespace {

@@ -195,10 +195,13 @@ class ProfileStore {
   // Patch's path for a patch of values alone, each of a name the schema
   // holds with no key nested below or above it, customer_type aside: only
   // those values' bytes change (and a derived customer_type's), nothing
-  // else is decoded or checked. nullopt, with nothing changed, for a patch
-  // that needs the whole path.
-  std::optional<Status> PatchValues(uint32_t row, const ProfilePatch& patch);
-  // Whether the schema holds a key nested below `name` or above it.
+  // else is decoded or checked. False, with nothing changed, for a patch
+  // that needs the whole path, and for one with a value of the wrong type,
+  // whose error the whole path names.
+  bool PatchValues(uint32_t row, const ProfilePatch& patch);
+  // Whether the schema holds a key nested below `name` or above it. Adds
+  // the dotted prefixes of attributes new since the last call to
+  // prefixes_ first.
   bool HasNestedRelative(std::string_view name);
   // The live profile at `row` as an input that Write stores back unchanged:
   // its customer_type only when set (a derived one is derived again).

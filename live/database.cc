@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -1415,10 +1414,11 @@ void Database::Install(std::shared_ptr<Snapshot> next) {
   NotifyMerges();
 }
 
-// Layers smaller than this are built on the writing thread alone. A batch
-// of 1,000 profiles took longer on both cores than on one (its strings
-// read in one pass over the profiles, Index::Build), and the other core
-// has queries and merges to run.
+// Layers smaller than this are built on the writing thread alone: a batch
+// of 1,000 profiles took longer on both cores than on one (before a
+// one-shard index read its strings in its first pass; now the rest of the
+// build has little to share out), and the other core has queries and
+// merges to run.
 constexpr size_t kSmallLayerRows = 4096;
 
 std::shared_ptr<const Layer> Database::BuildLayer(
@@ -2656,8 +2656,12 @@ void Database::MergeLoop(MergeLane lane) {
   NameThisThread(lane == MergeLane::kBase     ? "segd-merge-base"
                  : lane == MergeLane::kEvents ? "segd-merge-ev"
                                               : "segd-merge");
-  // Below the threads that write and read, where cores are short.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.merge_nice);
+  // Below the threads that write and read, where cores are short. On Linux
+  // a thread's nice value is its own, and nice() raises the calling
+  // thread's (to 19 at most; raising it needs no privilege). Only this
+  // thread's: with merge_threads > 1, the oneTBB workers joining its arena
+  // keep theirs.
+  [[maybe_unused]] const int niceness = nice(options_.merge_nice);
   while (true) {
     {
       std::unique_lock<std::mutex> lock(merge_mu_);

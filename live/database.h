@@ -91,10 +91,11 @@ struct DatabaseOptions {
   // called, for tests), each with this many oneTBB threads.
   bool background_merges = true;
   int merge_threads = 1;
-  // The merge threads' nice value, above the writers' and readers' 0:
-  // where the cores are short, merges take what they leave. Merges that
-  // fall behind stall the writes (max_layers), which gives them the cores.
-  // With 5, batches of 1,000 ran 6–26% faster at 10M on 2 cores
+  // How much the merge threads raise their nice value, above the writers'
+  // and readers': where the cores are short, merges take what they leave.
+  // Merges that fall behind stall the writes (max_layers), which gives
+  // them the cores. With 5, batches of 1,000 at 10M on 2 cores did 6–26%
+  // more per second of the run's load time, in four pairs of runs
   // (BENCHMARKS.md, "Merges below the writers").
   int merge_nice = 5;
   int max_depth = 64;  // rule nesting (SPEC §2)
