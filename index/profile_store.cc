@@ -97,6 +97,15 @@ Status CheckType(const Attribute& attr, const Value& value,
                  AttributePointer(name));
 }
 
+// `value` as it is stored: a declared string's date-looking text as a
+// string (CheckType's `as_string`), held in `text`.
+const Value& AsStored(const Value& value, bool as_string, Value* text) {
+  if (!as_string) return value;
+  text->type = AttrType::kString;
+  text->text = value.text;
+  return *text;
+}
+
 // Whether an `orders` value of `number` makes a customer (SPEC §1).
 bool AnyOrders(const Number& number) {
   return CompareNumbers(number, Number::Int(1)) >= 0;
@@ -362,15 +371,9 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   // customer_type first: previews show it, and a reader that wants a few
   // values stops once it has them (LocateValues).
   encoder.AddValue(customer_type_attr_, customer_type);
+  Value text;
   for (const Resolved& r : resolved) {
-    if (r.as_string) {
-      Value text_value;
-      text_value.type = AttrType::kString;
-      text_value.text = r.value->text;
-      encoder.AddValue(r.attr, text_value);
-    } else {
-      encoder.AddValue(r.attr, *r.value);
-    }
+    encoder.AddValue(r.attr, AsStored(*r.value, r.as_string, &text));
   }
   auto& identities = identity_views_;
   identities.clear();
@@ -452,7 +455,7 @@ Status ProfileStore::Delete(std::string_view id) {
 }
 
 ProfileInput ProfileStore::Editable(uint32_t row) const {
-  DecodedProfile decoded;  // not decoded_: Write uses it while reading input
+  DecodedProfile decoded;
   DecodeProfile(rows_.Get(row), &decoded);
   ProfileInput input;
   ToProfileInput(decoded, schema_, &input);
@@ -553,13 +556,9 @@ bool ProfileStore::PatchValues(uint32_t row, const ProfilePatch& patch) {
   };
   Value text;
   for (const PatchedKey& key : keys) {
-    const Value* value = key.value->absent ? nullptr : key.value;
-    if (key.as_string) {
-      text.type = AttrType::kString;
-      text.text = key.value->text;
-      value = &text;
-    }
-    replace(key.attr, value);
+    replace(key.attr, key.value->absent
+                          ? nullptr
+                          : &AsStored(*key.value, key.as_string, &text));
   }
   if (derivation_input && !(DecodeFlags(blob) & kExplicitCustomerType)) {
     auto has = [&](std::string_view name) {
