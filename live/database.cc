@@ -431,6 +431,7 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
       !count_text.empty() && !HasNode(rule, NodeKind::kSegment);
   const bool reads_events = HasNode(rule, NodeKind::kEvent);
   EventAnswers answers(*this);
+  const MatchedRows::RuleText count_rule(count_text);
   prepared.plans.reserve(layers_.size());
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerState& state = layers_[i];
@@ -443,7 +444,7 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     MatchedRows::Found found;
     if (reusable && !newest && (!state.layer->whole_space() || has_dead)) {
       found = state.layer->matched_rows().Find(
-          count_text, schema_.get(), now_ms,
+          count_rule, schema_.get(), now_ms,
           read_events ? std::optional(event_epoch_) : std::nullopt);
       if (found.rows != nullptr) {
         prepared.plans.push_back(Prepared::LayerPlan{

@@ -249,21 +249,23 @@ bool MatchedRows::Names(const Rows& rows, std::string_view rule,
          rows.event_epoch == event_epoch && rows.rule == rule;
 }
 
-MatchedRows::Found MatchedRows::Find(std::string_view rule,
-                                     const Schema* schema, int64_t now_ms,
+MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
+                                     int64_t now_ms,
                                      std::optional<uint64_t> event_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   ++clock_;
   for (Kept& k : kept_) {
-    if (Names(*k.rows, rule, schema, now_ms, event_epoch)) {
+    if (k.rule_hash == rule.hash &&
+        Names(*k.rows, rule.text, schema, now_ms, event_epoch)) {
       k.last_used = clock_;
       return Found{k.rows};
     }
   }
   // A count at another epoch is another rule's, as far as asking goes.
   const uint64_t epoch_seed = event_epoch ? *event_epoch + 1 : 0;
-  const Asked now{HashBytes(rule, epoch_seed),
-                  HashBytes(rule, epoch_seed ^ static_cast<uint64_t>(now_ms))};
+  const Asked now{
+      HashBytes(rule.text, epoch_seed),
+      HashBytes(rule.text, epoch_seed ^ static_cast<uint64_t>(now_ms))};
   bool asked = false, asked_at_now = false;
   for (const Asked& a : asked_) {
     asked |= a.rule == now.rule;
@@ -299,7 +301,8 @@ std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
     }
     if (r.event_epoch < rows->event_epoch) {  // never to be found again
       rows->serial = ++next_serial_;
-      k = Kept{rows, clock_};
+      k.rows = rows;
+      k.last_used = clock_;
       return rows;
     }
   }
@@ -309,7 +312,7 @@ std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
     if (oldest == kept_.end()) return rows;  // no room left meanwhile
     kept_.erase(oldest);
   }
-  kept_.push_back(Kept{rows, clock_});
+  kept_.push_back(Kept{rows, HashBytes(rows->rule), clock_});
   return rows;
 }
 

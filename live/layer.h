@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "base/archive.h"
+#include "base/hash.h"
 #include "engine/executor.h"
 #include "index/index.h"
 #include "index/row_table.h"
@@ -84,6 +85,15 @@ class MatchedRows {
     mutable uint64_t alive_ = 0;
   };
 
+  // A count's rule as the layers are asked for it: its JSON text, and the
+  // text's hash, found once a query for every layer's Find.
+  struct RuleText {
+    explicit RuleText(std::string_view text)
+        : text(text), hash(HashBytes(text)) {}
+    std::string_view text;
+    uint64_t hash;
+  };
+
   struct Found {
     std::shared_ptr<const Rows> rows;  // null: none kept
     // No rows: whether to find the rule's and Keep them, if its binding
@@ -97,7 +107,7 @@ class MatchedRows {
   // here before (at the same `now_ms`, for a rule that reads the clock:
   // the server's clock moves on between two counts; and at the same
   // epoch). Notes this count.
-  Found Find(std::string_view rule, const Schema* schema, int64_t now_ms,
+  Found Find(const RuleText& rule, const Schema* schema, int64_t now_ms,
              std::optional<uint64_t> event_epoch = std::nullopt);
   // Keeps `rows` if there is still room (making it, when kMaxRules are
   // kept, from the least recently found), and returns them; or the same
@@ -117,8 +127,12 @@ class MatchedRows {
   static constexpr size_t kMaxAsked = 256;
 
  private:
+  // A layer is asked for each of some 20 rules in turn, and each asks
+  // some 20 layers: the hash of the rows' rule sits here, beside the
+  // others', so that a search reads only the rows it finds.
   struct Kept {
     std::shared_ptr<const Rows> rows;
+    uint64_t rule_hash = 0;  // HashBytes(rows->rule)
     uint64_t last_used = 0;
   };
   struct Asked {

@@ -336,14 +336,15 @@ TEST(LiveDatabaseTest, MatchedRowsKeepRulesAskedAgainWhileThereIsRoom) {
     return r;
   };
   auto find = [&](const std::string& rule, int64_t now = 1) {
-    return kept.Find(rule, schema.get(), now);
+    return kept.Find(MatchedRows::RuleText(rule), schema.get(), now);
   };
   EXPECT_FALSE(find("a").keep);  // asked once
   ASSERT_TRUE(find("a").keep);
   kept.Keep(rows("a", 1));
   EXPECT_NE(find("a").rows, nullptr);
   EXPECT_EQ(find("a", 2).rows, nullptr);  // bound at another clock
-  EXPECT_EQ(kept.Find("a", other_schema.get(), 1).rows, nullptr);
+  EXPECT_EQ(kept.Find(MatchedRows::RuleText("a"), other_schema.get(), 1).rows,
+            nullptr);
   // A rule that reads the clock is kept when asked again at the same one.
   EXPECT_FALSE(find("c", 7).keep_at_now);
   EXPECT_TRUE(find("c", 8).keep);
