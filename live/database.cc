@@ -224,9 +224,10 @@ class Snapshot::Resolver final : public SegmentResolver {
 struct Snapshot::Prepared {
   struct LayerPlan {
     uint32_t layer;  // its rows superseded are layers_[layer].dead
-    Plan plan;
-    // A count's rows of the layer, found in its MatchedRows; the plan is
-    // then empty.
+    // Null when `matched` holds the layer's rows: most layers of a count
+    // asked again, which then cost neither a bind nor a plan's bytes.
+    std::unique_ptr<const Plan> plan;
+    // A count's rows of the layer, found in its MatchedRows.
     std::shared_ptr<const MatchedRows::Rows> matched;
     // Whether the rows the plan matches go to the layer's MatchedRows,
     // whether binding it read the clock, and whether the event layers
@@ -436,23 +437,24 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerState& state = layers_[i];
     const bool newest = i + 1 == layers_.size();
-    const bool has_dead =
-        state.dead != nullptr && !roaring_bitmap_is_empty(state.dead->get());
     // The newest layer is rebuilt on every write, and a base that no write
     // has touched counts what its index knows whole at once.
     const bool read_events = reads_events && state.stale != nullptr;
     MatchedRows::Found found;
-    if (reusable && !newest && (!state.layer->whole_space() || has_dead)) {
+    if (reusable && !newest &&
+        (!state.layer->whole_space() ||
+         (state.dead != nullptr &&
+          !roaring_bitmap_is_empty(state.dead->get())))) {
       found = state.layer->matched_rows().Find(
           count_rule, schema_.get(), now_ms,
           read_events ? std::optional(event_epoch_) : std::nullopt);
       if (found.rows != nullptr) {
         prepared.plans.push_back(Prepared::LayerPlan{
-            static_cast<uint32_t>(i), Plan{}, std::move(found.rows)});
+            static_cast<uint32_t>(i), nullptr, std::move(found.rows)});
         continue;
       }
     }
-    const uint64_t dead = has_dead ? state.dead->cardinality() : 0;
+    const uint64_t dead = state.dead != nullptr ? state.dead->cardinality() : 0;
     // Only the newest layer binds when it holds nothing: for the errors.
     if (!newest && state.layer->size() == dead) continue;
     Resolver resolver(*this, i, &prepared.owned);
@@ -476,10 +478,11 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     // kept as the layer's MatchedRows said, now that binding has told
     // whether the clock is part of the rule's name.
     const bool keep = read_clock ? found.keep_at_now : found.keep;
-    prepared.plans.push_back(Prepared::LayerPlan{
-        static_cast<uint32_t>(i),
-        MakePlan(Normalize(std::move(bound).value()), index), nullptr, keep,
-        read_clock, read_events});
+    prepared.plans.push_back(
+        Prepared::LayerPlan{static_cast<uint32_t>(i),
+                            std::make_unique<const Plan>(MakePlan(
+                                Normalize(std::move(bound).value()), index)),
+                            nullptr, keep, read_clock, read_events});
   }
   return prepared;
 }
@@ -495,7 +498,7 @@ std::shared_ptr<MatchedRows::Rows> Snapshot::Match(const Prepared& prepared,
   if (plan.read_events) rows->event_epoch = event_epoch_;
   rows->words.resize(size_t{index.shard_count()} * kShardWords);
   std::atomic<uint64_t> count{0};
-  ExecuteShards(plan.plan, index, [&](uint32_t shard, const uint64_t* words) {
+  ExecuteShards(*plan.plan, index, [&](uint32_t shard, const uint64_t* words) {
     std::copy_n(words, kShardWords,
                 rows->words.data() + size_t{shard} * kShardWords);
     count += CountWords(words);
@@ -539,7 +542,7 @@ std::vector<Snapshot::Hit> Snapshot::Run(const Prepared& prepared,
     options.first_row = layer.LowerBound(first_row);
     options.row_end =
         end_row == UINT32_MAX ? UINT32_MAX : layer.LowerBound(end_row);
-    results[i] = Execute(p.plan, layer.index(), options);
+    results[i] = Execute(*p.plan, layer.index(), options);
   };
   // A long page is found in the largest layer first: no other layer's
   // members past its last one can be on the page, so the others stop
@@ -1013,12 +1016,12 @@ Result<ReportResult> Snapshot::ReportByAttribute(
     if (!local) {  // no member here holds it
       ExecuteOptions count_only = WithoutDead(layer, dead);
       count_only.limit = 0;
-      report.count += Execute(p.plan, index, count_only).count;
+      report.count += Execute(*p.plan, index, count_only).count;
       continue;
     }
     const ExecuteOptions without_dead = WithoutDead(layer, dead);
     const Tally tally =
-        TallyValues(p.plan, index, *local, without_dead.excluded);
+        TallyValues(*p.plan, index, *local, without_dead.excluded);
     report.count += tally.members;
     with_value += tally.with_value;
     if (const StringIndex* s = index.attribute(*local).strings.get()) {
