@@ -240,14 +240,19 @@ std::optional<Op> ParseOp(std::string_view name) {
 
 Result<RuleNode> ParseRule(std::string_view json) {
   dom::parser& parser = ThreadRuleParser();
-  // The parsed document is the parser's until converted: let the parser
-  // go only after that.
-  struct Shrink {
+  // The parsed document is the parser's until converted: the parser is
+  // replaced only after that, when it grew large, or when a failed
+  // allocation left it without its depth (simdjson then keeps a depth of
+  // 0, which would fail every later rule of the thread).
+  struct ReplaceIfSpoilt {
     dom::parser& parser;
-    ~Shrink() {
-      if (parser.capacity() > kKeptParserCapacity) parser = dom::parser();
+    ~ReplaceIfSpoilt() {
+      if (parser.capacity() > kKeptParserCapacity ||
+          parser.max_depth() != simdjson::DEFAULT_MAX_DEPTH) {
+        parser = dom::parser();
+      }
     }
-  } shrink{parser};
+  } replace_if_spoilt{parser};
   dom::element root;
   auto error = parser.parse(json.data(), json.size()).get(root);
   if (error == simdjson::NUMBER_ERROR) {

@@ -78,7 +78,8 @@ struct RuleNode {
 
 // Parses rule JSON. Fails only when the text is not JSON at all (or is
 // nested beyond what the JSON parser accepts); everything else is recorded
-// in the tree.
+// in the tree. Any thread may call it; each keeps a parser for its calls,
+// of at most about 1 MiB.
 Result<RuleNode> ParseRule(std::string_view json);
 
 // The saved segments a rule refers to, each once, in the order met.

@@ -440,11 +440,14 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
     // The newest layer is rebuilt on every write, and a base that no write
     // has touched counts what its index knows whole at once.
     const bool read_events = reads_events && state.stale != nullptr;
+    // Read only for the base: the layers above it count from kept rows
+    // whether they have dead rows or not.
+    auto has_dead = [&state] {
+      return state.dead != nullptr &&
+             !roaring_bitmap_is_empty(state.dead->get());
+    };
     MatchedRows::Found found;
-    if (reusable && !newest &&
-        (!state.layer->whole_space() ||
-         (state.dead != nullptr &&
-          !roaring_bitmap_is_empty(state.dead->get())))) {
+    if (reusable && !newest && (!state.layer->whole_space() || has_dead())) {
       found = state.layer->matched_rows().Find(
           count_rule, schema_.get(), now_ms,
           read_events ? std::optional(event_epoch_) : std::nullopt);

@@ -86,7 +86,8 @@ class MatchedRows {
   };
 
   // A count's rule as the layers are asked for it: its JSON text, and the
-  // text's hash, found once a query for every layer's Find.
+  // text's hash, computed once per query and shared by every layer's Find.
+  // REQUIRES: the text outlives it.
   struct RuleText {
     explicit RuleText(std::string_view text)
         : text(text), hash(HashBytes(text)) {}
@@ -127,8 +128,8 @@ class MatchedRows {
   static constexpr size_t kMaxAsked = 256;
 
  private:
-  // A layer is asked for each of some 20 rules in turn, and each asks
-  // some 20 layers: the hash of the rows' rule sits here, beside the
+  // Every count asks every layer, and a search runs through all of a
+  // layer's rules: the hash of the rows' rule sits here, beside the
   // others', so that a search reads only the rows it finds.
   struct Kept {
     std::shared_ptr<const Rows> rows;

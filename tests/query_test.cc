@@ -301,9 +301,9 @@ TEST_F(QueryTest, RulesParseTheSameAfterALargeOneAndAnError) {
   const std::string small = R"({"field":"city","op":"in","value":["pune"]})";
   EXPECT_EQ(Ids(small), "a,b");
   std::string large = R"({"field":"city","op":"in","value":[)";
-  for (int i = 0; i < 200000; ++i) large += "\"c" + std::to_string(i) + "\",";
+  for (int i = 0; i < 10000; ++i) large += "\"c" + std::to_string(i) + "\",";
   large += R"("Mumbai"]})";
-  ASSERT_GT(large.size(), size_t{1} << 20);  // past what a parser keeps
+  ASSERT_GT(large.size(), size_t{64} << 10);  // past what a parser keeps
   EXPECT_EQ(Ids(large), "c");
   EXPECT_EQ(Ids(small), "a,b");
   EXPECT_EQ(Ids(R"({"field":"city","op":)"), "error:malformed:");
