@@ -626,45 +626,63 @@ void Snapshot::Render(const std::vector<Hit>& hits,
                       std::vector<std::string>* ids, std::string* json) const {
   const std::vector<std::string>& shown =
       fields.empty() ? DefaultPreviewFields() : fields;
-  // Each member's bytes, and fields found once per index that names them.
-  std::vector<std::pair<const Index*, std::string_view>> stored(hits.size());
-  std::map<const Index*, std::unique_ptr<MemberWriter>> writers;
-  for (size_t i = 0; i < hits.size(); ++i) {
-    stored[i] = Stored(hits[i].layer, hits[i].local);
-    std::unique_ptr<MemberWriter>& writer = writers[stored[i].first];
-    if (!writer && json != nullptr) {
-      writer = std::make_unique<MemberWriter>(*stored[i].first, shown);
-    }
-  }
-  // Large pages are rendered in chunks side by side, then joined: each
-  // member is written on its own, followed by a separator.
+  // Large pages are resolved and rendered in chunks side by side, then
+  // joined: each member is written on its own, followed by a separator.
   constexpr size_t kChunk = 1024;
   const size_t chunks = (hits.size() + kChunk - 1) / kChunk;
+  auto for_each_chunk = [&](auto&& body) {
+    if (chunks > 1) {
+      tbb::parallel_for(size_t{0}, chunks, body);
+    } else if (chunks == 1) {
+      body(size_t{0});
+    }
+  };
+  auto chunk_end = [&](size_t c) {
+    return std::min(hits.size(), (c + 1) * kChunk);
+  };
+  // Each member's bytes, found side by side: a stale row's take a search
+  // of the event layers, which on one thread held up a page of 10,000.
+  std::vector<std::pair<const Index*, std::string_view>> stored(hits.size());
+  for_each_chunk([&](size_t c) {
+    for (size_t i = c * kChunk; i < chunk_end(c); ++i) {
+      stored[i] = Stored(hits[i].layer, hits[i].local);
+    }
+  });
+  // Fields are found once per index that names them. A page's members lie
+  // in a handful of indexes, in runs: the last one found is tried first.
+  std::vector<std::pair<const Index*, std::unique_ptr<MemberWriter>>> writers;
+  auto writer_of = [&writers](const Index* index, size_t* last) {
+    if (*last >= writers.size() || writers[*last].first != index) {
+      *last = 0;
+      while (*last < writers.size() && writers[*last].first != index) ++*last;
+    }
+    return *last;
+  };
+  if (json != nullptr) {
+    size_t last = 0;
+    for (const auto& [index, blob] : stored) {
+      if (writer_of(index, &last) == writers.size()) {
+        writers.emplace_back(index,
+                             std::make_unique<MemberWriter>(*index, shown));
+      }
+    }
+  }
   std::vector<std::string> texts(chunks);
   std::vector<std::vector<std::string>> chunk_ids(ids ? chunks : 0);
   const char separator = ndjson ? '\n' : ',';
-  auto render = [&](size_t c) {
+  for_each_chunk([&](size_t c) {
     DecodedProfile p;
     JsonWriter out;  // the chunk's members, each followed by the separator
-    const size_t end = std::min(hits.size(), (c + 1) * kChunk);
-    for (size_t i = c * kChunk; i < end; ++i) {
+    size_t last = 0;
+    for (size_t i = c * kChunk; i < chunk_end(c); ++i) {
       const auto [index, blob] = stored[i];
-      if (json == nullptr) {  // ids alone: no need to decode the rest
-        if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
-        continue;
-      }
-      const MemberWriter& writer = *writers.at(index);
       if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
-      writer.Write(blob, &p, out);
+      if (json == nullptr) continue;  // ids alone: no need to decode the rest
+      writers[writer_of(index, &last)].second->Write(blob, &p, out);
       out.Separator(separator);
     }
     texts[c] = out.Take();
-  };
-  if (chunks > 1) {
-    tbb::parallel_for(size_t{0}, chunks, render);
-  } else if (chunks == 1) {
-    render(0);
-  }
+  });
   if (ids != nullptr) {
     ids->reserve(ids->size() + hits.size());
     for (auto& part : chunk_ids) {

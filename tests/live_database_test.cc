@@ -487,6 +487,54 @@ TEST(LiveDatabaseTest, LongPagesAcrossLayersKeepRowOrder) {
   }
 }
 
+// The members of a long page are found and written in chunks side by
+// side: each must be written as a page of one writes it, from the layer
+// that holds it, or from its event layer when events were appended.
+TEST(LiveDatabaseTest, LongPagesWriteEachMemberAsAPageOfOne) {
+  Database db(SmallLayers());
+  std::string batch;
+  for (int i = 0; i < 3000; ++i) {
+    batch += R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+             (i % 3 == 0 ? "Pune" : "Nagpur") + "\"}\n";
+  }
+  ASSERT_EQ(db.Upsert(batch).accepted, 3000u);
+  db.MergeNow();
+  for (int i = 0; i < 3000; i += 29) {
+    db.Patch("p" + std::to_string(i), R"({"city": "Surat"})");
+  }
+  std::string events;
+  for (int i = 0; i < 3000; i += 7) {
+    events += R"({"id": "p)" + std::to_string(i) +
+              R"(", "name": "visit", "at": "2026-11-19T00:00:00Z"})" + "\n";
+  }
+  ASSERT_GT(db.AppendEvents(events).accepted, 400u);
+  const std::shared_ptr<const Snapshot> snapshot = db.Read();
+  ASSERT_GT(snapshot->Layers().size(), 2u);
+  auto written = [&](size_t limit) {
+    MembersRequest request;
+    request.rule_json = kEveryone;
+    request.limit = limit;
+    request.count = false;
+    request.now_ms = kNow;
+    request.fields = {"id", "city", "events"};
+    request.ndjson = true;
+    std::string all;
+    do {
+      Result<MembersPage> page = snapshot->Members(request);
+      EXPECT_TRUE(page.ok()) << page.status().ToString();
+      if (!page.ok()) break;
+      all += page->members_json;
+      request.cursor = page->next_cursor;
+    } while (!request.cursor.empty());
+    return all;
+  };
+  const std::string one_at_a_time = written(1);
+  EXPECT_EQ(written(3000), one_at_a_time);
+  EXPECT_EQ(written(2500), one_at_a_time);
+  EXPECT_NE(one_at_a_time.find(R"("city":"Surat")"), std::string::npos);
+  EXPECT_NE(one_at_a_time.find(R"("name":"visit")"), std::string::npos);
+}
+
 TEST(LiveDatabaseTest, StaticSegmentsFollowProfilesNotIds) {
   Database db(SmallLayers());
   db.Upsert(R"({"id": "a"})"
