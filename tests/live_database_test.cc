@@ -461,21 +461,28 @@ std::vector<std::string> Paged(const Snapshot& snapshot,
   return ids;
 }
 
+// Loads profiles p0..p{n-1}, each in Pune or Nagpur, merges them into the
+// base, then rewrites every `step`-th to `city`: layers above the base,
+// their rows spread over the row space.
+void LoadAndRewriteSpread(Database& db, int n, int step,
+                          const std::string& city) {
+  std::string batch;
+  for (int i = 0; i < n; ++i) {
+    batch += R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+             (i % 3 == 0 ? "Pune" : "Nagpur") + "\"}\n";
+  }
+  ASSERT_EQ(db.Upsert(batch).accepted, static_cast<size_t>(n));
+  db.MergeNow();
+  for (int i = 0; i < n; i += step) {
+    db.Patch("p" + std::to_string(i), R"({"city": ")" + city + "\"}");
+  }
+}
+
 TEST(LiveDatabaseTest, LongPagesAcrossLayersKeepRowOrder) {
   // A long page is found in the largest layer first, and the others stop
   // at its last member: pages of 1,500 must give what pages of 7 give.
   Database db(SmallLayers());
-  std::string batch;
-  for (int i = 0; i < 4000; ++i) {
-    batch += R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
-             (i % 3 == 0 ? "Pune" : "Nagpur") + "\"}\n";
-  }
-  ASSERT_EQ(db.Upsert(batch).accepted, 4000u);
-  db.MergeNow();
-  // Rewrites spread over the row space fill layers above the base.
-  for (int i = 0; i < 4000; i += 37) {
-    db.Patch("p" + std::to_string(i), R"({"city": "Pune"})");
-  }
+  LoadAndRewriteSpread(db, 4000, 37, "Pune");
   db.Upsert(R"({"id": "late", "city": "Pune"})");
   const std::shared_ptr<const Snapshot> snapshot = db.Read();
   ASSERT_GT(snapshot->Layers().size(), 3u);
@@ -492,16 +499,7 @@ TEST(LiveDatabaseTest, LongPagesAcrossLayersKeepRowOrder) {
 // that holds it, or from its event layer when events were appended.
 TEST(LiveDatabaseTest, LongPagesWriteEachMemberAsAPageOfOne) {
   Database db(SmallLayers());
-  std::string batch;
-  for (int i = 0; i < 3000; ++i) {
-    batch += R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
-             (i % 3 == 0 ? "Pune" : "Nagpur") + "\"}\n";
-  }
-  ASSERT_EQ(db.Upsert(batch).accepted, 3000u);
-  db.MergeNow();
-  for (int i = 0; i < 3000; i += 29) {
-    db.Patch("p" + std::to_string(i), R"({"city": "Surat"})");
-  }
+  LoadAndRewriteSpread(db, 3000, 29, "Surat");
   std::string events;
   for (int i = 0; i < 3000; i += 7) {
     events += R"({"id": "p)" + std::to_string(i) +
