@@ -644,7 +644,7 @@ void Snapshot::Render(const std::vector<Hit>& hits,
   // of the event layers, which on one thread held up a page of 10,000.
   std::vector<std::pair<const Index*, std::string_view>> stored(hits.size());
   for_each_chunk([&](size_t c) {
-    for (size_t i = c * kChunk; i < chunk_end(c); ++i) {
+    for (size_t i = c * kChunk, end = chunk_end(c); i < end; ++i) {
       stored[i] = Stored(hits[i].layer, hits[i].local);
     }
   });
@@ -674,7 +674,7 @@ void Snapshot::Render(const std::vector<Hit>& hits,
     DecodedProfile p;
     JsonWriter out;  // the chunk's members, each followed by the separator
     size_t last = 0;
-    for (size_t i = c * kChunk; i < chunk_end(c); ++i) {
+    for (size_t i = c * kChunk, end = chunk_end(c); i < end; ++i) {
       const auto [index, blob] = stored[i];
       if (ids != nullptr) chunk_ids[c].emplace_back(DecodeId(blob));
       if (json == nullptr) continue;  // ids alone: no need to decode the rest

@@ -262,10 +262,16 @@ MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
     }
   }
   // A count at another epoch is another rule's, as far as asking goes.
+  // Seeded from the text's hash, which the query found once: every layer
+  // it asks in vain comes here.
   const uint64_t epoch_seed = event_epoch ? *event_epoch + 1 : 0;
-  const Asked now{
-      HashBytes(rule.text, epoch_seed),
-      HashBytes(rule.text, epoch_seed ^ static_cast<uint64_t>(now_ms))};
+  auto seeded = [&rule](uint64_t seed) {
+    return HashBytes(std::string_view(reinterpret_cast<const char*>(&rule.hash),
+                                      sizeof(rule.hash)),
+                     seed);
+  };
+  const Asked now{seeded(epoch_seed),
+                  seeded(epoch_seed ^ static_cast<uint64_t>(now_ms))};
   bool asked = false, asked_at_now = false;
   for (const Asked& a : asked_) {
     asked |= a.rule == now.rule;

@@ -137,8 +137,8 @@ class MatchedRows {
     uint64_t last_used = 0;
   };
   struct Asked {
-    uint64_t rule;         // HashBytes of the rule's text
-    uint64_t rule_at_now;  // the same, seeded with `now_ms`
+    uint64_t rule;         // the rule's hash, seeded with its epoch
+    uint64_t rule_at_now;  // the same, seeded with `now_ms` too
   };
   // Whether `rows` answer for `rule` bound against `schema` at `now_ms`,
   // with the events of `event_epoch`.
