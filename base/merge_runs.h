@@ -1,22 +1,24 @@
-// MergeRuns: one ascending run of words from several, merged pairwise
-// without branches on the data, whose order a branch would guess at random
-// (instants of many profiles' events interleave).
+// MergeRuns: one ascending run of words (unsigned integers of any width)
+// from several, merged pairwise without branches on the data, whose order a
+// branch would guess at random (instants of many profiles' events interleave).
 #ifndef SEGD_BASE_MERGE_RUNS_H_
 #define SEGD_BASE_MERGE_RUNS_H_
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace segd {
 
 // Merges ascending [a, a_end) and [b, b_end) into `out`; returns the end.
-inline uint64_t* MergeTwo(const uint64_t* a, const uint64_t* a_end,
-                          const uint64_t* b, const uint64_t* b_end,
-                          uint64_t* out) {
+template <typename Word>
+Word* MergeTwo(const Word* a, const Word* a_end, const Word* b,
+               const Word* b_end, Word* out) {
+  static_assert(std::is_unsigned_v<Word>);
   while (a != a_end && b != b_end) {
-    const uint64_t x = *a, y = *b;
+    const Word x = *a, y = *b;
     const bool take_b = y < x;  // equal words: a's first
     *out++ = take_b ? y : x;
     a += !take_b;
@@ -32,8 +34,9 @@ inline uint64_t* MergeTwo(const uint64_t* a, const uint64_t* a_end,
 // start are a run too), by merging
 // neighbours, log2(runs) passes. `runs` is left with the one run's start,
 // or none; `scratch` is a buffer of any contents.
-inline void MergeRuns(std::vector<uint64_t>& words, std::vector<size_t>& runs,
-                      std::vector<uint64_t>& scratch) {
+template <typename Word>
+void MergeRuns(std::vector<Word>& words, std::vector<size_t>& runs,
+               std::vector<Word>& scratch) {
   while (!runs.empty() && runs.back() >= words.size()) runs.pop_back();
   if (!words.empty() && (runs.empty() || runs.front() != 0)) {
     runs.insert(runs.begin(), 0);
@@ -42,7 +45,7 @@ inline void MergeRuns(std::vector<uint64_t>& words, std::vector<size_t>& runs,
   runs.erase(std::unique(runs.begin(), runs.end()), runs.end());
   while (runs.size() > 1) {
     scratch.resize(words.size());
-    const uint64_t* in = words.data();
+    const Word* in = words.data();
     size_t kept = 0;
     for (size_t k = 0; k < runs.size(); k += 2) {
       const size_t begin = runs[k];

@@ -647,6 +647,59 @@ BENCHMARK(BM_EventLayerMerge)
     ->Arg(160000)
     ->Unit(benchmark::kMicrosecond);
 
+// A merge above the base: eight layers of an eighth of N profiles each,
+// every eighth of N rows spread over the fixture, with a tenth of each
+// layer's rows dead. Arg 0 merges them from their indexes and id tables
+// (Layer::Merge), Arg 1 builds the same layer from its profiles
+// (Layer::Build), as the upper lane did. N 8000 and 64000: the lane's
+// first two classes (one shard); 160000: three shards. Items are profiles
+// kept.
+void BM_LayerMerge(benchmark::State& state) {
+  constexpr uint32_t kSources = 8;
+  const auto rows = static_cast<uint32_t>(state.range(0));
+  const bool build = state.range(1) == 1;
+  const Fixture& data = Data();
+  if (data.store.row_count() < rows) {
+    state.SkipWithError("fewer profiles than the layer holds");
+    return;
+  }
+  const uint32_t step = data.store.row_count() / rows;
+  std::vector<std::shared_ptr<const Layer>> layers;
+  std::vector<std::unique_ptr<Bitmap>> dead;
+  std::vector<Layer::MergeSource> sources;
+  std::vector<Layer::Entry> kept;
+  for (uint32_t k = 0; k < kSources; ++k) {
+    std::vector<Layer::Entry> entries;
+    for (uint32_t i = k; i < rows; i += kSources) {
+      entries.push_back(Layer::Entry{i * step, data.store.blob(i * step)});
+    }
+    dead.push_back(std::make_unique<Bitmap>());
+    for (uint32_t local = 0; local < entries.size(); ++local) {
+      if (local % 10 == k) {
+        dead.back()->Add(local);
+      } else {
+        kept.push_back(entries[local]);
+      }
+    }
+    layers.push_back(
+        Layer::Build(data.store.schema(), std::move(entries), false, 1));
+    sources.push_back({layers.back().get(), dead.back().get()});
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const Layer::Entry& a, const Layer::Entry& b) {
+              return a.row < b.row;
+            });
+  for (auto _ : state) {
+    auto merged = build ? Layer::Build(data.store.schema(), kept, false, 2)
+                        : Layer::Merge(data.store.schema(), sources, {}, 2);
+    benchmark::DoNotOptimize(merged);
+  }
+  state.SetItemsProcessed(state.iterations() * kept.size());
+}
+BENCHMARK(BM_LayerMerge)
+    ->ArgsProduct({{8000, 64000, 160000}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace segd
 

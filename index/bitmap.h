@@ -10,9 +10,11 @@
 
 #include <roaring/roaring.h>
 
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "base/archive.h"
 
@@ -109,6 +111,16 @@ inline void SetBit(uint64_t* words, uint32_t local_row) {
 }
 inline void ClearBit(uint64_t* words, uint32_t local_row) {
   words[local_row >> 6] &= ~(uint64_t{1} << (local_row & 63));
+}
+
+// Appends the positions of the bits set in `words` to `rows`, ascending.
+inline void AppendSetBits(std::span<const uint64_t> words,
+                          std::vector<uint32_t>* rows) {
+  for (size_t w = 0; w < words.size(); ++w) {
+    for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+      rows->push_back(static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
+    }
+  }
 }
 
 // words = shard `shard` of `bitmap` (all zero when it has none). Returns false

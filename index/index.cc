@@ -112,28 +112,29 @@ struct MergePart {
   const uint32_t* to_row;  // by the shard's local row: the merged row
 };
 
-// The columns of one event name and rung in every shard of a merged index,
-// from the same column of each source shard, whose rows go to their rows
-// in the merge or are dropped (Index::kDropped). A source's rows keep their
-// order in the merge, so each source column's entries make, in each merged
-// shard, a run ascending by (key, row). The runs merge as words, the key's
-// offset from the smallest above the row (PairWord), when the keys fit
-// (any few millennia of instants); else as pairs, sorted. Reused from
+// One column (an event name's rung, a number attribute's) in every shard
+// of a merged index, from the same column of each source shard, whose rows
+// go to their rows in the merge or are dropped (Index::kDropped). A source's
+// rows keep their order in the merge, so each source column's entries make, in
+// each merged shard, a run ascending by (key, row). The runs merge as words,
+// the key's offset from the smallest above the row (PairWord), when the keys
+// fit (any few millennia of instants); else as pairs, sorted. Reused from
 // column to column, so that its buffers are.
 class ColumnMerger {
  public:
   explicit ColumnMerger(uint32_t shards)
       : words_(shards), runs_(shards), pairs_(shards) {}
 
-  // Reads column `c` of event `e` from each part once, each entry kept
-  // into the merged shard it goes to.
-  void Gather(std::span<const MergePart> parts, EventId e, size_t c) {
+  // Reads the column that column_of(shard) gives (null: none) from each
+  // part once, each entry kept into the merged shard it goes to.
+  template <typename ColumnOf>
+  void Gather(std::span<const MergePart> parts, ColumnOf&& column_of) {
     int64_t low = INT64_MAX, high = INT64_MIN;
     columns_.assign(parts.size(), nullptr);
     for (size_t k = 0; k < parts.size(); ++k) {
-      if (e >= parts[k].shard->recency.size()) continue;  // a name since
-      const SortedColumn<int64_t>& column = *parts[k].shard->EventColumns(e)[c];
-      if (column.size() == 0) continue;
+      const SortedColumn<int64_t>* found = column_of(*parts[k].shard);
+      if (found == nullptr || found->size() == 0) continue;
+      const SortedColumn<int64_t>& column = *found;
       columns_[k] = &column;
       low = std::min(low, column.keys[0]);
       high = std::max(high, column.keys[column.size() - 1]);
@@ -577,9 +578,92 @@ void Index::NameFrom(const Schema& schema, std::vector<EventId>* canonical) {
   }
 }
 
-std::shared_ptr<const Index> Index::MergeEvents(
-    const Schema& schema, std::shared_ptr<const RowSource> rows,
-    std::span<const EventSource> sources) {
+namespace {
+
+// The source shards with a row kept by `to_row_of(source)` (empty: none),
+// with where their rows go.
+template <typename ToRowOf>
+std::vector<MergePart> PartsOf(std::span<const Index::MergeSource> sources,
+                               ToRowOf&& to_row_of) {
+  std::vector<MergePart> parts;
+  for (const Index::MergeSource& src : sources) {
+    const std::vector<uint32_t>& to_row = to_row_of(src);
+    if (to_row.empty()) continue;
+    for (uint32_t t = 0; t < src.index->shard_count(); ++t) {
+      const uint32_t first = t << kShardBits;
+      const uint32_t last =
+          std::min<uint32_t>(first + kShardRows, src.index->row_count());
+      if (std::any_of(to_row.begin() + first, to_row.begin() + last,
+                      [](uint32_t to) { return to != Index::kDropped; })) {
+        parts.push_back(MergePart{&src.index->shard(t), to_row.data() + first});
+      }
+    }
+  }
+  return parts;
+}
+
+// The rows of each source's `rows_of(attribute)` kept, renumbered, as one
+// bitmap of a merge of `row_count` rows: set in words, then read off them
+// in order, which costs a pass over the words rather than sorting rows.
+template <typename RowsOf>
+Bitmap MergeBitmaps(std::span<const Index::MergeSource> sources, AttrId a,
+                    uint32_t row_count, RowsOf&& rows_of) {
+  std::vector<uint32_t> rows, scratch;
+  std::vector<uint64_t> words;
+  for (const Index::MergeSource& src : sources) {
+    if (a >= src.index->attribute_count()) continue;
+    const roaring_bitmap_t* bitmap = rows_of(src.index->attribute(a)).get();
+    scratch.resize(roaring_bitmap_get_cardinality(bitmap));
+    roaring_bitmap_to_uint32_array(bitmap, scratch.data());
+    if (words.empty() && !scratch.empty()) words.resize((row_count + 63) / 64);
+    for (const uint32_t row : scratch) {
+      const uint32_t to = src.to_row[row];
+      if (to != Index::kDropped) SetBit(words.data(), to);
+    }
+  }
+  AppendSetBits(words, &rows);
+  Bitmap merged = Bitmap::Of(rows);
+  merged.Optimize();
+  return merged;
+}
+
+// A number attribute's exact column of one merged shard, from the (key,
+// row) pairs of every part's columns, int64 or exact.
+SortedColumn<long double> MergeExactColumn(std::span<const MergePart> parts,
+                                           AttrId a, uint32_t shard) {
+  std::vector<std::pair<long double, uint16_t>> pairs;
+  auto gather = [&](const auto& column, const uint32_t* to_row) {
+    for (size_t i = 0; i < column.size(); ++i) {
+      const uint32_t to = to_row[column.rows[i]];
+      if (to == Index::kDropped || ShardOf(to) != shard) continue;
+      pairs.emplace_back(static_cast<long double>(column.keys[i]),
+                         static_cast<uint16_t>(to));
+    }
+  };
+  for (const MergePart& part : parts) {
+    if (a >= part.shard->int_columns.size()) continue;
+    gather(part.shard->int_columns[a], part.to_row);
+    gather(part.shard->mixed_columns[a], part.to_row);
+  }
+  std::sort(pairs.begin(), pairs.end());
+  SortedColumn<long double> column;
+  std::vector<long double> keys;
+  keys.reserve(pairs.size());
+  column.rows.reserve(pairs.size());
+  for (const auto& [key, row] : pairs) {
+    keys.push_back(key);
+    column.rows.push_back(row);
+  }
+  column.keys = RealKeys(std::move(keys));
+  return column;
+}
+
+}  // namespace
+
+std::shared_ptr<const Index> Index::Merge(const Schema& schema,
+                                          std::shared_ptr<const RowSource> rows,
+                                          std::span<const MergeSource> sources,
+                                          Scope scope) {
   auto index = std::make_shared<Index>();
   Index& ix = *index;
   ix.rows_ = std::move(rows);
@@ -589,25 +673,24 @@ std::shared_ptr<const Index> Index::MergeEvents(
   const size_t attr_count = schema.size();
   const size_t event_count = schema.event_count();
   const uint32_t shard_count = ix.shard_count();
-
-  // Every source shard with a row kept. Event layers hold rows from all
-  // over the row space, so one source shard's rows reach many merged
-  // shards: each source column is read once, for all of them.
-  std::vector<MergePart> parts;
-  for (const EventSource& src : sources) {
+  for ([[maybe_unused]] const MergeSource& src : sources) {
     assert(src.index->event_names_.size() <= event_count);
+    assert(src.index->attributes_.size() <= attr_count);
     assert(KeptInOrder(src.to_row, ix.row_count_));
-    for (uint32_t t = 0; t < src.index->shard_count(); ++t) {
-      const uint32_t first = t << kShardBits;
-      const uint32_t last =
-          std::min<uint32_t>(first + kShardRows, src.index->row_count());
-      if (std::any_of(src.to_row.begin() + first, src.to_row.begin() + last,
-                      [](uint32_t to) { return to != kDropped; })) {
-        parts.push_back(
-            MergePart{&src.index->shard(t), src.to_row.data() + first});
-      }
-    }
+    assert(KeptInOrder(src.events_to_row, ix.row_count_));
   }
+
+  // Every source shard with a row kept. A layer's rows come from all over
+  // the row space, so one source shard's rows may reach many merged
+  // shards: each source column is read once, for all of them.
+  const std::vector<MergePart> value_parts = PartsOf(
+      sources, [](const MergeSource& src) -> const std::vector<uint32_t>& {
+        return src.to_row;
+      });
+  const std::vector<MergePart> event_parts = PartsOf(
+      sources, [](const MergeSource& src) -> const std::vector<uint32_t>& {
+        return src.events_to_row.empty() ? src.to_row : src.events_to_row;
+      });
 
   ix.shards_.resize(shard_count);
   std::vector<Bitmap> live_parts(shard_count);
@@ -627,26 +710,149 @@ std::shared_ptr<const Index> Index::MergeEvents(
     live_parts[s] = TakeBitmap(live);
   });
   // Event names side by side, each writing its own columns of every shard.
-  tbb::parallel_for(EventId{0}, static_cast<EventId>(event_count),
-                    [&](EventId e) {
-                      if (canonical[e] != e)
-                        return;  // its events count as another's
-                      ColumnMerger merger(shard_count);
-                      for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
-                        merger.Gather(parts, e, c);
-                        for (uint32_t s = 0; s < shard_count; ++s) {
-                          SortedColumn<int64_t> merged = merger.Take(s);
-                          if (c < ShardIndex::kRecencyDepth) {
-                            merged.MaybeBuildRangeBuckets();
-                            ix.shards_[s].recency[e][c] = std::move(merged);
-                          } else {
-                            ix.shards_[s].older_events[e] = std::move(merged);
-                          }
-                        }
-                      }
-                    });
+  tbb::parallel_for(
+      EventId{0}, static_cast<EventId>(event_count), [&](EventId e) {
+        if (canonical[e] != e) {
+          return;  // its events count as another's
+        }
+        ColumnMerger merger(shard_count);
+        for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
+          merger.Gather(event_parts, [&](const ShardIndex& sh) {
+            // A source may predate the name.
+            return e < sh.recency.size() ? sh.EventColumns(e)[c] : nullptr;
+          });
+          for (uint32_t s = 0; s < shard_count; ++s) {
+            SortedColumn<int64_t> merged = merger.Take(s);
+            if (c < ShardIndex::kRecencyDepth) {
+              merged.MaybeBuildRangeBuckets();
+              ix.shards_[s].recency[e][c] = std::move(merged);
+            } else {
+              ix.shards_[s].older_events[e] = std::move(merged);
+            }
+          }
+        }
+      });
   ix.live_ = Union(live_parts);
   ix.DeriveTotals();
+  if (scope == Scope::kEvents) return index;
+
+  // A dictionary from the sources' dictionaries; a spelling whose row is
+  // dropped is read from the first row that holds the value.
+  auto merge_strings = [&](AttrId a) {
+    std::vector<StringIndex::MergeSource> dictionaries;
+    for (const MergeSource& src : sources) {
+      if (a >= src.index->attribute_count()) continue;
+      const StringIndex* strings = src.index->attribute(a).strings.get();
+      if (strings != nullptr) dictionaries.push_back({strings, src.to_row});
+    }
+    std::vector<uint8_t> keep(attr_count, 0);
+    keep[a] = 1;
+    const auto spelling_at = [&](uint32_t row, std::string_view folded) {
+      DecodedProfile p;
+      DecodeSelected(ix.rows_->blob(row), keep, DecodeScope::kValues, &p);
+      std::optional<std::string> found;
+      std::string folding;
+      const auto look = [&](std::string_view text) {
+        if (found) return;
+        FoldAsciiInto(text, &folding);
+        if (folding == folded) found.emplace(text);
+      };
+      for (const DecodedValue& v : p.values) {
+        if (v.attr != a) continue;
+        if (v.tag == ValueTag::kString) {
+          look(v.text);
+        } else if (v.tag == ValueTag::kStringArray) {
+          v.ForEachString(look);
+        }
+      }
+      return found.value_or(std::string(folded));
+    };
+    ix.attributes_[a].strings =
+        StringIndex::Merge(dictionaries, kTrigramMinValues, spelling_at);
+  };
+  // Number columns of every merged shard: int64 unless a source held a
+  // non-integer.
+  auto merge_numbers = [&](AttrId a) {
+    AttributeIndex& attr = ix.attributes_[a];
+    // A source that held a non-integer keeps all its numbers exact: the
+    // merge takes them from there, and stays exact if it keeps a key that
+    // no int64 holds.
+    bool any_exact = false;
+    attr.integer_domain = true;
+    for (const MergePart& part : value_parts) {
+      if (a >= part.shard->mixed_columns.size()) continue;
+      const SortedColumn<long double>& column = part.shard->mixed_columns[a];
+      for (size_t i = 0; i < column.size(); ++i) {
+        if (part.to_row[column.rows[i]] == kDropped) continue;
+        any_exact = true;
+        const long double key = column.keys[i];
+        if (!(key >= -0x1p63L && key < 0x1p63L) ||
+            static_cast<long double>(static_cast<int64_t>(key)) != key) {
+          attr.integer_domain = false;
+          break;
+        }
+      }
+    }
+    if (any_exact) {
+      tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
+        SortedColumn<long double> exact = MergeExactColumn(value_parts, a, s);
+        ShardIndex& shard = ix.shards_[s];
+        if (attr.integer_domain) {
+          std::vector<int64_t> keys(exact.size());
+          for (size_t i = 0; i < keys.size(); ++i) {
+            keys[i] = static_cast<int64_t>(exact.keys[i]);
+          }
+          shard.int_columns[a].keys = IntKeys(keys);
+          shard.int_columns[a].rows = std::move(exact.rows);
+          shard.int_columns[a].MaybeBuildRangeBuckets();
+        } else {
+          shard.mixed_columns[a] = std::move(exact);
+          shard.mixed_columns[a].MaybeBuildRangeBuckets();
+        }
+      });
+      return;
+    }
+    ColumnMerger merger(shard_count);
+    merger.Gather(value_parts, [&](const ShardIndex& sh) {
+      return a < sh.int_columns.size() ? &sh.int_columns[a] : nullptr;
+    });
+    for (uint32_t s = 0; s < shard_count; ++s) {
+      ix.shards_[s].int_columns[a] = merger.Take(s);
+      ix.shards_[s].int_columns[a].MaybeBuildRangeBuckets();
+    }
+  };
+
+  // Attributes side by side, each from its sources' own.
+  tbb::parallel_for(size_t{0}, attr_count, [&](size_t i) {
+    const AttrId a = static_cast<AttrId>(i);
+    AttributeIndex& attr = ix.attributes_[a];
+    const uint32_t rows = ix.row_count_;
+    attr.presence = MergeBitmaps(
+        sources, a, rows,
+        [](const AttributeIndex& x) -> const Bitmap& { return x.presence; });
+    switch (attr.type) {
+      case AttrType::kBool:
+        attr.true_rows = MergeBitmaps(
+            sources, a, rows, [](const AttributeIndex& x) -> const Bitmap& {
+              return x.true_rows;
+            });
+        attr.false_rows = MergeBitmaps(
+            sources, a, rows, [](const AttributeIndex& x) -> const Bitmap& {
+              return x.false_rows;
+            });
+        return;
+      case AttrType::kString:
+      case AttrType::kStringArray:
+        merge_strings(a);
+        return;
+      case AttrType::kNumber:
+      case AttrType::kDate:
+        merge_numbers(a);
+        return;
+      default:
+        return;
+    }
+  });
   return index;
 }
 

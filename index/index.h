@@ -247,26 +247,36 @@ class Index {
   // written while it is in use.
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
 
-  // An events-only index's rows, and where an event merge puts them.
+  // An index of a merge, and where its rows go.
   static constexpr uint32_t kDropped = UINT32_MAX;
-  struct EventSource {
+  struct MergeSource {
     const Index* index;
     // By the source's row: its row in the merge, or kDropped.
     std::vector<uint32_t> to_row;
+    // The same for its events, where it differs (empty: to_row): a row
+    // whose events were appended since takes them from another source.
+    std::vector<uint32_t> events_to_row;
   };
-  // An events-only index over `rows`, merged from the columns of
-  // events-only indexes rather than built from the profiles again: each
-  // event of a row kept comes from its source's columns, in the same rung
-  // (a row's rungs are its own), so the result equals what Build(schema,
-  // rows, Scope::kEvents) gives, and no blob's bytes are read.
-  // REQUIRES: each source is events-only and was built over the schema or
-  // an earlier state of it; its rows kept map to distinct rows, ascending
-  // as its own rows do, below kDropped; row r of `rows` holds the blob its
-  // source row held, and each row of `rows` that holds one is kept from a
-  // source.
-  static std::shared_ptr<const Index> MergeEvents(
+  // An index over `rows`, merged from the indexes of `sources` rather than
+  // built from the profiles again, with the same scope: the result equals
+  // what Build(schema, rows, scope) gives. Each event of a row comes from
+  // its source's columns, in the same rung (a row's rungs are its own);
+  // bitmaps and number columns take their rows renumbered; dictionaries
+  // merge (StringIndex::Merge). Only a value's spelling may need a blob
+  // read, when the row that gave its source the spelling is dropped. One
+  // difference, which no answer shows: a number sent as a non-integer
+  // with an integer's value (3.0) makes Build keep its attribute's keys
+  // exact, while the merge, which sees only the value, gives int64 keys
+  // when every key kept is an integer.
+  // REQUIRES: each source was built over the schema or an earlier state of
+  // it, with `scope` (or kAll; an events-only source's attributes are
+  // empty); its rows kept map to distinct rows, ascending as its own rows
+  // do, below kDropped; each row of `rows` that holds a blob is kept from
+  // one source's to_row, and from one source's events, whose row held the
+  // same blob but for its events.
+  static std::shared_ptr<const Index> Merge(
       const Schema& schema, std::shared_ptr<const RowSource> rows,
-      std::span<const EventSource> sources);
+      std::span<const MergeSource> sources, Scope scope = Scope::kAll);
 
   // Archives the index (base/archive.h): everything but its rows' blobs,
   // which the caller saves, and gives Load again as `rows`. Load returns

@@ -13,6 +13,7 @@
 #include "base/ascii.h"
 #include "base/hash.h"
 #include "base/memory.h"
+#include "base/merge_runs.h"
 #include "base/radix_sort.h"
 #include "index/substring.h"
 
@@ -197,7 +198,7 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   //
   // Counting sort of occurrences by value; rows stay ascending per value.
   // next[id] starts as where value id's rows begin and ends as where they
-  // end, so value id's rows are [id ? next[id - 1] : 0, next[id]).
+  // end.
   std::vector<uint64_t> next(n + 1, 0);
   for (ValueId id : occurrence_values_) ++next[id + 1];
   for (size_t i = 0; i < n; ++i) next[i + 1] += next[i];
@@ -205,58 +206,27 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   for (size_t i = 0; i < occurrence_rows_.size(); ++i) {
     rows[next[occurrence_values_[i]]++] = occurrence_rows_[i];
   }
-  // The occurrences in row order are the index's own when it keeps them:
-  // per row when each row has at most one value and most rows have one,
-  // else as pairs.
   if (with_trigrams) {
-    const auto& rows_in_order = occurrence_rows_;
-    const bool one_per_row =
-        std::adjacent_find(rows_in_order.begin(), rows_in_order.end()) ==
-        rows_in_order.end();
-    const size_t row_end = rows_in_order.empty() ? 0 : rows_in_order.back() + 1;
-    if (one_per_row && row_end <= 2 * rows_in_order.size()) {
-      index.row_values_.assign(row_end, kNoValue);
-      for (size_t i = 0; i < rows_in_order.size(); ++i) {
-        index.row_values_[rows_in_order[i]] = occurrence_values_[i];
+    // A row's values, in the order the row named them, are put in order
+    // of their ids.
+    for (size_t i = 0; i < occurrence_rows_.size();) {
+      size_t j = i + 1;
+      while (j < occurrence_rows_.size() &&
+             occurrence_rows_[j] == occurrence_rows_[i]) {
+        ++j;
       }
-    } else {
-      index.occurrence_rows_ = std::move(occurrence_rows_);
-      index.occurrence_values_ = std::move(occurrence_values_);
+      if (j - i > 1) {
+        std::sort(occurrence_values_.begin() + i,
+                  occurrence_values_.begin() + j);
+      }
+      i = j;
     }
+    index.KeepOccurrences(std::move(occurrence_rows_),
+                          std::move(occurrence_values_));
   }
   Release(occurrence_rows_);
   Release(occurrence_values_);
-  auto begin_of = [&](size_t id) { return id == 0 ? 0 : next[id - 1]; };
-
-  // Rare values keep their row lists; common ones become bitmaps.
-  size_t small = 0;
-  for (size_t id = 0; id < n; ++id) {
-    const uint64_t count = next[id] - begin_of(id);
-    if (count < kBitmapMinRows) small += count;
-  }
-  index.small_rows_.reserve(small);
-  const bool one_row_each = small == n && rows.size() == n;
-  if (!one_row_each) index.occurrences_before_.assign(n + 1, 0);
-  uint32_t bitmap_rows = 0;
-  for (size_t id = 0; id < n; ++id) {
-    const uint64_t first = begin_of(id), count = next[id] - first;
-    if (!one_row_each) {
-      index.occurrences_before_[id + 1] = static_cast<uint32_t>(next[id]);
-    }
-    if (count >= kBitmapMinRows) {
-      Bitmap b = Bitmap::Of(std::span(rows).subspan(first, count));
-      b.Optimize();
-      index.bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
-      index.bitmap_rows_before_.push_back(bitmap_rows);
-      bitmap_rows += static_cast<uint32_t>(count);
-    } else {
-      index.small_rows_.insert(index.small_rows_.end(), rows.begin() + first,
-                               rows.begin() + first + count);
-    }
-  }
-  index.bitmap_rows_before_.push_back(bitmap_rows);
-  index.bitmaps_.shrink_to_fit();
-  index.bitmap_rows_before_.shrink_to_fit();
+  index.BuildPostings(rows, std::span(next).first(n));
   Release(rows);
   Release(next);
   if (with_trigrams) {
@@ -264,6 +234,279 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
     index.BuildLetterRuns();
   }
   return std::move(index_);
+}
+
+void StringIndex::KeepOccurrences(std::vector<uint32_t> rows,
+                                  std::vector<ValueId> values) {
+  // Per row when each row has at most one value and most rows have one,
+  // else as pairs.
+  const bool one_per_row =
+      std::adjacent_find(rows.begin(), rows.end()) == rows.end();
+  const size_t row_end = rows.empty() ? 0 : rows.back() + 1;
+  if (one_per_row && row_end <= 2 * rows.size()) {
+    row_values_.assign(row_end, kNoValue);
+    for (size_t i = 0; i < rows.size(); ++i) row_values_[rows[i]] = values[i];
+    return;
+  }
+  occurrence_rows_ = std::move(rows);
+  occurrence_values_ = std::move(values);
+}
+
+void StringIndex::BuildPostings(std::span<const uint32_t> rows,
+                                std::span<const uint64_t> ends) {
+  const size_t n = value_count();
+  auto begin_of = [&](size_t id) { return id == 0 ? 0 : ends[id - 1]; };
+  // Rare values keep their row lists; common ones become bitmaps.
+  size_t small = 0;
+  for (size_t id = 0; id < n; ++id) {
+    const uint64_t count = ends[id] - begin_of(id);
+    if (count < kBitmapMinRows) small += count;
+  }
+  small_rows_.reserve(small);
+  const bool one_row_each = small == n && rows.size() == n;
+  if (!one_row_each) occurrences_before_.assign(n + 1, 0);
+  uint32_t bitmap_rows = 0;
+  for (size_t id = 0; id < n; ++id) {
+    const uint64_t first = begin_of(id), count = ends[id] - first;
+    if (!one_row_each) {
+      occurrences_before_[id + 1] = static_cast<uint32_t>(ends[id]);
+    }
+    if (count >= kBitmapMinRows) {
+      Bitmap b = Bitmap::Of(rows.subspan(first, count));
+      b.Optimize();
+      bitmaps_.emplace_back(static_cast<ValueId>(id), std::move(b));
+      bitmap_rows_before_.push_back(bitmap_rows);
+      bitmap_rows += static_cast<uint32_t>(count);
+    } else {
+      small_rows_.insert(small_rows_.end(), rows.begin() + first,
+                         rows.begin() + first + count);
+    }
+  }
+  bitmap_rows_before_.push_back(bitmap_rows);
+  bitmaps_.shrink_to_fit();
+  bitmap_rows_before_.shrink_to_fit();
+}
+
+template <typename Fn>
+void StringIndex::ForEachPosting(std::vector<uint32_t>& scratch,
+                                 Fn&& fn) const {
+  size_t next_bitmap = 0, small = 0;
+  for (ValueId v = 0; v < value_count(); ++v) {
+    const uint32_t count = static_cast<uint32_t>(OccurrencesIn(v, v + 1));
+    if (next_bitmap < bitmaps_.size() && bitmaps_[next_bitmap].first == v) {
+      scratch.resize(count);
+      roaring_bitmap_to_uint32_array(bitmaps_[next_bitmap].second.get(),
+                                     scratch.data());
+      ++next_bitmap;
+      fn(v, std::span<const uint32_t>(scratch));
+      continue;
+    }
+    fn(v, std::span<const uint32_t>(small_rows_).subspan(small, count));
+    small += count;
+  }
+}
+
+std::unique_ptr<StringIndex> StringIndex::Merge(
+    std::span<const MergeSource> sources, size_t trigram_min_values,
+    const SpellingAt& spelling_at) {
+  // Each source's values with the rows they keep, as merged rows: value
+  // v's are rows[ends[v - 1], ends[v]), from 0 for v = 0.
+  struct Part {
+    const StringIndex* index;
+    std::vector<uint32_t> rows;
+    std::vector<uint64_t> ends;
+    std::vector<uint8_t> first_kept;  // whether v's first row is kept
+    ValueId next = 0;                 // the merge's place in its values
+    // next's text, and its first 8 bytes as a big-endian number (zero
+    // padded), which orders as the text does where two differ.
+    std::string_view text;
+    uint64_t head = 0;
+    uint64_t begin(ValueId v) const { return v == 0 ? 0 : ends[v - 1]; }
+    bool kept(ValueId v) const { return ends[v] > begin(v); }
+    // Moves `next` to the first value from it with rows kept.
+    void Skip() {
+      while (next < ends.size() && !kept(next)) ++next;
+      if (done()) return;
+      text = index->folded(next);
+      head = 0;
+      for (size_t i = 0; i < 8; ++i) {
+        head =
+            head << 8 | (i < text.size() ? static_cast<uint8_t>(text[i]) : 0);
+      }
+    }
+    bool done() const { return next == ends.size(); }
+    // next's text against `other`'s next: below, equal or above 0.
+    int Compare(const Part& other) const {
+      if (head != other.head) return head < other.head ? -1 : 1;
+      return text.compare(other.text);
+    }
+  };
+  std::vector<Part> parts(sources.size());
+  std::vector<uint32_t> scratch;
+  for (size_t k = 0; k < sources.size(); ++k) {
+    const StringIndex& src = *sources[k].index;
+    const std::span<const uint32_t> to_row = sources[k].to_row;
+    Part& part = parts[k];
+    part.index = &src;
+    part.ends.resize(src.value_count());
+    part.first_kept.resize(src.value_count());
+    src.ForEachPosting(scratch, [&](ValueId v, std::span<const uint32_t> rows) {
+      for (const uint32_t row : rows) {
+        const uint32_t to = to_row[row];
+        if (to != kDroppedRow) part.rows.push_back(to);
+      }
+      part.ends[v] = part.rows.size();
+      part.first_kept[v] = to_row[rows.front()] != kDroppedRow;
+    });
+    part.Skip();
+  }
+
+  auto index = std::make_unique<StringIndex>();
+  std::vector<uint32_t> rows;  // by merged value
+  std::vector<uint64_t> ends;
+  std::vector<size_t> runs;  // where each source's rows of a value start
+  std::vector<uint32_t> value_rows, merge_scratch;
+  std::vector<uint64_t> words;
+  // Rows of the merge: one past the largest row kept.
+  uint32_t row_count = 0;
+  for (const Part& part : parts) {
+    for (const uint32_t row : part.rows)
+      row_count = std::max(row_count, row + 1);
+  }
+  // A value with a row for every this many words of the merge's rows or
+  // more merges its rows in words.
+  constexpr size_t kWordsPerCommonRow = 4;
+  std::vector<size_t> same;  // the parts holding the least value
+  uint32_t row_end = 0;
+  for (;;) {
+    // The least value among the parts' next, and the parts holding it.
+    same.clear();
+    for (size_t k = 0; k < parts.size(); ++k) {
+      if (parts[k].done()) continue;
+      const int order = same.empty() ? -1 : parts[k].Compare(parts[same[0]]);
+      if (order < 0) {
+        same.assign(1, k);
+      } else if (order == 0) {
+        same.push_back(k);
+      }
+    }
+    if (same.empty()) break;
+    const std::string_view least = parts[same[0]].text;
+    const ValueId id = static_cast<ValueId>(index->value_count());
+    index->folded_arena_.append(least);
+    index->folded_offsets_.push_back(
+        static_cast<uint32_t>(index->folded_arena_.size()));
+    // Its rows, a run from each part, and its spelling, from the part that
+    // holds its first row.
+    runs.clear();
+    size_t first = same.front();
+    for (const size_t k : same) {
+      const Part& part = parts[k];
+      runs.push_back(rows.size() - (ends.empty() ? 0 : ends.back()));
+      const uint32_t* begin = part.rows.data() + part.begin(part.next);
+      const uint32_t* end = part.rows.data() + part.ends[part.next];
+      rows.insert(rows.end(), begin, end);
+      const Part& holder = parts[first];
+      if (*begin < holder.rows[holder.begin(holder.next)]) first = k;
+    }
+    const size_t start = ends.empty() ? 0 : ends.back();
+    if (same.size() > 1) {
+      // A common value's rows are set in words over the merge's rows and
+      // read off in order; a rarer one's runs are merged.
+      const size_t count = rows.size() - start;
+      if (count * kWordsPerCommonRow >= row_count / 64) {
+        words.assign((row_count + 63) / 64, 0);
+        for (size_t i = start; i < rows.size(); ++i) {
+          SetBit(words.data(), rows[i]);
+        }
+        rows.resize(start);
+        AppendSetBits(words, &rows);
+      } else {
+        value_rows.assign(rows.begin() + start, rows.end());
+        MergeRuns(value_rows, runs, merge_scratch);
+        std::copy(value_rows.begin(), value_rows.end(), rows.begin() + start);
+      }
+    }
+    ends.push_back(rows.size());
+    row_end = std::max(row_end, rows.back() + 1);
+    const Part& holder = parts[first];
+    std::string spelling;
+    std::string_view shown;
+    if (holder.first_kept[holder.next]) {
+      shown = holder.index->display(holder.next);
+    } else {
+      spelling = spelling_at(rows[start], least);
+      shown = spelling;
+    }
+    if (shown != least) {
+      index->displays_.emplace_back(
+          id, static_cast<uint32_t>(index->display_arena_.size()));
+      index->display_arena_.append(shown);
+    }
+    for (const size_t k : same) {
+      ++parts[k].next;
+      parts[k].Skip();
+    }
+  }
+  Release(parts);
+  // Sized exactly, as a build sizes them.
+  index->folded_arena_.shrink_to_fit();
+  index->folded_offsets_.shrink_to_fit();
+  index->displays_.shrink_to_fit();
+  index->display_arena_.shrink_to_fit();
+  const bool with_trigrams = index->value_count() >= trigram_min_values;
+  if (with_trigrams) {
+    // The occurrences in row order: per row if each row holds one value,
+    // else sorted as (row, value) words.
+    std::vector<uint32_t> occurrence_rows;
+    std::vector<ValueId> occurrence_values;
+    std::vector<ValueId> by_row(row_end, kNoValue);
+    bool one_per_row = true;
+    for (ValueId v = 0; v < ends.size() && one_per_row; ++v) {
+      for (uint64_t i = v == 0 ? 0 : ends[v - 1]; i < ends[v]; ++i) {
+        if (by_row[rows[i]] != kNoValue) {
+          one_per_row = false;
+          break;
+        }
+        by_row[rows[i]] = v;
+      }
+    }
+    if (one_per_row) {
+      occurrence_rows.reserve(rows.size());
+      occurrence_values.reserve(rows.size());
+      for (uint32_t row = 0; row < row_end; ++row) {
+        if (by_row[row] == kNoValue) continue;
+        occurrence_rows.push_back(row);
+        occurrence_values.push_back(by_row[row]);
+      }
+    } else {
+      std::vector<uint64_t> words;
+      words.reserve(rows.size());
+      for (ValueId v = 0; v < ends.size(); ++v) {
+        for (uint64_t i = v == 0 ? 0 : ends[v - 1]; i < ends[v]; ++i) {
+          words.push_back(uint64_t{rows[i]} << 32 | v);
+        }
+      }
+      RadixSort(words, [](uint64_t w) { return w; });
+      occurrence_rows.reserve(words.size());
+      occurrence_values.reserve(words.size());
+      for (const uint64_t w : words) {
+        occurrence_rows.push_back(static_cast<uint32_t>(w >> 32));
+        occurrence_values.push_back(static_cast<ValueId>(w));
+      }
+    }
+    Release(by_row);
+    index->KeepOccurrences(std::move(occurrence_rows),
+                           std::move(occurrence_values));
+  }
+  index->BuildPostings(rows, ends);
+  Release(rows);
+  Release(ends);
+  if (with_trigrams) {
+    index->BuildTrigrams(Builder::kTrigramSliceBytes);
+    index->BuildLetterRuns();
+  }
+  return index;
 }
 
 void StringIndex::SortByText(std::span<ValueId> ids, size_t depth) const {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -109,6 +110,28 @@ class StringIndex {
     std::vector<uint32_t> occurrence_rows_;
     std::vector<ValueId> occurrence_values_;
   };
+
+  // A dictionary of a merge (Merge), and where its rows go.
+  static constexpr uint32_t kDroppedRow = UINT32_MAX;
+  struct MergeSource {
+    const StringIndex* index;
+    // By the source's row: its row in the merge, or kDroppedRow. The rows
+    // kept ascend as the source's do; no two sources keep the same row.
+    std::span<const uint32_t> to_row;
+  };
+  // The spelling of the value folded as `folded` that row `row` of the
+  // merge holds.
+  using SpellingAt =
+      std::function<std::string(uint32_t row, std::string_view folded)>;
+  // The dictionary of a merge's rows from its sources' dictionaries, not
+  // from the rows' values again: what a Builder fed the values of the rows
+  // kept, in the merge's row order, finishes as, with trigrams when it
+  // holds `trigram_min_values` values or more. Values are merged by their
+  // sorted text, their rows by row. A value's spelling is its first row's:
+  // the source's when that row is kept there, else `spelling_at`'s.
+  static std::unique_ptr<StringIndex> Merge(
+      std::span<const MergeSource> sources, size_t trigram_min_values,
+      const SpellingAt& spelling_at);
 
   size_t value_count() const { return folded_offsets_.size() - 1; }
   // The value with this folded text: a binary search of the sorted text.
@@ -229,6 +252,18 @@ class StringIndex {
   // are sorted by string compares, which bounds the recursion.
   static constexpr size_t kSortChunkDepth = 64;
   void SortByText(std::span<ValueId> ids, size_t depth) const;
+  // The postings from every value's rows: value v's, ascending, are
+  // rows[ends[v - 1], ends[v]) (from 0 for v = 0). REQUIRES: the
+  // dictionary is sorted.
+  void BuildPostings(std::span<const uint32_t> rows,
+                     std::span<const uint64_t> ends);
+  // Keeps the occurrences in row order (keeps_occurrences), given as the
+  // rows and their values, ascending by row, then by value.
+  void KeepOccurrences(std::vector<uint32_t> rows, std::vector<ValueId> values);
+  // Calls fn(value, rows) for every value in order, with its rows
+  // ascending; a bitmap's are written to `scratch` first.
+  template <typename Fn>
+  void ForEachPosting(std::vector<uint32_t>& scratch, Fn&& fn) const;
   void BuildTrigrams(uint64_t slice_bytes);
   // REQUIRES: the postings are built.
   void BuildLetterRuns();

@@ -2500,32 +2500,42 @@ bool Database::RunMerge(MergeLane lane) {
   }
   const bool base = lane == MergeLane::kBase;
   const auto& layers = events ? version->event_layers_ : version->layers_;
+  // The base is built from its profiles; the layers above it, and event
+  // layers, merge their indexes without reading the profiles.
   std::vector<Layer::Entry> entries;
+  std::vector<Layer::MergeSource> merge_sources;
   // Rows read stale, with the event layer that held their events: the
   // merged layer has those events, unless more came since.
   std::vector<std::pair<uint32_t, uint64_t>> read_stale;
-  // Event layers merge their columns, without reading the profiles.
-  if (!events) {
-    for (size_t i : positions) {
-      const Snapshot::LayerState& state = layers[i];
-      state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
-        if (state.dead != nullptr && state.dead->contains(local)) return;
-        if (state.stale != nullptr && state.stale->contains(local)) {
-          const auto [e, at] = *version->EventsAt(row);
-          const Layer& held = *version->event_layers_[e].layer;
-          entries.push_back(Layer::Entry{row, held.index().blob(at)});
-          read_stale.emplace_back(row, held.serial());
-          return;
-        }
+  std::vector<Layer::HeldEvents> held;
+  for (size_t i : positions) {
+    const Snapshot::LayerState& state = layers[i];
+    merge_sources.push_back({state.layer.get(), state.dead.get()});
+    if (events || (!base && state.stale == nullptr)) continue;
+    state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
+      if (state.dead != nullptr && state.dead->contains(local)) return;
+      if (state.stale != nullptr && state.stale->contains(local)) {
+        const auto [e, at] = *version->EventsAt(row);
+        const Layer& holder = *version->event_layers_[e].layer;
+        if (base) entries.push_back(Layer::Entry{row, holder.index().blob(at)});
+        held.push_back(Layer::HeldEvents{row, &holder, at});
+        read_stale.emplace_back(row, holder.serial());
+        return;
+      }
+      if (base) {
         entries.push_back(Layer::Entry{row, state.layer->index().blob(local)});
-      });
-    }
+      }
+    });
   }
   std::sort(entries.begin(), entries.end(),
             [](const Layer::Entry& a, const Layer::Entry& b) {
               return a.row < b.row;
             });
   std::sort(read_stale.begin(), read_stale.end());
+  std::sort(held.begin(), held.end(),
+            [](const Layer::HeldEvents& a, const Layer::HeldEvents& b) {
+              return a.row < b.row;
+            });
   // The base takes copies of the profiles whose pages the store's current
   // profiles use less than half of, packed in pages of its own; the store
   // reads them from there once the merge is in, and lets the old pages go.
@@ -2555,12 +2565,9 @@ bool Database::RunMerge(MergeLane lane) {
   tbb::task_arena arena(std::max(1, options_.merge_threads));
   arena.execute([&] {
     if (events) {
-      std::vector<Layer::EventSource> event_layers;
-      for (size_t i : positions) {
-        event_layers.push_back(
-            Layer::EventSource{layers[i].layer.get(), layers[i].dead.get()});
-      }
-      merged = Layer::MergeEvents(*version->schema_, event_layers, serial);
+      merged = Layer::MergeEvents(*version->schema_, merge_sources, serial);
+    } else if (!base) {
+      merged = Layer::Merge(*version->schema_, merge_sources, held, serial);
     } else {
       merged = Layer::Build(*version->schema_, std::move(entries), whole_space,
                             serial);

@@ -136,9 +136,10 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   return layer;
 }
 
-std::shared_ptr<const Layer> Layer::MergeEvents(
-    const Schema& schema, std::span<const EventSource> sources,
-    uint64_t serial) {
+std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
+                                          std::span<const MergeSource> sources,
+                                          std::span<const HeldEvents> held,
+                                          uint64_t serial, Index::Scope scope) {
   // The rows kept, a run per source ascending by global row: each as its
   // global row above its place in `kept`, which says where it comes from.
   struct Kept {
@@ -149,7 +150,7 @@ std::shared_ptr<const Layer> Layer::MergeEvents(
   std::vector<uint64_t> words, scratch;
   std::vector<size_t> runs;
   for (uint32_t i = 0; i < sources.size(); ++i) {
-    const EventSource& src = sources[i];
+    const MergeSource& src = sources[i];
     runs.push_back(words.size());
     src.layer->ForEachRow([&](uint32_t local, uint32_t row) {
       if (src.dead != nullptr && src.dead->contains(local)) return;
@@ -162,21 +163,77 @@ std::shared_ptr<const Layer> Layer::MergeEvents(
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(words.size());
-  std::vector<Index::EventSource> indexes(sources.size());
+  // The sources' indexes, then the event layers that hold rows' events.
+  std::vector<Index::MergeSource> indexes(sources.size());
   for (uint32_t i = 0; i < sources.size(); ++i) {
     indexes[i].index = &sources[i].layer->index();
     indexes[i].to_row.assign(indexes[i].index->row_count(), Index::kDropped);
   }
+  std::vector<const Layer*> holders;
+  for (const HeldEvents& h : held) {
+    if (std::find(holders.begin(), holders.end(), h.layer) != holders.end()) {
+      continue;
+    }
+    holders.push_back(h.layer);
+    const uint32_t rows = h.layer->index().row_count();
+    indexes.push_back(Index::MergeSource{
+        &h.layer->index(), std::vector<uint32_t>(rows, Index::kDropped),
+        std::vector<uint32_t>(rows, Index::kDropped)});
+  }
+  std::vector<Kept> moved;  // source rows whose events lie elsewhere
   std::vector<std::string_view> blobs(words.size());
   layer->rows_.resize(words.size());
+  size_t next_held = 0;
   for (uint32_t local = 0; local < words.size(); ++local) {
     const Kept& k = kept[static_cast<uint32_t>(words[local])];
+    const uint32_t row = static_cast<uint32_t>(words[local] >> 32);
     indexes[k.source].to_row[k.local] = local;
+    layer->rows_[local] = row;
+    while (next_held < held.size() && held[next_held].row < row) ++next_held;
+    if (next_held < held.size() && held[next_held].row == row) {
+      const HeldEvents& h = held[next_held];
+      const size_t holder =
+          sources.size() + (std::find(holders.begin(), holders.end(), h.layer) -
+                            holders.begin());
+      indexes[holder].events_to_row[h.local] = local;
+      blobs[local] = h.layer->index().blob(h.local);
+      moved.push_back(k);
+      continue;
+    }
     blobs[local] = indexes[k.source].index->blob(k.local);
-    layer->rows_[local] = static_cast<uint32_t>(words[local] >> 32);
   }
-  layer->index_ = Index::MergeEvents(
-      schema, std::make_shared<BlobRows>(std::move(blobs)), indexes);
+  for (const Kept& k : moved) {
+    Index::MergeSource& src = indexes[k.source];
+    if (src.events_to_row.empty()) src.events_to_row = src.to_row;
+    src.events_to_row[k.local] = Index::kDropped;
+  }
+  layer->index_ = Index::Merge(
+      schema, std::make_shared<BlobRows>(std::move(blobs)), indexes, scope);
+  if (scope == Index::Scope::kEvents) return layer;
+
+  // The id tables take the sources' entries, renumbered: a profile's id
+  // and identities are its own, whatever events were appended.
+  size_t identities = 0;
+  for (uint32_t i = 0; i < sources.size(); ++i) {
+    sources[i].layer->ForEachIdentity([&](uint32_t local, uint64_t) {
+      identities += indexes[i].to_row[local] != Index::kDropped;
+    });
+  }
+  if (layer->size_ > 0) layer->by_id_.Reserve(layer->size_);
+  if (identities > 0) layer->by_identity_.Reserve(identities);
+  for (uint32_t i = 0; i < sources.size(); ++i) {
+    const std::vector<uint32_t>& to_row = indexes[i].to_row;
+    sources[i].layer->ForEachId([&](uint32_t local, uint64_t hash) {
+      if (to_row[local] != Index::kDropped) {
+        layer->by_id_.Insert(hash, to_row[local]);
+      }
+    });
+    sources[i].layer->ForEachIdentity([&](uint32_t local, uint64_t hash) {
+      if (to_row[local] != Index::kDropped) {
+        layer->by_identity_.Insert(hash, to_row[local]);
+      }
+    });
+  }
   return layer;
 }
 

@@ -174,19 +174,38 @@ class Layer {
       const Schema& schema, std::vector<Entry> entries, bool whole_space,
       uint64_t serial, Index::Scope scope = Index::Scope::kAll);
 
-  // An event layer of an event merge, and its rows that later writes
-  // superseded (null: none).
-  struct EventSource {
+  // A layer of a merge, and its rows that later writes superseded (null:
+  // none).
+  struct MergeSource {
     const Layer* layer;
     const Bitmap* dead;
   };
-  // The event layer over the rows of `sources` not dead there, its index
-  // merged from theirs (Index::MergeEvents) rather than built from the
-  // profiles again. REQUIRES: the sources are event layers, no row alive
-  // in two of them.
+  // A row of a merge whose events were appended since its layer was built
+  // (stale there): the event layer that holds it as it is now, and its
+  // local row there.
+  struct HeldEvents {
+    uint32_t row;
+    const Layer* layer;
+    uint32_t local;
+  };
+  // The layer over the rows of `sources` not dead there, its index merged
+  // from theirs (Index::Merge) and its id tables from their tables, rather
+  // than built from the profiles again: what Build gives over the same
+  // profiles. A row of `held` (ascending by row) is the profile that its
+  // event layer holds, its events taken from there.
+  // REQUIRES: no row alive in two sources; `scope` kEvents: the sources
+  // are event layers, and `held` is empty.
+  static std::shared_ptr<const Layer> Merge(
+      const Schema& schema, std::span<const MergeSource> sources,
+      std::span<const HeldEvents> held, uint64_t serial,
+      Index::Scope scope = Index::Scope::kAll);
+  // The event layer merged from event layers.
+  using EventSource = MergeSource;
   static std::shared_ptr<const Layer> MergeEvents(
       const Schema& schema, std::span<const EventSource> sources,
-      uint64_t serial);
+      uint64_t serial) {
+    return Merge(schema, sources, {}, serial, Index::Scope::kEvents);
+  }
 
   // A number no other layer of the database has.
   uint64_t serial() const { return serial_; }

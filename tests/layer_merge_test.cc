@@ -1,0 +1,305 @@
+// Layers merged from their indexes and id tables (Layer::Merge) against
+// the same layer built from the profiles again (Layer::Build): the merged
+// index must save to the same bytes, and find the same profiles.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/archive.h"
+#include "index/index.h"
+#include "index/profile_codec.h"
+#include "ingest/loader.h"
+#include "live/layer.h"
+#include "tools/gen.h"
+
+namespace segd {
+namespace {
+
+class StringWriter final : public ArchiveWriter {
+ public:
+  void Put(const void* data, size_t n) override {
+    bytes.append(static_cast<const char*>(data), n);
+  }
+  std::string bytes;
+};
+
+template <typename T>
+std::string Saved(const T& part) {
+  StringWriter out;
+  part.Save(out);
+  return out.bytes;
+}
+
+template <typename Key>
+void ExpectSameColumn(const SortedColumn<Key>& got,
+                      const SortedColumn<Key>& want, const std::string& where) {
+  ASSERT_EQ(got.size(), want.size()) << where;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got.keys[i], want.keys[i]) << where << " at " << i;
+    ASSERT_EQ(got.rows[i], want.rows[i]) << where << " at " << i;
+  }
+  EXPECT_EQ(got.edges, want.edges) << where;
+  EXPECT_EQ(got.prefix, want.prefix) << where;
+}
+
+// The same index: each attribute saves to the same bytes, and each column
+// holds the same keys (compared as numbers: a long double's padding bytes
+// are saved as they are).
+void ExpectSameIndex(const Index& got, const Index& want) {
+  EXPECT_EQ(Saved(got.live()), Saved(want.live()));
+  ASSERT_EQ(got.attribute_count(), want.attribute_count());
+  for (AttrId a = 0; a < got.attribute_count(); ++a) {
+    EXPECT_TRUE(Saved(got.attribute(a)) == Saved(want.attribute(a)))
+        << got.attribute(a).name;
+  }
+  ASSERT_EQ(got.shard_count(), want.shard_count());
+  for (uint32_t s = 0; s < got.shard_count(); ++s) {
+    const ShardIndex& g = got.shard(s);
+    const ShardIndex& w = want.shard(s);
+    const std::string shard = "shard " + std::to_string(s) + " ";
+    ASSERT_EQ(g.int_columns.size(), w.int_columns.size());
+    for (AttrId a = 0; a < g.int_columns.size(); ++a) {
+      ExpectSameColumn(g.int_columns[a], w.int_columns[a],
+                       shard + got.attribute(a).name);
+      ExpectSameColumn(g.mixed_columns[a], w.mixed_columns[a],
+                       shard + got.attribute(a).name);
+    }
+    ASSERT_EQ(g.recency.size(), w.recency.size());
+    for (EventId e = 0; e < g.recency.size(); ++e) {
+      EXPECT_EQ(got.event_total(e), want.event_total(e));
+      const auto got_columns = g.EventColumns(e);
+      const auto want_columns = w.EventColumns(e);
+      for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
+        ExpectSameColumn(*got_columns[c], *want_columns[c],
+                         shard + got.event_name(e) + " " + std::to_string(c));
+      }
+    }
+  }
+}
+
+// About `share` of a layer's local rows, at random.
+std::unique_ptr<Bitmap> SomeRows(const Layer& layer, double share,
+                                 std::mt19937& rng) {
+  auto rows = std::make_unique<Bitmap>();
+  std::bernoulli_distribution pick(share);
+  for (uint32_t local = 0; local < layer.size(); ++local) {
+    if (pick(rng)) rows->Add(local);
+  }
+  return rows;
+}
+
+// A layer of `store`'s rows for which keep(row) holds.
+template <typename Keep>
+std::shared_ptr<const Layer> LayerOf(const ProfileStore& store, Keep&& keep) {
+  std::vector<Layer::Entry> entries;
+  for (uint32_t row = 0; row < store.row_count(); ++row) {
+    if (keep(row)) entries.push_back(Layer::Entry{row, store.blob(row)});
+  }
+  return Layer::Build(store.schema(), std::move(entries), false, 1);
+}
+
+// Merges `sources`, with `held` rows taking their profile from an event
+// layer, and builds the layer of the same profiles; both must agree, and
+// the merged one is returned.
+std::shared_ptr<const Layer> ExpectMergeAsBuilt(
+    const Schema& schema, const std::vector<Layer::MergeSource>& sources,
+    const std::vector<Layer::HeldEvents>& held = {}) {
+  std::vector<Layer::Entry> kept;
+  for (const Layer::MergeSource& src : sources) {
+    src.layer->ForEachRow([&](uint32_t local, uint32_t row) {
+      if (src.dead != nullptr && src.dead->contains(local)) return;
+      std::string_view blob = src.layer->index().blob(local);
+      for (const Layer::HeldEvents& h : held) {
+        if (h.row == row) blob = h.layer->index().blob(h.local);
+      }
+      kept.push_back(Layer::Entry{row, blob});
+    });
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.row < b.row; });
+  const std::shared_ptr<const Layer> built =
+      Layer::Build(schema, kept, false, 2);
+  const std::shared_ptr<const Layer> merged =
+      Layer::Merge(schema, sources, held, 2);
+  EXPECT_EQ(merged->size(), built->size());
+  for (uint32_t local = 0; local < built->size(); ++local) {
+    EXPECT_EQ(merged->GlobalRow(local), built->GlobalRow(local)) << local;
+    EXPECT_EQ(merged->index().blob(local).data(),
+              built->index().blob(local).data())
+        << local;
+  }
+  ExpectSameIndex(merged->index(), built->index());
+  // Every profile is found by its id and each identity.
+  DecodedProfile p;
+  size_t identities = 0;
+  for (uint32_t local = 0; local < built->size(); ++local) {
+    const std::string_view blob = built->index().blob(local);
+    DecodeProfile(blob, &p);
+    EXPECT_EQ(merged->FindId(p.id, IdKeyHash(p.id)), local) << p.id;
+    for (const auto& [channel, handle] : p.identities) {
+      EXPECT_EQ(merged->FindIdentity(channel, handle), local) << handle;
+      ++identities;
+    }
+  }
+  EXPECT_EQ(merged->identity_entries(), built->identity_entries());
+  EXPECT_EQ(identities > 0, built->size() > 0);
+  return merged;
+}
+
+class LayerMergeTest : public ::testing::Test {
+ protected:
+  static GenOptions Options() {
+    GenOptions gen;
+    gen.profiles = 90000;  // two shards
+    gen.threads = 1;
+    return gen;
+  }
+  static void SetUpTestSuite() {
+    store_ = new ProfileStore;
+    ASSERT_TRUE(
+        LoadText(GenerateProfilesToString(Options()), store_).rejected.empty());
+  }
+  static void TearDownTestSuite() {
+    delete store_;
+    store_ = nullptr;
+  }
+  static ProfileStore* store_;
+};
+
+ProfileStore* LayerMergeTest::store_ = nullptr;
+
+// Layers interleaved row by row and side by side, with dead rows in each:
+// every dictionary, bitmap, number and date column, event column and id
+// table of the merge is what a build gives.
+TEST_F(LayerMergeTest, MergedLayersEqualThoseBuiltFromTheProfiles) {
+  const Schema& schema = store_->schema();
+  std::mt19937 rng(11);
+  const auto a = LayerOf(*store_, [](uint32_t r) { return r % 3 == 0; });
+  const auto b = LayerOf(*store_, [](uint32_t r) { return r % 3 == 1; });
+  const auto c = LayerOf(*store_, [](uint32_t r) { return r % 3 == 2; });
+  const std::unique_ptr<Bitmap> a_dead = SomeRows(*a, 0.2, rng);
+  const std::unique_ptr<Bitmap> c_dead = SomeRows(*c, 0.6, rng);
+  ASSERT_GT(a->index().shard_count(), 0u);
+  const auto merged = ExpectMergeAsBuilt(
+      schema,
+      {{a.get(), a_dead.get()}, {b.get(), nullptr}, {c.get(), c_dead.get()}});
+  EXPECT_EQ(merged->index().shard_count(), 2u);
+  // Layers of a few thousand rows, as the lane's first merges take.
+  std::vector<std::shared_ptr<const Layer>> small;
+  std::vector<std::unique_ptr<Bitmap>> dead;
+  std::vector<Layer::MergeSource> sources;
+  for (uint32_t k = 0; k < 8; ++k) {
+    small.push_back(LayerOf(*store_, [k](uint32_t r) {
+      return r >= 40000 + 1000 * k && r < 41000 + 1000 * k;
+    }));
+    dead.push_back(SomeRows(*small.back(), 0.1 * k, rng));
+    sources.push_back({small.back().get(), dead.back().get()});
+  }
+  ExpectMergeAsBuilt(schema, sources);
+  // One source, all dead: an empty layer.
+  const std::unique_ptr<Bitmap> all = SomeRows(*small[0], 1.0, rng);
+  EXPECT_EQ(ExpectMergeAsBuilt(schema, {{small[0].get(), all.get()}})->size(),
+            0u);
+}
+
+// Rows whose events were appended since take them, and their profile,
+// from the event layer that holds them: the merge has the events as they
+// are now.
+TEST_F(LayerMergeTest, RowsWithEventsAppendedTakeThemFromTheirEventLayer) {
+  const auto a = LayerOf(*store_, [](uint32_t r) { return r % 2 == 0; });
+  const auto b = LayerOf(*store_, [](uint32_t r) { return r % 2 == 1; });
+  // Every tenth profile has an order appended since, in a store of the
+  // same profiles; two event layers hold those, split by row.
+  ProfileStore later;
+  ASSERT_TRUE(
+      LoadText(GenerateProfilesToString(Options()), &later).rejected.empty());
+  std::vector<Layer::Entry> low, high;
+  for (uint32_t row = 0; row < later.row_count(); row += 10) {
+    DecodedProfile p;
+    DecodeProfile(store_->blob(row), &p);
+    const ProfileInput::Event event{"order", 1'700'000'000'000 + row};
+    ASSERT_EQ(*later.AppendEvents(p.id, std::span(&event, 1)), row);
+    (row < 50000 ? low : high).push_back(Layer::Entry{row, later.blob(row)});
+  }
+  const Schema& schema = later.schema();
+  const EventId order = *schema.FindEvent("order");
+  const auto events_low =
+      Layer::Build(schema, low, false, 3, Index::Scope::kEvents);
+  const auto events_high =
+      Layer::Build(schema, high, false, 4, Index::Scope::kEvents);
+  std::vector<Layer::HeldEvents> held;
+  for (const auto* layer : {events_low.get(), events_high.get()}) {
+    layer->ForEachRow([&](uint32_t local, uint32_t row) {
+      held.push_back(Layer::HeldEvents{row, layer, local});
+    });
+  }
+  std::sort(held.begin(), held.end(),
+            [](const auto& x, const auto& y) { return x.row < y.row; });
+  std::mt19937 rng(13);
+  const std::unique_ptr<Bitmap> b_dead = SomeRows(*b, 0.3, rng);
+  const std::vector<Layer::MergeSource> sources = {{a.get(), nullptr},
+                                                   {b.get(), b_dead.get()}};
+  const auto merged = ExpectMergeAsBuilt(schema, sources, held);
+  // Each row held alive has one order more than its layer gave it.
+  uint64_t appended = 0;
+  for (const Layer::HeldEvents& h : held) {
+    appended += h.row % 2 == 0 || !b_dead->contains(*b->LocalRow(h.row));
+  }
+  ASSERT_GT(appended, 0u);
+  const auto as_before = Layer::Merge(schema, sources, {}, 2);
+  EXPECT_EQ(merged->index().event_total(order),
+            as_before->index().event_total(order) + appended);
+}
+
+// Profiles written for the spellings: a value's spelling is its first
+// row's in the merge, read from the row when the row that gave its source
+// the spelling is dropped; numbers that are all integers in one source
+// and not in another take the exact form.
+TEST(LayerMergeSpellingTest, SpellingsAndNumbersAreTheFirstRowsAsBuilt) {
+  ProfileStore store;
+  std::string text;
+  const char* kCities[] = {"PUNE", "Pune", "pune", "Mumbai", "MUMBAI"};
+  for (int i = 0; i < 600; ++i) {
+    const std::string n = std::to_string(i);
+    text += R"({"id":"s)" + n + R"(","city":")" + kCities[i % 5] +
+            R"(","tags":[")" + kCities[(i + 1) % 5] + R"(",")" +
+            kCities[(i + 3) % 5] + R"("],"score":)" +
+            (i % 50 == 7 ? n + ".5" : n) + R"(,"seen":"2026-01-)" +
+            std::to_string(10 + i % 9) + R"(","trial_user":)" +
+            (i % 3 ? "true" : "false") + R"(,"identities":{"email":"s)" + n +
+            R"(@x.io"}})" + "\n";
+  }
+  ASSERT_TRUE(LoadText(text, &store).rejected.empty());
+  const auto a = LayerOf(store, [](uint32_t r) { return r % 2 == 0; });
+  const auto b = LayerOf(store, [](uint32_t r) { return r % 2 == 1; });
+  // The first rows of each source dropped: their spellings go with them.
+  auto a_dead = std::make_unique<Bitmap>();
+  auto b_dead = std::make_unique<Bitmap>();
+  for (uint32_t local = 0; local < 6; ++local) {
+    a_dead->Add(local);
+    b_dead->Add(local);
+  }
+  const auto merged = ExpectMergeAsBuilt(
+      store.schema(), {{a.get(), a_dead.get()}, {b.get(), b_dead.get()}});
+  const AttrId city = *store.schema().Find("city");
+  const StringIndex& cities = *merged->index().attribute(city).strings;
+  // Rows 12 ("pune") and 13 ("Mumbai") are the first kept of their
+  // values; the first rows of both sources that held them are dropped.
+  EXPECT_EQ(cities.display(*cities.Find("pune")), "pune");
+  EXPECT_EQ(cities.display(*cities.Find("mumbai")), "Mumbai");
+  // Only integers kept in one source, non-integers in the other.
+  const auto ints = LayerOf(store, [](uint32_t r) { return r % 50 != 7; });
+  const auto halves = LayerOf(store, [](uint32_t r) { return r % 50 == 7; });
+  const AttrId score = *store.schema().Find("score");
+  EXPECT_TRUE(ints->index().attribute(score).integer_domain);
+  EXPECT_FALSE(halves->index().attribute(score).integer_domain);
+  ExpectMergeAsBuilt(store.schema(),
+                     {{ints.get(), nullptr}, {halves.get(), nullptr}});
+}
+
+}  // namespace
+}  // namespace segd
