@@ -653,7 +653,7 @@ BENCHMARK(BM_EventLayerMerge)
 // (Layer::Merge), Arg 1 builds the same layer from its profiles
 // (Layer::Build), as the upper lane did. N 8000 and 64000: the lane's
 // first two classes (one shard); 160000: three shards. Items are profiles
-// kept.
+// kept; bytes, the sources' indexes and tables.
 void BM_LayerMerge(benchmark::State& state) {
   constexpr uint32_t kSources = 8;
   const auto rows = static_cast<uint32_t>(state.range(0));
@@ -668,6 +668,7 @@ void BM_LayerMerge(benchmark::State& state) {
   std::vector<std::unique_ptr<Bitmap>> dead;
   std::vector<Layer::MergeSource> sources;
   std::vector<Layer::Entry> kept;
+  uint64_t bytes = 0;
   for (uint32_t k = 0; k < kSources; ++k) {
     std::vector<Layer::Entry> entries;
     for (uint32_t i = k; i < rows; i += kSources) {
@@ -684,6 +685,7 @@ void BM_LayerMerge(benchmark::State& state) {
     layers.push_back(
         Layer::Build(data.store.schema(), std::move(entries), false, 1));
     sources.push_back({layers.back().get(), dead.back().get()});
+    bytes += layers.back()->MemoryBytes();
   }
   std::sort(kept.begin(), kept.end(),
             [](const Layer::Entry& a, const Layer::Entry& b) {
@@ -695,6 +697,8 @@ void BM_LayerMerge(benchmark::State& state) {
     benchmark::DoNotOptimize(merged);
   }
   state.SetItemsProcessed(state.iterations() * kept.size());
+  // The merge reads its sources' indexes and tables.
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_LayerMerge)
     ->ArgsProduct({{8000, 64000, 160000}, {0, 1}})

@@ -14,6 +14,7 @@
 #include "index/profile_codec.h"
 
 namespace segd {
+static_assert(Index::kDropped == StringIndex::kDroppedRow);
 namespace {
 
 // Distinct values from which a string attribute gets a trigram index.
@@ -105,8 +106,8 @@ SortedColumn<int64_t> ToColumn(
   return true;
 }
 
-// A shard of an events-only index that an event merge takes columns from,
-// and where its rows go.
+// A shard of a merge's source, which the merge takes columns from, and
+// where its rows go.
 struct MergePart {
   const ShardIndex* shard;
   const uint32_t* to_row;  // by the shard's local row: the merged row
@@ -608,36 +609,54 @@ std::vector<MergePart> PartsOf(std::span<const Index::MergeSource> sources,
 template <typename RowsOf>
 Bitmap MergeBitmaps(std::span<const Index::MergeSource> sources, AttrId a,
                     uint32_t row_count, RowsOf&& rows_of) {
+  // Few rows (a sparse attribute) are sorted instead, rather than pass
+  // over the words of every row.
+  uint64_t total = 0;
+  for (const Index::MergeSource& src : sources) {
+    if (a >= src.index->attribute_count()) continue;
+    total +=
+        roaring_bitmap_get_cardinality(rows_of(src.index->attribute(a)).get());
+  }
+  const bool in_words = total * 64 >= row_count;
   std::vector<uint32_t> rows, scratch;
-  std::vector<uint64_t> words;
+  std::vector<uint64_t> words(in_words ? (row_count + 63) / 64 : 0);
   for (const Index::MergeSource& src : sources) {
     if (a >= src.index->attribute_count()) continue;
     const roaring_bitmap_t* bitmap = rows_of(src.index->attribute(a)).get();
     scratch.resize(roaring_bitmap_get_cardinality(bitmap));
     roaring_bitmap_to_uint32_array(bitmap, scratch.data());
-    if (words.empty() && !scratch.empty()) words.resize((row_count + 63) / 64);
     for (const uint32_t row : scratch) {
       const uint32_t to = src.to_row[row];
-      if (to != Index::kDropped) SetBit(words.data(), to);
+      if (to == Index::kDropped) continue;
+      if (in_words) {
+        SetBit(words.data(), to);
+      } else {
+        rows.push_back(to);
+      }
     }
   }
-  AppendSetBits(words, &rows);
+  if (in_words) {
+    AppendSetBits(words, &rows);
+  } else {
+    std::sort(rows.begin(), rows.end());
+  }
   Bitmap merged = Bitmap::Of(rows);
   merged.Optimize();
   return merged;
 }
 
-// A number attribute's exact column of one merged shard, from the (key,
-// row) pairs of every part's columns, int64 or exact.
-SortedColumn<long double> MergeExactColumn(std::span<const MergePart> parts,
-                                           AttrId a, uint32_t shard) {
-  std::vector<std::pair<long double, uint16_t>> pairs;
+// A number attribute's exact column of every merged shard, from the (key,
+// row) pairs of every part's columns, int64 or exact, each column read
+// once and its entries kept into the merged shard they go to.
+std::vector<SortedColumn<long double>> MergeExactColumns(
+    std::span<const MergePart> parts, AttrId a, uint32_t shard_count) {
+  std::vector<std::vector<std::pair<long double, uint16_t>>> pairs(shard_count);
   auto gather = [&](const auto& column, const uint32_t* to_row) {
     for (size_t i = 0; i < column.size(); ++i) {
       const uint32_t to = to_row[column.rows[i]];
-      if (to == Index::kDropped || ShardOf(to) != shard) continue;
-      pairs.emplace_back(static_cast<long double>(column.keys[i]),
-                         static_cast<uint16_t>(to));
+      if (to == Index::kDropped) continue;
+      pairs[ShardOf(to)].emplace_back(static_cast<long double>(column.keys[i]),
+                                      static_cast<uint16_t>(to));
     }
   };
   for (const MergePart& part : parts) {
@@ -645,17 +664,19 @@ SortedColumn<long double> MergeExactColumn(std::span<const MergePart> parts,
     gather(part.shard->int_columns[a], part.to_row);
     gather(part.shard->mixed_columns[a], part.to_row);
   }
-  std::sort(pairs.begin(), pairs.end());
-  SortedColumn<long double> column;
-  std::vector<long double> keys;
-  keys.reserve(pairs.size());
-  column.rows.reserve(pairs.size());
-  for (const auto& [key, row] : pairs) {
-    keys.push_back(key);
-    column.rows.push_back(row);
-  }
-  column.keys = RealKeys(std::move(keys));
-  return column;
+  std::vector<SortedColumn<long double>> columns(shard_count);
+  tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
+    std::sort(pairs[s].begin(), pairs[s].end());
+    std::vector<long double> keys;
+    keys.reserve(pairs[s].size());
+    columns[s].rows.reserve(pairs[s].size());
+    for (const auto& [key, row] : pairs[s]) {
+      keys.push_back(key);
+      columns[s].rows.push_back(row);
+    }
+    columns[s].keys = RealKeys(std::move(keys));
+  });
+  return columns;
 }
 
 }  // namespace
@@ -765,6 +786,7 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
           v.ForEachString(look);
         }
       }
+      assert(found);  // the row holds the value, in some spelling
       return found.value_or(std::string(folded));
     };
     ix.attributes_[a].strings =
@@ -794,8 +816,10 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
       }
     }
     if (any_exact) {
+      std::vector<SortedColumn<long double>> exact_columns =
+          MergeExactColumns(value_parts, a, shard_count);
       tbb::parallel_for(uint32_t{0}, shard_count, [&](uint32_t s) {
-        SortedColumn<long double> exact = MergeExactColumn(value_parts, a, s);
+        SortedColumn<long double>& exact = exact_columns[s];
         ShardIndex& shard = ix.shards_[s];
         if (attr.integer_domain) {
           std::vector<int64_t> keys(exact.size());
@@ -849,7 +873,7 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
       case AttrType::kDate:
         merge_numbers(a);
         return;
-      default:
+      case AttrType::kUnindexable:
         return;
     }
   });

@@ -15,7 +15,8 @@
 // rows, which previews read back. Its rows are the source's: the whole
 // store, or a live database's layer (live/layer.h).
 //
-// Threading: immutable after Build; share it as shared_ptr<const Index>.
+// Threading: immutable after Build (or Merge); share it as
+// shared_ptr<const Index>.
 // REQUIRES: the source outlives the Index, and its blobs do not change
 // while the Index is in use.
 #ifndef SEGD_INDEX_INDEX_H_

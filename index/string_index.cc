@@ -356,7 +356,7 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
         if (to != kDroppedRow) part.rows.push_back(to);
       }
       part.ends[v] = part.rows.size();
-      part.first_kept[v] = to_row[rows.front()] != kDroppedRow;
+      part.first_kept[v] = !rows.empty() && to_row[rows.front()] != kDroppedRow;
     });
     part.Skip();
   }
@@ -377,7 +377,6 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
   // more merges its rows in words.
   constexpr size_t kWordsPerCommonRow = 4;
   std::vector<size_t> same;  // the parts holding the least value
-  uint32_t row_end = 0;
   for (;;) {
     // The least value among the parts' next, and the parts holding it.
     same.clear();
@@ -428,7 +427,6 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
       }
     }
     ends.push_back(rows.size());
-    row_end = std::max(row_end, rows.back() + 1);
     const Part& holder = parts[first];
     std::string spelling;
     std::string_view shown;
@@ -460,7 +458,7 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
     // else sorted as (row, value) words.
     std::vector<uint32_t> occurrence_rows;
     std::vector<ValueId> occurrence_values;
-    std::vector<ValueId> by_row(row_end, kNoValue);
+    std::vector<ValueId> by_row(row_count, kNoValue);
     bool one_per_row = true;
     for (ValueId v = 0; v < ends.size() && one_per_row; ++v) {
       for (uint64_t i = v == 0 ? 0 : ends[v - 1]; i < ends[v]; ++i) {
@@ -474,23 +472,23 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
     if (one_per_row) {
       occurrence_rows.reserve(rows.size());
       occurrence_values.reserve(rows.size());
-      for (uint32_t row = 0; row < row_end; ++row) {
+      for (uint32_t row = 0; row < row_count; ++row) {
         if (by_row[row] == kNoValue) continue;
         occurrence_rows.push_back(row);
         occurrence_values.push_back(by_row[row]);
       }
     } else {
-      std::vector<uint64_t> words;
-      words.reserve(rows.size());
+      std::vector<uint64_t> pairs;
+      pairs.reserve(rows.size());
       for (ValueId v = 0; v < ends.size(); ++v) {
         for (uint64_t i = v == 0 ? 0 : ends[v - 1]; i < ends[v]; ++i) {
-          words.push_back(uint64_t{rows[i]} << 32 | v);
+          pairs.push_back(uint64_t{rows[i]} << 32 | v);
         }
       }
-      RadixSort(words, [](uint64_t w) { return w; });
-      occurrence_rows.reserve(words.size());
-      occurrence_values.reserve(words.size());
-      for (const uint64_t w : words) {
+      RadixSort(pairs, [](uint64_t w) { return w; });
+      occurrence_rows.reserve(pairs.size());
+      occurrence_values.reserve(pairs.size());
+      for (const uint64_t w : pairs) {
         occurrence_rows.push_back(static_cast<uint32_t>(w >> 32));
         occurrence_values.push_back(static_cast<ValueId>(w));
       }

@@ -2501,7 +2501,8 @@ bool Database::RunMerge(MergeLane lane) {
   const bool base = lane == MergeLane::kBase;
   const auto& layers = events ? version->event_layers_ : version->layers_;
   // The base is built from its profiles; the layers above it, and event
-  // layers, merge their indexes without reading the profiles.
+  // layers, merge their indexes (reading a profile only for a spelling
+  // whose row is gone, and for the events of a stale row).
   std::vector<Layer::Entry> entries;
   std::vector<Layer::MergeSource> merge_sources;
   // Rows read stale, with the event layer that held their events: the
@@ -2510,15 +2511,19 @@ bool Database::RunMerge(MergeLane lane) {
   std::vector<Layer::HeldEvents> held;
   for (size_t i : positions) {
     const Snapshot::LayerState& state = layers[i];
-    merge_sources.push_back({state.layer.get(), state.dead.get()});
+    if (!base) merge_sources.push_back({state.layer.get(), state.dead.get()});
     if (events || (!base && state.stale == nullptr)) continue;
     state.layer->ForEachRow([&](uint32_t local, uint32_t row) {
       if (state.dead != nullptr && state.dead->contains(local)) return;
       if (state.stale != nullptr && state.stale->contains(local)) {
         const auto [e, at] = *version->EventsAt(row);
         const Layer& holder = *version->event_layers_[e].layer;
-        if (base) entries.push_back(Layer::Entry{row, holder.index().blob(at)});
-        held.push_back(Layer::HeldEvents{row, &holder, at});
+        const std::string_view now = holder.index().blob(at);
+        if (base) {
+          entries.push_back(Layer::Entry{row, now});
+        } else {
+          held.push_back(Layer::HeldEvents{row, now});
+        }
         read_stale.emplace_back(row, holder.serial());
         return;
       }

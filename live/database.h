@@ -57,14 +57,14 @@ struct DatabaseOptions {
   // is kept as it is and a new one starts.
   uint32_t newest_layer_rows = 128;
   // Layers of about the same size are merged once there are this many.
-  // A merge indexes its profiles again, so a profile costs a build per
-  // size class it climbs: from batch layers of 1,000 rows, 8 reaches a
-  // base's share of 10M profiles in three classes where 4 took five, and
-  // more layers wait between merges, which queries pay at their tail
-  // (BENCHMARKS.md, "Layers merge eight at a time").
+  // A profile costs a merge per size class it climbs: from batch layers
+  // of 1,000 rows, 8 reaches a base's share of 10M profiles in three
+  // classes where 4 took five, and more layers wait between merges, which
+  // queries pay at their tail (BENCHMARKS.md, "Layers merge eight at a
+  // time").
   uint32_t merge_fanout = 8;
-  // The same for event layers. Their merges re-index every event they
-  // hold, once per size class it climbs, and only event conditions over
+  // The same for event layers. Their merges move every event they hold,
+  // once per size class it climbs, and only event conditions over
   // stale rows read them (once a query, not once a layer): fewer, larger
   // merges pay.
   uint32_t event_merge_fanout = 8;

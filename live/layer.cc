@@ -136,6 +136,12 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   return layer;
 }
 
+std::shared_ptr<const Layer> Layer::MergeEvents(
+    const Schema& schema, std::span<const EventSource> sources,
+    uint64_t serial) {
+  return Merge(schema, sources, {}, serial, Index::Scope::kEvents);
+}
+
 std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
                                           std::span<const MergeSource> sources,
                                           std::span<const HeldEvents> held,
@@ -163,24 +169,16 @@ std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(words.size());
-  // The sources' indexes, then the event layers that hold rows' events.
+  // The sources' indexes; an index of the held rows' events follows.
   std::vector<Index::MergeSource> indexes(sources.size());
   for (uint32_t i = 0; i < sources.size(); ++i) {
     indexes[i].index = &sources[i].layer->index();
     indexes[i].to_row.assign(indexes[i].index->row_count(), Index::kDropped);
   }
-  std::vector<const Layer*> holders;
-  for (const HeldEvents& h : held) {
-    if (std::find(holders.begin(), holders.end(), h.layer) != holders.end()) {
-      continue;
-    }
-    holders.push_back(h.layer);
-    const uint32_t rows = h.layer->index().row_count();
-    indexes.push_back(Index::MergeSource{
-        &h.layer->index(), std::vector<uint32_t>(rows, Index::kDropped),
-        std::vector<uint32_t>(rows, Index::kDropped)});
-  }
-  std::vector<Kept> moved;  // source rows whose events lie elsewhere
+  // The held rows kept, whose events an index of their own gives.
+  std::vector<std::string_view> held_blobs;
+  std::vector<uint32_t> held_to_row;
+  std::vector<Kept> moved;  // their rows in the sources
   std::vector<std::string_view> blobs(words.size());
   layer->rows_.resize(words.size());
   size_t next_held = 0;
@@ -189,23 +187,29 @@ std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
     const uint32_t row = static_cast<uint32_t>(words[local] >> 32);
     indexes[k.source].to_row[k.local] = local;
     layer->rows_[local] = row;
+    blobs[local] = indexes[k.source].index->blob(k.local);
     while (next_held < held.size() && held[next_held].row < row) ++next_held;
     if (next_held < held.size() && held[next_held].row == row) {
-      const HeldEvents& h = held[next_held];
-      const size_t holder =
-          sources.size() + (std::find(holders.begin(), holders.end(), h.layer) -
-                            holders.begin());
-      indexes[holder].events_to_row[h.local] = local;
-      blobs[local] = h.layer->index().blob(h.local);
+      blobs[local] = held[next_held].blob;
+      held_blobs.push_back(blobs[local]);
+      held_to_row.push_back(local);
       moved.push_back(k);
-      continue;
     }
-    blobs[local] = indexes[k.source].index->blob(k.local);
   }
   for (const Kept& k : moved) {
     Index::MergeSource& src = indexes[k.source];
     if (src.events_to_row.empty()) src.events_to_row = src.to_row;
     src.events_to_row[k.local] = Index::kDropped;
+  }
+  std::shared_ptr<const Index> held_events;
+  if (!held_blobs.empty()) {
+    held_events =
+        Index::Build(schema, std::make_shared<BlobRows>(std::move(held_blobs)),
+                     Index::Scope::kEvents);
+    indexes.push_back(Index::MergeSource{
+        held_events.get(),
+        std::vector<uint32_t>(held_to_row.size(), Index::kDropped),
+        std::move(held_to_row)});
   }
   layer->index_ = Index::Merge(
       schema, std::make_shared<BlobRows>(std::move(blobs)), indexes, scope);

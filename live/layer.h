@@ -181,19 +181,22 @@ class Layer {
     const Bitmap* dead;
   };
   // A row of a merge whose events were appended since its layer was built
-  // (stale there): the event layer that holds it as it is now, and its
-  // local row there.
+  // (stale there), and its profile as it is now, which an event layer
+  // holds.
   struct HeldEvents {
     uint32_t row;
-    const Layer* layer;
-    uint32_t local;
+    std::string_view blob;
   };
   // The layer over the rows of `sources` not dead there, its index merged
   // from theirs (Index::Merge) and its id tables from their tables, rather
   // than built from the profiles again: what Build gives over the same
-  // profiles. A row of `held` (ascending by row) is the profile that its
-  // event layer holds, its events taken from there.
-  // REQUIRES: no row alive in two sources; `scope` kEvents: the sources
+  // profiles (but for Index::Merge's one exception, which no answer
+  // shows). A row of `held` (ascending by row) is stored as the profile
+  // given there, its events read from it: an index of those profiles'
+  // events alone is built, and merged as a source, so that a merge costs
+  // what its held rows hold, not what the event layers holding them do.
+  // REQUIRES: no row alive in two sources; a held row's profile differs
+  // from its source's in its events alone; `scope` kEvents: the sources
   // are event layers, and `held` is empty.
   static std::shared_ptr<const Layer> Merge(
       const Schema& schema, std::span<const MergeSource> sources,
@@ -203,9 +206,7 @@ class Layer {
   using EventSource = MergeSource;
   static std::shared_ptr<const Layer> MergeEvents(
       const Schema& schema, std::span<const EventSource> sources,
-      uint64_t serial) {
-    return Merge(schema, sources, {}, serial, Index::Scope::kEvents);
-  }
+      uint64_t serial);
 
   // A number no other layer of the database has.
   uint64_t serial() const { return serial_; }
