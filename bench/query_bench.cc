@@ -604,6 +604,20 @@ BENCHMARK(BM_EventLayerBuild)
     ->Arg(160000)
     ->Unit(benchmark::kMicrosecond);
 
+// The profiles of `layers` layers of a merge of `rows` rows: every
+// `layers`-th of `rows` rows spread evenly over the fixture.
+std::vector<std::vector<Layer::Entry>> SpreadLayers(const Fixture& data,
+                                                    uint32_t rows,
+                                                    uint32_t layers) {
+  const uint32_t step = data.store.row_count() / rows;
+  std::vector<std::vector<Layer::Entry>> out(layers);
+  for (uint32_t i = 0; i < rows; ++i) {
+    out[i % layers].push_back(
+        Layer::Entry{i * step, data.store.blob(i * step)});
+  }
+  return out;
+}
+
 // An event merge: eight event layers of an eighth of N profiles of the
 // fixture each, every eighth of N rows spread over the fixture, merged from
 // their columns into one (Layer::MergeEvents), against
@@ -619,14 +633,10 @@ void BM_EventLayerMerge(benchmark::State& state) {
     state.SkipWithError("fewer profiles than the layer holds");
     return;
   }
-  const uint32_t step = data.store.row_count() / rows;
   std::vector<std::shared_ptr<const Layer>> layers;
   uint64_t bytes = 0;
-  for (uint32_t k = 0; k < kSources; ++k) {
-    std::vector<Layer::Entry> entries;
-    for (uint32_t i = k; i < rows; i += kSources) {
-      entries.push_back(Layer::Entry{i * step, data.store.blob(i * step)});
-    }
+  for (std::vector<Layer::Entry>& entries :
+       SpreadLayers(data, rows, kSources)) {
     layers.push_back(Layer::Build(data.store.schema(), std::move(entries),
                                   false, 1, Index::Scope::kEvents));
     bytes += layers.back()->index().MemoryUse().events +
@@ -663,17 +673,14 @@ void BM_LayerMerge(benchmark::State& state) {
     state.SkipWithError("fewer profiles than the layer holds");
     return;
   }
-  const uint32_t step = data.store.row_count() / rows;
   std::vector<std::shared_ptr<const Layer>> layers;
   std::vector<std::unique_ptr<Bitmap>> dead;
   std::vector<Layer::MergeSource> sources;
   std::vector<Layer::Entry> kept;
   uint64_t bytes = 0;
-  for (uint32_t k = 0; k < kSources; ++k) {
-    std::vector<Layer::Entry> entries;
-    for (uint32_t i = k; i < rows; i += kSources) {
-      entries.push_back(Layer::Entry{i * step, data.store.blob(i * step)});
-    }
+  uint32_t k = 0;
+  for (std::vector<Layer::Entry>& entries :
+       SpreadLayers(data, rows, kSources)) {
     dead.push_back(std::make_unique<Bitmap>());
     for (uint32_t local = 0; local < entries.size(); ++local) {
       if (local % 10 == k) {
@@ -686,6 +693,7 @@ void BM_LayerMerge(benchmark::State& state) {
         Layer::Build(data.store.schema(), std::move(entries), false, 1));
     sources.push_back({layers.back().get(), dead.back().get()});
     bytes += layers.back()->MemoryBytes();
+    ++k;
   }
   std::sort(kept.begin(), kept.end(),
             [](const Layer::Entry& a, const Layer::Entry& b) {

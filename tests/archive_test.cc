@@ -15,25 +15,15 @@
 #include "index/index.h"
 #include "index/profile_store.h"
 #include "ingest/loader.h"
+#include "tests/index_compare.h"
 #include "tests/tsan.h"
 #include "tools/gen.h"
 
 namespace segd {
 namespace {
 
-class StringWriter final : public ArchiveWriter {
- public:
-  void Put(const void* data, size_t n) override {
-    bytes.append(static_cast<const char*>(data), n);
-  }
-  std::string bytes;
-};
-
-std::string Saved(const Index& index) {
-  StringWriter out;
-  index.Save(out);
-  return out.bytes;
-}
+using testing::Saved;
+using testing::StringWriter;
 
 // Rules over every kind of structure the index holds: dictionaries and
 // trigrams, number and date columns with range buckets, events and their

@@ -11,10 +11,13 @@
 #include "index/index.h"
 #include "ingest/loader.h"
 #include "live/layer.h"
+#include "tests/index_compare.h"
 #include "tools/gen.h"
 
 namespace segd {
 namespace {
+
+using testing::SomeRows;
 
 class EventMergeTest : public ::testing::Test {
  protected:
@@ -55,29 +58,6 @@ std::vector<uint32_t> Rows(uint32_t first, uint32_t step, uint32_t n) {
   return rows;
 }
 
-// About `share` of a layer's local rows, at random.
-std::unique_ptr<Bitmap> SomeRows(const Layer& layer, double share,
-                                 std::mt19937& rng) {
-  auto rows = std::make_unique<Bitmap>();
-  std::bernoulli_distribution pick(share);
-  for (uint32_t local = 0; local < layer.size(); ++local) {
-    if (pick(rng)) rows->Add(local);
-  }
-  return rows;
-}
-
-void ExpectSameColumn(const SortedColumn<int64_t>& got,
-                      const SortedColumn<int64_t>& want,
-                      const std::string& where) {
-  ASSERT_EQ(got.size(), want.size()) << where;
-  for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_EQ(got.keys[i], want.keys[i]) << where << " at " << i;
-    ASSERT_EQ(got.rows[i], want.rows[i]) << where << " at " << i;
-  }
-  EXPECT_EQ(got.edges, want.edges) << where;
-  EXPECT_EQ(got.prefix, want.prefix) << where;
-}
-
 // The merged layer holds the same rows, blobs and columns as the layer
 // built from its profiles, and has the events of every column.
 void ExpectSameLayer(const Layer& got, const Layer& want) {
@@ -87,32 +67,8 @@ void ExpectSameLayer(const Layer& got, const Layer& want) {
     ASSERT_EQ(got.index().blob(local).data(), want.index().blob(local).data())
         << local;
   }
-  const Index& g = got.index();
-  const Index& w = want.index();
-  ASSERT_EQ(g.row_count(), w.row_count());
-  EXPECT_TRUE(roaring_bitmap_equals(g.live().get(), w.live().get()));
-  EXPECT_EQ(g.live_count(), w.live_count());
-  ASSERT_EQ(g.attribute_count(), w.attribute_count());
-  ASSERT_EQ(g.shard_count(), w.shard_count());
-  for (uint32_t s = 0; s < g.shard_count(); ++s) {
-    const ShardIndex& gs = g.shard(s);
-    const ShardIndex& ws = w.shard(s);
-    EXPECT_EQ(g.shard_full(s), w.shard_full(s));
-    ASSERT_EQ(gs.int_columns.size(), ws.int_columns.size());
-    ASSERT_EQ(gs.mixed_columns.size(), ws.mixed_columns.size());
-    ASSERT_EQ(gs.recency.size(), ws.recency.size());
-    ASSERT_EQ(gs.older_events.size(), ws.older_events.size());
-    for (EventId e = 0; e < gs.recency.size(); ++e) {
-      EXPECT_EQ(g.event_total(e), w.event_total(e)) << g.event_name(e);
-      const auto got_columns = gs.EventColumns(e);
-      const auto want_columns = ws.EventColumns(e);
-      for (size_t c = 0; c < ShardIndex::kEventColumns; ++c) {
-        ExpectSameColumn(*got_columns[c], *want_columns[c],
-                         g.event_name(e) + " shard " + std::to_string(s) +
-                             " column " + std::to_string(c));
-      }
-    }
-  }
+  ASSERT_EQ(got.index().row_count(), want.index().row_count());
+  testing::ExpectSameIndex(got.index(), want.index());
 }
 
 // Merges `sources` (each with its dead rows, or none) and builds the same
