@@ -113,13 +113,13 @@ struct MergePart {
   const uint32_t* to_row;  // by the shard's local row: the merged row
 };
 
-// One column (an event name's rung, a number attribute's) in every shard
-// of a merged index, from the same column of each source shard, whose rows
-// go to their rows in the merge or are dropped (Index::kDropped). A source's
-// rows keep their order in the merge, so each source column's entries make, in
-// each merged shard, a run ascending by (key, row). The runs merge as words,
-// the key's offset from the smallest above the row (PairWord), when the keys
-// fit (any few millennia of instants); else as pairs, sorted. Reused from
+// One column (an event name's rung, a number or date attribute's) in every
+// shard of a merged index, from the same column of each source shard, whose
+// rows go to their rows in the merge or are dropped (Index::kDropped). A
+// source's rows keep their order in the merge, so each source column's entries
+// make, in each merged shard, a run ascending by (key, row). The runs merge as
+// words, the key's offset from the smallest above the row (PairWord), when the
+// keys fit (any few millennia of instants); else as pairs, sorted. Reused from
 // column to column, so that its buffers are.
 class ColumnMerger {
  public:
@@ -609,7 +609,7 @@ std::vector<MergePart> PartsOf(std::span<const Index::MergeSource> sources,
 template <typename RowsOf>
 Bitmap MergeBitmaps(std::span<const Index::MergeSource> sources, AttrId a,
                     uint32_t row_count, RowsOf&& rows_of) {
-  // Few rows (a sparse attribute) are sorted instead, rather than pass
+  // Few rows (a sparse attribute) merge as runs instead, rather than pass
   // over the words of every row.
   uint64_t total = 0;
   for (const Index::MergeSource& src : sources) {
@@ -620,11 +620,13 @@ Bitmap MergeBitmaps(std::span<const Index::MergeSource> sources, AttrId a,
   const bool in_words = total * 64 >= row_count;
   std::vector<uint32_t> rows, scratch;
   std::vector<uint64_t> words(in_words ? (row_count + 63) / 64 : 0);
+  std::vector<size_t> runs;  // each source's rows ascend: a run
   for (const Index::MergeSource& src : sources) {
     if (a >= src.index->attribute_count()) continue;
     const roaring_bitmap_t* bitmap = rows_of(src.index->attribute(a)).get();
     scratch.resize(roaring_bitmap_get_cardinality(bitmap));
     roaring_bitmap_to_uint32_array(bitmap, scratch.data());
+    runs.push_back(rows.size());
     for (const uint32_t row : scratch) {
       const uint32_t to = src.to_row[row];
       if (to == Index::kDropped) continue;
@@ -638,7 +640,7 @@ Bitmap MergeBitmaps(std::span<const Index::MergeSource> sources, AttrId a,
   if (in_words) {
     AppendSetBits(words, &rows);
   } else {
-    std::sort(rows.begin(), rows.end());
+    MergeRuns(rows, runs, scratch);
   }
   Bitmap merged = Bitmap::Of(rows);
   merged.Optimize();
@@ -772,11 +774,8 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
       DecodedProfile p;
       DecodeSelected(ix.rows_->blob(row), keep, DecodeScope::kValues, &p);
       std::optional<std::string> found;
-      std::string folding;
       const auto look = [&](std::string_view text) {
-        if (found) return;
-        FoldAsciiInto(text, &folding);
-        if (folding == folded) found.emplace(text);
+        if (!found && EqualsFolded(text, folded)) found.emplace(text);
       };
       for (const DecodedValue& v : p.values) {
         if (v.attr != a) continue;
@@ -789,8 +788,8 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
       assert(found);  // the row holds the value, in some spelling
       return found.value_or(std::string(folded));
     };
-    ix.attributes_[a].strings =
-        StringIndex::Merge(dictionaries, kTrigramMinValues, spelling_at);
+    ix.attributes_[a].strings = StringIndex::Merge(
+        dictionaries, ix.row_count_, kTrigramMinValues, spelling_at);
   };
   // Number columns of every merged shard: int64 unless a source held a
   // non-integer.
@@ -802,6 +801,7 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
     bool any_exact = false;
     attr.integer_domain = true;
     for (const MergePart& part : value_parts) {
+      if (!attr.integer_domain) break;
       if (a >= part.shard->mixed_columns.size()) continue;
       const SortedColumn<long double>& column = part.shard->mixed_columns[a];
       for (size_t i = 0; i < column.size(); ++i) {

@@ -208,7 +208,8 @@ std::unique_ptr<StringIndex> StringIndex::Builder::Finish(
   }
   if (with_trigrams) {
     // A row's values, in the order the row named them, are put in order
-    // of their ids.
+    // of their ids: no reader needs it, but a merge gives them so (Merge),
+    // and the two then save the same bytes.
     for (size_t i = 0; i < occurrence_rows_.size();) {
       size_t j = i + 1;
       while (j < occurrence_rows_.size() &&
@@ -307,8 +308,8 @@ void StringIndex::ForEachPosting(std::vector<uint32_t>& scratch,
 }
 
 std::unique_ptr<StringIndex> StringIndex::Merge(
-    std::span<const MergeSource> sources, size_t trigram_min_values,
-    const SpellingAt& spelling_at) {
+    std::span<const MergeSource> sources, uint32_t row_count,
+    size_t trigram_min_values, const SpellingAt& spelling_at) {
   // Each source's values with the rows they keep, as merged rows: value
   // v's are rows[ends[v - 1], ends[v]), from 0 for v = 0.
   struct Part {
@@ -367,12 +368,6 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
   std::vector<size_t> runs;  // where each source's rows of a value start
   std::vector<uint32_t> value_rows, merge_scratch;
   std::vector<uint64_t> words;
-  // Rows of the merge: one past the largest row kept.
-  uint32_t row_count = 0;
-  for (const Part& part : parts) {
-    for (const uint32_t row : part.rows)
-      row_count = std::max(row_count, row + 1);
-  }
   // A value with a row for every this many words of the merge's rows or
   // more merges its rows in words.
   constexpr size_t kWordsPerCommonRow = 4;
@@ -398,17 +393,17 @@ std::unique_ptr<StringIndex> StringIndex::Merge(
     // Its rows, a run from each part, and its spelling, from the part that
     // holds its first row.
     runs.clear();
+    const size_t start = rows.size();
     size_t first = same.front();
     for (const size_t k : same) {
       const Part& part = parts[k];
-      runs.push_back(rows.size() - (ends.empty() ? 0 : ends.back()));
+      runs.push_back(rows.size() - start);
       const uint32_t* begin = part.rows.data() + part.begin(part.next);
       const uint32_t* end = part.rows.data() + part.ends[part.next];
       rows.insert(rows.end(), begin, end);
       const Part& holder = parts[first];
       if (*begin < holder.rows[holder.begin(holder.next)]) first = k;
     }
-    const size_t start = ends.empty() ? 0 : ends.back();
     if (same.size() > 1) {
       // A common value's rows are set in words over the merge's rows and
       // read off in order; a rarer one's runs are merged.

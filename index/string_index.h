@@ -106,7 +106,8 @@ class StringIndex {
     uint64_t adds_ = 0;               // Adds so far
     uint64_t applied_ = 0;            // of which applied
     std::vector<uint32_t> last_row_;  // per value
-    // Every (row, value) pair, in row order.
+    // Every (row, value) pair, in row order (a row's values in the order
+    // it named them, until Finish puts them in order of their ids).
     std::vector<uint32_t> occurrence_rows_;
     std::vector<ValueId> occurrence_values_;
   };
@@ -123,15 +124,16 @@ class StringIndex {
   // merge holds.
   using SpellingAt =
       std::function<std::string(uint32_t row, std::string_view folded)>;
-  // The dictionary of a merge's rows from its sources' dictionaries, not
+  // The dictionary of a merge's `row_count` rows from its sources'
+  // dictionaries, not
   // from the rows' values again: what a Builder fed the values of the rows
   // kept, in the merge's row order, finishes as, with trigrams when it
   // holds `trigram_min_values` values or more. Values are merged by their
   // sorted text, their rows by row. A value's spelling is its first row's:
   // the source's when that row is kept there, else `spelling_at`'s.
   static std::unique_ptr<StringIndex> Merge(
-      std::span<const MergeSource> sources, size_t trigram_min_values,
-      const SpellingAt& spelling_at);
+      std::span<const MergeSource> sources, uint32_t row_count,
+      size_t trigram_min_values, const SpellingAt& spelling_at);
 
   size_t value_count() const { return folded_offsets_.size() - 1; }
   // The value with this folded text: a binary search of the sorted text.

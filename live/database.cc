@@ -2508,7 +2508,7 @@ bool Database::RunMerge(MergeLane lane) {
   // Rows read stale, with the event layer that held their events: the
   // merged layer has those events, unless more came since.
   std::vector<std::pair<uint32_t, uint64_t>> read_stale;
-  std::vector<Layer::HeldEvents> held;
+  std::vector<Layer::Entry> held;  // stale rows, as they are now
   for (size_t i : positions) {
     const Snapshot::LayerState& state = layers[i];
     if (!base) merge_sources.push_back({state.layer.get(), state.dead.get()});
@@ -2522,7 +2522,7 @@ bool Database::RunMerge(MergeLane lane) {
         if (base) {
           entries.push_back(Layer::Entry{row, now});
         } else {
-          held.push_back(Layer::HeldEvents{row, now});
+          held.push_back(Layer::Entry{row, now});
         }
         read_stale.emplace_back(row, holder.serial());
         return;
@@ -2532,15 +2532,12 @@ bool Database::RunMerge(MergeLane lane) {
       }
     });
   }
-  std::sort(entries.begin(), entries.end(),
-            [](const Layer::Entry& a, const Layer::Entry& b) {
-              return a.row < b.row;
-            });
+  const auto by_row = [](const Layer::Entry& a, const Layer::Entry& b) {
+    return a.row < b.row;
+  };
+  std::sort(entries.begin(), entries.end(), by_row);
+  std::sort(held.begin(), held.end(), by_row);
   std::sort(read_stale.begin(), read_stale.end());
-  std::sort(held.begin(), held.end(),
-            [](const Layer::HeldEvents& a, const Layer::HeldEvents& b) {
-              return a.row < b.row;
-            });
   // The base takes copies of the profiles whose pages the store's current
   // profiles use less than half of, packed in pages of its own; the store
   // reads them from there once the merge is in, and lets the old pages go.

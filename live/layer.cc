@@ -4,6 +4,7 @@
 #include <tbb/parallel_invoke.h>
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 #include "base/hash.h"
@@ -144,8 +145,9 @@ std::shared_ptr<const Layer> Layer::MergeEvents(
 
 std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
                                           std::span<const MergeSource> sources,
-                                          std::span<const HeldEvents> held,
+                                          std::span<const Entry> held,
                                           uint64_t serial, Index::Scope scope) {
+  assert(scope == Index::Scope::kAll || held.empty());
   // The rows kept, a run per source ascending by global row: each as its
   // global row above its place in `kept`, which says where it comes from.
   struct Kept {

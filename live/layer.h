@@ -180,27 +180,22 @@ class Layer {
     const Layer* layer;
     const Bitmap* dead;
   };
-  // A row of a merge whose events were appended since its layer was built
-  // (stale there), and its profile as it is now, which an event layer
-  // holds.
-  struct HeldEvents {
-    uint32_t row;
-    std::string_view blob;
-  };
   // The layer over the rows of `sources` not dead there, its index merged
   // from theirs (Index::Merge) and its id tables from their tables, rather
   // than built from the profiles again: what Build gives over the same
   // profiles (but for Index::Merge's one exception, which no answer
-  // shows). A row of `held` (ascending by row) is stored as the profile
-  // given there, its events read from it: an index of those profiles'
-  // events alone is built, and merged as a source, so that a merge costs
-  // what its held rows hold, not what the event layers holding them do.
+  // shows). A row of `held` (ascending by row: rows whose events were
+  // appended since their layer was built, stale there) is stored as the
+  // profile given there, which an event layer holds, its events read from
+  // it: an index of those profiles' events alone is built, and merged as a
+  // source, so that a merge costs what its held rows hold, not what the
+  // event layers holding them do.
   // REQUIRES: no row alive in two sources; a held row's profile differs
   // from its source's in its events alone; `scope` kEvents: the sources
   // are event layers, and `held` is empty.
   static std::shared_ptr<const Layer> Merge(
       const Schema& schema, std::span<const MergeSource> sources,
-      std::span<const HeldEvents> held, uint64_t serial,
+      std::span<const Entry> held, uint64_t serial,
       Index::Scope scope = Index::Scope::kAll);
   // The event layer merged from event layers.
   using EventSource = MergeSource;

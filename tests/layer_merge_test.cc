@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "index/index.h"
@@ -37,16 +38,16 @@ std::shared_ptr<const Layer> LayerOf(const ProfileStore& store, Keep&& keep) {
 // one is returned.
 std::shared_ptr<const Layer> ExpectMergeAsBuilt(
     const Schema& schema, const std::vector<Layer::MergeSource>& sources,
-    const std::vector<Layer::HeldEvents>& held = {}) {
+    const std::vector<Layer::Entry>& held = {}) {
+  std::unordered_map<uint32_t, std::string_view> now;
+  for (const Layer::Entry& h : held) now.emplace(h.row, h.blob);
   std::vector<Layer::Entry> kept;
   for (const Layer::MergeSource& src : sources) {
     src.layer->ForEachRow([&](uint32_t local, uint32_t row) {
       if (src.dead != nullptr && src.dead->contains(local)) return;
-      std::string_view blob = src.layer->index().blob(local);
-      for (const Layer::HeldEvents& h : held) {
-        if (h.row == row) blob = h.blob;
-      }
-      kept.push_back(Layer::Entry{row, blob});
+      const auto it = now.find(row);
+      kept.push_back(Layer::Entry{
+          row, it != now.end() ? it->second : src.layer->index().blob(local)});
     });
   }
   std::sort(kept.begin(), kept.end(),
@@ -144,13 +145,13 @@ TEST_F(LayerMergeTest, RowsWithEventsAppendedTakeThemFromTheirProfileNow) {
   ProfileStore later;
   ASSERT_TRUE(
       LoadText(GenerateProfilesToString(Options()), &later).rejected.empty());
-  std::vector<Layer::HeldEvents> held;
+  std::vector<Layer::Entry> held;
   for (uint32_t row = 0; row < later.row_count(); row += 10) {
     DecodedProfile p;
     DecodeProfile(store_->blob(row), &p);
     const ProfileInput::Event event{"order", 1'700'000'000'000 + row};
     ASSERT_EQ(*later.AppendEvents(p.id, std::span(&event, 1)), row);
-    held.push_back(Layer::HeldEvents{row, later.blob(row)});
+    held.push_back(Layer::Entry{row, later.blob(row)});
   }
   const Schema& schema = later.schema();
   const EventId order = *schema.FindEvent("order");
@@ -161,7 +162,7 @@ TEST_F(LayerMergeTest, RowsWithEventsAppendedTakeThemFromTheirProfileNow) {
   const auto merged = ExpectMergeAsBuilt(schema, sources, held);
   // Each row held alive has one order more than its layer gave it.
   uint64_t appended = 0;
-  for (const Layer::HeldEvents& h : held) {
+  for (const Layer::Entry& h : held) {
     appended += h.row % 2 == 0 || !b_dead->contains(*b->LocalRow(h.row));
   }
   ASSERT_GT(appended, 0u);
@@ -299,6 +300,19 @@ TEST(LayerMergeSpellingTest, SpellingsAndNumbersAreTheFirstRowsAsBuilt) {
   EXPECT_FALSE(halves->index().attribute(score).integer_domain);
   ExpectMergeAsBuilt(store.schema(),
                      {{ints.get(), nullptr}, {halves.get(), nullptr}});
+  // A source held a non-integer, but only its integers are kept: the
+  // merge's keys are int64 again.
+  const auto some =
+      LayerOf(store, [](uint32_t r) { return r % 50 == 7 || r % 50 == 8; });
+  const auto rest = LayerOf(store, [](uint32_t r) { return r % 50 < 7; });
+  EXPECT_FALSE(some->index().attribute(score).integer_domain);
+  auto halves_dead = std::make_unique<Bitmap>();
+  some->ForEachRow([&](uint32_t local, uint32_t row) {
+    if (row % 50 == 7) halves_dead->Add(local);
+  });
+  const auto merged_ints = ExpectMergeAsBuilt(
+      store.schema(), {{some.get(), halves_dead.get()}, {rest.get(), nullptr}});
+  EXPECT_TRUE(merged_ints->index().attribute(score).integer_domain);
 }
 
 }  // namespace
