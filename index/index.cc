@@ -14,7 +14,6 @@
 #include "index/profile_codec.h"
 
 namespace segd {
-static_assert(Index::kDropped == StringIndex::kDroppedRow);
 namespace {
 
 // Distinct values from which a string attribute gets a trigram index.
@@ -706,14 +705,26 @@ std::shared_ptr<const Index> Index::Merge(const Schema& schema,
   // Every source shard with a row kept. A layer's rows come from all over
   // the row space, so one source shard's rows may reach many merged
   // shards: each source column is read once, for all of them.
-  const std::vector<MergePart> value_parts = PartsOf(
-      sources, [](const MergeSource& src) -> const std::vector<uint32_t>& {
-        return src.to_row;
-      });
-  const std::vector<MergePart> event_parts = PartsOf(
-      sources, [](const MergeSource& src) -> const std::vector<uint32_t>& {
-        return src.events_to_row.empty() ? src.to_row : src.events_to_row;
-      });
+  // An event merge reads no value, and where no source's events go
+  // elsewhere, the events' parts are the values'.
+  const bool events_apart = std::any_of(
+      sources.begin(), sources.end(),
+      [](const MergeSource& src) { return !src.events_to_row.empty(); });
+  std::vector<MergePart> value_parts;
+  if (scope == Scope::kAll) {
+    value_parts = PartsOf(
+        sources, [](const MergeSource& src) -> const std::vector<uint32_t>& {
+          return src.to_row;
+        });
+  }
+  const std::vector<MergePart> event_parts =
+      scope == Scope::kAll && !events_apart
+          ? value_parts
+          : PartsOf(sources,
+                    [](const MergeSource& src) -> const std::vector<uint32_t>& {
+                      return src.events_to_row.empty() ? src.to_row
+                                                       : src.events_to_row;
+                    });
 
   ix.shards_.resize(shard_count);
   std::vector<Bitmap> live_parts(shard_count);

@@ -249,7 +249,7 @@ class Index {
   static std::shared_ptr<const Index> Build(const ProfileStore& store);
 
   // An index of a merge, and where its rows go.
-  static constexpr uint32_t kDropped = UINT32_MAX;
+  static constexpr uint32_t kDropped = StringIndex::kDroppedRow;
   struct MergeSource {
     const Index* index;
     // By the source's row: its row in the merge, or kDropped.
