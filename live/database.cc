@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "base/ascii.h"
+#include "base/hash.h"
 #include "base/json_pointer.h"
 #include "base/json_writer.h"
 #include "base/thread_name.h"
@@ -83,6 +84,19 @@ bool HasNode(const RuleNode& node, NodeKind kind) {
   return node.kind == kind ||
          std::any_of(node.children.begin(), node.children.end(),
                      [kind](const RuleNode& c) { return HasNode(c, kind); });
+}
+
+// A bit standing for the event name `name` (ASCII case folded), among 64:
+// names that share one are told apart by the events, not by their bits.
+uint64_t EventNameBit(std::string_view name) {
+  return uint64_t{1} << (HashBytes(FoldAscii(name)) & 63);
+}
+
+// The bits of the event names that `node` reads.
+uint64_t EventNameBits(const RuleNode& node) {
+  uint64_t bits = node.kind == NodeKind::kEvent ? EventNameBit(node.name) : 0;
+  for (const RuleNode& child : node.children) bits |= EventNameBits(child);
+  return bits;
 }
 
 RuleNode SegmentNode(std::string name) {
@@ -433,12 +447,18 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
   const bool reads_events = HasNode(rule, NodeKind::kEvent);
   EventAnswers answers(*this);
   const MatchedRows::RuleText count_rule(count_text);
+  // The rule compiled to match a profile at a time, for the layers that
+  // amend the rows they kept at an earlier event epoch, and the names of
+  // the events it reads.
+  std::optional<Result<RowRule>> row_rule;
+  const uint64_t rule_events = reads_events ? EventNameBits(rule) : 0;
   prepared.plans.reserve(layers_.size());
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerState& state = layers_[i];
     const bool newest = i + 1 == layers_.size();
     // The newest layer is rebuilt on every write, and a base that no write
-    // has touched counts what its index knows whole at once.
+    // has touched (no dead rows, none stale) counts what its index knows
+    // whole at once.
     const bool read_events = reads_events && state.stale != nullptr;
     // Read only for the base: the layers above it count from kept rows
     // whether they have dead rows or not.
@@ -447,10 +467,15 @@ Result<Snapshot::Prepared> Snapshot::Prepare(
              !roaring_bitmap_is_empty(state.dead->get());
     };
     MatchedRows::Found found;
-    if (reusable && !newest && (!state.layer->whole_space() || has_dead())) {
+    if (reusable && !newest &&
+        (!state.layer->whole_space() || has_dead() || read_events)) {
       found = state.layer->matched_rows().Find(
           count_rule, schema_.get(), now_ms,
           read_events ? std::optional(event_epoch_) : std::nullopt);
+      if (found.rows == nullptr && found.earlier != nullptr) {
+        found.rows =
+            Amend(i, *found.earlier, rule, rule_events, now_ms, &row_rule);
+      }
       if (found.rows != nullptr) {
         prepared.plans.push_back(Prepared::LayerPlan{
             static_cast<uint32_t>(i), nullptr, std::move(found.rows)});
@@ -499,13 +524,15 @@ std::shared_ptr<MatchedRows::Rows> Snapshot::Match(const Prepared& prepared,
   rows->schema = schema_;
   if (plan.read_clock) rows->now_ms = prepared.now_ms;
   if (plan.read_events) rows->event_epoch = event_epoch_;
-  rows->words.resize(size_t{index.shard_count()} * kShardWords);
+  auto matched = std::make_shared<std::vector<uint64_t>>(
+      size_t{index.shard_count()} * kShardWords);
   std::atomic<uint64_t> count{0};
   ExecuteShards(*plan.plan, index, [&](uint32_t shard, const uint64_t* words) {
     std::copy_n(words, kShardWords,
-                rows->words.data() + size_t{shard} * kShardWords);
+                matched->data() + size_t{shard} * kShardWords);
     count += CountWords(words);
   });
+  rows->words = std::move(matched);
   rows->count = count;
   return rows;
 }
@@ -825,6 +852,68 @@ bool Snapshot::InSegment(const SavedSegment& segment,
   return segment.row_rule->Matches(profile, row, now_ms, *schema_, &resolver);
 }
 
+// At most one row in kAmendOneRowIn of a layer's, and kAmendRows more, are
+// matched one by one to amend what the layer kept: past that, evaluating
+// the rule over the layer costs less than finding and decoding those
+// profiles. A row is found, decoded and matched in about a microsecond,
+// where the base of 10M evaluates an event rule in 1–5 ms on one core
+// (BENCHMARKS.md); a small layer costs a bind and a plan, some 10 µs.
+constexpr uint32_t kAmendOneRowIn = 4096;
+constexpr size_t kAmendRows = 8;
+
+std::shared_ptr<const MatchedRows::Rows> Snapshot::Amend(
+    size_t at, const MatchedRows::Rows& earlier, const RuleNode& rule,
+    uint64_t rule_events, int64_t now_ms,
+    std::optional<Result<RowRule>>* compiled) const {
+  const LayerState& state = layers_[at];
+  const Layer& layer = *state.layer;
+  // The log must hold every epoch since the rows were kept.
+  const uint64_t since = *earlier.event_epoch;
+  if (appended_ == nullptr || appended_->empty() ||
+      appended_->front()->epoch > since + 1 ||
+      appended_->back()->epoch != event_epoch_) {
+    return nullptr;
+  }
+  const size_t most = layer.size() / kAmendOneRowIn + kAmendRows;
+  std::vector<uint32_t> changed;
+  // Events of a name that the rule does not name change none of its
+  // answers: only the rows appended others are matched.
+  for (auto it = appended_->rbegin();
+       it != appended_->rend() && (*it)->epoch > since; ++it) {
+    for (const Appended::LayerRows& rows : (*it)->by_layer) {
+      if (rows.serial != layer.serial()) continue;
+      for (size_t k = 0; k < rows.locals.size(); ++k) {
+        if ((rows.names[k] & rule_events) == 0) continue;
+        if (changed.size() == most) return nullptr;
+        changed.push_back(rows.locals[k]);
+      }
+    }
+  }
+  if (!*compiled) *compiled = RowRule::Compile(rule, *schema_, max_depth_);
+  if (!(*compiled)->ok()) return nullptr;
+  const RowRule& row_rule = ***compiled;
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  // A row dead here keeps its bit: CountAlive leaves it out. (No version
+  // of this epoch has it alive: a stale row that dies leaves its event
+  // layer, which begins an epoch.)
+  std::vector<uint32_t> flips;
+  DecodedProfile profile;
+  const RowResolver resolver(*this);
+  for (uint32_t local : changed) {
+    if (!Alive(at, local)) continue;
+    DecodeProfile(Stored(at, local).second, &profile);
+    if (row_rule.Matches(profile, layer.GlobalRow(local), now_ms, *schema_,
+                         &resolver) != earlier.Test(local)) {
+      flips.push_back(local);
+    }
+  }
+  std::shared_ptr<MatchedRows::Rows> amended = earlier.Amended(
+      event_epoch_, flips, state.dead, layer.excluded_matches());
+  layer.matched_rows().NoteAmended();
+  return layer.matched_rows().Keep(std::move(amended));
+}
+
 Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,
                                 int64_t now_ms) const {
   const SavedSegment* s = FindSegment(segment);
@@ -920,7 +1009,8 @@ std::vector<Snapshot::LayerInfo> Snapshot::Layers() const {
       out.push_back(LayerInfo{s.layer->serial(), s.layer->size(),
                               s.dead ? s.dead->cardinality() : 0,
                               s.layer->MemoryBytes(), s.StaleCount(),
-                              layers == &event_layers_});
+                              layers == &event_layers_,
+                              s.layer->matched_rows().amended()});
     }
   }
   return out;
@@ -1129,10 +1219,17 @@ Result<ReportResult> Snapshot::ReportByAttribute(
 // ---------------------------------------------------------------------------
 // Database: writes.
 
+// A row whose events alone were appended, with their names
+// (EventNameBits).
+struct Database::AppendedRow {
+  uint32_t row;
+  uint64_t names;
+};
+
 struct Database::Touched {
-  std::vector<uint32_t> rows;      // rows written or deleted
-  std::vector<uint32_t> appended;  // rows whose events alone were appended
-  bool schema = false;             // the schema may have changed
+  std::vector<uint32_t> rows;         // rows written or deleted
+  std::vector<AppendedRow> appended;  // rows whose events alone were appended
+  bool schema = false;                // the schema may have changed
 };
 
 Database::Database(DatabaseOptions options) : options_(options) {
@@ -1419,7 +1516,42 @@ bool Snapshot::SameEventsAs(const Snapshot& other) const {
   return true;
 }
 
-void Database::Install(std::shared_ptr<Snapshot> next) {
+namespace {
+
+// The appended log kept by a version: the epochs of about this many rows,
+// and at most this many epochs (merges begin epochs that append nothing).
+// A version copies its log's pointers, a few µs of each write.
+constexpr size_t kAppendedRows = size_t{1} << 17;
+constexpr size_t kAppendedEpochs = 256;
+
+}  // namespace
+
+std::shared_ptr<const Snapshot::AppendedLog> Snapshot::LogAppended(
+    const std::shared_ptr<const AppendedLog>& log, uint64_t epoch,
+    Appended::ByLayer by_layer) {
+  auto entry = std::make_shared<Appended>();
+  entry->epoch = epoch;
+  entry->by_layer = std::move(by_layer);
+  size_t rows = 0;
+  auto rows_of = [](const Appended& e) {
+    size_t n = 0;
+    for (const Appended::LayerRows& l : e.by_layer) n += l.locals.size();
+    return n;
+  };
+  rows += rows_of(*entry);
+  size_t first = log != nullptr ? log->size() : 0;
+  while (first > 0 && log->size() - first + 1 < kAppendedEpochs &&
+         rows + rows_of(*(*log)[first - 1]) <= kAppendedRows) {
+    rows += rows_of(*(*log)[--first]);
+  }
+  auto next = std::make_shared<AppendedLog>();
+  if (log != nullptr) next->assign(log->begin() + first, log->end());
+  next->push_back(std::move(entry));
+  return next;
+}
+
+void Database::Install(std::shared_ptr<Snapshot> next,
+                       Snapshot::Appended::ByLayer appended) {
   blob_live_bytes_.store(store_.blobs().live_bytes());
   const uint64_t sparse = store_.blobs().sparse_bytes();
   blob_sparse_bytes_.store(sparse);
@@ -1428,8 +1560,12 @@ void Database::Install(std::shared_ptr<Snapshot> next) {
   // from; both are held, so nothing compared is new at an old address.
   std::shared_ptr<const Snapshot> replaced = Read();
   if (replaced != nullptr) {
-    next->event_epoch_ =
-        replaced->event_epoch_ + (next->SameEventsAs(*replaced) ? 0 : 1);
+    next->event_epoch_ = replaced->event_epoch_;
+    next->appended_ = replaced->appended_;
+    if (!appended.empty() || !next->SameEventsAs(*replaced)) {
+      next->appended_ = Snapshot::LogAppended(
+          replaced->appended_, ++next->event_epoch_, std::move(appended));
+    }
   }
   {
     std::lock_guard<std::mutex> lock(current_mu_);
@@ -1568,7 +1704,7 @@ void Database::Publish(const Touched& touched,
   std::vector<uint32_t> rows = touched.rows;
   rows.insert(rows.end(), unpublished_.begin(), unpublished_.end());
   unpublished_.clear();
-  std::vector<uint32_t> appended = touched.appended;
+  std::vector<AppendedRow> appended = touched.appended;
   appended.insert(appended.end(), unpublished_appended_.begin(),
                   unpublished_appended_.end());
   unpublished_appended_.clear();
@@ -1585,14 +1721,24 @@ void Database::Publish(const Touched& touched,
 
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  // A row written whole is indexed whole, its events with it.
-  std::sort(appended.begin(), appended.end());
-  appended.erase(std::unique(appended.begin(), appended.end()), appended.end());
-  std::vector<uint32_t> events_only;
-  std::set_difference(appended.begin(), appended.end(), rows.begin(),
-                      rows.end(), std::back_inserter(events_only));
+  // A row written whole is indexed whole, its events with it; a row
+  // appended to twice, once, with the names of both.
+  std::sort(
+      appended.begin(), appended.end(),
+      [](const AppendedRow& a, const AppendedRow& b) { return a.row < b.row; });
+  std::vector<AppendedRow> events_only;
+  for (const AppendedRow& a : appended) {
+    if (std::binary_search(rows.begin(), rows.end(), a.row)) continue;
+    if (!events_only.empty() && events_only.back().row == a.row) {
+      events_only.back().names |= a.names;
+    } else {
+      events_only.push_back(a);
+    }
+  }
+  Snapshot::Appended::ByLayer staled;
   {
-    std::vector<uint32_t> whole = PublishAppended(*next, rows, events_only);
+    std::vector<uint32_t> whole =
+        PublishAppended(*next, rows, events_only, &staled);
     if (!whole.empty()) {
       std::vector<uint32_t> all;
       std::merge(rows.begin(), rows.end(), whole.begin(), whole.end(),
@@ -1605,22 +1751,25 @@ void Database::Publish(const Touched& touched,
   Leave(next->layers_, holder_, rows);
   RebuildNewest(*next->schema_, next->layers_, holder_, rows,
                 Index::Scope::kAll);
-  Install(std::move(next));
+  Install(std::move(next), std::move(staled));
 }
 
 std::vector<uint32_t> Database::PublishAppended(
     Snapshot& next, const std::vector<uint32_t>& rows,
-    const std::vector<uint32_t>& appended) {
+    const std::vector<AppendedRow>& appended,
+    Snapshot::Appended::ByLayer* staled_by_layer) {
   // A row appended to stays alive in its layer, stale there, unless that
   // is the newest layer (rebuilt on this write anyway).
   const uint64_t newest_layer = next.layers_.back().layer->serial();
   std::vector<uint32_t> whole, staled;
   std::vector<std::unique_ptr<Bitmap>> stale(next.layers_.size());
+  // Ascending, as `appended` is.
+  std::vector<Snapshot::Appended::LayerRows> by_layer(next.layers_.size());
   for (size_t k = 0; k < appended.size(); ++k) {
     if (k + kHoldersAhead < appended.size()) {
-      __builtin_prefetch(&holder_[appended[k + kHoldersAhead]]);
+      __builtin_prefetch(&holder_[appended[k + kHoldersAhead].row]);
     }
-    const uint32_t row = appended[k];
+    const uint32_t row = appended[k].row;
     const std::optional<size_t> i =
         holder_[row] == newest_layer ? std::nullopt
                                      : PositionOf(next.layers_, holder_[row]);
@@ -1629,11 +1778,17 @@ std::vector<uint32_t> Database::PublishAppended(
       continue;
     }
     if (!stale[*i]) stale[*i] = Writable(next.layers_[*i].stale);
-    stale[*i]->Add(next.layers_[*i].layer->HeldLocalRow(row));
+    const uint32_t local = next.layers_[*i].layer->HeldLocalRow(row);
+    stale[*i]->Add(local);
+    by_layer[*i].locals.push_back(local);
+    by_layer[*i].names.push_back(appended[k].names);
     staled.push_back(row);
   }
   for (size_t i = 0; i < stale.size(); ++i) {
-    if (stale[i]) next.layers_[i].stale = std::move(stale[i]);
+    if (!stale[i]) continue;
+    next.layers_[i].stale = std::move(stale[i]);
+    by_layer[i].serial = next.layers_[i].layer->serial();
+    staled_by_layer->push_back(std::move(by_layer[i]));
   }
   // Every row written leaves its event layer; the rows appended to are
   // indexed again in the newest, with all their events as stored now.
@@ -1783,7 +1938,9 @@ BatchResult Database::ApplyEvents(std::string_view text, BatchFormat format,
                                                    runs[k + 1] - runs[k]);
     Result<uint32_t> row = store_.AppendEvents(id, own);
     if (row.ok()) {
-      pending->touched.appended.push_back(*row);
+      uint64_t names = 0;
+      for (const ProfileInput::Event& e : own) names |= EventNameBit(e.name);
+      pending->touched.appended.push_back(AppendedRow{*row, names});
       result.accepted += own.size();
       continue;
     }

@@ -308,6 +308,9 @@ class Snapshot {
     size_t bytes;         // its index and tables
     uint64_t stale = 0;   // rows whose events an event layer holds
     bool events = false;  // an event layer
+    // Counts whose rows kept at an earlier event epoch were amended here
+    // (Snapshot::Amend).
+    uint64_t amended = 0;
   };
   std::vector<LayerInfo> Layers() const;
 
@@ -333,6 +336,38 @@ class Snapshot {
   // names its attributes and events.
   std::pair<const Index*, std::string_view> Stored(size_t layer,
                                                    uint32_t local) const;
+  // Rows whose events alone were appended by the write that began event
+  // epoch `epoch`: for each layer holding some of them stale, its serial,
+  // their local rows there, ascending, and the names of the events each
+  // was appended (EventNameBits).
+  struct Appended {
+    struct LayerRows {
+      uint64_t serial = 0;
+      std::vector<uint32_t> locals;
+      std::vector<uint64_t> names;
+    };
+    using ByLayer = std::vector<LayerRows>;
+    uint64_t epoch = 0;
+    ByLayer by_layer;
+  };
+  using AppendedLog = std::vector<std::shared_ptr<const Appended>>;
+  // `log` with an entry for `epoch` last, of the rows of `by_layer`, and
+  // as many of the epochs before as kAppendedRows rows and
+  // kAppendedEpochs epochs leave room for.
+  static std::shared_ptr<const AppendedLog> LogAppended(
+      const std::shared_ptr<const AppendedLog>& log, uint64_t epoch,
+      Appended::ByLayer by_layer);
+  // What layer `at` kept for a count's rule at an earlier event epoch
+  // (`earlier`), brought to this version's: the rows appended events that
+  // the rule names (`rule_events`, EventNameBits) since are matched one by
+  // one (`rule`, at `now_ms`, compiled into `compiled` by the first layer
+  // that needs it), the others are as they were. Kept in the layer's
+  // MatchedRows, and returned; null when this version's log no longer
+  // reaches back to `earlier`, or those rows are too many for it to pay.
+  std::shared_ptr<const MatchedRows::Rows> Amend(
+      size_t at, const MatchedRows::Rows& earlier, const RuleNode& rule,
+      uint64_t rule_events, int64_t now_ms,
+      std::optional<Result<RowRule>>* compiled) const;
   // Whether the event layers and each layer's stale rows are `other`'s
   // (layers that `other` lacks have kept nothing yet).
   bool SameEventsAs(const Snapshot& other) const;
@@ -388,6 +423,10 @@ class Snapshot {
 
   uint64_t sequence_ = 0;
   uint64_t event_epoch_ = 0;
+  // The rows appended to in the last event epochs, oldest first, ending
+  // with event_epoch_'s (epochs with none appended have an empty entry),
+  // as far back as LogAppended keeps them.
+  std::shared_ptr<const AppendedLog> appended_;
   uint64_t live_count_ = 0;
   int max_depth_ = 64;
   std::vector<LayerState> layers_;  // the last is the newest
@@ -546,10 +585,13 @@ class Database {
   // events alone appended: each stays alive in its layer, stale there,
   // and its events are indexed again in the newest event layer. Returns
   // those of `appended` whose layer is the newest, which is rebuilt with
-  // them whole instead. REQUIRES: write_mu_, holder_ as before the write.
-  std::vector<uint32_t> PublishAppended(Snapshot& next,
-                                        const std::vector<uint32_t>& rows,
-                                        const std::vector<uint32_t>& appended);
+  // them whole instead; the others, stale now, go to `staled_by_layer`.
+  // REQUIRES: write_mu_, holder_ as before the write.
+  struct AppendedRow;
+  std::vector<uint32_t> PublishAppended(
+      Snapshot& next, const std::vector<uint32_t>& rows,
+      const std::vector<AppendedRow>& appended,
+      Snapshot::Appended::ByLayer* staled_by_layer);
   // Rows leaving the layer of `layers` that `holders` names for each: it
   // dies there, unless that is the newest, which is rebuilt without it;
   // its holder becomes 0. Returns whether any left the newest. REQUIRES:
@@ -571,11 +613,13 @@ class Database {
                                           bool whole_space, uint64_t serial,
                                           Index::Scope scope);
   // Makes `next` the current version, at the next event epoch if its
-  // events are not the current one's; the one it replaces is released
-  // outside the lock. Wakes merge threads and waiters. REQUIRES:
-  // write_mu_, or no other thread yet (Open): `next` was made from the
-  // current version.
-  void Install(std::shared_ptr<Snapshot> next);
+  // events are not the current one's, whose log then records the rows
+  // `appended` made stale (by layer: Snapshot::Appended); the one it
+  // replaces is released outside the lock. Wakes merge threads and
+  // waiters. REQUIRES: write_mu_, or no other thread yet (Open): `next`
+  // was made from the current version.
+  void Install(std::shared_ptr<Snapshot> next,
+               Snapshot::Appended::ByLayer appended = {});
   void NotifyMerges();
   // Waits, before a write takes the writer lock, while the version has
   // more than max_layers layers.
@@ -631,7 +675,7 @@ class Database {
   // them. REQUIRES: write_mu_.
   std::vector<uint32_t> unpublished_;
   // Rows whose events alone were appended, likewise. REQUIRES: write_mu_.
-  std::vector<uint32_t> unpublished_appended_;
+  std::vector<AppendedRow> unpublished_appended_;
   std::thread sync_thread_;
   std::mutex finish_mu_;  // Writer::finished
   ProfileStore store_;    // REQUIRES: write_mu_

@@ -279,6 +279,17 @@ std::optional<uint32_t> Layer::FindIdentity(std::string_view channel,
       });
 }
 
+bool MatchedRows::Rows::Test(uint32_t local) const {
+  const bool bit = ((*words)[local / 64] >> (local % 64)) & 1;
+  return bit != std::binary_search(flipped.begin(), flipped.end(), local);
+}
+
+std::string MatchedRows::Rows::MemoKey() const {
+  std::string key(1, 'm');  // a condition of its own among the layer's
+  key.append(reinterpret_cast<const char*>(&line), sizeof(line));
+  return key;
+}
+
 uint64_t MatchedRows::Rows::CountAlive(
     const std::shared_ptr<const Bitmap>& dead, ExcludedMatches& memo) const {
   if (dead == nullptr || roaring_bitmap_is_empty(dead->get())) return count;
@@ -288,13 +299,19 @@ uint64_t MatchedRows::Rows::CountAlive(
       return alive_;
     }
   }
-  std::string key(1, 'm');  // a condition of its own among the layer's
-  key.append(reinterpret_cast<const char*>(&serial), sizeof(serial));
-  const uint64_t gone =
-      *memo.Count(key, dead, UINT64_MAX, [this](const roaring_bitmap_t* rows) {
+  const uint64_t gone = *memo.Count(
+      MemoKey(), dead, UINT64_MAX, [this](const roaring_bitmap_t* rows) {
+        const std::vector<uint64_t>& w = *words;
         uint64_t n = 0;
-        for (uint32_t s = 0; s < words.size() / kShardWords; ++s) {
-          n += AndCountShard(rows, s, words.data() + size_t{s} * kShardWords);
+        for (uint32_t s = 0; s < w.size() / kShardWords; ++s) {
+          n += AndCountShard(rows, s, w.data() + size_t{s} * kShardWords);
+        }
+        // A flipped row of `rows` counts if it matches now, not as its word
+        // says.
+        for (uint32_t local : flipped) {
+          if (!roaring_bitmap_contains(rows, local)) continue;
+          const bool bit = (w[local / 64] >> (local % 64)) & 1;
+          n = bit ? n - 1 : n + 1;
         }
         return n;
       });
@@ -302,6 +319,45 @@ uint64_t MatchedRows::Rows::CountAlive(
   alive_dead_ = dead;
   alive_ = count - gone;
   return alive_;
+}
+
+std::shared_ptr<MatchedRows::Rows> MatchedRows::Rows::Amended(
+    uint64_t epoch, std::span<const uint32_t> flips,
+    const std::shared_ptr<const Bitmap>& dead, ExcludedMatches& memo) const {
+  assert(line != 0);
+  assert(std::is_sorted(flips.begin(), flips.end()));
+  auto rows = std::make_shared<Rows>();
+  rows->rule = rule;
+  rows->schema = schema;
+  rows->now_ms = now_ms;
+  rows->event_epoch = epoch;
+  rows->words = words;
+  rows->line = line;
+  int64_t change = 0;
+  for (uint32_t local : flips) change += Test(local) ? -1 : 1;
+  rows->count = count + change;
+  // The flipped rows as a sorted symmetric difference: a row flipped twice
+  // is as its word says again.
+  rows->flipped.reserve(flipped.size() + flips.size());
+  std::set_symmetric_difference(flipped.begin(), flipped.end(), flips.begin(),
+                                flips.end(), std::back_inserter(rows->flipped));
+  // Past a row flipped in 4,096 of the layer's (one a word of 64), the
+  // words are copied with the flips in them: a test and a count stay a
+  // read of a word, and a count's walk of the flips stays short.
+  if (rows->flipped.size() * 64 > words->size()) {
+    auto own = std::make_shared<std::vector<uint64_t>>(*words);
+    for (uint32_t local : rows->flipped) {
+      (*own)[local / 64] ^= uint64_t{1} << (local % 64);
+    }
+    rows->words = std::move(own);
+    rows->flipped.clear();
+  }
+  // No dead row flips, so as many dead rows match as before.
+  if (dead != nullptr && !roaring_bitmap_is_empty(dead->get())) {
+    rows->alive_dead_ = dead;
+    rows->alive_ = CountAlive(dead, memo) + change;
+  }
+  return rows;
 }
 
 bool MatchedRows::Names(const Rows& rows, std::string_view rule,
@@ -317,24 +373,32 @@ MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
                                      std::optional<uint64_t> event_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   ++clock_;
+  Kept* earlier = nullptr;  // the same rule's at the latest earlier epoch
   for (Kept& k : kept_) {
-    if (k.rule_hash == rule.hash &&
-        Names(*k.rows, rule.text, schema, now_ms, event_epoch)) {
+    if (k.rule_hash != rule.hash) continue;
+    if (Names(*k.rows, rule.text, schema, now_ms, event_epoch)) {
       k.last_used = clock_;
-      return Found{k.rows};
+      return Found{k.rows, nullptr};
+    }
+    if (event_epoch && k.rows->event_epoch &&
+        *k.rows->event_epoch < *event_epoch &&
+        (earlier == nullptr ||
+         *earlier->rows->event_epoch < *k.rows->event_epoch) &&
+        Names(*k.rows, rule.text, schema, now_ms, k.rows->event_epoch)) {
+      earlier = &k;
     }
   }
-  // A count at another epoch is another rule's, as far as asking goes.
-  // Seeded from the text's hash, which the query found once: every layer
-  // it asks in vain comes here.
-  const uint64_t epoch_seed = event_epoch ? *event_epoch + 1 : 0;
+  if (earlier != nullptr) earlier->last_used = clock_;
+  // A count at another epoch is the same rule's, as far as asking goes:
+  // what it matched at one is amended for the next. Seeded from the text's
+  // hash, which the query found once: every layer it asks in vain comes
+  // here.
   auto seeded = [&rule](uint64_t seed) {
     return HashBytes(std::string_view(reinterpret_cast<const char*>(&rule.hash),
                                       sizeof(rule.hash)),
                      seed);
   };
-  const Asked now{seeded(epoch_seed),
-                  seeded(epoch_seed ^ static_cast<uint64_t>(now_ms))};
+  const Asked now{seeded(0), seeded(static_cast<uint64_t>(now_ms))};
   bool asked = false, asked_at_now = false;
   for (const Asked& a : asked_) {
     asked |= a.rule == now.rule;
@@ -344,8 +408,10 @@ MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
     if (asked_.size() == kMaxAsked) asked_.erase(asked_.begin());
     asked_.push_back(now);
   }
-  const bool room = kept_.size() < kMaxRules || Oldest() != kept_.end();
-  return Found{nullptr, asked && room, asked_at_now && room};
+  const bool room = kept_.size() < kMaxRules || Oldest() != kept_.end() ||
+                    earlier != nullptr;  // whose place it takes
+  return Found{nullptr, earlier != nullptr ? earlier->rows : nullptr,
+               asked && room, asked_at_now && room};
 }
 
 std::vector<MatchedRows::Kept>::iterator MatchedRows::Oldest() {
@@ -359,23 +425,32 @@ std::vector<MatchedRows::Kept>::iterator MatchedRows::Oldest() {
 std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
     std::shared_ptr<Rows> rows) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (Kept& k : kept_) {
+  rows->serial = ++next_serial_;
+  if (rows->line == 0) rows->line = rows->serial;
+  auto same_rule = [&rows](const Kept& k) {
     const Rows& r = *k.rows;
-    if (r.schema != rows->schema || r.now_ms != rows->now_ms ||
-        r.rule != rows->rule) {
-      continue;
-    }
-    if (r.event_epoch == rows->event_epoch) {
+    return r.schema == rows->schema && r.now_ms == rows->now_ms &&
+           r.rule == rows->rule;
+  };
+  for (const Kept& k : kept_) {
+    if (same_rule(k) && k.rows->event_epoch == rows->event_epoch) {
       return k.rows;  // kept meanwhile by another count
     }
-    if (r.event_epoch < rows->event_epoch) {  // never to be found again
-      rows->serial = ++next_serial_;
-      k.rows = rows;
-      k.last_used = clock_;
-      return rows;
-    }
   }
-  rows->serial = ++next_serial_;
+  // The same rule's at earlier epochs are never to be found again: the
+  // first makes room for these, the others go.
+  bool placed = false;
+  std::erase_if(kept_, [&](Kept& k) {
+    if (!same_rule(k) || !(k.rows->event_epoch < rows->event_epoch)) {
+      return false;
+    }
+    if (placed) return true;
+    k.rows = rows;
+    k.last_used = clock_;
+    placed = true;
+    return false;
+  });
+  if (placed) return rows;
   if (kept_.size() == kMaxRules) {
     const auto oldest = Oldest();
     if (oldest == kept_.end()) return rows;  // no room left meanwhile
@@ -391,7 +466,8 @@ size_t MatchedRows::MemoryBytes() const {
       kept_.capacity() * sizeof(Kept) + asked_.capacity() * sizeof(Asked);
   for (const Kept& k : kept_) {
     bytes += sizeof(Rows) + k.rows->rule.capacity() +
-             k.rows->words.capacity() * sizeof(uint64_t);
+             k.rows->words->capacity() * sizeof(uint64_t) +
+             k.rows->flipped.capacity() * sizeof(uint32_t);
   }
   return bytes;
 }

@@ -23,6 +23,7 @@
 #ifndef SEGD_LIVE_LAYER_H_
 #define SEGD_LIVE_LAYER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -48,8 +49,10 @@ namespace segd {
 // and `now` too for a rule whose binding read the clock (relative dates,
 // event windows). On a layer with stale rows, whose event conditions the
 // event layers answer (live/database.h), a rule with one also names the
-// version of the events it read, which changes with every event appended.
-// A rule's rows are kept the second time it is counted,
+// version of the events it read, which changes with every event appended;
+// its rows of an earlier version are then amended for the rows appended
+// to since (Rows::Amended), rather than found again over the whole layer.
+// A rule's rows are kept the second time it is counted, at any version,
 // so that a rule asked once (a keystroke of an edit) costs no more than
 // its count, and only in room that rules found lately do not hold: rules
 // asked in turn, more of them than are kept, keep the first ones rather
@@ -67,9 +70,24 @@ class MatchedRows {
     // Set when the event layers answered for stale rows: the database's
     // Snapshot::event_epoch() then.
     std::optional<uint64_t> event_epoch;
-    std::vector<uint64_t> words;  // kShardWords a shard of the layer
-    uint64_t count = 0;           // the bits set in `words`
-    uint64_t serial = 0;          // no other Rows has it
+    // The rows matched: `words` (kShardWords a shard of the layer), shared
+    // by the rows amended from these, but for the local rows of `flipped`
+    // (ascending), whose bits are the other way.
+    std::shared_ptr<const std::vector<uint64_t>> words;
+    std::vector<uint32_t> flipped;
+    uint64_t count = 0;   // the rows matched
+    uint64_t serial = 0;  // no other Rows has it
+    // The serial of the rows these were amended from, first of the line,
+    // or their own: the name of their matches among the dead rows in the
+    // layer's memo (ExcludedMatches), which the whole line shares.
+    // Amended never flips a dead row, and a stale row (the only kind
+    // flipped) cannot die within an event epoch, as it leaves its event
+    // layer then: so rows of one line agree on every dead row that a
+    // count of either reads.
+    uint64_t line = 0;
+
+    // Whether local row `local` matched.
+    bool Test(uint32_t local) const;
 
     // The rows matched, less those of `dead` (null or empty: none), whose
     // matches `memo` keeps from one count to the next (ExcludedMatches). The
@@ -77,7 +95,19 @@ class MatchedRows {
     uint64_t CountAlive(const std::shared_ptr<const Bitmap>& dead,
                         ExcludedMatches& memo) const;
 
+    // These rows at event epoch `epoch`, with the bits of `flips` (local
+    // rows, ascending, none of them in `dead`) the other way: the rows
+    // that the rule matches once events were appended to some of the
+    // layer's rows, found from these for the rows appended to alone. Of
+    // the same line; their count alive against `dead` follows from this
+    // one's. REQUIRES: these rows are kept (they have a serial).
+    std::shared_ptr<Rows> Amended(uint64_t epoch,
+                                  std::span<const uint32_t> flips,
+                                  const std::shared_ptr<const Bitmap>& dead,
+                                  ExcludedMatches& memo) const;
+
    private:
+    std::string MemoKey() const;
     mutable std::mutex alive_mu_;
     // The `dead` of the last count, whose control block it keeps, so that
     // no other bitmap can be taken for it; and what that count found.
@@ -97,6 +127,9 @@ class MatchedRows {
 
   struct Found {
     std::shared_ptr<const Rows> rows;  // null: none kept
+    // No rows: the rule's kept at an earlier event epoch, if any, which
+    // Rows::Amended brings up to date.
+    std::shared_ptr<const Rows> earlier;
     // No rows: whether to find the rule's and Keep them, if its binding
     // reads no clock, and if it does.
     bool keep = false;
@@ -104,21 +137,28 @@ class MatchedRows {
   };
   // The rows kept for `rule` bound against `schema` at `now_ms`, with
   // the events of `event_epoch` when it reads the event layers, if any;
-  // else whether to keep them: there is room, and the rule was counted
-  // here before (at the same `now_ms`, for a rule that reads the clock:
-  // the server's clock moves on between two counts; and at the same
-  // epoch). Notes this count.
+  // else those of the latest earlier epoch (Found::earlier), if any, and
+  // whether to keep them: there is room, and the rule was counted here
+  // before (at the same `now_ms`, for a rule that reads the clock: the
+  // server's clock moves on between two counts; at any epoch). Notes this
+  // count.
   Found Find(const RuleText& rule, const Schema* schema, int64_t now_ms,
              std::optional<uint64_t> event_epoch = std::nullopt);
   // Keeps `rows` if there is still room (making it, when kMaxRules are
   // kept, from the least recently found), and returns them; or the same
   // rule's rows, if another count kept them first. Rows of an earlier
   // event epoch make way for the same rule's of a later one: epochs only
-  // go forward.
+  // go forward. Gives `rows` their serial, and their line if they have
+  // none.
   std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
 
   // Bytes of the rows kept.
   size_t MemoryBytes() const;
+
+  // Counts that amended rows kept at an earlier event epoch (Rows::Amended),
+  // noted by the caller.
+  void NoteAmended() { amended_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t amended() const { return amended_.load(std::memory_order_relaxed); }
 
   // Rules kept at most per layer. At 8 KiB per 65,536 rows of the layer,
   // the base of 10M profiles keeps at most 40 MiB, a layer of 512k 2 MiB.
@@ -137,7 +177,7 @@ class MatchedRows {
     uint64_t last_used = 0;
   };
   struct Asked {
-    uint64_t rule;         // the rule's hash, seeded with its epoch
+    uint64_t rule;         // the rule's hash
     uint64_t rule_at_now;  // the same, seeded with `now_ms` too
   };
   // Whether `rows` answer for `rule` bound against `schema` at `now_ms`,
@@ -155,6 +195,7 @@ class MatchedRows {
   std::vector<Asked> asked_;  // counts noted, oldest first
   uint64_t clock_ = 0;        // counts asked of the layer
   uint64_t next_serial_ = 0;
+  std::atomic<uint64_t> amended_{0};
 };
 
 class Layer {

@@ -321,6 +321,211 @@ TEST(LiveDatabaseTest, KeptRowsNameTheClockOnlyWhenTheRuleReadsIt) {
   EXPECT_GT(kept_after_counts(relative, kNow + kDayMs, 8), kept_now);
 }
 
+// A count of an event rule, asked again after events were appended,
+// amends what each layer kept for the rows appended to alone: the same
+// count as the rule evaluated anew, whether those rows now match, no
+// longer match, or died since, in the base and in a layer above it.
+TEST(LiveDatabaseTest, CountsAmendWhatLayersKeptForTheRowsAppendedTo) {
+  Database db(SmallLayers());
+  auto profile = [](int i) {
+    return R"({"id": "p)" + std::to_string(i) + R"(", "city": ")" +
+           (i % 2 == 1 ? "Pune" : "Agra") +
+           R"(", "events": [{"name": "order", "at": "2026-11-01"},)"
+           R"( {"name": "opened_email", "at": "2026-11-01"}]})"
+           "\n";
+  };
+  std::string batch;
+  for (int i = 0; i < 400; ++i) batch += profile(i);
+  ASSERT_EQ(db.Upsert(batch).accepted, 400u);
+  db.MergeNow();
+  ASSERT_EQ(db.Read()->Layers()[0].size, 400u);  // the base
+  // A row dead in the base, and a layer above it of seven profiles.
+  batch = profile(0);
+  for (int i = 400; i < 406; ++i) batch += profile(i);
+  ASSERT_EQ(db.Upsert(batch).accepted, 7u);
+
+  const std::string rules[] = {
+      R"({"all": [{"field": "city", "op": "eq", "value": "Pune"},
+                  {"event": "order", "count": {"gte": 2}}]})",
+      R"({"not": {"event": "order", "count": {"gte": 2}}})",
+  };
+  int fresh = 0;  // the same rule's text, spaced apart: never kept
+  auto count_on = [](const Snapshot& version, const std::string& rule) {
+    QueryRequest request;
+    request.rule_json = rule;
+    request.limit = 0;
+    request.now_ms = kNow;
+    Result<QueryResult> r = version.Query(request);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->count : 0;
+  };
+  auto expect_counts_agree = [&](const Snapshot& version,
+                                 const std::string& when) {
+    for (const std::string& rule : rules) {
+      const std::string anew = rule + std::string(++fresh, ' ');
+      EXPECT_EQ(count_on(version, rule), count_on(version, anew))
+          << rule << " " << when;
+    }
+  };
+  // Counts that amended kept rows, in the base and above it.
+  auto amended = [&db](bool base) {
+    uint64_t n = 0;
+    for (const Snapshot::LayerInfo& layer : db.Read()->Layers()) {
+      if ((layer.size == 400) == base) n += layer.amended;
+    }
+    return n;
+  };
+  // Counts agree after `write`, the base amending (and the layer above it
+  // too, with `above`) or not.
+  auto step = [&](const std::string& when, const std::function<void()>& write,
+                  std::optional<bool> amends, bool above = false) {
+    const uint64_t base_before = amended(true), above_before = amended(false);
+    write();
+    expect_counts_agree(*db.Read(), when);
+    if (amends) {
+      EXPECT_EQ(amended(true) > base_before, *amends) << when;
+    }
+    if (above) {
+      EXPECT_GT(amended(false), above_before) << when;
+    }
+  };
+  auto append = [&db](std::initializer_list<int> ids) {
+    std::string events;
+    for (int i : ids) {
+      events += R"({"id": "p)" + std::to_string(i) +
+                R"(", "name": "order", "at": "2026-11-02"})"
+                "\n";
+    }
+    EXPECT_EQ(db.AppendEvents(events).accepted, ids.size());
+  };
+  // Rows kept while a layer has stale rows are of an event epoch.
+  append({9, 403});
+  for (const std::string& rule : rules) {  // kept on the second count
+    count_on(*db.Read(), rule);
+    count_on(*db.Read(), rule);
+  }
+  const std::shared_ptr<const Snapshot> kept = db.Read();
+  expect_counts_agree(*kept, "kept");
+
+  // In the base, both cities, and above it.
+  step(
+      "appended to",
+      [&] {
+        append({1, 2, 401});
+      },
+      true, true);
+  // The version before, counted after the one that amended its rows.
+  expect_counts_agree(*kept, "kept, counted again");
+  step(
+      "appended to again",
+      [&] {
+        append({3, 3, 1});
+      },
+      true);
+  step(
+      "appended to once more", [&] { append({5}); }, true);
+  // Dead once its bits were flipped: they are left out as flipped.
+  step(
+      "written whole",
+      [&] {
+        ASSERT_EQ(db.Upsert(R"({"id": "p5", "city": "Agra"})").accepted, 1u);
+      },
+      true);
+
+  // Rows appended to past what amending pays: the rule is evaluated.
+  step(
+      "appended to all",
+      [&] {
+        std::string events;
+        for (int i = 6; i < 400; ++i) {
+          events += R"({"id": "p)" + std::to_string(i) +
+                    R"(", "name": "order", "at": "2026-11-03"})"
+                    "\n";
+        }
+        ASSERT_EQ(db.AppendEvents(events).accepted, 394u);
+      },
+      false);
+  step(
+      "appended to after", [&] { append({7}); }, true);
+  // Events of names the rules do not name, or name in another case.
+  auto append_named = [&db](int i, const std::string& name) {
+    const std::string event = R"({"id": "p)" + std::to_string(i) +
+                              R"(", "name": ")" + name +
+                              R"(", "at": "2026-11-04"})";
+    EXPECT_EQ(db.AppendEvents(event).accepted, 1u);
+  };
+  step(
+      "another event", [&] { append_named(11, "opened_email"); }, true);
+  // A name the schema may not know yet, which the count then binds anew.
+  step(
+      "another case", [&] { append_named(13, "ORDER"); }, std::nullopt);
+  // Pune's rows below 400 but p5, now in Agra, and p401 and p403.
+  EXPECT_EQ(count_on(*db.Read(), rules[0]), 201u);
+}
+
+// Rows amended again and again agree with a plain bitmap of the same
+// flips: their bits, their count, and their count alive as rows die,
+// through the flips kept apart and then written into a copy of the words.
+TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
+  constexpr uint32_t kRows = 1u << 16;  // one shard: 1,024 words
+  auto words = std::make_shared<std::vector<uint64_t>>(kShardWords);
+  std::vector<bool> want(kRows);
+  for (uint32_t r = 0; r < kRows; r += 3) {
+    (*words)[r / 64] |= uint64_t{1} << (r % 64);
+    want[r] = true;
+  }
+  auto rows = std::make_shared<MatchedRows::Rows>();
+  rows->words = words;
+  rows->count = (kRows + 2) / 3;
+  rows->event_epoch = 1;
+  rows->serial = rows->line = 1;
+  ExcludedMatches memo;
+  // Dead rows only grow, and a dead row is never flipped again.
+  auto dead = std::make_shared<Bitmap>();
+  for (uint32_t r = 0; r < kRows; r += 1000) dead->Add(r);
+  auto alive_wanted = [&] {
+    uint64_t n = 0;
+    for (uint32_t r = 0; r < kRows; ++r) n += want[r] && !dead->contains(r);
+    return n;
+  };
+  EXPECT_EQ(rows->CountAlive(dead, memo), alive_wanted());
+  std::shared_ptr<const MatchedRows::Rows> at = rows;
+  uint64_t serial = 1;
+  for (uint64_t epoch = 2; epoch < 12; ++epoch) {
+    // Five flips an epoch, some of them rows flipped before.
+    std::vector<uint32_t> flips;
+    for (uint32_t k = 0; k < 5; ++k) {
+      const uint32_t r = (epoch * 7919 + k * 104729) % 4001 + 1;
+      if (!dead->contains(r)) flips.push_back(r);
+    }
+    std::sort(flips.begin(), flips.end());
+    flips.erase(std::unique(flips.begin(), flips.end()), flips.end());
+    for (uint32_t r : flips) want[r] = !want[r];
+    std::shared_ptr<MatchedRows::Rows> next =
+        at->Amended(epoch, flips, dead, memo);
+    next->serial = ++serial;
+    at = next;
+    EXPECT_EQ(at->line, 1u);
+    EXPECT_EQ(*at->event_epoch, epoch);
+    uint64_t count = 0;
+    for (uint32_t r = 0; r < kRows; ++r) {
+      ASSERT_EQ(at->Test(r), want[r]) << "row " << r << " epoch " << epoch;
+      count += want[r];
+    }
+    EXPECT_EQ(at->count, count);
+    EXPECT_EQ(at->CountAlive(dead, memo), alive_wanted());
+    // Rows die, a flipped one among them: counted from the line's memo.
+    auto more = std::make_shared<Bitmap>(roaring_bitmap_copy(dead->get()));
+    if (!flips.empty()) more->Add(flips.front());
+    more->Add(static_cast<uint32_t>(5000 + epoch));
+    dead = std::move(more);
+    EXPECT_EQ(at->CountAlive(dead, memo), alive_wanted());
+    EXPECT_LE(at->flipped.size() * 64, at->words->size());
+  }
+  // Past a row flipped in 4,096, the flips went into words of their own.
+  EXPECT_NE(at->words, words);
+}
+
 // Kept on its second count, for its clock when binding read it; and rules
 // asked in turn, more of them than are kept, leave the first ones kept
 // rather than push each other out, until those go unasked.
