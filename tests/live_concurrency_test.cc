@@ -138,6 +138,61 @@ TEST(LiveConcurrencyTest, ReadersSeeWholeEventBatches) {
             static_cast<uint64_t>(kProfiles));
 }
 
+// Batches of a few events each: the readers' counts of event rules amend
+// what the layers kept (Snapshot::Amend) while others read the same rows,
+// and each count is the snapshot's, whole batches and all.
+TEST(LiveConcurrencyTest, AmendedCountsSeeWholeSmallEventBatches) {
+  constexpr int kProfiles = 2000;
+  constexpr int kBatches = 150;
+  Database db(Busy());
+  db.Upsert(Profiles(kProfiles, 0));
+  // Events of the name the rules read, so that the layers have stale rows.
+  std::string first;
+  for (int i = 0; i < kProfiles; i += 50) {
+    first += R"({"id": "p)" + std::to_string(i) +
+             R"(", "name": "tock", "at": "2026-11-01"})"
+             "\n";
+  }
+  db.AppendEvents(first);
+  const std::string ticked = R"({"event": "tick", "count": {"gte": 1}})";
+  const std::string pune_ticked =
+      R"({"all": [{"field": "city", "op": "eq", "value": "pune"},
+                  {"event": "tick", "count": {"gte": 1}}]})";
+  std::atomic<bool> done{false};
+  std::atomic<int> checks{0};
+  std::atomic<int> fresh{0};
+  auto readers = Readers(done, checks, [&] {
+    const std::shared_ptr<const Snapshot> s = db.Read();
+    // Each batch ticks one row of each city, once.
+    const uint64_t n = Count(*s, ticked);
+    EXPECT_EQ(n % 2, 0u) << n;
+    EXPECT_EQ(Count(*s, pune_ticked), n / 2);
+    // The same rule's text spaced apart, evaluated anew.
+    EXPECT_EQ(Count(*s, ticked + std::string(1 + fresh++ % 64, ' ')), n);
+  });
+  for (int b = 0; b < kBatches; ++b) {
+    const int row = (b * 37) % (kProfiles / 2) * 2;
+    const std::string batch = R"({"id": "p)" + std::to_string(row) +
+                              R"(", "name": "tick", "at": "2026-11-10"})"
+                              "\n"
+                              R"({"id": "p)" +
+                              std::to_string(row + 1) +
+                              R"(", "name": "tick", "at": "2026-11-10"})"
+                              "\n";
+    ASSERT_EQ(db.AppendEvents(batch).accepted, 2u);
+    // A check or more at each epoch, so that counts amend what the
+    // layers kept at the one before.
+    for (const int seen = checks.load(); checks.load() == seen;) {
+      std::this_thread::yield();
+    }
+  }
+  db.WaitForMerges();
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_GE(checks.load(), 2);
+  EXPECT_EQ(Count(*db.Read(), ticked), 2u * kBatches);
+}
+
 TEST(LiveConcurrencyTest, SwapsInOneBatchKeepTheCountWhileLayersMerge) {
   constexpr int kProfiles = 400;
   constexpr int kOn = 100;
