@@ -919,6 +919,20 @@ std::optional<uint64_t> ExcludedMatches::Count(
   matched += count_in(counted.get());
 
   std::lock_guard<std::mutex> lock(mu_);
+  Note(key, excluded.get(), matched);
+  return matched;
+}
+
+void ExcludedMatches::Seed(std::string_view key,
+                           const std::shared_ptr<const Bitmap>& excluded,
+                           uint64_t matched) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Keep(excluded);
+  Note(key, excluded.get(), matched);
+}
+
+void ExcludedMatches::Note(std::string_view key, const Bitmap* excluded,
+                           uint64_t matched) {
   auto it = entries_.find(key);
   if (it == entries_.end()) {
     if (entries_.size() >= kMaxConditions) {
@@ -930,10 +944,9 @@ std::optional<uint64_t> ExcludedMatches::Count(
     it = entries_.emplace(std::string(key), Entry{}).first;
   }
   // Kept only while its version is: an entry never names a version gone.
-  if (Kept(excluded.get()) != nullptr) {
-    it->second = Entry{excluded.get(), matched, ++clock_};
+  if (Kept(excluded) != nullptr) {
+    it->second = Entry{excluded, matched, ++clock_};
   }
-  return matched;
 }
 
 ExecuteResult Execute(const Plan& plan, const Index& index,

@@ -52,6 +52,10 @@ class ExcludedMatches {
   std::optional<uint64_t> Count(std::string_view key,
                                 const std::shared_ptr<const Bitmap>& excluded,
                                 uint64_t max_new, const CountIn& count_in);
+  // Notes that `matched` rows of `excluded` match the condition named
+  // `key`, as a count of them would (its last one, if any, forgotten).
+  void Seed(std::string_view key, const std::shared_ptr<const Bitmap>& excluded,
+            uint64_t matched);
 
   // Conditions kept at most; the least recently counted goes first.
   static constexpr size_t kMaxConditions = 256;
@@ -74,6 +78,10 @@ class ExcludedMatches {
   void Keep(const std::shared_ptr<const Bitmap>& excluded);
   // The version `v` if still kept, else null. REQUIRES: mu_ held.
   std::shared_ptr<const Bitmap> Kept(const Bitmap* v) const;
+  // Records that `matched` rows of `excluded` match the condition `key`,
+  // making room for it if need be; only while `excluded` is a kept
+  // version. REQUIRES: mu_ held.
+  void Note(std::string_view key, const Bitmap* excluded, uint64_t matched);
 
   std::mutex mu_;
   std::vector<std::shared_ptr<const Bitmap>> versions_;  // oldest first

@@ -284,9 +284,14 @@ bool MatchedRows::Rows::Test(uint32_t local) const {
   return bit != std::binary_search(flipped.begin(), flipped.end(), local);
 }
 
+uint64_t MatchedRows::Rows::NextMemoId() {
+  static std::atomic<uint64_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 std::string MatchedRows::Rows::MemoKey() const {
   std::string key(1, 'm');  // a condition of its own among the layer's
-  key.append(reinterpret_cast<const char*>(&line), sizeof(line));
+  key.append(reinterpret_cast<const char*>(&memo_id_), sizeof(memo_id_));
   return key;
 }
 
@@ -324,7 +329,6 @@ uint64_t MatchedRows::Rows::CountAlive(
 std::shared_ptr<MatchedRows::Rows> MatchedRows::Rows::Amended(
     uint64_t epoch, std::span<const uint32_t> flips,
     const std::shared_ptr<const Bitmap>& dead, ExcludedMatches& memo) const {
-  assert(line != 0);
   assert(std::is_sorted(flips.begin(), flips.end()));
   auto rows = std::make_shared<Rows>();
   rows->rule = rule;
@@ -332,7 +336,6 @@ std::shared_ptr<MatchedRows::Rows> MatchedRows::Rows::Amended(
   rows->now_ms = now_ms;
   rows->event_epoch = epoch;
   rows->words = words;
-  rows->line = line;
   int64_t change = 0;
   for (uint32_t local : flips) change += Test(local) ? -1 : 1;
   rows->count = count + change;
@@ -341,9 +344,9 @@ std::shared_ptr<MatchedRows::Rows> MatchedRows::Rows::Amended(
   rows->flipped.reserve(flipped.size() + flips.size());
   std::set_symmetric_difference(flipped.begin(), flipped.end(), flips.begin(),
                                 flips.end(), std::back_inserter(rows->flipped));
-  // Past a row flipped in 4,096 of the layer's (one a word of 64), the
-  // words are copied with the flips in them: a test and a count stay a
-  // read of a word, and a count's walk of the flips stays short.
+  // Past one flip for 64 words (a row in 4,096 of the layer's row space),
+  // the words are copied with the flips in them: a test and a count stay
+  // a read of a word, and a count's walk of the flips stays short.
   if (rows->flipped.size() * 64 > words->size()) {
     auto own = std::make_shared<std::vector<uint64_t>>(*words);
     for (uint32_t local : rows->flipped) {
@@ -352,10 +355,12 @@ std::shared_ptr<MatchedRows::Rows> MatchedRows::Rows::Amended(
     rows->words = std::move(own);
     rows->flipped.clear();
   }
-  // No dead row flips, so as many dead rows match as before.
+  // No dead row flips, so as many dead rows match as here.
   if (dead != nullptr && !roaring_bitmap_is_empty(dead->get())) {
+    const uint64_t alive = CountAlive(dead, memo);
     rows->alive_dead_ = dead;
-    rows->alive_ = CountAlive(dead, memo) + change;
+    rows->alive_ = alive + change;
+    memo.Seed(rows->MemoKey(), dead, count - alive);
   }
   return rows;
 }
@@ -426,31 +431,31 @@ std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
     std::shared_ptr<Rows> rows) {
   std::lock_guard<std::mutex> lock(mu_);
   rows->serial = ++next_serial_;
-  if (rows->line == 0) rows->line = rows->serial;
   auto same_rule = [&rows](const Kept& k) {
     const Rows& r = *k.rows;
     return r.schema == rows->schema && r.now_ms == rows->now_ms &&
            r.rule == rows->rule;
   };
   for (const Kept& k : kept_) {
-    if (same_rule(k) && k.rows->event_epoch == rows->event_epoch) {
+    if (!same_rule(k)) continue;
+    if (k.rows->event_epoch == rows->event_epoch) {
       return k.rows;  // kept meanwhile by another count
     }
+    // A count of an older version: never to be found by the newer ones.
+    if (rows->event_epoch < k.rows->event_epoch) return rows;
   }
-  // The same rule's at earlier epochs are never to be found again: the
-  // first makes room for these, the others go.
-  bool placed = false;
-  std::erase_if(kept_, [&](Kept& k) {
-    if (!same_rule(k) || !(k.rows->event_epoch < rows->event_epoch)) {
-      return false;
-    }
-    if (placed) return true;
-    k.rows = rows;
-    k.last_used = clock_;
-    placed = true;
-    return false;
-  });
-  if (placed) return rows;
+  // The same rule's at earlier epochs are never to be found again: these
+  // take the place of the first, and the others go.
+  auto earlier = [&](const Kept& k) {
+    return same_rule(k) && k.rows->event_epoch < rows->event_epoch;
+  };
+  const auto first = std::find_if(kept_.begin(), kept_.end(), earlier);
+  if (first != kept_.end()) {
+    first->rows = rows;
+    first->last_used = clock_;
+    kept_.erase(std::remove_if(first + 1, kept_.end(), earlier), kept_.end());
+    return rows;
+  }
   if (kept_.size() == kMaxRules) {
     const auto oldest = Oldest();
     if (oldest == kept_.end()) return rows;  // no room left meanwhile

@@ -76,15 +76,7 @@ class MatchedRows {
     std::shared_ptr<const std::vector<uint64_t>> words;
     std::vector<uint32_t> flipped;
     uint64_t count = 0;   // the rows matched
-    uint64_t serial = 0;  // no other Rows has it
-    // The serial of the rows these were amended from, first of the line,
-    // or their own: the name of their matches among the dead rows in the
-    // layer's memo (ExcludedMatches), which the whole line shares.
-    // Amended never flips a dead row, and a stale row (the only kind
-    // flipped) cannot die within an event epoch, as it leaves its event
-    // layer then: so rows of one line agree on every dead row that a
-    // count of either reads.
-    uint64_t line = 0;
+    uint64_t serial = 0;  // no other kept Rows has it
 
     // Whether local row `local` matched.
     bool Test(uint32_t local) const;
@@ -98,16 +90,21 @@ class MatchedRows {
     // These rows at event epoch `epoch`, with the bits of `flips` (local
     // rows, ascending, none of them in `dead`) the other way: the rows
     // that the rule matches once events were appended to some of the
-    // layer's rows, found from these for the rows appended to alone. Of
-    // the same line; their count alive against `dead` follows from this
-    // one's. REQUIRES: these rows are kept (they have a serial).
+    // layer's rows, found from these for the rows appended to alone. As
+    // no row of `dead` flips, as many of them match as here: the new rows'
+    // count alive against `dead` follows from this one's, and `memo` is
+    // told, so that counts against later dead rows count only those.
     std::shared_ptr<Rows> Amended(uint64_t epoch,
                                   std::span<const uint32_t> flips,
                                   const std::shared_ptr<const Bitmap>& dead,
                                   ExcludedMatches& memo) const;
 
    private:
+    // The name of these rows' matches among the dead rows in the layer's
+    // memo (ExcludedMatches), unique in the process.
     std::string MemoKey() const;
+    const uint64_t memo_id_ = NextMemoId();
+    static uint64_t NextMemoId();
     mutable std::mutex alive_mu_;
     // The `dead` of the last count, whose control block it keeps, so that
     // no other bitmap can be taken for it; and what that count found.
@@ -148,8 +145,8 @@ class MatchedRows {
   // kept, from the least recently found), and returns them; or the same
   // rule's rows, if another count kept them first. Rows of an earlier
   // event epoch make way for the same rule's of a later one: epochs only
-  // go forward. Gives `rows` their serial, and their line if they have
-  // none.
+  // go forward; rows of an epoch earlier than the same rule's kept are not
+  // kept. Gives `rows` their serial.
   std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
 
   // Bytes of the rows kept.

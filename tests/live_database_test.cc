@@ -478,7 +478,7 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
   rows->words = words;
   rows->count = (kRows + 2) / 3;
   rows->event_epoch = 1;
-  rows->serial = rows->line = 1;
+  rows->serial = 1;
   ExcludedMatches memo;
   // Dead rows only grow, and a dead row is never flipped again.
   auto dead = std::make_shared<Bitmap>();
@@ -505,7 +505,6 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
         at->Amended(epoch, flips, dead, memo);
     next->serial = ++serial;
     at = next;
-    EXPECT_EQ(at->line, 1u);
     EXPECT_EQ(*at->event_epoch, epoch);
     uint64_t count = 0;
     for (uint32_t r = 0; r < kRows; ++r) {
@@ -524,6 +523,32 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
   }
   // Past a row flipped in 4,096, the flips went into words of their own.
   EXPECT_NE(at->words, words);
+
+  // Two rows amended from the same: one flips a row that dies before the
+  // other is amended, which keeps its bit. Each counts its own rows alive.
+  const uint32_t row = 6003;
+  ASSERT_FALSE(dead->contains(row));
+  std::vector<bool> first = want, second = want;
+  first[row] = !first[row];
+  const std::shared_ptr<const MatchedRows::Rows> a =
+      at->Amended(20, std::vector<uint32_t>{row}, dead, memo);
+  auto with_row = std::make_shared<Bitmap>(roaring_bitmap_copy(dead->get()));
+  with_row->Add(row);
+  second[6004] = !second[6004];
+  const std::shared_ptr<const MatchedRows::Rows> b =
+      at->Amended(21, std::vector<uint32_t>{6004}, with_row, memo);
+  auto alive_in = [&](const std::vector<bool>& bits, const Bitmap& d) {
+    uint64_t n = 0;
+    for (uint32_t r = 0; r < kRows; ++r) n += bits[r] && !d.contains(r);
+    return n;
+  };
+  auto later = std::make_shared<Bitmap>(roaring_bitmap_copy(with_row->get()));
+  later->Add(6004);
+  later->Add(7777);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(a->CountAlive(later, memo), alive_in(first, *later));
+    EXPECT_EQ(b->CountAlive(later, memo), alive_in(second, *later));
+  }
 }
 
 // Kept on its second count, for its clock when binding read it; and rules
