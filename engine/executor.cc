@@ -931,6 +931,11 @@ void ExcludedMatches::Seed(std::string_view key,
   Note(key, excluded.get(), matched);
 }
 
+void ExcludedMatches::Forget(std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = entries_.find(key); it != entries_.end()) entries_.erase(it);
+}
+
 void ExcludedMatches::Note(std::string_view key, const Bitmap* excluded,
                            uint64_t matched) {
   auto it = entries_.find(key);

@@ -56,6 +56,8 @@ class ExcludedMatches {
   // `key`, as a count of them would (its last one, if any, forgotten).
   void Seed(std::string_view key, const std::shared_ptr<const Bitmap>& excluded,
             uint64_t matched);
+  // Drops what was noted of the condition named `key`.
+  void Forget(std::string_view key);
 
   // Conditions kept at most; the least recently counted goes first.
   static constexpr size_t kMaxConditions = 256;

@@ -856,8 +856,9 @@ bool Snapshot::InSegment(const SavedSegment& segment,
 // matched one by one to amend what the layer kept: past that, evaluating
 // the rule over the layer costs less than finding and decoding those
 // profiles. A row is found, decoded and matched in about 1.5 µs,
-// where the base of 10M evaluates an event rule in 1–5 ms on one core
-// (BENCHMARKS.md); a small layer costs a bind and a plan, some 10 µs.
+// where the base of 10M evaluated an event rule in 2.7–9.3 ms (p99 in the
+// live bench while events were appended: BENCHMARKS.md); a small layer
+// costs a bind and a plan, some 10 µs.
 constexpr uint32_t kAmendOneRowIn = 4096;
 constexpr size_t kAmendRows = 8;
 
@@ -913,7 +914,13 @@ std::shared_ptr<const MatchedRows::Rows> Snapshot::Amend(
   std::shared_ptr<MatchedRows::Rows> amended = earlier.Amended(
       event_epoch_, flips, state.dead, layer.excluded_matches());
   layer.matched_rows().NoteAmended();
-  return layer.matched_rows().Keep(std::move(amended));
+  std::shared_ptr<const MatchedRows::Rows> kept =
+      layer.matched_rows().Keep(amended);
+  if (kept == amended) {  // in the place of `earlier`, as a rule
+    amended->Seed(layer.excluded_matches());
+    earlier.Forget(layer.excluded_matches());
+  }
+  return kept;
 }
 
 Result<bool> Snapshot::Contains(std::string_view segment, std::string_view id,

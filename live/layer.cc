@@ -357,12 +357,21 @@ std::shared_ptr<MatchedRows::Rows> MatchedRows::Rows::Amended(
   }
   // No dead row flips, so as many dead rows match as here.
   if (dead != nullptr && !roaring_bitmap_is_empty(dead->get())) {
-    const uint64_t alive = CountAlive(dead, memo);
     rows->alive_dead_ = dead;
-    rows->alive_ = alive + change;
-    memo.Seed(rows->MemoKey(), dead, count - alive);
+    rows->alive_ = CountAlive(dead, memo) + change;
   }
   return rows;
+}
+
+void MatchedRows::Rows::Seed(ExcludedMatches& memo) const {
+  std::lock_guard<std::mutex> lock(alive_mu_);
+  if (const std::shared_ptr<const Bitmap> dead = alive_dead_.lock()) {
+    memo.Seed(MemoKey(), dead, count - alive_);
+  }
+}
+
+void MatchedRows::Rows::Forget(ExcludedMatches& memo) const {
+  memo.Forget(MemoKey());
 }
 
 bool MatchedRows::Names(const Rows& rows, std::string_view rule,
@@ -379,12 +388,15 @@ MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
   std::lock_guard<std::mutex> lock(mu_);
   ++clock_;
   Kept* earlier = nullptr;  // the same rule's at the latest earlier epoch
+  bool later = false;       // the same rule's kept at a later epoch
   for (Kept& k : kept_) {
     if (k.rule_hash != rule.hash) continue;
     if (Names(*k.rows, rule.text, schema, now_ms, event_epoch)) {
       k.last_used = clock_;
       return Found{k.rows, nullptr};
     }
+    later |= event_epoch < k.rows->event_epoch &&
+             Names(*k.rows, rule.text, schema, now_ms, k.rows->event_epoch);
     if (event_epoch && k.rows->event_epoch &&
         *k.rows->event_epoch < *event_epoch &&
         (earlier == nullptr ||
@@ -413,8 +425,9 @@ MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
     if (asked_.size() == kMaxAsked) asked_.erase(asked_.begin());
     asked_.push_back(now);
   }
-  const bool room = kept_.size() < kMaxRules || Oldest() != kept_.end() ||
-                    earlier != nullptr;  // whose place it takes
+  // Rows of an older version than the rule's kept would not be kept.
+  const bool room = !later && (kept_.size() < kMaxRules ||
+                               Oldest() != kept_.end() || earlier != nullptr);
   return Found{nullptr, earlier != nullptr ? earlier->rows : nullptr,
                asked && room, asked_at_now && room};
 }
@@ -430,7 +443,6 @@ std::vector<MatchedRows::Kept>::iterator MatchedRows::Oldest() {
 std::shared_ptr<const MatchedRows::Rows> MatchedRows::Keep(
     std::shared_ptr<Rows> rows) {
   std::lock_guard<std::mutex> lock(mu_);
-  rows->serial = ++next_serial_;
   auto same_rule = [&rows](const Kept& k) {
     const Rows& r = *k.rows;
     return r.schema == rows->schema && r.now_ms == rows->now_ms &&

@@ -75,8 +75,7 @@ class MatchedRows {
     // (ascending), whose bits are the other way.
     std::shared_ptr<const std::vector<uint64_t>> words;
     std::vector<uint32_t> flipped;
-    uint64_t count = 0;   // the rows matched
-    uint64_t serial = 0;  // no other kept Rows has it
+    uint64_t count = 0;  // the rows matched
 
     // Whether local row `local` matched.
     bool Test(uint32_t local) const;
@@ -92,12 +91,16 @@ class MatchedRows {
     // that the rule matches once events were appended to some of the
     // layer's rows, found from these for the rows appended to alone. As
     // no row of `dead` flips, as many of them match as here: the new rows'
-    // count alive against `dead` follows from this one's, and `memo` is
-    // told, so that counts against later dead rows count only those.
+    // count alive against `dead` follows from this one's.
     std::shared_ptr<Rows> Amended(uint64_t epoch,
                                   std::span<const uint32_t> flips,
                                   const std::shared_ptr<const Bitmap>& dead,
                                   ExcludedMatches& memo) const;
+    // Tells `memo` what the last count alive found, so that a count
+    // against later dead rows counts only those (rows kept from Amended).
+    void Seed(ExcludedMatches& memo) const;
+    // Drops these rows' entry from `memo` (rows no longer kept).
+    void Forget(ExcludedMatches& memo) const;
 
    private:
     // The name of these rows' matches among the dead rows in the layer's
@@ -146,7 +149,7 @@ class MatchedRows {
   // rule's rows, if another count kept them first. Rows of an earlier
   // event epoch make way for the same rule's of a later one: epochs only
   // go forward; rows of an epoch earlier than the same rule's kept are not
-  // kept. Gives `rows` their serial.
+  // kept.
   std::shared_ptr<const Rows> Keep(std::shared_ptr<Rows> rows);
 
   // Bytes of the rows kept.
@@ -191,7 +194,6 @@ class MatchedRows {
   std::vector<Kept> kept_;
   std::vector<Asked> asked_;  // counts noted, oldest first
   uint64_t clock_ = 0;        // counts asked of the layer
-  uint64_t next_serial_ = 0;
   std::atomic<uint64_t> amended_{0};
 };
 

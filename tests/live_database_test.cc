@@ -478,7 +478,6 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
   rows->words = words;
   rows->count = (kRows + 2) / 3;
   rows->event_epoch = 1;
-  rows->serial = 1;
   ExcludedMatches memo;
   // Dead rows only grow, and a dead row is never flipped again.
   auto dead = std::make_shared<Bitmap>();
@@ -490,7 +489,6 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
   };
   EXPECT_EQ(rows->CountAlive(dead, memo), alive_wanted());
   std::shared_ptr<const MatchedRows::Rows> at = rows;
-  uint64_t serial = 1;
   for (uint64_t epoch = 2; epoch < 12; ++epoch) {
     // Five flips an epoch, some of them rows flipped before.
     std::vector<uint32_t> flips;
@@ -503,7 +501,7 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
     for (uint32_t r : flips) want[r] = !want[r];
     std::shared_ptr<MatchedRows::Rows> next =
         at->Amended(epoch, flips, dead, memo);
-    next->serial = ++serial;
+    next->Seed(memo);
     at = next;
     EXPECT_EQ(*at->event_epoch, epoch);
     uint64_t count = 0;
@@ -513,7 +511,7 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
     }
     EXPECT_EQ(at->count, count);
     EXPECT_EQ(at->CountAlive(dead, memo), alive_wanted());
-    // Rows die, a flipped one among them: counted from the line's memo.
+    // Rows die, a flipped one among them: counted from the memo seeded.
     auto more = std::make_shared<Bitmap>(roaring_bitmap_copy(dead->get()));
     if (!flips.empty()) more->Add(flips.front());
     more->Add(static_cast<uint32_t>(5000 + epoch));
@@ -537,6 +535,8 @@ TEST(LiveDatabaseTest, AmendedRowsAgreeWithTheirFlipsApplied) {
   second[6004] = !second[6004];
   const std::shared_ptr<const MatchedRows::Rows> b =
       at->Amended(21, std::vector<uint32_t>{6004}, with_row, memo);
+  a->Seed(memo);
+  b->Seed(memo);
   auto alive_in = [&](const std::vector<bool>& bits, const Bitmap& d) {
     uint64_t n = 0;
     for (uint32_t r = 0; r < kRows; ++r) n += bits[r] && !d.contains(r);
