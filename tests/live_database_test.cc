@@ -40,15 +40,20 @@ std::vector<std::string> Ids(const Database& db, const std::string& rule,
 }
 
 // A count and nothing else; counts with a page take the long way.
-uint64_t CountAt(const Database& db, const std::string& rule, int64_t now_ms,
-                 size_t limit = 0) {
+uint64_t CountOn(const Snapshot& version, const std::string& rule,
+                 int64_t now_ms = kNow, size_t limit = 0) {
   QueryRequest request;
   request.rule_json = rule;
   request.limit = limit;
   request.now_ms = now_ms;
-  Result<QueryResult> r = db.Read()->Query(request);
+  Result<QueryResult> r = version.Query(request);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? r->count : 0;
+}
+
+uint64_t CountAt(const Database& db, const std::string& rule, int64_t now_ms,
+                 size_t limit = 0) {
+  return CountOn(*db.Read(), rule, now_ms, limit);
 }
 
 uint64_t Count(const Database& db, const std::string& rule) {
@@ -350,20 +355,11 @@ TEST(LiveDatabaseTest, CountsAmendWhatLayersKeptForTheRowsAppendedTo) {
       R"({"not": {"event": "order", "count": {"gte": 2}}})",
   };
   int fresh = 0;  // the same rule's text, spaced apart: never kept
-  auto count_on = [](const Snapshot& version, const std::string& rule) {
-    QueryRequest request;
-    request.rule_json = rule;
-    request.limit = 0;
-    request.now_ms = kNow;
-    Result<QueryResult> r = version.Query(request);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->count : 0;
-  };
   auto expect_counts_agree = [&](const Snapshot& version,
                                  const std::string& when) {
     for (const std::string& rule : rules) {
       const std::string anew = rule + std::string(++fresh, ' ');
-      EXPECT_EQ(count_on(version, rule), count_on(version, anew))
+      EXPECT_EQ(CountOn(version, rule), CountOn(version, anew))
           << rule << " " << when;
     }
   };
@@ -401,8 +397,8 @@ TEST(LiveDatabaseTest, CountsAmendWhatLayersKeptForTheRowsAppendedTo) {
   // Rows kept while a layer has stale rows are of an event epoch.
   append({9, 403});
   for (const std::string& rule : rules) {  // kept on the second count
-    count_on(*db.Read(), rule);
-    count_on(*db.Read(), rule);
+    CountOn(*db.Read(), rule);
+    CountOn(*db.Read(), rule);
   }
   const std::shared_ptr<const Snapshot> kept = db.Read();
   expect_counts_agree(*kept, "kept");
@@ -460,7 +456,7 @@ TEST(LiveDatabaseTest, CountsAmendWhatLayersKeptForTheRowsAppendedTo) {
   step(
       "another case", [&] { append_named(13, "ORDER"); }, std::nullopt);
   // Pune's rows below 400 but p5, now in Agra, and p401 and p403.
-  EXPECT_EQ(count_on(*db.Read(), rules[0]), 201u);
+  EXPECT_EQ(CountOn(*db.Read(), rules[0]), 201u);
 }
 
 // Rows amended again and again agree with a plain bitmap of the same
