@@ -571,6 +571,20 @@ BENCHMARK(BM_SmallLayerBuild)
     ->Arg(64000)
     ->Unit(benchmark::kMicrosecond);
 
+// The profiles of `layers` layers of a merge of `rows` rows: every
+// `layers`-th of `rows` rows spread evenly over the fixture.
+std::vector<std::vector<Layer::Entry>> SpreadLayers(const Fixture& data,
+                                                    uint32_t rows,
+                                                    uint32_t layers) {
+  const uint32_t step = data.store.row_count() / rows;
+  std::vector<std::vector<Layer::Entry>> out(layers);
+  for (uint32_t i = 0; i < rows; ++i) {
+    out[i % layers].push_back(
+        Layer::Entry{i * step, data.store.blob(i * step)});
+  }
+  return out;
+}
+
 // An event layer (Index::Scope::kEvents): the events alone of the profiles
 // a batch of event appends touched (1,000), or of eight such layers merged.
 // The profiles are spread over the store, their bytes in cache after the
@@ -582,13 +596,10 @@ void BM_EventLayerBuild(benchmark::State& state) {
     state.SkipWithError("fewer profiles than the layer holds");
     return;
   }
-  std::vector<Layer::Entry> entries;
+  const std::vector<Layer::Entry> entries =
+      SpreadLayers(data, static_cast<uint32_t>(rows), 1)[0];
   uint64_t bytes = 0;
-  const uint32_t step = data.store.row_count() / rows;
-  for (uint32_t row = 0; entries.size() < rows; row += step) {
-    entries.push_back(Layer::Entry{row, data.store.blob(row)});
-    bytes += entries.back().blob.size();
-  }
+  for (const Layer::Entry& e : entries) bytes += e.blob.size();
   for (auto _ : state) {
     auto layer = Layer::Build(data.store.schema(), entries, false, 1,
                               Index::Scope::kEvents);
@@ -603,20 +614,6 @@ BENCHMARK(BM_EventLayerBuild)
     ->Arg(64000)
     ->Arg(160000)
     ->Unit(benchmark::kMicrosecond);
-
-// The profiles of `layers` layers of a merge of `rows` rows: every
-// `layers`-th of `rows` rows spread evenly over the fixture.
-std::vector<std::vector<Layer::Entry>> SpreadLayers(const Fixture& data,
-                                                    uint32_t rows,
-                                                    uint32_t layers) {
-  const uint32_t step = data.store.row_count() / rows;
-  std::vector<std::vector<Layer::Entry>> out(layers);
-  for (uint32_t i = 0; i < rows; ++i) {
-    out[i % layers].push_back(
-        Layer::Entry{i * step, data.store.blob(i * step)});
-  }
-  return out;
-}
 
 // An event merge: eight event layers of an eighth of N profiles of the
 // fixture each, every eighth of N rows spread over the fixture, merged from

@@ -604,7 +604,8 @@ std::vector<MergePart> PartsOf(std::span<const Index::MergeSource> sources,
 
 // The rows of each source's `rows_of(attribute)` kept, renumbered, as one
 // bitmap of a merge of `row_count` rows: set in words, then read off them
-// in order, which costs a pass over the words rather than sorting rows.
+// in order, which costs a pass over the words rather than sorting rows;
+// or, few rows, each source's ascending run merged.
 template <typename RowsOf>
 Bitmap MergeBitmaps(std::span<const Index::MergeSource> sources, AttrId a,
                     uint32_t row_count, RowsOf&& rows_of) {

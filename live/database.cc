@@ -913,12 +913,12 @@ std::shared_ptr<const MatchedRows::Rows> Snapshot::Amend(
   }
   std::shared_ptr<MatchedRows::Rows> amended = earlier.Amended(
       event_epoch_, flips, state.dead, layer.excluded_matches());
-  layer.matched_rows().NoteAmended();
   std::shared_ptr<const MatchedRows::Rows> kept =
       layer.matched_rows().Keep(amended);
   if (kept == amended) {  // in the place of `earlier`, as a rule
     amended->Seed(layer.excluded_matches());
     earlier.Forget(layer.excluded_matches());
+    layer.matched_rows().NoteAmended();
   }
   return kept;
 }

@@ -308,8 +308,8 @@ class Snapshot {
     size_t bytes;         // its index and tables
     uint64_t stale = 0;   // rows whose events an event layer holds
     bool events = false;  // an event layer
-    // Counts whose rows kept at an earlier event epoch were amended here
-    // (Snapshot::Amend).
+    // Rows kept at an earlier event epoch that counts amended here, and
+    // kept in their place (Snapshot::Amend).
     uint64_t amended = 0;
   };
   std::vector<LayerInfo> Layers() const;

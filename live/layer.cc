@@ -390,18 +390,18 @@ MatchedRows::Found MatchedRows::Find(const RuleText& rule, const Schema* schema,
   Kept* earlier = nullptr;  // the same rule's at the latest earlier epoch
   bool later = false;       // the same rule's kept at a later epoch
   for (Kept& k : kept_) {
-    if (k.rule_hash != rule.hash) continue;
-    if (Names(*k.rows, rule.text, schema, now_ms, event_epoch)) {
+    const std::optional<uint64_t>& kept_epoch = k.rows->event_epoch;
+    if (k.rule_hash != rule.hash ||
+        !Names(*k.rows, rule.text, schema, now_ms, kept_epoch)) {
+      continue;
+    }
+    if (kept_epoch == event_epoch) {
       k.last_used = clock_;
       return Found{k.rows, nullptr};
     }
-    later |= event_epoch < k.rows->event_epoch &&
-             Names(*k.rows, rule.text, schema, now_ms, k.rows->event_epoch);
-    if (event_epoch && k.rows->event_epoch &&
-        *k.rows->event_epoch < *event_epoch &&
-        (earlier == nullptr ||
-         *earlier->rows->event_epoch < *k.rows->event_epoch) &&
-        Names(*k.rows, rule.text, schema, now_ms, k.rows->event_epoch)) {
+    later |= event_epoch < kept_epoch;
+    if (event_epoch && kept_epoch && kept_epoch < event_epoch &&
+        (earlier == nullptr || earlier->rows->event_epoch < kept_epoch)) {
       earlier = &k;
     }
   }

@@ -155,8 +155,8 @@ class MatchedRows {
   // Bytes of the rows kept.
   size_t MemoryBytes() const;
 
-  // Counts that amended rows kept at an earlier event epoch (Rows::Amended),
-  // noted by the caller.
+  // Rows amended from those kept at an earlier event epoch
+  // (Rows::Amended) and kept in their place, noted by the caller.
   void NoteAmended() { amended_.fetch_add(1, std::memory_order_relaxed); }
   uint64_t amended() const { return amended_.load(std::memory_order_relaxed); }
 

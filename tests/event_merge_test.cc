@@ -17,6 +17,7 @@
 namespace segd {
 namespace {
 
+using testing::ExpectSameLayer;
 using testing::SomeRows;
 
 class EventMergeTest : public ::testing::Test {
@@ -56,19 +57,6 @@ std::vector<uint32_t> Rows(uint32_t first, uint32_t step, uint32_t n) {
   std::vector<uint32_t> rows;
   for (uint32_t i = 0; i < n; ++i) rows.push_back(first + step * i);
   return rows;
-}
-
-// The merged layer holds the same rows, blobs and columns as the layer
-// built from its profiles, and has the events of every column.
-void ExpectSameLayer(const Layer& got, const Layer& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (uint32_t local = 0; local < got.size(); ++local) {
-    ASSERT_EQ(got.GlobalRow(local), want.GlobalRow(local)) << local;
-    ASSERT_EQ(got.index().blob(local).data(), want.index().blob(local).data())
-        << local;
-  }
-  ASSERT_EQ(got.index().row_count(), want.index().row_count());
-  testing::ExpectSameIndex(got.index(), want.index());
 }
 
 // Merges `sources` (each with its dead rows, or none) and builds the same

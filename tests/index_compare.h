@@ -48,6 +48,7 @@ void ExpectSameColumn(const SortedColumn<Key>& got,
 // column holds the same keys (compared as numbers: a long double's padding
 // bytes are archived as they are).
 inline void ExpectSameIndex(const Index& got, const Index& want) {
+  ASSERT_EQ(got.row_count(), want.row_count());
   EXPECT_EQ(Saved(got.live()), Saved(want.live()));
   EXPECT_EQ(got.live_count(), want.live_count());
   ASSERT_EQ(got.attribute_count(), want.attribute_count());
@@ -93,6 +94,18 @@ inline std::unique_ptr<Bitmap> SomeRows(const Layer& layer, double share,
     if (pick(rng)) rows->Add(local);
   }
   return rows;
+}
+
+// The same layer: the same rows, each on the same blob, and the same
+// index.
+inline void ExpectSameLayer(const Layer& got, const Layer& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (uint32_t local = 0; local < got.size(); ++local) {
+    ASSERT_EQ(got.GlobalRow(local), want.GlobalRow(local)) << local;
+    ASSERT_EQ(got.index().blob(local).data(), want.index().blob(local).data())
+        << local;
+  }
+  ExpectSameIndex(got.index(), want.index());
 }
 
 }  // namespace segd::testing

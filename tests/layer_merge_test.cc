@@ -20,7 +20,7 @@
 namespace segd {
 namespace {
 
-using testing::ExpectSameIndex;
+using testing::ExpectSameLayer;
 using testing::SomeRows;
 
 // A layer of `store`'s rows for which keep(row) holds.
@@ -56,14 +56,7 @@ std::shared_ptr<const Layer> ExpectMergeAsBuilt(
       Layer::Build(schema, kept, false, 2);
   const std::shared_ptr<const Layer> merged =
       Layer::Merge(schema, sources, held, 2);
-  EXPECT_EQ(merged->size(), built->size());
-  for (uint32_t local = 0; local < built->size(); ++local) {
-    EXPECT_EQ(merged->GlobalRow(local), built->GlobalRow(local)) << local;
-    EXPECT_EQ(merged->index().blob(local).data(),
-              built->index().blob(local).data())
-        << local;
-  }
-  ExpectSameIndex(merged->index(), built->index());
+  ExpectSameLayer(*merged, *built);
   // Every profile is found by its id and each identity.
   DecodedProfile p;
   for (uint32_t local = 0; local < built->size(); ++local) {
