@@ -89,6 +89,8 @@ class BlobArena {
     return {at & ~(kLineBytes - 1),
             (at + bytes + kLineBytes - 1) & ~(kLineBytes - 1)};
   }
+  // Room for `rows` rows without growing the row space.
+  void Reserve(uint32_t rows) { refs_.reserve(rows); }
   // Stores `blob` at `row`, which is an existing row or size() (a new one).
   void Set(uint32_t row, std::string_view blob);
   // Row `row` holds nothing from now on.

@@ -413,6 +413,15 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   return UpsertOutcome{row, !existing.has_value()};
 }
 
+void ProfileStore::Reserve(size_t rows) {
+  if (rows <= rows_.size()) return;
+  rows_.Reserve(rows);
+  row_by_id_.Reserve(rows);
+  if (live_count_ > 0) {
+    identity_owner_.Reserve(identity_owner_.size() * rows / live_count_);
+  }
+}
+
 void ProfileStore::RestoreSchema(const Schema& schema) {
   assert(rows_.size() == 0);
   schema_ = schema;

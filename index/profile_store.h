@@ -81,6 +81,13 @@ class ProfileStore {
   // On error nothing changes. Errors name the attribute or identity at fault.
   Result<UpsertOutcome> Upsert(const ProfileInput& input);
 
+  // Room for `rows` rows in all, and as many ids, without growing the row
+  // space or the id table; and in the identity table for as many
+  // identities a profile as the profiles held now have. A large load sizes
+  // them from its first records, rather than copying them into fresh
+  // pages at each doubling.
+  void Reserve(size_t rows);
+
   // Starts loading the table slots an Upsert of `input` will probe, so that
   // a loader can overlap those memory reads with earlier records' work.
   void Prefetch(const ProfileInput& input) const;
@@ -176,6 +183,11 @@ class ProfileStore {
   }
   void set_page_fill(size_t bytes) { rows_.set_page_fill(bytes); }
   const BlobArena& blobs() const { return rows_; }
+
+  // The id table (live rows by IdHash of their ids) and the identity table
+  // (by IdentityHash of each identity a live row holds).
+  const RowTable& id_table() const { return row_by_id_; }
+  const RowTable& identity_table() const { return identity_owner_; }
 
   // Bytes held: the encoded profiles and the id and identity tables.
   size_t MemoryBytes() const {

@@ -5,7 +5,7 @@
 namespace segd {
 
 void RowTable::Insert(uint64_t hash, uint32_t row) {
-  if ((size_ + 1) * 2 > slots_.size()) {
+  if (!Fits(size_ + 1, slots_.size())) {
     Rehash(slots_.empty() ? 16 : slots_.size() * 2);
   }
   const uint32_t tag = TagOf(hash);
@@ -55,7 +55,7 @@ void RowTable::Rehash(size_t slot_count) {
 
 void RowTable::Reserve(size_t n) {
   size_t slots = slots_.empty() ? 16 : slots_.size();
-  while (n * 2 > slots) slots *= 2;
+  while (!Fits(n, slots)) slots *= 2;
   if (slots != slots_.size()) Rehash(slots);
 }
 
@@ -65,10 +65,10 @@ bool RowTable::Load(ArchiveReader& in) {
   if (!in.Vector(&slots_)) return false;
   size_ = 0;
   for (const Slot& s : slots_) size_ += s.row != kEmpty;
-  // A power of two, never more than half full: every probe meets an empty
-  // slot.
+  // A power of two, never fuller than Fits allows: every probe meets an
+  // empty slot.
   return slots_.empty() ||
-         (std::has_single_bit(slots_.size()) && size_ * 2 <= slots_.size());
+         (std::has_single_bit(slots_.size()) && Fits(size_, slots_.size()));
 }
 
 }  // namespace segd

@@ -84,6 +84,13 @@ class RowTable {
   static uint32_t TagOf(uint64_t hash) {
     return static_cast<uint32_t>(hash >> 32);
   }
+  // Whether `entries` fit in `slots`: at most three quarters full. A
+  // lookup then probes about two slots when the key is there and eight
+  // when it is not, one or two cache lines; tables kept at most half full
+  // would often take twice the memory (10M ids: 32M slots, not 16M).
+  static bool Fits(size_t entries, size_t slots) {
+    return entries * 4 <= slots * 3;
+  }
   size_t mask() const { return slots_.size() - 1; }
   void Rehash(size_t slot_count);
 

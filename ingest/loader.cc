@@ -1,6 +1,7 @@
 #include "ingest/loader.h"
 
 #include <simdjson.h>
+#include <sys/stat.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
@@ -80,9 +81,14 @@ class RecordBatch {
 // store's single writer overlap.
 class BlockProcessor {
  public:
+  // `input_bytes`: the input's size, if known (else 0), from which the
+  // store is sized once the first records are applied.
   BlockProcessor(ProfileStore* store, const LoadOptions& options,
-                 LoadReport* report)
-      : store_(store), options_(options), report_(report) {}
+                 LoadReport* report, uint64_t input_bytes)
+      : store_(store),
+        options_(options),
+        report_(report),
+        input_bytes_(input_bytes) {}
   // The batch to fill next; call Flush when it is full.
   RecordBatch& batch() { return batches_[filling_]; }
 
@@ -146,10 +152,28 @@ class BlockProcessor {
       Apply(batch[i]);
     }
     batch.Clear();
+    ReserveAhead();
     if (options_.progress) options_.progress(*report_);
   }
 
+  // Once kSampleRecords are applied, sizes the store for the rest of the
+  // input: its records as long, on average, as these, as many of them new
+  // profiles.
+  void ReserveAhead() {
+    if (reserved_ || input_bytes_ == 0 || sampled_records_ < kSampleRecords) {
+      return;
+    }
+    reserved_ = true;
+    if (input_bytes_ <= sampled_bytes_ || report_->accepted == 0) return;
+    const double records = static_cast<double>(input_bytes_ - sampled_bytes_) *
+                           sampled_records_ / sampled_bytes_;
+    const double created = records * report_->created / report_->accepted;
+    store_->Reserve(store_->row_count() + static_cast<size_t>(created));
+  }
+
   void Apply(Record& r) {
+    sampled_bytes_ += r.length + 1;  // and its newline
+    ++sampled_records_;
     if (r.status.ok()) {
       Result<UpsertOutcome> outcome = store_->Upsert(r.input);
       if (outcome.ok()) {
@@ -170,6 +194,12 @@ class BlockProcessor {
   tbb::enumerable_thread_specific<RecordParser> parsers_;
   RecordBatch batches_[2];
   int filling_ = 0;
+  // Records, and their bytes, applied until the store is sized.
+  static constexpr uint64_t kSampleRecords = 4096;
+  const uint64_t input_bytes_;
+  uint64_t sampled_bytes_ = 0;
+  uint64_t sampled_records_ = 0;
+  bool reserved_ = false;
 };
 
 // Splits NDJSON text into records. `end` must be followed by kPadding
@@ -337,7 +367,7 @@ LoadReport LoadText(std::string_view text, ProfileStore* store,
   if (text.substr(0, 3) == kUtf8Bom) text.remove_prefix(3);
   LoadReport report;
   report.bytes = text.size();
-  BlockProcessor processor(store, options, &report);
+  BlockProcessor processor(store, options, &report, text.size());
   simdjson::padded_string padded(text);
   const char* data = padded.data();
   if (ReadsAsArray(data, text.size(), options.format)) {
@@ -436,7 +466,12 @@ Result<LoadReport> LoadFile(const std::string& path, ProfileStore* store,
   // NDJSON: process whole lines and carry the partial last line over. A line
   // longer than the record limit is skipped to its end, never buffered whole.
   LoadReport report;
-  BlockProcessor processor(store, options, &report);
+  struct stat info;
+  const uint64_t file_bytes =
+      fstat(fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode)
+          ? static_cast<uint64_t>(info.st_size)
+          : 0;
+  BlockProcessor processor(store, options, &report, file_bytes);
   report.bytes = filled;
   uint64_t line = 1;
   size_t size = filled;   // bytes of input in buffer[0, size)

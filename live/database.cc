@@ -1593,17 +1593,18 @@ constexpr size_t kSmallLayerRows = 4096;
 
 std::shared_ptr<const Layer> Database::BuildLayer(
     const Schema& schema, std::vector<Layer::Entry> entries, bool whole_space,
-    uint64_t serial, Index::Scope scope) {
+    uint64_t serial, Index::Scope scope, const Layer::StoreTables* store) {
   if (entries.size() >= kSmallLayerRows) {
-    return Layer::Build(schema, std::move(entries), whole_space, serial, scope);
+    return Layer::Build(schema, std::move(entries), whole_space, serial, scope,
+                        store);
   }
   // Waking oneTBB's workers for a few rows costs more than it saves, and
   // takes the cores from the server's threads.
   std::shared_ptr<const Layer> built;
   thread_local tbb::task_arena alone(1);
   alone.execute([&] {
-    built =
-        Layer::Build(schema, std::move(entries), whole_space, serial, scope);
+    built = Layer::Build(schema, std::move(entries), whole_space, serial, scope,
+                         store);
   });
   return built;
 }
@@ -1665,6 +1666,7 @@ void Database::RebuildNewest(const Schema& schema,
                              Index::Scope scope) {
   const Layer& newest = *layers.back().layer;
   std::vector<Layer::Entry> entries;
+  entries.reserve(newest.size() + rows.size());
   newest.ForEachRow([&](uint32_t local, uint32_t row) {
     if (holders[row] == newest.serial()) {
       entries.push_back(Layer::Entry{row, newest.index().blob(local)});
@@ -1686,8 +1688,13 @@ void Database::RebuildNewest(const Schema& schema,
   const bool whole_space =
       scope == Index::Scope::kAll && !entries.empty() &&
       uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
+  // A layer of every profile held (a first load) takes the store's id
+  // tables as they are.
+  const Layer::StoreTables tables{&store_.id_table(), &store_.identity_table()};
+  const bool everyone = whole_space && entries.size() == store_.live_count();
   layers.back() = Snapshot::LayerState{
-      BuildLayer(schema, std::move(entries), whole_space, serial, scope),
+      BuildLayer(schema, std::move(entries), whole_space, serial, scope,
+                 everyone ? &tables : nullptr),
       nullptr, nullptr};
   if (freeze) {
     // Kept as it is; a new, empty newest layer takes the next writes.

@@ -42,6 +42,18 @@ class BlobRows final : public RowSource {
 // turn, without waking another thread.
 constexpr size_t kOverlapTablesRows = size_t{1} << 16;
 
+// Rows whose identities one task of a build hashes into one vector.
+constexpr size_t kIdentitySpanRows = size_t{1} << 16;
+
+// An identity's hash and its local row in one word: a RowTable keeps only
+// the high half of a hash (index/row_table.h), so the low half can hold
+// the row.
+uint64_t IdentityKey(uint64_t hash, uint32_t local) {
+  return (hash & ~uint64_t{0xFFFFFFFF}) | local;
+}
+uint64_t HashOfKey(uint64_t key) { return key & ~uint64_t{0xFFFFFFFF}; }
+uint32_t RowOfKey(uint64_t key) { return static_cast<uint32_t>(key); }
+
 }  // namespace
 
 uint64_t IdKeyHash(std::string_view id) { return ProfileStore::IdHash(id); }
@@ -53,7 +65,9 @@ uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
 std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
                                           std::vector<Entry> entries,
                                           bool whole_space, uint64_t serial,
-                                          Index::Scope scope) {
+                                          Index::Scope scope,
+                                          const StoreTables* store) {
+  assert(store == nullptr || whole_space);
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(entries.size());
@@ -74,30 +88,55 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
         schema, std::make_shared<BlobRows>(std::move(blobs)), scope);
     return layer;
   }
-  // Ids and identities are hashed in parallel, then inserted in order.
+  auto build_index = [&] {
+    layer->index_ =
+        Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
+  };
+  if (store != nullptr) {
+    // Local rows are the store's rows, and the store holds no profile but
+    // these: its tables are what the hashing below would give, but for
+    // the order of entries within a probe run, which no lookup sees.
+    std::vector<Entry>().swap(entries);  // not needed past the blob views
+    auto copy_tables = [&] {
+      layer->by_id_ = *store->ids;
+      layer->by_identity_ = *store->identities;
+    };
+    tbb::parallel_invoke(copy_tables, build_index);
+    return layer;
+  }
+  // Ids and identities are hashed in parallel, then inserted in order. A
+  // span of rows keeps its identities in one vector, each in 8 bytes
+  // (IdentityKey), rather than a vector a row: at 10M profiles that was
+  // 10M allocations and 0.7 GB of fresh memory, which this VM faults in
+  // slowly.
   std::vector<uint64_t> id_hashes(entries.size());
-  std::vector<std::vector<std::pair<uint64_t, uint32_t>>> identity_hashes(
-      entries.size());
+  const size_t spans =
+      (entries.size() + kIdentitySpanRows - 1) / kIdentitySpanRows;
+  std::vector<std::vector<uint64_t>> identity_keys(spans);
   tbb::parallel_for(
-      tbb::blocked_range<size_t>(0, entries.size(), 4096),
+      tbb::blocked_range<size_t>(0, spans, 1),
       [&](const tbb::blocked_range<size_t>& range) {
         DecodedProfile p;
-        for (size_t i = range.begin(); i != range.end(); ++i) {
-          const uint32_t local =
-              whole_space ? entries[i].row : static_cast<uint32_t>(i);
-          id_hashes[i] = IdKeyHash(DecodeId(entries[i].blob));
-          // The identities; values are stepped over, not decoded.
-          DecodeSelected(entries[i].blob, {}, DecodeScope::kAll, &p);
-          const auto& ids = p.identities;
-          for (size_t k = 0; k < ids.size(); ++k) {
-            // A pair named twice is held once, as the
-            // store holds it.
-            if (std::find(ids.begin(), ids.begin() + k, ids[k]) !=
-                ids.begin() + k) {
-              continue;
+        for (size_t span = range.begin(); span != range.end(); ++span) {
+          std::vector<uint64_t>& keys = identity_keys[span];
+          const size_t end =
+              std::min(entries.size(), (span + 1) * kIdentitySpanRows);
+          for (size_t i = span * kIdentitySpanRows; i < end; ++i) {
+            const uint32_t local =
+                whole_space ? entries[i].row : static_cast<uint32_t>(i);
+            id_hashes[i] = IdKeyHash(DecodeId(entries[i].blob));
+            // The identities; values are stepped over, not decoded.
+            DecodeSelected(entries[i].blob, {}, DecodeScope::kAll, &p);
+            const auto& ids = p.identities;
+            for (size_t k = 0; k < ids.size(); ++k) {
+              // A pair named twice is held once, as the store holds it.
+              if (std::find(ids.begin(), ids.begin() + k, ids[k]) !=
+                  ids.begin() + k) {
+                continue;
+              }
+              keys.push_back(IdentityKey(
+                  IdentityKeyHash(ids[k].first, ids[k].second), local));
             }
-            identity_hashes[i].emplace_back(
-                IdentityKeyHash(ids[k].first, ids[k].second), local);
           }
         }
       });
@@ -108,7 +147,7 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   // the kernel had to fault in and zero.
   auto fill_tables = [&] {
     size_t identities = 0;
-    for (const auto& hashes : identity_hashes) identities += hashes.size();
+    for (const auto& keys : identity_keys) identities += keys.size();
     if (!entries.empty()) layer->by_id_.Reserve(entries.size());
     if (identities > 0) layer->by_identity_.Reserve(identities);
     constexpr size_t kAhead = 8;
@@ -119,14 +158,12 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
       const uint32_t local =
           whole_space ? entries[i].row : static_cast<uint32_t>(i);
       layer->by_id_.Insert(id_hashes[i], local);
-      for (const auto& [hash, row] : identity_hashes[i]) {
-        layer->by_identity_.Insert(hash, row);
+    }
+    for (const auto& keys : identity_keys) {
+      for (uint64_t key : keys) {
+        layer->by_identity_.Insert(HashOfKey(key), RowOfKey(key));
       }
     }
-  };
-  auto build_index = [&] {
-    layer->index_ =
-        Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
   };
   if (entries.size() >= kOverlapTablesRows) {
     tbb::parallel_invoke(fill_tables, build_index);

@@ -581,5 +581,45 @@ TEST_F(IngestTest, LoadFileStreamsBlocksAndReportsMissingFiles) {
   std::remove(path.c_str());
 }
 
+TEST_F(IngestTest, LargeLoadsSizeTheStoreFromTheirFirstRecords) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string n = std::to_string(i);
+    text +=
+        R"({"id":"p)" + n + R"(","identities":{"email":"p)" + n + "@x.io\"}}\n";
+  }
+  // The store's bytes after each batch applied past the sample.
+  std::vector<size_t> bytes;
+  LoadOptions options;
+  options.progress = [&](const LoadReport& r) {
+    if (r.accepted >= 4096) bytes.push_back(store_.MemoryBytes());
+  };
+  LoadReport r = Load(text, options);
+  ASSERT_EQ(r.accepted, 20000u);
+  ASSERT_GT(bytes.size(), 50u);
+  // Sized once for all 20,000: the tables and row space did not grow
+  // after (the profiles fill less than one page of blobs).
+  EXPECT_EQ(bytes.front(), store_.MemoryBytes());
+  EXPECT_EQ(store_.FindIdentity("email", "p19999@x.io"),
+            store_.FindRow("p19999"));
+
+  // Records that replace one profile over and over size nothing.
+  ProfileStore replaced;
+  std::string same;
+  for (int i = 0; i < 20000; ++i) {
+    same += R"({"id":"p","n":)" + std::to_string(i) + "}\n";
+  }
+  bytes.clear();
+  options.progress = [&](const LoadReport& r) {
+    if (r.accepted >= 4096) bytes.push_back(replaced.MemoryBytes());
+  };
+  ASSERT_EQ(LoadText(same, &replaced, options).accepted, 20000u);
+  ASSERT_FALSE(bytes.empty());
+  ProfileStore one;
+  ASSERT_EQ(LoadText(R"({"id":"p","n":0})", &one).accepted, 1u);
+  // Sized for 20,000 rows, the tables and row space would take 480 KB.
+  EXPECT_LT(bytes.front(), one.MemoryBytes() + (size_t{64} << 10));
+}
+
 }  // namespace
 }  // namespace segd

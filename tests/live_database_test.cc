@@ -910,7 +910,10 @@ TEST(LiveDatabaseTest, ProfilesAreFoundByIdAndIdentity) {
 }
 
 // A layer this large fills its id and identity tables beside its index
-// build (live/layer.cc): every profile is still found both ways.
+// build or, holding every profile there is (a first load), copies the
+// store's (live/layer.cc): every profile is found both ways either way,
+// and still in a version held while later writes delete one and give its
+// identity to another.
 TEST(LiveDatabaseTest, ALargeLayerFindsEveryProfileByIdAndIdentity) {
   constexpr int kProfiles = 70000;
   std::string ndjson;
@@ -923,31 +926,51 @@ TEST(LiveDatabaseTest, ALargeLayerFindsEveryProfileByIdAndIdentity) {
     ndjson +=
         R"(}, "city": ")" + std::string(i % 2 ? "Pune" : "Delhi") + "\"}\n";
   }
-  Database db(SmallLayers());
-  const BatchResult loaded = db.Upsert(ndjson);
-  ASSERT_EQ(loaded.accepted, uint64_t{kProfiles});
-  const auto snapshot = db.Read();
-  uint32_t largest = 0;
-  for (const Snapshot::LayerInfo& layer : snapshot->Layers()) {
-    if (!layer.events) largest = std::max(largest, layer.size);
-  }
-  ASSERT_EQ(largest, uint32_t{kProfiles});
-  for (int i = 0; i < kProfiles; ++i) {
-    const std::string id = "p" + std::to_string(i);
-    ASSERT_TRUE(snapshot->HasProfile(id)) << id;
-    const std::optional<std::string> by_phone =
-        snapshot->ProfileByIdentity("whatsapp", "+" + std::to_string(i));
-    ASSERT_TRUE(by_phone.has_value()) << id;
-    ASSERT_NE(by_phone->find("\"" + id + "\""), std::string::npos) << id;
-    if (i % 7 == 0) {
-      ASSERT_TRUE(
-          snapshot->ProfileByIdentity("email", id + "@x.com").has_value())
-          << id;
+  for (const int others : {0, 8}) {  // 8: two full layers of 4
+    SCOPED_TRACE(::testing::Message() << others << " profiles before");
+    Database db(SmallLayers());
+    for (int i = 0; i < others; ++i) {
+      ASSERT_EQ(
+          db.Upsert(R"({"id": "o)" + std::to_string(i) + R"("})").accepted, 1u);
     }
+    const BatchResult loaded = db.Upsert(ndjson);
+    ASSERT_EQ(loaded.accepted, uint64_t{kProfiles});
+    const auto snapshot = db.Read();
+    uint32_t largest = 0;
+    for (const Snapshot::LayerInfo& layer : snapshot->Layers()) {
+      if (!layer.events) largest = std::max(largest, layer.size);
+    }
+    ASSERT_EQ(largest, uint32_t{kProfiles});
+    ASSERT_TRUE(db.Delete("p0").ok());
+    ASSERT_EQ(
+        db.Upsert(R"({"id": "q", "identities": {"whatsapp": "+0"}})").accepted,
+        1u);
+    for (int i = 0; i < kProfiles; ++i) {
+      const std::string id = "p" + std::to_string(i);
+      ASSERT_TRUE(snapshot->HasProfile(id)) << id;
+      const std::optional<std::string> by_phone =
+          snapshot->ProfileByIdentity("whatsapp", "+" + std::to_string(i));
+      ASSERT_TRUE(by_phone.has_value()) << id;
+      ASSERT_NE(by_phone->find("\"" + id + "\""), std::string::npos) << id;
+      if (i % 7 == 0) {
+        ASSERT_TRUE(
+            snapshot->ProfileByIdentity("email", id + "@x.com").has_value())
+            << id;
+      }
+    }
+    EXPECT_FALSE(snapshot->HasProfile("p" + std::to_string(kProfiles)));
+    EXPECT_FALSE(snapshot->HasProfile("q"));
+    EXPECT_FALSE(snapshot->ProfileByIdentity("email", "p1@x.com").has_value());
+    EXPECT_EQ(CountOn(*snapshot, City("Pune")), uint64_t{kProfiles / 2});
+    const auto later = db.Read();
+    EXPECT_FALSE(later->HasProfile("p0"));
+    EXPECT_FALSE(later->ProfileByIdentity("email", "p0@x.com").has_value());
+    const std::optional<std::string> moved =
+        later->ProfileByIdentity("whatsapp", "+0");
+    ASSERT_TRUE(moved.has_value());
+    EXPECT_NE(moved->find("\"q\""), std::string::npos);
+    EXPECT_TRUE(later->HasProfile("p1"));
   }
-  EXPECT_FALSE(snapshot->HasProfile("p" + std::to_string(kProfiles)));
-  EXPECT_FALSE(snapshot->ProfileByIdentity("email", "p1@x.com").has_value());
-  EXPECT_EQ(Count(db, City("Pune")), uint64_t{kProfiles / 2});
 }
 
 TEST(LiveDatabaseTest, EventsAppendToTheirProfiles) {

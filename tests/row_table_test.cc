@@ -6,6 +6,9 @@
 #include <map>
 #include <random>
 #include <set>
+#include <vector>
+
+#include "tests/index_compare.h"
 
 namespace segd {
 namespace {
@@ -72,6 +75,50 @@ TEST(RowTableTest, AgreesWithAMultimapUnderRandomChurn) {
     }
     if (row > 300) break;
   }
+}
+
+// An archived table of `slots` slots whose first `entries` hold rows
+// 0..entries-1 (a slot is its tag, then its row; kEmpty is all ones).
+std::string ArchivedTable(size_t slots, size_t entries) {
+  std::vector<uint64_t> raw(slots, uint64_t{0xFFFFFFFF} << 32);
+  for (size_t i = 0; i < entries; ++i) raw[i] = uint64_t{i} << 32 | i;
+  testing::StringWriter out;
+  out.Vector(raw);
+  return out.bytes;
+}
+
+TEST(RowTableTest, FillsThreeQuartersOfItsSlotsBeforeGrowing) {
+  RowTable table;
+  for (uint32_t row = 0; row < 12; ++row)
+    table.Insert(uint64_t{row} << 32, row);
+  EXPECT_EQ(table.MemoryBytes(), 16 * 8u);
+  table.Insert(uint64_t{12} << 32, 12);
+  EXPECT_EQ(table.MemoryBytes(), 32 * 8u);
+  for (uint32_t row = 0; row <= 12; ++row) {
+    EXPECT_EQ(
+        table.Find(uint64_t{row} << 32, [&](uint32_t r) { return r == row; }),
+        row);
+  }
+  RowTable sized;
+  sized.Reserve(12'000'000);
+  EXPECT_EQ(sized.MemoryBytes(), (size_t{1} << 24) * 8);  // 16M slots
+}
+
+TEST(RowTableTest, LoadsTablesNoFullerThanItWouldGrow) {
+  for (const auto& [entries, fits] : std::vector<std::pair<size_t, bool>>{
+           {0, true}, {12, true}, {13, false}, {16, false}}) {
+    const std::string bytes = ArchivedTable(16, entries);
+    MemoryReader in(bytes.data(), bytes.size());
+    RowTable table;
+    EXPECT_EQ(table.Load(in), fits) << entries << " entries";
+    if (fits) {
+      EXPECT_EQ(table.size(), entries);
+    }
+  }
+  const std::string odd = ArchivedTable(12, 1);  // not a power of two
+  MemoryReader in(odd.data(), odd.size());
+  RowTable table;
+  EXPECT_FALSE(table.Load(in));
 }
 
 }  // namespace
