@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <limits>
 #include <unordered_set>
 
 #include "base/ascii.h"
@@ -413,12 +414,17 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   return UpsertOutcome{row, !existing.has_value()};
 }
 
-void ProfileStore::Reserve(size_t rows) {
-  if (rows <= rows_.size()) return;
-  rows_.Reserve(rows);
-  row_by_id_.Reserve(rows);
-  if (live_count_ > 0) {
-    identity_owner_.Reserve(identity_owner_.size() * rows / live_count_);
+void ProfileStore::Reserve(size_t profiles) {
+  // Rows are 32-bit, and never reused: the row space holds the dead too.
+  profiles = std::min<size_t>(
+      profiles, std::numeric_limits<uint32_t>::max() - rows_.size());
+  rows_.Reserve(rows_.size() + static_cast<uint32_t>(profiles));
+  row_by_id_.Reserve(live_count_ + profiles);
+  if (identity_owner_.size() > 0) {
+    const double each =
+        static_cast<double>(identity_owner_.size()) / live_count_;
+    identity_owner_.Reserve(identity_owner_.size() +
+                            static_cast<size_t>(each * profiles));
   }
 }
 

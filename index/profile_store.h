@@ -81,12 +81,11 @@ class ProfileStore {
   // On error nothing changes. Errors name the attribute or identity at fault.
   Result<UpsertOutcome> Upsert(const ProfileInput& input);
 
-  // Room for `rows` rows in all, and as many ids, without growing the row
-  // space or the id table; and in the identity table for as many
-  // identities a profile as the profiles held now have. A large load sizes
-  // them from its first records, rather than copying them into fresh
-  // pages at each doubling.
-  void Reserve(size_t rows);
+  // Room for `profiles` more profiles without growing the row space or the
+  // id table, and in the identity table for as many identities each as
+  // the profiles held now have. A large load sizes them from its first
+  // records, rather than copying them into fresh pages at each doubling.
+  void Reserve(size_t profiles);
 
   // Starts loading the table slots an Upsert of `input` will probe, so that
   // a loader can overlap those memory reads with earlier records' work.

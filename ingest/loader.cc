@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "ingest/record_parser.h"
@@ -157,18 +158,20 @@ class BlockProcessor {
   }
 
   // Once kSampleRecords are applied, sizes the store for the rest of the
-  // input: its records as long, on average, as these, as many of them new
-  // profiles.
+  // input: its records as long, on average, as these, and as many of them
+  // new profiles. Input whose first records are much shorter than the rest
+  // gets tables larger than it needs, and then holds them.
   void ReserveAhead() {
     if (reserved_ || input_bytes_ == 0 || sampled_records_ < kSampleRecords) {
       return;
     }
     reserved_ = true;
-    if (input_bytes_ <= sampled_bytes_ || report_->accepted == 0) return;
+    if (input_bytes_ <= sampled_bytes_) return;
     const double records = static_cast<double>(input_bytes_ - sampled_bytes_) *
                            sampled_records_ / sampled_bytes_;
-    const double created = records * report_->created / report_->accepted;
-    store_->Reserve(store_->row_count() + static_cast<size_t>(created));
+    const double created = records * report_->created / sampled_records_;
+    store_->Reserve(static_cast<size_t>(
+        std::min(created, double{std::numeric_limits<uint32_t>::max()})));
   }
 
   void Apply(Record& r) {

@@ -1593,7 +1593,7 @@ constexpr size_t kSmallLayerRows = 4096;
 
 std::shared_ptr<const Layer> Database::BuildLayer(
     const Schema& schema, std::vector<Layer::Entry> entries, bool whole_space,
-    uint64_t serial, Index::Scope scope, const Layer::StoreTables* store) {
+    uint64_t serial, Index::Scope scope, const ProfileStore* store) {
   if (entries.size() >= kSmallLayerRows) {
     return Layer::Build(schema, std::move(entries), whole_space, serial, scope,
                         store);
@@ -1688,13 +1688,12 @@ void Database::RebuildNewest(const Schema& schema,
   const bool whole_space =
       scope == Index::Scope::kAll && !entries.empty() &&
       uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-  // A layer of every profile held (a first load) takes the store's id
-  // tables as they are.
-  const Layer::StoreTables tables{&store_.id_table(), &store_.identity_table()};
+  // A layer of every profile held (a first load, and each write until the
+  // newest layer first freezes) takes the store's id tables as they are.
   const bool everyone = whole_space && entries.size() == store_.live_count();
   layers.back() = Snapshot::LayerState{
       BuildLayer(schema, std::move(entries), whole_space, serial, scope,
-                 everyone ? &tables : nullptr),
+                 everyone ? &store_ : nullptr),
       nullptr, nullptr};
   if (freeze) {
     // Kept as it is; a new, empty newest layer takes the next writes.

@@ -608,10 +608,11 @@ class Database {
                      std::vector<uint64_t>& holders,
                      std::span<const uint32_t> rows, Index::Scope scope);
   // Builds a layer on this thread alone when it is small.
-  std::shared_ptr<const Layer> BuildLayer(
-      const Schema& schema, std::vector<Layer::Entry> entries, bool whole_space,
-      uint64_t serial, Index::Scope scope,
-      const Layer::StoreTables* store = nullptr);
+  std::shared_ptr<const Layer> BuildLayer(const Schema& schema,
+                                          std::vector<Layer::Entry> entries,
+                                          bool whole_space, uint64_t serial,
+                                          Index::Scope scope,
+                                          const ProfileStore* store = nullptr);
   // Makes `next` the current version, at the next event epoch if its
   // events are not the current one's, whose log then records the rows
   // `appended` made stale (by layer: Snapshot::Appended); the one it

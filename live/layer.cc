@@ -43,15 +43,15 @@ class BlobRows final : public RowSource {
 constexpr size_t kOverlapTablesRows = size_t{1} << 16;
 
 // Rows whose identities one task of a build hashes into one vector.
-constexpr size_t kIdentitySpanRows = size_t{1} << 16;
+constexpr size_t kIdentitySpanRows = 4096;
 
 // An identity's hash and its local row in one word: a RowTable keeps only
 // the high half of a hash (index/row_table.h), so the low half can hold
 // the row.
-uint64_t IdentityKey(uint64_t hash, uint32_t local) {
-  return (hash & ~uint64_t{0xFFFFFFFF}) | local;
-}
 uint64_t HashOfKey(uint64_t key) { return key & ~uint64_t{0xFFFFFFFF}; }
+uint64_t IdentityKey(uint64_t hash, uint32_t local) {
+  return HashOfKey(hash) | local;
+}
 uint32_t RowOfKey(uint64_t key) { return static_cast<uint32_t>(key); }
 
 }  // namespace
@@ -66,8 +66,9 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
                                           std::vector<Entry> entries,
                                           bool whole_space, uint64_t serial,
                                           Index::Scope scope,
-                                          const StoreTables* store) {
-  assert(store == nullptr || whole_space);
+                                          const ProfileStore* store) {
+  assert(store == nullptr ||
+         (whole_space && store->live_count() == entries.size()));
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(entries.size());
@@ -94,12 +95,13 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   };
   if (store != nullptr) {
     // Local rows are the store's rows, and the store holds no profile but
-    // these: its tables are what the hashing below would give, but for
-    // the order of entries within a probe run, which no lookup sees.
+    // these: its tables hold what the hashing below would insert, perhaps
+    // in more slots (sized ahead) and in another order within a probe run,
+    // which no lookup sees.
     std::vector<Entry>().swap(entries);  // not needed past the blob views
     auto copy_tables = [&] {
-      layer->by_id_ = *store->ids;
-      layer->by_identity_ = *store->identities;
+      layer->by_id_ = store->id_table();
+      layer->by_identity_ = store->identity_table();
     };
     tbb::parallel_invoke(copy_tables, build_index);
     return layer;

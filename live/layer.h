@@ -42,6 +42,8 @@
 
 namespace segd {
 
+class ProfileStore;
+
 // The rows that counted rules matched in one layer, kept for when the same
 // rule is counted again, in the manner of Lucene's per-segment query
 // cache: a layer never changes, so a rule matches the same rows in it for
@@ -205,25 +207,19 @@ class Layer {
     std::string_view blob;
   };
 
-  // A store's id and identity tables (ProfileStore::id_table and
-  // identity_table).
-  struct StoreTables {
-    const RowTable* ids;
-    const RowTable* identities;
-  };
   // Builds a layer over `entries`, ascending by row. `whole_space`: local
   // rows are global rows (the base), which costs a blob view per row of
   // the row space rather than per profile held. An event layer (scope
   // kEvents) indexes the events alone and finds no profile by id: it
   // answers event conditions for profiles that another layer holds.
-  // `store` (a first load): the layer copies the store's tables for its
-  // own rather than hashing every profile again. REQUIRES, with `store`:
-  // `whole_space`, and `entries` are every profile of the store whose
-  // tables these are, as it holds them now.
+  // `store` (a first load): the layer copies the store's id and identity
+  // tables for its own rather than hashing every profile again. REQUIRES,
+  // with `store`: `whole_space`, and `entries` are every profile the store
+  // holds, as it holds them now.
   static std::shared_ptr<const Layer> Build(
       const Schema& schema, std::vector<Entry> entries, bool whole_space,
       uint64_t serial, Index::Scope scope = Index::Scope::kAll,
-      const StoreTables* store = nullptr);
+      const ProfileStore* store = nullptr);
 
   // A layer of a merge, and its rows that later writes superseded (null:
   // none).

@@ -600,6 +600,9 @@ TEST_F(IngestTest, LargeLoadsSizeTheStoreFromTheirFirstRecords) {
   // Sized once for all 20,000: the tables and row space did not grow
   // after (the profiles fill less than one page of blobs).
   EXPECT_EQ(bytes.front(), store_.MemoryBytes());
+  // And not much larger: 20,000 entries fit 32,768 slots of 8 bytes.
+  EXPECT_EQ(store_.id_table().MemoryBytes(), 32768u * 8);
+  EXPECT_EQ(store_.identity_table().MemoryBytes(), 32768u * 8);
   EXPECT_EQ(store_.FindIdentity("email", "p19999@x.io"),
             store_.FindRow("p19999"));
 

@@ -20,6 +20,7 @@
 namespace segd {
 namespace {
 
+using testing::ExpectSameIndex;
 using testing::ExpectSameLayer;
 using testing::SomeRows;
 
@@ -69,6 +70,72 @@ std::shared_ptr<const Layer> ExpectMergeAsBuilt(
   }
   EXPECT_EQ(merged->identity_entries(), built->identity_entries());
   return merged;
+}
+
+// A layer's id or identity entries, as (local row, hash) pairs.
+template <typename ForEach>
+std::vector<std::pair<uint32_t, uint64_t>> EntriesOf(ForEach&& for_each) {
+  std::vector<std::pair<uint32_t, uint64_t>> entries;
+  for_each([&](uint32_t local, uint64_t hash) {
+    entries.emplace_back(local, hash);
+  });
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+// A layer of every profile a store holds copies the store's id and
+// identity tables (a first load): they must hold what hashing every
+// profile gives, after rewrites that drop identities or name one twice, a
+// merge, deletes and appended events.
+TEST(LayerTablesTest, ALayerOfEveryProfileCopiesTheStoresTables) {
+  ProfileStore store;
+  std::string ndjson;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string n = std::to_string(i);
+    ndjson += R"({"id": "p)" + n + R"(", "identities": {"whatsapp": "+)" + n +
+              R"(", "email": "p)" + n + R"(@x.io"}, "city": "Pune"})" + "\n";
+  }
+  // Rewrites: p1 keeps only its phone, p2 names its email twice, p11
+  // trades its email for a channel p10 lacks.
+  ndjson += R"({"id": "p1", "identities": {"whatsapp": "+1"}})"
+            "\n";
+  ndjson +=
+      R"({"id": "p2", "identities": {"email": "p2@x.io", "email": "p2@x.io"}})"
+      "\n";
+  ndjson +=
+      R"({"id": "p11", "identities": {"whatsapp": "+11", "instagram": "@p"}})"
+      "\n";
+  ASSERT_TRUE(LoadText(ndjson, &store).rejected.empty());
+  ASSERT_TRUE(store.Merge("p10", "p11").ok());
+  ASSERT_TRUE(store.Delete("p12").ok());
+  const ProfileInput::Event event{"cart_abandoned", 1795176000000};
+  ASSERT_TRUE(store.AppendEvents("p13", {&event, 1}).ok());
+
+  std::vector<Layer::Entry> entries;
+  for (uint32_t row = 0; row < store.row_count(); ++row) {
+    if (store.is_live(row)) entries.push_back({row, store.blob(row)});
+  }
+  ASSERT_EQ(entries.size(), store.live_count());
+  const auto hashed = Layer::Build(store.schema(), entries, true, 1);
+  const auto copied = Layer::Build(store.schema(), entries, true, 2,
+                                   Index::Scope::kAll, &store);
+  auto ids = [](const Layer& layer) {
+    return EntriesOf([&](auto fn) { layer.ForEachId(fn); });
+  };
+  auto identities = [](const Layer& layer) {
+    return EntriesOf([&](auto fn) { layer.ForEachIdentity(fn); });
+  };
+  EXPECT_EQ(ids(*copied), ids(*hashed));
+  EXPECT_EQ(identities(*copied), identities(*hashed));
+  EXPECT_EQ(ids(*hashed).size(), store.live_count());
+  // 2 × 3,000 pairs, less p1's email, p2's phone, p11's phone (released
+  // by the merge) and p12's two.
+  EXPECT_EQ(identities(*hashed).size(), 5995u);
+  ExpectSameIndex(copied->index(), hashed->index());
+  EXPECT_EQ(copied->FindIdentity("instagram", "@p"), store.FindRow("p10"));
+  EXPECT_EQ(copied->FindIdentity("instagram", "@p"),
+            hashed->FindIdentity("instagram", "@p"));
+  EXPECT_FALSE(copied->FindIdentity("whatsapp", "+12").has_value());
 }
 
 class LayerMergeTest : public ::testing::Test {
