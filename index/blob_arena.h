@@ -89,8 +89,14 @@ class BlobArena {
     return {at & ~(kLineBytes - 1),
             (at + bytes + kLineBytes - 1) & ~(kLineBytes - 1)};
   }
-  // Room for `rows` rows without growing the row space.
-  void Reserve(uint32_t rows) { refs_.reserve(rows); }
+  // Room for `rows` rows without growing the row space; at least twice the
+  // room held, so that reserving a little at a time still grows it by
+  // doubling.
+  void Reserve(uint32_t rows) {
+    if (rows > refs_.capacity()) {
+      refs_.reserve(std::max<size_t>(rows, 2 * refs_.capacity()));
+    }
+  }
   // Stores `blob` at `row`, which is an existing row or size() (a new one).
   void Set(uint32_t row, std::string_view blob);
   // Row `row` holds nothing from now on.

@@ -51,6 +51,15 @@ class RowTable {
   }
 
   void Insert(uint64_t hash, uint32_t row);
+
+  // An entry in one word, the part of `hash` a table keeps and `row`: for
+  // lists of entries gathered to be inserted later (InsertPacked).
+  static uint64_t Pack(uint64_t hash, uint32_t row) {
+    return uint64_t{TagOf(hash)} << 32 | row;
+  }
+  void InsertPacked(uint64_t entry) {
+    Insert(entry, static_cast<uint32_t>(entry));
+  }
   // Removes the slot holding (hash, row); no-op when there is none.
   void Erase(uint64_t hash, uint32_t row);
 

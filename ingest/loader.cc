@@ -175,8 +175,10 @@ class BlockProcessor {
   }
 
   void Apply(Record& r) {
-    sampled_bytes_ += r.length + 1;  // and its newline
-    ++sampled_records_;
+    if (!reserved_) {
+      sampled_bytes_ += r.length + 1;  // and its newline
+      ++sampled_records_;
+    }
     if (r.status.ok()) {
       Result<UpsertOutcome> outcome = store_->Upsert(r.input);
       if (outcome.ok()) {

@@ -45,15 +45,6 @@ constexpr size_t kOverlapTablesRows = size_t{1} << 16;
 // Rows whose identities one task of a build hashes into one vector.
 constexpr size_t kIdentitySpanRows = 4096;
 
-// An identity's hash and its local row in one word: a RowTable keeps only
-// the high half of a hash (index/row_table.h), so the low half can hold
-// the row.
-uint64_t HashOfKey(uint64_t key) { return key & ~uint64_t{0xFFFFFFFF}; }
-uint64_t IdentityKey(uint64_t hash, uint32_t local) {
-  return HashOfKey(hash) | local;
-}
-uint32_t RowOfKey(uint64_t key) { return static_cast<uint32_t>(key); }
-
 }  // namespace
 
 uint64_t IdKeyHash(std::string_view id) { return ProfileStore::IdHash(id); }
@@ -108,9 +99,8 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   }
   // Ids and identities are hashed in parallel, then inserted in order. A
   // span of rows keeps its identities in one vector, each in 8 bytes
-  // (IdentityKey), rather than a vector a row: at 10M profiles that was
-  // 10M allocations and 0.7 GB of fresh memory, which this VM faults in
-  // slowly.
+  // (RowTable::Pack), rather than a vector a row, which at 10M profiles
+  // would be 10M allocations and 0.7 GB of fresh memory.
   std::vector<uint64_t> id_hashes(entries.size());
   const size_t spans =
       (entries.size() + kIdentitySpanRows - 1) / kIdentitySpanRows;
@@ -136,7 +126,7 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
                   ids.begin() + k) {
                 continue;
               }
-              keys.push_back(IdentityKey(
+              keys.push_back(RowTable::Pack(
                   IdentityKeyHash(ids[k].first, ids[k].second), local));
             }
           }
@@ -163,7 +153,7 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
     }
     for (const auto& keys : identity_keys) {
       for (uint64_t key : keys) {
-        layer->by_identity_.Insert(HashOfKey(key), RowOfKey(key));
+        layer->by_identity_.InsertPacked(key);
       }
     }
   };

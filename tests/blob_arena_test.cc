@@ -38,6 +38,18 @@ TEST(BlobPageTest, AnAddressAnywhereInAPageFindsIt) {
 
 // The lines that a blob's loads ahead cover: every line holding one of its
 // bytes, and no other.
+TEST(BlobArenaTest, ReservingALittleMoreStillDoublesTheRowSpace) {
+  BlobArena arena;
+  arena.Reserve(1000);
+  const size_t sized = arena.MemoryBytes();
+  EXPECT_GE(sized, 1000 * sizeof(BlobArena::Placed));
+  arena.Reserve(1001);  // a batch's few rows more: room for 2,000
+  EXPECT_EQ(arena.MemoryBytes() - sized, 1000 * sizeof(BlobArena::Placed));
+  const size_t doubled = arena.MemoryBytes();
+  arena.Reserve(2000);  // within the room held
+  EXPECT_EQ(arena.MemoryBytes(), doubled);
+}
+
 TEST(BlobArenaTest, LinesOfABlobAreThoseHoldingItsBytes) {
   using Lines = std::pair<uintptr_t, uintptr_t>;
   EXPECT_EQ(BlobArena::LinesOf(4096, 1), Lines(4096, 4160));

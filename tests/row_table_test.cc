@@ -87,6 +87,18 @@ std::string ArchivedTable(size_t slots, size_t entries) {
   return out.bytes;
 }
 
+TEST(RowTableTest, PackedEntriesAreFoundAsInsertedOnes) {
+  RowTable table;
+  const uint64_t hash = 0x12345678'9ABCDEF0;
+  table.InsertPacked(RowTable::Pack(hash, 42));
+  // Any hash with the same high half finds it; the low half holds the row.
+  EXPECT_EQ(table.Find(hash, [](uint32_t row) { return row == 42; }), 42u);
+  EXPECT_EQ(table.Find(0x12345678'00000000, [](uint32_t) { return true; }),
+            42u);
+  EXPECT_EQ(RowTable::Pack(hash, 42), 0x12345678'0000002Aull);
+  EXPECT_EQ(table.size(), 1u);
+}
+
 TEST(RowTableTest, FillsThreeQuartersOfItsSlotsBeforeGrowing) {
   RowTable table;
   for (uint32_t row = 0; row < 12; ++row)
