@@ -159,8 +159,11 @@ class BlockProcessor {
 
   // Once kSampleRecords are applied, sizes the store for the rest of the
   // input: its records as long, on average, as these, and as many of them
-  // new profiles. Input whose first records are much shorter than the rest
-  // gets tables larger than it needs, and then holds them.
+  // new profiles, with a sixteenth more for the sample's error. A table
+  // sized under grows near the end of the load, copied into fresh pages
+  // while nothing else runs; one sized over, past a power of two, holds
+  // slots it does not fill. Input whose first records are much shorter
+  // than the rest gets tables larger than it needs, and then holds them.
   void ReserveAhead() {
     if (reserved_ || input_bytes_ == 0 || sampled_records_ < kSampleRecords) {
       return;
@@ -169,7 +172,8 @@ class BlockProcessor {
     if (input_bytes_ <= sampled_bytes_) return;
     const double records = static_cast<double>(input_bytes_ - sampled_bytes_) *
                            sampled_records_ / sampled_bytes_;
-    const double created = records * report_->created / sampled_records_;
+    const double created =
+        records * report_->created / sampled_records_ * (1 + 1.0 / 16);
     store_->Reserve(static_cast<size_t>(
         std::min(created, double{std::numeric_limits<uint32_t>::max()})));
   }

@@ -1592,20 +1592,13 @@ void Database::Install(std::shared_ptr<Snapshot> next,
 constexpr size_t kSmallLayerRows = 4096;
 
 std::shared_ptr<const Layer> Database::BuildLayer(
-    const Schema& schema, std::vector<Layer::Entry> entries, bool whole_space,
-    uint64_t serial, Index::Scope scope, const ProfileStore* store) {
-  if (entries.size() >= kSmallLayerRows) {
-    return Layer::Build(schema, std::move(entries), whole_space, serial, scope,
-                        store);
-  }
+    size_t rows, const std::function<std::shared_ptr<const Layer>()>& build) {
+  if (rows >= kSmallLayerRows) return build();
   // Waking oneTBB's workers for a few rows costs more than it saves, and
   // takes the cores from the server's threads.
   std::shared_ptr<const Layer> built;
   thread_local tbb::task_arena alone(1);
-  alone.execute([&] {
-    built = Layer::Build(schema, std::move(entries), whole_space, serial, scope,
-                         store);
-  });
+  alone.execute([&] { built = build(); });
   return built;
 }
 
@@ -1633,19 +1626,18 @@ std::optional<size_t> PositionOf(const LayerStates& layers, uint64_t serial) {
 }  // namespace
 
 bool Database::Leave(std::vector<Snapshot::LayerState>& layers,
-                     std::vector<uint64_t>& holders,
-                     std::span<const uint32_t> rows) {
+                     RowSerials& holders, std::span<const uint32_t> rows) {
   const uint64_t newest = layers.back().layer->serial();
   std::vector<std::unique_ptr<Bitmap>> dead(layers.size());
   bool newest_left = false;
   for (size_t k = 0; k < rows.size(); ++k) {
     // At 10M rows each holder read misses the cache: load those ahead.
     if (k + kHoldersAhead < rows.size()) {
-      __builtin_prefetch(&holders[rows[k + kHoldersAhead]], 1);
+      holders.Prefetch(rows[k + kHoldersAhead]);
     }
     const uint32_t row = rows[k];
-    const uint64_t serial = holders[row];
-    holders[row] = 0;
+    const uint64_t serial = holders.Get(row);
+    holders.Set(row, 0);
     newest_left |= serial == newest;
     if (serial == 0 || serial == newest) continue;
     const std::optional<size_t> i = PositionOf(layers, serial);
@@ -1661,49 +1653,74 @@ bool Database::Leave(std::vector<Snapshot::LayerState>& layers,
 
 void Database::RebuildNewest(const Schema& schema,
                              std::vector<Snapshot::LayerState>& layers,
-                             std::vector<uint64_t>& holders,
+                             RowSerials& holders,
                              std::span<const uint32_t> rows,
                              Index::Scope scope) {
   const Layer& newest = *layers.back().layer;
-  std::vector<Layer::Entry> entries;
-  entries.reserve(newest.size() + rows.size());
-  newest.ForEachRow([&](uint32_t local, uint32_t row) {
-    if (holders[row] == newest.serial()) {
-      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
-    }
-  });
-  const size_t kept = entries.size();
-  for (uint32_t row : rows) {
-    if (store_.is_live(row))
-      entries.push_back(Layer::Entry{row, store_.blob(row)});
-  }
-  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
-                     [](const Layer::Entry& a, const Layer::Entry& b) {
-                       return a.row < b.row;
-                     });
   const uint64_t serial = next_serial_++;
-  for (const Layer::Entry& e : entries) holders[e.row] = serial;
-  const bool freeze = entries.size() >= options_.newest_layer_rows;
-  // A layer holding most of the row space (a first load) is built over it.
-  const bool whole_space =
-      scope == Index::Scope::kAll && !entries.empty() &&
-      uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-  // A layer of every profile held (a first load, and each write until the
-  // newest layer first freezes) takes the store's id tables as they are.
-  const bool everyone = whole_space && entries.size() == store_.live_count();
-  layers.back() = Snapshot::LayerState{
-      BuildLayer(schema, std::move(entries), whole_space, serial, scope,
-                 everyone ? &store_ : nullptr),
-      nullptr, nullptr};
-  if (freeze) {
+  size_t count = 0;  // the profiles of the new layer
+  newest.ForEachRow([&](uint32_t, uint32_t row) {
+    count += holders.Get(row) == newest.serial();
+  });
+  for (uint32_t row : rows) count += store_.is_live(row);
+  // The end of the row space when the layer holds every profile there is
+  // (a first load, and each write until the newest layer first freezes),
+  // else 0.
+  uint32_t everyone_end = 0;
+  if (scope == Index::Scope::kAll && count > 0 &&
+      count == store_.live_count()) {
+    everyone_end = store_.row_count();
+    while (!store_.is_live(everyone_end - 1)) --everyone_end;
+  }
+  std::shared_ptr<const Layer> built;
+  if (everyone_end > 0 && uint64_t{count} * 2 >= everyone_end) {
+    // Over most of the row space: built from the store as it is, with no
+    // list of entries, and the store's id tables taken as they are.
+    for (uint32_t row = 0; row < everyone_end; ++row) {
+      if (store_.is_live(row)) holders.Set(row, serial);
+    }
+    built = BuildLayer(
+        count, [&] { return Layer::BuildOfStore(schema, store_, serial); });
+  } else {
+    std::vector<Layer::Entry> entries;
+    entries.reserve(count);
+    newest.ForEachRow([&](uint32_t local, uint32_t row) {
+      if (holders.Get(row) == newest.serial()) {
+        entries.push_back(Layer::Entry{row, newest.index().blob(local)});
+      }
+    });
+    const size_t kept = entries.size();
+    for (uint32_t row : rows) {
+      if (store_.is_live(row)) {
+        entries.push_back(Layer::Entry{row, store_.blob(row)});
+      }
+    }
+    std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
+                       [](const Layer::Entry& a, const Layer::Entry& b) {
+                         return a.row < b.row;
+                       });
+    for (const Layer::Entry& e : entries) holders.Set(e.row, serial);
+    // A layer holding most of the row space (a base) is built over it.
+    const bool whole_space =
+        scope == Index::Scope::kAll && !entries.empty() &&
+        uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
+    built = BuildLayer(count, [&] {
+      return Layer::Build(schema, std::move(entries), whole_space, serial,
+                          scope);
+    });
+  }
+  layers.back() = Snapshot::LayerState{std::move(built), nullptr, nullptr};
+  if (count >= options_.newest_layer_rows) {
     // Kept as it is; a new, empty newest layer takes the next writes.
+    const uint64_t empty = next_serial_++;
     layers.push_back(Snapshot::LayerState{
-        BuildLayer(schema, {}, false, next_serial_++, scope), nullptr,
-        nullptr});
+        BuildLayer(
+            0, [&] { return Layer::Build(schema, {}, false, empty, scope); }),
+        nullptr, nullptr});
   }
 }
 
-void Database::Publish(const Touched& touched,
+void Database::Publish(Touched touched,
                        std::shared_ptr<const Snapshot::Catalog> segments) {
   const std::shared_ptr<const Snapshot> current = Read();
   auto next = std::make_shared<Snapshot>(*current);
@@ -1716,10 +1733,10 @@ void Database::Publish(const Touched& touched,
     next->schema_ = std::make_shared<const Schema>(schema);
   }
   // The rows the commit thread applied and left for this version too.
-  std::vector<uint32_t> rows = touched.rows;
+  std::vector<uint32_t> rows = std::move(touched.rows);
   rows.insert(rows.end(), unpublished_.begin(), unpublished_.end());
   unpublished_.clear();
-  std::vector<AppendedRow> appended = touched.appended;
+  std::vector<AppendedRow> appended = std::move(touched.appended);
   appended.insert(appended.end(), unpublished_appended_.begin(),
                   unpublished_appended_.end());
   unpublished_appended_.clear();
@@ -1729,12 +1746,12 @@ void Database::Publish(const Touched& touched,
     Install(std::move(next));
     return;
   }
-  if (holder_.size() < store_.row_count()) {
-    holder_.resize(store_.row_count(), 0);
-    event_holder_.resize(store_.row_count(), 0);
-  }
+  holder_.Grow(store_.row_count());
 
-  std::sort(rows.begin(), rows.end());
+  // A first load's rows come in order.
+  if (!std::is_sorted(rows.begin(), rows.end())) {
+    std::sort(rows.begin(), rows.end());
+  }
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
   // A row written whole is indexed whole, its events with it; a row
   // appended to twice, once, with the names of both.
@@ -1782,12 +1799,13 @@ std::vector<uint32_t> Database::PublishAppended(
   std::vector<Snapshot::Appended::LayerRows> by_layer(next.layers_.size());
   for (size_t k = 0; k < appended.size(); ++k) {
     if (k + kHoldersAhead < appended.size()) {
-      __builtin_prefetch(&holder_[appended[k + kHoldersAhead].row]);
+      holder_.Prefetch(appended[k + kHoldersAhead].row);
     }
     const uint32_t row = appended[k].row;
-    const std::optional<size_t> i =
-        holder_[row] == newest_layer ? std::nullopt
-                                     : PositionOf(next.layers_, holder_[row]);
+    const uint64_t holder = holder_.Get(row);
+    const std::optional<size_t> i = holder == newest_layer
+                                        ? std::nullopt
+                                        : PositionOf(next.layers_, holder);
     if (!i) {
       whole.push_back(row);
       continue;
@@ -2315,7 +2333,7 @@ Result<LoadReport> Database::UpsertFile(const std::string& path,
   Touched touched;
   options.stored = [&](uint32_t row) { touched.rows.push_back(row); };
   Result<LoadReport> report = LoadFile(path, &store_, options);
-  if (!touched.rows.empty()) Publish(touched);
+  if (!touched.rows.empty()) Publish(std::move(touched));
   return report;
 }
 
@@ -2376,7 +2394,7 @@ Status Database::Declare(
   Result<uint64_t> seq = Journal(JournalType::kDeclare, EncodeDeclare(types));
   Touched touched;
   touched.schema = true;
-  Publish(touched);
+  Publish(std::move(touched));
   lock.unlock();
   return AwaitDurable(seq);
 }
@@ -2765,11 +2783,11 @@ bool Database::RunMerge(MergeLane lane) {
     std::vector<std::unique_ptr<Bitmap>> event_dead(next->event_layers_.size());
     size_t next_packed = 0;
     merged->ForEachRow([&](uint32_t local, uint32_t row) {
-      if (!is_source(holders[row])) {
+      if (!is_source(holders.Get(row))) {
         dead->Add(local);
         return;
       }
-      holders[row] = serial;
+      holders.Set(row, serial);
       // A copy is the profile as it is now when the store still reads the
       // bytes copied: a write the commit thread applied but has not
       // published yet (holders lag the store) changed them.
@@ -2783,22 +2801,23 @@ bool Database::RunMerge(MergeLane lane) {
         }
       };
       if (events) return;
-      if (event_holder_[row] == 0) {
+      const uint64_t event_holder = event_holder_.Get(row);
+      if (event_holder == 0) {
         take_copy();
         return;
       }
       const auto read = std::lower_bound(read_stale.begin(), read_stale.end(),
                                          std::pair(row, uint64_t{0}));
       const bool absorbed = read != read_stale.end() && read->first == row &&
-                            read->second == event_holder_[row];
+                            read->second == event_holder;
       if (!absorbed) {
         stale->Add(local);
         return;
       }
       take_copy();
       const std::optional<size_t> e =
-          PositionOf(next->event_layers_, event_holder_[row]);
-      event_holder_[row] = 0;
+          PositionOf(next->event_layers_, event_holder);
+      event_holder_.Set(row, 0);
       if (!event_dead[*e])
         event_dead[*e] = Writable(next->event_layers_[*e].dead);
       event_dead[*e]->Add(next->event_layers_[*e].layer->HeldLocalRow(row));

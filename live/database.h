@@ -438,6 +438,36 @@ class Snapshot {
   std::shared_ptr<const Catalog> segments_;
 };
 
+// Per database row, the serial of the layer where it is alive, or 0.
+// Rows past the end hold 0 and take no memory until one is set: a load,
+// whose events no event layer holds apart, leaves its event holders
+// untouched rather than 8 bytes a row of zeros.
+class RowSerials {
+ public:
+  uint64_t Get(uint32_t row) const {
+    return row < serials_.size() ? serials_[row] : 0;
+  }
+  void Set(uint32_t row, uint64_t serial) {
+    if (row >= serials_.size()) {
+      if (serial == 0) return;
+      serials_.resize(size_t{row} + 1);
+    }
+    serials_[row] = serial;
+  }
+  // Holds `rows` rows, each 0 past those held now.
+  void Grow(uint32_t rows) {
+    if (rows > serials_.size()) serials_.resize(rows);
+  }
+  void Clear() { serials_.clear(); }
+  // Loads the cache line of `row`, to be written soon.
+  void Prefetch(uint32_t row) const {
+    if (row < serials_.size()) __builtin_prefetch(&serials_[row], 1);
+  }
+
+ private:
+  std::vector<uint64_t> serials_;
+};
+
 class Database {
  public:
   // In memory only; options.data_dir is not read.
@@ -578,7 +608,7 @@ class Database {
                           Pending* pending);
   Status ApplyOne(const WriteBatch::Op& op, Pending* pending);
   // Publishes a version with `touched` rows re-indexed. REQUIRES: write_mu_.
-  void Publish(const Touched& touched,
+  void Publish(Touched touched,
                std::shared_ptr<const Snapshot::Catalog> segments = nullptr);
   // Publish's part for the event layers. `rows` are written whole, and
   // leave their event layer; `appended` (none of them in `rows`) had
@@ -596,8 +626,8 @@ class Database {
   // dies there, unless that is the newest, which is rebuilt without it;
   // its holder becomes 0. Returns whether any left the newest. REQUIRES:
   // write_mu_.
-  bool Leave(std::vector<Snapshot::LayerState>& layers,
-             std::vector<uint64_t>& holders, std::span<const uint32_t> rows);
+  bool Leave(std::vector<Snapshot::LayerState>& layers, RowSerials& holders,
+             std::span<const uint32_t> rows);
   // Rebuilds the newest of `layers` over its rows still held there and
   // `rows` (ascending, none of them held there), from their bytes as
   // stored now, and records the new layer in `holders`; at
@@ -605,14 +635,12 @@ class Database {
   // REQUIRES: write_mu_.
   void RebuildNewest(const Schema& schema,
                      std::vector<Snapshot::LayerState>& layers,
-                     std::vector<uint64_t>& holders,
-                     std::span<const uint32_t> rows, Index::Scope scope);
-  // Builds a layer on this thread alone when it is small.
-  std::shared_ptr<const Layer> BuildLayer(const Schema& schema,
-                                          std::vector<Layer::Entry> entries,
-                                          bool whole_space, uint64_t serial,
-                                          Index::Scope scope,
-                                          const ProfileStore* store = nullptr);
+                     RowSerials& holders, std::span<const uint32_t> rows,
+                     Index::Scope scope);
+  // Builds a layer of `rows` profiles with `build`, on this thread alone
+  // when it is small.
+  std::shared_ptr<const Layer> BuildLayer(
+      size_t rows, const std::function<std::shared_ptr<const Layer>()>& build);
   // Makes `next` the current version, at the next event epoch if its
   // events are not the current one's, whose log then records the rows
   // `appended` made stale (by layer: Snapshot::Appended); the one it
@@ -681,11 +709,11 @@ class Database {
   std::mutex finish_mu_;  // Writer::finished
   ProfileStore store_;    // REQUIRES: write_mu_
   // Per database row: the serial of the layer where it is alive, or 0.
-  std::vector<uint64_t> holder_;  // REQUIRES: write_mu_
+  RowSerials holder_;  // REQUIRES: write_mu_
   // Per database row: the serial of the event layer where its events are
   // alive (its layer in holder_ holds it stale), or 0.
-  std::vector<uint64_t> event_holder_;  // REQUIRES: write_mu_
-  uint64_t next_serial_ = 1;            // REQUIRES: write_mu_
+  RowSerials event_holder_;   // REQUIRES: write_mu_
+  uint64_t next_serial_ = 1;  // REQUIRES: write_mu_
   // The current version. Its mutex is held only to copy or swap the
   // pointer, never while anything is built or freed.
   mutable std::mutex current_mu_;

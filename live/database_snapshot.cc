@@ -320,7 +320,8 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
       layers[0].layer->whole_space() && layers[0].placed.size() <= row_count;
   if (lent) refs = std::move(layers[0].placed);
   refs.resize(row_count);
-  holder_.assign(row_count, 0);
+  holder_.Clear();
+  holder_.Grow(row_count);
   uint64_t live = 0, identities = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     const LoadedLayer& loaded = layers[i];
@@ -341,11 +342,11 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
         if (lent && i == 0) refs[row] = BlobArena::Placed{};
         return;
       }
-      if (row >= row_count || holder_[row] != 0) {
+      if (row >= row_count || holder_.Get(row) != 0) {
         misplaced = true;
         return;
       }
-      holder_[row] = layer.serial();
+      holder_.Set(row, layer.serial());
       if (!(lent && i == 0)) refs[row] = loaded.placed[local];
       ++live;
     });
@@ -356,7 +357,7 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   }
   // Each stale row's events are alive in exactly one event layer, whose
   // blob is the profile as it is now.
-  event_holder_.assign(row_count, 0);
+  event_holder_.Clear();
   uint64_t stale_rows = 0;
   std::unordered_map<uint64_t, const Snapshot::LayerState*> by_serial;
   for (const Snapshot::LayerState& state : version->layers_) {
@@ -375,16 +376,16 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
         misplaced = true;
         return;
       }
-      const auto held = by_serial.find(holder_[row]);
+      const auto held = by_serial.find(holder_.Get(row));
       const Snapshot::LayerState* state =
           held == by_serial.end() ? nullptr : held->second;
-      if (state == nullptr || event_holder_[row] != 0 || !state->stale ||
+      if (state == nullptr || event_holder_.Get(row) != 0 || !state->stale ||
           !state->stale->contains(*state->layer->LocalRow(row)) ||
           stale_rows == 0) {
         misplaced = true;
         return;
       }
-      event_holder_[row] = layer.serial();
+      event_holder_.Set(row, layer.serial());
       refs[row] = loaded.placed[local];
       --stale_rows;
     });
@@ -410,7 +411,7 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
         const Layer& layer = *state.layer;
         auto add = [&](uint32_t local, uint64_t hash) {
           const uint32_t row = layer.GlobalRow(local);
-          if (row < row_count && holder_[row] == layer.serial()) {
+          if (row < row_count && holder_.Get(row) == layer.serial()) {
             table.Insert(hash, row);
             ++added;
           }

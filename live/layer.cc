@@ -56,10 +56,7 @@ uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
 std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
                                           std::vector<Entry> entries,
                                           bool whole_space, uint64_t serial,
-                                          Index::Scope scope,
-                                          const ProfileStore* store) {
-  assert(store == nullptr ||
-         (whole_space && store->live_count() == entries.size()));
+                                          Index::Scope scope) {
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(entries.size());
@@ -84,19 +81,6 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
     layer->index_ =
         Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
   };
-  if (store != nullptr) {
-    // Local rows are the store's rows, and the store holds no profile but
-    // these: its tables hold what the hashing below would insert, perhaps
-    // in more slots (sized ahead) and in another order within a probe run,
-    // which no lookup sees.
-    std::vector<Entry>().swap(entries);  // not needed past the blob views
-    auto copy_tables = [&] {
-      layer->by_id_ = store->id_table();
-      layer->by_identity_ = store->identity_table();
-    };
-    tbb::parallel_invoke(copy_tables, build_index);
-    return layer;
-  }
   // Ids and identities are hashed in parallel, then inserted in order. A
   // span of rows keeps its identities in one vector, each in 8 bytes
   // (RowTable::Pack), rather than a vector a row, which at 10M profiles
@@ -163,6 +147,32 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
     fill_tables();
     build_index();
   }
+  return layer;
+}
+
+std::shared_ptr<const Layer> Layer::BuildOfStore(const Schema& schema,
+                                                 const ProfileStore& store,
+                                                 uint64_t serial) {
+  assert(store.live_count() > 0);
+  uint32_t end = store.row_count();
+  while (!store.is_live(end - 1)) --end;
+  auto layer = std::make_shared<Layer>();
+  layer->serial_ = serial;
+  layer->size_ = static_cast<uint32_t>(store.live_count());
+  std::vector<std::string_view> blobs(end);
+  for (uint32_t row = 0; row < end; ++row) blobs[row] = store.blob(row);
+  // The store holds no profile but these: its tables hold what hashing
+  // them would insert, perhaps in more slots (sized ahead) and in another
+  // order within a probe run, which no lookup sees.
+  tbb::parallel_invoke(
+      [&] {
+        layer->by_id_ = store.id_table();
+        layer->by_identity_ = store.identity_table();
+      },
+      [&] {
+        layer->index_ =
+            Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
+      });
   return layer;
 }
 

@@ -212,14 +212,18 @@ class Layer {
   // the row space rather than per profile held. An event layer (scope
   // kEvents) indexes the events alone and finds no profile by id: it
   // answers event conditions for profiles that another layer holds.
-  // `store` (a first load): the layer copies the store's id and identity
-  // tables for its own rather than hashing every profile again. REQUIRES,
-  // with `store`: `whole_space`, and `entries` are every profile the store
-  // holds, as it holds them now.
   static std::shared_ptr<const Layer> Build(
       const Schema& schema, std::vector<Entry> entries, bool whole_space,
-      uint64_t serial, Index::Scope scope = Index::Scope::kAll,
-      const ProfileStore* store = nullptr);
+      uint64_t serial, Index::Scope scope = Index::Scope::kAll);
+  // The layer Build gives over every profile `store` holds, as it holds
+  // them now, over the whole row space up to its last profile (a first
+  // load): its blob views read from the store's rows, with no list of
+  // entries made first, and its id and identity tables copies of the
+  // store's rather than hashed from every profile again. REQUIRES: the
+  // store holds a profile.
+  static std::shared_ptr<const Layer> BuildOfStore(const Schema& schema,
+                                                   const ProfileStore& store,
+                                                   uint64_t serial);
 
   // A layer of a merge, and its rows that later writes superseded (null:
   // none).

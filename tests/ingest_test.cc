@@ -624,5 +624,31 @@ TEST_F(IngestTest, LargeLoadsSizeTheStoreFromTheirFirstRecords) {
   EXPECT_LT(bytes.front(), one.MemoryBytes() + (size_t{64} << 10));
 }
 
+TEST_F(IngestTest, AnEstimateJustUnderATablesLimitStillSizesItOnce) {
+  // 24,600 profiles: just past three quarters of 32,768 slots. The first
+  // 4,096 records are a byte longer than the rest, so that the sample
+  // puts the input at 24,220 profiles, under that limit: sized exactly,
+  // the tables would double near the end.
+  std::string text;
+  char line[96];
+  for (int i = 0; i < 24600; ++i) {
+    std::snprintf(line, sizeof line,
+                  R"({"id":"p%05d","identities":{"email":"%s%05d@x.io"}})"
+                  "\n",
+                  i, i < 4096 ? "pa" : "p", i);
+    text += line;
+  }
+  std::vector<size_t> bytes;
+  LoadOptions options;
+  options.progress = [&](const LoadReport& r) {
+    if (r.accepted >= 4096) bytes.push_back(store_.MemoryBytes());
+  };
+  ASSERT_EQ(Load(text, options).accepted, 24600u);
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes.front(), store_.MemoryBytes());
+  EXPECT_EQ(store_.id_table().MemoryBytes(), 65536u * 8);
+  EXPECT_EQ(store_.identity_table().MemoryBytes(), 65536u * 8);
+}
+
 }  // namespace
 }  // namespace segd

@@ -83,10 +83,12 @@ std::vector<std::pair<uint32_t, uint64_t>> EntriesOf(ForEach&& for_each) {
   return entries;
 }
 
-// A layer of every profile a store holds copies the store's id and
-// identity tables (a first load): they must hold what hashing every
-// profile gives, after rewrites that drop identities or name one twice, a
-// merge, deletes and appended events.
+// A layer of every profile a store holds is built from the store itself
+// (a first load): its rows must be those of a build over the same
+// profiles, up to the last one, and its copies of the store's id and
+// identity tables what hashing every profile gives, after rewrites that
+// drop identities or name one twice, a merge, deletes (the last row's
+// among them) and appended events.
 TEST(LayerTablesTest, ALayerOfEveryProfileCopiesTheStoresTables) {
   ProfileStore store;
   std::string ndjson;
@@ -108,6 +110,7 @@ TEST(LayerTablesTest, ALayerOfEveryProfileCopiesTheStoresTables) {
   ASSERT_TRUE(LoadText(ndjson, &store).rejected.empty());
   ASSERT_TRUE(store.Merge("p10", "p11").ok());
   ASSERT_TRUE(store.Delete("p12").ok());
+  ASSERT_TRUE(store.Delete("p2999").ok());
   const ProfileInput::Event event{"cart_abandoned", 1795176000000};
   ASSERT_TRUE(store.AppendEvents("p13", {&event, 1}).ok());
 
@@ -117,20 +120,23 @@ TEST(LayerTablesTest, ALayerOfEveryProfileCopiesTheStoresTables) {
   }
   ASSERT_EQ(entries.size(), store.live_count());
   const auto hashed = Layer::Build(store.schema(), entries, true, 1);
-  const auto copied = Layer::Build(store.schema(), entries, true, 2,
-                                   Index::Scope::kAll, &store);
+  const auto copied = Layer::BuildOfStore(store.schema(), store, 2);
   auto ids = [](const Layer& layer) {
     return EntriesOf([&](auto fn) { layer.ForEachId(fn); });
   };
   auto identities = [](const Layer& layer) {
     return EntriesOf([&](auto fn) { layer.ForEachIdentity(fn); });
   };
+  EXPECT_EQ(copied->size(), hashed->size());
+  EXPECT_EQ(copied->index().row_count(), hashed->index().row_count());
+  EXPECT_EQ(copied->index().row_count(), *store.FindRow("p2998") + 1);
+  EXPECT_TRUE(copied->whole_space());
   EXPECT_EQ(ids(*copied), ids(*hashed));
   EXPECT_EQ(identities(*copied), identities(*hashed));
   EXPECT_EQ(ids(*hashed).size(), store.live_count());
   // 2 × 3,000 pairs, less p1's email, p2's phone, p11's phone (released
-  // by the merge) and p12's two.
-  EXPECT_EQ(identities(*hashed).size(), 5995u);
+  // by the merge), p12's two and p2999's two.
+  EXPECT_EQ(identities(*hashed).size(), 5993u);
   ExpectSameIndex(copied->index(), hashed->index());
   EXPECT_EQ(copied->FindIdentity("instagram", "@p"), store.FindRow("p10"));
   EXPECT_EQ(copied->FindIdentity("instagram", "@p"),

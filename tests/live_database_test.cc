@@ -66,6 +66,27 @@ std::string City(const std::string& city) {
 
 constexpr char kEveryone[] = R"({"all": []})";
 
+TEST(RowSerialsTest, RowsPastTheEndHoldZeroAndGrowOnlyWhenSet) {
+  RowSerials serials;
+  EXPECT_EQ(serials.Get(0), 0u);
+  EXPECT_EQ(serials.Get(4'000'000'000u), 0u);
+  serials.Set(1000, 0);  // nothing to hold
+  serials.Prefetch(1000);
+  serials.Set(7, 3);
+  EXPECT_EQ(serials.Get(7), 3u);
+  EXPECT_EQ(serials.Get(6), 0u);
+  EXPECT_EQ(serials.Get(8), 0u);
+  serials.Grow(100);
+  serials.Set(99, 5);
+  serials.Set(7, 0);
+  EXPECT_EQ(serials.Get(7), 0u);
+  EXPECT_EQ(serials.Get(99), 5u);
+  serials.Grow(10);  // never shrinks
+  EXPECT_EQ(serials.Get(99), 5u);
+  serials.Clear();
+  EXPECT_EQ(serials.Get(99), 0u);
+}
+
 TEST(LiveDatabaseTest, AWriteIsInTheNextRead) {
   Database db(SmallLayers());
   EXPECT_EQ(db.Read()->live_count(), 0u);
