@@ -171,6 +171,13 @@ class ProfileStore {
   uint32_t row_count() const { return rows_.size(); }
   uint64_t live_count() const { return live_count_; }
   bool is_live(uint32_t row) const { return !rows_.Get(row).empty(); }
+  // One past the last live row; 0 when none is live. Steps back over the
+  // dead rows at the end.
+  uint32_t live_end() const {
+    uint32_t end = live_count_ > 0 ? row_count() : 0;
+    while (end > 0 && !is_live(end - 1)) --end;
+    return end;
+  }
   // The encoded profile (profile_codec.h); empty for a dead row.
   std::string_view blob(uint32_t row) const { return rows_.Get(row); }
 

@@ -1591,21 +1591,41 @@ void Database::Install(std::shared_ptr<Snapshot> next,
 // merges to run.
 constexpr size_t kSmallLayerRows = 4096;
 
-std::shared_ptr<const Layer> Database::BuildLayer(
-    size_t rows, const std::function<std::shared_ptr<const Layer>()>& build) {
-  if (rows >= kSmallLayerRows) return build();
-  // Waking oneTBB's workers for a few rows costs more than it saves, and
-  // takes the cores from the server's threads.
-  std::shared_ptr<const Layer> built;
-  thread_local tbb::task_arena alone(1);
-  alone.execute([&] { built = build(); });
-  return built;
+template <typename Build>
+void Database::InstallNewest(const Schema& schema,
+                             std::vector<Snapshot::LayerState>& layers,
+                             Index::Scope scope, size_t profiles,
+                             Build&& build) {
+  auto small = [](auto&& make) {
+    // Waking oneTBB's workers for a few rows costs more than it saves, and
+    // takes the cores from the server's threads.
+    std::shared_ptr<const Layer> built;
+    thread_local tbb::task_arena alone(1);
+    alone.execute([&] { built = make(); });
+    return built;
+  };
+  layers.back() = Snapshot::LayerState{
+      profiles >= kSmallLayerRows ? build() : small(build), nullptr, nullptr};
+  if (profiles >= options_.newest_layer_rows) {
+    // Kept as it is; a new, empty newest layer takes the next writes.
+    const uint64_t serial = next_serial_++;
+    layers.push_back(Snapshot::LayerState{
+        small([&] { return Layer::Build(schema, {}, false, serial, scope); }),
+        nullptr, nullptr});
+  }
 }
 
 namespace {
 
 // How many rows ahead a pass over written rows loads their holders.
 constexpr size_t kHoldersAhead = 8;
+
+// Whether a layer of `profiles`, the last at row end - 1, is built over
+// the whole row space (local rows are rows, a blob view a row): when it
+// holds most of it (a first load, a base).
+bool OverWholeSpace(uint64_t profiles, uint64_t end) {
+  return profiles > 0 && profiles * 2 >= end;
+}
 
 // A copy of `bitmap` (or an empty one) to add to: copy-on-write.
 std::unique_ptr<Bitmap> Writable(const std::shared_ptr<const Bitmap>& bitmap) {
@@ -1658,66 +1678,57 @@ void Database::RebuildNewest(const Schema& schema,
                              Index::Scope scope) {
   const Layer& newest = *layers.back().layer;
   const uint64_t serial = next_serial_++;
-  size_t count = 0;  // the profiles of the new layer
-  newest.ForEachRow([&](uint32_t, uint32_t row) {
-    count += holders.Get(row) == newest.serial();
+  auto held_here = [&](uint32_t row) {
+    return holders.Get(row) == newest.serial();
+  };
+  // A layer of every profile there is (a first load, and each write until
+  // the newest layer first freezes) over most of the row space is built
+  // from the store as it is, with no list of entries, and the store's id
+  // tables taken as they are. The store's bytes are then those the newest
+  // layer holds for its rows still held there: every row the store changed
+  // since is in `rows` (a write published, or unpublished_), or left the
+  // newest (events appended to it come back as rows written whole).
+  const uint64_t live = store_.live_count();
+  if (scope == Index::Scope::kAll && live > 0 &&
+      newest.size() + rows.size() >= live) {
+    uint64_t count = 0;
+    newest.ForEachRow([&](uint32_t, uint32_t row) { count += held_here(row); });
+    for (uint32_t row : rows) count += store_.is_live(row);
+    const uint32_t end = store_.live_end();
+    if (count == live && OverWholeSpace(count, end)) {
+      for (uint32_t row = 0; row < end; ++row) {
+        if (store_.is_live(row)) holders.Set(row, serial);
+      }
+      InstallNewest(schema, layers, scope, count, [&] {
+        return Layer::BuildOfStore(schema, store_, serial);
+      });
+      return;
+    }
+  }
+  std::vector<Layer::Entry> entries;
+  entries.reserve(newest.size() + rows.size());
+  newest.ForEachRow([&](uint32_t local, uint32_t row) {
+    if (held_here(row)) {
+      entries.push_back(Layer::Entry{row, newest.index().blob(local)});
+    }
   });
-  for (uint32_t row : rows) count += store_.is_live(row);
-  // The end of the row space when the layer holds every profile there is
-  // (a first load, and each write until the newest layer first freezes),
-  // else 0.
-  uint32_t everyone_end = 0;
-  if (scope == Index::Scope::kAll && count > 0 &&
-      count == store_.live_count()) {
-    everyone_end = store_.row_count();
-    while (!store_.is_live(everyone_end - 1)) --everyone_end;
-  }
-  std::shared_ptr<const Layer> built;
-  if (everyone_end > 0 && uint64_t{count} * 2 >= everyone_end) {
-    // Over most of the row space: built from the store as it is, with no
-    // list of entries, and the store's id tables taken as they are.
-    for (uint32_t row = 0; row < everyone_end; ++row) {
-      if (store_.is_live(row)) holders.Set(row, serial);
+  const size_t kept = entries.size();
+  for (uint32_t row : rows) {
+    if (store_.is_live(row)) {
+      entries.push_back(Layer::Entry{row, store_.blob(row)});
     }
-    built = BuildLayer(
-        count, [&] { return Layer::BuildOfStore(schema, store_, serial); });
-  } else {
-    std::vector<Layer::Entry> entries;
-    entries.reserve(count);
-    newest.ForEachRow([&](uint32_t local, uint32_t row) {
-      if (holders.Get(row) == newest.serial()) {
-        entries.push_back(Layer::Entry{row, newest.index().blob(local)});
-      }
-    });
-    const size_t kept = entries.size();
-    for (uint32_t row : rows) {
-      if (store_.is_live(row)) {
-        entries.push_back(Layer::Entry{row, store_.blob(row)});
-      }
-    }
-    std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
-                       [](const Layer::Entry& a, const Layer::Entry& b) {
-                         return a.row < b.row;
-                       });
-    for (const Layer::Entry& e : entries) holders.Set(e.row, serial);
-    // A layer holding most of the row space (a base) is built over it.
-    const bool whole_space =
-        scope == Index::Scope::kAll && !entries.empty() &&
-        uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
-    built = BuildLayer(count, [&] {
-      return Layer::Build(schema, std::move(entries), whole_space, serial,
-                          scope);
-    });
   }
-  layers.back() = Snapshot::LayerState{std::move(built), nullptr, nullptr};
-  if (count >= options_.newest_layer_rows) {
-    // Kept as it is; a new, empty newest layer takes the next writes.
-    const uint64_t empty = next_serial_++;
-    layers.push_back(Snapshot::LayerState{
-        BuildLayer(
-            0, [&] { return Layer::Build(schema, {}, false, empty, scope); }),
-        nullptr, nullptr});
-  }
+  std::inplace_merge(entries.begin(), entries.begin() + kept, entries.end(),
+                     [](const Layer::Entry& a, const Layer::Entry& b) {
+                       return a.row < b.row;
+                     });
+  for (const Layer::Entry& e : entries) holders.Set(e.row, serial);
+  const bool whole_space =
+      scope == Index::Scope::kAll && !entries.empty() &&
+      OverWholeSpace(entries.size(), uint64_t{entries.back().row} + 1);
+  InstallNewest(schema, layers, scope, entries.size(), [&] {
+    return Layer::Build(schema, std::move(entries), whole_space, serial, scope);
+  });
 }
 
 void Database::Publish(Touched touched,
@@ -2752,7 +2763,7 @@ bool Database::RunMerge(MergeLane lane) {
   // The base is built over the whole row space when it holds most of it.
   const bool whole_space =
       base && !entries.empty() &&
-      uint64_t{entries.size()} * 2 >= uint64_t{entries.back().row} + 1;
+      OverWholeSpace(entries.size(), uint64_t{entries.back().row} + 1);
   std::shared_ptr<const Layer> merged;
   tbb::task_arena arena(std::max(1, options_.merge_threads));
   arena.execute([&] {

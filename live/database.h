@@ -439,9 +439,10 @@ class Snapshot {
 };
 
 // Per database row, the serial of the layer where it is alive, or 0.
-// Rows past the end hold 0 and take no memory until one is set: a load,
-// whose events no event layer holds apart, leaves its event holders
-// untouched rather than 8 bytes a row of zeros.
+// Rows past the end hold 0 and take no memory until one is set, when the
+// table grows to that row: a load, whose events no event layer holds
+// apart, leaves its event holders empty rather than 8 bytes a row of
+// zeros, until events are appended to its profiles.
 class RowSerials {
  public:
   uint64_t Get(uint32_t row) const {
@@ -459,6 +460,8 @@ class RowSerials {
     if (rows > serials_.size()) serials_.resize(rows);
   }
   void Clear() { serials_.clear(); }
+  // Rows held: 0 past them.
+  size_t size() const { return serials_.size(); }
   // Loads the cache line of `row`, to be written soon.
   void Prefetch(uint32_t row) const {
     if (row < serials_.size()) __builtin_prefetch(&serials_[row], 1);
@@ -637,10 +640,14 @@ class Database {
                      std::vector<Snapshot::LayerState>& layers,
                      RowSerials& holders, std::span<const uint32_t> rows,
                      Index::Scope scope);
-  // Builds a layer of `rows` profiles with `build`, on this thread alone
-  // when it is small.
-  std::shared_ptr<const Layer> BuildLayer(
-      size_t rows, const std::function<std::shared_ptr<const Layer>()>& build);
+  // Makes the layer `build` gives, of `profiles` profiles, the newest of
+  // `layers`, built on this thread alone when it is small; at
+  // newest_layer_rows it is kept as it is and an empty newest one starts.
+  // REQUIRES: write_mu_.
+  template <typename Build>
+  void InstallNewest(const Schema& schema,
+                     std::vector<Snapshot::LayerState>& layers,
+                     Index::Scope scope, size_t profiles, Build&& build);
   // Makes `next` the current version, at the next event epoch if its
   // events are not the current one's, whose log then records the rows
   // `appended` made stale (by layer: Snapshot::Appended); the one it

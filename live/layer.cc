@@ -153,9 +153,7 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
 std::shared_ptr<const Layer> Layer::BuildOfStore(const Schema& schema,
                                                  const ProfileStore& store,
                                                  uint64_t serial) {
-  assert(store.live_count() > 0);
-  uint32_t end = store.row_count();
-  while (!store.is_live(end - 1)) --end;
+  const uint32_t end = store.live_end();
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
   layer->size_ = static_cast<uint32_t>(store.live_count());

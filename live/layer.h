@@ -219,8 +219,7 @@ class Layer {
   // them now, over the whole row space up to its last profile (a first
   // load): its blob views read from the store's rows, with no list of
   // entries made first, and its id and identity tables copies of the
-  // store's rather than hashed from every profile again. REQUIRES: the
-  // store holds a profile.
+  // store's rather than hashed from every profile again.
   static std::shared_ptr<const Layer> BuildOfStore(const Schema& schema,
                                                    const ProfileStore& store,
                                                    uint64_t serial);

@@ -72,7 +72,9 @@ TEST(RowSerialsTest, RowsPastTheEndHoldZeroAndGrowOnlyWhenSet) {
   EXPECT_EQ(serials.Get(4'000'000'000u), 0u);
   serials.Set(1000, 0);  // nothing to hold
   serials.Prefetch(1000);
+  EXPECT_EQ(serials.size(), 0u);
   serials.Set(7, 3);
+  EXPECT_EQ(serials.size(), 8u);
   EXPECT_EQ(serials.Get(7), 3u);
   EXPECT_EQ(serials.Get(6), 0u);
   EXPECT_EQ(serials.Get(8), 0u);
@@ -82,6 +84,7 @@ TEST(RowSerialsTest, RowsPastTheEndHoldZeroAndGrowOnlyWhenSet) {
   EXPECT_EQ(serials.Get(7), 0u);
   EXPECT_EQ(serials.Get(99), 5u);
   serials.Grow(10);  // never shrinks
+  EXPECT_EQ(serials.size(), 100u);
   EXPECT_EQ(serials.Get(99), 5u);
   serials.Clear();
   EXPECT_EQ(serials.Get(99), 0u);
@@ -100,6 +103,44 @@ TEST(LiveDatabaseTest, AWriteIsInTheNextRead) {
   EXPECT_EQ(Ids(db, City("PUNE")), (std::vector<std::string>{"a", "c"}));
   ASSERT_TRUE(db.Patch("b", R"({"city": "Pune"})").ok());
   EXPECT_EQ(Ids(db, City("pune")), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+// While the newest layer holds every profile, each write builds it from
+// the store (Layer::BuildOfStore) when they fill most of the row space, and
+// from a list of entries once deletes have emptied most of it: either way
+// each profile is found by id, by identity and by a rule, and no deleted
+// one is, the last row's included.
+TEST(LiveDatabaseTest, ALayerOfEveryProfileHoldsThemAfterDeletesAtTheEnd) {
+  Database db;  // a newest layer of 128 profiles: it never freezes here
+  std::string ndjson;
+  for (int i = 0; i < 10; ++i) {
+    const std::string n = std::to_string(i);
+    ndjson += R"({"id": "p)" + n + R"(", "identities": {"email": "p)" + n +
+              R"(@x.io"}, "city": "Pune"})" + "\n";
+  }
+  ASSERT_EQ(db.Upsert(ndjson).accepted, 10u);
+  auto expect_alive = [&](const std::vector<std::string>& alive) {
+    const auto snapshot = db.Read();
+    for (int i = 0; i < 10; ++i) {
+      const std::string id = "p" + std::to_string(i);
+      const bool is = std::find(alive.begin(), alive.end(), id) != alive.end();
+      EXPECT_EQ(snapshot->HasProfile(id), is) << id;
+      EXPECT_EQ(snapshot->ProfileByIdentity("email", id + "@x.io").has_value(),
+                is)
+          << id;
+    }
+    EXPECT_EQ(Ids(db, City("Pune")), alive);
+  };
+  ASSERT_TRUE(db.Delete("p9").ok());  // 9 profiles over 9 rows
+  expect_alive({"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"});
+  for (const char* id : {"p0", "p1", "p2", "p3", "p4", "p8"}) {
+    ASSERT_TRUE(db.Delete(id).ok());
+  }
+  // 3 profiles over 8 rows: built from their entries.
+  expect_alive({"p5", "p6", "p7"});
+  ASSERT_TRUE(db.Patch("p6", R"({"city": "Delhi"})").ok());
+  EXPECT_EQ(Ids(db, City("Pune")), (std::vector<std::string>{"p5", "p7"}));
+  EXPECT_EQ(Ids(db, City("Delhi")), (std::vector<std::string>{"p6"}));
 }
 
 TEST(LiveDatabaseTest, ABadRecordIsReportedAndTheRestApplied) {
