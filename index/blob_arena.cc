@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <new>
+#include <system_error>
 #include <utility>
 
 namespace segd {
 
 BlobArena::~BlobArena() {
+  DropPageAhead();
   for (BlobPage* page : pages_) {
     if (page != nullptr) page->Unpin();
   }
@@ -22,6 +25,8 @@ void BlobArena::Swap(BlobArena& other) noexcept {
   std::swap(held_, other.held_);
   std::swap(live_, other.live_);
   std::swap(sparse_, other.sparse_);
+  std::swap(pages_ahead_, other.pages_ahead_);
+  std::swap(page_ahead_, other.page_ahead_);
 }
 
 void BlobArena::set_page_fill(size_t bytes) {
@@ -86,6 +91,36 @@ void BlobArena::Retire(uint32_t number) {
   if (page.live_bytes() == 0) LetGo(number);
 }
 
+void BlobArena::set_pages_ahead(bool on) {
+  pages_ahead_ = on;
+  if (!on) DropPageAhead();
+}
+
+void BlobArena::DropPageAhead() {
+  if (!page_ahead_.valid()) return;
+  if (BlobPage* page = page_ahead_.get()) page->Unpin();
+}
+
+BlobPage* BlobArena::NextPage() {
+  BlobPage* page = page_ahead_.valid() ? page_ahead_.get() : nullptr;
+  if (page == nullptr) page = BlobPage::Allocate(page_fill_);
+  if (!pages_ahead_) return page;
+  try {
+    page_ahead_ = std::async(std::launch::async, []() -> BlobPage* {
+      try {
+        BlobPage* next = BlobPage::Allocate(BlobPage::kBytes);
+        next->Prefault();
+        return next;
+      } catch (const std::bad_alloc&) {
+        return nullptr;  // the writer allocates its own, and fails there
+      }
+    });
+  } catch (const std::system_error&) {
+    pages_ahead_ = false;  // no thread to be had: pages as they are needed
+  }
+  return page;
+}
+
 void BlobArena::Set(uint32_t row, std::string_view blob) {
   if (row == refs_.size()) refs_.emplace_back();
   const Placed old = refs_[row];
@@ -95,7 +130,8 @@ void BlobArena::Set(uint32_t row, std::string_view blob) {
     BlobPage* page = filling_ == kNone ? nullptr : pages_[filling_];
     if (page == nullptr || page->used() + blob.size() > page_fill_) {
       retired = filling_;
-      page = BlobPage::Allocate(std::max(page_fill_, blob.size()));
+      page = blob.size() <= page_fill_ ? NextPage()
+                                       : BlobPage::Allocate(blob.size());
       filling_ = Hold(page);
     }
     const size_t offset = page->used();

@@ -14,12 +14,14 @@
 // while a pin holds their page.
 //
 // Threading: one thread at a time. The pages' live byte counts may be read
-// from others (BlobPage::live_bytes).
+// from others (BlobPage::live_bytes). With pages made ready ahead, the
+// arena runs a thread of its own for each (set_pages_ahead).
 #ifndef SEGD_INDEX_BLOB_ARENA_H_
 #define SEGD_INDEX_BLOB_ARENA_H_
 
 #include <algorithm>
 #include <cstdint>
+#include <future>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -53,6 +55,12 @@ class BlobArena {
   // BlobPage::kBytes; tests make it small to see pages come and go).
   void set_page_fill(size_t bytes);
   size_t page_fill() const { return page_fill_; }
+  // Whether the next page to fill is made ready on a thread of its own
+  // while this one fills: allocated and faulted in, so that the thread
+  // storing blobs (a load's writer, a live database's) does not wait on
+  // the kernel zeroing it. It costs a page held ahead, and a thread
+  // started for each page.
+  void set_pages_ahead(bool on);
 
   uint32_t size() const { return static_cast<uint32_t>(refs_.size()); }
   std::string_view Get(uint32_t row) const {
@@ -143,6 +151,10 @@ class BlobArena {
   void Retire(uint32_t number);
   // The page held as `number`, used by no current blob, is held no longer.
   void LetGo(uint32_t number);
+  // A page of page_fill_ bytes to fill, the one made ready ahead if any.
+  BlobPage* NextPage();
+  // Lets go of the page ahead, if any, waiting for it.
+  void DropPageAhead();
 
   static constexpr uint32_t kNone = BlobPage::kNoSlot;
   std::vector<Placed> refs_;      // by row
@@ -153,6 +165,9 @@ class BlobArena {
   size_t held_ = 0;  // bytes of the pages held
   size_t live_ = 0;
   size_t sparse_ = 0;
+  bool pages_ahead_ = false;
+  // Pinned once for the arena; null when it could not be allocated.
+  std::future<BlobPage*> page_ahead_;
 };
 
 }  // namespace segd

@@ -87,6 +87,12 @@ size_t BlobPage::allocated_bytes() {
   return allocated.load(std::memory_order_relaxed);
 }
 
+void BlobPage::Prefault() {
+  constexpr size_t kSmallPage = 4096;
+  volatile char* const bytes = data_;
+  for (size_t at = 0; at < size_; at += kSmallPage) bytes[at] = 0;
+}
+
 void BlobPage::Unpin() {
   if (pins_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   Register(data_, size_, nullptr);

@@ -9,8 +9,8 @@
 // its blobs from their addresses alone (Of): pages are aligned to kBytes
 // and listed in a process-wide directory by kBytes granule.
 //
-// Threading: Of, Pin and Unpin may be called from any thread; the last
-// Unpin frees the page, on whichever thread makes it. The bytes used and
+// Threading: Allocate, Of, Pin and Unpin may be called from any thread; the
+// last Unpin frees the page, on whichever thread makes it. The bytes used and
 // the store's live bytes are each written by one thread (the one filling
 // the page; the store's) and read from any, as an estimate.
 #ifndef SEGD_INDEX_BLOB_PAGE_H_
@@ -50,6 +50,9 @@ class BlobPage {
   void Pin() { pins_.fetch_add(1, std::memory_order_relaxed); }
   // The last unpin frees the page.
   void Unpin();
+  // Faults the page's memory in (writes a zero to each 4 KiB of it), so
+  // that its first writer does not. REQUIRES: nothing is written yet.
+  void Prefault();
 
   // Bytes filled from the start: set by the one thread filling the page,
   // read by any.

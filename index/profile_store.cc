@@ -414,11 +414,19 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
   return UpsertOutcome{row, !existing.has_value()};
 }
 
+// From this many profiles to come, the store's pages are made ready ahead
+// (BlobArena::set_pages_ahead): a load's writer then leaves the faults of
+// the gigabytes of pages it fills to another thread. It stays so: a live
+// database's writer then finds its pages ready too.
+constexpr size_t kPagesAheadProfiles = size_t{1} << 16;
+
 void ProfileStore::Reserve(size_t profiles) {
   // Rows are 32-bit, and never reused: the row space holds the dead too.
   profiles = std::min<size_t>(
       profiles, std::numeric_limits<uint32_t>::max() - rows_.size());
   rows_.Reserve(rows_.size() + static_cast<uint32_t>(profiles));
+  // A large load fills a page every few thousand profiles.
+  if (profiles >= kPagesAheadProfiles) rows_.set_pages_ahead(true);
   row_by_id_.Reserve(live_count_ + profiles);
   if (identity_owner_.size() > 0) {
     const double each =

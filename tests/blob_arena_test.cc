@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -36,8 +38,6 @@ TEST(BlobPageTest, AnAddressAnywhereInAPageFindsIt) {
   EXPECT_EQ(BlobPage::allocated_bytes(), before - 3 * BlobPage::kBytes);
 }
 
-// The lines that a blob's loads ahead cover: every line holding one of its
-// bytes, and no other.
 TEST(BlobArenaTest, ReservingALittleMoreStillDoublesTheRowSpace) {
   BlobArena arena;
   arena.Reserve(1000);
@@ -50,6 +50,49 @@ TEST(BlobArenaTest, ReservingALittleMoreStillDoublesTheRowSpace) {
   EXPECT_EQ(arena.MemoryBytes(), doubled);
 }
 
+// Pages made ready ahead: blobs read back as stored, across pages; while
+// the arena fills, one page more than those it holds is alive, and none
+// once it stops or goes. A blob larger than a page takes a page of its
+// own, not the one ahead.
+TEST(BlobArenaTest, PagesMadeReadyAheadHoldTheSameBlobs) {
+  const size_t before = PagesAlive();
+  // The page ahead is allocated on a thread of its own: wait for it.
+  auto pages_alive_soon = [&](size_t pages) {
+    for (int i = 0; i < 10000 && PagesAlive() - before != pages; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return PagesAlive() - before;
+  };
+  {
+    BlobArena arena;
+    arena.set_page_fill(1900);  // nine blobs of 200 bytes a page
+    arena.set_pages_ahead(true);
+    for (int row = 0; row < 30; ++row) arena.Set(row, Blob(row, 0));
+    EXPECT_EQ(pages_alive_soon(4 + 1), 4u + 1);
+    arena.Set(30, Blob(30, 0, BlobPage::kBytes + 1));
+    EXPECT_EQ(pages_alive_soon(4 + 2 + 1), 4u + 2 + 1);
+    for (int row = 0; row < 30; ++row) {
+      ASSERT_EQ(arena.Get(row), Blob(row, 0)) << row;
+    }
+    EXPECT_EQ(arena.Get(30), Blob(30, 0, BlobPage::kBytes + 1));
+    EXPECT_TRUE(arena.CountsAgree());
+    arena.set_pages_ahead(false);
+    EXPECT_EQ(PagesAlive() - before, 4u + 2);
+    arena.set_pages_ahead(true);
+    arena.Set(31, Blob(31, 0));  // a new page, and one ahead again
+    EXPECT_EQ(pages_alive_soon(4 + 2 + 1 + 1), 4u + 2 + 1 + 1);
+    // Moved with its page ahead, and filled on.
+    BlobArena moved;
+    moved = std::move(arena);
+    moved.Set(32, Blob(32, 0));
+    EXPECT_EQ(moved.Get(5), Blob(5, 0));
+    EXPECT_EQ(moved.Get(32), Blob(32, 0));
+  }
+  EXPECT_EQ(PagesAlive(), before);
+}
+
+// The lines that a blob's loads ahead cover: every line holding one of its
+// bytes, and no other.
 TEST(BlobArenaTest, LinesOfABlobAreThoseHoldingItsBytes) {
   using Lines = std::pair<uintptr_t, uintptr_t>;
   EXPECT_EQ(BlobArena::LinesOf(4096, 1), Lines(4096, 4160));
