@@ -425,7 +425,6 @@ void ProfileStore::Reserve(size_t profiles) {
   profiles = std::min<size_t>(
       profiles, std::numeric_limits<uint32_t>::max() - rows_.size());
   rows_.Reserve(rows_.size() + static_cast<uint32_t>(profiles));
-  // A large load fills a page every few thousand profiles.
   if (profiles >= kPagesAheadProfiles) rows_.set_pages_ahead(true);
   row_by_id_.Reserve(live_count_ + profiles);
   if (identity_owner_.size() > 0) {

@@ -85,6 +85,8 @@ class ProfileStore {
   // id table, and in the identity table for as many identities each as
   // the profiles held now have. A large load sizes them from its first
   // records, rather than copying them into fresh pages at each doubling.
+  // From 65,536 profiles on, the blob pages are also made ready ahead
+  // (BlobArena::set_pages_ahead), from then on.
   void Reserve(size_t profiles);
 
   // Starts loading the table slots an Upsert of `input` will probe, so that
