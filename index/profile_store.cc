@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <unordered_set>
+#include <utility>
 
 #include "base/ascii.h"
 #include "base/hash.h"
@@ -139,8 +140,66 @@ uint64_t ProfileStore::IdentityHash(std::string_view channel,
   return HashBytes(handle, HashBytes(channel, kSeed) + channel.size());
 }
 
+namespace {
+
+// The row that `own`, then `shared` (if any), finds for `hash`.
+template <typename Matches>
+std::optional<uint32_t> FindIn(const RowTable& own,
+                               const std::shared_ptr<const RowTable>& shared,
+                               uint64_t hash, Matches&& matches) {
+  if (std::optional<uint32_t> row = own.Find(hash, matches)) return row;
+  if (shared) return shared->Find(hash, matches);
+  return std::nullopt;
+}
+
+// Starts loading the home slots of `hash` in `own`, if it holds any
+// entry, and in `shared`, if any.
+void PrefetchIn(const RowTable& own,
+                const std::shared_ptr<const RowTable>& shared, uint64_t hash) {
+  if (own.size() > 0) own.Prefetch(hash);
+  if (shared) shared->Prefetch(hash);
+}
+
+}  // namespace
+
+void ProfileStore::InsertId(std::string_view id, uint32_t row) {
+  row_by_id_.Insert(IdHash(id), row);
+  shared_exact_ = false;
+}
+
+void ProfileStore::EraseId(std::string_view id, uint32_t row) {
+  row_by_id_.Erase(IdHash(id), row);
+  shared_exact_ = false;
+}
+
+void ProfileStore::InsertIdentity(std::string_view channel,
+                                  std::string_view handle, uint32_t row) {
+  identity_owner_.Insert(IdentityHash(channel, handle), row);
+  shared_exact_ = false;
+}
+
+void ProfileStore::EraseIdentity(std::string_view channel,
+                                 std::string_view handle, uint32_t row) {
+  identity_owner_.Erase(IdentityHash(channel, handle), row);
+  shared_exact_ = false;
+}
+
+std::optional<ProfileStore::SharedTables> ProfileStore::ShareTables() {
+  if (!shared_.ids) {
+    shared_.ids =
+        std::make_shared<const RowTable>(std::exchange(row_by_id_, RowTable{}));
+    shared_.identities = std::make_shared<const RowTable>(
+        std::exchange(identity_owner_, RowTable{}));
+    shared_exact_ = true;
+  }
+  if (!shared_exact_) return std::nullopt;
+  return shared_;
+}
+
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
                                std::string_view handle) const {
+  // A dead row holds nothing (a shared table's stale entry may name it).
+  if (!is_live(row)) return false;
   DecodeIdentities(rows_.Get(row), &stored_identities_);
   for (const auto& [c, h] : stored_identities_) {
     if (c == channel && h == handle) return true;
@@ -151,24 +210,26 @@ bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
 void ProfileStore::ReleaseIdentities(uint32_t row) {
   DecodeIdentities(rows_.Get(row), &stored_identities_);
   for (const auto& [channel, handle] : stored_identities_) {
-    identity_owner_.Erase(IdentityHash(channel, handle), row);
+    EraseIdentity(channel, handle, row);
   }
 }
 
 std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
-  return row_by_id_.Find(IdHash(id), [&](uint32_t row) {
-    const char* p = rows_.Get(row).data();
-    return codec::ReadString(p) == id;
+  return FindIn(row_by_id_, shared_.ids, IdHash(id), [&](uint32_t row) {
+    const std::string_view blob = rows_.Get(row);
+    const char* p = blob.data();
+    return !blob.empty() && codec::ReadString(p) == id;
   });
 }
 
 void ProfileStore::PrefetchFind(uint64_t id_hash, int step,
                                 bool whole_blob) const {
   if (step == 0) {
-    row_by_id_.Prefetch(id_hash);
+    PrefetchIn(row_by_id_, shared_.ids, id_hash);
     return;
   }
-  const std::optional<uint32_t> row = row_by_id_.FirstCandidate(id_hash);
+  std::optional<uint32_t> row = row_by_id_.FirstCandidate(id_hash);
+  if (!row && shared_.ids) row = shared_.ids->FirstCandidate(id_hash);
   if (!row) return;
   if (step == 1) {
     rows_.PrefetchPlace(*row);
@@ -179,9 +240,9 @@ void ProfileStore::PrefetchFind(uint64_t id_hash, int step,
 
 std::optional<uint32_t> ProfileStore::FindIdentity(
     std::string_view channel, std::string_view handle) const {
-  return identity_owner_.Find(IdentityHash(channel, handle), [&](uint32_t row) {
-    return HasIdentity(row, channel, handle);
-  });
+  return FindIn(
+      identity_owner_, shared_.identities, IdentityHash(channel, handle),
+      [&](uint32_t row) { return HasIdentity(row, channel, handle); });
 }
 
 AttrId ProfileStore::FindAttribute(std::string_view name) {
@@ -203,9 +264,10 @@ EventId ProfileStore::InternEvent(std::string_view name) {
 }
 
 void ProfileStore::Prefetch(const ProfileInput& input) const {
-  row_by_id_.Prefetch(IdHash(input.id));
+  PrefetchIn(row_by_id_, shared_.ids, IdHash(input.id));
   for (const auto& [channel, handle] : input.identities) {
-    identity_owner_.Prefetch(IdentityHash(channel, handle));
+    PrefetchIn(identity_owner_, shared_.identities,
+               IdentityHash(channel, handle));
   }
 }
 
@@ -394,12 +456,12 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
       const bool named = std::any_of(ids.begin(), ids.end(), [&](auto& id) {
         return id.first == channel && id.second == handle;
       });
-      if (!named) identity_owner_.Erase(IdentityHash(channel, handle), row);
+      if (!named) EraseIdentity(channel, handle, row);
     }
     held_.clear();
   } else {
     row = rows_.size();
-    row_by_id_.Insert(IdHash(input.id), row);
+    InsertId(input.id, row);
     ++live_count_;
   }
   rows_.Set(row, blob);
@@ -409,7 +471,7 @@ Result<UpsertOutcome> ProfileStore::Write(const ProfileInput& input,
         std::find(ids.begin(), ids.begin() + i, ids[i]) != ids.begin() + i) {
       continue;
     }
-    identity_owner_.Insert(IdentityHash(ids[i].first, ids[i].second), row);
+    InsertIdentity(ids[i].first, ids[i].second, row);
   }
   return UpsertOutcome{row, !existing.has_value()};
 }
@@ -426,10 +488,13 @@ void ProfileStore::Reserve(size_t profiles) {
       profiles, std::numeric_limits<uint32_t>::max() - rows_.size());
   rows_.Reserve(rows_.size() + static_cast<uint32_t>(profiles));
   if (profiles >= kPagesAheadProfiles) rows_.set_pages_ahead(true);
-  row_by_id_.Reserve(live_count_ + profiles);
-  if (identity_owner_.size() > 0) {
-    const double each =
-        static_cast<double>(identity_owner_.size()) / live_count_;
+  // The store's own tables take what is written from now on.
+  row_by_id_.Reserve(row_by_id_.size() + profiles);
+  const size_t identities =
+      identity_owner_.size() +
+      (shared_.identities ? shared_.identities->size() : 0);
+  if (identities > 0 && live_count_ > 0) {
+    const double each = static_cast<double>(identities) / live_count_;
     identity_owner_.Reserve(identity_owner_.size() +
                             static_cast<size_t>(each * profiles));
   }
@@ -470,7 +535,7 @@ Status ProfileStore::Delete(std::string_view id) {
   std::optional<uint32_t> row = FindRow(id);
   if (!row) return NoProfile(id);
   ReleaseIdentities(*row);
-  row_by_id_.Erase(IdHash(id), *row);
+  EraseId(id, *row);
   rows_.Clear(*row);
   --live_count_;
   return Status::Ok();

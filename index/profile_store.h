@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -193,11 +194,30 @@ class ProfileStore {
   const BlobArena& blobs() const { return rows_; }
 
   // The id table (live rows by IdHash of their ids) and the identity table
-  // (by IdentityHash of each identity a live row holds).
+  // (by IdentityHash of each identity a live row holds), as read-only
+  // tables that a layer keeps.
+  struct SharedTables {
+    std::shared_ptr<const RowTable> ids;
+    std::shared_ptr<const RowTable> identities;
+  };
+  // The tables of every live profile, for a layer that holds them all
+  // (Layer::BuildOfStore) to keep rather than copy: 384 MB at 10M
+  // profiles. The first call hands over the store's own tables. The store
+  // goes on reading them as they were, beside tables of its own that take
+  // every entry written later; its lookups check the profile a candidate
+  // row holds, so the entries that later writes made stale in the shared
+  // ones (a profile deleted, an identity let go) are stepped over. A later
+  // call gives the same tables while no entry was written or erased since;
+  // otherwise nullopt, and a layer hashes its profiles (Layer::Build).
+  std::optional<SharedTables> ShareTables();
+
+  // The store's own tables: every entry until ShareTables, then those
+  // written since.
   const RowTable& id_table() const { return row_by_id_; }
   const RowTable& identity_table() const { return identity_owner_; }
 
-  // Bytes held: the encoded profiles and the id and identity tables.
+  // Bytes held: the encoded profiles and the store's own tables (shared
+  // ones count with the layer that keeps them).
   size_t MemoryBytes() const {
     return rows_.MemoryBytes() + row_by_id_.MemoryBytes() +
            identity_owner_.MemoryBytes();
@@ -236,7 +256,19 @@ class ProfileStore {
   Schema schema_;
   AttrId customer_type_attr_;
   BlobArena rows_;
-  // Keys live in the stored profiles; the tables hold hashes and rows.
+  // The tables' entries: those shared with a layer (null until then),
+  // perhaps stale since, and the store's own, exact, written since. Keys
+  // live in the stored profiles; the tables hold hashes and rows. Every
+  // change goes through the four calls below, which note that the shared
+  // tables no longer hold the store's entries exactly.
+  void InsertId(std::string_view id, uint32_t row);
+  void EraseId(std::string_view id, uint32_t row);
+  void InsertIdentity(std::string_view channel, std::string_view handle,
+                      uint32_t row);
+  void EraseIdentity(std::string_view channel, std::string_view handle,
+                     uint32_t row);
+  SharedTables shared_;
+  bool shared_exact_ = false;
   RowTable row_by_id_;
   RowTable identity_owner_;
   uint64_t live_count_ = 0;

@@ -1683,11 +1683,13 @@ void Database::RebuildNewest(const Schema& schema,
   };
   // A layer of every profile there is (a first load, and each write until
   // the newest layer first freezes) over most of the row space is built
-  // from the store as it is, with no list of entries, and the store's id
-  // tables taken as they are. The store's bytes are then those the newest
-  // layer holds for its rows still held there: every row the store changed
-  // since is in `rows` (a write published, or unpublished_), or left the
-  // newest (events appended to it come back as rows written whole).
+  // from the store as it is, with no list of entries, and keeps the
+  // store's id tables, when the store can share them (not once it has
+  // written entries past those it shared). The store's bytes are then
+  // those the newest layer holds for its rows still held there: every row
+  // the store changed since is in `rows` (a write published, or
+  // unpublished_), or left the newest (events appended to it come back as
+  // rows written whole).
   const uint64_t live = store_.live_count();
   if (scope == Index::Scope::kAll && live > 0 &&
       newest.size() + rows.size() >= live) {
@@ -1695,12 +1697,16 @@ void Database::RebuildNewest(const Schema& schema,
     newest.ForEachRow([&](uint32_t, uint32_t row) { count += held_here(row); });
     for (uint32_t row : rows) count += store_.is_live(row);
     const uint32_t end = store_.live_end();
+    std::optional<ProfileStore::SharedTables> tables;
     if (count == live && OverWholeSpace(count, end)) {
+      tables = store_.ShareTables();
+    }
+    if (tables) {
       for (uint32_t row = 0; row < end; ++row) {
         if (store_.is_live(row)) holders.Set(row, serial);
       }
       InstallNewest(schema, layers, scope, count, [&] {
-        return Layer::BuildOfStore(schema, store_, serial);
+        return Layer::BuildOfStore(schema, store_, *std::move(tables), serial);
       });
       return;
     }

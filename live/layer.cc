@@ -49,6 +49,12 @@ constexpr size_t kIdentitySpanRows = 4096;
 
 uint64_t IdKeyHash(std::string_view id) { return ProfileStore::IdHash(id); }
 
+std::shared_ptr<const RowTable> Layer::NoEntries() {
+  static const auto* const empty =
+      new std::shared_ptr<const RowTable>(std::make_shared<const RowTable>());
+  return *empty;
+}
+
 uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
   return ProfileStore::IdentityHash(channel, handle);
 }
@@ -121,23 +127,24 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
   // cache misses would otherwise leave the other cores idle. They are
   // sized first: each doubling of a 10M-row table copied it into pages
   // the kernel had to fault in and zero.
+  RowTable by_id, by_identity;
   auto fill_tables = [&] {
     size_t identities = 0;
     for (const auto& keys : identity_keys) identities += keys.size();
-    if (!entries.empty()) layer->by_id_.Reserve(entries.size());
-    if (identities > 0) layer->by_identity_.Reserve(identities);
+    if (!entries.empty()) by_id.Reserve(entries.size());
+    if (identities > 0) by_identity.Reserve(identities);
     constexpr size_t kAhead = 8;
     for (size_t i = 0; i < entries.size(); ++i) {
       if (i + kAhead < entries.size()) {
-        layer->by_id_.Prefetch(id_hashes[i + kAhead]);
+        by_id.Prefetch(id_hashes[i + kAhead]);
       }
       const uint32_t local =
           whole_space ? entries[i].row : static_cast<uint32_t>(i);
-      layer->by_id_.Insert(id_hashes[i], local);
+      by_id.Insert(id_hashes[i], local);
     }
     for (const auto& keys : identity_keys) {
       for (uint64_t key : keys) {
-        layer->by_identity_.InsertPacked(key);
+        by_identity.InsertPacked(key);
       }
     }
   };
@@ -147,12 +154,15 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
     fill_tables();
     build_index();
   }
+  layer->by_id_ = std::make_shared<const RowTable>(std::move(by_id));
+  layer->by_identity_ =
+      std::make_shared<const RowTable>(std::move(by_identity));
   return layer;
 }
 
-std::shared_ptr<const Layer> Layer::BuildOfStore(const Schema& schema,
-                                                 const ProfileStore& store,
-                                                 uint64_t serial) {
+std::shared_ptr<const Layer> Layer::BuildOfStore(
+    const Schema& schema, const ProfileStore& store,
+    ProfileStore::SharedTables tables, uint64_t serial) {
   const uint32_t end = store.live_end();
   auto layer = std::make_shared<Layer>();
   layer->serial_ = serial;
@@ -162,15 +172,10 @@ std::shared_ptr<const Layer> Layer::BuildOfStore(const Schema& schema,
   // The store holds no profile but these: its tables hold what hashing
   // them would insert, perhaps in more slots (sized ahead) and in another
   // order within a probe run, which no lookup sees.
-  tbb::parallel_invoke(
-      [&] {
-        layer->by_id_ = store.id_table();
-        layer->by_identity_ = store.identity_table();
-      },
-      [&] {
-        layer->index_ =
-            Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
-      });
+  layer->by_id_ = std::move(tables.ids);
+  layer->by_identity_ = std::move(tables.identities);
+  layer->index_ =
+      Index::Build(schema, std::make_shared<BlobRows>(std::move(blobs)));
   return layer;
 }
 
@@ -262,21 +267,25 @@ std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
       identities += indexes[i].to_row[local] != Index::kDropped;
     });
   }
-  if (layer->size_ > 0) layer->by_id_.Reserve(layer->size_);
-  if (identities > 0) layer->by_identity_.Reserve(identities);
+  RowTable by_id, by_identity;
+  if (layer->size_ > 0) by_id.Reserve(layer->size_);
+  if (identities > 0) by_identity.Reserve(identities);
   for (uint32_t i = 0; i < sources.size(); ++i) {
     const std::vector<uint32_t>& to_row = indexes[i].to_row;
     sources[i].layer->ForEachId([&](uint32_t local, uint64_t hash) {
       if (to_row[local] != Index::kDropped) {
-        layer->by_id_.Insert(hash, to_row[local]);
+        by_id.Insert(hash, to_row[local]);
       }
     });
     sources[i].layer->ForEachIdentity([&](uint32_t local, uint64_t hash) {
       if (to_row[local] != Index::kDropped) {
-        layer->by_identity_.Insert(hash, to_row[local]);
+        by_identity.Insert(hash, to_row[local]);
       }
     });
   }
+  layer->by_id_ = std::make_shared<const RowTable>(std::move(by_id));
+  layer->by_identity_ =
+      std::make_shared<const RowTable>(std::move(by_identity));
   return layer;
 }
 
@@ -300,14 +309,14 @@ std::optional<uint32_t> Layer::LocalRow(uint32_t global) const {
 
 std::optional<uint32_t> Layer::FindId(std::string_view id,
                                       uint64_t hash) const {
-  return by_id_.Find(hash, [&](uint32_t local) {
+  return by_id_->Find(hash, [&](uint32_t local) {
     return DecodeId(index_->blob(local)) == id;
   });
 }
 
 std::optional<uint32_t> Layer::FindIdentity(std::string_view channel,
                                             std::string_view handle) const {
-  return by_identity_.Find(
+  return by_identity_->Find(
       IdentityKeyHash(channel, handle), [&](uint32_t local) {
         DecodedProfile p;
         DecodeProfile(index_->blob(local), &p);
@@ -528,16 +537,17 @@ size_t MatchedRows::MemoryBytes() const {
 
 size_t Layer::MemoryBytes() const {
   return index_->MemoryBytes() + rows_.capacity() * sizeof(uint32_t) +
-         index_->row_count() * sizeof(std::string_view) + by_id_.MemoryBytes() +
-         by_identity_.MemoryBytes() + matched_rows_.MemoryBytes();
+         index_->row_count() * sizeof(std::string_view) +
+         by_id_->MemoryBytes() + by_identity_->MemoryBytes() +
+         matched_rows_.MemoryBytes();
 }
 
 void Layer::Save(ArchiveWriter& out) const {
   out.U64(serial_);
   out.U32(size_);
   out.Vector(rows_);
-  out.Section([&](ArchiveWriter& w) { by_id_.Save(w); });
-  out.Section([&](ArchiveWriter& w) { by_identity_.Save(w); });
+  out.Section([&](ArchiveWriter& w) { by_id_->Save(w); });
+  out.Section([&](ArchiveWriter& w) { by_identity_->Save(w); });
   index_->Save(out);
 }
 
@@ -563,11 +573,12 @@ std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
   if (ids == nullptr || identities == nullptr) return nullptr;
   // The tables and the index at once.
   bool ids_ok = false, identities_ok = false;
+  RowTable by_id, by_identity;
   tbb::parallel_invoke(
-      [&] { ids_ok = layer->by_id_.Load(*ids) && ids->remaining() == 0; },
+      [&] { ids_ok = by_id.Load(*ids) && ids->remaining() == 0; },
       [&] {
-        identities_ok = layer->by_identity_.Load(*identities) &&
-                        identities->remaining() == 0;
+        identities_ok =
+            by_identity.Load(*identities) && identities->remaining() == 0;
       },
       [&] {
         layer->index_ =
@@ -576,9 +587,12 @@ std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
   // An event layer finds no profile by id.
   const uint32_t ids_held = scope == Index::Scope::kEvents ? 0 : layer->size_;
   if (!ids_ok || !identities_ok || layer->index_ == nullptr ||
-      layer->by_id_.size() != ids_held) {
+      by_id.size() != ids_held) {
     return nullptr;
   }
+  layer->by_id_ = std::make_shared<const RowTable>(std::move(by_id));
+  layer->by_identity_ =
+      std::make_shared<const RowTable>(std::move(by_identity));
   return layer;
 }
 

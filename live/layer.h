@@ -218,11 +218,12 @@ class Layer {
   // The layer Build gives over every profile `store` holds, as it holds
   // them now, over the whole row space up to its last profile (a first
   // load): its blob views read from the store's rows, with no list of
-  // entries made first, and its id and identity tables copies of the
-  // store's rather than hashed from every profile again.
-  static std::shared_ptr<const Layer> BuildOfStore(const Schema& schema,
-                                                   const ProfileStore& store,
-                                                   uint64_t serial);
+  // entries made first, and its id and identity tables `tables`, the
+  // store's own (ProfileStore::ShareTables) rather than hashed from every
+  // profile again.
+  static std::shared_ptr<const Layer> BuildOfStore(
+      const Schema& schema, const ProfileStore& store,
+      ProfileStore::SharedTables tables, uint64_t serial);
 
   // A layer of a merge, and its rows that later writes superseded (null:
   // none).
@@ -306,12 +307,12 @@ class Layer {
   // identity table: the hashes ProfileStore's tables hold.
   template <typename Fn>
   void ForEachId(Fn&& fn) const {
-    by_id_.ForEach([&](uint64_t hash, uint32_t local) { fn(local, hash); });
+    by_id_->ForEach([&](uint64_t hash, uint32_t local) { fn(local, hash); });
   }
-  size_t identity_entries() const { return by_identity_.size(); }
+  size_t identity_entries() const { return by_identity_->size(); }
   template <typename Fn>
   void ForEachIdentity(Fn&& fn) const {
-    by_identity_.ForEach(
+    by_identity_->ForEach(
         [&](uint64_t hash, uint32_t local) { fn(local, hash); });
   }
 
@@ -320,8 +321,10 @@ class Layer {
   uint32_t size_ = 0;
   std::shared_ptr<const Index> index_;
   std::vector<uint32_t> rows_;  // local -> global; empty: the same
-  RowTable by_id_;
-  RowTable by_identity_;
+  // Never changed once built; a first load's are shared with the store.
+  static std::shared_ptr<const RowTable> NoEntries();
+  std::shared_ptr<const RowTable> by_id_ = NoEntries();
+  std::shared_ptr<const RowTable> by_identity_ = NoEntries();
   mutable ExcludedMatches excluded_matches_;
   mutable MatchedRows matched_rows_;
 };

@@ -120,7 +120,8 @@ TEST(LayerTablesTest, ALayerOfEveryProfileCopiesTheStoresTables) {
   }
   ASSERT_EQ(entries.size(), store.live_count());
   const auto hashed = Layer::Build(store.schema(), entries, true, 1);
-  const auto copied = Layer::BuildOfStore(store.schema(), store, 2);
+  const auto copied =
+      Layer::BuildOfStore(store.schema(), store, *store.ShareTables(), 2);
   auto ids = [](const Layer& layer) {
     return EntriesOf([&](auto fn) { layer.ForEachId(fn); });
   };

@@ -22,11 +22,16 @@ namespace {
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 using Strings = std::vector<std::string>;
 
-class ProfileEditTest : public ::testing::Test {
+// Each edit runs on a store with its own tables, and again on one that
+// shared them after its first load (ProfileStore::ShareTables), as a live
+// database's first layer takes them: later edits leave stale entries
+// there, which its lookups must step over.
+class ProfileEditTest : public ::testing::TestWithParam<bool> {
  protected:
   void Load(std::string_view ndjson) {
     LoadReport r = LoadText(ndjson, &store_);
     ASSERT_TRUE(r.rejected.empty()) << r.rejected[0].error.ToString();
+    if (GetParam()) store_.ShareTables();
   }
   uint32_t Row(std::string_view id) {
     auto row = store_.FindRow(id);
@@ -151,7 +156,7 @@ ProfileInput::Event Event(std::string name, int64_t at_ms) {
 
 // Loading ahead changes nothing a find gives, for ids held, unknown, cleared
 // or in an empty store, at every step.
-TEST_F(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
+TEST_P(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
   for (int step = 0; step < ProfileStore::kFindSteps; ++step) {
     store_.PrefetchFind(ProfileStore::IdHash("a"), step);
   }
@@ -172,7 +177,7 @@ TEST_F(ProfileEditTest, FindsLoadedAheadFindTheSameRows) {
 
 // --- Patch -----------------------------------------------------------------
 
-TEST_F(ProfileEditTest, PatchMergesGivenKeysAndKeepsRowAndTheRest) {
+TEST_P(ProfileEditTest, PatchMergesGivenKeysAndKeepsRowAndTheRest) {
   Load(R"({"id":"a","name":"Asha","city":"Pune","orders":2})");
   const uint32_t row = Row("a");
   Result<uint32_t> patched = Patch("a", R"({"city":"Mumbai","vip":true})");
@@ -189,7 +194,7 @@ TEST_F(ProfileEditTest, PatchMergesGivenKeysAndKeepsRowAndTheRest) {
   EXPECT_EQ(store_.live_count(), 1u);
 }
 
-TEST_F(ProfileEditTest, PatchNullRemovesKeyAndEveryKeyNestedBelowIt) {
+TEST_P(ProfileEditTest, PatchNullRemovesKeyAndEveryKeyNestedBelowIt) {
   Load(R"({"id":"a","address":{"city":"Pune","zip":"411001",)"
        R"("geo":{"lat":18.5}},"addressee":"x"})");
   ASSERT_TRUE(Patch("a", R"({"address":null})").ok());
@@ -199,7 +204,7 @@ TEST_F(ProfileEditTest, PatchNullRemovesKeyAndEveryKeyNestedBelowIt) {
   EXPECT_EQ(Attr("a", "addressee"), "s:x");  // a longer name, not nested
 }
 
-TEST_F(ProfileEditTest, PatchMergesNestedObjectsKeyByKey) {
+TEST_P(ProfileEditTest, PatchMergesNestedObjectsKeyByKey) {
   Load(R"({"id":"a","address":{"city":"Pune","zip":"411001"}})");
   ASSERT_TRUE(Patch("a", R"({"address":{"city":"Mumbai"}})").ok());
   EXPECT_EQ(Attr("a", "address.city"), "s:Mumbai");
@@ -213,7 +218,7 @@ TEST_F(ProfileEditTest, PatchMergesNestedObjectsKeyByKey) {
   EXPECT_EQ(Blob("a"), before);
 }
 
-TEST_F(ProfileEditTest, PatchValueReplacesAnObjectAndAnObjectAValue) {
+TEST_P(ProfileEditTest, PatchValueReplacesAnObjectAndAnObjectAValue) {
   Load(R"({"id":"a","address":{"city":"Pune"}})"
        "\n"
        R"({"id":"b","address":"Pune"})");
@@ -225,7 +230,7 @@ TEST_F(ProfileEditTest, PatchValueReplacesAnObjectAndAnObjectAValue) {
   EXPECT_EQ(Attr("b", "address.city"), "s:Nagpur");
 }
 
-TEST_F(ProfileEditTest, PatchReplacesArraysWholeAndEmptyArrayRemoves) {
+TEST_P(ProfileEditTest, PatchReplacesArraysWholeAndEmptyArrayRemoves) {
   Load(R"({"id":"a","tags":["vip","new"],"scores":[1,2]})");
   ASSERT_TRUE(Patch("a", R"({"tags":["churned"],"scores":[3]})").ok());
   EXPECT_EQ(Attr("a", "tags"), "[churned]");
@@ -234,7 +239,7 @@ TEST_F(ProfileEditTest, PatchReplacesArraysWholeAndEmptyArrayRemoves) {
   EXPECT_EQ(Attr("a", "tags"), "");
 }
 
-TEST_F(ProfileEditTest, RejectedPatchChangesNothingNotEvenTheSchema) {
+TEST_P(ProfileEditTest, RejectedPatchChangesNothingNotEvenTheSchema) {
   Load(R"({"id":"a","orders":3,"identities":{"email":"a@x"}})"
        "\n"
        R"({"id":"b","name":"B"})");
@@ -258,7 +263,7 @@ TEST_F(ProfileEditTest, RejectedPatchChangesNothingNotEvenTheSchema) {
             AttrType::kString);
 }
 
-TEST_F(ProfileEditTest, PatchErrorNamesTheNestedAttribute) {
+TEST_P(ProfileEditTest, PatchErrorNamesTheNestedAttribute) {
   Load(R"({"id":"a","address":{"zip":411001}})");
   Result<uint32_t> r = Patch("a", R"({"address":{"zip":"411001"}})");
   ASSERT_FALSE(r.ok());
@@ -266,14 +271,14 @@ TEST_F(ProfileEditTest, PatchErrorNamesTheNestedAttribute) {
   EXPECT_EQ(Attr("a", "address.zip"), "411001");
 }
 
-TEST_F(ProfileEditTest, PatchOfUnknownIdIsNotFound) {
+TEST_P(ProfileEditTest, PatchOfUnknownIdIsNotFound) {
   Result<uint32_t> r = Patch("nobody", R"({"x":1})");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
   EXPECT_FALSE(store_.schema().Find("x").has_value());
 }
 
-TEST_F(ProfileEditTest, PatchRefusesReservedNamesAsAttributes) {
+TEST_P(ProfileEditTest, PatchRefusesReservedNamesAsAttributes) {
   Load(R"({"id":"a"})");
   for (const char* name : {"id", "identities", "events"}) {
     ProfilePatch patch;
@@ -287,7 +292,7 @@ TEST_F(ProfileEditTest, PatchRefusesReservedNamesAsAttributes) {
   }
 }
 
-TEST_F(ProfileEditTest, PatchMergesIdentitiesByChannelAndNullRemovesOne) {
+TEST_P(ProfileEditTest, PatchMergesIdentitiesByChannelAndNullRemovesOne) {
   Load(R"({"id":"a","identities":{"email":"a@x","whatsapp":"+911"}})");
   ASSERT_TRUE(Patch("a", R"({"identities":{"email":"new@x","instagram":"@a",)"
                          R"("whatsapp":null,"widget":null}})")
@@ -306,7 +311,7 @@ TEST_F(ProfileEditTest, PatchMergesIdentitiesByChannelAndNullRemovesOne) {
 
 // A rewrite keeps, unchecked, the identities it names again, lets go of
 // the ones it does not, and claims the new ones.
-TEST_F(ProfileEditTest, RewritesKeepTheIdentitiesNamedAgainAndFreeTheRest) {
+TEST_P(ProfileEditTest, RewritesKeepTheIdentitiesNamedAgainAndFreeTheRest) {
   Load(R"({"id":"a","identities":{"email":"a@x","whatsapp":"+911"}})");
   ASSERT_TRUE(Patch("a", R"({"city":"Pune"})").ok());
   EXPECT_EQ(Owner("email", "a@x"), "a");
@@ -334,7 +339,7 @@ TEST_F(ProfileEditTest, RewritesKeepTheIdentitiesNamedAgainAndFreeTheRest) {
   EXPECT_EQ(Owner("widget", "w2"), "e");
 }
 
-TEST_F(ProfileEditTest, PatchClaimingAnotherProfilesIdentityIsRejectedWhole) {
+TEST_P(ProfileEditTest, PatchClaimingAnotherProfilesIdentityIsRejectedWhole) {
   Load(R"({"id":"a","identities":{"email":"a@x"}})"
        "\n"
        R"({"id":"b","identities":{"email":"b@x"}})");
@@ -352,7 +357,7 @@ TEST_F(ProfileEditTest, PatchClaimingAnotherProfilesIdentityIsRejectedWhole) {
   EXPECT_EQ(Owner("email", "b@x"), "b");
 }
 
-TEST_F(ProfileEditTest, PatchAppendsEvents) {
+TEST_P(ProfileEditTest, PatchAppendsEvents) {
   Load(R"({"id":"a","events":[{"name":"order","at":"2026-01-02"}]})");
   ASSERT_TRUE(Patch("a", R"({"events":[{"name":"visit","at":"2026-01-01"},)"
                          R"({"name":"ORDER","at":"2026-01-03T00:00:00Z"}]})")
@@ -362,7 +367,7 @@ TEST_F(ProfileEditTest, PatchAppendsEvents) {
                                   "ORDER@1767398400000"}));
 }
 
-TEST_F(ProfileEditTest, PatchIdentitiesNullRemovesEveryIdentity) {
+TEST_P(ProfileEditTest, PatchIdentitiesNullRemovesEveryIdentity) {
   Load(R"({"id":"a","city":"Pune",)"
        R"("identities":{"email":"a@x","whatsapp":"+911"}})");
   ASSERT_TRUE(Patch("a", R"({"identities":null})").ok());
@@ -379,7 +384,7 @@ TEST_F(ProfileEditTest, PatchIdentitiesNullRemovesEveryIdentity) {
   EXPECT_EQ(Blob("a"), before);
 }
 
-TEST_F(ProfileEditTest, PatchIdentitiesGivenTwiceTakesTheLast) {
+TEST_P(ProfileEditTest, PatchIdentitiesGivenTwiceTakesTheLast) {
   Load(R"({"id":"a","identities":{"email":"a@x","whatsapp":"+911"}})");
   // null, then an object: the object merges by channel as if alone.
   ASSERT_TRUE(
@@ -394,7 +399,7 @@ TEST_F(ProfileEditTest, PatchIdentitiesGivenTwiceTakesTheLast) {
   EXPECT_FALSE(Owner("instagram", "@a").has_value());
 }
 
-TEST_F(ProfileEditTest, PatchEventsNullAppendsNothing) {
+TEST_P(ProfileEditTest, PatchEventsNullAppendsNothing) {
   Load(R"({"id":"a","events":[{"name":"order","at":"2026-01-02"}]})");
   ASSERT_TRUE(Patch("a", R"({"events":null,"city":"Pune"})").ok());
   EXPECT_EQ(Events("a"), (Strings{"order@1767312000000"}));
@@ -403,7 +408,7 @@ TEST_F(ProfileEditTest, PatchEventsNullAppendsNothing) {
 
 // --- customer_type -----------------------------------------------------------
 
-TEST_F(ProfileEditTest, DerivedCustomerTypeFollowsEveryPatch) {
+TEST_P(ProfileEditTest, DerivedCustomerTypeFollowsEveryPatch) {
   Load(R"({"id":"a","email":"a@x"})");
   EXPECT_EQ(Attr("a", "customer_type"), "s:lead");
   EXPECT_FALSE(TypeIsSet("a"));
@@ -418,7 +423,7 @@ TEST_F(ProfileEditTest, DerivedCustomerTypeFollowsEveryPatch) {
   EXPECT_FALSE(TypeIsSet("a"));
 }
 
-TEST_F(ProfileEditTest, PatchedCustomerTypeIsKeptUntilRemovedWithNull) {
+TEST_P(ProfileEditTest, PatchedCustomerTypeIsKeptUntilRemovedWithNull) {
   Load(R"({"id":"a","email":"a@x"})");
   ASSERT_TRUE(Patch("a", R"({"customer_type":"Customer"})").ok());
   EXPECT_EQ(Attr("a", "customer_type"), "s:customer");
@@ -434,14 +439,14 @@ TEST_F(ProfileEditTest, PatchedCustomerTypeIsKeptUntilRemovedWithNull) {
   EXPECT_FALSE(TypeIsSet("a"));
 }
 
-TEST_F(ProfileEditTest, CustomerTypeSetByRecordSurvivesPatches) {
+TEST_P(ProfileEditTest, CustomerTypeSetByRecordSurvivesPatches) {
   Load(R"({"id":"a","customer_type":"lead","orders":5})");
   ASSERT_TRUE(Patch("a", R"({"city":"Pune"})").ok());
   EXPECT_EQ(Attr("a", "customer_type"), "s:lead");
   EXPECT_TRUE(TypeIsSet("a"));
 }
 
-TEST_F(ProfileEditTest, PatchWithBadCustomerTypeChangesNothing) {
+TEST_P(ProfileEditTest, PatchWithBadCustomerTypeChangesNothing) {
   Load(R"({"id":"a","email":"a@x"})");
   const Snapshot before(store_);
   Result<uint32_t> r = Patch("a", R"({"customer_type":"vip","x":1})");
@@ -454,7 +459,7 @@ TEST_F(ProfileEditTest, PatchWithBadCustomerTypeChangesNothing) {
 // --- Values kept as they were
 // -------------------------------------------------
 
-TEST_F(ProfileEditTest, DatesKeepTheirSpellingThroughEdits) {
+TEST_P(ProfileEditTest, DatesKeepTheirSpellingThroughEdits) {
   Load(R"({"id":"a","d1":"2026-11-19","d2":"2026-11-19T13:30:00+05:30",)"
        R"("d3":"2026-11-19T08:00:00.123456Z","d4":"2026-11-19T08:00Z",)"
        R"("n":1.5,"big":12345678901234,"b":false,"raw":[1,{"k":null}]})");
@@ -476,7 +481,7 @@ TEST_F(ProfileEditTest, DatesKeepTheirSpellingThroughEdits) {
 // customer_type's). A patch that also names the profile's one identity
 // again changes nothing more, but takes the whole path: decoded, checked
 // and stored whole. Both must give the same bytes and the same errors.
-TEST_F(ProfileEditTest, PatchedValuesAreTheBytesOfTheProfileStoredWhole) {
+TEST_P(ProfileEditTest, PatchedValuesAreTheBytesOfTheProfileStoredWhole) {
   ProfileStore whole;
   const std::string profiles =
       R"({"id":"a","code":"2026-11-19","d":"2026-11-19T08:00:00.5Z",)"
@@ -547,7 +552,7 @@ TEST_F(ProfileEditTest, PatchedValuesAreTheBytesOfTheProfileStoredWhole) {
   EXPECT_EQ(store_.schema().size(), whole.schema().size());
 }
 
-TEST_F(ProfileEditTest, DeclaredStringKeepsDateLookingTextAsAString) {
+TEST_P(ProfileEditTest, DeclaredStringKeepsDateLookingTextAsAString) {
   ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
   Load(R"({"id":"a","code":"2026-11-19"})");
   EXPECT_EQ(Attr("a", "code"), "s:2026-11-19");
@@ -562,7 +567,7 @@ TEST_F(ProfileEditTest, DeclaredStringKeepsDateLookingTextAsAString) {
 // --- Tags
 // ----------------------------------------------------------------------
 
-TEST_F(ProfileEditTest, TagsAddSkippingPresentThenRemoveKeepingOrder) {
+TEST_P(ProfileEditTest, TagsAddSkippingPresentThenRemoveKeepingOrder) {
   Load(R"({"id":"a","tags":["vip","new"]})");
   const uint32_t row = Row("a");
   Result<uint32_t> r = Tags("a", {"gold", "vip", "beta", "gold"}, {"new"});
@@ -574,7 +579,7 @@ TEST_F(ProfileEditTest, TagsAddSkippingPresentThenRemoveKeepingOrder) {
   EXPECT_EQ(Attr("a", "tags"), "[vip,gold,beta]");
 }
 
-TEST_F(ProfileEditTest, TagsCompareWithAsciiCaseFolded) {
+TEST_P(ProfileEditTest, TagsCompareWithAsciiCaseFolded) {
   Load(R"({"id":"a","tags":["vip","New"]})");
   // VIP is vip; of GOLD and gold only the first is added, as given.
   ASSERT_TRUE(Tags("a", {"VIP", "GOLD", "gold", "Beta"}, {}).ok());
@@ -594,7 +599,7 @@ TEST_F(ProfileEditTest, TagsCompareWithAsciiCaseFolded) {
   EXPECT_EQ(Blob("a"), before);
 }
 
-TEST_F(ProfileEditTest, TagsAreCreatedWhenAbsentAndRemovedWhenEmptied) {
+TEST_P(ProfileEditTest, TagsAreCreatedWhenAbsentAndRemovedWhenEmptied) {
   Load(R"({"id":"a","city":"Pune"})");
   ASSERT_TRUE(Tags("a", {}, {"x"}).ok());
   EXPECT_EQ(Attr("a", "tags"), "");
@@ -608,7 +613,7 @@ TEST_F(ProfileEditTest, TagsAreCreatedWhenAbsentAndRemovedWhenEmptied) {
   EXPECT_EQ(Attr("a", "city"), "s:Pune");
 }
 
-TEST_F(ProfileEditTest, TagsOfAnotherTypeAreInvalidAndChangeNothing) {
+TEST_P(ProfileEditTest, TagsOfAnotherTypeAreInvalidAndChangeNothing) {
   // Only a declaration gives `tags` another type than a string array.
   ASSERT_TRUE(store_.Declare("tags", AttrType::kString).ok());
   Load(R"({"id":"a","tags":"vip"})"
@@ -628,7 +633,7 @@ TEST_F(ProfileEditTest, TagsOfAnotherTypeAreInvalidAndChangeNothing) {
 // A first `tags` that is not a list of strings would fix the attribute as
 // something the tags endpoint and merges cannot edit: the record is refused,
 // and the next one's list fixes it.
-TEST_F(ProfileEditTest, TagsAreFirstSeenOnlyAsAListOfStrings) {
+TEST_P(ProfileEditTest, TagsAreFirstSeenOnlyAsAListOfStrings) {
   for (const char* record :
        {R"({"id":"a","tags":"vip"})", R"({"id":"a","tags":["vip",null]})",
         R"({"id":"a","tags":true})"}) {
@@ -649,7 +654,7 @@ TEST_F(ProfileEditTest, TagsAreFirstSeenOnlyAsAListOfStrings) {
 // its order and spelling, the identities, the events and the flags stay
 // as they were, whether the tags come first, between values, last, or not
 // at all.
-TEST_F(ProfileEditTest, TagsChangeNothingElseOfTheProfile) {
+TEST_P(ProfileEditTest, TagsChangeNothingElseOfTheProfile) {
   Load(
       R"({"id":"first","tags":["a"],"city":"Pune","score":2.5,"customer_type":"LEAD"})"
       "\n"
@@ -699,7 +704,7 @@ TEST_F(ProfileEditTest, TagsChangeNothingElseOfTheProfile) {
   }
 }
 
-TEST_F(ProfileEditTest, TagsOfUnknownIdAreNotFound) {
+TEST_P(ProfileEditTest, TagsOfUnknownIdAreNotFound) {
   Result<uint32_t> r = Tags("nobody", {"x"}, {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
@@ -709,7 +714,7 @@ TEST_F(ProfileEditTest, TagsOfUnknownIdAreNotFound) {
 // --- Merge
 // -----------------------------------------------------------------------
 
-TEST_F(ProfileEditTest, MergeKeepsIntoValuesFillsTheRestAndDeletesFrom) {
+TEST_P(ProfileEditTest, MergeKeepsIntoValuesFillsTheRestAndDeletesFrom) {
   Load(R"({"id":"a","name":"A","address":{"city":"Pune"},"plan":"x"})"
        "\n"
        R"({"id":"b","name":"B","email":"b@x","address":{"city":"Goa",)"
@@ -735,7 +740,7 @@ TEST_F(ProfileEditTest, MergeKeepsIntoValuesFillsTheRestAndDeletesFrom) {
   EXPECT_FALSE(TypeIsSet("a"));
 }
 
-TEST_F(ProfileEditTest, MergeUnionsTagsIntoFirst) {
+TEST_P(ProfileEditTest, MergeUnionsTagsIntoFirst) {
   Load(R"({"id":"a","tags":["x","y"]})"
        "\n"
        R"({"id":"b","tags":["y","z","w"],"labels":["l"]})");
@@ -744,7 +749,7 @@ TEST_F(ProfileEditTest, MergeUnionsTagsIntoFirst) {
   EXPECT_EQ(Attr("a", "labels"), "[l]");  // into lacks it: from's fills
 }
 
-TEST_F(ProfileEditTest, MergeUnionsTagsWithAsciiCaseFolded) {
+TEST_P(ProfileEditTest, MergeUnionsTagsWithAsciiCaseFolded) {
   Load(R"({"id":"a","tags":["VIP","new"]})"
        "\n"
        R"({"id":"b","tags":["vip","Gold","NEW","gold","\u00fc"]})");
@@ -755,7 +760,7 @@ TEST_F(ProfileEditTest, MergeUnionsTagsWithAsciiCaseFolded) {
 
 // SPEC §1 unions tags only: any other string array is a value, and into's
 // wins whole.
-TEST_F(ProfileEditTest, MergeKeepsIntosOtherStringArraysWhole) {
+TEST_P(ProfileEditTest, MergeKeepsIntosOtherStringArraysWhole) {
   Load(R"({"id":"a","labels":["x","y"],"tags":["t"]})"
        "\n"
        R"({"id":"b","labels":["y","z"],"channels":["sms"],"tags":["u"]})");
@@ -765,7 +770,7 @@ TEST_F(ProfileEditTest, MergeKeepsIntosOtherStringArraysWhole) {
   EXPECT_EQ(Attr("a", "tags"), "[t,u]");
 }
 
-TEST_F(ProfileEditTest, MergeUnionsIdentitiesByChannelAndReleasesTheRest) {
+TEST_P(ProfileEditTest, MergeUnionsIdentitiesByChannelAndReleasesTheRest) {
   Load(R"({"id":"a","identities":{"email":"a@x"}})"
        "\n"
        R"({"id":"b","identities":{"email":"b@x","whatsapp":"+91"}})");
@@ -789,7 +794,7 @@ TEST_F(ProfileEditTest, MergeUnionsIdentitiesByChannelAndReleasesTheRest) {
   EXPECT_EQ(store_.live_count(), 3u);
 }
 
-TEST_F(ProfileEditTest, MergeConcatenatesEvents) {
+TEST_P(ProfileEditTest, MergeConcatenatesEvents) {
   Load(R"({"id":"a","events":[{"name":"e1","at":"2026-01-02"}]})"
        "\n"
        R"({"id":"b","events":[{"name":"e2","at":"2026-01-01"},)"
@@ -799,7 +804,7 @@ TEST_F(ProfileEditTest, MergeConcatenatesEvents) {
                                   "e1@1767312000000"}));
 }
 
-TEST_F(ProfileEditTest, MergeTakesFromsSetCustomerTypeOnlyWhenIntoHasNone) {
+TEST_P(ProfileEditTest, MergeTakesFromsSetCustomerTypeOnlyWhenIntoHasNone) {
   Load(R"({"id":"a","orders":2})"
        "\n"
        R"({"id":"b","customer_type":"lead"})"
@@ -826,7 +831,7 @@ TEST_F(ProfileEditTest, MergeTakesFromsSetCustomerTypeOnlyWhenIntoHasNone) {
   EXPECT_FALSE(TypeIsSet("f"));
 }
 
-TEST_F(ProfileEditTest, MergeIntoItselfOrWithUnknownIdChangesNothing) {
+TEST_P(ProfileEditTest, MergeIntoItselfOrWithUnknownIdChangesNothing) {
   Load(R"({"id":"a","identities":{"email":"a@x"}})");
   const Snapshot before(store_);
   Result<MergeOutcome> r = store_.Merge("a", "a");
@@ -845,7 +850,7 @@ TEST_F(ProfileEditTest, MergeIntoItselfOrWithUnknownIdChangesNothing) {
   EXPECT_EQ(Owner("email", "a@x"), "a");
 }
 
-TEST_F(ProfileEditTest, MergedProfileTakesFurtherEdits) {
+TEST_P(ProfileEditTest, MergedProfileTakesFurtherEdits) {
   Load(R"({"id":"a","identities":{"email":"a@x"}})"
        "\n"
        R"({"id":"b","identities":{"whatsapp":"+91"},"tags":["t"]})");
@@ -859,7 +864,7 @@ TEST_F(ProfileEditTest, MergedProfileTakesFurtherEdits) {
 // --- Appended events
 // ---------------------------------------------------------------
 
-TEST_F(ProfileEditTest, AppendEventsKeepsEverythingElse) {
+TEST_P(ProfileEditTest, AppendEventsKeepsEverythingElse) {
   Load(
       R"({"id":"a","city":"Pune","events":[{"name":"visit","at":"2026-01-01"}],)"
       R"("identities":{"email":"a@x"}})");
@@ -888,7 +893,7 @@ constexpr const char* kEveryKindOfValue =
 // the very bytes the store writes for that profile whole. The instants take
 // each of the encoder's forms: whole seconds, milliseconds, backwards, and
 // differences too wide for a varint.
-TEST_F(ProfileEditTest, AppendedEventsAreTheBytesOfTheProfileStoredWhole) {
+TEST_P(ProfileEditTest, AppendedEventsAreTheBytesOfTheProfileStoredWhole) {
   ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
   Load(kEveryKindOfValue);
   Load(R"({"id":"bare"})");
@@ -939,7 +944,7 @@ TEST_F(ProfileEditTest, AppendedEventsAreTheBytesOfTheProfileStoredWhole) {
   }
 }
 
-TEST_F(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
+TEST_P(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
   Result<uint32_t> r =
       store_.AppendEvents("nobody", std::vector{Event("order", 1)});
   ASSERT_FALSE(r.ok());
@@ -950,7 +955,7 @@ TEST_F(ProfileEditTest, AppendEventsToUnknownIdIsNotFoundAndInternsNothing) {
 // --- The stored profile as an input
 // --------------------------------------------------
 
-TEST_F(ProfileEditTest, ToProfileInputStoresBackByteForByte) {
+TEST_P(ProfileEditTest, ToProfileInputStoresBackByteForByte) {
   ASSERT_TRUE(store_.Declare("code", AttrType::kString).ok());
   Load(kEveryKindOfValue);
   DecodedProfile decoded = Decoded("a");
@@ -1150,6 +1155,119 @@ TEST(EventRecordParserTest, RejectsBadLinesWithCodeAndPointer) {
     EXPECT_EQ(s.code(), c.code) << c.json << ": " << s.ToString();
     EXPECT_EQ(s.path(), c.path) << c.json << ": " << s.ToString();
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tables, ProfileEditTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Shared" : "Own";
+                         });
+
+// --- Shared tables ---------------------------------------------------------
+
+// A store that shared its tables finds every id and identity where one
+// that never shared them does, through random upserts, deletes,
+// re-created ids, merges and identity patches, most of which make entries
+// of the shared tables stale. It shares them again only while it has
+// written no entry since.
+TEST(SharedTablesTest, LookupsMatchAStoreThatNeverShared) {
+  ProfileStore own, shared;
+  std::mt19937 rng(7);
+  auto pick = [&](int n) {
+    return std::uniform_int_distribution<int>(0, n - 1)(rng);
+  };
+  auto id = [&] { return "p" + std::to_string(pick(40)); };
+  auto identity = [&]() -> std::pair<std::string, std::string> {
+    return {pick(2) ? "email" : "whatsapp", "h" + std::to_string(pick(30))};
+  };
+  auto record = [&] {
+    std::string r = R"({"id": ")" + id() + R"(", "identities": {)";
+    const int n = pick(3);
+    for (int k = 0; k < n; ++k) {
+      const auto [channel, handle] = identity();
+      r += (k ? ", \"" : "\"") + channel + R"(": ")" + handle + "\"";
+    }
+    return r + "}}";
+  };
+  auto both = [&](auto&& op) { return std::pair(op(own), op(shared)); };
+  std::string first;
+  for (int i = 0; i < 30; ++i) first += record() + "\n";
+  LoadText(first, &own);
+  LoadText(first, &shared);
+  const std::optional<ProfileStore::SharedTables> tables = shared.ShareTables();
+  ASSERT_TRUE(tables.has_value());
+  EXPECT_EQ(own.id_table().size(), tables->ids->size());
+  EXPECT_EQ(shared.id_table().size(), 0u);
+  // Nothing written: the same tables again.
+  EXPECT_EQ(shared.ShareTables()->ids, tables->ids);
+
+  size_t stale_finds = 0;
+  for (int step = 0; step < 3000; ++step) {
+    switch (pick(5)) {
+      case 0: {
+        const std::string r = record();
+        const auto [a, b] =
+            both([&](ProfileStore& s) { return LoadText(r, &s).accepted; });
+        ASSERT_EQ(a, b) << r;
+        break;
+      }
+      case 1: {
+        const std::string p = id();
+        const auto [a, b] =
+            both([&](ProfileStore& s) { return s.Delete(p).code(); });
+        ASSERT_EQ(a, b) << "delete " << p;
+        break;
+      }
+      case 2: {
+        const std::string into = id(), from = id();
+        const auto [a, b] = both([&](ProfileStore& s) {
+          return s.Merge(into, from).status().code();
+        });
+        ASSERT_EQ(a, b) << "merge " << from << " into " << into;
+        break;
+      }
+      case 3: {
+        const std::string p = id();
+        ProfilePatch patch;
+        const auto [channel, handle] = identity();
+        patch.identities.emplace_back(
+            channel, pick(3) ? std::optional(handle) : std::nullopt);
+        patch.clear_identities = pick(8) == 0;
+        const auto [a, b] = both(
+            [&](ProfileStore& s) { return s.Patch(p, patch).status().code(); });
+        ASSERT_EQ(a, b) << "patch " << p;
+        break;
+      }
+      case 4: {
+        const std::string p = id();
+        const ProfileInput::Event event{"seen", 1795176000000};
+        const auto [a, b] = both([&](ProfileStore& s) {
+          return s.AppendEvents(p, {&event, 1}).status().code();
+        });
+        ASSERT_EQ(a, b) << "events " << p;
+        break;
+      }
+    }
+    for (int k = 0; k < 40; ++k) {
+      const std::string p = "p" + std::to_string(k);
+      ASSERT_EQ(own.FindRow(p), shared.FindRow(p)) << p << " at " << step;
+      // The shared table still names a row that no longer holds the id.
+      if (!own.FindRow(p) && tables->ids->Find(ProfileStore::IdHash(p),
+                                               [](uint32_t) { return true; })) {
+        ++stale_finds;
+      }
+    }
+    for (const char* channel : {"email", "whatsapp"}) {
+      for (int k = 0; k < 30; ++k) {
+        const std::string h = "h" + std::to_string(k);
+        ASSERT_EQ(own.FindIdentity(channel, h), shared.FindIdentity(channel, h))
+            << channel << ":" << h << " at " << step;
+      }
+    }
+    ASSERT_EQ(own.live_count(), shared.live_count());
+  }
+  // The sequence did leave stale entries to step over.
+  EXPECT_GT(stale_finds, 0u);
+  EXPECT_FALSE(shared.ShareTables().has_value());
 }
 
 // Records read as they always did: the parser shared with patches keeps
