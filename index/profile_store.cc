@@ -198,8 +198,9 @@ std::optional<ProfileStore::SharedTables> ProfileStore::ShareTables() {
 
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
                                std::string_view handle) const {
-  // A dead row holds nothing (a shared table's stale entry may name it).
-  if (!is_live(row)) return false;
+  // A dead row holds nothing (a shared table's stale entry may name it, or
+  // a row past the end, in a restored layer's).
+  if (row >= rows_.size() || !is_live(row)) return false;
   DecodeIdentities(rows_.Get(row), &stored_identities_);
   for (const auto& [c, h] : stored_identities_) {
     if (c == channel && h == handle) return true;
@@ -216,6 +217,7 @@ void ProfileStore::ReleaseIdentities(uint32_t row) {
 
 std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
   return FindIn(row_by_id_, shared_.ids, IdHash(id), [&](uint32_t row) {
+    if (row >= rows_.size()) return false;
     const std::string_view blob = rows_.Get(row);
     const char* p = blob.data();
     return !blob.empty() && codec::ReadString(p) == id;
@@ -518,8 +520,13 @@ void ProfileStore::RestoreRows(std::vector<BlobArena::Placed> rows) {
 }
 
 void ProfileStore::RestoreTables(
-    size_t ids, const std::function<void(RowTable&)>& fill_ids,
-    size_t identities, const std::function<void(RowTable&)>& fill_identities) {
+    SharedTables shared, size_t ids,
+    const std::function<void(RowTable&)>& fill_ids, size_t identities,
+    const std::function<void(RowTable&)>& fill_identities) {
+  assert(!shared_.ids &&
+         (shared.ids == nullptr) == (shared.identities == nullptr));
+  shared_ = std::move(shared);
+  shared_exact_ = false;
   tbb::parallel_invoke(
       [&] {
         row_by_id_.Reserve(ids);

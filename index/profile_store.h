@@ -70,6 +70,13 @@ struct MergeOutcome {
 
 class ProfileStore {
  public:
+  // The id table (live rows by IdHash of their ids) and the identity table
+  // (by IdentityHash of each identity a live row holds), read-only.
+  struct SharedTables {
+    std::shared_ptr<const RowTable> ids;
+    std::shared_ptr<const RowTable> identities;
+  };
+
   ProfileStore();
 
   const Schema& schema() const { return schema_; }
@@ -135,16 +142,19 @@ class ProfileStore {
   // Restoring a saved store (a snapshot), in this order: the schema; the
   // pages holding the encoded profiles (index/blob_arena.h); the row space,
   // each live row's blob placed in a page; then the id and identity
-  // tables, which `fill_ids` and `fill_identities` fill with the live
-  // rows' entries (hashes as a RowTable's ForEach gives them), at once on
-  // two threads, each table sized first for the entries it will get at
-  // most. REQUIRES: an empty store; blobs made by this store's encoder
-  // with this schema, and entries that match them (a snapshot's checksum
-  // vouches for both).
+  // tables: `shared`, a layer's tables over the row space (null: none),
+  // which the store reads as ShareTables leaves them, stale entries and
+  // all, and its own tables, which `fill_ids` and `fill_identities` fill
+  // with the other live rows' entries (hashes as a RowTable's ForEach gives
+  // them), at once on two threads, each table sized first for the entries
+  // it will get at most. REQUIRES: an empty store; blobs made by this
+  // store's encoder with this schema, and entries that match them (a
+  // snapshot's checksum vouches for both).
   void RestoreSchema(const Schema& schema);
   uint32_t RestorePage(PageRef page) { return rows_.AdoptPage(page.release()); }
   void RestoreRows(std::vector<BlobArena::Placed> rows);
-  void RestoreTables(size_t ids, const std::function<void(RowTable&)>& fill_ids,
+  void RestoreTables(SharedTables shared, size_t ids,
+                     const std::function<void(RowTable&)>& fill_ids,
                      size_t identities,
                      const std::function<void(RowTable&)>& fill_identities);
 
@@ -193,13 +203,6 @@ class ProfileStore {
   void set_page_fill(size_t bytes) { rows_.set_page_fill(bytes); }
   const BlobArena& blobs() const { return rows_; }
 
-  // The id table (live rows by IdHash of their ids) and the identity table
-  // (by IdentityHash of each identity a live row holds), as read-only
-  // tables that a layer keeps.
-  struct SharedTables {
-    std::shared_ptr<const RowTable> ids;
-    std::shared_ptr<const RowTable> identities;
-  };
   // The tables of every live profile, for a layer that holds them all
   // (Layer::BuildOfStore) to keep rather than copy: 384 MB at 10M
   // profiles. The first call hands over the store's own tables. The store

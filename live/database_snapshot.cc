@@ -402,17 +402,31 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   store_.RestoreSchema(schema);
   for (PageRef& page : pages) store_.RestorePage(std::move(page));
   store_.RestoreRows(std::move(refs));
-  // The entries of the rows alive in their layer.
+  // The store reads the base's tables as they are, as it would once a
+  // load's layer took them: their entries of rows alive elsewhere, or
+  // dead, are found or stepped over as a write would leave them. Its own
+  // tables take the entries of the rows alive in the other layers. The
+  // base's ids of rows alive there are counted all the same: every live
+  // row must have its id.
+  const Layer& first = *version->layers_[0].layer;
+  const bool shared = first.whole_space();
+  size_t own_ids = live, own_identities = identities;
+  if (shared) {
+    own_ids -= std::min<size_t>(own_ids, first.size());
+    own_identities -= std::min(own_identities, first.identity_entries());
+  }
   std::atomic<uint64_t> ids = 0;
   auto fill = [&](bool identity) {
     return [&, identity](RowTable& table) {
       uint64_t added = 0;
       for (const Snapshot::LayerState& state : version->layers_) {
         const Layer& layer = *state.layer;
+        const bool counted = shared && &layer == &first;
+        if (counted && identity) continue;
         auto add = [&](uint32_t local, uint64_t hash) {
           const uint32_t row = layer.GlobalRow(local);
           if (row < row_count && holder_.Get(row) == layer.serial()) {
-            table.Insert(hash, row);
+            if (!counted) table.Insert(hash, row);
             ++added;
           }
         };
@@ -425,7 +439,8 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
       if (!identity) ids = added;
     };
   };
-  store_.RestoreTables(live, fill(false), identities, fill(true));
+  store_.RestoreTables(shared ? first.tables() : ProfileStore::SharedTables{},
+                       own_ids, fill(false), own_identities, fill(true));
   if (ids != live) return in.Damaged("id tables");
   next_serial_ = next_serial;
   version->live_count_ = live;

@@ -260,6 +260,10 @@ class Layer {
   // Profiles held, alive or dead.
   uint32_t size() const { return size_; }
   bool whole_space() const { return rows_.empty() && size_ > 0; }
+  // The id and identity tables, which hold global rows in a layer over
+  // the whole row space: for a restored store to read (ProfileStore::
+  // RestoreTables).
+  ProfileStore::SharedTables tables() const { return {by_id_, by_identity_}; }
 
   uint32_t GlobalRow(uint32_t local) const {
     return rows_.empty() ? local : rows_[local];
