@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/prefetch.h"
 #include "index/blob_page.h"
 
 namespace segd {
@@ -70,13 +71,13 @@ class BlobArena {
   }
   // Start loading where row's blob lies, and then (once that is loaded)
   // its first bytes: for a Get soon.
-  void PrefetchPlace(uint32_t row) const { __builtin_prefetch(&refs_[row]); }
+  void PrefetchPlace(uint32_t row) const { Prefetch(&refs_[row]); }
   // Loads ahead the first cache line of row's blob, or (`whole`) each of
   // the lines of its first kWholePrefetchBytes: PrefetchLines.
   void PrefetchBlob(uint32_t row, bool whole = false) const {
     const auto [first, end] = PrefetchLines(row, whole);
     for (uintptr_t line = first; line < end; line += kLineBytes) {
-      __builtin_prefetch(reinterpret_cast<const void*>(line));
+      Prefetch(reinterpret_cast<const void*>(line));
     }
   }
   // The lines PrefetchBlob loads, as LinesOf gives them (none when the row

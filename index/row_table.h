@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/archive.h"
+#include "base/prefetch.h"
 
 namespace segd {
 
@@ -47,7 +48,7 @@ class RowTable {
 
   // Starts loading the home slot of `hash`, for a Find or Insert soon.
   void Prefetch(uint64_t hash) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[TagOf(hash) & mask()]);
+    if (!slots_.empty()) segd::Prefetch(&slots_[TagOf(hash) & mask()]);
   }
 
   void Insert(uint64_t hash, uint32_t row);

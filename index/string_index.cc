@@ -14,6 +14,7 @@
 #include "base/hash.h"
 #include "base/memory.h"
 #include "base/merge_runs.h"
+#include "base/prefetch.h"
 #include "base/radix_sort.h"
 #include "index/substring.h"
 
@@ -170,7 +171,7 @@ void StringIndex::Builder::Apply(uint32_t row, std::string_view folded,
 }
 
 void StringIndex::PrefetchSlot(uint64_t hash) const {
-  __builtin_prefetch(&slots_[(hash >> 32) & (slots_.size() - 1)]);
+  Prefetch(&slots_[(hash >> 32) & (slots_.size() - 1)]);
 }
 
 void StringIndex::Builder::Reserve(size_t occurrences) {
@@ -565,10 +566,9 @@ void StringIndex::SortValues(std::span<ValueId> occurrence_values) {
     offsets.reserve(n + 1);
     offsets.push_back(0);
     for (size_t i = 0; i < n; ++i) {
-      if (i + 16 < n) __builtin_prefetch(&folded_offsets_[order[i + 16]]);
+      if (i + 16 < n) Prefetch(&folded_offsets_[order[i + 16]]);
       if (i + 8 < n) {
-        __builtin_prefetch(folded_arena_.data() +
-                           folded_offsets_[order[i + 8]]);
+        Prefetch(folded_arena_.data() + folded_offsets_[order[i + 8]]);
       }
       arena.append(folded(order[i]));
       offsets.push_back(static_cast<uint32_t>(arena.size()));

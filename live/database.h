@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/prefetch.h"
 #include "base/status.h"
 #include "engine/row_rule.h"
 #include "engine/rule.h"
@@ -464,7 +465,7 @@ class RowSerials {
   size_t size() const { return serials_.size(); }
   // Loads the cache line of `row`, to be written soon.
   void Prefetch(uint32_t row) const {
-    if (row < serials_.size()) __builtin_prefetch(&serials_[row], 1);
+    if (row < serials_.size()) segd::Prefetch(&serials_[row]);
   }
 
  private:
