@@ -152,11 +152,11 @@ std::optional<uint32_t> FindIn(const RowTable& own,
   return std::nullopt;
 }
 
-// Starts loading the home slots of `hash` in `own`, if it holds any
-// entry, and in `shared`, if any.
+// Starts loading the home slots of `hash` in `own` and in `shared`, if
+// any.
 void PrefetchIn(const RowTable& own,
                 const std::shared_ptr<const RowTable>& shared, uint64_t hash) {
-  if (own.size() > 0) own.Prefetch(hash);
+  own.Prefetch(hash);
   if (shared) shared->Prefetch(hash);
 }
 
@@ -186,10 +186,9 @@ void ProfileStore::EraseIdentity(std::string_view channel,
 
 std::optional<ProfileStore::SharedTables> ProfileStore::ShareTables() {
   if (!shared_.ids) {
-    shared_.ids =
-        std::make_shared<const RowTable>(std::exchange(row_by_id_, RowTable{}));
-    shared_.identities = std::make_shared<const RowTable>(
-        std::exchange(identity_owner_, RowTable{}));
+    shared_.ids = std::make_shared<const RowTable>(std::move(row_by_id_));
+    shared_.identities =
+        std::make_shared<const RowTable>(std::move(identity_owner_));
     shared_exact_ = true;
   }
   if (!shared_exact_) return std::nullopt;
@@ -198,9 +197,8 @@ std::optional<ProfileStore::SharedTables> ProfileStore::ShareTables() {
 
 bool ProfileStore::HasIdentity(uint32_t row, std::string_view channel,
                                std::string_view handle) const {
-  // A dead row holds nothing (a shared table's stale entry may name it, or
-  // a row past the end, in a restored layer's).
-  if (row >= rows_.size() || !is_live(row)) return false;
+  // A dead row holds nothing (a shared table's stale entry may name it).
+  if (!is_live(row)) return false;
   DecodeIdentities(rows_.Get(row), &stored_identities_);
   for (const auto& [c, h] : stored_identities_) {
     if (c == channel && h == handle) return true;
@@ -217,7 +215,6 @@ void ProfileStore::ReleaseIdentities(uint32_t row) {
 
 std::optional<uint32_t> ProfileStore::FindRow(std::string_view id) const {
   return FindIn(row_by_id_, shared_.ids, IdHash(id), [&](uint32_t row) {
-    if (row >= rows_.size()) return false;
     const std::string_view blob = rows_.Get(row);
     const char* p = blob.data();
     return !blob.empty() && codec::ReadString(p) == id;

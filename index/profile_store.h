@@ -219,11 +219,16 @@ class ProfileStore {
   const RowTable& id_table() const { return row_by_id_; }
   const RowTable& identity_table() const { return identity_owner_; }
 
-  // Bytes held: the encoded profiles and the store's own tables (shared
-  // ones count with the layer that keeps them).
+  // Bytes held: the encoded profiles, the store's own tables, and the
+  // shared ones once no layer keeps them (a merge replaced the layer that
+  // took them; the store still reads their entries).
   size_t MemoryBytes() const {
-    return rows_.MemoryBytes() + row_by_id_.MemoryBytes() +
-           identity_owner_.MemoryBytes();
+    size_t bytes = rows_.MemoryBytes() + row_by_id_.MemoryBytes() +
+                   identity_owner_.MemoryBytes();
+    for (const auto* table : {&shared_.ids, &shared_.identities}) {
+      if (*table && table->use_count() == 1) bytes += (*table)->MemoryBytes();
+    }
+    return bytes;
   }
 
  private:

@@ -6,12 +6,15 @@
 // caller-supplied predicate that compares the real key. Linear probing with
 // backward-shift deletion, so no tombstones build up.
 //
-// Not thread-safe; owned by the ProfileStore's writer.
+// Not thread-safe to change; owned by the ProfileStore's writer until it
+// shares it (ProfileStore::ShareTables), read-only from then on, by the
+// writer and a layer's readers alike.
 #ifndef SEGD_INDEX_ROW_TABLE_H_
 #define SEGD_INDEX_ROW_TABLE_H_
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "base/archive.h"
@@ -21,6 +24,21 @@ namespace segd {
 
 class RowTable {
  public:
+  RowTable() = default;
+  RowTable(const RowTable&) = default;
+  RowTable& operator=(const RowTable&) = default;
+  // A table moved from is left empty.
+  RowTable(RowTable&& other) noexcept
+      : slots_(std::move(other.slots_)), size_(std::exchange(other.size_, 0)) {
+    other.slots_.clear();
+  }
+  RowTable& operator=(RowTable&& other) noexcept {
+    slots_ = std::move(other.slots_);
+    other.slots_.clear();
+    size_ = std::exchange(other.size_, 0);
+    return *this;
+  }
+
   // Returns the first row whose slot matches `hash` and satisfies
   // `matches(row)`.
   template <typename Matches>

@@ -322,7 +322,7 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   refs.resize(row_count);
   holder_.Clear();
   holder_.Grow(row_count);
-  uint64_t live = 0, identities = 0;
+  uint64_t live = 0, identities = 0, base_live = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     const LoadedLayer& loaded = layers[i];
     const Layer& layer = *loaded.layer;
@@ -349,6 +349,7 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
       holder_.Set(row, layer.serial());
       if (!(lent && i == 0)) refs[row] = loaded.placed[local];
       ++live;
+      base_live += i == 0;
     });
     if (misplaced) return in.Damaged("rows of a layer");
     identities += layer.identity_entries();
@@ -402,17 +403,18 @@ Result<uint64_t> Database::LoadSnapshot(const std::string& path) {
   store_.RestoreSchema(schema);
   for (PageRef& page : pages) store_.RestorePage(std::move(page));
   store_.RestoreRows(std::move(refs));
-  // The store reads the base's tables as they are, as it would once a
-  // load's layer took them: their entries of rows alive elsewhere, or
-  // dead, are found or stepped over as a write would leave them. Its own
-  // tables take the entries of the rows alive in the other layers. The
-  // base's ids of rows alive there are counted all the same: every live
-  // row must have its id.
+  // A base that lent its placements (its local rows are rows, every one
+  // inside the row space) lends its tables too: the store reads them as
+  // they are, as it would once a load's layer took them, and their entries
+  // of rows alive elsewhere, or dead, are found or stepped over as a write
+  // would leave them. The store's own tables take the entries of the rows
+  // alive in the other layers. The base's ids of rows alive there are
+  // counted all the same: every live row must have its id.
   const Layer& first = *version->layers_[0].layer;
-  const bool shared = first.whole_space();
+  const bool shared = lent;
   size_t own_ids = live, own_identities = identities;
   if (shared) {
-    own_ids -= std::min<size_t>(own_ids, first.size());
+    own_ids -= base_live;
     own_identities -= std::min(own_identities, first.identity_entries());
   }
   std::atomic<uint64_t> ids = 0;

@@ -49,14 +49,14 @@ constexpr size_t kIdentitySpanRows = 4096;
 
 uint64_t IdKeyHash(std::string_view id) { return ProfileStore::IdHash(id); }
 
+uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
+  return ProfileStore::IdentityHash(channel, handle);
+}
+
 std::shared_ptr<const RowTable> Layer::NoEntries() {
   static const auto* const empty =
       new std::shared_ptr<const RowTable>(std::make_shared<const RowTable>());
   return *empty;
-}
-
-uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
-  return ProfileStore::IdentityHash(channel, handle);
 }
 
 std::shared_ptr<const Layer> Layer::Build(const Schema& schema,

@@ -85,11 +85,11 @@ std::vector<std::pair<uint32_t, uint64_t>> EntriesOf(ForEach&& for_each) {
 
 // A layer of every profile a store holds is built from the store itself
 // (a first load): its rows must be those of a build over the same
-// profiles, up to the last one, and its copies of the store's id and
-// identity tables what hashing every profile gives, after rewrites that
-// drop identities or name one twice, a merge, deletes (the last row's
-// among them) and appended events.
-TEST(LayerTablesTest, ALayerOfEveryProfileCopiesTheStoresTables) {
+// profiles, up to the last one, and the store's id and identity tables,
+// which it keeps (ProfileStore::ShareTables), what hashing every profile
+// gives, after rewrites that drop identities or name one twice, a merge,
+// deletes (the last row's among them) and appended events.
+TEST(LayerTablesTest, ALayerOfEveryProfileKeepsTheStoresTables) {
   ProfileStore store;
   std::string ndjson;
   for (int i = 0; i < 3000; ++i) {

@@ -3,6 +3,7 @@
 // not even the schema.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 #include <span>
@@ -1189,18 +1190,33 @@ TEST(SharedTablesTest, LookupsMatchAStoreThatNeverShared) {
     return r + "}}";
   };
   auto both = [&](auto&& op) { return std::pair(op(own), op(shared)); };
+  // Every entry of a table, as (hash, row), sorted.
+  auto entries = [](const RowTable& table) {
+    std::vector<std::pair<uint64_t, uint32_t>> out;
+    table.ForEach(
+        [&](uint64_t hash, uint32_t row) { out.emplace_back(hash, row); });
+    std::sort(out.begin(), out.end());
+    return out;
+  };
   std::string first;
   for (int i = 0; i < 30; ++i) first += record() + "\n";
   LoadText(first, &own);
   LoadText(first, &shared);
   const std::optional<ProfileStore::SharedTables> tables = shared.ShareTables();
   ASSERT_TRUE(tables.has_value());
-  EXPECT_EQ(own.id_table().size(), tables->ids->size());
+  EXPECT_EQ(entries(*tables->ids), entries(own.id_table()));
+  EXPECT_EQ(entries(*tables->identities), entries(own.identity_table()));
   EXPECT_EQ(shared.id_table().size(), 0u);
+  EXPECT_EQ(shared.identity_table().size(), 0u);
+  const auto shared_ids = entries(*tables->ids);
+  const auto shared_identities = entries(*tables->identities);
   // Nothing written: the same tables again.
-  EXPECT_EQ(shared.ShareTables()->ids, tables->ids);
+  const std::optional<ProfileStore::SharedTables> again = shared.ShareTables();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->ids, tables->ids);
+  EXPECT_EQ(again->identities, tables->identities);
 
-  size_t stale_finds = 0;
+  size_t stale_ids = 0, stale_identities = 0;
   for (int step = 0; step < 3000; ++step) {
     switch (pick(5)) {
       case 0: {
@@ -1247,26 +1263,41 @@ TEST(SharedTablesTest, LookupsMatchAStoreThatNeverShared) {
         break;
       }
     }
+    // A row the shared table names for `hash`, whichever it is.
+    auto named = [](const RowTable& table, uint64_t hash) {
+      return table.Find(hash, [](uint32_t) { return true; });
+    };
     for (int k = 0; k < 40; ++k) {
       const std::string p = "p" + std::to_string(k);
-      ASSERT_EQ(own.FindRow(p), shared.FindRow(p)) << p << " at " << step;
-      // The shared table still names a row that no longer holds the id.
-      if (!own.FindRow(p) && tables->ids->Find(ProfileStore::IdHash(p),
-                                               [](uint32_t) { return true; })) {
-        ++stale_finds;
+      // Loading ahead reads the rows the shared table names, stale or not.
+      for (int s = 0; s < ProfileStore::kFindSteps; ++s) {
+        shared.PrefetchFind(ProfileStore::IdHash(p), s, true);
       }
+      const std::optional<uint32_t> row = own.FindRow(p);
+      ASSERT_EQ(row, shared.FindRow(p)) << p << " at " << step;
+      const std::optional<uint32_t> listed =
+          named(*tables->ids, ProfileStore::IdHash(p));
+      stale_ids += listed && listed != row;
     }
     for (const char* channel : {"email", "whatsapp"}) {
       for (int k = 0; k < 30; ++k) {
         const std::string h = "h" + std::to_string(k);
-        ASSERT_EQ(own.FindIdentity(channel, h), shared.FindIdentity(channel, h))
+        const std::optional<uint32_t> row = own.FindIdentity(channel, h);
+        ASSERT_EQ(row, shared.FindIdentity(channel, h))
             << channel << ":" << h << " at " << step;
+        const std::optional<uint32_t> listed =
+            named(*tables->identities, ProfileStore::IdentityHash(channel, h));
+        stale_identities += listed && listed != row;
       }
     }
     ASSERT_EQ(own.live_count(), shared.live_count());
   }
-  // The sequence did leave stale entries to step over.
-  EXPECT_GT(stale_finds, 0u);
+  // The sequence did leave stale entries of both tables to step over, and
+  // never changed the shared tables, which a layer's readers read.
+  EXPECT_GT(stale_ids, 0u);
+  EXPECT_GT(stale_identities, 0u);
+  EXPECT_EQ(entries(*tables->ids), shared_ids);
+  EXPECT_EQ(entries(*tables->identities), shared_identities);
   EXPECT_FALSE(shared.ShareTables().has_value());
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "tests/index_compare.h"
@@ -26,6 +27,25 @@ TEST(RowTableTest, FindsInsertedRowsAndForgetsErasedOnes) {
   EXPECT_FALSE(table.Find(1ull << 32, is(7)).has_value());
   EXPECT_EQ(table.Find(2ull << 32, is(8)), 8u);
   EXPECT_EQ(table.size(), 1u);
+}
+
+// A table moved from is empty, both ways, and takes entries again.
+TEST(RowTableTest, ATableMovedFromIsEmpty) {
+  auto any = [](uint32_t) { return true; };
+  RowTable table;
+  table.Insert(1ull << 32, 7);
+  RowTable taken(std::move(table));
+  EXPECT_EQ(table.size(), 0u);  // NOLINT(bugprone-use-after-move)
+  EXPECT_FALSE(table.Find(1ull << 32, any).has_value());
+  EXPECT_EQ(taken.Find(1ull << 32, any), 7u);
+  RowTable assigned;
+  assigned = std::move(taken);
+  EXPECT_EQ(taken.size(), 0u);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(taken.MemoryBytes(), 0u);
+  EXPECT_EQ(assigned.size(), 1u);
+  taken.Insert(2ull << 32, 8);
+  EXPECT_EQ(taken.Find(2ull << 32, any), 8u);
+  EXPECT_EQ(taken.size(), 1u);
 }
 
 TEST(RowTableTest, AgreesWithAMultimapUnderRandomChurn) {
