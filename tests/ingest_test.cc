@@ -8,6 +8,7 @@
 #include "index/profile_codec.h"
 #include "index/profile_store.h"
 #include "ingest/loader.h"
+#include "tests/tsan.h"
 
 namespace segd {
 namespace {

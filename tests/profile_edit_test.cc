@@ -16,6 +16,7 @@
 #include "ingest/loader.h"
 #include "ingest/patch_parser.h"
 #include "ingest/record_parser.h"
+#include "tests/tsan.h"
 
 namespace segd {
 namespace {
