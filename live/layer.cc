@@ -53,6 +53,11 @@ uint64_t IdentityKeyHash(std::string_view channel, std::string_view handle) {
   return ProfileStore::IdentityHash(channel, handle);
 }
 
+void Layer::SetTables(RowTable by_id, RowTable by_identity) {
+  by_id_ = std::make_shared<const RowTable>(std::move(by_id));
+  by_identity_ = std::make_shared<const RowTable>(std::move(by_identity));
+}
+
 std::shared_ptr<const RowTable> Layer::NoEntries() {
   static const auto* const empty =
       new std::shared_ptr<const RowTable>(std::make_shared<const RowTable>());
@@ -154,9 +159,7 @@ std::shared_ptr<const Layer> Layer::Build(const Schema& schema,
     fill_tables();
     build_index();
   }
-  layer->by_id_ = std::make_shared<const RowTable>(std::move(by_id));
-  layer->by_identity_ =
-      std::make_shared<const RowTable>(std::move(by_identity));
+  layer->SetTables(std::move(by_id), std::move(by_identity));
   return layer;
 }
 
@@ -283,9 +286,7 @@ std::shared_ptr<const Layer> Layer::Merge(const Schema& schema,
       }
     });
   }
-  layer->by_id_ = std::make_shared<const RowTable>(std::move(by_id));
-  layer->by_identity_ =
-      std::make_shared<const RowTable>(std::move(by_identity));
+  layer->SetTables(std::move(by_id), std::move(by_identity));
   return layer;
 }
 
@@ -590,9 +591,7 @@ std::shared_ptr<const Layer> Layer::Load(ArchiveReader& in,
       by_id.size() != ids_held) {
     return nullptr;
   }
-  layer->by_id_ = std::make_shared<const RowTable>(std::move(by_id));
-  layer->by_identity_ =
-      std::make_shared<const RowTable>(std::move(by_identity));
+  layer->SetTables(std::move(by_id), std::move(by_identity));
   return layer;
 }
 

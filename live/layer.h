@@ -327,6 +327,8 @@ class Layer {
   std::vector<uint32_t> rows_;  // local -> global; empty: the same
   // Never changed once built; a first load's are shared with the store.
   static std::shared_ptr<const RowTable> NoEntries();
+  // Takes tables built for this layer alone.
+  void SetTables(RowTable by_id, RowTable by_identity);
   std::shared_ptr<const RowTable> by_id_ = NoEntries();
   std::shared_ptr<const RowTable> by_identity_ = NoEntries();
   mutable ExcludedMatches excluded_matches_;
