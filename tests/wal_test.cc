@@ -96,11 +96,13 @@ ReadResult ReadAll(const std::string& dir, uint64_t from = 1,
 
 std::unique_ptr<LogWriter> OpenWriter(const std::string& dir, uint64_t next_seq,
                                       FsyncMode mode = FsyncMode::kAlways,
-                                      uint64_t segment_bytes = 64ull << 20) {
+                                      uint64_t segment_bytes = 64ull << 20,
+                                      bool direct_io = true) {
   LogOptions options;
   options.dir = dir;
   options.fsync = mode;
   options.segment_bytes = segment_bytes;
+  options.direct_io = direct_io;
   Result<std::unique_ptr<LogWriter>> writer =
       LogWriter::Open(options, next_seq);
   EXPECT_TRUE(writer.ok()) << writer.status().ToString();
@@ -425,6 +427,114 @@ TEST(LogWriterTest, AppendingManyAtOnceWritesWhatOneByOneWrites) {
   ReadResult read = ReadAll(batched);
   ASSERT_TRUE(read.status.ok()) << read.status.ToString();
   ExpectSameRecords(read.records, records);
+}
+
+TEST(LogWriterTest, DirectAndBufferedWritesMakeTheSameFiles) {
+  // Records from empty to three times the direct writer's 1 MiB buffer,
+  // one by one and in batches, across segment rollovers.
+  constexpr uint64_t kSegmentBytes = 1 << 20;
+  std::mt19937_64 rng(31);
+  std::vector<LogRecord> records = MakeRecords(1, 400, 9000, 37);
+  for (size_t i : {5, 6, 150, 151, 152, 399}) {
+    records[i].payload = Bytes(rng, 1000 + rng() % (3 << 20));
+  }
+  std::vector<std::pair<size_t, size_t>> batches;  // [first, last)
+  for (size_t first = 0; first < records.size();) {
+    const size_t last = std::min(records.size(), first + 1 + rng() % 20);
+    for (size_t i = first; i < last; ++i) records[i].type = records[first].type;
+    batches.emplace_back(first, last);
+    first = last;
+  }
+  const std::string buffered = TestDir() + "/buffered";
+  const std::string direct = TestDir() + "/direct";
+  fs::create_directories(buffered);
+  fs::create_directories(direct);
+  for (const std::string& dir : {buffered, direct}) {
+    auto writer =
+        OpenWriter(dir, 1, FsyncMode::kNo, kSegmentBytes, dir == direct);
+    ASSERT_TRUE(writer);
+    if (dir == direct && !writer->direct()) {
+      GTEST_SKIP() << "the file system of " << dir << " refuses O_DIRECT";
+    }
+    EXPECT_FALSE(dir == buffered && writer->direct());
+    for (const auto& [first, last] : batches) {
+      std::vector<std::string_view> payloads;
+      for (size_t i = first; i < last; ++i) {
+        payloads.push_back(records[i].payload);
+      }
+      ASSERT_EQ(*writer->Append(records[first].type, payloads),
+                records[last - 1].seq);
+    }
+  }
+  const std::vector<std::string> names = FileNames(direct);
+  ASSERT_EQ(names, FileNames(buffered));
+  ASSERT_GT(names.size(), 5u);
+  for (const std::string& name : names) {
+    // Not EXPECT_EQ: megabytes of bytes would be printed.
+    EXPECT_TRUE(ReadFile(direct + "/" + name) ==
+                ReadFile(buffered + "/" + name))
+        << name;
+  }
+  ReadResult read = ReadAll(direct);
+  ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+  ExpectSameRecords(read.records, records);
+  EXPECT_EQ(read.report.padding_bytes, 0u);
+}
+
+TEST(LogReadTest, ADirectWritersPaddingIsCutButNotTorn) {
+  // The files of a live direct writer, as a crash would leave them, after
+  // every append: the last block is padded, earlier records are intact in
+  // the block written again, and a reader cuts the padding alone.
+  const std::string base = TestDir();
+  const std::string src = base + "/src";
+  fs::create_directories(src);
+  auto writer = OpenWriter(src, 1, FsyncMode::kNo);
+  ASSERT_TRUE(writer);
+  if (!writer->direct()) {
+    GTEST_SKIP() << "the file system of " << src << " refuses O_DIRECT";
+  }
+  std::mt19937_64 rng(41);
+  std::vector<LogRecord> records;
+  uint64_t end = 0;
+  for (uint64_t seq = 1; seq <= 60; ++seq) {
+    const size_t size =
+        seq % 7 == 0 ? 4096 - kLogRecordHeaderBytes : rng() % 6000;
+    records.push_back({seq, static_cast<uint8_t>(seq), Bytes(rng, size)});
+    ASSERT_EQ(*writer->Append(records.back().type, records.back().payload),
+              seq);
+    end += FrameBytes(records.back());
+    SCOPED_TRACE("after record " + std::to_string(seq));
+
+    const std::string dir = base + "/crash";
+    CopyDir(src, dir);
+    const std::string path = SegmentPath(dir, 1);
+    const uint64_t size_on_disk = fs::file_size(path);
+    EXPECT_EQ(size_on_disk % kLogBlockBytes, 0u);
+    EXPECT_EQ(size_on_disk - end,
+              (kLogBlockBytes - end % kLogBlockBytes) % kLogBlockBytes);
+    ReadResult read = ReadAll(dir, 1, /*repair=*/true);
+    ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+    ExpectSameRecords(read.records, records);
+    EXPECT_EQ(read.report.torn_bytes, 0u);
+    EXPECT_EQ(read.report.padding_bytes, size_on_disk - end);
+    EXPECT_EQ(fs::file_size(path), end);
+  }
+  writer.reset();  // A writer that closes cuts its own padding.
+  EXPECT_EQ(fs::file_size(SegmentPath(src, 1)), end);
+
+  // Zeros that are not a padding are a torn tail: more than a block, or
+  // not ending at a block boundary.
+  for (const uint64_t zeros :
+       {kLogBlockBytes + (kLogBlockBytes - end % kLogBlockBytes),
+        (kLogBlockBytes - end % kLogBlockBytes) - 1}) {
+    const std::string dir = base + "/zeros";
+    CopyDir(src, dir);
+    fs::resize_file(SegmentPath(dir, 1), end + zeros);
+    ReadResult read = ReadAll(dir);
+    ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+    EXPECT_EQ(read.report.torn_bytes, zeros);
+    EXPECT_EQ(read.report.padding_bytes, 0u);
+  }
 }
 
 TEST(LogReadTest, FromSkipsEarlierRecordsButStillChecksThem) {

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -151,7 +153,10 @@ Status SyncDir(const std::string& dir) {
 
 // Creates the segment file `path` in `dir` and syncs the directory. An empty
 // file of that name (a writer that died before its first record) is replaced.
-Result<int> CreateSegment(const std::string& dir, const std::string& path) {
+// With `*direct`, opens it with O_DIRECT, or clears *direct when the file
+// system refuses that (EINVAL, as tmpfs may).
+Result<int> CreateSegment(const std::string& dir, const std::string& path,
+                          bool* direct) {
   constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
   int fd = open(path.c_str(), kFlags, 0644);
   int err = errno;
@@ -167,6 +172,18 @@ Result<int> CreateSegment(const std::string& dir, const std::string& path) {
     }
   }
   if (fd < 0) return IoError("create segment", path, err);
+  if (*direct) {
+    // Set after creating, so that a refusal leaves a usable buffered file.
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
+      if (errno != EINVAL) {
+        err = errno;
+        close(fd);
+        return IoError("open for direct writes", path, err);
+      }
+      *direct = false;
+    }
+  }
   if (Status synced = SyncDir(dir); !synced.ok()) {
     close(fd);
     return synced;
@@ -193,6 +210,22 @@ int WriteAll(int fd, iovec* iov, int count) {
       iov->iov_base = static_cast<char*>(iov->iov_base) + done;
       iov->iov_len -= done;
     }
+  }
+  return 0;
+}
+
+// pwrite(2)s all of [data, data + size) at `offset`; 0 or an errno.
+int PwriteAll(int fd, const char* data, size_t size, uint64_t offset) {
+  while (size > 0) {
+    const ssize_t n = pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
   }
   return 0;
 }
@@ -279,6 +312,15 @@ std::optional<size_t> FindValidRecord(std::string_view data, size_t from) {
   return std::nullopt;
 }
 
+// Whether data[offset, end) is a direct writer's zero padding: zeros only,
+// less than a block, up to a block boundary.
+bool IsPadding(std::string_view data, size_t offset) {
+  const size_t rest = data.size() - offset;
+  return data.size() % kLogBlockBytes == 0 && rest < kLogBlockBytes &&
+         std::all_of(data.begin() + offset, data.end(),
+                     [](char c) { return c == 0; });
+}
+
 Status BeyondLastSeq(uint64_t seq, uint64_t last_seq) {
   return Status(ErrorCode::kInternal,
                 "WaitDurable(" + std::to_string(seq) +
@@ -318,13 +360,22 @@ std::string LogSegmentName(uint64_t first_seq) {
 // LogWriter
 
 LogWriter::LogWriter(const LogOptions& options, uint64_t next_seq, int fd,
-                     std::string file)
+                     std::string file, bool direct)
     : options_(options),
       fd_(fd),
       file_(std::move(file)),
       last_seq_(next_seq - 1),
       durable_seq_(next_seq - 1),
-      current_first_seq_(next_seq) {}
+      current_first_seq_(next_seq),
+      direct_(direct) {
+  if (direct_) {
+    buffer_.reset(static_cast<char*>(
+        std::aligned_alloc(kLogBlockBytes, kDirectBufferBytes)));
+    if (buffer_ == nullptr) throw std::bad_alloc();
+  }
+}
+
+void LogWriter::FreeAligned::operator()(char* p) const { std::free(p); }
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogOptions& options,
                                                    uint64_t next_seq) {
@@ -332,10 +383,11 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogOptions& options,
     return Status(ErrorCode::kInvalid, "log sequence numbers start at 1");
   }
   std::string file = JoinPath(options.dir, LogSegmentName(next_seq));
-  Result<int> fd = CreateSegment(options.dir, file);
+  bool direct = options.direct_io;
+  Result<int> fd = CreateSegment(options.dir, file, &direct);
   if (!fd.ok()) return fd.status();
   std::unique_ptr<LogWriter> writer(
-      new LogWriter(options, next_seq, *fd, std::move(file)));
+      new LogWriter(options, next_seq, *fd, std::move(file), direct));
   if (options.fsync == FsyncMode::kEverySec) {
     writer->syncer_ = std::thread([w = writer.get()] { w->SyncEverySecond(); });
   }
@@ -351,7 +403,8 @@ LogWriter::~LogWriter() {
   if (syncer_.joinable()) syncer_.join();
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (failure_.ok()) SyncLocked(lock, last_seq_.load());
+    // A padding left uncut is cut by the next reader.
+    if (failure_.ok() && CutPadding() == 0) SyncLocked(lock, last_seq_.load());
   }
   close(fd_);
 }
@@ -406,7 +459,7 @@ Result<uint64_t> LogWriter::Append(uint8_t type,
         break;
       }
     }
-    if (const int err = WriteAll(fd_, iov.data(), static_cast<int>(iov.size()));
+    if (const int err = Write(iov.data(), static_cast<int>(iov.size()));
         err != 0) {
       std::lock_guard<std::mutex> lock(mu_);
       FailLocked(IoError("write", file_, err));
@@ -416,6 +469,52 @@ Result<uint64_t> LogWriter::Append(uint8_t type,
     last_seq_.store(seq, std::memory_order_release);
   }
   return seq;
+}
+
+int LogWriter::Write(iovec* iov, int count) {
+  return direct_ ? WriteDirect(iov, count) : WriteAll(fd_, iov, count);
+}
+
+int LogWriter::WriteDirect(const iovec* iov, int count) {
+  char* const buffer = buffer_.get();
+  for (int i = 0; i < count; ++i) {
+    const char* data = static_cast<const char*>(iov[i].iov_base);
+    size_t size = iov[i].iov_len;
+    while (size > 0) {
+      const size_t n = std::min(size, kDirectBufferBytes - buffered_);
+      std::memcpy(buffer + buffered_, data, n);
+      buffered_ += n;
+      data += n;
+      size -= n;
+      if (buffered_ == kDirectBufferBytes) {  // Whole blocks: no padding.
+        if (const int err =
+                PwriteAll(fd_, buffer, kDirectBufferBytes, buffer_offset_)) {
+          return err;
+        }
+        buffer_offset_ += kDirectBufferBytes;
+        buffered_ = 0;
+      }
+    }
+  }
+  if (buffered_ == 0) return 0;
+  // The last block, padded with zeros; the next write rewrites it.
+  const size_t whole = buffered_ / kLogBlockBytes * kLogBlockBytes;
+  const size_t padded =
+      (buffered_ + kLogBlockBytes - 1) / kLogBlockBytes * kLogBlockBytes;
+  std::memset(buffer + buffered_, 0, padded - buffered_);
+  if (const int err = PwriteAll(fd_, buffer, padded, buffer_offset_)) {
+    return err;
+  }
+  std::memmove(buffer, buffer + whole, buffered_ - whole);
+  buffer_offset_ += whole;
+  buffered_ -= whole;
+  return 0;
+}
+
+int LogWriter::CutPadding() {
+  if (!direct_ || buffered_ == 0) return 0;
+  if (ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) return errno;
+  return 0;
 }
 
 Status LogWriter::RollOver(uint64_t first_seq) {
@@ -433,12 +532,20 @@ Status LogWriter::RollOver(uint64_t first_seq) {
   std::string file = JoinPath(options_.dir, LogSegmentName(first_seq));
   Status status;
   int fd = -1;
-  if (const int err = SyncFile(fd_); err != 0) {
+  bool direct = direct_;
+  if (const int err = CutPadding(); err != 0) {
+    status = IoError("truncate", file_, err);
+  } else if (const int err = SyncFile(fd_); err != 0) {
     status = IoError("fdatasync", file_, err);
   } else {
-    Result<int> created = CreateSegment(options_.dir, file);
+    Result<int> created = CreateSegment(options_.dir, file, &direct);
     if (created.ok()) {
       fd = *created;
+      if (direct != direct_) {  // The file system changed its mind.
+        close(fd);
+        status =
+            Status(ErrorCode::kIo, "direct writes refused for " + file, file);
+      }
     } else {
       status = created.status();
     }
@@ -454,6 +561,8 @@ Status LogWriter::RollOver(uint64_t first_seq) {
   fd_ = fd;
   file_ = std::move(file);
   segment_bytes_ = 0;
+  buffered_ = 0;
+  buffer_offset_ = 0;
   current_first_seq_.store(first_seq);
   if (covered > durable_seq_.load()) durable_seq_.store(covered);
   sync_done_.notify_all();
@@ -629,8 +738,12 @@ Result<LogReadReport> ReadLog(
               path, offset,
               std::string(problem) + " in a segment that is not the last");
         }
-        report.torn_bytes = data.size() - offset;
-        report.torn_file = path;
+        if (IsPadding(data, offset)) {
+          report.padding_bytes = data.size() - offset;
+        } else {
+          report.torn_bytes = data.size() - offset;
+          report.torn_file = path;
+        }
         if (repair) SEGD_RETURN_IF_ERROR(TruncateFile(path, offset));
         break;
       }

@@ -15,9 +15,20 @@
 // numbers start at 1 and rise by one from record to record, across
 // segments.
 //
-// Durability. Append() writes a record with one writev(2); it is in the
-// page cache, so it survives a process crash, but not a power cut until an
-// fdatasync covers it. WaitDurable() waits for that as FsyncMode says.
+// Durability. Append() writes its records before it returns, so they
+// survive a process crash, but not a power cut until an fdatasync covers
+// them. WaitDurable() waits for that as FsyncMode says.
+//
+// Direct writes. Where the file system allows it, segments are opened with
+// O_DIRECT and Append() writes whole kLogBlockBytes blocks from a buffer
+// the writer keeps: the block holding the end of the log is written again,
+// with the new records, by the next Append. This keeps the log out of the
+// page cache: a buffered write into fresh page-cache pages costs far more
+// than the device write itself on machines that hand freed memory back to
+// their host (BENCHMARKS.md, "Durability"). The last block of the last
+// segment is therefore padded with zeros past the last record; a segment
+// is cut to its records' end when it is closed or rolled over, and a reader
+// cuts the padding of a writer that crashed (LogReadReport::padding_bytes).
 // Failure is final: after a failed write or fdatasync the log never tries
 // again (the kernel may have dropped the dirty pages, so a later success
 // would prove nothing), and every later Append/WaitDurable returns kIo.
@@ -26,6 +37,8 @@
 // at the very end of the log and reports anything else as kCorrupt.
 #ifndef SEGD_WAL_LOG_H_
 #define SEGD_WAL_LOG_H_
+
+#include <sys/uio.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -46,6 +59,8 @@ namespace segd {
 
 inline constexpr size_t kLogRecordHeaderBytes = 17;
 inline constexpr uint32_t kMaxLogPayload = uint32_t{1} << 30;  // 1 GiB
+// The unit of direct writes: a multiple of every device's logical block.
+inline constexpr size_t kLogBlockBytes = 4096;
 
 enum class FsyncMode {
   kAlways,    // WaitDurable returns after an fdatasync covering the record.
@@ -61,6 +76,9 @@ struct LogOptions {
   std::string dir;  // Exists; the log's segment files live here.
   FsyncMode fsync = FsyncMode::kAlways;
   uint64_t segment_bytes = 64ull << 20;  // A segment rolls over past this.
+  // O_DIRECT where the file system takes it (not tmpfs); buffered writes
+  // otherwise, or when false.
+  bool direct_io = true;
 };
 
 struct LogRecord {
@@ -127,6 +145,7 @@ class LogWriter {
   uint64_t last_seq() const;     // The last appended; next_seq - 1 at first.
   uint64_t durable_seq() const;  // The last known synced.
   uint64_t syncs() const;        // fdatasync calls made on segments so far.
+  bool direct() const { return direct_; }  // Segments written with O_DIRECT.
 
   // Deletes the segment files all of whose records have seq < `seq` (held
   // by a snapshot now), never the current segment, then syncs the
@@ -139,7 +158,14 @@ class LogWriter {
 
  private:
   LogWriter(const LogOptions& options, uint64_t next_seq, int fd,
-            std::string file);
+            std::string file, bool direct);
+
+  // Writes iov at the end of the current segment: one writev, or in direct
+  // mode through buffer_ in whole blocks. 0 or an errno.
+  int Write(iovec* iov, int count);
+  int WriteDirect(const iovec* iov, int count);
+  // Cuts a directly written segment's zero padding. 0 or an errno.
+  int CutPadding();
 
   // Makes every record up to `seq` durable, as a group-commit leader or by
   // waiting for one. REQUIRES: `lock` holds mu_.
@@ -176,6 +202,19 @@ class LogWriter {
   Status failure_;                     // Guarded by mu_.
 
   std::thread syncer_;  // kEverySec only.
+
+  // Direct mode only, used by Append alone: kDirectBufferBytes aligned to
+  // kLogBlockBytes. buffer_[0, buffered_) is what the file holds (or will)
+  // from buffer_offset_ on, which is block-aligned; between Appends it is
+  // the end of the segment's last partial block.
+  struct FreeAligned {
+    void operator()(char* p) const;
+  };
+  static constexpr size_t kDirectBufferBytes = size_t{1} << 20;
+  const bool direct_;
+  std::unique_ptr<char, FreeAligned> buffer_;
+  size_t buffered_ = 0;
+  uint64_t buffer_offset_ = 0;
 };
 
 struct LogReadReport {
@@ -183,6 +222,10 @@ struct LogReadReport {
   uint64_t last_seq = 0;  // Of the last valid record, passed or not (0: none).
   uint64_t torn_bytes = 0;  // Cut from the tail of the last segment.
   std::string torn_file;    // Its path, when torn_bytes > 0.
+  // Zeros after the last record of the last segment up to its end, which
+  // is block-aligned and less than a block away: a direct writer's padding,
+  // not damage. Cut like a torn tail, but not counted in torn_bytes.
+  uint64_t padding_bytes = 0;
 };
 
 // Reads every segment of `dir` in order, calling fn for each valid record
@@ -192,7 +235,8 @@ struct LogReadReport {
 // failing its checksum, with no valid record at any later byte offset:
 // zero-filled garbage, a half-written header or payload) is cut: when
 // `repair`, the file is truncated to the end of the last valid record and
-// fsynced; either way it is reported in torn_bytes and torn_file.
+// fsynced; either way it is reported in torn_bytes and torn_file (or in
+// padding_bytes alone, when it is a direct writer's zero padding).
 //
 // kCorrupt, with the file and byte offset in the message (and the file in
 // the status' path): damage followed by any valid record, damage in a
