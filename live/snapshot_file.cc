@@ -67,12 +67,13 @@ std::optional<std::pair<uint64_t, std::string>> NewestSnapshot(
 // --- Writing ---------------------------------------------------------------
 
 SnapshotWriter::SnapshotWriter(std::string dir, std::string tmp,
-                               std::string path, int fd)
+                               std::string path, int fd, bool direct)
     : dir_(std::move(dir)),
       tmp_(std::move(tmp)),
       path_(std::move(path)),
       fd_(fd),
-      buffer_(std::make_unique<char[]>(kBufferBytes)) {}
+      direct_(direct),
+      buffer_(AllocateAligned(kBufferBytes)) {}
 
 Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(
     const std::string& dir, uint64_t seq) {
@@ -81,8 +82,15 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(
   const int fd =
       open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot create", tmp);
+  bool direct = false;
+  if (const int error = EnableDirectIo(fd, &direct); error != 0) {
+    close(fd);
+    unlink(tmp.c_str());
+    errno = error;
+    return IoError("cannot open for direct writes", tmp);
+  }
   std::unique_ptr<SnapshotWriter> writer(
-      new SnapshotWriter(dir, tmp, path, fd));
+      new SnapshotWriter(dir, tmp, path, fd, direct));
   writer->Put(kMagic, 8);
   writer->U64(seq);
   return writer;
@@ -94,25 +102,33 @@ SnapshotWriter::~SnapshotWriter() {
 }
 
 void SnapshotWriter::Put(const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
+  crc_ = Crc32c(data, n, crc_);
+  Append(static_cast<const char*>(data), n);
+}
+
+void SnapshotWriter::Append(const char* data, size_t n) {
   while (n > 0) {
-    if (used_ == kBufferBytes && !Flush().ok()) return;
+    if (used_ == kBufferBytes && !Flush(/*last=*/false).ok()) return;
     const size_t take = std::min(n, kBufferBytes - used_);
-    std::memcpy(buffer_.get() + used_, p, take);
+    std::memcpy(buffer_.get() + used_, data, take);
     used_ += take;
-    p += take;
+    data += take;
     n -= take;
   }
 }
 
-Status SnapshotWriter::Flush() {
+Status SnapshotWriter::Flush(bool last) {
   if (!error_.ok()) return error_;
-  crc_ = Crc32c(buffer_.get(), used_, crc_);
+  // Only the last write may end off a block boundary.
+  const size_t size = direct_ ? RoundUpToDirectIoBlock(used_) : used_;
+  std::memset(buffer_.get() + used_, 0, size - used_);
   size_t done = 0;
-  while (done < used_) {
-    const ssize_t n = write(fd_, buffer_.get() + done, used_ - done);
+  while (done < size) {
+    const ssize_t n = pwrite(fd_, buffer_.get() + done, size - done,
+                             static_cast<off_t>(written_ + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      if (n == 0) errno = EIO;
       error_ = IoError("cannot write", tmp_);
       return error_;
     }
@@ -120,19 +136,20 @@ Status SnapshotWriter::Flush() {
   }
   written_ += used_;
   used_ = 0;
-  return Status::Ok();
+  if (last && direct_ && ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
+    error_ = IoError("cannot truncate", tmp_);
+  }
+  return error_;
 }
 
 Status SnapshotWriter::Commit() {
-  SEGD_RETURN_IF_ERROR(Flush());
-  char trailer[12];
+  char trailer[kTrailerBytes];
   std::memcpy(trailer, kEndMagic, 8);
   const uint32_t crc = crc_;
   for (int i = 0; i < 4; ++i)
     trailer[8 + i] = static_cast<char>(crc >> (8 * i));
-  std::memcpy(buffer_.get(), trailer, sizeof(trailer));
-  used_ = sizeof(trailer);
-  SEGD_RETURN_IF_ERROR(Flush());
+  Append(trailer, sizeof(trailer));
+  SEGD_RETURN_IF_ERROR(Flush(/*last=*/true));
   if (fdatasync(fd_) != 0) return IoError("cannot fdatasync", tmp_);
   if (close(fd_) != 0) {
     fd_ = -1;

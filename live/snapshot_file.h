@@ -7,7 +7,9 @@
 // writes (integers little-endian, strings and blobs as a u32 length and the
 // bytes), then "SEGDEND1" and the CRC32C of everything before it. It is
 // written to a .tmp file, synced, renamed into place and the directory
-// synced, so a crash leaves the old snapshot or the new one, whole.
+// synced, so a crash leaves the old snapshot or the new one, whole. It is
+// written around the page cache (base/direct_io.h) where the file system
+// allows it.
 //
 // Threading: one writer or reader per object.
 #ifndef SEGD_LIVE_SNAPSHOT_FILE_H_
@@ -22,6 +24,7 @@
 #include <utility>
 
 #include "base/archive.h"
+#include "base/direct_io.h"
 #include "base/status.h"
 
 namespace segd {
@@ -50,12 +53,18 @@ class SnapshotWriter final : public ArchiveWriter {
   uint64_t bytes() const { return written_ + used_; }
 
  private:
-  SnapshotWriter(std::string dir, std::string tmp, std::string path, int fd);
-  Status Flush();
+  SnapshotWriter(std::string dir, std::string tmp, std::string path, int fd,
+                 bool direct);
+  // Copies into the buffer, writing it whenever it fills.
+  void Append(const char* data, size_t n);
+  // Writes the buffer. A direct writer pads the last write to a whole
+  // block, and then cuts the file to its length.
+  Status Flush(bool last);
 
   std::string dir_, tmp_, path_;
   int fd_;
-  std::unique_ptr<char[]> buffer_;
+  bool direct_;
+  AlignedBuffer buffer_;
   size_t used_ = 0;
   uint64_t written_ = 0;
   uint32_t crc_ = 0;

@@ -11,13 +11,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "base/direct_io.h"
 #include "base/thread_name.h"
 #include "wal/crc32c.h"
 
@@ -174,14 +173,9 @@ Result<int> CreateSegment(const std::string& dir, const std::string& path,
   if (fd < 0) return IoError("create segment", path, err);
   if (*direct) {
     // Set after creating, so that a refusal leaves a usable buffered file.
-    const int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
-      if (errno != EINVAL) {
-        err = errno;
-        close(fd);
-        return IoError("open for direct writes", path, err);
-      }
-      *direct = false;
+    if (const int error = EnableDirectIo(fd, direct); error != 0) {
+      close(fd);
+      return IoError("open for direct writes", path, error);
     }
   }
   if (Status synced = SyncDir(dir); !synced.ok()) {
@@ -368,14 +362,8 @@ LogWriter::LogWriter(const LogOptions& options, uint64_t next_seq, int fd,
       durable_seq_(next_seq - 1),
       current_first_seq_(next_seq),
       direct_(direct) {
-  if (direct_) {
-    buffer_.reset(static_cast<char*>(
-        std::aligned_alloc(kLogBlockBytes, kDirectBufferBytes)));
-    if (buffer_ == nullptr) throw std::bad_alloc();
-  }
+  if (direct_) buffer_ = AllocateAligned(kDirectBufferBytes);
 }
-
-void LogWriter::FreeAligned::operator()(char* p) const { std::free(p); }
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogOptions& options,
                                                    uint64_t next_seq) {
@@ -499,8 +487,7 @@ int LogWriter::WriteDirect(const iovec* iov, int count) {
   if (buffered_ == 0) return 0;
   // The last block, padded with zeros; the next write rewrites it.
   const size_t whole = buffered_ / kLogBlockBytes * kLogBlockBytes;
-  const size_t padded =
-      (buffered_ + kLogBlockBytes - 1) / kLogBlockBytes * kLogBlockBytes;
+  const size_t padded = RoundUpToDirectIoBlock(buffered_);
   std::memset(buffer + buffered_, 0, padded - buffered_);
   if (const int err = PwriteAll(fd_, buffer, padded, buffer_offset_)) {
     return err;

@@ -53,6 +53,7 @@
 #include <string_view>
 #include <thread>
 
+#include "base/direct_io.h"
 #include "base/status.h"
 
 namespace segd {
@@ -60,7 +61,7 @@ namespace segd {
 inline constexpr size_t kLogRecordHeaderBytes = 17;
 inline constexpr uint32_t kMaxLogPayload = uint32_t{1} << 30;  // 1 GiB
 // The unit of direct writes: a multiple of every device's logical block.
-inline constexpr size_t kLogBlockBytes = 4096;
+inline constexpr size_t kLogBlockBytes = kDirectIoBlock;
 
 enum class FsyncMode {
   kAlways,    // WaitDurable returns after an fdatasync covering the record.
@@ -207,12 +208,9 @@ class LogWriter {
   // kLogBlockBytes. buffer_[0, buffered_) is what the file holds (or will)
   // from buffer_offset_ on, which is block-aligned; between Appends it is
   // the end of the segment's last partial block.
-  struct FreeAligned {
-    void operator()(char* p) const;
-  };
   static constexpr size_t kDirectBufferBytes = size_t{1} << 20;
   const bool direct_;
-  std::unique_ptr<char, FreeAligned> buffer_;
+  AlignedBuffer buffer_;
   size_t buffered_ = 0;
   uint64_t buffer_offset_ = 0;
 };
