@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -165,47 +166,181 @@ Status SnapshotWriter::Commit() {
 
 // --- Reading ---------------------------------------------------------------
 
-SnapshotReader::SnapshotReader(std::string path, const char* map, uint64_t size)
-    : path_(std::move(path)),
-      map_(map),
-      size_(size),
-      data_end_(size >= kTrailerBytes ? size - kTrailerBytes : 0) {
-  crc_ = std::async(std::launch::async, [this] {
-    return Crc32c(map_, static_cast<size_t>(data_end_), 0);
-  });
-}
+namespace {
+constexpr uint64_t kReadBufferBytes = uint64_t{1} << 20;
+}  // namespace
 
-SnapshotReader::~SnapshotReader() {
-  if (crc_.valid()) crc_.wait();
-  if (map_ != nullptr) munmap(const_cast<char*>(map_), size_);
-}
+struct SnapshotReader::File {
+  // A run of bytes one reader read in a row, and their checksum.
+  struct Run {
+    uint64_t begin;
+    uint64_t length;
+    uint32_t crc;
+  };
+
+  File(std::string path, int fd, uint64_t size)
+      : path(std::move(path)), fd(fd), size(size) {}
+  ~File() { close(fd); }
+
+  AlignedBuffer TakeBuffer() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (free_buffers.empty()) return AllocateAligned(kReadBufferBytes);
+    AlignedBuffer buffer = std::move(free_buffers.back());
+    free_buffers.pop_back();
+    return buffer;
+  }
+  void GiveBack(AlignedBuffer buffer) {
+    std::lock_guard<std::mutex> lock(mu);
+    free_buffers.push_back(std::move(buffer));
+  }
+  void AddRun(const Run& run) {
+    std::lock_guard<std::mutex> lock(mu);
+    runs.push_back(run);
+  }
+  void FailRead(int error) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (read_error.ok()) {
+      errno = error;
+      read_error = IoError("cannot read", path);
+    }
+  }
+
+  const std::string path;
+  const int fd;
+  const uint64_t size;
+  std::mutex mu;
+  // Guarded by mu. Buffers stay warm from reader to reader.
+  std::vector<AlignedBuffer> free_buffers;
+  std::vector<Run> runs;
+  Status read_error;
+};
+
+class SnapshotReader::Range final : public ArchiveReader {
+ public:
+  // Reads the file's bytes [begin, end), checksumming them unless told
+  // not to (the trailer).
+  Range(std::shared_ptr<File> file, uint64_t begin, uint64_t end,
+        bool checksummed)
+      : file_(std::move(file)),
+        offset_(begin),
+        end_(end),
+        run_begin_(begin),
+        checksummed_(checksummed) {}
+  ~Range() override {
+    EndRun();
+    Release();
+  }
+
+  bool Get(void* out, size_t n) override {
+    if (n > remaining()) return false;
+    char* to = static_cast<char*>(out);
+    while (n > 0) {
+      if (offset_ < buffer_begin_ || offset_ >= buffer_end_) {
+        if (!Fill()) return false;
+      }
+      const char* from = buffer_.get() + (offset_ - buffer_begin_);
+      const size_t take =
+          static_cast<size_t>(std::min<uint64_t>(n, buffer_end_ - offset_));
+      std::memcpy(to, from, take);
+      if (checksummed_) run_crc_ = Crc32c(from, take, run_crc_);
+      to += take;
+      offset_ += take;
+      n -= take;
+    }
+    if (offset_ == end_) Release();
+    return true;
+  }
+  uint64_t remaining() const override { return end_ - offset_; }
+
+ protected:
+  friend class SnapshotReader;  // forks its data's sections
+  std::unique_ptr<ArchiveReader> Fork(uint64_t n) override {
+    EndRun();
+    auto fork =
+        std::make_unique<Range>(file_, offset_, offset_ + n, checksummed_);
+    offset_ += n;
+    run_begin_ = offset_;
+    if (offset_ == end_) Release();
+    return fork;
+  }
+
+ private:
+  // Reads the blocks from the one holding offset_ into the buffer, as many
+  // as it takes up to end_. False when the file cannot be read there.
+  bool Fill() {
+    if (buffer_ == nullptr) buffer_ = file_->TakeBuffer();
+    const uint64_t begin = offset_ / kDirectIoBlock * kDirectIoBlock;
+    const uint64_t want = std::min<uint64_t>(
+        kReadBufferBytes, RoundUpToDirectIoBlock(end_ - begin));
+    uint64_t got = 0;
+    while (got < want) {
+      const ssize_t n = pread(file_->fd, buffer_.get() + got, want - got,
+                              static_cast<off_t>(begin + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        file_->FailRead(errno);
+        return false;
+      }
+      if (n == 0) break;
+      got += static_cast<uint64_t>(n);
+      if (got % kDirectIoBlock != 0) break;  // the end of the file
+    }
+    buffer_begin_ = begin;
+    buffer_end_ = begin + got;
+    if (buffer_end_ <= offset_) {
+      file_->FailRead(EIO);  // shorter than when it was opened
+      return false;
+    }
+    return true;
+  }
+
+  // Records the checksum of the bytes read since the last run ended.
+  void EndRun() {
+    if (checksummed_ && offset_ > run_begin_) {
+      file_->AddRun({run_begin_, offset_ - run_begin_, run_crc_});
+    }
+    run_begin_ = offset_;
+    run_crc_ = 0;
+  }
+
+  void Release() {
+    if (buffer_ != nullptr) file_->GiveBack(std::move(buffer_));
+    buffer_begin_ = buffer_end_ = 0;
+  }
+
+  std::shared_ptr<File> file_;
+  uint64_t offset_;  // the next byte to read
+  uint64_t end_;
+  AlignedBuffer buffer_;  // the file's [buffer_begin_, buffer_end_)
+  uint64_t buffer_begin_ = 0;
+  uint64_t buffer_end_ = 0;
+  uint64_t run_begin_;
+  uint32_t run_crc_ = 0;  // of [run_begin_, offset_)
+  const bool checksummed_;
+};
+
+SnapshotReader::SnapshotReader(std::shared_ptr<File> file, uint64_t data_end)
+    : file_(std::move(file)),
+      data_(std::make_unique<Range>(file_, 0, data_end, true)),
+      data_end_(data_end) {}
+
+SnapshotReader::~SnapshotReader() = default;
 
 Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
     const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot open", path);
   struct stat info;
-  if (fstat(fd, &info) != 0) {
-    const Status error = IoError("cannot stat", path);
+  bool direct = false;
+  if (fstat(fd, &info) != 0 || EnableDirectIo(fd, &direct) != 0) {
+    const Status error = IoError("cannot read", path);
     close(fd);
     return error;
   }
   const uint64_t size = static_cast<uint64_t>(info.st_size);
-  void* map = nullptr;
-  if (size > 0) {
-    // The data directory is locked (live/database.h), so nothing cuts the
-    // file short while it is mapped.
-    map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-      const Status error = IoError("cannot map", path);
-      close(fd);
-      return error;
-    }
-    madvise(map, size, MADV_WILLNEED);
-  }
-  close(fd);
   std::unique_ptr<SnapshotReader> reader(
-      new SnapshotReader(path, static_cast<const char*>(map), size));
+      new SnapshotReader(std::make_shared<File>(path, fd, size),
+                         size >= kTrailerBytes ? size - kTrailerBytes : 0));
   char magic[8];
   if (!reader->Get(magic, 8)) return reader->Damaged("header");
   if (std::memcmp(magic, "SEGDSNP1", 8) == 0) {
@@ -225,28 +360,46 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
 }
 
 bool SnapshotReader::Get(void* out, size_t n) {
-  if (n > remaining()) return false;
-  std::memcpy(out, map_ + offset_, n);
-  offset_ += n;
-  return true;
+  return data_ != nullptr && data_->Get(out, n);
+}
+
+uint64_t SnapshotReader::remaining() const {
+  return data_ == nullptr ? 0 : data_->remaining();
 }
 
 std::unique_ptr<ArchiveReader> SnapshotReader::Fork(uint64_t n) {
-  auto fork = std::make_unique<MemoryReader>(map_ + offset_, n);
-  offset_ += n;
-  return fork;
+  return data_->Fork(n);
 }
 
 Status SnapshotReader::Finish() {
-  if (offset_ != data_end_) return Damaged("length (data left unread)");
-  if (size_ < 16 + kTrailerBytes) return Damaged("trailer");
-  const uint32_t crc = crc_.get();
-  const char* trailer = map_ + data_end_;
+  if (remaining() != 0) return Damaged("length (data left unread)");
+  data_.reset();  // its last run recorded
+  if (file_->size < 16 + kTrailerBytes) return Damaged("trailer");
+  char trailer[kTrailerBytes];
+  Range trailer_range(file_, data_end_, file_->size, /*checksummed=*/false);
+  if (!trailer_range.Get(trailer, kTrailerBytes)) return Damaged("trailer");
+  if (std::memcmp(trailer, kEndMagic, 8) != 0) return Damaged("trailer");
   uint32_t stored = 0;
   for (int i = 0; i < 4; ++i) {
     stored |= uint32_t{static_cast<uint8_t>(trailer[8 + i])} << (8 * i);
   }
-  if (std::memcmp(trailer, kEndMagic, 8) != 0) return Damaged("trailer");
+  std::vector<File::Run> runs;
+  {
+    std::lock_guard<std::mutex> lock(file_->mu);
+    runs = file_->runs;
+  }
+  // The runs, in order, must cover the data exactly once.
+  std::sort(
+      runs.begin(), runs.end(),
+      [](const File::Run& a, const File::Run& b) { return a.begin < b.begin; });
+  uint32_t crc = 0;
+  uint64_t covered = 0;
+  for (const File::Run& run : runs) {
+    if (run.begin != covered) return Damaged("checksum (bytes unread)");
+    crc = Crc32cCombine(crc, run.crc, run.length);
+    covered += run.length;
+  }
+  if (covered != data_end_) return Damaged("checksum (bytes unread)");
   if (stored != crc) return Damaged("checksum");
   return Status::Ok();
 }
@@ -255,15 +408,24 @@ Result<uint64_t> VerifySnapshotFile(const std::string& path) {
   Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::Open(path);
   if (!reader.ok()) return reader.status();
   SnapshotReader& in = **reader;
-  // The checksum thread reads the data; nothing here needs to.
-  in.Fork(in.remaining());
+  std::vector<char> scratch(kReadBufferBytes);
+  while (in.remaining() > 0) {
+    const size_t n =
+        static_cast<size_t>(std::min<uint64_t>(in.remaining(), scratch.size()));
+    if (!in.Get(scratch.data(), n)) return in.Damaged("data");
+  }
   SEGD_RETURN_IF_ERROR(in.Finish());
   return in.seq();
 }
 
 Status SnapshotReader::Damaged(std::string_view what) const {
+  {
+    std::lock_guard<std::mutex> lock(file_->mu);
+    if (!file_->read_error.ok()) return file_->read_error;
+  }
   return Status(ErrorCode::kCorrupt,
-                "snapshot " + path_ + " is damaged: bad " + std::string(what) +
+                "snapshot " + file_->path + " is damaged: bad " +
+                    std::string(what) +
                     "; it is never loaded (segd verify says more)");
 }
 

@@ -16,12 +16,13 @@
 #define SEGD_LIVE_SNAPSHOT_FILE_H_
 
 #include <cstdint>
-#include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "base/archive.h"
 #include "base/direct_io.h"
@@ -72,10 +73,19 @@ class SnapshotWriter final : public ArchiveWriter {
   bool committed_ = false;
 };
 
-// Reads a snapshot mapped into memory. A thread of its own computes the
-// checksum of the whole file meanwhile, so that the reading costs no more
-// than the copies, and sections (ArchiveReader::Section) are views of the
-// mapping that other threads read at the same time.
+// Reads a snapshot. Sections (ArchiveReader::Section) are readers of their
+// own, which other threads read at the same time.
+//
+// The file is read through buffers of the reader's own, 1 MiB at a time,
+// with direct reads where the file system allows them (base/direct_io.h).
+// Snapshots are written around the page cache, so a snapshot is cold when
+// read back; reading it through the page cache, or into memory of its
+// size, would cost a fresh page for every 4 KiB, several times what the
+// device takes (BENCHMARKS.md, "Durability"). Each reader checksums the
+// runs of bytes it reads, and Finish() combines them into the file's.
+//
+// Threading: each reader, this one or a section's, is used by one thread at
+// a time; they may all run at once.
 class SnapshotReader final : public ArchiveReader {
  public:
   // Opens `path` and reads its header: kCorrupt when it is no snapshot.
@@ -85,32 +95,33 @@ class SnapshotReader final : public ArchiveReader {
   uint64_t seq() const { return seq_; }
   // The format's number: 2 held no event layers, 3 does.
   int format() const { return format_; }
-  // False past the end of the data (the trailer is not data).
+  // False past the end of the data (the trailer is not data), or when the
+  // file cannot be read (Damaged() then says so).
   bool Get(void* out, size_t n) override;
-  uint64_t remaining() const override { return data_end_ - offset_; }
+  uint64_t remaining() const override;
 
   // Checks that every byte of data was read, the trailer, and the
   // checksum: kCorrupt otherwise. Until it returns ok, nothing read may be
-  // trusted.
+  // trusted. REQUIRES: every section's reader is destroyed.
   Status Finish();
-  // kCorrupt naming the file, for a field that does not parse.
+  // kCorrupt naming the file, for a field that does not parse; kIo
+  // instead when a read of the file failed.
   Status Damaged(std::string_view what) const;
 
  protected:
   std::unique_ptr<ArchiveReader> Fork(uint64_t n) override;
 
  private:
-  friend Result<uint64_t> VerifySnapshotFile(const std::string& path);
-  SnapshotReader(std::string path, const char* map, uint64_t size);
+  struct File;  // shared by this reader and its sections'
+  class Range;  // reads a range of the file
 
-  std::string path_;
-  const char* map_;  // the whole file, read-only
-  uint64_t size_;
+  SnapshotReader(std::shared_ptr<File> file, uint64_t data_end);
+
+  std::shared_ptr<File> file_;
+  std::unique_ptr<Range> data_;  // [0, data_end_); null after Finish()
+  uint64_t data_end_;            // where the trailer starts
   uint64_t seq_ = 0;
   int format_ = 3;
-  uint64_t data_end_;          // where the trailer starts
-  uint64_t offset_ = 0;        // bytes of the file consumed
-  std::future<uint32_t> crc_;  // of the data, computed meanwhile
 };
 
 }  // namespace segd

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace segd {
@@ -78,6 +79,122 @@ TEST_F(SnapshotFileTest, ReadsBackEveryLengthAroundTheBufferAndTheBlock) {
     EXPECT_EQ((*reader)->remaining(), 0u);
     EXPECT_TRUE((*reader)->Finish().ok());
     EXPECT_EQ(*VerifySnapshotFile(path), seq);
+  }
+}
+
+// A snapshot of `outer` bytes around two sections, each of `inner` bytes
+// holding a nested section of `inner / 2`: the shape the database writes.
+struct Nested {
+  std::string before, a, a_inner, b, after;
+};
+
+Nested MakeNested(std::mt19937_64& rng, size_t inner) {
+  return {RandomBytes(rng, 3000), RandomBytes(rng, inner),
+          RandomBytes(rng, inner / 2), RandomBytes(rng, inner),
+          RandomBytes(rng, 5000)};
+}
+
+void WriteNested(const std::string& dir, uint64_t seq, const Nested& n) {
+  Result<std::unique_ptr<SnapshotWriter>> writer =
+      SnapshotWriter::Create(dir, seq);
+  ASSERT_TRUE(writer.ok());
+  ArchiveWriter& out = **writer;
+  out.Bytes(n.before);
+  out.Section([&](ArchiveWriter& w) {
+    w.Bytes(n.a);
+    w.Section([&](ArchiveWriter& x) { x.Bytes(n.a_inner); });
+  });
+  out.Section([&](ArchiveWriter& w) { w.Bytes(n.b); });
+  out.Bytes(n.after);
+  ASSERT_TRUE((*writer)->Commit().ok());
+}
+
+TEST_F(SnapshotFileTest, SectionsReadOnThreadsOfTheirOwnAddUpToTheChecksum) {
+  std::mt19937_64 rng(9);
+  const Nested want = MakeNested(rng, 3 << 20);
+  WriteNested(dir_, 1, want);
+  const std::string path = dir_ + "/" + SnapshotFileName(1);
+
+  // Whole: the sections read on threads while this reader reads on.
+  for (const bool read_b_whole : {true, false}) {
+    SCOPED_TRACE(read_b_whole ? "every byte read" : "a section left unread");
+    Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::Open(path);
+    ASSERT_TRUE(reader.ok());
+    SnapshotReader& in = **reader;
+    Nested got;
+    ASSERT_TRUE(in.Bytes(&got.before));
+    {
+      std::unique_ptr<ArchiveReader> a = in.Section();
+      std::unique_ptr<ArchiveReader> b = in.Section();
+      ASSERT_TRUE(a != nullptr && b != nullptr);
+      std::thread read_a([&] {
+        std::unique_ptr<ArchiveReader> a_inner;
+        ASSERT_TRUE(a->Bytes(&got.a));
+        a_inner = a->Section();
+        ASSERT_TRUE(a_inner != nullptr);
+        EXPECT_EQ(a->remaining(), 0u);
+        ASSERT_TRUE(a_inner->Bytes(&got.a_inner));
+      });
+      std::thread read_b([&] {
+        if (read_b_whole) {
+          ASSERT_TRUE(b->Bytes(&got.b));
+        } else {
+          char skipped[100];
+          ASSERT_TRUE(b->Get(skipped, sizeof(skipped)));
+        }
+      });
+      ASSERT_TRUE(in.Bytes(&got.after));
+      read_a.join();
+      read_b.join();
+    }
+    EXPECT_TRUE(got.before == want.before && got.a == want.a &&
+                got.a_inner == want.a_inner && got.after == want.after);
+    const Status finished = in.Finish();
+    if (read_b_whole) {
+      EXPECT_TRUE(got.b == want.b);
+      EXPECT_TRUE(finished.ok()) << finished.ToString();
+    } else {
+      EXPECT_EQ(finished.code(), ErrorCode::kCorrupt);
+      EXPECT_NE(finished.message().find("unread"), std::string::npos)
+          << finished.ToString();
+    }
+  }
+}
+
+TEST_F(SnapshotFileTest, AFlippedBitInASectionIsRefused) {
+  std::mt19937_64 rng(10);
+  const Nested want = MakeNested(rng, 100000);
+  WriteNested(dir_, 2, want);
+  const std::string path = dir_ + "/" + SnapshotFileName(2);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // A byte of the nested section, and one of the second section.
+  for (const size_t at : {size_t{16 + 4 + 3000 + 8 + 4 + 100000 + 8 + 4 + 10},
+                          bytes.size() - 12 - 5000 - 4 - 10}) {
+    std::string damaged = bytes;
+    damaged[at] ^= 0x01;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << damaged;
+    Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::Open(path);
+    ASSERT_TRUE(reader.ok());
+    SnapshotReader& in = **reader;
+    Nested got;
+    ASSERT_TRUE(in.Bytes(&got.before));
+    {
+      std::unique_ptr<ArchiveReader> a = in.Section();
+      std::unique_ptr<ArchiveReader> b = in.Section();
+      ASSERT_TRUE(a->Bytes(&got.a));
+      std::unique_ptr<ArchiveReader> a_inner = a->Section();
+      ASSERT_TRUE(a_inner->Bytes(&got.a_inner));
+      ASSERT_TRUE(b->Bytes(&got.b));
+      ASSERT_TRUE(in.Bytes(&got.after));
+    }
+    EXPECT_FALSE(got.a_inner == want.a_inner && got.b == want.b);
+    const Status finished = in.Finish();
+    EXPECT_EQ(finished.code(), ErrorCode::kCorrupt) << at;
+    EXPECT_NE(finished.message().find("checksum"), std::string::npos);
   }
 }
 

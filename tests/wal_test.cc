@@ -234,6 +234,35 @@ TEST(Crc32cTest, ExtendsPieceByPiece) {
   }
 }
 
+TEST(Crc32cTest, CombinesTheCrcsOfPieces) {
+  std::mt19937_64 rng(5);
+  const std::string data = Bytes(rng, 70000);
+  const uint32_t whole = Crc32c(data.data(), data.size());
+  for (size_t split : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{4096},
+                       size_t{65536}, data.size() - 1, data.size()}) {
+    const uint32_t a = Crc32c(data.data(), split);
+    const uint32_t b = Crc32c(data.data() + split, data.size() - split);
+    EXPECT_EQ(Crc32cCombine(a, b, data.size() - split), whole) << split;
+  }
+  // Many pieces, folded left to right.
+  uint32_t crc = 0;
+  for (size_t at = 0; at < data.size();) {
+    const size_t n = std::min(data.size() - at, size_t{1} + rng() % 5000);
+    crc = Crc32cCombine(crc, Crc32c(data.data() + at, n), n);
+    at += n;
+  }
+  EXPECT_EQ(crc, whole);
+  // Megabytes at once, against the same bytes fed in piece by piece.
+  const std::string zeros(4 << 20, '\0');
+  uint32_t fed = Crc32c("abc", 3);
+  for (size_t at = 0; at < zeros.size(); at += 1 << 20) {
+    fed = Crc32c(zeros.data() + at, 1 << 20, fed);
+  }
+  EXPECT_EQ(Crc32cCombine(Crc32c("abc", 3), Crc32c(zeros.data(), zeros.size()),
+                          zeros.size()),
+            fed);
+}
+
 TEST(Crc32cTest, HardwareAndPortablePathsAgree) {
   std::mt19937_64 rng(42);
   std::string buffer = Bytes(rng, 300 + 64);

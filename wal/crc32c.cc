@@ -12,9 +12,10 @@
 
 namespace segd {
 namespace crc32c_internal {
-namespace {
 
 constexpr uint32_t kPolynomial = 0x82F63B78u;  // reflected 0x1EDC6F41
+
+namespace {
 
 using Tables = std::array<std::array<uint32_t, 256>, 8>;
 
@@ -136,6 +137,46 @@ Crc32cFunction ChooseCrc32c() {
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
   static const Crc32cFunction function = ChooseCrc32c();
   return function(data, n, crc);
+}
+
+namespace {
+
+// Polynomials over GF(2) modulo the CRC's, in the reflected order of the
+// CRC itself: bit 31 is x^0, bit 0 is x^31.
+constexpr uint32_t kOne = uint32_t{1} << 31;
+
+constexpr uint32_t MultiplyModP(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = kOne; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    // b times x.
+    b = (b & 1) ? (b >> 1) ^ crc32c_internal::kPolynomial : b >> 1;
+  }
+  return product;
+}
+
+// kPowers[k] is x^(2^k) mod P.
+constexpr std::array<uint32_t, 64> MakePowers() {
+  std::array<uint32_t, 64> powers{};
+  powers[0] = kOne >> 1;  // x^1
+  for (size_t k = 1; k < powers.size(); ++k) {
+    powers[k] = MultiplyModP(powers[k - 1], powers[k - 1]);
+  }
+  return powers;
+}
+
+constexpr std::array<uint32_t, 64> kPowers = MakePowers();
+
+}  // namespace
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  // Appending length_b bytes multiplies a's CRC by x^(8 length_b); the
+  // pre- and post-conditioning of the two CRCs cancel out in the sum.
+  uint32_t shift = kOne;
+  for (size_t k = 3; length_b != 0; length_b >>= 1, ++k) {
+    if (length_b & 1) shift = MultiplyModP(kPowers[k], shift);
+  }
+  return MultiplyModP(shift, crc_a) ^ crc_b;
 }
 
 }  // namespace segd

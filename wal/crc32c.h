@@ -20,6 +20,11 @@ namespace segd {
 // when n == 0).
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc = 0);
 
+// The CRC-32C of a then b, from the CRCs of a and of b and b's length, in
+// O(log length_b): pieces checksummed apart, on different threads, combine
+// into the CRC of the whole.
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+
 // A CRC stored inside data that is itself checksummed (a record holding
 // another record, a file of CRCs) would make the outer CRC degenerate; it
 // is stored masked instead: rotated right by 15 bits plus a constant.
