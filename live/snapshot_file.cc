@@ -167,7 +167,7 @@ Status SnapshotWriter::Commit() {
 // --- Reading ---------------------------------------------------------------
 
 namespace {
-constexpr uint64_t kReadBufferBytes = uint64_t{1} << 20;
+constexpr uint64_t kReadBufferBytes = uint64_t{4} << 20;
 }  // namespace
 
 struct SnapshotReader::File {

@@ -76,7 +76,7 @@ class SnapshotWriter final : public ArchiveWriter {
 // Reads a snapshot. Sections (ArchiveReader::Section) are readers of their
 // own, which other threads read at the same time.
 //
-// The file is read through buffers of the reader's own, 1 MiB at a time,
+// The file is read through buffers of the reader's own, 4 MiB at a time,
 // with direct reads where the file system allows them (base/direct_io.h).
 // Snapshots are written around the page cache, so a snapshot is cold when
 // read back; reading it through the page cache, or into memory of its
