@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Snapshot and restart times (issue: durability), on this machine's disk:
 #
-#   bench/restart_bench.sh [BUILD_DIR] [PROFILES] [DATA_DIR]
+#   bench/restart_bench.sh [BUILD_DIR] [PROFILES] [DATA_DIR] [PATCH_SECONDS]
 #
 # 1. `segd serve --data-dir D --load` the `segd gen` file of PROFILES
 #    (default 10M), then SIGTERM: the snapshot it writes, timed by segd.
@@ -9,12 +9,14 @@
 # 3. 40 s of batches of 1,000 profiles (4 clients) beside 5-predicate
 #    counts (4 clients): the log passes 512 MiB, and the snapshot thread
 #    writes a snapshot while both go on; the server logs its time.
-# 4. 14 s of one-profile PATCHes from 64 clients (--fsync always), then
-#    SIGKILL, then start to ready from the snapshot plus the logged writes.
+# 4. PATCH_SECONDS (default 14) of one-profile PATCHes from 64 clients
+#    (--fsync always), then SIGKILL, then start to ready from the snapshot
+#    plus the logged writes.
 set -euo pipefail
 build=${1:-build}
 profiles=${2:-10000000}
 dir=${3:-/tmp/segd-restart-bench}
+patch_seconds=${4:-14}
 segd="$build/tools/segd"
 data=data/bench-$profiles-42.ndjson
 work=$(mktemp -d)
@@ -68,9 +70,9 @@ grep 'snapshot written' "$last_log" ||
   echo "no snapshot yet: the log stayed under 512 MiB"
 
 echo
-echo "== 14 s of PATCHes, 64 clients, --fsync always, then SIGKILL"
+echo "== $patch_seconds s of PATCHes, 64 clients, --fsync always, then SIGKILL"
 export SEGD_PROFILES=$profiles
-wrk -t2 -c64 -d14s -s bench/wrk/patch.lua "$url" | grep -E 'requests in|Requests/sec'
+wrk -t2 -c64 -d"${patch_seconds}s" -s bench/wrk/patch.lua "$url" | grep -E 'requests in|Requests/sec'
 kill -KILL "$server"; wait "$server" 2>/dev/null || true
 
 echo
