@@ -9,9 +9,10 @@
 # 3. 40 s of batches of 1,000 profiles (4 clients) beside 5-predicate
 #    counts (4 clients): the log passes 512 MiB, and the snapshot thread
 #    writes a snapshot while both go on; the server logs its time.
-# 4. PATCH_SECONDS (default 14) of one-profile PATCHes from 64 clients
-#    (--fsync always), then SIGKILL, then start to ready from the snapshot
-#    plus the logged writes.
+# 4. SIGTERM and a start, so that the log after the snapshot is empty; then
+#    PATCH_SECONDS (default 14) of one-profile PATCHes from 64 clients
+#    (--fsync always), SIGKILL, and start to ready from the snapshot plus
+#    the logged writes.
 set -euo pipefail
 build=${1:-build}
 profiles=${2:-10000000}
@@ -68,6 +69,12 @@ echo "counts beside them:"
 grep -E 'Requests/sec|50%|99%' "$work/count.out"
 grep 'snapshot written' "$last_log" ||
   echo "no snapshot yet: the log stayed under 512 MiB"
+
+echo
+echo "== SIGTERM (a snapshot) and a start, so that the log after the snapshot"
+echo "   holds the PATCHes alone, not step 3's last batches"
+kill -TERM "$server"; wait "$server" || true
+start --data-dir "$dir"
 
 echo
 echo "== $patch_seconds s of PATCHes, 64 clients, --fsync always, then SIGKILL"
