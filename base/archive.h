@@ -140,7 +140,7 @@ class ArchiveReader {
   // A reader of the next section (ArchiveWriter::Section), which this one
   // skips; null when the section does not fit. Sections read on threads
   // of their own, each from its own reader, while this one reads on. The
-  // bytes a fork reads count as read here (for a checksum) at once.
+  // fork's bytes count as read by the fork, not by this reader.
   std::unique_ptr<ArchiveReader> Section() {
     uint64_t n;
     if (!U64(&n) || n > remaining()) return nullptr;

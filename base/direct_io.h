@@ -11,9 +11,11 @@
 #define SEGD_BASE_DIRECT_IO_H_
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -26,6 +28,9 @@ inline constexpr size_t kDirectIoBlock = 4096;
 
 inline size_t RoundUpToDirectIoBlock(size_t n) {
   return (n + kDirectIoBlock - 1) / kDirectIoBlock * kDirectIoBlock;
+}
+inline size_t RoundDownToDirectIoBlock(size_t n) {
+  return n / kDirectIoBlock * kDirectIoBlock;
 }
 
 struct FreeAligned {
@@ -52,6 +57,23 @@ inline int EnableDirectIo(int fd, bool* on) {
     return errno == EINVAL ? 0 : errno;
   }
   *on = true;
+  return 0;
+}
+
+// pwrite(2)s all of [data, data + size) at `offset`, going on after a
+// short write; 0 or an errno.
+inline int WriteAllAt(int fd, const char* data, size_t size, uint64_t offset) {
+  while (size > 0) {
+    const ssize_t n = pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
   return 0;
 }
 

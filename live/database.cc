@@ -1382,6 +1382,7 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options,
   if (!read.ok()) return read.status();
   SEGD_RETURN_IF_ERROR(flush());
   recovered.torn_bytes = read->torn_bytes;
+  recovered.padding_bytes = read->padding_bytes;
   recovered.torn_file = read->torn_file;
 
   LogOptions log_options;

@@ -115,7 +115,10 @@ struct RecoveryReport {
   std::string snapshot;     // the snapshot loaded, if any
   uint64_t records = 0;     // log records replayed after it
   uint64_t torn_bytes = 0;  // cut from the log's tail (a crash mid-write)
-  std::string torn_file;
+  // Zeros cut from the log's tail: a direct write's padding, as a crash
+  // leaves it, or zeros a power cut left (LogReadReport::padding_bytes).
+  uint64_t padding_bytes = 0;
+  std::string torn_file;  // the file cut, when either is > 0
 };
 
 // SPEC §4: a saved segment.

@@ -113,11 +113,13 @@ bool LoadBlobs(ArchiveReader& in, std::vector<PageRef>* pages,
     }
     pages->push_back(std::move(page));
   }
+  std::atomic<bool> read = true;
   tbb::parallel_for(size_t{0}, sections.size(), [&](size_t k) {
     BlobPage& page = *(*pages)[first_page + k];
-    sections[k]->Get(page.data(), page.used());  // its size was checked above
+    // The section's size was checked above, so only a failed read fails.
+    if (!sections[k]->Get(page.data(), page.used())) read = false;
   });
-  return true;
+  return read;
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "wal/crc32c.h"
 
@@ -123,17 +124,10 @@ Status SnapshotWriter::Flush(bool last) {
   // Only the last write may end off a block boundary.
   const size_t size = direct_ ? RoundUpToDirectIoBlock(used_) : used_;
   std::memset(buffer_.get() + used_, 0, size - used_);
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = pwrite(fd_, buffer_.get() + done, size - done,
-                             static_cast<off_t>(written_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      error_ = IoError("cannot write", tmp_);
-      return error_;
-    }
-    done += static_cast<size_t>(n);
+  if (const int error = WriteAllAt(fd_, buffer_.get(), size, written_)) {
+    errno = error;
+    error_ = IoError("cannot write", tmp_);
+    return error_;
   }
   written_ += used_;
   used_ = 0;
@@ -168,6 +162,7 @@ Status SnapshotWriter::Commit() {
 
 namespace {
 constexpr uint64_t kReadBufferBytes = uint64_t{4} << 20;
+constexpr uint64_t kFirstFillBytes = uint64_t{64} << 10;
 }  // namespace
 
 struct SnapshotReader::File {
@@ -265,13 +260,19 @@ class SnapshotReader::Range final : public ArchiveReader {
   }
 
  private:
-  // Reads the blocks from the one holding offset_ into the buffer, as many
-  // as it takes up to end_. False when the file cannot be read there.
+  // Reads the blocks from the one holding offset_ into the buffer, up to
+  // end_: 64 KiB at first, twice as many bytes each time the reading goes on
+  // where the last read ended, up to the buffer's size. So a reader that
+  // reads a section's length and forks the section off reads little of
+  // what the fork will read again. False when the file cannot be read.
   bool Fill() {
     if (buffer_ == nullptr) buffer_ = file_->TakeBuffer();
-    const uint64_t begin = offset_ / kDirectIoBlock * kDirectIoBlock;
-    const uint64_t want = std::min<uint64_t>(
-        kReadBufferBytes, RoundUpToDirectIoBlock(end_ - begin));
+    fill_bytes_ = offset_ == buffer_end_ && buffer_end_ != 0
+                      ? std::min(2 * fill_bytes_, kReadBufferBytes)
+                      : kFirstFillBytes;
+    const uint64_t begin = RoundDownToDirectIoBlock(offset_);
+    const uint64_t want =
+        std::min<uint64_t>(fill_bytes_, RoundUpToDirectIoBlock(end_ - begin));
     uint64_t got = 0;
     while (got < want) {
       const ssize_t n = pread(file_->fd, buffer_.get() + got, want - got,
@@ -314,6 +315,7 @@ class SnapshotReader::Range final : public ArchiveReader {
   AlignedBuffer buffer_;  // the file's [buffer_begin_, buffer_end_)
   uint64_t buffer_begin_ = 0;
   uint64_t buffer_end_ = 0;
+  uint64_t fill_bytes_ = 0;  // read by the last Fill()
   uint64_t run_begin_;
   uint32_t run_crc_ = 0;  // of [run_begin_, offset_)
   const bool checksummed_;

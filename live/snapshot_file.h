@@ -11,18 +11,17 @@
 // written around the page cache (base/direct_io.h) where the file system
 // allows it.
 //
-// Threading: one writer or reader per object.
+// Threading: a writer is used by one thread at a time; a reader, as its
+// comment says.
 #ifndef SEGD_LIVE_SNAPSHOT_FILE_H_
 #define SEGD_LIVE_SNAPSHOT_FILE_H_
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "base/archive.h"
 #include "base/direct_io.h"
@@ -76,7 +75,8 @@ class SnapshotWriter final : public ArchiveWriter {
 // Reads a snapshot. Sections (ArchiveReader::Section) are readers of their
 // own, which other threads read at the same time.
 //
-// The file is read through buffers of the reader's own, 4 MiB at a time,
+// The file is read through buffers of the reader's own, up to 4 MiB at a
+// time,
 // with direct reads where the file system allows them (base/direct_io.h).
 // Snapshots are written around the page cache, so a snapshot is cold when
 // read back; reading it through the page cache, or into memory of its

@@ -538,14 +538,15 @@ TEST(LogReadTest, ADirectWritersPaddingIsCutButNotTorn) {
     CopyDir(src, dir);
     const std::string path = SegmentPath(dir, 1);
     const uint64_t size_on_disk = fs::file_size(path);
-    EXPECT_EQ(size_on_disk % kLogBlockBytes, 0u);
+    EXPECT_EQ(size_on_disk % kDirectIoBlock, 0u);
     EXPECT_EQ(size_on_disk - end,
-              (kLogBlockBytes - end % kLogBlockBytes) % kLogBlockBytes);
+              (kDirectIoBlock - end % kDirectIoBlock) % kDirectIoBlock);
     ReadResult read = ReadAll(dir, 1, /*repair=*/true);
     ASSERT_TRUE(read.status.ok()) << read.status.ToString();
     ExpectSameRecords(read.records, records);
     EXPECT_EQ(read.report.torn_bytes, 0u);
     EXPECT_EQ(read.report.padding_bytes, size_on_disk - end);
+    EXPECT_EQ(read.report.torn_file, size_on_disk > end ? path : "");
     EXPECT_EQ(fs::file_size(path), end);
   }
   writer.reset();  // A writer that closes cuts its own padding.
@@ -553,9 +554,10 @@ TEST(LogReadTest, ADirectWritersPaddingIsCutButNotTorn) {
 
   // Zeros that are not a padding are a torn tail: more than a block, or
   // not ending at a block boundary.
-  for (const uint64_t zeros :
-       {kLogBlockBytes + (kLogBlockBytes - end % kLogBlockBytes),
-        (kLogBlockBytes - end % kLogBlockBytes) - 1}) {
+  const uint64_t to_boundary =
+      (kDirectIoBlock - end % kDirectIoBlock) % kDirectIoBlock;
+  const uint64_t off_boundary = (end + 100) % kDirectIoBlock == 0 ? 101 : 100;
+  for (const uint64_t zeros : {kDirectIoBlock + to_boundary, off_boundary}) {
     const std::string dir = base + "/zeros";
     CopyDir(src, dir);
     fs::resize_file(SegmentPath(dir, 1), end + zeros);

@@ -422,6 +422,13 @@ int RunServe(const std::map<std::string, std::string>& flags) {
                     static_cast<unsigned long long>(recovery.torn_bytes),
                     recovery.torn_file.c_str());
       }
+      if (recovery.padding_bytes > 0) {
+        std::printf(
+            "segd: cut %llu zero bytes off the end of %s (the padding of a "
+            "direct write, or zeros a power cut left)\n",
+            static_cast<unsigned long long>(recovery.padding_bytes),
+            recovery.torn_file.c_str());
+      }
       std::printf(
           "segd: recovered %s: %s%llu logged writes replayed, in %.1f s\n",
           db_options.data_dir.c_str(),
@@ -540,6 +547,13 @@ int RunVerify(int argc, char** argv) {
         "segd verify: %s: a torn record of %llu bytes at the end of %s "
         "(a crash mid-write; recovery cuts it)\n",
         dir.c_str(), static_cast<unsigned long long>(log->torn_bytes),
+        log->torn_file.c_str());
+  }
+  if (log->padding_bytes > 0) {
+    std::printf(
+        "segd verify: %s: %llu zero bytes at the end of %s (the padding of a "
+        "direct write, or zeros a power cut left; recovery cuts them)\n",
+        dir.c_str(), static_cast<unsigned long long>(log->padding_bytes),
         log->torn_file.c_str());
   }
   std::printf("segd verify: %s is sound: %llu log records, the last %llu\n",

@@ -208,22 +208,6 @@ int WriteAll(int fd, iovec* iov, int count) {
   return 0;
 }
 
-// pwrite(2)s all of [data, data + size) at `offset`; 0 or an errno.
-int PwriteAll(int fd, const char* data, size_t size, uint64_t offset) {
-  while (size > 0) {
-    const ssize_t n = pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return 0;
-}
-
 Status ReadWholeFile(const std::string& path, std::string* data) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("open", path, errno);
@@ -310,7 +294,7 @@ std::optional<size_t> FindValidRecord(std::string_view data, size_t from) {
 // less than a block, up to a block boundary.
 bool IsPadding(std::string_view data, size_t offset) {
   const size_t rest = data.size() - offset;
-  return data.size() % kLogBlockBytes == 0 && rest < kLogBlockBytes &&
+  return data.size() % kDirectIoBlock == 0 && rest < kDirectIoBlock &&
          std::all_of(data.begin() + offset, data.end(),
                      [](char c) { return c == 0; });
 }
@@ -390,9 +374,12 @@ LogWriter::~LogWriter() {
   stop_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    // A padding left uncut is cut by the next reader.
-    if (failure_.ok() && CutPadding() == 0) SyncLocked(lock, last_seq_.load());
+    std::lock_guard<std::mutex> lock(mu_);
+    // With the padding cut, one fdatasync makes both the records and the
+    // segment's length durable (a reader that finds the padding in a segment
+    // that is not the last would refuse the log). A failure here has no one
+    // left to tell: the next start reads what is there.
+    if (failure_.ok() && CutPadding() == 0) SyncFile(fd_);
   }
   close(fd_);
 }
@@ -411,8 +398,9 @@ Result<uint64_t> LogWriter::Append(uint8_t type,
                                              " bytes is over the 1 GiB limit");
     }
   }
-  // A writev takes up to kChunk records (IOV_MAX is 1024 buffers), and
-  // none past the segment's bound: the next chunk starts a new segment.
+  // A write takes up to kChunk records (a writev's IOV_MAX is 1024
+  // buffers), and none past the segment's bound: the next chunk starts a
+  // new segment.
   constexpr size_t kChunk = 256;
   std::vector<std::array<char, kLogRecordHeaderBytes>> headers(
       std::min(payloads.size(), kChunk));
@@ -476,7 +464,7 @@ int LogWriter::WriteDirect(const iovec* iov, int count) {
       size -= n;
       if (buffered_ == kDirectBufferBytes) {  // Whole blocks: no padding.
         if (const int err =
-                PwriteAll(fd_, buffer, kDirectBufferBytes, buffer_offset_)) {
+                WriteAllAt(fd_, buffer, kDirectBufferBytes, buffer_offset_)) {
           return err;
         }
         buffer_offset_ += kDirectBufferBytes;
@@ -486,10 +474,10 @@ int LogWriter::WriteDirect(const iovec* iov, int count) {
   }
   if (buffered_ == 0) return 0;
   // The last block, padded with zeros; the next write rewrites it.
-  const size_t whole = buffered_ / kLogBlockBytes * kLogBlockBytes;
+  const size_t whole = RoundDownToDirectIoBlock(buffered_);
   const size_t padded = RoundUpToDirectIoBlock(buffered_);
   std::memset(buffer + buffered_, 0, padded - buffered_);
-  if (const int err = PwriteAll(fd_, buffer, padded, buffer_offset_)) {
+  if (const int err = WriteAllAt(fd_, buffer, padded, buffer_offset_)) {
     return err;
   }
   std::memmove(buffer, buffer + whole, buffered_ - whole);
@@ -528,11 +516,6 @@ Status LogWriter::RollOver(uint64_t first_seq) {
     Result<int> created = CreateSegment(options_.dir, file, &direct);
     if (created.ok()) {
       fd = *created;
-      if (direct != direct_) {  // The file system changed its mind.
-        close(fd);
-        status =
-            Status(ErrorCode::kIo, "direct writes refused for " + file, file);
-      }
     } else {
       status = created.status();
     }
@@ -548,6 +531,7 @@ Status LogWriter::RollOver(uint64_t first_seq) {
   fd_ = fd;
   file_ = std::move(file);
   segment_bytes_ = 0;
+  direct_ = direct;  // the same, unless the file system changed its mind
   buffered_ = 0;
   buffer_offset_ = 0;
   current_first_seq_.store(first_seq);
@@ -729,8 +713,8 @@ Result<LogReadReport> ReadLog(
           report.padding_bytes = data.size() - offset;
         } else {
           report.torn_bytes = data.size() - offset;
-          report.torn_file = path;
         }
+        report.torn_file = path;
         if (repair) SEGD_RETURN_IF_ERROR(TruncateFile(path, offset));
         break;
       }

@@ -20,7 +20,7 @@
 // them. WaitDurable() waits for that as FsyncMode says.
 //
 // Direct writes. Where the file system allows it, segments are opened with
-// O_DIRECT and Append() writes whole kLogBlockBytes blocks from a buffer
+// O_DIRECT and Append() writes whole kDirectIoBlock blocks from a buffer
 // the writer keeps: the block holding the end of the log is written again,
 // with the new records, by the next Append. This keeps the log out of the
 // page cache: a buffered write into fresh page-cache pages costs far more
@@ -60,8 +60,6 @@ namespace segd {
 
 inline constexpr size_t kLogRecordHeaderBytes = 17;
 inline constexpr uint32_t kMaxLogPayload = uint32_t{1} << 30;  // 1 GiB
-// The unit of direct writes: a multiple of every device's logical block.
-inline constexpr size_t kLogBlockBytes = kDirectIoBlock;
 
 enum class FsyncMode {
   kAlways,    // WaitDurable returns after an fdatasync covering the record.
@@ -205,11 +203,11 @@ class LogWriter {
   std::thread syncer_;  // kEverySec only.
 
   // Direct mode only, used by Append alone: kDirectBufferBytes aligned to
-  // kLogBlockBytes. buffer_[0, buffered_) is what the file holds (or will)
+  // kDirectIoBlock. buffer_[0, buffered_) is what the file holds (or will)
   // from buffer_offset_ on, which is block-aligned; between Appends it is
   // the end of the segment's last partial block.
   static constexpr size_t kDirectBufferBytes = size_t{1} << 20;
-  const bool direct_;
+  bool direct_;
   AlignedBuffer buffer_;
   size_t buffered_ = 0;
   uint64_t buffer_offset_ = 0;
@@ -219,7 +217,7 @@ struct LogReadReport {
   uint64_t records = 0;   // Valid records passed to fn (seq >= from).
   uint64_t last_seq = 0;  // Of the last valid record, passed or not (0: none).
   uint64_t torn_bytes = 0;  // Cut from the tail of the last segment.
-  std::string torn_file;    // Its path, when torn_bytes > 0.
+  std::string torn_file;    // Its path, when torn or padding bytes > 0.
   // Zeros after the last record of the last segment up to its end, which
   // is block-aligned and less than a block away: a direct writer's padding,
   // not damage. Cut like a torn tail, but not counted in torn_bytes.
