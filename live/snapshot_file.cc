@@ -69,18 +69,20 @@ std::optional<std::pair<uint64_t, std::string>> NewestSnapshot(
 // --- Writing ---------------------------------------------------------------
 
 SnapshotWriter::SnapshotWriter(std::string dir, std::string tmp,
-                               std::string path, int fd, bool direct)
+                               std::string path, int fd, bool direct,
+                               AlignedBuffer buffer)
     : dir_(std::move(dir)),
       tmp_(std::move(tmp)),
       path_(std::move(path)),
       fd_(fd),
       direct_(direct),
-      buffer_(AllocateAligned(kBufferBytes)) {}
+      buffer_(std::move(buffer)) {}
 
 Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(
     const std::string& dir, uint64_t seq) {
   const std::string path = dir + "/" + SnapshotFileName(seq);
   const std::string tmp = path + ".tmp";
+  AlignedBuffer buffer = AllocateAligned(kBufferBytes);  // before the file
   const int fd =
       open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot create", tmp);
@@ -92,7 +94,7 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(
     return IoError("cannot open for direct writes", tmp);
   }
   std::unique_ptr<SnapshotWriter> writer(
-      new SnapshotWriter(dir, tmp, path, fd, direct));
+      new SnapshotWriter(dir, tmp, path, fd, direct, std::move(buffer)));
   writer->Put(kMagic, 8);
   writer->U64(seq);
   return writer;

@@ -54,7 +54,7 @@ class SnapshotWriter final : public ArchiveWriter {
 
  private:
   SnapshotWriter(std::string dir, std::string tmp, std::string path, int fd,
-                 bool direct);
+                 bool direct, AlignedBuffer buffer);
   // Copies into the buffer, writing it whenever it fills.
   void Append(const char* data, size_t n);
   // Writes the buffer. A direct writer pads the last write to a whole

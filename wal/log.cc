@@ -338,16 +338,15 @@ std::string LogSegmentName(uint64_t first_seq) {
 // LogWriter
 
 LogWriter::LogWriter(const LogOptions& options, uint64_t next_seq, int fd,
-                     std::string file, bool direct)
+                     std::string file, AlignedBuffer buffer)
     : options_(options),
       fd_(fd),
       file_(std::move(file)),
       last_seq_(next_seq - 1),
       durable_seq_(next_seq - 1),
       current_first_seq_(next_seq),
-      direct_(direct) {
-  if (direct_) buffer_ = AllocateAligned(kDirectBufferBytes);
-}
+      direct_(buffer != nullptr),
+      buffer_(std::move(buffer)) {}
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogOptions& options,
                                                    uint64_t next_seq) {
@@ -355,11 +354,15 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogOptions& options,
     return Status(ErrorCode::kInvalid, "log sequence numbers start at 1");
   }
   std::string file = JoinPath(options.dir, LogSegmentName(next_seq));
+  // Allocated first, so that a failure leaves no file open.
+  AlignedBuffer buffer;
+  if (options.direct_io) buffer = AllocateAligned(kDirectBufferBytes);
   bool direct = options.direct_io;
   Result<int> fd = CreateSegment(options.dir, file, &direct);
   if (!fd.ok()) return fd.status();
-  std::unique_ptr<LogWriter> writer(
-      new LogWriter(options, next_seq, *fd, std::move(file), direct));
+  if (!direct) buffer.reset();
+  std::unique_ptr<LogWriter> writer(new LogWriter(
+      options, next_seq, *fd, std::move(file), std::move(buffer)));
   if (options.fsync == FsyncMode::kEverySec) {
     writer->syncer_ = std::thread([w = writer.get()] { w->SyncEverySecond(); });
   }
@@ -453,41 +456,41 @@ int LogWriter::Write(iovec* iov, int count) {
 
 int LogWriter::WriteDirect(const iovec* iov, int count) {
   char* const buffer = buffer_.get();
+  // The buffer holds the file's bytes from `offset`, a block boundary: the
+  // last partial block so far, then what this call adds.
+  size_t buffered = segment_bytes_ % kDirectIoBlock;
+  uint64_t offset = segment_bytes_ - buffered;
   for (int i = 0; i < count; ++i) {
     const char* data = static_cast<const char*>(iov[i].iov_base);
     size_t size = iov[i].iov_len;
     while (size > 0) {
-      const size_t n = std::min(size, kDirectBufferBytes - buffered_);
-      std::memcpy(buffer + buffered_, data, n);
-      buffered_ += n;
+      const size_t n = std::min(size, kDirectBufferBytes - buffered);
+      std::memcpy(buffer + buffered, data, n);
+      buffered += n;
       data += n;
       size -= n;
-      if (buffered_ == kDirectBufferBytes) {  // Whole blocks: no padding.
+      if (buffered == kDirectBufferBytes) {  // Whole blocks: no padding.
         if (const int err =
-                WriteAllAt(fd_, buffer, kDirectBufferBytes, buffer_offset_)) {
+                WriteAllAt(fd_, buffer, kDirectBufferBytes, offset)) {
           return err;
         }
-        buffer_offset_ += kDirectBufferBytes;
-        buffered_ = 0;
+        offset += kDirectBufferBytes;
+        buffered = 0;
       }
     }
   }
-  if (buffered_ == 0) return 0;
+  if (buffered == 0) return 0;
   // The last block, padded with zeros; the next write rewrites it.
-  const size_t whole = RoundDownToDirectIoBlock(buffered_);
-  const size_t padded = RoundUpToDirectIoBlock(buffered_);
-  std::memset(buffer + buffered_, 0, padded - buffered_);
-  if (const int err = WriteAllAt(fd_, buffer, padded, buffer_offset_)) {
-    return err;
-  }
-  std::memmove(buffer, buffer + whole, buffered_ - whole);
-  buffer_offset_ += whole;
-  buffered_ -= whole;
+  const size_t whole = RoundDownToDirectIoBlock(buffered);
+  const size_t padded = RoundUpToDirectIoBlock(buffered);
+  std::memset(buffer + buffered, 0, padded - buffered);
+  if (const int err = WriteAllAt(fd_, buffer, padded, offset)) return err;
+  std::memmove(buffer, buffer + whole, buffered - whole);
   return 0;
 }
 
 int LogWriter::CutPadding() {
-  if (!direct_ || buffered_ == 0) return 0;
+  if (!direct_ || segment_bytes_ % kDirectIoBlock == 0) return 0;
   if (ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) return errno;
   return 0;
 }
@@ -531,9 +534,11 @@ Status LogWriter::RollOver(uint64_t first_seq) {
   fd_ = fd;
   file_ = std::move(file);
   segment_bytes_ = 0;
-  direct_ = direct;  // the same, unless the file system changed its mind
-  buffered_ = 0;
-  buffer_offset_ = 0;
+  // The same, unless the file system changed its mind.
+  if (!direct) {
+    direct_ = false;
+    buffer_.reset();
+  }
   current_first_seq_.store(first_seq);
   if (covered > durable_seq_.load()) durable_seq_.store(covered);
   sync_done_.notify_all();

@@ -156,8 +156,9 @@ class LogWriter {
   void FailNextSyncForTest();
 
  private:
+  // `buffer` (kDirectBufferBytes) when direct, else null.
   LogWriter(const LogOptions& options, uint64_t next_seq, int fd,
-            std::string file, bool direct);
+            std::string file, AlignedBuffer buffer);
 
   // Writes iov at the end of the current segment: one writev, or in direct
   // mode through buffer_ in whole blocks. 0 or an errno.
@@ -203,14 +204,12 @@ class LogWriter {
   std::thread syncer_;  // kEverySec only.
 
   // Direct mode only, used by Append alone: kDirectBufferBytes aligned to
-  // kDirectIoBlock. buffer_[0, buffered_) is what the file holds (or will)
-  // from buffer_offset_ on, which is block-aligned; between Appends it is
-  // the end of the segment's last partial block.
+  // kDirectIoBlock. Between Appends it begins with the segment's last
+  // partial block, the segment_bytes_ % kDirectIoBlock bytes past the last
+  // block boundary.
   static constexpr size_t kDirectBufferBytes = size_t{1} << 20;
   bool direct_;
   AlignedBuffer buffer_;
-  size_t buffered_ = 0;
-  uint64_t buffer_offset_ = 0;
 };
 
 struct LogReadReport {
